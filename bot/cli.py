@@ -1,0 +1,291 @@
+"""`wgbot`: run the bot, try it in the console, and administer the alliance's records."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import getpass
+import logging
+import sys
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.app import App, SchemaBehind, open_database
+from bot.config import ConfigError, Settings, load_settings
+from bot.transports.console import ConsoleTransport
+from storage import audit, groups, migrate, organisations, people, rooms
+from storage.db import Database
+from storage.errors import Refused
+from storage.models import OrganisationStatus, RoleName, RoomPurpose
+
+log = logging.getLogger("wgbot")
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        settings = load_settings(args.config)
+    except ConfigError as error:
+        print(f"wgbot: configuration problem:\n{error}", file=sys.stderr)
+        return 2
+    level = logging.getLevelName(settings.logging.level)
+    if args.action is _console:
+        level = max(level, logging.WARNING)  # the conversation, not the log, is the point here
+    logging.basicConfig(
+        level=level,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+    try:
+        return asyncio.run(args.action(settings, args))
+    except (Refused, SchemaBehind) as error:
+        print(f"wgbot: {error}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="wgbot", description=__doc__)
+    parser.add_argument(
+        "-c", "--config", type=Path, help="TOML settings (default: $WGBOT_CONFIG or ./config.toml)"
+    )
+    commands = parser.add_subparsers(required=True, metavar="command")
+
+    run = commands.add_parser("run", help="serve every configured chat platform")
+    run.set_defaults(action=_run)
+
+    console = commands.add_parser("console", help="try the bot locally, as a chosen person and room")
+    console.add_argument("--as", dest="user", help="console user to speak as")
+    console.add_argument("--room", help="console room to speak in (e.g. pfas)")
+    console.set_defaults(action=_console)
+
+    db = commands.add_parser("db", help="database schema").add_subparsers(required=True)
+    db.add_parser("upgrade", help="apply pending migrations").set_defaults(action=_db_upgrade)
+    revision = db.add_parser("revision", help="(developers) write a migration for model changes")
+    revision.add_argument("-m", "--message", required=True)
+    revision.set_defaults(action=_db_revision)
+
+    org = commands.add_parser("org", help="member organisations").add_subparsers(required=True)
+    org_add = org.add_parser("add", help="add an organisation")
+    org_add.add_argument("name")
+    org_add.add_argument("--country", required=True, help="ISO code, e.g. DE")
+    org_add.add_argument("--kind", required=True, help="industry, research, university, association or cluster")
+    org_add.add_argument(
+        "--status",
+        default=OrganisationStatus.MEMBER.value,
+        choices=[s.value for s in OrganisationStatus],
+    )
+    org_add.add_argument("--group", action="append", default=[], help="a working group it joins (repeatable)")
+    org_add.set_defaults(action=_admin(_org_add))
+    org.add_parser("list", help="list organisations").set_defaults(action=_admin(_org_list))
+
+    person = commands.add_parser("person", help="people and their accounts").add_subparsers(required=True)
+    person_add = person.add_parser("add", help="add a person")
+    person_add.add_argument("name")
+    person_add.add_argument("--org", help="the organisation they represent (name or #id)")
+    person_add.add_argument(
+        "--role", action="append", default=[], help="secretariat, commission or chair:<group> (repeatable)"
+    )
+    person_add.add_argument(
+        "--account", action="append", default=[], help="platform:user, e.g. telegram:12345 (repeatable)"
+    )
+    person_add.set_defaults(action=_admin(_person_add))
+    person.add_parser("list", help="list people").set_defaults(action=_admin(_person_list))
+
+    wg = commands.add_parser("wg", help="working groups").add_subparsers(required=True)
+    wg_add = wg.add_parser("add", help="add a working group")
+    wg_add.add_argument("name")
+    wg_add.add_argument("--slug", help="short id (default: from the name)")
+    wg_add.add_argument("--mandate", default="")
+    wg_add.set_defaults(action=_admin(_wg_add))
+    wg.add_parser("list", help="list working groups").set_defaults(action=_admin(_wg_list))
+
+    room = commands.add_parser("room", help="bind chat rooms to groups").add_subparsers(required=True)
+    bind = room.add_parser("bind", help="bind a room")
+    bind.add_argument("room", help="platform:room, e.g. matrix:!abc:example.org or telegram:-100123")
+    target = bind.add_mutually_exclusive_group(required=True)
+    target.add_argument("--group", help="the working group the room belongs to")
+    target.add_argument("--secretariat", action="store_true")
+    target.add_argument("--plenary", action="store_true")
+    bind.set_defaults(action=_admin(_room_bind))
+    unbind = room.add_parser("unbind", help="unbind a room")
+    unbind.add_argument("room")
+    unbind.set_defaults(action=_admin(_room_unbind))
+    room.add_parser("list", help="list bound rooms").set_defaults(action=_admin(_room_list))
+
+    audit_cmd = commands.add_parser("audit", help="the audit log").add_subparsers(required=True)
+    audit_cmd.add_parser("verify", help="check every link of the hash chain").set_defaults(
+        action=_audit_verify
+    )
+    return parser
+
+
+async def _run(settings: Settings, args) -> int:
+    transports = []  # chat platforms join here as they are configured
+    if not transports:
+        log.info("no chat platform is configured: starting the console")
+        return await _console(settings, args)
+    db = await open_database(settings)
+    try:
+        await App(settings, db, transports).run()
+    finally:
+        await db.close()
+    return 0
+
+
+async def _console(settings: Settings, args) -> int:
+    console_settings = settings.console.model_copy(
+        update={
+            k: v
+            for k, v in (("user", getattr(args, "user", None)), ("room", getattr(args, "room", None)))
+            if v
+        }
+    )
+    transport = ConsoleTransport(console_settings)
+    if transport.interactive:
+        import readline  # noqa: F401  (line editing and history for input())
+    db = await open_database(settings)
+    try:
+        await App(settings, db, [transport]).run()
+    finally:
+        await db.close()
+    return 0
+
+
+async def _db_upgrade(settings: Settings, args) -> int:
+    db = Database.connect(settings.database.url)
+    try:
+        await migrate.upgrade(db)
+    finally:
+        await db.close()
+    print("database schema is up to date")
+    return 0
+
+
+async def _db_revision(settings: Settings, args) -> int:
+    db = Database.connect(settings.database.url)
+    try:
+        await migrate.new_revision(db, args.message)
+    finally:
+        await db.close()
+    return 0
+
+
+async def _audit_verify(settings: Settings, args) -> int:
+    db = await open_database(settings)
+    try:
+        async with db.transaction() as session:
+            report = await audit.verify(session)
+    finally:
+        await db.close()
+    print(report.describe())
+    return 0 if report.intact else 1
+
+
+AdminAction = Callable[[AsyncSession, str, argparse.Namespace], Awaitable[None]]
+
+
+def _admin(action: AdminAction):
+    """Run an admin command in one transaction, audited as the operator at the shell."""
+
+    async def run(settings: Settings, args) -> int:
+        db = await open_database(settings)
+        try:
+            async with db.transaction() as session:
+                await action(session, f"cli:{getpass.getuser()}", args)
+        finally:
+            await db.close()
+        return 0
+
+    return run
+
+
+async def _org_add(session: AsyncSession, actor: str, args) -> None:
+    organisation = await organisations.add_organisation(
+        session,
+        actor=actor,
+        name=args.name,
+        country=args.country,
+        kind=organisations.organisation_kind(args.kind),
+        status=OrganisationStatus(args.status),
+    )
+    for ref in args.group:
+        group = await groups.find_group(session, ref)
+        await organisations.join_group(
+            session, actor=actor, organisation=organisation, group_id=group.id, group_slug=group.slug
+        )
+    print(f"added organisation #{organisation.id} {organisation.name}")
+
+
+async def _org_list(session: AsyncSession, actor: str, args) -> None:
+    for org in await organisations.list_organisations(session):
+        joined = ", ".join(p.group.slug for p in org.participations) or "-"
+        print(f"#{org.id}\t{org.name}\t{org.country}\t{org.kind.value}\t{org.status.value}\t{joined}")
+
+
+async def _person_add(session: AsyncSession, actor: str, args) -> None:
+    organisation = await organisations.find_organisation(session, args.org) if args.org else None
+    person = await people.add_person(session, actor=actor, name=args.name, organisation=organisation)
+    for text in args.role:
+        role, group_ref = people.parse_role(text)
+        group = await groups.find_group(session, group_ref) if group_ref else None
+        await people.assign_role(session, actor=actor, person=person, role=role, group=group)
+    for text in args.account:
+        platform, user_id = people.parse_account(text)
+        await people.add_account(session, actor=actor, person=person, platform=platform, user_id=user_id)
+    print(f"added person #{person.id} {person.name}")
+
+
+async def _person_list(session: AsyncSession, actor: str, args) -> None:
+    for person in await people.list_people(session):
+        org = person.organisation.name if person.organisation else "-"
+        roles = ", ".join(
+            f"chair:{r.group.slug}" if r.role == RoleName.CHAIR else r.role.value for r in person.roles
+        )
+        accounts = ", ".join(f"{a.platform}:{a.platform_user_id}" for a in person.accounts)
+        print(f"#{person.id}\t{person.name}\t{org}\t{roles or '-'}\t{accounts or '-'}")
+
+
+async def _wg_add(session: AsyncSession, actor: str, args) -> None:
+    group = await groups.add_group(
+        session, actor=actor, name=args.name, slug=args.slug, mandate=args.mandate
+    )
+    print(f"added working group {group.name} ({group.slug})")
+
+
+async def _wg_list(session: AsyncSession, actor: str, args) -> None:
+    counts = await groups.member_counts(session)
+    for group in await groups.list_groups(session):
+        print(f"{group.slug}\t{group.name}\t{counts.get(group.id, 0)} member organisations")
+
+
+async def _room_bind(session: AsyncSession, actor: str, args) -> None:
+    platform, room_id = rooms.parse_room(args.room)
+    if args.group:
+        group = await groups.find_group(session, args.group)
+        purpose = RoomPurpose.GROUP
+    else:
+        group = None
+        purpose = RoomPurpose.SECRETARIAT if args.secretariat else RoomPurpose.PLENARY
+    binding = await rooms.bind_room(
+        session, actor=actor, platform=platform, room_id=room_id, purpose=purpose, group=group
+    )
+    print(f"bound {platform}:{room_id} to {rooms.describe(binding)}")
+
+
+async def _room_unbind(session: AsyncSession, actor: str, args) -> None:
+    platform, room_id = rooms.parse_room(args.room)
+    await rooms.unbind_room(session, actor=actor, platform=platform, room_id=room_id)
+    print(f"unbound {platform}:{room_id}")
+
+
+async def _room_list(session: AsyncSession, actor: str, args) -> None:
+    for binding in await rooms.list_bindings(session):
+        print(f"{binding.platform}:{binding.room_id}\t{rooms.describe(binding)}")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,245 @@
+"""Reading chat commands: prefixes, quoting, `key=value` options, flags, and usage lines.
+
+A command is declared once (`Command`), and everything people see about it — its usage line, its
+`/help` entry, the reason a call was refused — is derived from that declaration.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from storage.errors import Refused
+from storage.naming import closest
+from storage.rules.access import Access
+
+if TYPE_CHECKING:
+    from bot.transports.base import Reply
+
+PREFIXES = ("/", "!")
+# Phones turn "straight" quotes into typographic ones; all of these open a quoted argument.
+QUOTE_PAIRS = {'"': '"', "'": "'", "“": "”", "„": "“", "‘": "’", "«": "»", "”": "”"}
+_HEAD = re.compile(r"^[/!](?P<name>[A-Za-z][\w-]*)(?:@(?P<bot>[A-Za-z0-9_.:-]+))?(?=\s|$)")
+_OPTION = re.compile(r"^(?P<key>[A-Za-z][\w-]*)=(?P<value>.*)$", re.DOTALL)
+_WORD = re.compile(r"\S+")
+
+
+class CommandError(Refused):
+    """The command was not written the way its usage line says."""
+
+
+@dataclass(frozen=True)
+class Token:
+    text: str  # the word as meant, without its quotes
+    start: int  # where the raw word starts in the command's text
+    quoted: bool = False
+    key: str | None = None  # for key=value words: the key, lower-cased
+    value: str = ""  # and the value, without its quotes
+    unclosed: bool = False  # opens a quote that never closes (fine inside free text)
+
+
+def tokenize(text: str, offset: int = 0) -> list[Token]:
+    """Split on white space, keeping "quoted phrases" and key="quoted values" whole.
+
+    A quote opens only at the start of a word (or right after `key=`), so apostrophes inside
+    words ("don't") are ordinary letters.
+    """
+    tokens: list[Token] = []
+    i = 0
+    while (word := _WORD.search(text, i)) is not None:
+        start = word.start()
+        option = _OPTION.match(word.group())
+        key = option.group("key").lower() if option else None
+        quote_at = start + len(option.group("key")) + 1 if option else start
+        opens_quote = quote_at < len(text) and text[quote_at] in QUOTE_PAIRS
+        end = _closing_quote(text, quote_at + 1, QUOTE_PAIRS[text[quote_at]]) if opens_quote else None
+        if end is not None:
+            inner = text[quote_at + 1 : end]
+            shown = f"{key}={inner}" if key else inner
+            tokens.append(Token(shown, offset + start, True, key, inner if key else ""))
+            i = end + 1
+        else:
+            value = option.group("value") if option else ""
+            tokens.append(Token(word.group(), offset + start, False, key, value, opens_quote))
+            i = word.end()
+    return tokens
+
+
+def _closing_quote(text: str, i: int, closing: str) -> int | None:
+    """The closing quote that ends a word (is followed by white space or the end)."""
+    while True:
+        end = text.find(closing, i)
+        if end == -1:
+            return None
+        if end + 1 == len(text) or text[end + 1].isspace():
+            return end
+        i = end + 1
+
+
+@dataclass(frozen=True)
+class CommandLine:
+    """A message that is a command: its name, its words, and its full text for rest arguments."""
+
+    name: str
+    words: list[Token]
+    text: str
+    addressed_to: str | None = None  # Telegram's /cmd@BotName
+
+
+def read_command(text: str) -> CommandLine | None:
+    """The command in a message, or None when the message is ordinary chat."""
+    stripped = text.strip()
+    head = _HEAD.match(stripped)
+    if head is None:
+        return None
+    words = tokenize(stripped[head.end() :], offset=head.end())
+    return CommandLine(head.group("name").lower(), words, stripped, head.group("bot"))
+
+
+@dataclass(frozen=True)
+class Param:
+    """A positional argument. `rest` takes everything from here to the end, as written."""
+
+    name: str
+    required: bool = True
+    rest: bool = False
+
+    def usage(self) -> str:
+        shown = f"{self.name}…" if self.rest else self.name
+        return f"<{shown}>" if self.required else f"[{shown}]"
+
+
+@dataclass(frozen=True)
+class Option:
+    key: str
+    hint: str
+
+    def usage(self) -> str:
+        return f"[{self.key}={self.hint}]"
+
+
+@dataclass(frozen=True)
+class Call:
+    """A command's arguments after parsing."""
+
+    args: dict[str, str]
+    options: dict[str, str] = field(default_factory=dict)
+    flags: frozenset[str] = frozenset()
+
+
+Handler = Callable[[Any, Call], Awaitable["Reply"]]
+
+
+@dataclass(frozen=True)
+class Command:
+    """One chat command, declared once: how it is called, who may call it, what it does."""
+
+    path: str  # "whoami" or "wg info"
+    summary: str
+    handler: Handler
+    access: Access = Access.ANYONE
+    params: tuple[Param, ...] = ()
+    options: tuple[Option, ...] = ()
+    flags: tuple[str, ...] = ()
+    anywhere: bool = False  # also in private chats and rooms not bound to a group
+    details: str = ""
+
+    @property
+    def usage(self) -> str:
+        parts = [f"/{self.path}"]
+        parts += [p.usage() for p in self.params if not p.rest]
+        parts += [o.usage() for o in self.options]
+        parts += [f"[{f}]" for f in self.flags]
+        parts += [p.usage() for p in self.params if p.rest]
+        return " ".join(parts)
+
+    def parse(self, line: CommandLine, words: list[Token]) -> Call:
+        """Match words to this command's parameters, options and flags.
+
+        Options and flags may stand anywhere before a rest argument begins; once it begins, the
+        rest of the message is taken as written (quotes and all), so free text is never mangled.
+        """
+        args: dict[str, str] = {}
+        options: dict[str, str] = {}
+        flags: set[str] = set()
+        known_options = {o.key: o for o in self.options}
+        positional = list(self.params)
+        for index, word in enumerate(words):
+            if word.unclosed and not (positional and positional[0].rest):
+                raise CommandError(f"The quote in {word.text!r} is never closed.")
+            if word.key in known_options:
+                if word.key in options:
+                    raise CommandError(f"{word.key}= is given twice.")
+                options[word.key] = word.value
+                continue
+            if not word.quoted and word.text.lower() in self.flags:
+                flags.add(word.text.lower())
+                continue
+            if not positional:
+                if word.key and self.options:
+                    raise CommandError(_unknown_option(word.key, self.options))
+                raise CommandError(f"Too many arguments: {word.text!r} was not expected.")
+            param = positional.pop(0)
+            if param.rest:
+                rest = line.text[word.start :].strip()
+                args[param.name] = word.text if index == len(words) - 1 and word.quoted else rest
+                break
+            args[param.name] = word.text
+        for param in positional:
+            if param.required:
+                raise CommandError(f"Missing <{param.name}>.")
+        return Call(args, options, frozenset(flags))
+
+
+def _unknown_option(key: str, known: tuple[Option, ...]) -> str:
+    guess = closest(key, [o.key for o in known])
+    hint = f" Did you mean {guess}=?" if guess else ""
+    return f"Unknown option {key}=.{hint}"
+
+
+class Registry:
+    """Every command wgbot knows, in the order /help lists them."""
+
+    def __init__(self, commands: list[Command]) -> None:
+        self.commands = commands
+        self._by_path = {c.path: c for c in commands}
+        if len(self._by_path) != len(commands):
+            raise ValueError("two commands share a path")
+
+    def __iter__(self):
+        return iter(self.commands)
+
+    def families(self) -> list[str]:
+        return sorted({c.path.split()[0] for c in self.commands})
+
+    def family(self, name: str) -> list[Command]:
+        return [c for c in self.commands if c.path.split()[0] == name]
+
+    def find(self, path: str) -> Command | None:
+        return self._by_path.get(" ".join(path.lower().lstrip("/!").split()))
+
+    def resolve(self, line: CommandLine) -> tuple[Command, list[Token]]:
+        """Which command a message calls, and the words left for its arguments."""
+        family = self.family(line.name)
+        if not family:
+            guess = closest(line.name, self.families())
+            hint = f" Did you mean /{guess}?" if guess else ""
+            raise CommandError(f"Unknown command /{line.name}.{hint} Send /help to see them all.")
+        if line.words and not line.words[0].quoted:
+            sub = self._by_path.get(f"{line.name} {line.words[0].text.lower()}")
+            if sub is not None:
+                return sub, line.words[1:]
+        bare = self._by_path.get(line.name)
+        if bare is not None:
+            return bare, line.words
+        subs = [c.path.split(" ", 1)[1] for c in family]
+        usage = " · ".join(c.usage for c in family)
+        if not line.words:
+            raise CommandError(f"/{line.name} needs one of: {', '.join(subs)}. Usage: {usage}")
+        guess = closest(line.words[0].text, subs)
+        hint = f" Did you mean /{line.name} {guess}?" if guess else ""
+        raise CommandError(
+            f"Unknown /{line.name} subcommand {line.words[0].text!r}.{hint} Usage: {usage}"
+        )

@@ -1,0 +1,128 @@
+"""Settings: a TOML file, then WGBOT_* environment variables on top (for secrets), validated.
+
+`WGBOT_DATABASE__URL` overrides `[database] url`: the part after WGBOT_ names the section and
+key, joined by a double underscore. Every problem is reported with the file, the key and what is
+wrong, before anything starts.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+ENV_PREFIX = "WGBOT_"
+DEFAULT_PATH = Path("config.toml")
+
+
+class ConfigError(Exception):
+    """The configuration cannot be used; the message names where and why."""
+
+
+class Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class AllianceSettings(Section):
+    name: str = "European Alliance on Processors and Semiconductor Technologies"
+    timezone: str = "Europe/Brussels"
+
+    @field_validator("timezone")
+    @classmethod
+    def known_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown time zone {value!r} (use a name like Europe/Brussels)") from None
+        return value
+
+
+class DatabaseSettings(Section):
+    url: str = "sqlite+aiosqlite:///wgbot.sqlite3"
+    upgrade_on_start: bool = True
+
+    @field_validator("url")
+    @classmethod
+    def supported_driver(cls, value: str) -> str:
+        if not value.startswith(("sqlite+aiosqlite://", "postgresql+asyncpg://")):
+            raise ValueError(
+                "use sqlite+aiosqlite:///<file> or postgresql+asyncpg://<user>@<host>/<database>"
+            )
+        return value
+
+
+class ConsoleSettings(Section):
+    user: str = "you"
+    room: str = "plenary"
+    downloads: Path = Path("downloads")
+
+
+class LoggingSettings(Section):
+    level: str = "INFO"
+
+    @field_validator("level")
+    @classmethod
+    def known_level(cls, value: str) -> str:
+        levels = ("DEBUG", "INFO", "WARNING", "ERROR")
+        if value.upper() not in levels:
+            raise ValueError(f"one of {', '.join(levels)}")
+        return value.upper()
+
+
+class Settings(Section):
+    alliance: AllianceSettings = Field(default_factory=AllianceSettings)
+    database: DatabaseSettings = Field(default_factory=DatabaseSettings)
+    console: ConsoleSettings = Field(default_factory=ConsoleSettings)
+    logging: LoggingSettings = Field(default_factory=LoggingSettings)
+
+
+def load_settings(path: Path | None = None, environ: dict[str, str] | None = None) -> Settings:
+    """Read `path` (or ./config.toml if it exists, else defaults) with environment overrides."""
+    environ = dict(os.environ if environ is None else environ)
+    explicit = path is not None or "WGBOT_CONFIG" in environ
+    path = path or Path(environ.get("WGBOT_CONFIG", DEFAULT_PATH))
+    data: dict[str, Any] = {}
+    if path.exists():
+        try:
+            data = tomllib.loads(path.read_text(encoding="utf-8"))
+        except tomllib.TOMLDecodeError as error:
+            raise ConfigError(f"{path}: not valid TOML: {error}") from None
+        except OSError as error:
+            raise ConfigError(f"{path}: cannot be read: {error.strerror}") from None
+    elif explicit:
+        raise ConfigError(f"{path}: no such file (copy config.example.toml to start one)")
+    sources = {}
+    for name, value in environ.items():
+        if name.startswith(ENV_PREFIX) and "__" in name:
+            dotted = name[len(ENV_PREFIX) :].lower().split("__")
+            _set_path(data, dotted, value)
+            sources[tuple(dotted)] = name
+    try:
+        return Settings.model_validate(data)
+    except ValidationError as error:
+        raise ConfigError(_describe(error, path, sources)) from None
+
+
+def _set_path(data: dict[str, Any], dotted: list[str], value: str) -> None:
+    for key in dotted[:-1]:
+        data = data.setdefault(key, {})
+        if not isinstance(data, dict):
+            return  # the file gives a plain value here; validation will say so
+    data[dotted[-1]] = value
+
+
+def _describe(error: ValidationError, path: Path, sources: dict[tuple[str, ...], str]) -> str:
+    lines = []
+    for problem in error.errors():
+        key = ".".join(str(part) for part in problem["loc"])
+        message = problem["msg"].removeprefix("Value error, ")
+        if problem["type"] == "extra_forbidden":
+            message = "unknown key (see config.example.toml for the keys there are)"
+        origin = sources.get(tuple(str(p) for p in problem["loc"]))
+        where = f"{origin} (environment)" if origin else f"{path}: {key}"
+        lines.append(f"{where}: {message}")
+    return "\n".join(lines)

@@ -1,0 +1,123 @@
+"""From an incoming message to the bot's answer: the single path every command takes.
+
+dedup → parse → identify the sender → room and role checks → handler, all in one transaction,
+and one error policy: a refusal is answered in one line with the usage; anything unexpected is
+logged with its context and answered with a reference, never a traceback.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import secrets
+from collections.abc import Callable
+from datetime import datetime
+
+from bot.commands import Command, CommandLine, Registry, read_command
+from bot.config import Settings
+from bot.context import Context
+from bot.transports.base import Incoming, Reply
+from storage import events, people, rooms
+from storage.db import Database
+from storage.errors import Refused
+from storage.models import RoomBinding, utcnow
+from storage.rules.access import REFUSALS, may
+
+log = logging.getLogger(__name__)
+
+
+class Router:
+    def __init__(
+        self,
+        db: Database,
+        registry: Registry,
+        settings: Settings,
+        clock: Callable[[], datetime] = utcnow,
+    ) -> None:
+        self.db = db
+        self.registry = registry
+        self.settings = settings
+        self.clock = clock
+
+    async def handle(self, incoming: Incoming) -> Reply | None:
+        """The bot's answer to one message, or None when it should stay silent."""
+        line = read_command(incoming.text)
+        if line is None:
+            return None
+        reference = secrets.token_hex(4)
+        try:
+            async with self.db.transaction() as session:
+                if not await events.claim(session, incoming.platform, incoming.event_id):
+                    log.info("event %s/%s seen before; ignored", incoming.platform, incoming.event_id)
+                    return None
+                binding = await rooms.binding_for(session, incoming.platform, incoming.room_id)
+                try:
+                    async with session.begin_nested():  # a refusal undoes all but the dedup mark
+                        return await self._run(session, incoming, line, binding)
+                except Refused as refusal:
+                    return self._refusal(incoming, binding, refusal)
+        except Exception:
+            log.exception(
+                "command failed (ref %s): %r from %s:%s in %s",
+                reference,
+                incoming.text,
+                incoming.platform,
+                incoming.sender_id,
+                incoming.room_id,
+            )
+            return self._answer(
+                incoming,
+                f"Sorry, that failed on our side and nothing was changed (reference {reference}). "
+                "Please try again later; the log says what went wrong.",
+            )
+
+    async def _run(
+        self, session, incoming: Incoming, line: CommandLine, binding: RoomBinding | None
+    ) -> Reply | None:
+        command, words = self.registry.resolve(line)
+        if binding is None and not command.anywhere:
+            if not incoming.is_direct:
+                return None  # a room the bot does not serve: stay out of the conversation
+            raise _Usage(command, f"/{command.path} works only in a working group's room.")
+        actor = await people.identify(
+            session, incoming.platform, incoming.sender_id, incoming.sender_name
+        )
+        group_id = binding.group_id if binding else None
+        if not may(command.access, actor, group_id):
+            raise _Usage(command, REFUSALS[command.access])
+        try:
+            call = command.parse(line, words)
+            context = Context(
+                incoming, actor, session, binding, self.settings, self.registry, self.clock()
+            )
+            reply = await command.handler(context, call)
+        except Refused as refusal:
+            raise _Usage(command, str(refusal)) from None
+        return self._answer(incoming, reply)
+
+    def _refusal(
+        self, incoming: Incoming, binding: RoomBinding | None, refusal: Refused
+    ) -> Reply | None:
+        command = refusal.command if isinstance(refusal, _Usage) else None
+        if binding is None and not incoming.is_direct and not (command and command.anywhere):
+            return None  # no chatter in rooms the bot does not serve, even about mistakes
+        text = str(refusal)
+        if command is not None:
+            text = f"{text}\nUsage: {command.usage}"
+        return self._answer(incoming, text)
+
+    @staticmethod
+    def _answer(incoming: Incoming, reply: Reply | str | None) -> Reply | None:
+        if reply is None:
+            return None
+        if isinstance(reply, str):
+            reply = Reply(reply)
+        return dataclasses.replace(reply, reply_to=incoming.event_id)
+
+
+class _Usage(Refused):
+    """A refusal of a known command: answered with that command's usage line."""
+
+    def __init__(self, command: Command, message: str) -> None:
+        super().__init__(message)
+        self.command = command

@@ -1,0 +1,114 @@
+"""The seam between chat platforms and the rest of wgbot.
+
+A transport turns a platform's events into `Incoming` messages and renders `Reply` objects
+natively. Nothing on the other side of this seam knows which platform it is talking to.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Protocol
+
+
+@dataclass(frozen=True)
+class RoomRef:
+    platform: str
+    room_id: str
+
+    def __str__(self) -> str:
+        return f"{self.platform}:{self.room_id}"
+
+
+@dataclass(frozen=True)
+class UserRef:
+    platform: str
+    user_id: str
+
+
+@dataclass(frozen=True)
+class MessageRef:
+    """A message the bot sent, so that it can be edited later (e.g. a live tally)."""
+
+    room: RoomRef
+    message_id: str
+
+
+@dataclass(frozen=True)
+class AttachmentRef:
+    """A file attached to an incoming message; `Transport.fetch` gets its bytes on demand."""
+
+    platform: str
+    file_id: str
+    name: str
+    media_type: str
+    size: int | None = None
+
+
+@dataclass(frozen=True)
+class Incoming:
+    """One message (or button press) from a person, platform-neutral."""
+
+    platform: str
+    room_id: str
+    sender_id: str
+    sender_name: str
+    text: str
+    event_id: str
+    is_direct: bool = False  # a private chat between the person and the bot
+    attachments: tuple[AttachmentRef, ...] = ()
+
+    @property
+    def room(self) -> RoomRef:
+        return RoomRef(self.platform, self.room_id)
+
+
+@dataclass(frozen=True)
+class Button:
+    """A choice offered under a reply; pressing it is the same as sending `command`."""
+
+    label: str
+    command: str
+
+
+@dataclass(frozen=True)
+class OutgoingFile:
+    name: str
+    media_type: str
+    content: bytes
+
+
+@dataclass(frozen=True)
+class Reply:
+    """What the bot says: plain text always, HTML where the platform can show it."""
+
+    text: str
+    html: str | None = None
+    buttons: tuple[Button, ...] = ()
+    file: OutgoingFile | None = None
+    reply_to: str | None = None  # the event id this answers, quoted where the platform can
+
+
+IncomingHandler = Callable[[Incoming], Awaitable[None]]
+
+
+class Transport(Protocol):
+    platform: str
+    # Set when the transport ends by itself (the console at end of input, a revoked token):
+    # the bot then shuts down rather than run deaf on that platform.
+    finished: asyncio.Event
+
+    async def start(self, on_incoming: IncomingHandler) -> None:
+        """Connect and begin delivering messages to `on_incoming`; returns once connected."""
+
+    async def stop(self) -> None: ...
+
+    async def send(self, room: RoomRef, reply: Reply) -> MessageRef: ...
+
+    async def edit(self, ref: MessageRef, reply: Reply) -> None: ...
+
+    async def send_direct(self, user: UserRef, reply: Reply) -> MessageRef:
+        """A private message (nudges, application updates)."""
+
+    async def fetch(self, attachment: AttachmentRef) -> bytes: ...

@@ -1,0 +1,191 @@
+"""A local transport: type commands as a chosen person in a chosen room and read the answers.
+
+Interactive on a terminal (with a prompt and line editing); scripted when stdin is a pipe or a
+file, printing one block per command, so it serves trials, demos and shell scripts alike.
+Lines starting with ':' steer the console itself (`:help` lists them); lines starting with '#'
+are comments.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import mimetypes
+import sys
+import threading
+import uuid
+from pathlib import Path
+from typing import TextIO
+
+from bot.config import ConsoleSettings
+from bot.transports.base import (
+    AttachmentRef,
+    Incoming,
+    IncomingHandler,
+    MessageRef,
+    Reply,
+    RoomRef,
+    UserRef,
+)
+
+PLATFORM = "console"
+CONSOLE_HELP = """\
+:as <user>      speak as console user <user> (link it with: wgbot person add … --account console:<user>)
+:room <room>    speak in console room <room> (the founding groups' rooms are supply-chains, pfas, skills)
+:direct         speak in a private chat with the bot
+:attach <path>  attach a file to your next message
+:quit           leave (end of input does the same)"""
+
+
+class ConsoleTransport:
+    platform = PLATFORM
+
+    def __init__(
+        self,
+        settings: ConsoleSettings,
+        stdin: TextIO | None = None,
+        stdout: TextIO | None = None,
+        interactive: bool | None = None,
+    ) -> None:
+        self.user = settings.user
+        self.room = settings.room
+        self.direct = False
+        self.downloads = settings.downloads
+        self._stdin = stdin or sys.stdin
+        self._out = stdout or sys.stdout
+        self.interactive = self._stdin.isatty() if interactive is None else interactive
+        self._session = uuid.uuid4().hex[:8]
+        self._counter = itertools.count(1)
+        self._message_ids = itertools.count(1)
+        self._attachment: Path | None = None
+        self._sent = 0
+        self._task: asyncio.Task | None = None
+        self.finished = asyncio.Event()
+
+    async def start(self, on_incoming: IncomingHandler) -> None:
+        self._task = asyncio.create_task(self._read_loop(on_incoming), name="console")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+        self.finished.set()
+
+    async def send(self, room: RoomRef, reply: Reply) -> MessageRef:
+        here = RoomRef(PLATFORM, self._current_room())
+        header = "" if room == here else f"── in {room.room_id} ──\n"
+        self._print(header + self._render(reply))
+        return MessageRef(room, str(next(self._message_ids)))
+
+    async def edit(self, ref: MessageRef, reply: Reply) -> None:
+        self._print(f"── message {ref.message_id} in {ref.room.room_id} now reads ──\n" + self._render(reply))
+
+    async def send_direct(self, user: UserRef, reply: Reply) -> MessageRef:
+        self._print(f"── private message to {user.user_id} ──\n" + self._render(reply))
+        return MessageRef(RoomRef(PLATFORM, f"direct:{user.user_id}"), str(next(self._message_ids)))
+
+    async def fetch(self, attachment: AttachmentRef) -> bytes:
+        return Path(attachment.file_id).read_bytes()
+
+    def _current_room(self) -> str:
+        return f"direct:{self.user}" if self.direct else self.room
+
+    def _render(self, reply: Reply) -> str:
+        self._sent += 1
+        lines = [reply.text]
+        lines += [f"  [{b.label}] → {b.command}" for b in reply.buttons]
+        if reply.file is not None:
+            self.downloads.mkdir(parents=True, exist_ok=True)
+            path = self.downloads / reply.file.name
+            path.write_bytes(reply.file.content)
+            lines.append(f"  📎 {reply.file.name} saved to {path}")
+        return "\n".join(lines)
+
+    def _print(self, text: str) -> None:
+        print(text, file=self._out, flush=True)
+
+    async def _read_loop(self, on_incoming: IncomingHandler) -> None:
+        try:
+            if self.interactive:
+                self._print("wgbot console — :help for the console's own commands, /help for the bot's.")
+            while (line := await self._read_line()) is not None:
+                line = line.strip()
+                if not line or line.startswith("#"):
+                    continue
+                if line.startswith(":"):
+                    if not self._steer(line):
+                        break
+                    continue
+                await self._deliver(line, on_incoming)
+        finally:
+            self.finished.set()
+
+    async def _deliver(self, line: str, on_incoming: IncomingHandler) -> None:
+        sent_before = self._sent
+        attachments = ()
+        if self._attachment is not None:
+            path, self._attachment = self._attachment, None
+            media_type = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
+            attachments = (
+                AttachmentRef(PLATFORM, str(path), path.name, media_type, path.stat().st_size),
+            )
+        await on_incoming(
+            Incoming(
+                platform=PLATFORM,
+                room_id=self._current_room(),
+                sender_id=self.user,
+                sender_name=self.user,
+                text=line,
+                event_id=f"{self._session}-{next(self._counter)}",
+                is_direct=self.direct,
+                attachments=attachments,
+            )
+        )
+        if line.startswith(("/", "!")):
+            if self._sent == sent_before:
+                self._print("(no answer)")
+            self._print("")
+
+    def _steer(self, line: str) -> bool:
+        """Handle a console command; False means leave."""
+        verb, _, argument = line[1:].partition(" ")
+        argument = argument.strip()
+        match verb.lower():
+            case "quit" | "exit" | "q":
+                return False
+            case "as" if argument:
+                self.user = argument
+            case "room" if argument:
+                self.room, self.direct = argument, False
+            case "direct":
+                self.direct = True
+            case "attach" if argument:
+                path = Path(argument).expanduser()
+                if path.is_file():
+                    self._attachment = path
+                else:
+                    self._print(f"No file at {path}.")
+            case _:
+                self._print(CONSOLE_HELP)
+        return True
+
+    async def _read_line(self) -> str | None:
+        """One line from stdin, read on a daemon thread so a blocked read never holds up exit."""
+        loop = asyncio.get_running_loop()
+        line: asyncio.Future[str | None] = loop.create_future()
+
+        def deliver(value: str | None) -> None:
+            if not line.done():
+                line.set_result(value)
+
+        def read() -> None:
+            try:
+                if self.interactive:
+                    value = input(f"{self.user}@{self._current_room()}> ")
+                else:
+                    value = self._stdin.readline() or None
+            except (EOFError, KeyboardInterrupt, ValueError):
+                value = None
+            loop.call_soon_threadsafe(deliver, value)
+
+        threading.Thread(target=read, name="console-stdin", daemon=True).start()
+        return await line

@@ -1,0 +1,63 @@
+"""/help: generated from the command declarations, so it can never drift from them."""
+
+from __future__ import annotations
+
+from bot.commands import Call, Command, Param
+from bot.context import Context
+from bot.transports.base import Reply
+from storage.errors import Refused
+from storage.naming import closest
+from storage.rules.access import Access, may
+
+WHO = {
+    Access.ANYONE: "anyone",
+    Access.MEMBER: "representatives of member organisations",
+    Access.CHAIR: "the group's chair and the secretariat",
+    Access.SECRETARIAT: "the secretariat",
+    Access.COMMISSION: "the Commission's reviewers",
+}
+
+
+async def show_help(ctx: Context, call: Call) -> Reply:
+    """List the commands the sender may use here, or explain one command in full."""
+    topic = call.args.get("command")
+    if topic:
+        return _one(ctx, topic)
+    group_id = ctx.binding.group_id if ctx.binding else None
+    usable = [c for c in ctx.registry if may(c.access, ctx.actor, group_id)]
+    if ctx.binding is None:
+        usable = [c for c in usable if c.anywhere]
+    lines = ["Commands you can use here (/ or ! both work; /help <command> for details):"]
+    lines += [f"{c.usage} — {c.summary}" for c in usable]
+    hidden = len(ctx.registry.commands) - len(usable)
+    if hidden:
+        lines.append(f"{hidden} more need another role or a working group's room.")
+    return Reply("\n".join(lines))
+
+
+def _one(ctx: Context, topic: str) -> Reply:
+    command = ctx.registry.find(topic)
+    if command is None:
+        family = ctx.registry.family(topic.lower().lstrip("/!").split()[0])
+        if family:
+            return Reply("\n".join(f"{c.usage} — {c.summary}" for c in family))
+        guess = closest(topic.lstrip("/!"), ctx.registry.families())
+        hint = f" Did you mean /{guess}?" if guess else ""
+        raise Refused(f"There is no command /{topic.lstrip('/!')}.{hint}")
+    lines = [f"Usage: {command.usage}", command.summary]
+    if command.details:
+        lines.append(command.details)
+    where = "anywhere" if command.anywhere else "in a working group's room"
+    lines.append(f"Who: {WHO[command.access]}, {where}.")
+    return Reply("\n".join(lines))
+
+
+COMMANDS = [
+    Command(
+        "help",
+        "list the commands, or explain one",
+        show_help,
+        params=(Param("command", required=False, rest=True),),
+        anywhere=True,
+    ),
+]

@@ -1,0 +1,52 @@
+"""Schema migrations (Alembic), run from the program rather than from an alembic.ini."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from alembic import command
+from alembic.config import Config
+from alembic.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import Connection
+
+from storage.db import Database
+
+MIGRATIONS = Path(__file__).with_name("migrations")
+
+
+def _config(connection: Connection) -> Config:
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    config.attributes["connection"] = connection
+    return config
+
+
+async def upgrade(db: Database, revision: str = "head") -> None:
+    async with db.engine.begin() as connection:
+        await connection.run_sync(lambda sync: command.upgrade(_config(sync), revision))
+
+
+async def downgrade(db: Database, revision: str) -> None:
+    async with db.engine.begin() as connection:
+        await connection.run_sync(lambda sync: command.downgrade(_config(sync), revision))
+
+
+async def new_revision(db: Database, message: str) -> None:
+    """Write a migration for whatever the models have that the database lacks (for developers)."""
+    async with db.engine.begin() as connection:
+        await connection.run_sync(
+            lambda sync: command.revision(_config(sync), message=message, autogenerate=True)
+        )
+
+
+async def pending(db: Database) -> bool:
+    """True when the database is behind the newest migration."""
+
+    def check(sync: Connection) -> bool:
+        current = MigrationContext.configure(sync).get_current_heads()
+        heads = ScriptDirectory.from_config(_config(sync)).get_heads()
+        return set(current) != set(heads)
+
+    async with db.engine.connect() as connection:
+        return await connection.run_sync(check)

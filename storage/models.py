@@ -1,0 +1,269 @@
+"""The alliance's records as typed SQLAlchemy 2 models.
+
+Constraints carry the rules wherever the database can hold them (one account per platform user,
+one binding per room, one audit row per predecessor), so that a Python `if` is never the last
+line of defence. Every timestamp is stored as an aware UTC datetime.
+"""
+
+from __future__ import annotations
+
+import enum
+from datetime import datetime, timezone
+
+from sqlalchemy import (
+    JSON,
+    DateTime,
+    Enum,
+    ForeignKey,
+    Index,
+    MetaData,
+    String,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+    text,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """An aware datetime on every backend: SQLite forgets the zone, so UTC is put back on read."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetimes are not stored; give a zone")
+        return value.astimezone(timezone.utc)
+
+    def process_result_value(self, value: datetime | None, dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=timezone.utc)
+        return value.astimezone(timezone.utc)
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+
+def _enum(cls: type[enum.Enum]) -> Enum:
+    """Enums are stored by value as plain strings so migrations never need ALTER TYPE."""
+    return Enum(
+        cls,
+        native_enum=False,
+        values_callable=lambda members: [m.value for m in members],
+        length=32,
+        validate_strings=True,
+    )
+
+
+class OrganisationKind(enum.StrEnum):
+    INDUSTRY = "industry"
+    RESEARCH = "research"
+    UNIVERSITY = "university"
+    ASSOCIATION = "association"
+    CLUSTER = "cluster"
+
+
+class OrganisationStatus(enum.StrEnum):
+    APPLICANT = "applicant"
+    MEMBER = "member"
+    SUSPENDED = "suspended"
+    REJECTED = "rejected"
+    NON_MEMBER = "non-member"  # a guest's organisation
+
+
+class RoleName(enum.StrEnum):
+    SECRETARIAT = "secretariat"
+    COMMISSION = "commission"
+    CHAIR = "chair"
+
+
+class RoomPurpose(enum.StrEnum):
+    GROUP = "group"
+    SECRETARIAT = "secretariat"
+    PLENARY = "plenary"
+
+
+class Organisation(Base):
+    __tablename__ = "organisations"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    # Case- and accent-folded name: "Café GmbH" and "CAFE gmbh" are one organisation.
+    name_key: Mapped[str] = mapped_column(String(200), unique=True)
+    country: Mapped[str] = mapped_column(String(2))
+    kind: Mapped[OrganisationKind] = mapped_column(_enum(OrganisationKind))
+    status: Mapped[OrganisationStatus] = mapped_column(_enum(OrganisationStatus))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    representatives: Mapped[list[Person]] = relationship(back_populates="organisation")
+    participations: Mapped[list[Participation]] = relationship(
+        back_populates="organisation", cascade="all, delete-orphan"
+    )
+
+
+class Person(Base):
+    __tablename__ = "people"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    organisation_id: Mapped[int | None] = mapped_column(
+        ForeignKey("organisations.id", ondelete="RESTRICT"), index=True
+    )
+    timezone: Mapped[str | None] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    organisation: Mapped[Organisation | None] = relationship(back_populates="representatives")
+    accounts: Mapped[list[ChatAccount]] = relationship(
+        back_populates="person", cascade="all, delete-orphan", order_by="ChatAccount.id"
+    )
+    roles: Mapped[list[RoleAssignment]] = relationship(
+        back_populates="person", cascade="all, delete-orphan", order_by="RoleAssignment.id"
+    )
+
+
+class ChatAccount(Base):
+    """One user on one platform; many accounts may belong to one person."""
+
+    __tablename__ = "chat_accounts"
+    __table_args__ = (UniqueConstraint("platform", "platform_user_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    platform: Mapped[str] = mapped_column(String(16))
+    platform_user_id: Mapped[str] = mapped_column(String(255))
+    person_id: Mapped[int] = mapped_column(ForeignKey("people.id", ondelete="CASCADE"), index=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    person: Mapped[Person] = relationship(back_populates="accounts")
+
+
+class WorkingGroup(Base):
+    __tablename__ = "working_groups"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    slug: Mapped[str] = mapped_column(String(64), unique=True)
+    name: Mapped[str] = mapped_column(String(200), unique=True)
+    mandate: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    participations: Mapped[list[Participation]] = relationship(
+        back_populates="group", cascade="all, delete-orphan"
+    )
+
+
+class Participation(Base):
+    """An organisation taking part in a working group: the group's electorate is built from these."""
+
+    __tablename__ = "participations"
+
+    organisation_id: Mapped[int] = mapped_column(
+        ForeignKey("organisations.id", ondelete="CASCADE"), primary_key=True
+    )
+    group_id: Mapped[int] = mapped_column(
+        ForeignKey("working_groups.id", ondelete="CASCADE"), primary_key=True, index=True
+    )
+    since: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    organisation: Mapped[Organisation] = relationship(back_populates="participations")
+    group: Mapped[WorkingGroup] = relationship(back_populates="participations")
+
+
+class RoomBinding(Base):
+    """Ties one chat room to a working group, or to the secretariat or plenary."""
+
+    __tablename__ = "room_bindings"
+    __table_args__ = (UniqueConstraint("platform", "room_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    platform: Mapped[str] = mapped_column(String(16))
+    room_id: Mapped[str] = mapped_column(String(255))
+    purpose: Mapped[RoomPurpose] = mapped_column(_enum(RoomPurpose))
+    group_id: Mapped[int | None] = mapped_column(
+        ForeignKey("working_groups.id", ondelete="CASCADE"), index=True
+    )
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    group: Mapped[WorkingGroup | None] = relationship()
+
+
+class RoleAssignment(Base):
+    """A role held by a person: alliance-wide (secretariat, commission) or in one group (chair)."""
+
+    __tablename__ = "role_assignments"
+    __table_args__ = (
+        Index(
+            "uq_role_assignments_alliance_wide",
+            "person_id",
+            "role",
+            unique=True,
+            sqlite_where=text("group_id IS NULL"),
+            postgresql_where=text("group_id IS NULL"),
+        ),
+        Index(
+            "uq_role_assignments_in_group",
+            "person_id",
+            "role",
+            "group_id",
+            unique=True,
+            sqlite_where=text("group_id IS NOT NULL"),
+            postgresql_where=text("group_id IS NOT NULL"),
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    person_id: Mapped[int] = mapped_column(ForeignKey("people.id", ondelete="CASCADE"), index=True)
+    role: Mapped[RoleName] = mapped_column(_enum(RoleName))
+    group_id: Mapped[int | None] = mapped_column(
+        ForeignKey("working_groups.id", ondelete="CASCADE"), index=True
+    )
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    person: Mapped[Person] = relationship(back_populates="roles")
+    group: Mapped[WorkingGroup | None] = relationship()
+
+
+class AuditEntry(Base):
+    """One governance act. Append-only; each row's hash covers the previous row's hash.
+
+    `prev_hash` is unique, so two writers can never chain from the same predecessor: a fork in
+    the chain is refused by the database itself.
+    """
+
+    __tablename__ = "audit_log"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime)
+    actor: Mapped[str] = mapped_column(String(255))
+    action: Mapped[str] = mapped_column(String(64), index=True)
+    subject: Mapped[str] = mapped_column(String(255))
+    details: Mapped[dict] = mapped_column(JSON)
+    prev_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    hash: Mapped[str] = mapped_column(String(64), unique=True)
+
+
+class ProcessedEvent(Base):
+    """A chat event already handled; written in the same transaction as the event's effect."""
+
+    __tablename__ = "processed_events"
+
+    platform: Mapped[str] = mapped_column(String(16), primary_key=True)
+    event_id: Mapped[str] = mapped_column(String(255), primary_key=True)
+    seen_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)

@@ -1,0 +1,104 @@
+"""Member organisations: adding and finding them."""
+
+from __future__ import annotations
+
+import pycountry
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import selectinload
+
+from storage import audit
+from storage.errors import Refused
+from storage.models import Organisation, OrganisationKind, OrganisationStatus, Participation
+from storage.naming import fold
+
+
+def country_code(text: str) -> str:
+    """ISO 3166-1 alpha-2 code for a code or a country name ("de", "Germany" → "DE")."""
+    found = pycountry.countries.get(alpha_2=text.upper()) if len(text) == 2 else None
+    if found is None:
+        try:
+            found = pycountry.countries.lookup(text)
+        except LookupError:
+            raise Refused(f"Unknown country {text!r}: give an ISO code such as DE or FR.") from None
+    return found.alpha_2
+
+
+def organisation_kind(text: str) -> OrganisationKind:
+    try:
+        return OrganisationKind(text.strip().lower())
+    except ValueError:
+        kinds = ", ".join(k.value for k in OrganisationKind)
+        raise Refused(f"Unknown kind {text!r}: one of {kinds}.") from None
+
+
+async def add_organisation(
+    session: AsyncSession,
+    *,
+    actor: str,
+    name: str,
+    country: str,
+    kind: OrganisationKind,
+    status: OrganisationStatus,
+) -> Organisation:
+    name = " ".join(name.split())
+    if not name:
+        raise Refused("An organisation needs a name.")
+    existing = await session.scalar(select(Organisation).where(Organisation.name_key == fold(name)))
+    if existing is not None:
+        raise Refused(f"{existing.name} is already known (#{existing.id}).")
+    organisation = Organisation(
+        name=name, name_key=fold(name), country=country_code(country), kind=kind, status=status
+    )
+    session.add(organisation)
+    await session.flush()
+    await audit.record(
+        session,
+        actor=actor,
+        action="organisation.added",
+        subject=f"organisation:{organisation.id}",
+        details={
+            "name": organisation.name,
+            "country": organisation.country,
+            "kind": organisation.kind.value,
+            "status": organisation.status.value,
+        },
+    )
+    return organisation
+
+
+async def find_organisation(session: AsyncSession, ref: str) -> Organisation:
+    """By id ("12" or "#12") or by name, however it is cased or accented."""
+    ref = ref.strip()
+    if ref.lstrip("#").isdigit():
+        found = await session.get(Organisation, int(ref.lstrip("#")))
+    else:
+        found = await session.scalar(select(Organisation).where(Organisation.name_key == fold(ref)))
+    if found is None:
+        raise Refused(f"No organisation {ref!r}.")
+    return found
+
+
+async def join_group(
+    session: AsyncSession, *, actor: str, organisation: Organisation, group_id: int, group_slug: str
+) -> None:
+    if await session.get(Participation, (organisation.id, group_id)) is not None:
+        return
+    session.add(Participation(organisation_id=organisation.id, group_id=group_id))
+    await session.flush()
+    await audit.record(
+        session,
+        actor=actor,
+        action="group.joined",
+        subject=f"organisation:{organisation.id}",
+        details={"organisation": organisation.name, "group": group_slug},
+    )
+
+
+async def list_organisations(session: AsyncSession) -> list[Organisation]:
+    result = await session.scalars(
+        select(Organisation)
+        .options(selectinload(Organisation.participations).selectinload(Participation.group))
+        .order_by(Organisation.name_key)
+    )
+    return list(result)

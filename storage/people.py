@@ -1,0 +1,191 @@
+"""People, their chat accounts and their roles; and who is behind an incoming message."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import selectinload
+
+from storage import audit
+from storage.errors import Refused
+from storage.platforms import split_ref
+from storage.models import ChatAccount, Organisation, Person, RoleAssignment, RoleName, WorkingGroup
+from storage.rules.access import Actor
+
+def parse_account(text: str) -> tuple[str, str]:
+    return split_ref(text, "an account", "telegram:12345 or matrix:@jana:example.org")
+
+
+async def add_person(
+    session: AsyncSession, *, actor: str, name: str, organisation: Organisation | None = None
+) -> Person:
+    name = " ".join(name.split())
+    if not name:
+        raise Refused("A person needs a name.")
+    person = Person(name=name, organisation_id=organisation.id if organisation else None)
+    session.add(person)
+    await session.flush()
+    await audit.record(
+        session,
+        actor=actor,
+        action="person.added",
+        subject=f"person:{person.id}",
+        details={"name": name, "organisation": organisation.name if organisation else None},
+    )
+    return person
+
+
+async def add_account(
+    session: AsyncSession, *, actor: str, person: Person, platform: str, user_id: str
+) -> ChatAccount:
+    owner = await session.scalar(
+        select(Person)
+        .join(ChatAccount)
+        .where(ChatAccount.platform == platform, ChatAccount.platform_user_id == user_id)
+    )
+    if owner is not None:
+        raise Refused(f"The {platform} account {user_id} already belongs to {owner.name}.")
+    account = ChatAccount(person_id=person.id, platform=platform, platform_user_id=user_id)
+    session.add(account)
+    try:
+        async with session.begin_nested():
+            await session.flush()
+    except IntegrityError:
+        raise Refused(f"The {platform} account {user_id} was just linked to someone else.") from None
+    await audit.record(
+        session,
+        actor=actor,
+        action="account.linked",
+        subject=f"person:{person.id}",
+        details={"platform": platform, "user_id": user_id},
+    )
+    return account
+
+
+async def assign_role(
+    session: AsyncSession,
+    *,
+    actor: str,
+    person: Person,
+    role: RoleName,
+    group: WorkingGroup | None = None,
+) -> RoleAssignment:
+    if (role == RoleName.CHAIR) != (group is not None):
+        raise Refused("A chair chairs one working group; the other roles are alliance-wide.")
+    in_scope = (
+        RoleAssignment.group_id == group.id if group else RoleAssignment.group_id.is_(None)
+    )
+    existing = await session.scalar(
+        select(RoleAssignment).where(
+            RoleAssignment.person_id == person.id, RoleAssignment.role == role, in_scope
+        )
+    )
+    if existing is not None:
+        return existing
+    assignment = RoleAssignment(person_id=person.id, role=role, group_id=group.id if group else None)
+    session.add(assignment)
+    await session.flush()
+    await audit.record(
+        session,
+        actor=actor,
+        action="role.assigned",
+        subject=f"person:{person.id}",
+        details={"role": role.value, "group": group.slug if group else None},
+    )
+    return assignment
+
+
+def parse_role(text: str) -> tuple[RoleName, str | None]:
+    """ "secretariat", "commission" or "chair:<group>" → (role, group reference)."""
+    name, _, group = text.partition(":")
+    try:
+        role = RoleName(name.strip().lower())
+    except ValueError:
+        raise Refused(
+            f"Unknown role {text!r}: secretariat, commission or chair:<group>."
+        ) from None
+    if (role == RoleName.CHAIR) != bool(group.strip()):
+        raise Refused("Write a chair's role as chair:<group>, e.g. chair:pfas.")
+    return role, group.strip() or None
+
+
+async def find_person(session: AsyncSession, ref: str) -> Person:
+    """By id ("7" or "#7"), by account ("telegram:12345") or by exact name."""
+    ref = ref.strip()
+    query = select(Person).options(selectinload(Person.organisation))
+    if ref.lstrip("#").isdigit():
+        found = await session.scalar(query.where(Person.id == int(ref.lstrip("#"))))
+    elif ":" in ref:
+        platform, user_id = parse_account(ref)
+        found = await session.scalar(
+            query.join(ChatAccount).where(
+                ChatAccount.platform == platform, ChatAccount.platform_user_id == user_id
+            )
+        )
+    else:
+        matches = list(await session.scalars(query.where(Person.name == " ".join(ref.split()))))
+        if len(matches) > 1:
+            ids = ", ".join(f"#{p.id}" for p in matches)
+            raise Refused(f"{len(matches)} people are called {ref!r} ({ids}); name one by number.")
+        found = matches[0] if matches else None
+    if found is None:
+        raise Refused(f"No person {ref!r}.")
+    return found
+
+
+async def list_people(session: AsyncSession) -> list[Person]:
+    result = await session.scalars(
+        select(Person)
+        .options(
+            selectinload(Person.organisation),
+            selectinload(Person.accounts),
+            selectinload(Person.roles).selectinload(RoleAssignment.group),
+        )
+        .order_by(Person.name, Person.id)
+    )
+    return list(result)
+
+
+async def load_person(session: AsyncSession, person_id: int) -> Person:
+    """A person with their organisation, accounts and roles, ready to be described."""
+    return await session.scalar(
+        select(Person)
+        .where(Person.id == person_id)
+        .options(
+            selectinload(Person.organisation),
+            selectinload(Person.accounts),
+            selectinload(Person.roles).selectinload(RoleAssignment.group),
+        )
+    )
+
+
+async def identify(session: AsyncSession, platform: str, user_id: str, display_name: str) -> Actor:
+    """Who sent a message: one query from the account to the person, organisation and roles."""
+    row = (
+        await session.execute(
+            select(Person, Organisation)
+            .join(ChatAccount, ChatAccount.person_id == Person.id)
+            .outerjoin(Organisation, Organisation.id == Person.organisation_id)
+            .where(ChatAccount.platform == platform, ChatAccount.platform_user_id == user_id)
+        )
+    ).first()
+    if row is None:
+        return Actor(platform, user_id, display_name)
+    person, organisation = row.tuple()
+    roles = await session.execute(
+        select(RoleAssignment.role, RoleAssignment.group_id).where(
+            RoleAssignment.person_id == person.id
+        )
+    )
+    return Actor(
+        platform,
+        user_id,
+        person.name,
+        person_id=person.id,
+        organisation_id=organisation.id if organisation else None,
+        organisation_name=organisation.name if organisation else None,
+        organisation_status=organisation.status if organisation else None,
+        roles=frozenset(roles.tuples()),
+        timezone=person.timezone,
+    )

@@ -1,0 +1,79 @@
+"""Which chat room belongs to which working group (or to the secretariat or plenary)."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import selectinload
+
+from storage import audit
+from storage.errors import Refused
+from storage.platforms import split_ref
+from storage.models import RoomBinding, RoomPurpose, WorkingGroup
+
+
+def parse_room(text: str) -> tuple[str, str]:
+    return split_ref(text, "a room", "matrix:!abc:example.org or telegram:-100123")
+
+
+async def bind_room(
+    session: AsyncSession,
+    *,
+    actor: str,
+    platform: str,
+    room_id: str,
+    purpose: RoomPurpose,
+    group: WorkingGroup | None = None,
+) -> RoomBinding:
+    if (purpose == RoomPurpose.GROUP) != (group is not None):
+        raise Refused("A room is bound to one working group, or to the secretariat or plenary.")
+    existing = await binding_for(session, platform, room_id)
+    if existing is not None:
+        raise Refused(f"{platform}:{room_id} is already bound to {describe(existing)}; unbind it first.")
+    binding = RoomBinding(
+        platform=platform, room_id=room_id, purpose=purpose, group_id=group.id if group else None
+    )
+    session.add(binding)
+    await session.flush()
+    await audit.record(
+        session,
+        actor=actor,
+        action="room.bound",
+        subject=f"room:{platform}:{room_id}",
+        details={"purpose": purpose.value, "group": group.slug if group else None},
+    )
+    binding.group = group
+    return binding
+
+
+async def unbind_room(session: AsyncSession, *, actor: str, platform: str, room_id: str) -> None:
+    binding = await binding_for(session, platform, room_id)
+    if binding is None:
+        raise Refused(f"{platform}:{room_id} is not bound to anything.")
+    await session.delete(binding)
+    await audit.record(
+        session, actor=actor, action="room.unbound", subject=f"room:{platform}:{room_id}"
+    )
+
+
+async def binding_for(session: AsyncSession, platform: str, room_id: str) -> RoomBinding | None:
+    return await session.scalar(
+        select(RoomBinding)
+        .where(RoomBinding.platform == platform, RoomBinding.room_id == room_id)
+        .options(selectinload(RoomBinding.group))
+    )
+
+
+async def list_bindings(session: AsyncSession) -> list[RoomBinding]:
+    result = await session.scalars(
+        select(RoomBinding)
+        .options(selectinload(RoomBinding.group))
+        .order_by(RoomBinding.platform, RoomBinding.room_id)
+    )
+    return list(result)
+
+
+def describe(binding: RoomBinding) -> str:
+    if binding.purpose == RoomPurpose.GROUP and binding.group is not None:
+        return f"the {binding.group.name} working group"
+    return f"the {binding.purpose.value}"

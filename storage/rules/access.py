@@ -1,0 +1,86 @@
+"""Who may do what: pure functions over an Actor, decided here and nowhere else."""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+
+from storage.models import OrganisationStatus, RoleName
+
+
+class Access(enum.StrEnum):
+    """The least a person must be to run a command."""
+
+    ANYONE = "anyone"
+    MEMBER = "member"  # a representative of a member organisation
+    CHAIR = "chair"  # chair of the room's working group
+    SECRETARIAT = "secretariat"
+    COMMISSION = "commission"
+
+
+@dataclass(frozen=True)
+class Actor:
+    """The person behind one chat account, as the rules see them."""
+
+    platform: str
+    platform_user_id: str
+    display_name: str
+    person_id: int | None = None
+    organisation_id: int | None = None
+    organisation_name: str | None = None
+    organisation_status: OrganisationStatus | None = None
+    # (role, group id or None for alliance-wide roles)
+    roles: frozenset[tuple[RoleName, int | None]] = field(default_factory=frozenset)
+    timezone: str | None = None
+
+    @property
+    def is_known(self) -> bool:
+        return self.person_id is not None
+
+    @property
+    def represents_member(self) -> bool:
+        return self.organisation_status == OrganisationStatus.MEMBER
+
+    @property
+    def is_secretariat(self) -> bool:
+        return (RoleName.SECRETARIAT, None) in self.roles
+
+    @property
+    def is_commission(self) -> bool:
+        return (RoleName.COMMISSION, None) in self.roles
+
+    def chairs(self, group_id: int | None) -> bool:
+        return group_id is not None and (RoleName.CHAIR, group_id) in self.roles
+
+    @property
+    def label(self) -> str:
+        """How the audit log names this actor: stable ids first, names for the reader."""
+        who = f"person:{self.person_id}" if self.is_known else "stranger"
+        return f"{who} {self.display_name} via {self.platform}:{self.platform_user_id}"
+
+
+def may(access: Access, actor: Actor, group_id: int | None) -> bool:
+    """Whether `actor` may run a command needing `access` in the room of `group_id`.
+
+    The secretariat may do everything a chair may do, in every group; a chair's powers hold only
+    in the group they chair.
+    """
+    match access:
+        case Access.ANYONE:
+            return True
+        case Access.MEMBER:
+            return actor.represents_member or actor.is_secretariat
+        case Access.CHAIR:
+            return actor.is_secretariat or (actor.represents_member and actor.chairs(group_id))
+        case Access.SECRETARIAT:
+            return actor.is_secretariat
+        case Access.COMMISSION:
+            return actor.is_commission
+
+
+REFUSALS = {
+    Access.MEMBER: "Only representatives of member organisations may do this.",
+    Access.CHAIR: "Only the chair of this working group or the secretariat may do this.",
+    Access.SECRETARIAT: "Only the secretariat may do this.",
+    Access.COMMISSION: "Only the Commission's reviewers may do this.",
+}
