@@ -21,7 +21,8 @@ if TYPE_CHECKING:
 PREFIXES = ("/", "!")
 # Phones turn "straight" quotes into typographic ones; all of these open a quoted argument.
 QUOTE_PAIRS = {'"': '"', "'": "'", "“": "”", "„": "“", "‘": "’", "«": "»", "”": "”"}
-_HEAD = re.compile(r"^[/!](?P<name>[A-Za-z][\w-]*)(?:@(?P<bot>[A-Za-z0-9_.:-]+))?(?=\s|$)")
+# A command is a prefix and a letter, up to the first space; Telegram may add "@BotName".
+_HEAD = re.compile(r"^[/!](?P<name>[A-Za-z][^\s@]*)(?:@(?P<bot>\S*))?")
 _OPTION = re.compile(r"^(?P<key>[A-Za-z][\w-]*)=(?P<value>.*)$", re.DOTALL)
 _WORD = re.compile(r"\S+")
 

@@ -172,7 +172,7 @@ async def identify(session: AsyncSession, platform: str, user_id: str, display_n
     ).first()
     if row is None:
         return Actor(platform, user_id, display_name)
-    person, organisation = row.tuple()
+    person, organisation = row
     roles = await session.execute(
         select(RoleAssignment.role, RoleAssignment.group_id).where(
             RoleAssignment.person_id == person.id

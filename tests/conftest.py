@@ -1,0 +1,143 @@
+"""Shared fixtures: real databases (SQLite and PostgreSQL), and an alliance to fill them with.
+
+Each backend is migrated and seeded once per test session into a template; every test gets its
+own copy (a file copy for SQLite, CREATE DATABASE … TEMPLATE for PostgreSQL), so tests never
+share state and never pay for migrations twice.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+import uuid
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import asyncpg
+import pytest
+
+from bot.config import Settings
+from storage import groups, migrate
+from storage.db import Database
+
+REPO = Path(__file__).resolve().parent.parent
+PG_ADMIN_DSN = os.environ.get("WGBOT_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/postgres")
+BACKENDS = ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
+
+
+def pg_url(database: str) -> str:
+    """The asyncpg SQLAlchemy URL of one database on the test server."""
+    base = PG_ADMIN_DSN.rsplit("/", 1)[0].replace("postgresql://", "postgresql+asyncpg://", 1)
+    return f"{base}/{database}"
+
+
+async def _pg_admin(sql: str) -> None:
+    connection = await asyncpg.connect(PG_ADMIN_DSN, timeout=5)
+    try:
+        await connection.execute(sql)
+    finally:
+        await connection.close()
+
+
+async def _require_postgres() -> None:
+    try:
+        await _pg_admin("SELECT 1")
+    except (OSError, asyncpg.PostgresError) as error:
+        message = f"PostgreSQL is not reachable at {PG_ADMIN_DSN}: {error}"
+        if os.environ.get("CI"):
+            pytest.fail(message)  # CI must test PostgreSQL, never skip it silently
+        pytest.skip(message)
+
+
+async def _prepare(url: str, seed: bool) -> None:
+    db = Database.connect(url)
+    try:
+        await migrate.upgrade(db)
+        if seed:
+            async with db.transaction() as session:
+                await groups.seed_founding_groups(session)
+    finally:
+        await db.close()
+
+
+@pytest.fixture(scope="session")
+def templates(tmp_path_factory) -> dict[str, str]:
+    """backend → a migrated, seeded template (a file path for SQLite, a database name for PG)."""
+    made: dict[str, str] = {}
+    yield made
+    for backend, name in made.items():
+        if backend == "postgres":
+            asyncio.run(_pg_admin(f'DROP DATABASE IF EXISTS "{name}"'))
+
+
+async def _template(templates: dict[str, str], backend: str, tmp_path_factory) -> str:
+    if backend not in templates:
+        if backend == "sqlite":
+            path = tmp_path_factory.mktemp("template") / "template.sqlite3"
+            await _prepare(f"sqlite+aiosqlite:///{path}", seed=True)
+            templates[backend] = str(path)
+        else:
+            await _require_postgres()
+            name = f"wgbot_template_{uuid.uuid4().hex[:8]}"
+            await _pg_admin(f'CREATE DATABASE "{name}"')
+            templates[backend] = name
+            await _prepare(pg_url(name), seed=True)
+    return templates[backend]
+
+
+@pytest.fixture
+async def database_url(request, templates, tmp_path, tmp_path_factory) -> AsyncIterator[str]:
+    """A fresh, migrated and seeded database of the backend the test is parametrized with."""
+    backend = getattr(request, "param", "sqlite")
+    template = await _template(templates, backend, tmp_path_factory)
+    if backend == "sqlite":
+        path = tmp_path / "wgbot.sqlite3"
+        shutil.copyfile(template, path)
+        yield f"sqlite+aiosqlite:///{path}"
+        return
+    name = f"wgbot_test_{uuid.uuid4().hex[:10]}"
+    await _pg_admin(f'CREATE DATABASE "{name}" TEMPLATE "{template}"')
+    try:
+        yield pg_url(name)
+    finally:
+        await _pg_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture
+async def empty_database_url(request, tmp_path) -> AsyncIterator[str]:
+    """A database with no tables at all, for migration tests."""
+    backend = getattr(request, "param", "sqlite")
+    if backend == "sqlite":
+        yield f"sqlite+aiosqlite:///{tmp_path / 'empty.sqlite3'}"
+        return
+    await _require_postgres()
+    name = f"wgbot_empty_{uuid.uuid4().hex[:10]}"
+    await _pg_admin(f'CREATE DATABASE "{name}"')
+    try:
+        yield pg_url(name)
+    finally:
+        await _pg_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture
+async def db(database_url) -> AsyncIterator[Database]:
+    database = Database.connect(database_url)
+    yield database
+    await database.close()
+
+
+@pytest.fixture
+def settings(tmp_path) -> Settings:
+    return Settings.model_validate({"console": {"downloads": str(tmp_path / "downloads")}})
+
+
+def pytest_generate_tests(metafunc):
+    """Tests that take `database_url` (directly or via `db`) run on both backends."""
+    if "empty_database_url" in metafunc.fixturenames:
+        metafunc.parametrize("empty_database_url", BACKENDS, indirect=True)
+    elif "database_url" in metafunc.fixturenames and not metafunc.definition.get_closest_marker(
+        "sqlite_only"
+    ):
+        metafunc.parametrize("database_url", BACKENDS, indirect=True)
+

@@ -1,0 +1,131 @@
+"""The `wgbot` program as a newcomer and an operator use it: a fresh directory, the installed
+entry point, commands piped into the console, and admin commands with their exit codes."""
+
+from __future__ import annotations
+
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+WGBOT = str(Path(sys.executable).with_name("wgbot"))
+
+
+@pytest.fixture
+def home(tmp_path, monkeypatch) -> Path:
+    """A fresh working directory with no config: wgbot falls back to the embedded SQLite."""
+    monkeypatch.chdir(tmp_path)
+    for name in list(__import__("os").environ):
+        if name.startswith("WGBOT_"):
+            monkeypatch.delenv(name)
+    return tmp_path
+
+
+def wgbot(*args: str, stdin: str = "") -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [WGBOT, *args], input=stdin, capture_output=True, text=True, timeout=60
+    )
+
+
+def blocks(stdout: str) -> list[str]:
+    """The console prints one block per command, separated by a blank line."""
+    return [b for b in stdout.split("\n\n") if b.strip()]
+
+
+def test_a_fresh_console_answers_help_whoami_and_lists_the_three_groups(home):
+    done = wgbot("console", stdin="/help\n/whoami\nhello, is this on?\n/wg list\n")
+    assert done.returncode == 0, done.stderr
+    help_, whoami, wg_list = blocks(done.stdout)
+    assert help_.startswith("Commands you can use here")
+    assert "not yet known to the alliance" in whoami
+    assert wg_list.splitlines()[0] == "3 working groups:"
+    assert {"• PFAS (pfas)", "• Skills (skills)", "• Supply Chains (supply-chains)"} == {
+        line.split(" —")[0] for line in wg_list.splitlines()[1:4]
+    }
+    assert (home / "wgbot.sqlite3").exists()
+    assert "Traceback" not in done.stderr
+
+
+def test_run_without_chat_credentials_serves_the_console(home):
+    done = wgbot("run", stdin="/wg list\n")
+    assert done.returncode == 0, done.stderr
+    assert "3 working groups" in done.stdout
+
+
+def test_an_operator_sets_up_a_representative_who_then_sees_themselves(home):
+    assert wgbot("org", "add", "ACME GmbH", "--country", "de", "--kind", "industry", "--group", "pfas").returncode == 0
+    added = wgbot(
+        "person", "add", "Jana Novak", "--org", "acme gmbh", "--role", "chair:pfas", "--account", "console:jana"
+    )
+    assert added.stdout.strip() == "added person #1 Jana Novak", added.stderr
+    listed = wgbot("person", "list").stdout
+    assert listed.strip() == "#1\tJana Novak\tACME GmbH\tchair:pfas\tconsole:jana"
+    assert "ACME GmbH\tDE\tindustry\tmember\tpfas" in wgbot("org", "list").stdout
+
+    done = wgbot("console", "--as", "jana", "--room", "pfas", stdin="/whoami\n/wg info pfas\n")
+    whoami, info = blocks(done.stdout)
+    assert "Roles: chair of PFAS." in whoami
+    assert "Chair: Jana Novak" in info and "Member organisations (1): ACME GmbH" in info
+
+
+def test_console_steering_switches_person_and_room(home):
+    wgbot("person", "add", "Sam", "--role", "secretariat", "--account", "console:sam")
+    done = wgbot("console", stdin=":as sam\n:room skills\n/whoami\n:direct\n/whoami\n")
+    first, second = blocks(done.stdout)
+    assert "You are Sam" in first and "Roles: secretariat." in first
+    assert "You are Sam" in second
+
+
+def test_bad_admin_input_is_one_line_and_writes_nothing(home):
+    done = wgbot("org", "add", "ACME", "--country", "Atlantis", "--kind", "industry")
+    assert done.returncode == 1
+    assert done.stderr.strip().splitlines()[-1] == (
+        "wgbot: Unknown country 'Atlantis': give an ISO code such as DE or FR."
+    )
+    assert wgbot("org", "list").stdout == ""
+
+    wgbot("org", "add", "Café Ltd", "--country", "FR", "--kind", "research")
+    twin = wgbot("org", "add", "CAFE LTD", "--country", "FR", "--kind", "research")
+    assert twin.returncode == 1 and "Café Ltd is already known" in twin.stderr
+
+
+def test_rooms_are_bound_listed_and_never_bound_twice(home):
+    bound = wgbot("room", "bind", "matrix:!abc:example.org", "--group", "skills")
+    assert bound.stdout.strip() == "bound matrix:!abc:example.org to the Skills working group"
+    again = wgbot("room", "bind", "matrix:!abc:example.org", "--plenary")
+    assert again.returncode == 1 and "already bound to the Skills working group" in again.stderr
+    assert "matrix:!abc:example.org\tthe Skills working group" in wgbot("room", "list").stdout
+    wrong = wgbot("room", "bind", "irc:#chan", "--plenary")
+    assert wrong.returncode == 1 and "platform one of matrix, telegram, console" in wrong.stderr
+
+
+def test_audit_verify_passes_then_names_a_tampered_entry(home):
+    wgbot("org", "add", "ACME GmbH", "--country", "DE", "--kind", "industry")
+    ok = wgbot("audit", "verify")
+    assert ok.returncode == 0 and ok.stdout.startswith("audit log intact: 4 entries")
+    with sqlite3.connect(home / "wgbot.sqlite3") as connection:
+        connection.execute("UPDATE audit_log SET actor = 'someone else' WHERE id = 4")
+    broken = wgbot("audit", "verify")
+    assert broken.returncode == 1
+    assert broken.stdout.strip() == (
+        "audit log broken at entry 4: its content (organisation.added organisation:1) was changed"
+    )
+
+
+def test_a_malformed_config_is_named_and_nothing_starts(home):
+    (home / "config.toml").write_text("[database\nurl = 1\n")
+    done = wgbot("console", stdin="/help\n")
+    assert done.returncode == 2
+    assert "config.toml: not valid TOML" in done.stderr and "line 1" in done.stderr
+    assert done.stdout == "" and not (home / "wgbot.sqlite3").exists()
+
+
+def test_an_old_schema_is_refused_when_upgrades_are_manual(home):
+    (home / "config.toml").write_text("[database]\nupgrade_on_start = false\n")
+    refused = wgbot("console", stdin="/help\n")
+    assert refused.returncode == 1
+    assert "schema is behind: run `wgbot db upgrade` first" in refused.stderr
+    assert wgbot("db", "upgrade").stdout.strip() == "database schema is up to date"
+    assert "3 working groups" in wgbot("console", stdin="/wg list\n").stdout

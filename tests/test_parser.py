@@ -1,0 +1,140 @@
+"""How chat text becomes a command call: what people type must mean what they meant."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from bot.commands import Call, Command, CommandError, Option, Param, Registry, read_command
+from handlers import build_registry
+from storage.errors import Refused
+
+
+async def _noop(ctx, call):  # the parser never runs handlers
+    raise AssertionError
+
+
+VOTE_OPEN = Command(
+    "vote open",
+    "open a vote",
+    _noop,
+    params=(Param("question"),),
+    options=(Option("options", "a|b|c"), Option("quorum", "50%")),
+    flags=("secret", "hidden"),
+)
+COMMENT = Command(
+    "comment", "comment", _noop, params=(Param("deliverable"), Param("version"), Param("text", rest=True))
+)
+REGISTRY = Registry([VOTE_OPEN, COMMENT, *build_registry()])
+
+
+def call(text: str) -> tuple[Command, Call]:
+    line = read_command(text)
+    assert line is not None, f"{text!r} should read as a command"
+    command, words = REGISTRY.resolve(line)
+    return command, command.parse(line, words)
+
+
+@pytest.mark.parametrize("text", ["/whoami", "!whoami", "/WhoAmI", "/whoami@WgBot", "  /whoami  "])
+def test_prefixes_suffix_and_case_all_reach_the_same_command(text):
+    command, _ = call(text)
+    assert command.path == "whoami"
+
+
+def test_telegram_suffix_is_kept_so_the_transport_can_tell_whose_command_it_is():
+    assert read_command("/help@OtherBot").addressed_to == "OtherBot"
+
+
+@pytest.mark.parametrize("text", ["hello", "", "/", "!!!", "! wow", "/ help", "// comment", "http://x"])
+def test_ordinary_chat_is_not_a_command(text):
+    assert read_command(text) is None
+
+
+def test_quoted_question_options_and_flags():
+    _, parsed = call('/vote open "Adopt the PFAS roadmap v2?" quorum="50 %" options=yes|no secret')
+    assert parsed.args == {"question": "Adopt the PFAS roadmap v2?"}
+    assert parsed.options == {"quorum": "50 %", "options": "yes|no"}
+    assert parsed.flags == {"secret"}
+
+
+def test_typographic_quotes_from_phones_work_like_straight_ones():
+    _, parsed = call("/vote open “Adopt it?” Secret")
+    assert parsed.args["question"] == "Adopt it?"
+    assert parsed.flags == {"secret"}
+
+
+def test_free_text_is_taken_exactly_as_written():
+    _, parsed = call('/comment 3 2 I don\'t agree: see "annex B", quorum=50%  please')
+    assert parsed.args == {
+        "deliverable": "3",
+        "version": "2",
+        "text": 'I don\'t agree: see "annex B", quorum=50%  please',
+    }
+
+
+def test_an_unclosed_quote_is_fine_in_free_text_but_not_in_an_argument():
+    _, parsed = call('/comment 3 2 he said "hi')
+    assert parsed.args["text"] == 'he said "hi'
+    with pytest.raises(CommandError, match="never closed"):
+        call('/vote open "Adopt it?')
+
+
+@pytest.mark.parametrize(
+    "text, reason",
+    [
+        ("/vote open", "Missing <question>"),
+        ("/vote open Q extra", "Too many arguments: 'extra'"),
+        ("/vote open Q quorom=50%", "Unknown option quorom=. Did you mean quorum=?"),
+        ("/vote open Q quorum=1 quorum=2", "quorum= is given twice"),
+        ("/wg info", "Missing <group>"),
+        ("/whoami now", "Too many arguments"),
+    ],
+)
+def test_badly_written_calls_say_what_is_wrong(text, reason):
+    with pytest.raises(CommandError, match=reason.replace("?", r"\?").replace(".", r"\.")):
+        call(text)
+
+
+@pytest.mark.parametrize(
+    "text, reason",
+    [
+        ("/hepl", "Unknown command /hepl. Did you mean /help?"),
+        ("/wg lst", "Unknown /wg subcommand 'lst'. Did you mean /wg list?"),
+        ("/wg", "/wg needs one of: list, info"),
+        ("/xyzzy", "Unknown command /xyzzy. Send /help"),
+    ],
+)
+def test_unknown_commands_get_a_suggestion(text, reason):
+    with pytest.raises(CommandError) as refused:
+        call(text)
+    assert str(refused.value).startswith(reason)
+
+
+def test_usage_lines_come_from_the_declaration():
+    assert VOTE_OPEN.usage == "/vote open <question> [options=a|b|c] [quorum=50%] [secret] [hidden]"
+    assert COMMENT.usage == "/comment <deliverable> <version> <text…>"
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.text())
+def test_any_text_is_either_chat_a_call_or_a_clear_refusal(text):
+    line = read_command(text)
+    if line is None:
+        assert not text.strip()[:1] in "/!" or not text.strip()[1:2].isalpha()
+        return
+    try:
+        command, words = REGISTRY.resolve(line)
+        command.parse(line, words)
+    except Refused as refused:
+        assert str(refused).strip() and "\n" not in str(refused).split(" Usage:")[0]
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.sampled_from(['"', "'", "“", "”", "=", "a", "b", " ", "key=", "\n", "secret"])))
+def test_quote_soup_never_breaks_the_tokenizer(parts):
+    raw = "".join(parts).strip()
+    if not raw:
+        return
+    _, parsed = call("/comment 1 2 " + raw)
+    assert parsed.args["text"] in (raw, raw[1:-1])  # as written, or one quoted phrase unwrapped
