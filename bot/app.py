@@ -6,16 +6,19 @@ import asyncio
 import contextlib
 import logging
 import signal
+from datetime import timedelta
 from collections.abc import Sequence
 
 from bot.config import Settings
 from bot.router import Router
 from bot.transports.base import Incoming, Transport
 from handlers import build_registry
-from storage import groups, migrate
+from storage import events, groups, migrate
 from storage.db import Database
+from storage.models import utcnow
 
 log = logging.getLogger(__name__)
+EVENT_MEMORY = timedelta(days=30)  # how long a handled event's id is remembered
 
 
 class SchemaBehind(Exception):
@@ -33,6 +36,7 @@ async def open_database(settings: Settings) -> Database:
         async with db.transaction() as session:
             for group in await groups.seed_founding_groups(session):
                 log.info("created the founding working group %s", group.name)
+            await events.forget_before(session, utcnow() - EVENT_MEMORY)
     except BaseException:
         await db.close()
         raise

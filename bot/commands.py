@@ -185,7 +185,8 @@ class Command:
             param = positional.pop(0)
             if param.rest:
                 rest = line.text[word.start :].strip()
-                args[param.name] = word.text if index == len(words) - 1 and word.quoted else rest
+                whole_phrase_quoted = index == len(words) - 1 and word.quoted and word.key is None
+                args[param.name] = word.text if whole_phrase_quoted else rest
                 break
             args[param.name] = word.text
         for param in positional:

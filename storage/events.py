@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
+from sqlalchemy import delete
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -20,3 +23,9 @@ async def claim(session: AsyncSession, platform: str, event_id: str) -> bool:
     except IntegrityError:
         return False
     return True
+
+
+async def forget_before(session: AsyncSession, cutoff: datetime) -> int:
+    """Drop marks older than any platform redelivers (Telegram keeps updates for 24 hours)."""
+    result = await session.execute(delete(ProcessedEvent).where(ProcessedEvent.seen_at < cutoff))
+    return result.rowcount or 0

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -121,7 +123,7 @@ def test_usage_lines_come_from_the_declaration():
 def test_any_text_is_either_chat_a_call_or_a_clear_refusal(text):
     line = read_command(text)
     if line is None:
-        assert not text.strip()[:1] in "/!" or not text.strip()[1:2].isalpha()
+        assert not re.match(r"[/!][A-Za-z]", text.strip())  # only a prefix and a letter start one
         return
     try:
         command, words = REGISTRY.resolve(line)

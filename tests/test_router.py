@@ -223,3 +223,23 @@ def test_every_command_text_gets_an_answer_and_never_an_exception(database_url, 
     finally:
         loop.run_until_complete(db.close())
         loop.close()
+
+
+async def test_event_marks_are_forgotten_only_long_after_any_redelivery(router, db, alliance):
+    from datetime import timedelta
+
+    from sqlalchemy import update
+
+    from storage import events
+    from storage.models import ProcessedEvent, utcnow
+
+    await router.handle(message("/decide old", sender="sam", event_id="old"))
+    await router.handle(message("/decide new", sender="sam", event_id="new"))
+    async with db.transaction() as session:
+        await session.execute(
+            update(ProcessedEvent)
+            .where(ProcessedEvent.event_id == "old")
+            .values(seen_at=utcnow() - timedelta(days=31))
+        )
+        assert await events.forget_before(session, utcnow() - timedelta(days=30)) == 1
+    assert await router.handle(message("/decide new", sender="sam", event_id="new")) is None
