@@ -11,11 +11,13 @@ from collections.abc import Sequence
 
 from bot.config import Settings
 from bot.router import Router
-from bot.transports.base import Incoming, Transport
+from bot.commands import Registry
+from bot.transports.base import AttachmentRef, Incoming, Transport
 from handlers import build_registry
-from storage import events, groups, migrate
+from storage import events, groups, migrate, people
 from storage.db import Database
 from storage.models import utcnow
+from storage.transport_state import TransportMemory
 
 log = logging.getLogger(__name__)
 EVENT_MEMORY = timedelta(days=30)  # how long a handled event's id is remembered
@@ -46,12 +48,19 @@ async def open_database(settings: Settings) -> Database:
 class App:
     """One process serving every configured platform from one database."""
 
-    def __init__(self, settings: Settings, db: Database, transports: Sequence[Transport]) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        db: Database,
+        transports: Sequence[Transport],
+        registry: Registry | None = None,
+    ) -> None:
         self.settings = settings
         self.db = db
-        self.transports = list(transports)
-        self.router = Router(db, build_registry(), settings)
+        self.transports = {t.platform: t for t in transports}
+        self.router = Router(db, registry or build_registry(), settings, fetch=self.fetch)
         self._stopping = asyncio.Event()
+        self.started = asyncio.Event()  # every transport is connected and listening
 
     def request_stop(self) -> None:
         self._stopping.set()
@@ -64,10 +73,11 @@ class App:
                 loop.add_signal_handler(signum, self.request_stop)
         started: list[Transport] = []
         try:
-            for transport in self.transports:
+            for transport in self.transports.values():
                 await transport.start(self._receiver(transport))
                 started.append(transport)
                 log.info("%s transport started", transport.platform)
+            self.started.set()
             waits = [asyncio.create_task(self._stopping.wait())]
             waits += [asyncio.create_task(t.finished.wait()) for t in started]
             await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
@@ -83,6 +93,9 @@ class App:
                 with contextlib.suppress(NotImplementedError, RuntimeError):
                     loop.remove_signal_handler(signum)
 
+    async def fetch(self, attachment: AttachmentRef) -> bytes:
+        return await self.transports[attachment.platform].fetch(attachment)
+
     def _receiver(self, transport: Transport):
         async def on_incoming(incoming: Incoming) -> None:
             reply = await self.router.handle(incoming)
@@ -94,3 +107,28 @@ class App:
                 log.exception("could not answer %s in %s", incoming.event_id, incoming.room)
 
         return on_incoming
+
+
+def chat_transports(settings: Settings, db: Database) -> list[Transport]:
+    """The chat platforms the configuration turns on (none means the console)."""
+    transports: list[Transport] = []
+    if settings.matrix is not None:
+        from bot.transports.matrix import MatrixTransport
+
+        transports.append(
+            MatrixTransport(
+                settings.matrix,
+                TransportMemory(db, "matrix"),
+                may_invite=lambda user_id: _may_invite(db, settings, "matrix", user_id),
+            )
+        )
+    return transports
+
+
+async def _may_invite(db: Database, settings: Settings, platform: str, user_id: str) -> bool:
+    """The secretariat (and the configured allow-list) may bring the bot into rooms."""
+    if settings.matrix and user_id in settings.matrix.allowed_inviters:
+        return True
+    async with db.transaction() as session:
+        actor = await people.identify(session, platform, user_id, user_id)
+    return actor.is_secretariat

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.app import App, SchemaBehind, open_database
+from bot.app import App, SchemaBehind, chat_transports, open_database
 from bot.config import ConfigError, Settings, load_settings
 from bot.transports.console import ConsoleTransport
 from storage import audit, groups, migrate, organisations, people, rooms
@@ -124,12 +124,12 @@ def _parser() -> argparse.ArgumentParser:
 
 
 async def _run(settings: Settings, args) -> int:
-    transports = []  # chat platforms join here as they are configured
-    if not transports:
-        log.info("no chat platform is configured: starting the console")
-        return await _console(settings, args)
     db = await open_database(settings)
     try:
+        transports = chat_transports(settings, db)
+        if not transports:
+            log.info("no chat platform is configured: serving the console")
+            transports = [_console_transport(settings, args)]
         await App(settings, db, transports).run()
     finally:
         await db.close()
@@ -137,22 +137,23 @@ async def _run(settings: Settings, args) -> int:
 
 
 async def _console(settings: Settings, args) -> int:
-    console_settings = settings.console.model_copy(
-        update={
-            k: v
-            for k, v in (("user", getattr(args, "user", None)), ("room", getattr(args, "room", None)))
-            if v
-        }
-    )
-    transport = ConsoleTransport(console_settings)
-    if transport.interactive:
-        import readline  # noqa: F401  (line editing and history for input())
+    transport = _console_transport(settings, args)
     db = await open_database(settings)
     try:
         await App(settings, db, [transport]).run()
     finally:
         await db.close()
     return 0
+
+
+def _console_transport(settings: Settings, args) -> ConsoleTransport:
+    chosen = {"user": getattr(args, "user", None), "room": getattr(args, "room", None)}
+    transport = ConsoleTransport(
+        settings.console.model_copy(update={k: v for k, v in chosen.items() if v})
+    )
+    if transport.interactive:
+        import readline  # noqa: F401  (line editing and history for input())
+    return transport
 
 
 async def _db_upgrade(settings: Settings, args) -> int:

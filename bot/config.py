@@ -13,7 +13,14 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 ENV_PREFIX = "WGBOT_"
 DEFAULT_PATH = Path("config.toml")
@@ -61,6 +68,42 @@ class ConsoleSettings(Section):
     downloads: Path = Path("downloads")
 
 
+class MatrixSettings(Section):
+    """A Matrix bot account. The section's presence turns Matrix on."""
+
+    homeserver: str
+    user_id: str
+    access_token: str = ""  # prefer WGBOT_MATRIX__ACCESS_TOKEN
+    password: str = ""  # or WGBOT_MATRIX__PASSWORD: logs in once, then reuses its device
+    device_name: str = "wgbot"
+    # Besides the secretariat's linked accounts, who may invite the bot into rooms.
+    allowed_inviters: list[str] = Field(default_factory=list)
+    sync_timeout_ms: int = Field(default=30_000, ge=0, le=300_000)
+
+    @field_validator("homeserver")
+    @classmethod
+    def web_address(cls, value: str) -> str:
+        if not value.startswith(("https://", "http://")):
+            raise ValueError("the homeserver's address, e.g. https://matrix.example.org")
+        return value.rstrip("/")
+
+    @field_validator("user_id")
+    @classmethod
+    def full_user_id(cls, value: str) -> str:
+        if not (value.startswith("@") and ":" in value):
+            raise ValueError("a full Matrix user id, e.g. @wgbot:example.org")
+        return value
+
+    @model_validator(mode="after")
+    def has_a_credential(self) -> MatrixSettings:
+        if not (self.access_token or self.password):
+            raise ValueError(
+                "give access_token or password (from WGBOT_MATRIX__ACCESS_TOKEN or "
+                "WGBOT_MATRIX__PASSWORD)"
+            )
+        return self
+
+
 class LoggingSettings(Section):
     level: str = "INFO"
 
@@ -78,6 +121,7 @@ class Settings(Section):
     database: DatabaseSettings = Field(default_factory=DatabaseSettings)
     console: ConsoleSettings = Field(default_factory=ConsoleSettings)
     logging: LoggingSettings = Field(default_factory=LoggingSettings)
+    matrix: MatrixSettings | None = None
 
 
 def load_settings(path: Path | None = None, environ: dict[str, str] | None = None) -> Settings:

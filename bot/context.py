@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -9,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.commands import Registry
 from bot.config import Settings
-from bot.transports.base import Incoming
+from bot.transports.base import AttachmentRef, Incoming
 from storage.errors import Refused
 from storage.models import RoomBinding, WorkingGroup
 from storage.rules.access import Actor
@@ -24,6 +25,7 @@ class Context:
     settings: Settings
     registry: Registry
     now: datetime
+    fetch: Callable[[AttachmentRef], Awaitable[bytes]]  # an attachment's bytes, from its platform
 
     @property
     def group(self) -> WorkingGroup | None:

@@ -10,13 +10,13 @@ from __future__ import annotations
 import dataclasses
 import logging
 import secrets
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from datetime import datetime
 
 from bot.commands import Command, CommandLine, Registry, read_command
 from bot.config import Settings
 from bot.context import Context
-from bot.transports.base import Incoming, Reply
+from bot.transports.base import AttachmentRef, Incoming, Reply
 from storage import events, people, rooms
 from storage.db import Database
 from storage.errors import Refused
@@ -24,6 +24,11 @@ from storage.models import RoomBinding, utcnow
 from storage.rules.access import REFUSALS, may
 
 log = logging.getLogger(__name__)
+Fetch = Callable[[AttachmentRef], Awaitable[bytes]]
+
+
+async def _no_files(attachment: AttachmentRef) -> bytes:
+    raise Refused(f"Files from {attachment.platform} cannot be read here.")
 
 
 class Router:
@@ -32,11 +37,13 @@ class Router:
         db: Database,
         registry: Registry,
         settings: Settings,
+        fetch: Fetch | None = None,
         clock: Callable[[], datetime] = utcnow,
     ) -> None:
         self.db = db
         self.registry = registry
         self.settings = settings
+        self.fetch = fetch or _no_files
         self.clock = clock
 
     async def handle(self, incoming: Incoming) -> Reply | None:
@@ -88,7 +95,14 @@ class Router:
         try:
             call = command.parse(line, words)
             context = Context(
-                incoming, actor, session, binding, self.settings, self.registry, self.clock()
+                incoming,
+                actor,
+                session,
+                binding,
+                self.settings,
+                self.registry,
+                self.clock(),
+                self.fetch,
             )
             reply = await command.handler(context, call)
         except Refused as refusal:

@@ -267,3 +267,14 @@ class ProcessedEvent(Base):
     platform: Mapped[str] = mapped_column(String(16), primary_key=True)
     event_id: Mapped[str] = mapped_column(String(255), primary_key=True)
     seen_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+
+
+class TransportState(Base):
+    """What a transport must remember across restarts (a sync token, its device), per platform."""
+
+    __tablename__ = "transport_state"
+
+    platform: Mapped[str] = mapped_column(String(16), primary_key=True)
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    value: Mapped[str] = mapped_column(Text)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)

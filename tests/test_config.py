@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import typing
+
 import pytest
 
 from bot.config import ConfigError, load_settings
@@ -29,9 +31,10 @@ def test_the_example_config_is_valid_and_documents_every_key():
     settings = load_settings(example, environ={})
     assert settings == Settings()  # the example shows the defaults
     text = example.read_text()
-    for section, model in Settings.model_fields.items():
+    for section, field in Settings.model_fields.items():
         assert f"[{section}]" in text
-        for key in model.annotation.model_fields:
+        model = next(t for t in typing.get_args(field.annotation) or [field.annotation] if t is not type(None))
+        for key in model.model_fields:
             assert f"{key} =" in text, f"config.example.toml does not document {section}.{key}"
 
 
@@ -64,3 +67,12 @@ def test_environment_overrides_the_file_and_is_named_when_wrong(tmp_path):
 def test_a_named_file_that_does_not_exist_is_an_error(tmp_path):
     with pytest.raises(ConfigError, match="no such file"):
         load_settings(tmp_path / "missing.toml", environ={})
+
+
+def test_matrix_needs_a_credential_and_takes_it_from_the_environment(tmp_path):
+    path = write(tmp_path, '[matrix]\nhomeserver = "https://m.example.org/"\nuser_id = "@wgbot:example.org"\n')
+    with pytest.raises(ConfigError, match="matrix: give access_token or password"):
+        load_settings(path, environ={})
+    settings = load_settings(path, environ={"WGBOT_MATRIX__ACCESS_TOKEN": "syt_secret"})
+    assert settings.matrix.access_token == "syt_secret"
+    assert settings.matrix.homeserver == "https://m.example.org"

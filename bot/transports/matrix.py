@@ -1,0 +1,490 @@
+"""Matrix, through matrix-nio: a well-behaved bot account in unencrypted rooms.
+
+The sync token is stored after each batch of events has been handled, so a restart resumes
+exactly where the bot stopped: nothing replayed (the router's dedup covers a crash mid-batch),
+nothing missed. Buttons become reactions that the bot places under its own message; the
+message carries the emoji → command map in its content, so presses still work after a restart.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import uuid
+from collections import OrderedDict
+from collections.abc import Awaitable, Callable
+from typing import Any, Protocol
+
+import aiohttp
+from nio import (
+    Api,
+    AsyncClient,
+    AsyncClientConfig,
+    DirectRoomsResponse,
+    DownloadError,
+    ErrorResponse,
+    LoginResponse,
+    MegolmEvent,
+    ReactionEvent,
+    RedactionEvent,
+    RoomCreateResponse,
+    RoomGetEventResponse,
+    RoomGetStateEventResponse,
+    RoomMessageFile,
+    RoomMessageImage,
+    RoomMessageText,
+    RoomSendResponse,
+    SyncError,
+    SyncResponse,
+    UploadResponse,
+    WhoamiResponse,
+)
+
+from bot.config import MatrixSettings
+from bot.transports.base import (
+    AttachmentRef,
+    Button,
+    Incoming,
+    IncomingHandler,
+    MessageRef,
+    Reply,
+    RoomRef,
+    UserRef,
+)
+
+log = logging.getLogger(__name__)
+
+PLATFORM = "matrix"
+BUTTONS_KEY = "org.wgbot.buttons"  # emoji → command, in the content of the bot's own message
+NAMED_EMOJI = {"yes": "👍", "no": "👎", "abstain": "🤷", "maybe": "🤔"}
+NUMBERED_EMOJI = ["1️⃣", "2️⃣", "3️⃣", "4️⃣", "5️⃣", "6️⃣", "7️⃣", "8️⃣", "9️⃣", "🔟"]
+SYNC_FILTER = {
+    "presence": {"types": []},
+    "account_data": {"types": ["m.direct"]},
+    "room": {"timeline": {"limit": 100}, "ephemeral": {"types": []}},
+}
+MAX_NETWORK_RETRIES = 8  # with nio's doubling backoff, about two minutes of trying
+ENCRYPTED_NOTICE = (
+    "This room is end-to-end encrypted, and wgbot cannot read encrypted rooms yet. "
+    "Please invite it to an unencrypted room instead."
+)
+UNATTACHED_FILE_MINUTES = 10
+
+
+class Memory(Protocol):
+    async def get(self, key: str) -> str | None: ...
+
+    async def put(self, key: str, value: str) -> None: ...
+
+
+class MatrixError(Exception):
+    """The homeserver refused something for good (not a rate limit or a network blip)."""
+
+
+class MatrixTransport:
+    platform = PLATFORM
+
+    def __init__(
+        self,
+        settings: MatrixSettings,
+        memory: Memory,
+        may_invite: Callable[[str], Awaitable[bool]],
+    ) -> None:
+        self.settings = settings
+        self.memory = memory
+        self.may_invite = may_invite
+        self.client = AsyncClient(
+            settings.homeserver,
+            settings.user_id,
+            config=AsyncClientConfig(
+                encryption_enabled=False,
+                store_sync_tokens=False,
+                request_timeout=settings.sync_timeout_ms / 1000 + 30,
+                max_limit_exceeded=None,  # always wait out a rate limit, as the server asks
+                max_timeouts=MAX_NETWORK_RETRIES,  # then give up on a send; sync starts over
+                backoff_factor=0.5,
+            ),
+        )
+        self.finished = asyncio.Event()
+        self._on_incoming: IncomingHandler | None = None
+        self._task: asyncio.Task | None = None
+        self._direct_rooms: dict[str, str] = {}  # user id → DM room id
+        self._direct_lock = asyncio.Lock()
+        self._senders: _Recent[str, str] = _Recent(2000)  # event id → sender, for mentions
+        self._buttons: _Recent[str, dict[str, str]] = _Recent(2000)  # message id → emoji map
+        self._reactions: _Recent[str, tuple[str, str]] = _Recent(10000)  # reaction → (emoji, command)
+        self._loose_files: dict[tuple[str, str], tuple[float, AttachmentRef]] = {}
+        self._warned_encrypted: set[str] = set()
+
+    # ── lifecycle ────────────────────────────────────────────────────────────────────────────
+
+    async def start(self, on_incoming: IncomingHandler) -> None:
+        self._on_incoming = on_incoming
+        await self._log_in()
+        await self._load_direct_rooms()
+        since = await self.memory.get("next_batch")
+        if since is None:
+            # First start: begin from now; the history before the bot arrived is not for it.
+            first = await self._sync(since=None, timeout=0)
+            await self._handle_invites(first)
+            since = first.next_batch
+            await self.memory.put("next_batch", since)
+        self._task = asyncio.create_task(self._sync_forever(since), name="matrix-sync")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            try:
+                await self._task
+            except asyncio.CancelledError:
+                pass
+        await self.client.close()
+
+    async def _log_in(self) -> None:
+        token = self.settings.access_token or await self.memory.get("access_token")
+        if token:
+            self.client.access_token = token
+            self.client.user_id = self.settings.user_id
+            answer = await self.client.whoami()
+            if isinstance(answer, WhoamiResponse):
+                self.client.device_id = answer.device_id
+                log.info("matrix: signed in as %s (device %s)", answer.user_id, answer.device_id)
+                return
+            if self.settings.access_token or not self.settings.password:
+                raise MatrixError(f"the homeserver rejected the access token: {answer.message}")
+        answer = await self.client.login(self.settings.password, device_name=self.settings.device_name)
+        if not isinstance(answer, LoginResponse):
+            raise MatrixError(f"could not log in as {self.settings.user_id}: {answer.message}")
+        await self.memory.put("access_token", answer.access_token)
+        log.info("matrix: logged in as %s, new device %s", answer.user_id, answer.device_id)
+
+    async def _sync(self, since: str | None, timeout: int) -> SyncResponse:
+        answer = await self.client.sync(timeout=timeout, since=since, sync_filter=SYNC_FILTER)
+        if isinstance(answer, SyncError):
+            raise _SyncFailed(answer)
+        return answer
+
+    async def _sync_forever(self, since: str) -> None:
+        backoff = 1.0
+        while True:
+            try:
+                answer = await self._sync(since, self.settings.sync_timeout_ms)
+            except _SyncFailed as failed:
+                if failed.answer.status_code in ("M_UNKNOWN_TOKEN", "M_FORBIDDEN"):
+                    log.error("matrix: the homeserver signed the bot out (%s)", failed.answer.message)
+                    self.finished.set()
+                    return
+                log.warning("matrix: sync failed (%s); retrying in %.0fs", failed.answer.message, backoff)
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, 60)
+                continue
+            except (aiohttp.ClientError, asyncio.TimeoutError, OSError) as error:
+                log.warning("matrix: connection lost (%r); retrying in %.0fs", error, backoff)
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, 60)
+                continue
+            backoff = 1.0
+            await self._handle_invites(answer)
+            await self._handle_timeline(answer)
+            since = answer.next_batch
+            await self.memory.put("next_batch", since)
+
+    # ── incoming ─────────────────────────────────────────────────────────────────────────────
+
+    async def _handle_invites(self, answer: SyncResponse) -> None:
+        for room_id, info in answer.rooms.invite.items():
+            try:
+                await self._on_invite(room_id, info.invite_state)
+            except Exception:
+                log.exception("matrix: could not handle the invite to %s", room_id)
+
+    async def _on_invite(self, room_id: str, state: list) -> None:
+        own = next(
+            (e for e in state if getattr(e, "state_key", None) == self.client.user_id), None
+        )
+        inviter = own.sender if own else ""
+        is_direct = bool(own and own.content.get("is_direct"))
+        if not (is_direct or await self.may_invite(inviter)):
+            log.info("matrix: ignored an invite to %s from %s", room_id, inviter)
+            await self.client.room_leave(room_id)
+            return
+        await self.client.join(room_id)
+        encryption = await self.client.room_get_state_event(room_id, "m.room.encryption")
+        if isinstance(encryption, RoomGetStateEventResponse):
+            await self._send_content(room_id, _notice(ENCRYPTED_NOTICE))
+            await self.client.room_leave(room_id)
+            log.info("matrix: left encrypted room %s after saying why", room_id)
+            return
+        if is_direct:
+            self._direct_rooms.setdefault(inviter, room_id)
+        log.info("matrix: joined %s at the invitation of %s", room_id, inviter)
+
+    async def _handle_timeline(self, answer: SyncResponse) -> None:
+        for room_id, info in answer.rooms.join.items():
+            for event in info.timeline.events:
+                if event.sender == self.client.user_id:
+                    continue
+                try:
+                    await self._on_event(room_id, event)
+                except Exception:  # one odd event must never stop the others
+                    log.exception("matrix: could not handle event %s in %s", event.event_id, room_id)
+
+    async def _on_event(self, room_id: str, event: Any) -> None:
+        if isinstance(event, RoomMessageText):
+            await self._deliver(room_id, event, _without_reply_fallback(event.body))
+        elif isinstance(event, (RoomMessageFile, RoomMessageImage)):
+            await self._on_file(room_id, event)
+        elif isinstance(event, ReactionEvent):
+            await self._on_reaction(room_id, event)
+        elif isinstance(event, RedactionEvent):
+            await self._on_redaction(room_id, event)
+        elif isinstance(event, MegolmEvent) and room_id not in self._warned_encrypted:
+            self._warned_encrypted.add(room_id)
+            await self._send_content(room_id, _notice(ENCRYPTED_NOTICE))
+
+    async def _deliver(
+        self, room_id: str, event: Any, text: str, attachments: tuple[AttachmentRef, ...] = ()
+    ) -> None:
+        self._senders[event.event_id] = event.sender
+        if not attachments:
+            attachments = self._take_loose_file(room_id, event.sender)
+        room = self.client.rooms.get(room_id)
+        await self._on_incoming(
+            Incoming(
+                platform=PLATFORM,
+                room_id=room_id,
+                sender_id=event.sender,
+                sender_name=room.user_name(event.sender) or event.sender if room else event.sender,
+                text=text,
+                event_id=event.event_id,
+                is_direct=self._is_direct(room_id),
+                attachments=attachments,
+            )
+        )
+
+    async def _on_file(self, room_id: str, event: Any) -> None:
+        content = event.source.get("content", {})
+        info = content.get("info") or {}
+        name = content.get("filename") or event.body
+        attachment = AttachmentRef(
+            PLATFORM, event.url, name, info.get("mimetype", "application/octet-stream"), info.get("size")
+        )
+        caption = event.body if content.get("filename") and event.body != content["filename"] else ""
+        if caption:
+            await self._deliver(room_id, event, caption, (attachment,))
+        else:
+            # A file on its own goes with the sender's next command in this room.
+            loop_time = asyncio.get_running_loop().time()
+            self._loose_files[(room_id, event.sender)] = (loop_time, attachment)
+
+    def _take_loose_file(self, room_id: str, sender: str) -> tuple[AttachmentRef, ...]:
+        kept = self._loose_files.pop((room_id, sender), None)
+        if kept is None:
+            return ()
+        at, attachment = kept
+        fresh = asyncio.get_running_loop().time() - at < UNATTACHED_FILE_MINUTES * 60
+        return (attachment,) if fresh else ()
+
+    async def _on_reaction(self, room_id: str, event: ReactionEvent) -> None:
+        choices = await self._choices_of(room_id, event.reacts_to)
+        command = choices.get(event.key) if choices else None
+        if command is None:
+            return  # an ordinary reaction, not a button press
+        self._reactions[event.event_id] = (event.key, command)
+        await self._deliver(room_id, event, command)
+
+    async def _choices_of(self, room_id: str, message_id: str) -> dict[str, str] | None:
+        if message_id in self._buttons:
+            return self._buttons[message_id]
+        answer = await self.client.room_get_event(room_id, message_id)
+        if not isinstance(answer, RoomGetEventResponse):
+            return None
+        source = answer.event.source
+        if source.get("sender") != self.client.user_id:
+            return None  # only the bot's own messages define buttons
+        choices = source.get("content", {}).get(BUTTONS_KEY) or None
+        if choices is not None:
+            self._buttons[message_id] = choices
+        return choices
+
+    async def _on_redaction(self, room_id: str, event: RedactionEvent) -> None:
+        pressed = self._reactions.get(event.redacts)
+        if pressed is None:
+            return
+        emoji, command = pressed
+        await self.send(
+            RoomRef(PLATFORM, room_id),
+            Reply(
+                f"Taking back a reaction changes nothing: {emoji} ({command}) still stands. "
+                "To change it, react with another option or send the command.",
+                reply_to=event.event_id,
+            ),
+        )
+
+    # ── outgoing ─────────────────────────────────────────────────────────────────────────────
+
+    async def send(self, room: RoomRef, reply: Reply) -> MessageRef:
+        content = self._message_content(reply)
+        choices = _choices(reply.buttons)
+        if choices:
+            content[BUTTONS_KEY] = choices
+            legend = " · ".join(f"{emoji} {b.label}" for emoji, b in zip(choices, reply.buttons))
+            content["body"] += f"\n\nReact with {legend} — or send the command, e.g. {reply.buttons[0].command}"
+        message_id = await self._send_content(room.room_id, content)
+        if choices:
+            self._buttons[message_id] = choices
+            for emoji in choices:
+                await self._send_content(
+                    room.room_id,
+                    {"m.relates_to": {"rel_type": "m.annotation", "event_id": message_id, "key": emoji}},
+                    event_type="m.reaction",
+                )
+        if reply.file is not None:
+            await self._send_file(room.room_id, reply)
+        return MessageRef(room, message_id)
+
+    async def edit(self, ref: MessageRef, reply: Reply) -> None:
+        new = self._message_content(reply)
+        new.pop("m.relates_to", None)
+        new.pop("m.mentions", None)
+        content = {
+            **new,
+            "body": f"* {new['body']}",
+            "m.new_content": new,
+            "m.relates_to": {"rel_type": "m.replace", "event_id": ref.message_id},
+        }
+        await self._send_content(ref.room.room_id, content)
+
+    async def send_direct(self, user: UserRef, reply: Reply) -> MessageRef:
+        room_id = await self._direct_room(user.user_id)
+        return await self.send(RoomRef(PLATFORM, room_id), reply)
+
+    async def fetch(self, attachment: AttachmentRef) -> bytes:
+        answer = await self.client.download(mxc=attachment.file_id)
+        if isinstance(answer, DownloadError):
+            raise MatrixError(f"could not download {attachment.name}: {answer.message}")
+        return answer.body
+
+    def _message_content(self, reply: Reply) -> dict[str, Any]:
+        content: dict[str, Any] = {"msgtype": "m.notice", "body": reply.text}
+        if reply.html:
+            content["format"] = "org.matrix.custom.html"
+            content["formatted_body"] = reply.html
+        if reply.reply_to:
+            content["m.relates_to"] = {"m.in_reply_to": {"event_id": reply.reply_to}}
+            sender = self._senders.get(reply.reply_to)
+            content["m.mentions"] = {"user_ids": [sender]} if sender else {}
+        return content
+
+    async def _send_file(self, room_id: str, reply: Reply) -> None:
+        file = reply.file
+        uploaded, _ = await self.client.upload(
+            lambda *_: file.content,
+            content_type=file.media_type,
+            filename=file.name,
+            filesize=len(file.content),
+        )
+        if not isinstance(uploaded, UploadResponse):
+            raise MatrixError(f"could not upload {file.name}: {uploaded.message}")
+        await self._send_content(
+            room_id,
+            {
+                "msgtype": "m.file",
+                "body": file.name,
+                "filename": file.name,
+                "url": uploaded.content_uri,
+                "info": {"mimetype": file.media_type, "size": len(file.content)},
+            },
+        )
+
+    async def _send_content(
+        self, room_id: str, content: dict[str, Any], event_type: str = "m.room.message"
+    ) -> str:
+        """Send one event. nio waits out rate limits (M_LIMIT_EXCEEDED's retry_after_ms) and
+        retries network failures with backoff, re-sending under the same transaction id, so the
+        homeserver keeps one event even when an attempt succeeded but its answer was lost."""
+        answer = await self.client.room_send(room_id, event_type, content, tx_id=uuid.uuid4().hex)
+        if not isinstance(answer, RoomSendResponse):
+            raise MatrixError(f"could not send to {room_id}: {answer.message}")
+        return answer.event_id
+
+    # ── private chats ────────────────────────────────────────────────────────────────────────
+
+    async def _load_direct_rooms(self) -> None:
+        answer = await self.client.list_direct_rooms()
+        if isinstance(answer, DirectRoomsResponse):
+            for user_id, room_ids in answer.rooms.items():
+                if room_ids:
+                    self._direct_rooms[user_id] = room_ids[-1]
+
+    def _is_direct(self, room_id: str) -> bool:
+        if room_id in self._direct_rooms.values():
+            return True
+        room = self.client.rooms.get(room_id)
+        return room is not None and room.member_count == 2 and not room.name
+
+    async def _direct_room(self, user_id: str) -> str:
+        """The private chat with `user_id`, created once and then reused (also after restarts)."""
+        async with self._direct_lock:
+            if user_id in self._direct_rooms:
+                return self._direct_rooms[user_id]
+            created = await self.client.room_create(is_direct=True, invite=[user_id])
+            if not isinstance(created, RoomCreateResponse):
+                raise MatrixError(f"could not open a private chat with {user_id}: {created.message}")
+            self._direct_rooms[user_id] = created.room_id
+            await self._save_direct_rooms()
+            return created.room_id
+
+    async def _save_direct_rooms(self) -> None:
+        """Record the private chats in m.direct, where every Matrix client looks for them."""
+        path = Api._build_path(
+            ["user", self.client.user_id, "account_data", "m.direct"],
+            {"access_token": self.client.access_token},
+        )
+        body = json.dumps({user: [room] for user, room in self._direct_rooms.items()})
+        response = await self.client.send("PUT", path, body, headers={"Content-Type": "application/json"})
+        if response.status != 200:
+            log.warning("matrix: could not record private chats (HTTP %s)", response.status)
+
+
+class _SyncFailed(Exception):
+    def __init__(self, answer: ErrorResponse) -> None:
+        super().__init__(answer.message)
+        self.answer = answer
+
+
+class _Recent(OrderedDict):
+    """A dict that forgets its oldest entries beyond `size`."""
+
+    def __init__(self, size: int) -> None:
+        super().__init__()
+        self.size = size
+
+    def __setitem__(self, key, value) -> None:
+        super().__setitem__(key, value)
+        self.move_to_end(key)
+        while len(self) > self.size:
+            self.popitem(last=False)
+
+
+def _choices(buttons: tuple[Button, ...]) -> dict[str, str]:
+    """Emoji for each button: 👍 👎 🤷 for yes/no/abstain, numbers otherwise."""
+    named = [NAMED_EMOJI.get(b.label.lower()) for b in buttons]
+    if all(named) and len(set(named)) == len(named):
+        return {emoji: b.command for emoji, b in zip(named, buttons)}
+    return {emoji: b.command for emoji, b in zip(NUMBERED_EMOJI, buttons)}
+
+
+def _notice(text: str) -> dict[str, Any]:
+    return {"msgtype": "m.notice", "body": text}
+
+
+def _without_reply_fallback(body: str) -> str:
+    """A reply's body starts with "> " quoted lines of the message it answers; drop them."""
+    if not body.startswith("> "):
+        return body
+    lines = body.split("\n")
+    while lines and lines[0].startswith(">"):
+        lines.pop(0)
+    return "\n".join(lines).lstrip("\n")

@@ -1,0 +1,304 @@
+"""wgbot on a real Synapse, with real matrix-nio clients as the people in the room."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import logging
+import os
+
+import pytest
+
+from bot.commands import Command, Param, Registry
+from bot.transports.base import Button, OutgoingFile, Reply, RoomRef, UserRef
+from handlers import build_registry
+from storage import rooms
+from storage.models import RoomPurpose
+from tests.alliance import member_organisation, person
+from tests.matrix_peers import Member, RunningBot, start_bot
+from tests.synapse import Synapse, synapse_python
+
+pytestmark = pytest.mark.sqlite_only  # the transport is under test here; storage is tested elsewhere
+
+
+async def offer_choice(ctx, call):
+    return Reply(
+        "Pick one:", buttons=(Button("yes", "/pick yes"), Button("no", "/pick no"), Button("abstain", "/pick abstain"))
+    )
+
+
+async def pick(ctx, call):
+    return Reply(f"Recorded: {call.args['choice']} for {ctx.actor.display_name}")
+
+
+async def checksum(ctx, call):
+    if not ctx.incoming.attachments:
+        return Reply("No file.")
+    attachment = ctx.incoming.attachments[0]
+    data = await ctx.fetch(attachment)
+    return Reply(f"{attachment.name}: {len(data)} bytes, sha256 {hashlib.sha256(data).hexdigest()}")
+
+
+async def calendar(ctx, call):
+    return Reply("Your calendar:", file=OutgoingFile("pfas.ics", "text/calendar", CALENDAR))
+
+
+async def formatted(ctx, call):
+    return Reply("Important: read this", html="<b>Important</b>: read this")
+
+
+CALENDAR = b"BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//wgbot//test//EN\r\nEND:VCALENDAR\r\n"
+TEST_REGISTRY = Registry(
+    [
+        *build_registry(),
+        Command("choose", "offer a choice", offer_choice),
+        Command("pick", "pick", pick, params=(Param("choice"),)),
+        Command("sha", "checksum an attached file", checksum, anywhere=True),
+        Command("calendar", "send a file", calendar),
+        Command("bold", "formatted reply", formatted),
+    ]
+)
+
+
+@pytest.fixture(scope="session")
+def synapse(tmp_path_factory):
+    if not synapse_python().exists():
+        message = f"no Synapse at {synapse_python()}; .ci/run installs it"
+        if os.environ.get("CI"):
+            pytest.fail(message)
+        pytest.skip(message)
+    server = Synapse(tmp_path_factory.mktemp("synapse"))
+    server.start()
+    yield server
+    server.stop()
+
+
+class Scene:
+    """A PFAS room with the bot in it: Sam (secretariat) made it, Jana (ACME, chair) is in it."""
+
+    def __init__(self, synapse, db, bot_user, sam: Member, jana: Member) -> None:
+        self.synapse, self.db, self.bot_user, self.sam, self.jana = synapse, db, bot_user, sam, jana
+        self.room_id = ""
+        self.bot: RunningBot | None = None
+
+    @property
+    def bot_id(self) -> str:
+        return self.bot_user.user_id
+
+    async def start_bot(self, **matrix) -> RunningBot:
+        self.bot = await start_bot(self.synapse, self.bot_user, self.db, TEST_REGISTRY, **matrix)
+        return self.bot
+
+    async def ask(self, text: str, who: Member | None = None, room: str | None = None) -> dict:
+        """Say `text` and return the bot's answer to it."""
+        who = who or self.jana
+        event_id = await who.say(room or self.room_id, text)
+        return await who.reply_from(self.bot_id, event_id)
+
+
+@pytest.fixture
+async def scene(synapse, db):
+    bot_user = await synapse.register()
+    sam_user, jana_user = await synapse.register(), await synapse.register()
+    acme = await member_organisation(db, "ACME GmbH", joins=("pfas",))
+    await person(db, "Jana Novak", organisation=acme, accounts=(f"matrix:{jana_user.user_id}",), roles=("chair:pfas",))
+    await person(db, "Sam Secretariat", accounts=(f"matrix:{sam_user.user_id}",), roles=("secretariat",))
+    sam, jana = Member(synapse, sam_user), Member(synapse, jana_user)
+    await sam.start()
+    await jana.start()
+    scene = Scene(synapse, db, bot_user, sam, jana)
+    await scene.start_bot()
+    scene.room_id = await sam.create_room(invite=[bot_user.user_id, jana_user.user_id])
+    await jana.client.join(scene.room_id)
+    await sam.wait_until_joined(scene.room_id, bot_user.user_id)
+    async with db.transaction() as session:
+        group = await _group(session, "pfas")
+        await rooms.bind_room(
+            session, actor="test", platform="matrix", room_id=scene.room_id, purpose=RoomPurpose.GROUP, group=group
+        )
+    yield scene
+    if scene.bot is not None and not scene.bot.task.done():
+        await scene.bot.stop()
+    await sam.stop()
+    await jana.stop()
+
+
+async def _group(session, slug):
+    from storage.groups import find_group
+
+    return await find_group(session, slug)
+
+
+async def test_a_command_is_answered_as_a_reply_that_mentions_the_sender(scene):
+    answer = await scene.ask("!whoami")
+    content = answer["content"]
+    assert content["msgtype"] == "m.notice"
+    assert content["body"].startswith("You are Jana Novak")
+    assert content["m.mentions"] == {"user_ids": [scene.jana.user_id]}
+
+
+async def test_html_replies_carry_a_plain_fallback(scene):
+    content = (await scene.ask("/bold"))["content"]
+    assert content["format"] == "org.matrix.custom.html"
+    assert content["formatted_body"] == "<b>Important</b>: read this"
+    assert content["body"] == "Important: read this"
+
+
+async def test_a_reply_to_a_message_is_read_without_the_quoted_fallback(scene):
+    first = await scene.jana.say(scene.room_id, "who chairs this?")
+    event_id = await scene.jana.send(
+        scene.room_id,
+        {
+            "msgtype": "m.text",
+            "body": f"> <{scene.jana.user_id}> who chairs this?\n\n/wg info pfas",
+            "m.relates_to": {"m.in_reply_to": {"event_id": first}},
+        },
+    )
+    answer = await scene.jana.reply_from(scene.bot_id, event_id)
+    assert answer["content"]["body"].startswith("PFAS (pfas)")
+
+
+async def test_buttons_become_reactions_and_a_reaction_is_the_command(scene):
+    offer = await scene.ask("/choose")
+    assert "React with 👍 yes · 👎 no · 🤷 abstain" in offer["content"]["body"]
+    placed = await scene.jana.wait_for(
+        lambda e: e["type"] == "m.reaction" and e["sender"] == scene.bot_id and e["content"]["m.relates_to"]["key"] == "🤷"
+    )
+    assert placed["content"]["m.relates_to"]["event_id"] == offer["event_id"]
+
+    reaction = await scene.jana.react(scene.room_id, offer["event_id"], "👎")
+    recorded = await scene.jana.reply_from(scene.bot_id, reaction)
+    assert recorded["content"]["body"] == "Recorded: no for Jana Novak"
+
+    await scene.jana.client.room_redact(scene.room_id, reaction)
+    taken_back = await scene.jana.wait_for(
+        lambda e: e["sender"] == scene.bot_id and "Taking back a reaction changes nothing" in e["content"].get("body", "")
+    )
+    assert "👎 (/pick no) still stands" in taken_back["content"]["body"]
+
+
+async def test_an_ordinary_reaction_is_just_a_reaction(scene):
+    answer = await scene.ask("/whoami")
+    await scene.jana.react(scene.room_id, answer["event_id"], "👍")
+    marker = await scene.ask("/wg list")
+    bot_messages = scene.jana.from_sender(scene.bot_id, scene.room_id)
+    assert [m["event_id"] for m in bot_messages][-2:] == [answer["event_id"], marker["event_id"]]
+
+
+async def test_a_file_reaches_the_handler_as_bytes_with_a_caption_or_before_the_command(scene):
+    draft = b"%PDF-1.7\n" + os.urandom(5000)
+    expected = f"roadmap.pdf: {len(draft)} bytes, sha256 {hashlib.sha256(draft).hexdigest()}"
+    captioned = await scene.jana.send_file(scene.room_id, draft, "roadmap.pdf", caption="/sha")
+    assert (await scene.jana.reply_from(scene.bot_id, captioned))["content"]["body"] == expected
+
+    await scene.jana.send_file(scene.room_id, draft, "roadmap.pdf")
+    assert (await scene.ask("/sha"))["content"]["body"] == expected
+
+
+async def test_the_bot_posts_files(scene):
+    await scene.ask("/calendar")
+    sent = await scene.jana.wait_for(lambda e: e["sender"] == scene.bot_id and e["content"].get("msgtype") == "m.file")
+    assert sent["content"]["filename"] == "pfas.ics"
+    downloaded = await scene.jana.client.download(mxc=sent["content"]["url"])
+    assert downloaded.body == CALENDAR
+
+
+async def test_a_restart_neither_replays_old_commands_nor_misses_new_ones(scene):
+    await scene.ask("/whoami")
+    first_device = scene.bot.transport.client.device_id
+    await scene.bot.stop()
+    while_down = await scene.jana.say(scene.room_id, "/wg list")
+
+    offer_id = None
+    await scene.start_bot()
+    answer = await scene.jana.reply_from(scene.bot_id, while_down)
+    assert answer["content"]["body"].startswith("3 working groups")
+    assert scene.bot.transport.client.device_id == first_device  # it kept its device
+
+    offer_id = (await scene.ask("/choose"))["event_id"]
+    await scene.bot.stop()
+    await scene.start_bot()  # buttons live in the message itself, so they survive restarts
+    reaction = await scene.jana.react(scene.room_id, offer_id, "👍")
+    assert (await scene.jana.reply_from(scene.bot_id, reaction))["content"]["body"] == "Recorded: yes for Jana Novak"
+
+    await asyncio.sleep(1.0)  # time for any replayed answer to show up
+    answers = [
+        e for e in scene.jana.from_sender(scene.bot_id, scene.room_id)
+        if e["content"].get("m.relates_to", {}).get("m.in_reply_to")
+    ]
+    quoted = [e["content"]["m.relates_to"]["m.in_reply_to"]["event_id"] for e in answers]
+    assert len(quoted) == len(set(quoted)), "some command was answered twice"
+
+
+async def test_invites_from_strangers_are_ignored_but_private_chats_are_welcome(scene, synapse):
+    stranger = Member(synapse, await synapse.register())
+    await stranger.start()
+    try:
+        group_room = await stranger.create_room(invite=[scene.bot_id])
+        direct = await stranger.create_room(invite=[scene.bot_id], direct=True)
+        await stranger.wait_until_joined(direct, scene.bot_id)
+        answer = await scene.ask("/whoami", who=stranger, room=direct)
+        assert "not yet known to the alliance" in answer["content"]["body"]
+        assert scene.bot_id not in await stranger.joined_members(group_room)
+    finally:
+        await stranger.stop()
+
+
+async def test_an_encrypted_room_gets_an_explanation_and_the_bot_leaves(scene):
+    room = await scene.sam.create_room(invite=[scene.bot_id], encrypted=True)
+    notice = await scene.sam.wait_for(
+        lambda e: e["room_id"] == room and e["sender"] == scene.bot_id and e["type"] == "m.room.message"
+    )
+    assert "cannot read encrypted rooms yet" in notice["content"]["body"]
+    async with asyncio.timeout(10):
+        while scene.bot_id in await scene.sam.joined_members(room):
+            await asyncio.sleep(0.05)
+
+
+async def test_direct_messages_open_one_private_chat_and_reuse_it(scene):
+    transport = scene.bot.transport
+    first = await transport.send_direct(UserRef("matrix", scene.jana.user_id), Reply("Your vote is due tomorrow."))
+    second = await transport.send_direct(UserRef("matrix", scene.jana.user_id), Reply("Reminder: 1 hour left."))
+    assert first.room == second.room
+    await scene.jana.client.join(first.room.room_id)
+    await scene.bot.stop()
+    await scene.start_bot()
+    third = await scene.bot.transport.send_direct(UserRef("matrix", scene.jana.user_id), Reply("Result: adopted."))
+    assert third.room == first.room
+
+
+async def test_one_malformed_event_never_stops_the_others(scene):
+    await scene.jana.send(scene.room_id, {"msgtype": "m.file", "body": "x.pdf"})  # no url
+    await scene.jana.send(scene.room_id, {"m.relates_to": {"rel_type": "m.annotation"}}, "m.reaction")
+    broken_file = await scene.jana.send(
+        scene.room_id, {"msgtype": "m.file", "body": "/sha", "filename": "x.pdf", "url": "nonsense"}
+    )
+    failed = await scene.jana.reply_from(scene.bot_id, broken_file)
+    assert failed["content"]["body"].startswith("Sorry, that failed on our side")
+    assert (await scene.ask("/wg list"))["content"]["body"].startswith("3 working groups")
+
+
+async def test_rate_limited_sends_are_retried_on_a_server_with_default_limits(tmp_path, db, caplog):
+    """Synapse's default rc_message lets a burst of 10 through, then one message per 5 s."""
+    server = Synapse(tmp_path, default_rate_limits=True)
+    server.start()
+    caplog.set_level(logging.WARNING, logger="nio.client.async_client")
+    try:
+        bot_user, member_user = await server.register(), await server.register()
+        member = Member(server, member_user)
+        await member.start()
+        bot = await start_bot(server, bot_user, db, TEST_REGISTRY, allowed_inviters=[member_user.user_id])
+        try:
+            room = await member.create_room(invite=[bot_user.user_id])
+            await member.wait_until_joined(room, bot_user.user_id)
+            for n in range(12):
+                await bot.transport.send(RoomRef("matrix", room), Reply(f"announcement {n}"))
+            await member.wait_for(lambda e: e["content"].get("body") == "announcement 11", timeout=30)
+            bodies = [e["content"]["body"] for e in member.from_sender(bot_user.user_id, room)]
+            assert bodies == [f"announcement {n}" for n in range(12)]
+            assert any("429" in r.getMessage() for r in caplog.records), "the server never limited"
+        finally:
+            await bot.stop()
+            await member.stop()
+    finally:
+        server.stop()
