@@ -52,17 +52,22 @@ class Router:
         if line is None:
             return None
         reference = secrets.token_hex(4)
+        binding = None
         try:
-            async with self.db.transaction() as session:
-                if not await events.claim(session, incoming.platform, incoming.event_id):
-                    log.info("event %s/%s seen before; ignored", incoming.platform, incoming.event_id)
-                    return None
-                binding = await rooms.binding_for(session, incoming.platform, incoming.room_id)
-                try:
-                    async with session.begin_nested():  # a refusal undoes all but the dedup mark
-                        return await self._run(session, incoming, line, binding)
-                except Refused as refusal:
-                    return self._refusal(incoming, binding, refusal)
+            try:
+                async with self.db.transaction() as session:
+                    if not await events.claim(session, incoming.platform, incoming.event_id):
+                        log.info("event %s/%s seen before; ignored", incoming.platform, incoming.event_id)
+                        return None
+                    binding = await rooms.binding_for(session, incoming.platform, incoming.room_id)
+                    return await self._run(session, incoming, line, binding)
+            except Refused as refusal:
+                # The refused act is undone whole; the event is still marked as handled, so a
+                # redelivery does not repeat the refusal.
+                async with self.db.transaction() as session:
+                    if not await events.claim(session, incoming.platform, incoming.event_id):
+                        return None
+                return self._refusal(incoming, binding, refusal)
         except Exception:
             log.exception(
                 "command failed (ref %s): %r from %s:%s in %s",

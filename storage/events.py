@@ -5,24 +5,27 @@ from __future__ import annotations
 from datetime import datetime
 
 from sqlalchemy import delete
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from storage.models import ProcessedEvent
+from storage.models import ProcessedEvent, utcnow
 
 
 async def claim(session: AsyncSession, platform: str, event_id: str) -> bool:
     """Mark an event as handled in the caller's transaction; False if it already was.
 
     The mark commits with the event's effect, so a crash before the commit lets the event be
-    handled again, and a redelivery after it finds the mark. The primary key decides races.
+    handled again, and a redelivery after it finds the mark. The primary key decides races:
+    a concurrent claim of the same event waits for the first and then finds it taken.
     """
-    try:
-        async with session.begin_nested():
-            session.add(ProcessedEvent(platform=platform, event_id=event_id))
-    except IntegrityError:
-        return False
-    return True
+    insert = pg_insert if session.bind.dialect.name == "postgresql" else sqlite_insert
+    result = await session.execute(
+        insert(ProcessedEvent)
+        .values(platform=platform, event_id=event_id, seen_at=utcnow())
+        .on_conflict_do_nothing()
+    )
+    return result.rowcount == 1
 
 
 async def forget_before(session: AsyncSession, cutoff: datetime) -> int:

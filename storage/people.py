@@ -5,7 +5,7 @@ from __future__ import annotations
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import selectinload
+from sqlalchemy.orm import joinedload, selectinload
 
 from storage import audit
 from storage.errors import Refused
@@ -153,31 +153,27 @@ async def load_person(session: AsyncSession, person_id: int) -> Person:
         select(Person)
         .where(Person.id == person_id)
         .options(
-            selectinload(Person.organisation),
+            joinedload(Person.organisation),
             selectinload(Person.accounts),
-            selectinload(Person.roles).selectinload(RoleAssignment.group),
+            selectinload(Person.roles).joinedload(RoleAssignment.group),
         )
     )
 
 
 async def identify(session: AsyncSession, platform: str, user_id: str, display_name: str) -> Actor:
     """Who sent a message: one query from the account to the person, organisation and roles."""
-    row = (
+    rows = (
         await session.execute(
-            select(Person, Organisation)
+            select(Person, Organisation, RoleAssignment.role, RoleAssignment.group_id)
             .join(ChatAccount, ChatAccount.person_id == Person.id)
             .outerjoin(Organisation, Organisation.id == Person.organisation_id)
+            .outerjoin(RoleAssignment, RoleAssignment.person_id == Person.id)
             .where(ChatAccount.platform == platform, ChatAccount.platform_user_id == user_id)
         )
-    ).first()
-    if row is None:
+    ).all()
+    if not rows:
         return Actor(platform, user_id, display_name)
-    person, organisation = row
-    roles = await session.execute(
-        select(RoleAssignment.role, RoleAssignment.group_id).where(
-            RoleAssignment.person_id == person.id
-        )
-    )
+    person, organisation = rows[0][0], rows[0][1]
     return Actor(
         platform,
         user_id,
@@ -186,6 +182,6 @@ async def identify(session: AsyncSession, platform: str, user_id: str, display_n
         organisation_id=organisation.id if organisation else None,
         organisation_name=organisation.name if organisation else None,
         organisation_status=organisation.status if organisation else None,
-        roles=frozenset(roles.tuples()),
+        roles=frozenset((role, group_id) for _, _, role, group_id in rows if role is not None),
         timezone=person.timezone,
     )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import selectinload
+from sqlalchemy.orm import joinedload, selectinload
 
 from storage import audit
 from storage.errors import Refused
@@ -60,7 +60,7 @@ async def binding_for(session: AsyncSession, platform: str, room_id: str) -> Roo
     return await session.scalar(
         select(RoomBinding)
         .where(RoomBinding.platform == platform, RoomBinding.room_id == room_id)
-        .options(selectinload(RoomBinding.group))
+        .options(joinedload(RoomBinding.group))
     )
 
 

@@ -9,6 +9,7 @@ message carries the emoji → command map in its content, so presses still work 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import uuid
@@ -116,6 +117,8 @@ class MatrixTransport:
         self._reactions: _Recent[str, tuple[str, str]] = _Recent(10000)  # reaction → (emoji, command)
         self._loose_files: dict[tuple[str, str], tuple[float, AttachmentRef]] = {}
         self._warned_encrypted: set[str] = set()
+        self._handling = False  # between receiving a batch and storing its sync token
+        self._stopping = False
 
     # ── lifecycle ────────────────────────────────────────────────────────────────────────────
 
@@ -133,12 +136,13 @@ class MatrixTransport:
         self._task = asyncio.create_task(self._sync_forever(since), name="matrix-sync")
 
     async def stop(self) -> None:
+        """Finish the batch in hand (never half-handle a command), then hang up."""
+        self._stopping = True
         if self._task is not None:
-            self._task.cancel()
-            try:
+            if not self._handling:
+                self._task.cancel()  # it is only waiting for news
+            with contextlib.suppress(asyncio.CancelledError):
                 await self._task
-            except asyncio.CancelledError:
-                pass
         await self.client.close()
 
     async def _log_in(self) -> None:
@@ -185,10 +189,16 @@ class MatrixTransport:
                 backoff = min(backoff * 2, 60)
                 continue
             backoff = 1.0
-            await self._handle_invites(answer)
-            await self._handle_timeline(answer)
-            since = answer.next_batch
-            await self.memory.put("next_batch", since)
+            self._handling = True
+            try:
+                await self._handle_invites(answer)
+                await self._handle_timeline(answer)
+                since = answer.next_batch
+                await self.memory.put("next_batch", since)
+            finally:
+                self._handling = False
+            if self._stopping:
+                return
 
     # ── incoming ─────────────────────────────────────────────────────────────────────────────
 

@@ -1,0 +1,127 @@
+"""How much slower than a bare matrix-nio bot is wgbot at answering on Matrix?
+
+One Synapse on 127.0.0.1 (the tests' harness), two bots, one member client timing each
+round trip from sending a command to seeing the answer arrive through its own /sync:
+  - a bare matrix-nio bot answering `!ping` with `pong` (no database, no router);
+  - wgbot answering `/whoami` (dedup mark, sender lookup, role check, a database read).
+Pings alternate between the two so both see the same server conditions.
+Target: wgbot's median ≤ 1.15 × the bare bot's.
+
+    .venv/bin/python bench/matrix_latency.py [--rounds 60]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from nio import (  # noqa: E402
+    AsyncClient,
+    AsyncClientConfig,
+    InviteMemberEvent,
+    MatrixRoom,
+    RoomMessageText,
+)
+
+from storage import migrate  # noqa: E402
+from storage.db import Database  # noqa: E402
+from tests.alliance import member_organisation, person  # noqa: E402
+from tests.matrix_peers import Member, start_bot  # noqa: E402
+from tests.synapse import Synapse  # noqa: E402
+
+
+async def bare_bot(synapse: Synapse, user) -> tuple[AsyncClient, asyncio.Task]:
+    client = AsyncClient(
+        synapse.url, user.user_id, config=AsyncClientConfig(encryption_enabled=False, store_sync_tokens=False)
+    )
+    client.access_token, client.user_id = user.access_token, user.user_id
+
+    async def on_message(room: MatrixRoom, event: RoomMessageText) -> None:
+        if event.body == "!ping":
+            await client.room_send(
+                room.room_id,
+                "m.room.message",
+                {"msgtype": "m.notice", "body": "pong", "m.relates_to": {"m.in_reply_to": {"event_id": event.event_id}}},
+            )
+
+    async def on_invite(room, event) -> None:
+        await client.join(room.room_id)
+
+    first = await client.sync(timeout=0)
+    client.add_event_callback(on_message, RoomMessageText)
+    client.add_event_callback(on_invite, InviteMemberEvent)
+    return client, asyncio.create_task(client.sync_forever(timeout=30000, since=first.next_batch))
+
+
+async def round_trip(member: Member, room: str, text: str, bot_id: str) -> float:
+    started = time.perf_counter()
+    event_id = await member.say(room, text)
+    await member.reply_from(bot_id, event_id)
+    return (time.perf_counter() - started) * 1000
+
+
+def describe(name: str, samples: list[float]) -> str:
+    p95 = statistics.quantiles(samples, n=20)[-1]
+    return f"{name:<24} median {statistics.median(samples):6.1f} ms   p95 {p95:6.1f} ms   (n={len(samples)})"
+
+
+async def main(rounds: int) -> None:
+    work = Path(tempfile.mkdtemp(prefix="wgbot-bench-"))
+    synapse = Synapse(work)
+    synapse.start()
+    try:
+        bare_user = await synapse.register()
+        wg_user = await synapse.register()
+        member_user = await synapse.register()
+
+        db = Database.connect(f"sqlite+aiosqlite:///{work / 'wgbot.sqlite3'}")
+        await migrate.upgrade(db)
+        acme = await member_organisation(db, "ACME GmbH")
+        await person(
+            db, "Jana Novak", organisation=acme, accounts=(f"matrix:{member_user.user_id}",), roles=("secretariat",)
+        )
+
+        bare, bare_sync = await bare_bot(synapse, bare_user)
+        wgbot = await start_bot(synapse, wg_user, db, sync_timeout_ms=30000)
+        member = Member(synapse, member_user)
+        await member.start()
+        bare_room = await member.create_room(invite=[bare_user.user_id])
+        wg_room = await member.create_room(invite=[wg_user.user_id])
+        await member.wait_until_joined(bare_room, bare_user.user_id)
+        await member.wait_until_joined(wg_room, wg_user.user_id)
+
+        for _ in range(5):  # warm-up: connections, caches, SQLite pages
+            await round_trip(member, bare_room, "!ping", bare_user.user_id)
+            await round_trip(member, wg_room, "/whoami", wg_user.user_id)
+        bare_ms, wg_ms = [], []
+        for _ in range(rounds):
+            bare_ms.append(await round_trip(member, bare_room, "!ping", bare_user.user_id))
+            wg_ms.append(await round_trip(member, wg_room, "/whoami", wg_user.user_id))
+
+        print(describe("bare nio bot  !ping", bare_ms))
+        print(describe("wgbot         /whoami", wg_ms))
+        ratio = statistics.median(wg_ms) / statistics.median(bare_ms)
+        verdict = "meets" if ratio <= 1.15 else "misses"
+        print(f"ratio (median wgbot / median bare) {ratio:.2f} — {verdict} the 1.15 target")
+
+        await wgbot.stop()
+        await member.stop()
+        bare_sync.cancel()
+        await asyncio.gather(bare_sync, return_exceptions=True)
+        await bare.close()
+        await db.close()
+    finally:
+        synapse.stop()
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rounds", type=int, default=60)
+    asyncio.run(main(parser.parse_args().rounds))
