@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from bot.config import Settings
 from bot.router import Router
 from bot.commands import Registry
-from bot.transports.base import AttachmentRef, Incoming, Transport
+from bot.transports.base import AttachmentRef, Transport
 from handlers import build_registry
 from storage import events, groups, migrate, people
 from storage.db import Database
@@ -74,7 +74,7 @@ class App:
         started: list[Transport] = []
         try:
             for transport in self.transports.values():
-                await transport.start(self._receiver(transport))
+                await transport.start(self.router.handle)
                 started.append(transport)
                 log.info("%s transport started", transport.platform)
             self.started.set()
@@ -96,22 +96,16 @@ class App:
     async def fetch(self, attachment: AttachmentRef) -> bytes:
         return await self.transports[attachment.platform].fetch(attachment)
 
-    def _receiver(self, transport: Transport):
-        async def on_incoming(incoming: Incoming) -> None:
-            reply = await self.router.handle(incoming)
-            if reply is None:
-                return
-            try:
-                await transport.send(incoming.room, reply)
-            except Exception:
-                log.exception("could not answer %s in %s", incoming.event_id, incoming.room)
 
-        return on_incoming
-
-
-def chat_transports(settings: Settings, db: Database) -> list[Transport]:
+def chat_transports(settings: Settings, db: Database, registry: Registry) -> list[Transport]:
     """The chat platforms the configuration turns on (none means the console)."""
     transports: list[Transport] = []
+    if settings.telegram is not None:
+        from bot.transports.telegram import TelegramTransport
+
+        transports.append(
+            TelegramTransport(settings.telegram, TransportMemory(db, "telegram"), registry.menu())
+        )
     if settings.matrix is not None:
         from bot.transports.matrix import MatrixTransport
 

@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.app import App, SchemaBehind, chat_transports, open_database
 from bot.config import ConfigError, Settings, load_settings
 from bot.transports.console import ConsoleTransport
+from handlers import build_registry
 from storage import audit, groups, migrate, organisations, people, rooms
 from storage.db import Database
 from storage.errors import Refused
@@ -126,11 +127,12 @@ def _parser() -> argparse.ArgumentParser:
 async def _run(settings: Settings, args) -> int:
     db = await open_database(settings)
     try:
-        transports = chat_transports(settings, db)
+        registry = build_registry()
+        transports = chat_transports(settings, db, registry)
         if not transports:
             log.info("no chat platform is configured: serving the console")
             transports = [_console_transport(settings, args)]
-        await App(settings, db, transports).run()
+        await App(settings, db, transports, registry).run()
     finally:
         await db.close()
     return 0

@@ -216,6 +216,18 @@ class Registry:
     def families(self) -> list[str]:
         return sorted({c.path.split()[0] for c in self.commands})
 
+    def menu(self) -> list[tuple[str, str]]:
+        """One line per command family, for chat clients' command completion."""
+        lines = []
+        for name in self.families():
+            family = self.family(name)
+            if len(family) == 1 and family[0].path == name:
+                lines.append((name, family[0].summary))
+            else:
+                subs = ", ".join(c.path.split(" ", 1)[1] for c in family if " " in c.path)
+                lines.append((name, f"subcommands: {subs}"))
+        return lines
+
     def family(self, name: str) -> list[Command]:
         return [c for c in self.commands if c.path.split()[0] == name]
 

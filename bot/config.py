@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 import tomllib
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import (
@@ -104,6 +104,36 @@ class MatrixSettings(Section):
         return self
 
 
+class TelegramSettings(Section):
+    """A Telegram bot made with @BotFather. The section's presence turns Telegram on."""
+
+    token: str = ""  # from WGBOT_TELEGRAM__TOKEN
+    mode: Literal["polling", "webhook"] = "polling"
+    poll_timeout: int = Field(default=30, ge=0, le=50)
+    # Webhook mode: Telegram POSTs updates to webhook_url, which your reverse proxy forwards to
+    # listen:port; secret_token (WGBOT_TELEGRAM__SECRET_TOKEN) proves the POST is Telegram's.
+    webhook_url: str = ""
+    listen: str = "127.0.0.1"
+    port: int = Field(default=8443, ge=1, le=65535)
+    secret_token: str = ""
+    # Telegram's limits are ~30 messages/s overall and 20/min per group; keep this on.
+    rate_limiter: bool = True
+    # Only for a self-hosted Bot API server (or tests): where the Bot API lives.
+    api_url: str = "https://api.telegram.org/bot"
+    file_url: str = "https://api.telegram.org/file/bot"
+
+    @model_validator(mode="after")
+    def complete(self) -> TelegramSettings:
+        if not self.token:
+            raise ValueError("give the bot's token (from WGBOT_TELEGRAM__TOKEN)")
+        if self.mode == "webhook" and not (self.webhook_url.startswith("https://") and self.secret_token):
+            raise ValueError(
+                "webhook mode needs an https webhook_url and a secret_token "
+                "(WGBOT_TELEGRAM__SECRET_TOKEN: 1-256 of A-Z a-z 0-9 _ -)"
+            )
+        return self
+
+
 class LoggingSettings(Section):
     level: str = "INFO"
 
@@ -122,6 +152,7 @@ class Settings(Section):
     console: ConsoleSettings = Field(default_factory=ConsoleSettings)
     logging: LoggingSettings = Field(default_factory=LoggingSettings)
     matrix: MatrixSettings | None = None
+    telegram: TelegramSettings | None = None
 
 
 def load_settings(path: Path | None = None, environ: dict[str, str] | None = None) -> Settings:

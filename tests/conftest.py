@@ -20,6 +20,7 @@ import pytest
 from bot.config import Settings
 from storage import groups, migrate
 from storage.db import Database
+from tests.synapse import Synapse, synapse_python
 
 REPO = Path(__file__).resolve().parent.parent
 PG_ADMIN_DSN = os.environ.get("WGBOT_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/postgres")
@@ -125,6 +126,20 @@ async def db(database_url) -> AsyncIterator[Database]:
     database = Database.connect(database_url)
     yield database
     await database.close()
+
+
+@pytest.fixture(scope="session")
+def synapse(tmp_path_factory):
+    """One real Synapse for the whole run (tests register their own users on it)."""
+    if not synapse_python().exists():
+        message = f"no Synapse at {synapse_python()}; .ci/run installs it"
+        if os.environ.get("CI"):
+            pytest.fail(message)
+        pytest.skip(message)
+    server = Synapse(tmp_path_factory.mktemp("synapse"))
+    server.start()
+    yield server
+    server.stop()
 
 
 @pytest.fixture

@@ -14,6 +14,7 @@ from nio import AsyncClient, AsyncClientConfig, RoomCreateResponse, RoomSendResp
 from bot.app import App, chat_transports
 from bot.commands import Registry
 from bot.config import Settings
+from handlers import build_registry
 from storage.db import Database
 from tests.synapse import MatrixUser, Synapse
 
@@ -162,7 +163,8 @@ async def start_bot(
             }
         }
     )
-    app = App(settings, db, chat_transports(settings, db), registry)
+    registry = registry or build_registry()
+    app = App(settings, db, chat_transports(settings, db, registry), registry)
     task = asyncio.create_task(app.run())
     started = asyncio.create_task(app.started.wait())
     await asyncio.wait([task, started], timeout=WAIT, return_when=asyncio.FIRST_COMPLETED)

@@ -90,7 +90,13 @@ class Reply:
     reply_to: str | None = None  # the event id this answers, quoted where the platform can
 
 
-IncomingHandler = Callable[[Incoming], Awaitable[None]]
+# The router: the answer to one incoming message, or None to stay silent. The transport renders
+# it the way its platform shows answers (a quoted reply, a button's toast…).
+IncomingHandler = Callable[[Incoming], Awaitable["Reply | None"]]
+
+
+class DirectChatUnavailable(Exception):
+    """The person has no private chat with the bot on this platform (e.g. never started it)."""
 
 
 class Transport(Protocol):

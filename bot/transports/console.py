@@ -128,18 +128,19 @@ class ConsoleTransport:
             attachments = (
                 AttachmentRef(PLATFORM, str(path), path.name, media_type, path.stat().st_size),
             )
-        await on_incoming(
-            Incoming(
-                platform=PLATFORM,
-                room_id=self._current_room(),
-                sender_id=self.user,
-                sender_name=self.user,
-                text=line,
-                event_id=f"{self._session}-{next(self._counter)}",
-                is_direct=self.direct,
-                attachments=attachments,
-            )
+        incoming = Incoming(
+            platform=PLATFORM,
+            room_id=self._current_room(),
+            sender_id=self.user,
+            sender_name=self.user,
+            text=line,
+            event_id=f"{self._session}-{next(self._counter)}",
+            is_direct=self.direct,
+            attachments=attachments,
         )
+        reply = await on_incoming(incoming)
+        if reply is not None:
+            await self.send(incoming.room, reply)
         if line.startswith(("/", "!")):
             if self._sent == sent_before:
                 self._print("(no answer)")

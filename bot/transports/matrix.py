@@ -260,7 +260,7 @@ class MatrixTransport:
         if not attachments:
             attachments = self._take_loose_file(room_id, event.sender)
         room = self.client.rooms.get(room_id)
-        await self._on_incoming(
+        reply = await self._on_incoming(
             Incoming(
                 platform=PLATFORM,
                 room_id=room_id,
@@ -272,6 +272,8 @@ class MatrixTransport:
                 attachments=attachments,
             )
         )
+        if reply is not None:
+            await self.send(RoomRef(PLATFORM, room_id), reply)
 
     async def _on_file(self, room_id: str, event: Any) -> None:
         content = event.source.get("content", {})

@@ -1,0 +1,403 @@
+"""Telegram, through python-telegram-bot's Application: groups, private chats, buttons, files.
+
+Reply buttons become an inline keyboard; a press enters the router as the button's command and
+is answered with a toast carrying the router's answer. Telegram lets a bot write privately only
+to people who started it, so private chats are remembered when people write to the bot.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import logging
+import os
+import re
+from urllib.parse import urlsplit
+from collections.abc import Awaitable, Callable
+from datetime import timedelta
+from typing import Any, Protocol
+
+from telegram import (
+    BotCommand,
+    InlineKeyboardButton,
+    InlineKeyboardMarkup,
+    InputFile,
+    ReplyParameters,
+    Update,
+)
+from telegram.constants import ChatMemberStatus, ChatType, ParseMode
+from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TelegramError, TimedOut
+from telegram.request import HTTPXRequest
+from telegram.ext import (
+    AIORateLimiter,
+    Application,
+    ApplicationBuilder,
+    CallbackQueryHandler,
+    ChatMemberHandler,
+    ContextTypes,
+    ExtBot,
+    MessageHandler,
+    filters,
+)
+
+from bot.config import TelegramSettings
+from bot.transports.base import (
+    AttachmentRef,
+    Button,
+    DirectChatUnavailable,
+    Incoming,
+    IncomingHandler,
+    MessageRef,
+    Reply,
+    RoomRef,
+    UserRef,
+)
+
+# Opt in to PTB's coming behaviour: RetryAfter.retry_after as a timedelta, without warnings.
+os.environ.setdefault("PTB_TIMEDELTA", "1")
+log = logging.getLogger(__name__)
+
+PLATFORM = "telegram"
+CALLBACK_LIMIT = 64  # bytes of callback data Telegram accepts
+TOAST_LIMIT = 200
+MAX_ATTEMPTS = 5
+UNATTACHED_FILE_SECONDS = 600
+# The HTML Telegram can show; anything richer is sent as plain text.
+TELEGRAM_TAGS = {"b", "strong", "i", "em", "u", "ins", "s", "strike", "del", "a", "code", "pre",
+                 "tg-spoiler", "blockquote", "span", "tg-emoji"}
+_TAG = re.compile(r"</?([a-zA-Z][\w-]*)")
+
+
+class Memory(Protocol):
+    async def get(self, key: str) -> str | None: ...
+
+    async def put(self, key: str, value: str) -> None: ...
+
+
+class TolerantBot(ExtBot):
+    """A Bot whose getUpdates survives an update PTB cannot parse.
+
+    PTB confirms updates only after parsing the whole batch, so one unreadable update would be
+    fetched, and fail, forever — holding back every update behind it. Here the batch is read
+    update by update; an unreadable one is logged and confirmed as an empty update.
+    """
+
+    async def get_updates(self, offset=None, limit=None, timeout=None, allowed_updates=None, **kwargs):
+        try:
+            return await super().get_updates(
+                offset=offset, limit=limit, timeout=timeout, allowed_updates=allowed_updates, **kwargs
+            )
+        except TelegramError:
+            raise
+        except Exception:
+            log.exception("telegram: a batch of updates could not be read; reading them one by one")
+        raw = await self._post(
+            "getUpdates", {"offset": offset, "limit": limit, "timeout": 0, "allowed_updates": allowed_updates}
+        )
+        updates = []
+        for item in raw:
+            try:
+                updates.append(Update.de_json(item, self))
+            except Exception:
+                log.error("telegram: skipped update %s, which cannot be read: %.500r", item.get("update_id"), item)
+                updates.append(Update(update_id=item["update_id"]))
+        return updates
+
+
+class TelegramTransport:
+    platform = PLATFORM
+
+    def __init__(self, settings: TelegramSettings, memory: Memory, menu: list[tuple[str, str]]) -> None:
+        self.settings = settings
+        self.memory = memory
+        self.menu = menu
+        self.finished = asyncio.Event()
+        self.username = ""
+        self._on_incoming: IncomingHandler | None = None
+        self._app: Application | None = None
+        self._private_chats: dict[str, str] = {}  # user id → private chat id
+        self._loose_files: dict[tuple[str, str], tuple[float, AttachmentRef]] = {}
+
+    # ── lifecycle ────────────────────────────────────────────────────────────────────────────
+
+    async def start(self, on_incoming: IncomingHandler) -> None:
+        self._on_incoming = on_incoming
+        bot = TolerantBot(
+            self.settings.token,
+            base_url=self.settings.api_url,
+            base_file_url=self.settings.file_url,
+            # The limiter only paces; RetryAfter is retried in one place, _call.
+            rate_limiter=AIORateLimiter(max_retries=0) if self.settings.rate_limiter else None,
+            # Two connections: stopping cancels a long poll whose connection stays busy, and the
+            # Updater's last getUpdates (confirming what was handled) must not wait behind it.
+            get_updates_request=HTTPXRequest(connection_pool_size=2),
+        )
+        app = ApplicationBuilder().bot(bot).build()
+        app.add_handler(ChatMemberHandler(self._on_membership, ChatMemberHandler.MY_CHAT_MEMBER))
+        app.add_handler(CallbackQueryHandler(self._on_button))
+        app.add_handler(MessageHandler(filters.TEXT | filters.Document.ALL | filters.CAPTION, self._on_message))
+        app.add_error_handler(self._on_error)
+        await app.initialize()  # getMe: also proves the token
+        self.username = bot.username
+        await self._call(bot.set_my_commands, [BotCommand(name, text[:256]) for name, text in self.menu])
+        await app.start()
+        updates = [Update.MESSAGE, Update.CALLBACK_QUERY, Update.MY_CHAT_MEMBER]
+        if self.settings.mode == "webhook":
+            await app.updater.start_webhook(
+                listen=self.settings.listen,
+                port=self.settings.port,
+                url_path=urlsplit(self.settings.webhook_url).path.lstrip("/"),
+                webhook_url=self.settings.webhook_url,
+                secret_token=self.settings.secret_token,
+                allowed_updates=updates,
+            )
+        else:
+            await app.updater.start_polling(
+                timeout=self.settings.poll_timeout, allowed_updates=updates, bootstrap_retries=-1
+            )
+        self._app = app
+        log.info("telegram: @%s is listening (%s)", self.username, self.settings.mode)
+
+    async def stop(self) -> None:
+        if self._app is None:
+            return
+        if self._app.updater.running:
+            await self._app.updater.stop()
+        await self._app.stop()
+        await self._app.shutdown()
+
+    # ── incoming ─────────────────────────────────────────────────────────────────────────────
+
+    async def _on_message(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        message = update.message
+        user = message.from_user if message else None
+        if message is None or user is None or user.is_bot:
+            return
+        chat_id, user_id = str(message.chat.id), str(user.id)
+        private = message.chat.type == ChatType.PRIVATE
+        if private:
+            await self._remember_private_chat(user_id, chat_id)
+        attachments: tuple[AttachmentRef, ...] = ()
+        if message.document:
+            document = message.document
+            attachments = (
+                AttachmentRef(
+                    PLATFORM,
+                    document.file_id,
+                    document.file_name or "document",
+                    document.mime_type or "application/octet-stream",
+                    document.file_size,
+                ),
+            )
+        text = message.text or message.caption or ""
+        if attachments and not text.startswith(("/", "!")):
+            # A file on its own goes with the sender's next command in this chat.
+            self._loose_files[(chat_id, user_id)] = (asyncio.get_running_loop().time(), attachments[0])
+            return
+        text = self._addressed_text(text, private)
+        if text is None:
+            return
+        if not attachments:
+            attachments = self._take_loose_file(chat_id, user_id)
+        incoming = Incoming(
+            platform=PLATFORM,
+            room_id=chat_id,
+            sender_id=user_id,
+            sender_name=user.full_name,
+            text=text,
+            event_id=f"{chat_id}:{message.message_id}",
+            is_direct=private,
+            attachments=attachments,
+        )
+        reply = await self._on_incoming(incoming)
+        if reply is not None:
+            await self.send(incoming.room, reply)
+
+    def _addressed_text(self, text: str, private: bool) -> str | None:
+        """The text as the router should read it, or None when it is for another bot.
+
+        In a private chat, /start (Telegram's first message) shows the help, and a deep link's
+        payload ("/start link_AB12") becomes the command it encodes ("/link AB12").
+        """
+        head = text.split(maxsplit=1)[0] if text.strip() else ""
+        if "@" in head and head.startswith(("/", "!")):
+            addressee = head.split("@", 1)[1]
+            if addressee.lower() != self.username.lower():
+                return None
+        if private and head.split("@")[0].lower() == "/start":
+            payload = text.split(maxsplit=1)[1].strip() if len(text.split(maxsplit=1)) > 1 else ""
+            return "/" + " ".join(payload.split("_")) if payload else "/help"
+        return text
+
+    async def _on_button(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        query = update.callback_query
+        message = query.message
+        command = await self._command_for(query.data or "")
+        if command is None or message is None:
+            await self._call(query.answer, "This button no longer works; please send the command.")
+            return
+        chat_id = str(message.chat.id)
+        incoming = Incoming(
+            platform=PLATFORM,
+            room_id=chat_id,
+            sender_id=str(query.from_user.id),
+            sender_name=query.from_user.full_name,
+            text=command,
+            event_id=f"callback:{query.id}",
+            is_direct=message.chat.type == ChatType.PRIVATE,
+        )
+        reply = await self._on_incoming(incoming)
+        toast = reply.text if reply else ""
+        await self._call(query.answer, toast[:TOAST_LIMIT], show_alert=len(toast) > 60)
+        if reply is not None and (len(toast) > TOAST_LIMIT or reply.file or reply.buttons):
+            await self.send(incoming.room, reply)  # too much for a toast: say it in the chat
+
+    async def _on_membership(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        change = update.my_chat_member
+        if change.chat.type == ChatType.PRIVATE:
+            return
+        joined = change.new_chat_member.status in (ChatMemberStatus.MEMBER, ChatMemberStatus.ADMINISTRATOR)
+        was_in = change.old_chat_member.status in (ChatMemberStatus.MEMBER, ChatMemberStatus.ADMINISTRATOR)
+        if joined and not was_in:
+            log.info("telegram: added to %s (%s) by %s", change.chat.title, change.chat.id, change.from_user.id)
+            await self.send(
+                RoomRef(PLATFORM, str(change.chat.id)),
+                Reply(
+                    "Hello! I am the alliance's working-group bot. Until the secretariat binds this "
+                    "group, I answer only /help, /whoami and /wg. To bind it:\n"
+                    f"wgbot room bind telegram:{change.chat.id} --group <group>"
+                ),
+            )
+        elif was_in and not joined:
+            log.info("telegram: removed from %s (%s)", change.chat.title, change.chat.id)
+
+    async def _on_error(self, update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
+        log.error("telegram: handling an update failed: %r", context.error, exc_info=context.error)
+
+    async def _remember_private_chat(self, user_id: str, chat_id: str) -> None:
+        if self._private_chats.get(user_id) != chat_id:
+            self._private_chats[user_id] = chat_id
+            await self.memory.put(f"private:{user_id}", chat_id)
+
+    def _take_loose_file(self, chat_id: str, user_id: str) -> tuple[AttachmentRef, ...]:
+        kept = self._loose_files.pop((chat_id, user_id), None)
+        if kept is None:
+            return ()
+        at, attachment = kept
+        return (attachment,) if asyncio.get_running_loop().time() - at < UNATTACHED_FILE_SECONDS else ()
+
+    # ── buttons ──────────────────────────────────────────────────────────────────────────────
+
+    async def _callback_data(self, button: Button) -> str:
+        """The command itself when it fits Telegram's 64 bytes, else a stored short key."""
+        if len(button.command.encode()) <= CALLBACK_LIMIT:
+            return button.command
+        key = "k:" + hashlib.sha256(button.command.encode()).hexdigest()[:24]
+        await self.memory.put(f"button:{key}", button.command)
+        return key
+
+    async def _command_for(self, data: str) -> str | None:
+        if data.startswith("k:"):
+            return await self.memory.get(f"button:{data}")
+        return data or None
+
+    async def _keyboard(self, buttons: tuple[Button, ...]) -> InlineKeyboardMarkup | None:
+        if not buttons:
+            return None
+        row = [InlineKeyboardButton(b.label, callback_data=await self._callback_data(b)) for b in buttons]
+        rows = [row[i : i + 3] for i in range(0, len(row), 3)]
+        return InlineKeyboardMarkup(rows)
+
+    # ── outgoing ─────────────────────────────────────────────────────────────────────────────
+
+    async def send(self, room: RoomRef, reply: Reply) -> MessageRef:
+        bot = self._app.bot
+        text, parse_mode = _rendered(reply)
+        reply_parameters = None
+        if reply.reply_to and reply.reply_to.startswith(f"{room.room_id}:"):
+            quoted = int(reply.reply_to.rsplit(":", 1)[1])
+            reply_parameters = ReplyParameters(quoted, allow_sending_without_reply=True)
+        sent = await self._call(
+            bot.send_message,
+            int(room.room_id),
+            text,
+            parse_mode=parse_mode,
+            reply_parameters=reply_parameters,
+            reply_markup=await self._keyboard(reply.buttons),
+        )
+        if reply.file is not None:
+            await self._call(
+                bot.send_document,
+                int(room.room_id),
+                InputFile(reply.file.content, filename=reply.file.name),
+            )
+        return MessageRef(room, str(sent.message_id))
+
+    async def edit(self, ref: MessageRef, reply: Reply) -> None:
+        text, parse_mode = _rendered(reply)
+        try:
+            await self._call(
+                self._app.bot.edit_message_text,
+                text,
+                chat_id=int(ref.room.room_id),
+                message_id=int(ref.message_id),
+                parse_mode=parse_mode,
+                reply_markup=await self._keyboard(reply.buttons),  # keep the keyboard
+            )
+        except BadRequest as error:
+            if "not modified" not in error.message:
+                raise
+
+    async def send_direct(self, user: UserRef, reply: Reply) -> MessageRef:
+        chat_id = self._private_chats.get(user.user_id) or await self.memory.get(f"private:{user.user_id}")
+        if chat_id is None:
+            raise DirectChatUnavailable(
+                f"Telegram user {user.user_id} has not started a private chat with the bot yet"
+            )
+        try:
+            return await self.send(RoomRef(PLATFORM, chat_id), reply)
+        except Forbidden as error:
+            raise DirectChatUnavailable(f"Telegram user {user.user_id} blocked the bot ({error.message})") from None
+
+    async def fetch(self, attachment: AttachmentRef) -> bytes:
+        file = await self._call(self._app.bot.get_file, attachment.file_id)
+        return bytes(await file.download_as_bytearray())
+
+    async def _call(self, method: Callable[..., Awaitable[Any]], *args: Any, **kwargs: Any) -> Any:
+        """Call the Bot API, waiting out flood control and retrying failed connections.
+
+        A request that timed out is not repeated when it may have created a message (Telegram
+        has no idempotency key, so a retry could post twice); connection failures are.
+        """
+        delay = 1.0
+        for attempt in range(1, MAX_ATTEMPTS + 1):
+            try:
+                return await method(*args, **kwargs)
+            except RetryAfter as error:
+                wait = _seconds(error)
+                log.info("telegram: flood control on %s; waiting %.0fs", method.__name__, wait)
+                await asyncio.sleep(wait)
+            except TimedOut:
+                if method.__name__.startswith("send") or attempt == MAX_ATTEMPTS:
+                    raise
+                await asyncio.sleep(delay)
+                delay *= 2
+            except NetworkError as error:
+                if isinstance(error, (BadRequest, Forbidden)) or attempt == MAX_ATTEMPTS:
+                    raise
+                log.warning("telegram: %s failed (%s); retrying in %.0fs", method.__name__, error, delay)
+                await asyncio.sleep(delay)
+                delay *= 2
+        raise TimedOut(f"{method.__name__} kept hitting flood control")
+
+
+def _seconds(error: RetryAfter) -> float:
+    wait = error.retry_after
+    return wait.total_seconds() if isinstance(wait, timedelta) else float(wait)
+
+
+def _rendered(reply: Reply) -> tuple[str, str | None]:
+    """HTML when it stays within what Telegram shows, plain text otherwise."""
+    if reply.html and all(tag.lower() in TELEGRAM_TAGS for tag in _TAG.findall(reply.html)):
+        return reply.html, ParseMode.HTML
+    return reply.text, None

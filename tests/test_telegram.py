@@ -1,0 +1,269 @@
+"""wgbot on Telegram: the real PTB Application and Updater against the tests' Bot API emulator."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import socket
+
+import pytest
+
+from bot.app import App, chat_transports
+from bot.commands import Command, Param, Registry
+from bot.config import Settings
+from bot.transports.base import Button, DirectChatUnavailable, OutgoingFile, Reply, RoomRef, UserRef
+from handlers import build_registry
+from storage import groups, rooms
+from storage.models import RoomPurpose
+from tests.alliance import member_organisation, person
+from tests.telegram_emulator import BotApiEmulator
+
+pytestmark = pytest.mark.sqlite_only  # the transport is under test here; storage is tested elsewhere
+
+GROUP = -1001234567890
+
+
+async def offer_choice(ctx, call):
+    return Reply("Adopt the roadmap?", buttons=(Button("yes", "/pick yes"), Button("no", "/pick no")))
+
+
+async def pick(ctx, call):
+    return Reply(f"Recorded: {call.args['choice']} for {ctx.actor.organisation_name or ctx.actor.display_name}")
+
+
+async def checksum(ctx, call):
+    if not ctx.incoming.attachments:
+        return Reply("No file.")
+    attachment = ctx.incoming.attachments[0]
+    data = await ctx.fetch(attachment)
+    return Reply(f"{attachment.name}: {len(data)} bytes, sha256 {hashlib.sha256(data).hexdigest()}")
+
+
+async def calendar(ctx, call):
+    return Reply("Your calendar:", file=OutgoingFile("pfas.ics", "text/calendar", CALENDAR))
+
+
+async def long_choice(ctx, call):
+    command = "/pick " + "x" * 80
+    return Reply("A long one", buttons=(Button("long", command),))
+
+
+CALENDAR = b"BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//wgbot//test//EN\r\nEND:VCALENDAR\r\n"
+REGISTRY = Registry(
+    [
+        *build_registry(),
+        Command("choose", "offer a choice", offer_choice),
+        Command("longchoice", "offer a choice too long for callback data", long_choice),
+        Command("pick", "pick", pick, params=(Param("choice", rest=True),), anywhere=True),
+        Command("sha", "checksum an attached file", checksum, anywhere=True),
+        Command("calendar", "send a file", calendar),
+    ]
+)
+
+
+class Chatroom:
+    """A Telegram supergroup bound to PFAS, with Jana (ACME, chair) and Piet (ACME) in it."""
+
+    def __init__(self, emulator: BotApiEmulator, db) -> None:
+        self.emulator, self.db = emulator, db
+        self.jana = emulator.person(1001, "Jana", "jana")
+        self.piet = emulator.person(1002, "Piet", "piet")
+        self.chat = emulator.group(GROUP, "PFAS working group", self.jana, self.piet)
+        self.app: App | None = None
+        self.task: asyncio.Task | None = None
+
+    async def start_bot(self, **telegram) -> App:
+        settings = Settings.model_validate(
+            {
+                "telegram": {
+                    "token": self.emulator.token,
+                    "api_url": self.emulator.base_url,
+                    "file_url": self.emulator.base_file_url,
+                    "poll_timeout": 5,
+                    "rate_limiter": False,
+                    **telegram,
+                }
+            }
+        )
+        self.app = App(settings, self.db, chat_transports(settings, self.db, REGISTRY), REGISTRY)
+        self.task = asyncio.create_task(self.app.run())
+        started = asyncio.create_task(self.app.started.wait())
+        await asyncio.wait([self.task, started], timeout=10, return_when=asyncio.FIRST_COMPLETED)
+        if self.task.done():
+            self.task.result()
+        assert self.app.started.is_set()
+        return self.app
+
+    async def stop_bot(self) -> None:
+        self.app.request_stop()
+        await asyncio.wait_for(self.task, 15)
+
+    @property
+    def transport(self):
+        return self.app.transports["telegram"]
+
+    async def ask(self, who, text: str, chat_id: int | None = GROUP):
+        sent = await self.emulator.say(who, chat_id, text)
+        return await self.emulator.answer_to(sent)
+
+
+@pytest.fixture
+async def room(db):
+    emulator = BotApiEmulator()
+    await emulator.start()
+    acme = await member_organisation(db, "ACME GmbH", joins=("pfas",))
+    await person(db, "Jana Novak", organisation=acme, accounts=("telegram:1001",), roles=("chair:pfas",))
+    await person(db, "Piet Jansen", organisation=acme, accounts=("telegram:1002",))
+    async with db.transaction() as session:
+        pfas = await groups.find_group(session, "pfas")
+        await rooms.bind_room(
+            session, actor="test", platform="telegram", room_id=str(GROUP), purpose=RoomPurpose.GROUP, group=pfas
+        )
+    scene = Chatroom(emulator, db)
+    await scene.start_bot()
+    yield scene
+    if scene.task and not scene.task.done():
+        await scene.stop_bot()
+    await emulator.stop()
+
+
+async def test_the_command_menu_is_registered_at_start(room):
+    names = [c["command"] for c in room.emulator.commands]
+    assert names == [name for name, _ in REGISTRY.menu()]
+    assert {"command": "wg", "description": "subcommands: list, info"} in room.emulator.commands
+
+
+async def test_two_people_in_one_group_each_get_a_quoted_answer(room):
+    jana = await room.ask(room.jana, "/whoami")
+    piet = await room.ask(room.piet, "/whoami@WgTestBot")
+    assert jana.text.startswith("You are Jana Novak") and "chair of PFAS" in jana.text
+    assert piet.text.startswith("You are Piet Jansen")
+
+
+async def test_a_command_for_another_bot_is_left_alone(room):
+    await room.emulator.say(room.jana, GROUP, "/whoami@SomeOtherBot")
+    answer = await room.ask(room.jana, "/wg list")
+    assert room.emulator.bot_messages(GROUP) == [answer]
+
+
+async def test_a_button_press_is_the_command_and_is_answered_with_a_toast(room):
+    offer = await room.ask(room.jana, "/choose")
+    assert offer.buttons() == [("yes", "/pick yes"), ("no", "/pick no")]
+    query = await room.emulator.press(room.piet, offer, "no")
+    toast = await room.emulator.wait_for_toast(query)
+    assert toast["text"] == "Recorded: no for ACME GmbH"
+    assert room.emulator.bot_messages(GROUP) == [offer]  # a press does not flood the chat
+
+
+async def test_a_command_too_long_for_callback_data_still_works_as_a_button(room):
+    offer = await room.ask(room.jana, "/longchoice")
+    (label, data), = offer.buttons()
+    assert len(data.encode()) <= 64
+    toast = await room.emulator.wait_for_toast(await room.emulator.press(room.jana, offer, "long"))
+    assert toast["text"] == "Recorded: " + "x" * 80 + " for ACME GmbH"
+
+
+async def test_editing_a_tally_keeps_its_keyboard(room):
+    transport = room.transport
+    ref = await transport.send(RoomRef("telegram", str(GROUP)), await offer_choice(None, None))
+    buttons = (Button("yes", "/pick yes"), Button("no", "/pick no"))
+    await transport.edit(ref, Reply("Adopt the roadmap? yes 1 · no 0", buttons=buttons))
+    await transport.edit(ref, Reply("Adopt the roadmap? yes 1 · no 0", buttons=buttons))  # unchanged: fine
+    message = room.emulator.bot_messages(GROUP)[-1]
+    assert message.text == "Adopt the roadmap? yes 1 · no 0"
+    assert message.buttons() == [("yes", "/pick yes"), ("no", "/pick no")]
+    assert message.edits == ["Adopt the roadmap?"]
+
+
+async def test_documents_reach_the_handler_as_bytes_and_files_go_out(room):
+    draft = b"%PDF-1.7\n" + bytes(range(256)) * 40
+    expected = f"roadmap.pdf: {len(draft)} bytes, sha256 {hashlib.sha256(draft).hexdigest()}"
+    captioned = await room.emulator.upload(room.jana, GROUP, draft, "roadmap.pdf", "application/pdf", caption="/sha")
+    assert (await room.emulator.answer_to(captioned)).text == expected
+    await room.emulator.upload(room.jana, GROUP, draft, "roadmap.pdf", "application/pdf")
+    assert (await room.ask(room.jana, "/sha")).text == expected
+
+    await room.ask(room.jana, "/calendar")
+    sent = (await room.emulator.wait_for_bot(GROUP, count=4))[-1]
+    data, name, _ = room.emulator.files[sent.document["file_id"]]
+    assert (name, data) == ("pfas.ics", CALENDAR)
+
+
+async def test_private_chats_start_with_start_and_deep_links_carry_a_command(room):
+    with pytest.raises(DirectChatUnavailable, match="has not started a private chat"):
+        await room.transport.send_direct(UserRef("telegram", "1001"), Reply("Your vote is due."))
+    hello = await room.ask(room.jana, "/start", chat_id=None)
+    assert hello.text.startswith("Commands you can use here")
+    linked = await room.ask(room.jana, "/start pick_from_link", chat_id=None)
+    assert linked.text == "Recorded: from link for ACME GmbH"
+
+    await room.transport.send_direct(UserRef("telegram", "1001"), Reply("Your vote is due."))
+    await room.stop_bot()
+    await room.start_bot()  # the private chat is remembered across restarts
+    await room.transport.send_direct(UserRef("telegram", "1001"), Reply("One hour left."))
+    texts = [m.text for m in room.emulator.bot_messages(1001)]
+    assert texts[-2:] == ["Your vote is due.", "One hour left."]
+
+
+async def test_flood_control_is_waited_out_and_the_answer_still_arrives(room):
+    room.emulator.limit_next("sendMessage", 1, 1)
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    answer = await room.ask(room.jana, "/wg list")
+    assert answer.text.startswith("3 working groups")
+    assert room.emulator.rate_limited == 2 and loop.time() - started >= 2
+    assert len(room.emulator.bot_messages(GROUP)) == 1
+
+
+async def test_an_update_ptb_cannot_read_does_not_hold_back_the_others(room):
+    await room.emulator.deliver_raw({"message": {"message_id": "not a number", "chat": "nonsense"}})
+    answer = await room.ask(room.jana, "/wg list")
+    assert answer.text.startswith("3 working groups")
+    await room.emulator.deliver_raw({"callback_query": {"id": 5}})  # the last one in its batch
+    assert (await room.ask(room.piet, "/whoami")).text.startswith("You are Piet Jansen")
+
+
+async def test_a_redelivered_update_is_answered_once(room):
+    sent = await room.emulator.say(room.jana, GROUP, "/wg list")
+    await room.emulator.answer_to(sent)
+    await room.emulator.redeliver(sent)
+    marker = await room.ask(room.piet, "/whoami")
+    assert [m.reply_to for m in room.emulator.bot_messages(GROUP)] == [sent.message_id, marker.reply_to]
+
+
+async def test_a_restart_neither_loses_nor_repeats_commands(room):
+    before = await room.emulator.say(room.jana, GROUP, "/whoami")
+    await room.emulator.answer_to(before)
+    await room.stop_bot()
+    while_down = await room.emulator.say(room.piet, GROUP, "/wg list")
+    await room.start_bot()
+    assert (await room.emulator.answer_to(while_down)).text.startswith("3 working groups")
+    await asyncio.sleep(0.5)
+    quoted = [m.reply_to for m in room.emulator.bot_messages(GROUP)]
+    assert quoted == [before.message_id, while_down.message_id]
+
+
+async def test_being_added_to_a_group_explains_how_to_bind_it(room):
+    newcomer = room.emulator.group(-100999, "Skills working group", room.jana, with_bot=False)
+    await room.emulator.set_member(room.emulator.bot, newcomer.id, "member")
+    hello = (await room.emulator.wait_for_bot(newcomer.id))[0]
+    assert "wgbot room bind telegram:-100999 --group <group>" in hello.text
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+async def test_webhook_mode_receives_updates_posted_by_telegram(room):
+    await room.stop_bot()
+    port = _free_port()
+    room.emulator.webhook_forward = f"http://127.0.0.1:{port}"
+    await room.start_bot(
+        mode="webhook", webhook_url="https://bot.example.org/hook", listen="127.0.0.1", port=port,
+        secret_token="s3cret-token",
+    )
+    assert room.emulator.calls.count("setWebhook") == 1 and "getUpdates" not in room.emulator.calls[-3:]
+    answer = await room.ask(room.jana, "/whoami")
+    assert answer.text.startswith("You are Jana Novak")
