@@ -12,6 +12,7 @@ import os
 import shutil
 import uuid
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 import asyncpg
@@ -97,12 +98,8 @@ async def database_url(request, templates, tmp_path, tmp_path_factory) -> AsyncI
         shutil.copyfile(template, path)
         yield f"sqlite+aiosqlite:///{path}"
         return
-    name = f"wgbot_test_{uuid.uuid4().hex[:10]}"
-    await _pg_admin(f'CREATE DATABASE "{name}" TEMPLATE "{template}"')
-    try:
-        yield pg_url(name)
-    finally:
-        await _pg_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    async with _throwaway_postgres(template) as url:
+        yield url
 
 
 @pytest.fixture
@@ -113,8 +110,16 @@ async def empty_database_url(request, tmp_path) -> AsyncIterator[str]:
         yield f"sqlite+aiosqlite:///{tmp_path / 'empty.sqlite3'}"
         return
     await _require_postgres()
-    name = f"wgbot_empty_{uuid.uuid4().hex[:10]}"
-    await _pg_admin(f'CREATE DATABASE "{name}"')
+    async with _throwaway_postgres() as url:
+        yield url
+
+
+@asynccontextmanager
+async def _throwaway_postgres(template: str | None = None) -> AsyncIterator[str]:
+    """A database of its own for one test, cloned from `template` if given, dropped after."""
+    name = f"wgbot_test_{uuid.uuid4().hex[:10]}"
+    clone = f' TEMPLATE "{template}"' if template else ""
+    await _pg_admin(f'CREATE DATABASE "{name}"{clone}')
     try:
         yield pg_url(name)
     finally:

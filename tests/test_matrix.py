@@ -3,61 +3,23 @@
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import logging
 import os
 
 import pytest
 
-from bot.commands import Command, Param, Registry
-from bot.transports.base import Button, OutgoingFile, Reply, RoomRef, UserRef
-from handlers import build_registry
+from bot.transports.base import Reply, RoomRef, UserRef
 from storage import rooms
 from storage.models import RoomPurpose
 from tests.alliance import member_organisation, person
 from tests.matrix_peers import Member, RunningBot, start_bot
 from tests.synapse import Synapse
+from tests.transport_probes import CALENDAR, checksum_line, probe_registry
 
 pytestmark = pytest.mark.sqlite_only  # the transport is under test here; storage is tested elsewhere
 
 
-async def offer_choice(ctx, call):
-    return Reply(
-        "Pick one:", buttons=(Button("yes", "/pick yes"), Button("no", "/pick no"), Button("abstain", "/pick abstain"))
-    )
-
-
-async def pick(ctx, call):
-    return Reply(f"Recorded: {call.args['choice']} for {ctx.actor.display_name}")
-
-
-async def checksum(ctx, call):
-    if not ctx.incoming.attachments:
-        return Reply("No file.")
-    attachment = ctx.incoming.attachments[0]
-    data = await ctx.fetch(attachment)
-    return Reply(f"{attachment.name}: {len(data)} bytes, sha256 {hashlib.sha256(data).hexdigest()}")
-
-
-async def calendar(ctx, call):
-    return Reply("Your calendar:", file=OutgoingFile("pfas.ics", "text/calendar", CALENDAR))
-
-
-async def formatted(ctx, call):
-    return Reply("Important: read this", html="<b>Important</b>: read this")
-
-
-CALENDAR = b"BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//wgbot//test//EN\r\nEND:VCALENDAR\r\n"
-TEST_REGISTRY = Registry(
-    [
-        *build_registry(),
-        Command("choose", "offer a choice", offer_choice),
-        Command("pick", "pick", pick, params=(Param("choice"),)),
-        Command("sha", "checksum an attached file", checksum, anywhere=True),
-        Command("calendar", "send a file", calendar),
-        Command("bold", "formatted reply", formatted),
-    ]
-)
+TEST_REGISTRY = probe_registry()
 
 
 class Scene:
@@ -155,7 +117,7 @@ async def test_buttons_become_reactions_and_a_reaction_is_the_command(scene):
 
     reaction = await scene.jana.react(scene.room_id, offer["event_id"], "👎")
     recorded = await scene.jana.reply_from(scene.bot_id, reaction)
-    assert recorded["content"]["body"] == "Recorded: no for Jana Novak"
+    assert recorded["content"]["body"] == "Recorded: no for ACME GmbH"
 
     await scene.jana.client.room_redact(scene.room_id, reaction)
     taken_back = await scene.jana.wait_for(
@@ -174,7 +136,7 @@ async def test_an_ordinary_reaction_is_just_a_reaction(scene):
 
 async def test_a_file_reaches_the_handler_as_bytes_with_a_caption_or_before_the_command(scene):
     draft = b"%PDF-1.7\n" + os.urandom(5000)
-    expected = f"roadmap.pdf: {len(draft)} bytes, sha256 {hashlib.sha256(draft).hexdigest()}"
+    expected = checksum_line("roadmap.pdf", draft)
     captioned = await scene.jana.send_file(scene.room_id, draft, "roadmap.pdf", caption="/sha")
     assert (await scene.jana.reply_from(scene.bot_id, captioned))["content"]["body"] == expected
 
@@ -206,7 +168,7 @@ async def test_a_restart_neither_replays_old_commands_nor_misses_new_ones(scene)
     await scene.bot.stop()
     await scene.start_bot()  # buttons live in the message itself, so they survive restarts
     reaction = await scene.jana.react(scene.room_id, offer_id, "👍")
-    assert (await scene.jana.reply_from(scene.bot_id, reaction))["content"]["body"] == "Recorded: yes for Jana Novak"
+    assert (await scene.jana.reply_from(scene.bot_id, reaction))["content"]["body"] == "Recorded: yes for ACME GmbH"
 
     await asyncio.sleep(1.0)  # time for any replayed answer to show up
     answers = [

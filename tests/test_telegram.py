@@ -3,62 +3,25 @@
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import socket
 
 import pytest
 
 from bot.app import App, chat_transports
-from bot.commands import Command, Param, Registry
 from bot.config import Settings
-from bot.transports.base import Button, DirectChatUnavailable, OutgoingFile, Reply, RoomRef, UserRef
-from handlers import build_registry
+from bot.transports.base import Button, DirectChatUnavailable, Reply, RoomRef, UserRef
 from storage import groups, rooms
 from storage.models import RoomPurpose
 from tests.alliance import member_organisation, person
 from tests.telegram_emulator import BotApiEmulator
+from tests.transport_probes import CALENDAR, checksum_line, offer_choice, probe_registry
 
 pytestmark = pytest.mark.sqlite_only  # the transport is under test here; storage is tested elsewhere
 
 GROUP = -1001234567890
 
 
-async def offer_choice(ctx, call):
-    return Reply("Adopt the roadmap?", buttons=(Button("yes", "/pick yes"), Button("no", "/pick no")))
-
-
-async def pick(ctx, call):
-    return Reply(f"Recorded: {call.args['choice']} for {ctx.actor.organisation_name or ctx.actor.display_name}")
-
-
-async def checksum(ctx, call):
-    if not ctx.incoming.attachments:
-        return Reply("No file.")
-    attachment = ctx.incoming.attachments[0]
-    data = await ctx.fetch(attachment)
-    return Reply(f"{attachment.name}: {len(data)} bytes, sha256 {hashlib.sha256(data).hexdigest()}")
-
-
-async def calendar(ctx, call):
-    return Reply("Your calendar:", file=OutgoingFile("pfas.ics", "text/calendar", CALENDAR))
-
-
-async def long_choice(ctx, call):
-    command = "/pick " + "x" * 80
-    return Reply("A long one", buttons=(Button("long", command),))
-
-
-CALENDAR = b"BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//wgbot//test//EN\r\nEND:VCALENDAR\r\n"
-REGISTRY = Registry(
-    [
-        *build_registry(),
-        Command("choose", "offer a choice", offer_choice),
-        Command("longchoice", "offer a choice too long for callback data", long_choice),
-        Command("pick", "pick", pick, params=(Param("choice", rest=True),), anywhere=True),
-        Command("sha", "checksum an attached file", checksum, anywhere=True),
-        Command("calendar", "send a file", calendar),
-    ]
-)
+REGISTRY = probe_registry()
 
 
 class Chatroom:
@@ -148,7 +111,7 @@ async def test_a_command_for_another_bot_is_left_alone(room):
 
 async def test_a_button_press_is_the_command_and_is_answered_with_a_toast(room):
     offer = await room.ask(room.jana, "/choose")
-    assert offer.buttons() == [("yes", "/pick yes"), ("no", "/pick no")]
+    assert offer.buttons() == [("yes", "/pick yes"), ("no", "/pick no"), ("abstain", "/pick abstain")]
     query = await room.emulator.press(room.piet, offer, "no")
     toast = await room.emulator.wait_for_toast(query)
     assert toast["text"] == "Recorded: no for ACME GmbH"
@@ -177,7 +140,7 @@ async def test_editing_a_tally_keeps_its_keyboard(room):
 
 async def test_documents_reach_the_handler_as_bytes_and_files_go_out(room):
     draft = b"%PDF-1.7\n" + bytes(range(256)) * 40
-    expected = f"roadmap.pdf: {len(draft)} bytes, sha256 {hashlib.sha256(draft).hexdigest()}"
+    expected = checksum_line("roadmap.pdf", draft)
     captioned = await room.emulator.upload(room.jana, GROUP, draft, "roadmap.pdf", "application/pdf", caption="/sha")
     assert (await room.emulator.answer_to(captioned)).text == expected
     await room.emulator.upload(room.jana, GROUP, draft, "roadmap.pdf", "application/pdf")

@@ -99,6 +99,14 @@ class DirectChatUnavailable(Exception):
     """The person has no private chat with the bot on this platform (e.g. never started it)."""
 
 
+class Memory(Protocol):
+    """What a transport may persist across restarts (sync tokens, private chats), by key."""
+
+    async def get(self, key: str) -> str | None: ...
+
+    async def put(self, key: str, value: str) -> None: ...
+
+
 class Transport(Protocol):
     platform: str
     # Set when the transport ends by itself (the console at end of input, a revoked token):

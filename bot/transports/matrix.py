@@ -15,7 +15,7 @@ import logging
 import uuid
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable
-from typing import Any, Protocol
+from typing import Any
 
 import aiohttp
 from nio import (
@@ -48,6 +48,7 @@ from bot.transports.base import (
     Button,
     Incoming,
     IncomingHandler,
+    Memory,
     MessageRef,
     Reply,
     RoomRef,
@@ -71,12 +72,6 @@ ENCRYPTED_NOTICE = (
     "Please invite it to an unencrypted room instead."
 )
 UNATTACHED_FILE_MINUTES = 10
-
-
-class Memory(Protocol):
-    async def get(self, key: str) -> str | None: ...
-
-    async def put(self, key: str, value: str) -> None: ...
 
 
 class MatrixError(Exception):

@@ -15,7 +15,7 @@ import re
 from urllib.parse import urlsplit
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
-from typing import Any, Protocol
+from typing import Any
 
 from telegram import (
     BotCommand,
@@ -47,6 +47,7 @@ from bot.transports.base import (
     DirectChatUnavailable,
     Incoming,
     IncomingHandler,
+    Memory,
     MessageRef,
     Reply,
     RoomRef,
@@ -66,12 +67,6 @@ UNATTACHED_FILE_SECONDS = 600
 TELEGRAM_TAGS = {"b", "strong", "i", "em", "u", "ins", "s", "strike", "del", "a", "code", "pre",
                  "tg-spoiler", "blockquote", "span", "tg-emoji"}
 _TAG = re.compile(r"</?([a-zA-Z][\w-]*)")
-
-
-class Memory(Protocol):
-    async def get(self, key: str) -> str | None: ...
-
-    async def put(self, key: str, value: str) -> None: ...
 
 
 class TolerantBot(ExtBot):

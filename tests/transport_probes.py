@@ -1,0 +1,60 @@
+"""Test-only commands that exercise what a transport must carry: buttons, files, HTML."""
+
+from __future__ import annotations
+
+import hashlib
+
+from bot.commands import Command, Param, Registry
+from bot.transports.base import Button, OutgoingFile, Reply
+from handlers import build_registry
+
+CALENDAR = b"BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//wgbot//test//EN\r\nEND:VCALENDAR\r\n"
+CHOICES = (Button("yes", "/pick yes"), Button("no", "/pick no"), Button("abstain", "/pick abstain"))
+
+
+async def offer_choice(ctx, call):
+    return Reply("Adopt the roadmap?", buttons=CHOICES)
+
+
+async def offer_long_choice(ctx, call):
+    return Reply("A long one", buttons=(Button("long", "/pick " + "x" * 80),))
+
+
+async def pick(ctx, call):
+    """Answers like a vote does: the choice, for the sender's organisation."""
+    return Reply(f"Recorded: {call.args['choice']} for {ctx.actor.organisation_name or ctx.actor.display_name}")
+
+
+async def checksum(ctx, call):
+    if not ctx.incoming.attachments:
+        return Reply("No file.")
+    attachment = ctx.incoming.attachments[0]
+    data = await ctx.fetch(attachment)
+    return Reply(f"{attachment.name}: {len(data)} bytes, sha256 {hashlib.sha256(data).hexdigest()}")
+
+
+def checksum_line(name: str, data: bytes) -> str:
+    return f"{name}: {len(data)} bytes, sha256 {hashlib.sha256(data).hexdigest()}"
+
+
+async def calendar(ctx, call):
+    return Reply("Your calendar:", file=OutgoingFile("pfas.ics", "text/calendar", CALENDAR))
+
+
+async def formatted(ctx, call):
+    return Reply("Important: read this", html="<b>Important</b>: read this")
+
+
+def probe_registry() -> Registry:
+    """wgbot's commands plus the probes."""
+    return Registry(
+        [
+            *build_registry(),
+            Command("choose", "offer a choice", offer_choice),
+            Command("longchoice", "offer a choice too long for callback data", offer_long_choice),
+            Command("pick", "pick", pick, params=(Param("choice", rest=True),), anywhere=True),
+            Command("sha", "checksum an attached file", checksum, anywhere=True),
+            Command("calendar", "send a file", calendar),
+            Command("bold", "formatted reply", formatted),
+        ]
+    )
