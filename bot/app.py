@@ -6,12 +6,12 @@ import asyncio
 import contextlib
 import logging
 import signal
-from datetime import timedelta
 from collections.abc import Sequence
+from datetime import timedelta
 
+from bot.commands import Registry
 from bot.config import Settings
 from bot.router import Router
-from bot.commands import Registry
 from bot.transports.base import AttachmentRef, Transport
 from handlers import build_registry
 from storage import events, groups, migrate, people

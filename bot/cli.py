@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.app import App, SchemaBehind, chat_transports, open_database
 from bot.config import ConfigError, Settings, load_settings
+from bot.transports.base import TransportUnavailable
 from bot.transports.console import ConsoleTransport
 from handlers import build_registry
 from storage import audit, groups, migrate, organisations, people, rooms
@@ -41,7 +42,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     try:
         return asyncio.run(args.action(settings, args))
-    except (Refused, SchemaBehind) as error:
+    except (Refused, SchemaBehind, TransportUnavailable) as error:
         print(f"wgbot: {error}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:

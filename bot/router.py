@@ -13,6 +13,8 @@ import secrets
 from collections.abc import Awaitable, Callable
 from datetime import datetime
 
+from sqlalchemy.ext.asyncio import AsyncSession
+
 from bot.commands import Command, CommandLine, Registry, read_command
 from bot.config import Settings
 from bot.context import Context
@@ -84,7 +86,11 @@ class Router:
             )
 
     async def _run(
-        self, session, incoming: Incoming, line: CommandLine, binding: RoomBinding | None
+        self,
+        session: AsyncSession,
+        incoming: Incoming,
+        line: CommandLine,
+        binding: RoomBinding | None,
     ) -> Reply | None:
         command, words = self.registry.resolve(line)
         if binding is None and not command.anywhere:

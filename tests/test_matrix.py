@@ -115,9 +115,13 @@ async def test_buttons_become_reactions_and_a_reaction_is_the_command(scene):
     )
     assert placed["content"]["m.relates_to"]["event_id"] == offer["event_id"]
 
-    reaction = await scene.jana.react(scene.room_id, offer["event_id"], "👎")
-    recorded = await scene.jana.reply_from(scene.bot_id, reaction)
+    await scene.jana.react(scene.room_id, offer["event_id"], "👎")
+    recorded = await scene.jana.reply_from(scene.bot_id, offer["event_id"])  # quotes the question
     assert recorded["content"]["body"] == "Recorded: no for ACME GmbH"
+    assert recorded["content"]["m.mentions"] == {"user_ids": [scene.jana.user_id]}
+    reaction = next(
+        e["event_id"] for e in scene.jana.seen if e["type"] == "m.reaction" and e["sender"] == scene.jana.user_id
+    )
 
     await scene.jana.client.room_redact(scene.room_id, reaction)
     taken_back = await scene.jana.wait_for(
@@ -167,8 +171,9 @@ async def test_a_restart_neither_replays_old_commands_nor_misses_new_ones(scene)
     offer_id = (await scene.ask("/choose"))["event_id"]
     await scene.bot.stop()
     await scene.start_bot()  # buttons live in the message itself, so they survive restarts
-    reaction = await scene.jana.react(scene.room_id, offer_id, "👍")
-    assert (await scene.jana.reply_from(scene.bot_id, reaction))["content"]["body"] == "Recorded: yes for ACME GmbH"
+    await scene.jana.react(scene.room_id, offer_id, "👍")
+    recorded = await scene.jana.reply_from(scene.bot_id, offer_id)
+    assert recorded["content"]["body"] == "Recorded: yes for ACME GmbH"
 
     await asyncio.sleep(1.0)  # time for any replayed answer to show up
     answers = [
@@ -251,3 +256,11 @@ async def test_rate_limited_sends_are_retried_on_a_server_with_default_limits(tm
             await member.stop()
     finally:
         server.stop()
+
+
+async def test_a_wrong_password_stops_the_start_with_one_clear_line(synapse, db):
+    from bot.transports.base import TransportUnavailable
+
+    bot_user = await synapse.register()
+    with pytest.raises(TransportUnavailable, match=rf"^matrix: could not log in as {bot_user.user_id}"):
+        await start_bot(synapse, bot_user.__class__(bot_user.user_id, "", "wrong-password"), db)

@@ -230,3 +230,19 @@ async def test_webhook_mode_receives_updates_posted_by_telegram(room):
     assert room.emulator.calls.count("setWebhook") == 1 and "getUpdates" not in room.emulator.calls[-3:]
     answer = await room.ask(room.jana, "/whoami")
     assert answer.text.startswith("You are Jana Novak")
+
+
+async def test_a_rejected_token_stops_the_start_with_one_clear_line(db):
+    from bot.transports.base import TransportUnavailable
+
+    emulator = BotApiEmulator()
+    await emulator.start()
+    try:
+        settings = Settings.model_validate(
+            {"telegram": {"token": "123:wrong", "api_url": emulator.base_url, "file_url": emulator.base_file_url}}
+        )
+        app = App(settings, db, chat_transports(settings, db, REGISTRY), REGISTRY)
+        with pytest.raises(TransportUnavailable, match=r"^telegram: the bot token was rejected"):
+            await app.run()
+    finally:
+        await emulator.stop()

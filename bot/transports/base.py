@@ -95,6 +95,10 @@ class Reply:
 IncomingHandler = Callable[[Incoming], Awaitable["Reply | None"]]
 
 
+class TransportUnavailable(Exception):
+    """A platform cannot be served as configured (a rejected token, an unknown server)."""
+
+
 class DirectChatUnavailable(Exception):
     """The person has no private chat with the bot on this platform (e.g. never started it)."""
 

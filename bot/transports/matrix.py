@@ -52,6 +52,7 @@ from bot.transports.base import (
     MessageRef,
     Reply,
     RoomRef,
+    TransportUnavailable,
     UserRef,
 )
 
@@ -76,6 +77,10 @@ UNATTACHED_FILE_MINUTES = 10
 
 class MatrixError(Exception):
     """The homeserver refused something for good (not a rate limit or a network blip)."""
+
+
+class MatrixUnavailable(MatrixError, TransportUnavailable):
+    """The bot cannot sign in as configured."""
 
 
 class MatrixTransport:
@@ -110,6 +115,7 @@ class MatrixTransport:
         self._senders: _Recent[str, str] = _Recent(2000)  # event id → sender, for mentions
         self._buttons: _Recent[str, dict[str, str]] = _Recent(2000)  # message id → emoji map
         self._reactions: _Recent[str, tuple[str, str]] = _Recent(10000)  # reaction → (emoji, command)
+        self._quote_instead: _Recent[str, str] = _Recent(2000)  # reaction → the message it is on
         self._loose_files: dict[tuple[str, str], tuple[float, AttachmentRef]] = {}
         self._warned_encrypted: set[str] = set()
         self._handling = False  # between receiving a batch and storing its sync token
@@ -151,10 +157,13 @@ class MatrixTransport:
                 log.info("matrix: signed in as %s (device %s)", answer.user_id, answer.device_id)
                 return
             if self.settings.access_token or not self.settings.password:
-                raise MatrixError(f"the homeserver rejected the access token: {answer.message}")
-        answer = await self.client.login(self.settings.password, device_name=self.settings.device_name)
+                raise MatrixUnavailable(f"matrix: the homeserver rejected the access token ({answer.message})")
+        try:
+            answer = await self.client.login(self.settings.password, device_name=self.settings.device_name)
+        except (aiohttp.ClientError, OSError) as error:
+            raise MatrixUnavailable(f"matrix: cannot reach {self.settings.homeserver} ({error})") from None
         if not isinstance(answer, LoginResponse):
-            raise MatrixError(f"could not log in as {self.settings.user_id}: {answer.message}")
+            raise MatrixUnavailable(f"matrix: could not log in as {self.settings.user_id} ({answer.message})")
         await self.memory.put("access_token", answer.access_token)
         log.info("matrix: logged in as %s, new device %s", answer.user_id, answer.device_id)
 
@@ -299,6 +308,7 @@ class MatrixTransport:
         if command is None:
             return  # an ordinary reaction, not a button press
         self._reactions[event.event_id] = (event.key, command)
+        self._quote_instead[event.event_id] = event.reacts_to  # answer under the buttons
         await self._deliver(room_id, event, command)
 
     async def _choices_of(self, room_id: str, message_id: str) -> dict[str, str] | None:
@@ -309,10 +319,10 @@ class MatrixTransport:
             return None
         source = answer.event.source
         if source.get("sender") != self.client.user_id:
+            self._buttons[message_id] = {}
             return None  # only the bot's own messages define buttons
-        choices = source.get("content", {}).get(BUTTONS_KEY) or None
-        if choices is not None:
-            self._buttons[message_id] = choices
+        choices = source.get("content", {}).get(BUTTONS_KEY) or {}
+        self._buttons[message_id] = choices  # also "none", so plain reactions cost one look
         return choices
 
     async def _on_redaction(self, room_id: str, event: RedactionEvent) -> None:
@@ -379,7 +389,8 @@ class MatrixTransport:
             content["format"] = "org.matrix.custom.html"
             content["formatted_body"] = reply.html
         if reply.reply_to:
-            content["m.relates_to"] = {"m.in_reply_to": {"event_id": reply.reply_to}}
+            quoted = self._quote_instead.get(reply.reply_to, reply.reply_to)
+            content["m.relates_to"] = {"m.in_reply_to": {"event_id": quoted}}
             sender = self._senders.get(reply.reply_to)
             content["m.mentions"] = {"user_ids": [sender]} if sender else {}
         return content

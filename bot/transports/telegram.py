@@ -26,7 +26,15 @@ from telegram import (
     Update,
 )
 from telegram.constants import ChatMemberStatus, ChatType, ParseMode
-from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TelegramError, TimedOut
+from telegram.error import (
+    BadRequest,
+    Forbidden,
+    InvalidToken,
+    NetworkError,
+    RetryAfter,
+    TelegramError,
+    TimedOut,
+)
 from telegram.request import HTTPXRequest
 from telegram.ext import (
     AIORateLimiter,
@@ -51,6 +59,7 @@ from bot.transports.base import (
     MessageRef,
     Reply,
     RoomRef,
+    TransportUnavailable,
     UserRef,
 )
 
@@ -132,10 +141,24 @@ class TelegramTransport:
         app.add_handler(CallbackQueryHandler(self._on_button))
         app.add_handler(MessageHandler(filters.TEXT | filters.Document.ALL | filters.CAPTION, self._on_message))
         app.add_error_handler(self._on_error)
-        await app.initialize()  # getMe: also proves the token
+        try:
+            await app.initialize()  # getMe: also proves the token
+        except InvalidToken:
+            raise TransportUnavailable("telegram: the bot token was rejected (ask @BotFather for it again)") from None
+        except NetworkError as error:
+            raise TransportUnavailable(f"telegram: cannot reach {self.settings.api_url} ({error})") from None
         self.username = bot.username
-        await self._call(bot.set_my_commands, [BotCommand(name, text[:256]) for name, text in self.menu])
-        await app.start()
+        self._app = app
+        try:
+            await self._call(bot.set_my_commands, [BotCommand(name, text[:256]) for name, text in self.menu])
+            await app.start()
+            await self._listen(app)
+        except BaseException:
+            await self.stop()
+            raise
+        log.info("telegram: @%s is listening (%s)", self.username, self.settings.mode)
+
+    async def _listen(self, app: Application) -> None:
         updates = [Update.MESSAGE, Update.CALLBACK_QUERY, Update.MY_CHAT_MEMBER]
         if self.settings.mode == "webhook":
             await app.updater.start_webhook(
@@ -150,15 +173,14 @@ class TelegramTransport:
             await app.updater.start_polling(
                 timeout=self.settings.poll_timeout, allowed_updates=updates, bootstrap_retries=-1
             )
-        self._app = app
-        log.info("telegram: @%s is listening (%s)", self.username, self.settings.mode)
 
     async def stop(self) -> None:
         if self._app is None:
             return
         if self._app.updater.running:
             await self._app.updater.stop()
-        await self._app.stop()
+        if self._app.running:
+            await self._app.stop()
         await self._app.shutdown()
 
     # ── incoming ─────────────────────────────────────────────────────────────────────────────
