@@ -11,8 +11,10 @@ from datetime import timedelta
 
 from bot.commands import Registry
 from bot.config import Settings
+from bot.postman import Postman
 from bot.router import Router
-from bot.transports.base import AttachmentRef, Transport
+from bot.transports.base import AttachmentRef, Incoming, Reply, Transport
+from bot.transports.console import ConsoleTransport
 from handlers import build_registry
 from storage import events, groups, migrate, people
 from storage.db import Database
@@ -59,6 +61,10 @@ class App:
         self.db = db
         self.transports = {t.platform: t for t in transports}
         self.router = Router(db, registry or build_registry(), settings, fetch=self.fetch)
+        self.postman = Postman(db, self.transports)
+        for transport in transports:
+            if isinstance(transport, ConsoleTransport):
+                transport.after_each_command = self.postman.settled
         self._stopping = asyncio.Event()
         self.started = asyncio.Event()  # every transport is connected and listening
 
@@ -74,9 +80,10 @@ class App:
         started: list[Transport] = []
         try:
             for transport in self.transports.values():
-                await transport.start(self.router.handle)
+                await transport.start(self.handle)
                 started.append(transport)
                 log.info("%s transport started", transport.platform)
+            self.postman.start()  # first round: whatever a previous run left undelivered
             self.started.set()
             waits = [asyncio.create_task(self._stopping.wait())]
             waits += [asyncio.create_task(t.finished.wait()) for t in started]
@@ -84,6 +91,7 @@ class App:
             for wait in waits:
                 wait.cancel()
         finally:
+            await self.postman.stop()
             for transport in reversed(started):
                 try:
                     await transport.stop()
@@ -92,6 +100,12 @@ class App:
             for signum in (signal.SIGINT, signal.SIGTERM):
                 with contextlib.suppress(NotImplementedError, RuntimeError):
                     loop.remove_signal_handler(signum)
+
+    async def handle(self, incoming: Incoming) -> Reply | None:
+        """The router's answer; then the postman delivers what the command queued."""
+        reply = await self.router.handle(incoming)
+        self.postman.wake()
+        return reply
 
     async def fetch(self, attachment: AttachmentRef) -> bytes:
         return await self.transports[attachment.platform].fetch(attachment)

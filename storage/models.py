@@ -278,3 +278,97 @@ class TransportState(Base):
     key: Mapped[str] = mapped_column(String(64), primary_key=True)
     value: Mapped[str] = mapped_column(Text)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+
+class NoticeStatus(enum.StrEnum):
+    PENDING = "pending"
+    SENT = "sent"
+    FAILED = "failed"
+
+
+class Notice(Base):
+    """A message to deliver after its transaction commits (the outbox).
+
+    Written in the same transaction as the act it reports, so an act and its notices commit
+    together; the postman delivers pending ones and marks each sent or failed, also after a
+    restart.
+    """
+
+    __tablename__ = "notices"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    platform: Mapped[str] = mapped_column(String(16))
+    direct: Mapped[bool]  # to a person's private chat (target is a user id) or to a room
+    target: Mapped[str] = mapped_column(String(255))
+    text: Mapped[str] = mapped_column(Text)
+    html: Mapped[str | None] = mapped_column(Text)
+    status: Mapped[NoticeStatus] = mapped_column(_enum(NoticeStatus), index=True)
+    attempts: Mapped[int] = mapped_column(default=0)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class ApplicationStatus(enum.StrEnum):
+    PENDING = "pending"
+    APPROVED = "approved"
+    REJECTED = "rejected"
+
+
+class MembershipApplication(Base):
+    """An organisation's request to join the alliance, decided by the Commission."""
+
+    __tablename__ = "membership_applications"
+    __table_args__ = (
+        # One pending application per organisation, however its name is written.
+        Index(
+            "uq_membership_applications_pending_name",
+            "name_key",
+            unique=True,
+            sqlite_where=text("status = 'pending'"),
+            postgresql_where=text("status = 'pending'"),
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    organisation_name: Mapped[str] = mapped_column(String(200))
+    name_key: Mapped[str] = mapped_column(String(200), index=True)
+    country: Mapped[str] = mapped_column(String(2))
+    kind: Mapped[OrganisationKind] = mapped_column(_enum(OrganisationKind))
+    groups: Mapped[list] = mapped_column(JSON)  # slugs of the working groups it wants to join
+    contact_name: Mapped[str] = mapped_column(String(200))
+    applicant_platform: Mapped[str] = mapped_column(String(16))
+    applicant_user_id: Mapped[str] = mapped_column(String(255))
+    declaration_sha256: Mapped[str] = mapped_column(String(64))
+    declaration_accepted_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    eligibility: Mapped[list] = mapped_column(JSON)  # [{"question": …, "answer": …}]
+    status: Mapped[ApplicationStatus] = mapped_column(_enum(ApplicationStatus))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    decided_by: Mapped[str | None] = mapped_column(String(255))
+    reason: Mapped[str | None] = mapped_column(Text)
+    organisation_id: Mapped[int | None] = mapped_column(ForeignKey("organisations.id"))
+
+
+class Dialog(Base):
+    """A guided conversation in progress (e.g. /apply step by step), one per chat account."""
+
+    __tablename__ = "dialogs"
+
+    platform: Mapped[str] = mapped_column(String(16), primary_key=True)
+    user_id: Mapped[str] = mapped_column(String(255), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(32))
+    answers: Mapped[dict] = mapped_column(JSON)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+
+class LinkCode(Base):
+    """A one-time code that links another chat account to a person."""
+
+    __tablename__ = "link_codes"
+
+    code: Mapped[str] = mapped_column(String(16), primary_key=True)
+    person_id: Mapped[int] = mapped_column(ForeignKey("people.id", ondelete="CASCADE"), index=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

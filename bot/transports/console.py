@@ -14,6 +14,7 @@ import mimetypes
 import sys
 import threading
 import uuid
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import TextIO
 
@@ -61,6 +62,9 @@ class ConsoleTransport:
         self._sent = 0
         self._task: asyncio.Task | None = None
         self.finished = asyncio.Event()
+        # Scripts read one block per command, so the notices a command queues (announcements,
+        # private messages) are printed before the next command is read.
+        self.after_each_command: Callable[[], Awaitable[None]] | None = None
 
     async def start(self, on_incoming: IncomingHandler) -> None:
         self._task = asyncio.create_task(self._read_loop(on_incoming), name="console")
@@ -141,6 +145,8 @@ class ConsoleTransport:
         reply = await on_incoming(incoming)
         if reply is not None:
             await self.send(incoming.room, reply)
+        if self.after_each_command is not None:
+            await self.after_each_command()
         if line.startswith(("/", "!")):
             if self._sent == sent_before:
                 self._print("(no answer)")
