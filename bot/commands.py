@@ -201,11 +201,16 @@ def _unknown_option(key: str, known: tuple[Option, ...]) -> str:
     return f"Unknown option {key}=.{hint}"
 
 
-class Registry:
-    """Every command wgbot knows, in the order /help lists them."""
+Conversation = Callable[[Any, str], Awaitable["Reply"]]
 
-    def __init__(self, commands: list[Command]) -> None:
+
+class Registry:
+    """Every command wgbot knows, in the order /help lists them, and the guided dialogs that
+    take plain answers in private chats (by dialog kind)."""
+
+    def __init__(self, commands: list[Command], conversations: dict[str, Conversation] | None = None) -> None:
         self.commands = commands
+        self.conversations = conversations or {}
         self._by_path = {c.path: c for c in commands}
         if len(self._by_path) != len(commands):
             raise ValueError("two commands share a path")

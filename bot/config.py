@@ -134,6 +134,33 @@ class TelegramSettings(Section):
         return self
 
 
+DEFAULT_ELIGIBILITY = [
+    "Is your organisation legally established in the EU or the EEA?",
+    "Does it carry out activities in the semiconductor value chain in the EU?",
+    "Is it free from control by a third country, or by an entity of one, that could put the "
+    "security or public order of the Union at risk?",
+]
+
+
+class MembershipSettings(Section):
+    # The Declaration applicants accept (Markdown); empty means the text shipped with wgbot.
+    # Its sha256 is stored with each acceptance, so a changed text is a new version.
+    declaration: Path | None = None
+    # The eligibility questions every applicant answers yes or no.
+    eligibility: list[str] = Field(default_factory=lambda: list(DEFAULT_ELIGIBILITY))
+
+    @field_validator("declaration")
+    @classmethod
+    def readable(cls, value: Path | None) -> Path | None:
+        if value is not None and not value.is_file():
+            raise ValueError(f"no file at {value}")
+        return value
+
+    def declaration_text(self) -> str:
+        path = self.declaration or Path(__file__).with_name("declaration.md")
+        return path.read_text(encoding="utf-8")
+
+
 class LoggingSettings(Section):
     level: str = "INFO"
 
@@ -151,6 +178,7 @@ class Settings(Section):
     database: DatabaseSettings = Field(default_factory=DatabaseSettings)
     console: ConsoleSettings = Field(default_factory=ConsoleSettings)
     logging: LoggingSettings = Field(default_factory=LoggingSettings)
+    membership: MembershipSettings = Field(default_factory=MembershipSettings)
     matrix: MatrixSettings | None = None
     telegram: TelegramSettings | None = None
 

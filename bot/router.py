@@ -19,7 +19,7 @@ from bot.commands import Command, CommandLine, Registry, read_command
 from bot.config import Settings
 from bot.context import Context
 from bot.transports.base import AttachmentRef, Incoming, Reply
-from storage import events, people, rooms
+from storage import dialogs, events, people, rooms
 from storage.db import Database
 from storage.errors import Refused
 from storage.models import RoomBinding, utcnow
@@ -51,8 +51,8 @@ class Router:
     async def handle(self, incoming: Incoming) -> Reply | None:
         """The bot's answer to one message, or None when it should stay silent."""
         line = read_command(incoming.text)
-        if line is None:
-            return None
+        if line is None and not incoming.is_direct:
+            return None  # ordinary conversation in a room
         reference = secrets.token_hex(4)
         binding = None
         try:
@@ -62,6 +62,8 @@ class Router:
                         log.info("event %s/%s seen before; ignored", incoming.platform, incoming.event_id)
                         return None
                     binding = await rooms.binding_for(session, incoming.platform, incoming.room_id)
+                    if line is None:
+                        return await self._converse(session, incoming, binding)
                     return await self._run(session, incoming, line, binding)
             except Refused as refusal:
                 # The refused act is undone whole; the event is still marked as handled, so a
@@ -105,20 +107,27 @@ class Router:
             raise _Usage(command, REFUSALS[command.access])
         try:
             call = command.parse(line, words)
-            context = Context(
-                incoming,
-                actor,
-                session,
-                binding,
-                self.settings,
-                self.registry,
-                self.clock(),
-                self.fetch,
-            )
-            reply = await command.handler(context, call)
+            reply = await command.handler(self._context(session, incoming, actor, binding), call)
         except Refused as refusal:
             raise _Usage(command, str(refusal)) from None
         return self._answer(incoming, reply)
+
+    async def _converse(
+        self, session: AsyncSession, incoming: Incoming, binding: RoomBinding | None
+    ) -> Reply | None:
+        """Plain text in a private chat: the next answer of the sender's guided dialog."""
+        dialog = await dialogs.current(session, incoming.platform, incoming.sender_id)
+        if dialog is None or dialog.kind not in self.registry.conversations:
+            return self._answer(incoming, "I answer commands; send /help to see them.")
+        actor = await people.identify(session, incoming.platform, incoming.sender_id, incoming.sender_name)
+        context = self._context(session, incoming, actor, binding)
+        reply = await self.registry.conversations[dialog.kind](context, incoming.text.strip())
+        return self._answer(incoming, reply)
+
+    def _context(self, session, incoming, actor, binding) -> Context:
+        return Context(
+            incoming, actor, session, binding, self.settings, self.registry, self.clock(), self.fetch
+        )
 
     def _refusal(
         self, incoming: Incoming, binding: RoomBinding | None, refusal: Refused

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from bot.commands import Call, Command
+from bot.commands import Call, Command, Param
 from bot.context import Context
 from bot.transports.base import Reply
-from storage import people
+from storage import identity, people
+from storage.errors import Refused
 from storage.models import RoleName
+from storage.rules.access import voting_right
 
 
 async def whoami(ctx: Context, call: Call) -> Reply:
@@ -16,7 +18,8 @@ async def whoami(ctx: Context, call: Call) -> Reply:
         return Reply(
             f"You are {actor.display_name} on {actor.platform} ({actor.platform_user_id}), "
             "not yet known to the alliance. If your organisation is a member, ask the "
-            "secretariat to add you as a representative."
+            "secretariat to add you as a representative; if it is not, /apply.\n"
+            + _voting_line(actor)
         )
     person = await people.load_person(ctx.session, actor.person_id)
     lines = [f"You are {person.name} (person #{person.id})."]
@@ -35,9 +38,47 @@ async def whoami(ctx: Context, call: Call) -> Reply:
     accounts = [f"{a.platform} {a.platform_user_id}" for a in person.accounts]
     lines.append(f"Linked accounts: {', '.join(accounts)}.")
     lines.append(f"Time zone: {person.timezone or ctx.settings.alliance.timezone}.")
+    lines.append(_voting_line(actor))
     return Reply("\n".join(lines))
+
+
+async def link(ctx: Context, call: Call) -> Reply:
+    """Give a one-time code, or use one to link this account to your identity."""
+    code = call.args.get("code")
+    if code:
+        person = await identity.redeem(ctx.session, code, ctx.incoming.platform, ctx.incoming.sender_id, ctx.now)
+        return Reply(
+            f"Linked: this {ctx.incoming.platform} account now belongs to {person.name}. "
+            "/whoami shows all your accounts."
+        )
+    if not ctx.actor.is_known:
+        raise Refused(
+            "You are not known to the alliance yet, so there is nothing to link to. "
+            "If you have a code from your other account or from the secretariat, send /link <code>."
+        )
+    person = await people.load_person(ctx.session, ctx.actor.person_id)
+    issued = await identity.issue_code(ctx.session, person, ctx.now)
+    minutes = int(identity.CODE_LIFETIME.total_seconds() // 60)
+    return Reply(
+        f"Your link code is {issued.code}. Within {minutes} minutes, send /link {issued.code} from "
+        "your other chat account (on Telegram, in a private chat with me). It works once."
+    )
+
+
+def _voting_line(actor) -> str:
+    reason = voting_right(actor)
+    if reason is None:
+        return f"Voting rights: yes — you may cast {actor.organisation_name}'s one vote in its groups."
+    return f"Voting rights: none — {reason}."
 
 
 COMMANDS = [
     Command("whoami", "show who you are to the alliance", whoami, anywhere=True),
+    Command(
+        "link",
+        "link your chat accounts: get a code here, send it from the other",
+        link,
+        params=(Param("code", required=False),),
+        anywhere=True,
+    ),
 ]

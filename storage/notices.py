@@ -5,7 +5,7 @@ from __future__ import annotations
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from storage.models import ChatAccount, Notice, NoticeStatus, RoomBinding, utcnow
+from storage.models import ChatAccount, Notice, NoticeStatus, RoomBinding, RoomPurpose, utcnow
 
 MAX_ATTEMPTS = 5
 BATCH = 100
@@ -26,6 +26,12 @@ async def to_group(session: AsyncSession, group_id: int, text: str, html: str | 
     bindings = list(await session.scalars(select(RoomBinding).where(RoomBinding.group_id == group_id)))
     session.add_all(_notice(b.platform, False, b.room_id, text, html) for b in bindings)
     return len(bindings)
+
+
+async def to_secretariat(session: AsyncSession, text: str, html: str | None = None) -> None:
+    """To the rooms bound to the secretariat."""
+    bindings = await session.scalars(select(RoomBinding).where(RoomBinding.purpose == RoomPurpose.SECRETARIAT))
+    session.add_all(_notice(b.platform, False, b.room_id, text, html) for b in bindings)
 
 
 async def to_account(session: AsyncSession, platform: str, user_id: str, text: str, html: str | None = None) -> None:

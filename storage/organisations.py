@@ -102,3 +102,20 @@ async def list_organisations(session: AsyncSession) -> list[Organisation]:
         .order_by(Organisation.name_key)
     )
     return list(result)
+
+
+async def set_status(
+    session: AsyncSession, *, actor: str, organisation: Organisation, status: OrganisationStatus, reason: str = ""
+) -> None:
+    """Suspend or reinstate an organisation (its representatives keep their accounts)."""
+    if organisation.status == status:
+        raise Refused(f"{organisation.name} is already {status.value}.")
+    before = organisation.status
+    organisation.status = status
+    await audit.record(
+        session,
+        actor=actor,
+        action="organisation.status",
+        subject=f"organisation:{organisation.id}",
+        details={"from": before.value, "to": status.value, "reason": reason},
+    )

@@ -185,3 +185,43 @@ async def identify(session: AsyncSession, platform: str, user_id: str, display_n
         roles=frozenset((role, group_id) for _, _, role, group_id in rows if role is not None),
         timezone=person.timezone,
     )
+
+
+async def stop_representing(session: AsyncSession, *, actor: str, person: Person) -> Organisation:
+    """The person no longer represents their organisation (their chair roles end with it)."""
+    organisation = person.organisation
+    if organisation is None:
+        raise Refused(f"{person.name} does not represent an organisation.")
+    person.organisation_id = None
+    for role in list(await session.scalars(
+        select(RoleAssignment).where(RoleAssignment.person_id == person.id, RoleAssignment.role == RoleName.CHAIR)
+    )):
+        await session.delete(role)
+    await audit.record(
+        session,
+        actor=actor,
+        action="representative.removed",
+        subject=f"person:{person.id}",
+        details={"name": person.name, "organisation": organisation.name},
+    )
+    return organisation
+
+
+async def unassign_role(
+    session: AsyncSession, *, actor: str, person: Person, role: RoleName, group: WorkingGroup | None = None
+) -> None:
+    in_scope = RoleAssignment.group_id == group.id if group else RoleAssignment.group_id.is_(None)
+    assignment = await session.scalar(
+        select(RoleAssignment).where(RoleAssignment.person_id == person.id, RoleAssignment.role == role, in_scope)
+    )
+    if assignment is None:
+        where = f" of {group.name}" if group else ""
+        raise Refused(f"{person.name} is not {role.value}{where}.")
+    await session.delete(assignment)
+    await audit.record(
+        session,
+        actor=actor,
+        action="role.removed",
+        subject=f"person:{person.id}",
+        details={"role": role.value, "group": group.slug if group else None},
+    )

@@ -147,10 +147,10 @@ class ConsoleTransport:
             await self.send(incoming.room, reply)
         if self.after_each_command is not None:
             await self.after_each_command()
-        if line.startswith(("/", "!")):
-            if self._sent == sent_before:
-                self._print("(no answer)")
-            self._print("")
+        if line.startswith(("/", "!")) and self._sent == sent_before:
+            self._print("(no answer)")
+        if line.startswith(("/", "!")) or self._sent > sent_before:
+            self._print("")  # the end of this input's block
 
     def _steer(self, line: str) -> bool:
         """Handle a console command; False means leave."""

@@ -84,3 +84,18 @@ REFUSALS = {
     Access.SECRETARIAT: "Only the secretariat may do this.",
     Access.COMMISSION: "Only the Commission's reviewers may do this.",
 }
+
+
+def voting_right(actor: Actor) -> str | None:
+    """None when the actor may vote for an organisation; otherwise why not.
+
+    Only member organisations vote, one vote each, cast by any of their representatives.
+    """
+    if not actor.is_known:
+        return "you are not known to the alliance"
+    if actor.organisation_id is None:
+        return "you do not represent an organisation"
+    if actor.organisation_status != OrganisationStatus.MEMBER:
+        status = actor.organisation_status.value if actor.organisation_status else "unknown"
+        return f"{actor.organisation_name} is not a member organisation ({status})"
+    return None

@@ -1,0 +1,123 @@
+"""/member: the secretariat manages representatives, chairs and organisations' standing."""
+
+from __future__ import annotations
+
+from bot.commands import Call, Command, Param
+from bot.context import Context
+from bot.transports.base import Reply
+from storage import groups, identity, notices, organisations, people
+from storage.errors import Refused
+from storage.models import OrganisationStatus, RoleName
+from storage.rules.access import Access
+
+
+async def member_list(ctx: Context, call: Call) -> Reply:
+    """List the organisations with their standing and representatives."""
+    listed = await organisations.list_organisations(ctx.session)
+    if call.args.get("organisation"):
+        wanted = await organisations.find_organisation(ctx.session, call.args["organisation"])
+        listed = [o for o in listed if o.id == wanted.id]
+    if not listed:
+        return Reply("No organisations yet.")
+    everyone = await people.list_people(ctx.session)
+    lines = []
+    for org in listed:
+        reps = [p for p in everyone if p.organisation_id == org.id]
+        joined = ", ".join(p.group.slug for p in org.participations) or "no group"
+        names = ", ".join(f"{p.name} (#{p.id})" for p in reps) or "no representative"
+        lines.append(f"#{org.id} {org.name} ({org.country}, {org.kind.value}) — {org.status.value}; {joined}; {names}")
+    return Reply("\n".join(lines))
+
+
+async def member_add(ctx: Context, call: Call) -> Reply:
+    """Add a representative; they link their chat account with the code given."""
+    organisation = await organisations.find_organisation(ctx.session, call.args["organisation"])
+    person = await people.add_person(ctx.session, actor=ctx.actor.label, name=call.args["name"], organisation=organisation)
+    code = await identity.issue_code(ctx.session, person, ctx.now, identity.WELCOME_CODE_LIFETIME)
+    standing = "" if organisation.status == OrganisationStatus.MEMBER else (
+        f" {organisation.name} is {organisation.status.value}, so {person.name} has no voting rights."
+    )
+    return Reply(
+        f"Added {person.name} (#{person.id}) for {organisation.name}.{standing} Give them this code: "
+        f"they send /link {code.code} to me from their chat account within 7 days."
+    )
+
+
+async def member_remove(ctx: Context, call: Call) -> Reply:
+    """A person stops representing their organisation."""
+    person = await people.find_person(ctx.session, call.args["person"])
+    organisation = await people.stop_representing(ctx.session, actor=ctx.actor.label, person=person)
+    return Reply(f"{person.name} no longer represents {organisation.name}.")
+
+
+async def member_chair(ctx: Context, call: Call) -> Reply:
+    """Name a representative chair of a working group."""
+    group = await groups.find_group(ctx.session, call.args["group"])
+    person = await people.find_person(ctx.session, call.args["person"])
+    if person.organisation is None or person.organisation.status != OrganisationStatus.MEMBER:
+        raise Refused(f"A chair represents a member organisation; {person.name} does not.")
+    await people.assign_role(ctx.session, actor=ctx.actor.label, person=person, role=RoleName.CHAIR, group=group)
+    await notices.to_group(ctx.session, group.id, f"{person.name} ({person.organisation.name}) now chairs {group.name}.")
+    return Reply(f"{person.name} chairs {group.name}.")
+
+
+async def member_unchair(ctx: Context, call: Call) -> Reply:
+    """End a chair's role in a working group."""
+    group = await groups.find_group(ctx.session, call.args["group"])
+    person = await people.find_person(ctx.session, call.args["person"])
+    await people.unassign_role(ctx.session, actor=ctx.actor.label, person=person, role=RoleName.CHAIR, group=group)
+    return Reply(f"{person.name} no longer chairs {group.name}.")
+
+
+async def member_suspend(ctx: Context, call: Call) -> Reply:
+    """Suspend an organisation: it keeps its records but loses its vote."""
+    organisation = await organisations.find_organisation(ctx.session, call.args["organisation"])
+    if organisation.status != OrganisationStatus.MEMBER:
+        raise Refused(f"Only a member can be suspended; {organisation.name} is {organisation.status.value}.")
+    await organisations.set_status(
+        ctx.session, actor=ctx.actor.label, organisation=organisation,
+        status=OrganisationStatus.SUSPENDED, reason=call.args["reason"],
+    )
+    await _tell_representatives(
+        ctx, organisation.id,
+        f"{organisation.name}'s membership is suspended: {call.args['reason']}. It cannot vote until reinstated.",
+    )
+    return Reply(f"{organisation.name} is suspended; its representatives are told.")
+
+
+async def member_reinstate(ctx: Context, call: Call) -> Reply:
+    """Reinstate a suspended organisation."""
+    organisation = await organisations.find_organisation(ctx.session, call.args["organisation"])
+    if organisation.status != OrganisationStatus.SUSPENDED:
+        raise Refused(f"{organisation.name} is not suspended.")
+    await organisations.set_status(
+        ctx.session, actor=ctx.actor.label, organisation=organisation, status=OrganisationStatus.MEMBER
+    )
+    await _tell_representatives(ctx, organisation.id, f"{organisation.name} is reinstated as a member.")
+    return Reply(f"{organisation.name} is a member again.")
+
+
+async def _tell_representatives(ctx: Context, organisation_id: int, text: str) -> None:
+    for person in await people.list_people(ctx.session):
+        if person.organisation_id == organisation_id:
+            await notices.to_person(ctx.session, person.id, text)
+
+
+def _secretariat(path: str, summary: str, handler, *params: Param) -> Command:
+    return Command(path, summary, handler, Access.SECRETARIAT, params=params, anywhere=True)
+
+
+COMMANDS = [
+    _secretariat("member list", "organisations, their standing and representatives", member_list,
+                 Param("organisation", required=False, rest=True)),
+    _secretariat("member add", "add a representative (they get a link code)", member_add,
+                 Param("organisation"), Param("name", rest=True)),
+    _secretariat("member remove", "a person stops representing their organisation", member_remove,
+                 Param("person", rest=True)),
+    _secretariat("member chair", "name a chair of a working group", member_chair, Param("group"), Param("person", rest=True)),
+    _secretariat("member unchair", "end a chair's role", member_unchair, Param("group"), Param("person", rest=True)),
+    _secretariat("member suspend", "suspend an organisation, with the reason", member_suspend,
+                 Param("organisation"), Param("reason", rest=True)),
+    _secretariat("member reinstate", "reinstate a suspended organisation", member_reinstate,
+                 Param("organisation", rest=True)),
+]

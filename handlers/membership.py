@@ -1,0 +1,317 @@
+"""Applying for membership, and the Commission's decision.
+
+/apply works two ways that share every check: a guided dialog in a private chat (one question
+at a time, resumable, cancellable), or one line of key=value answers. Whatever is still missing
+after a one-line form is asked for as a dialog.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import select
+
+from bot.commands import Call, Command, Option, Param
+from bot.context import Context
+from bot.transports.base import Reply
+from storage import dialogs, groups, membership, notices, organisations
+from storage.errors import Refused
+from storage.models import (
+    ApplicationStatus,
+    MembershipApplication,
+    Organisation,
+    OrganisationKind,
+    OrganisationStatus,
+)
+from storage.naming import fold
+from storage.rules.access import Access
+
+DIALOG = "apply"
+YES, NO = {"yes", "y", "oui", "ja", "si", "sí"}, {"no", "n", "non", "nein"}
+ACCEPT = {"i accept", "accept", "accepted", "yes"}
+
+
+@dataclass(frozen=True)
+class Step:
+    key: str
+    question: Callable[[Context], str]
+    read: Callable[[Context, str], Awaitable[Any]]  # the answer as stored, or Refused
+
+
+async def _read_organisation(ctx: Context, text: str) -> str:
+    name = " ".join(text.split())
+    if not name:
+        raise Refused("Please give the organisation's name.")
+    existing = await ctx.session.scalar(select(Organisation).where(Organisation.name_key == fold(name)))
+    if existing is not None and existing.status == OrganisationStatus.MEMBER:
+        raise Refused(f"{existing.name} is already a member of the alliance.")
+    pending = await ctx.session.scalar(
+        select(MembershipApplication).where(
+            MembershipApplication.name_key == fold(name), MembershipApplication.status == ApplicationStatus.PENDING
+        )
+    )
+    if pending is not None:
+        raise Refused(f"An application for {pending.organisation_name} is already pending (#{pending.id}).")
+    return name
+
+
+async def _read_country(ctx: Context, text: str) -> str:
+    return organisations.country_code(text.strip())
+
+
+async def _read_kind(ctx: Context, text: str) -> str:
+    return organisations.organisation_kind(text).value
+
+
+async def _read_groups(ctx: Context, text: str) -> list[str]:
+    refs = [ref for ref in text.replace(";", ",").split(",") if ref.strip()]
+    if not refs:
+        raise Refused("Name at least one working group.")
+    return sorted({(await groups.find_group(ctx.session, ref.strip())).slug for ref in refs})
+
+
+async def _read_contact(ctx: Context, text: str) -> str:
+    contact = " ".join(text.split())
+    if not contact:
+        raise Refused("Please give the contact person's name.")
+    return contact
+
+
+async def _read_declaration(ctx: Context, text: str) -> dict:
+    if text.strip().lower().rstrip(".!") not in ACCEPT:
+        raise Refused("Membership needs the Declaration accepted: answer 'I accept', or /apply cancel.")
+    return {"sha256": _declaration_sha256(ctx), "accepted_at": ctx.now.isoformat()}
+
+
+def _read_yes_no(question: str):
+    async def read(ctx: Context, text: str) -> dict:
+        answer = text.strip().lower().rstrip(".!")
+        if answer not in YES | NO:
+            raise Refused("Please answer yes or no.")
+        return {"question": question, "answer": "yes" if answer in YES else "no"}
+
+    return read
+
+
+def _steps(ctx: Context) -> list[Step]:
+    kinds = ", ".join(k.value for k in OrganisationKind)
+    questions = ctx.settings.membership.eligibility
+    return [
+        Step("organisation", lambda c: "What is your organisation's name?", _read_organisation),
+        Step("country", lambda c: "In which country is it established? (ISO code such as DE, or the name)", _read_country),
+        Step("kind", lambda c: f"What kind of organisation is it? ({kinds})", _read_kind),
+        Step("groups", _groups_question, _read_groups),
+        Step("contact", lambda c: "Who is its contact person and representative? (full name)", _read_contact),
+        Step("declaration", _declaration_question, _read_declaration),
+        *(
+            Step(f"eligibility_{n}", lambda c, n=n, q=q: f"Eligibility {n + 1}/{len(questions)}: {q} (yes/no)", _read_yes_no(q))
+            for n, q in enumerate(questions)
+        ),
+    ]
+
+
+def _groups_question(ctx: Context) -> str:
+    return "Which working groups does it want to join? (comma-separated, e.g. pfas, skills; /wg list shows them)"
+
+
+def _declaration_question(ctx: Context) -> str:
+    return (
+        f"{ctx.settings.membership.declaration_text().strip()}\n\n"
+        f"(version {_declaration_sha256(ctx)[:12]}) Do you accept this Declaration on behalf of "
+        "your organisation? Answer 'I accept'."
+    )
+
+
+def _declaration_sha256(ctx: Context) -> str:
+    return hashlib.sha256(ctx.settings.membership.declaration_text().encode()).hexdigest()
+
+
+async def apply(ctx: Context, call: Call) -> Reply:
+    """Start, resume or complete an application for membership."""
+    if not ctx.incoming.is_direct:
+        raise Refused("Apply in a private chat with me, so your answers stay between us.")
+    if ctx.actor.represents_member:
+        raise Refused(f"You already represent {ctx.actor.organisation_name}, a member organisation.")
+    dialog = await dialogs.current(ctx.session, ctx.incoming.platform, ctx.incoming.sender_id)
+    answers = dict(dialog.answers) if dialog and dialog.kind == DIALOG else {}
+    resumed = bool(answers) and not call.options
+    for step in _steps(ctx):
+        given = _from_form(step.key, call.options, ctx)
+        if given is not None:
+            answers[step.key] = await step.read(ctx, given)
+    return await _next(ctx, answers, preface="Welcome back — let's continue. " if resumed else "")
+
+
+def _from_form(key: str, options: dict[str, str], ctx: Context) -> str | None:
+    """The one-line form's answer for a dialog step, if given."""
+    if key == "organisation":
+        return options.get("name")
+    if key.startswith("eligibility_"):
+        answers = [a.strip() for a in options.get("eligibility", "").split(",") if a.strip()]
+        if not answers:
+            return None
+        if len(answers) != len(ctx.settings.membership.eligibility):
+            raise Refused(
+                f"eligibility= needs {len(ctx.settings.membership.eligibility)} answers (yes or no), "
+                "one per criterion in order; /apply without it asks them one by one."
+            )
+        return answers[int(key.split("_")[1])]
+    return options.get(key)
+
+
+async def continue_application(ctx: Context, text: str) -> Reply:
+    """The next answer of the guided dialog."""
+    dialog = await dialogs.current(ctx.session, ctx.incoming.platform, ctx.incoming.sender_id)
+    answers = dict(dialog.answers)
+    step = next(s for s in _steps(ctx) if s.key not in answers)
+    try:
+        answers[step.key] = await step.read(ctx, text)
+    except Refused as refusal:
+        raise Refused(f"{refusal} {step.question(ctx)}") from None
+    return await _next(ctx, answers)
+
+
+async def _next(ctx: Context, answers: dict, preface: str = "") -> Reply:
+    """Ask the first unanswered question, or submit when everything is answered."""
+    platform, user_id = ctx.incoming.platform, ctx.incoming.sender_id
+    missing = [s for s in _steps(ctx) if s.key not in answers]
+    if missing:
+        first = not await dialogs.current(ctx.session, platform, user_id)
+        await dialogs.save(ctx.session, platform, user_id, DIALOG, answers)
+        hint = "\n(Answer each question in a message; /apply cancel stops, and /apply resumes later.)"
+        return Reply(f"{preface}{missing[0].question(ctx)}{hint if first or preface else ''}")
+    questions = ctx.settings.membership.eligibility
+    form = membership.ApplicationForm(
+        organisation=answers["organisation"],
+        country=answers["country"],
+        kind=OrganisationKind(answers["kind"]),
+        groups=tuple(answers["groups"]),
+        contact=answers["contact"],
+        eligibility=tuple((answers[f"eligibility_{n}"]["question"], answers[f"eligibility_{n}"]["answer"]) for n in range(len(questions))),
+        declaration_sha256=answers["declaration"]["sha256"],
+        declaration_accepted_at=datetime.fromisoformat(answers["declaration"]["accepted_at"]),
+    )
+    application = await membership.submit(ctx.session, form, platform=platform, user_id=user_id, actor=ctx.actor.label)
+    await dialogs.end(ctx.session, platform, user_id)
+    await notices.to_secretariat(
+        ctx.session,
+        f"New membership application #{application.id}: {application.organisation_name} "
+        f"({application.country}, {application.kind.value}). The Commission decides with /approve or /reject."
+    )
+    return Reply(
+        f"Thank you. Application #{application.id} for {application.organisation_name} is submitted "
+        f"({application.country}, {application.kind.value}; groups: {', '.join(application.groups)}). "
+        "The European Commission decides on membership; you will be told here."
+    )
+
+
+async def cancel(ctx: Context, call: Call) -> Reply:
+    """Drop an application in progress."""
+    if await dialogs.end(ctx.session, ctx.incoming.platform, ctx.incoming.sender_id):
+        return Reply("Your application in progress is cancelled; nothing was submitted.")
+    return Reply("You have no application in progress.")
+
+
+async def show_declaration(ctx: Context, call: Call) -> Reply:
+    """Show the Declaration applicants accept, with its version."""
+    text = ctx.settings.membership.declaration_text().strip()
+    return Reply(f"{text}\n\n(version {_declaration_sha256(ctx)[:12]})")
+
+
+def _when(ctx: Context, moment: datetime) -> str:
+    zone = ZoneInfo(ctx.actor.timezone or ctx.settings.alliance.timezone)
+    return moment.astimezone(zone).strftime("%Y-%m-%d %H:%M %Z")
+
+
+async def applications(ctx: Context, call: Call) -> Reply:
+    """List pending applications, or show one in full."""
+    if call.args.get("id"):
+        return Reply(_in_full(ctx, await membership.find_application(ctx.session, call.args["id"])))
+    pending = await membership.pending_applications(ctx.session)
+    if not pending:
+        return Reply("No application is pending.")
+    lines = [f"{len(pending)} pending application{'s' if len(pending) != 1 else ''}:"]
+    for a in pending:
+        lines.append(
+            f"#{a.id} {a.organisation_name} ({a.country}, {a.kind.value}) → {', '.join(a.groups)}; "
+            f"contact {a.contact_name}; applied {_when(ctx, a.created_at)}"
+        )
+    lines.append("/applications <id> shows one in full; /approve <id> or /reject <id> <reason> decides.")
+    return Reply("\n".join(lines))
+
+
+def _in_full(ctx: Context, a: MembershipApplication) -> str:
+    lines = [
+        f"Application #{a.id} — {a.status.value}",
+        f"Organisation: {a.organisation_name} ({a.country}, {a.kind.value})",
+        f"Working groups: {', '.join(a.groups)}",
+        f"Contact: {a.contact_name} ({a.applicant_platform} {a.applicant_user_id})",
+        f"Declaration accepted {_when(ctx, a.declaration_accepted_at)}, version {a.declaration_sha256[:12]}",
+        "Eligibility:",
+        *(f"  {e['answer'].upper():3} {e['question']}" for e in a.eligibility),
+        f"Applied {_when(ctx, a.created_at)}",
+    ]
+    if a.decided_at:
+        lines.append(f"Decided {_when(ctx, a.decided_at)} by {a.decided_by}" + (f": {a.reason}" if a.reason else ""))
+    return "\n".join(lines)
+
+
+async def approve(ctx: Context, call: Call) -> Reply:
+    """Approve an application: the organisation becomes a member."""
+    application = await membership.approve(ctx.session, call.args["id"], ctx.actor, ctx.now)
+    return Reply(
+        f"Approved #{application.id}: {application.organisation_name} is a member, in "
+        f"{', '.join(application.groups)}. The applicant and the groups' rooms are told."
+    )
+
+
+async def reject(ctx: Context, call: Call) -> Reply:
+    """Reject an application, with the reason the applicant is told."""
+    application = await membership.reject(ctx.session, call.args["id"], ctx.actor, call.args["reason"], ctx.now)
+    return Reply(f"Rejected #{application.id} ({application.organisation_name}); the applicant is told why.")
+
+
+COMMANDS = [
+    Command(
+        "apply",
+        "apply for membership for your organisation (in a private chat)",
+        apply,
+        options=(
+            Option("name", '"<organisation>"'),
+            Option("country", "<code>"),
+            Option("kind", "industry|research|university|association|cluster"),
+            Option("groups", "<group,…>"),
+            Option("contact", '"<name>"'),
+            Option("declaration", "accept"),
+            Option("eligibility", "yes,no,…"),
+        ),
+        anywhere=True,
+        details="Without options it asks one question at a time; answers given as options are not asked again.",
+    ),
+    Command("apply cancel", "drop your application in progress", cancel, anywhere=True),
+    Command("declaration", "show the Declaration members accept", show_declaration, anywhere=True),
+    Command(
+        "applications",
+        "list pending membership applications, or show one",
+        applications,
+        Access.COMMISSION,
+        params=(Param("id", required=False),),
+        anywhere=True,
+    ),
+    Command("approve", "approve a membership application", approve, Access.COMMISSION, params=(Param("id"),), anywhere=True),
+    Command(
+        "reject",
+        "reject a membership application, with the reason",
+        reject,
+        Access.COMMISSION,
+        params=(Param("id"), Param("reason", rest=True)),
+        anywhere=True,
+    ),
+]
+
+CONVERSATIONS = {DIALOG: continue_application}

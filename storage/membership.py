@@ -1,0 +1,235 @@
+"""Membership applications: submitted by an organisation, decided by the Commission.
+
+Every step is audited and tells the applicant (through the outbox). Approval makes the
+organisation a member, the applicant its representative, and enrols it in its groups, whose
+rooms are told of the new member, all in the one transaction of the decision.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from storage import audit, groups, notices, organisations, people
+from storage.errors import Refused
+from storage.models import (
+    ApplicationStatus,
+    ChatAccount,
+    MembershipApplication,
+    Organisation,
+    OrganisationKind,
+    OrganisationStatus,
+    Person,
+)
+from storage.naming import fold
+from storage.rules.access import Actor
+
+
+@dataclass(frozen=True)
+class ApplicationForm:
+    """What an applicant gives: validated here before anything is written."""
+
+    organisation: str
+    country: str
+    kind: OrganisationKind
+    groups: tuple[str, ...]  # working group references as the applicant wrote them
+    contact: str
+    eligibility: tuple[tuple[str, str], ...]  # (question, "yes" | "no")
+    declaration_sha256: str
+    declaration_accepted_at: datetime
+
+
+async def submit(
+    session: AsyncSession, form: ApplicationForm, *, platform: str, user_id: str, actor: str
+) -> MembershipApplication:
+    name = " ".join(form.organisation.split())
+    if not name or not form.contact.strip():
+        raise Refused("An application needs the organisation's name and a contact person.")
+    existing = await session.scalar(select(Organisation).where(Organisation.name_key == fold(name)))
+    if existing is not None and existing.status == OrganisationStatus.MEMBER:
+        raise Refused(f"{existing.name} is already a member of the alliance.")
+    pending = await session.scalar(
+        select(MembershipApplication).where(
+            MembershipApplication.name_key == fold(name),
+            MembershipApplication.status == ApplicationStatus.PENDING,
+        )
+    )
+    if pending is not None:
+        raise Refused(f"An application for {pending.organisation_name} is already pending (#{pending.id}).")
+    if not form.groups:
+        raise Refused("Name at least one working group to join.")
+    slugs = [(await groups.find_group(session, ref)).slug for ref in form.groups]
+    application = MembershipApplication(
+        organisation_name=name,
+        name_key=fold(name),
+        country=organisations.country_code(form.country),
+        kind=form.kind,
+        groups=sorted(set(slugs)),
+        contact_name=" ".join(form.contact.split()),
+        applicant_platform=platform,
+        applicant_user_id=user_id,
+        declaration_sha256=form.declaration_sha256,
+        declaration_accepted_at=form.declaration_accepted_at,
+        eligibility=[{"question": q, "answer": a} for q, a in form.eligibility],
+        status=ApplicationStatus.PENDING,
+    )
+    session.add(application)
+    await session.flush()
+    await audit.record(
+        session,
+        actor=actor,
+        action="application.submitted",
+        subject=f"application:{application.id}",
+        details={
+            "organisation": name,
+            "country": application.country,
+            "kind": form.kind.value,
+            "groups": application.groups,
+            "declaration_sha256": form.declaration_sha256,
+            "declaration_accepted_at": form.declaration_accepted_at.isoformat(),
+            "eligibility": application.eligibility,
+        },
+    )
+    return application
+
+
+async def pending_applications(session: AsyncSession) -> list[MembershipApplication]:
+    return list(
+        await session.scalars(
+            select(MembershipApplication)
+            .where(MembershipApplication.status == ApplicationStatus.PENDING)
+            .order_by(MembershipApplication.id)
+        )
+    )
+
+
+async def find_application(session: AsyncSession, ref: str) -> MembershipApplication:
+    number = ref.strip().lstrip("#")
+    application = await session.get(MembershipApplication, int(number)) if number.isdigit() else None
+    if application is None:
+        raise Refused(f"No application {ref!r}; /applications lists the pending ones.")
+    return application
+
+
+async def _decidable(session: AsyncSession, ref: str, actor: Actor) -> MembershipApplication:
+    application = await find_application(session, ref)
+    if application.status != ApplicationStatus.PENDING:
+        raise Refused(f"Application #{application.id} was already {application.status.value}.")
+    if await _is_applicant(session, application, actor):
+        raise Refused("You cannot decide on an application you made yourself.")
+    return application
+
+
+async def _is_applicant(session: AsyncSession, application: MembershipApplication, actor: Actor) -> bool:
+    if (actor.platform, actor.platform_user_id) == (application.applicant_platform, application.applicant_user_id):
+        return True
+    owner = await _applicant_person(session, application)
+    return owner is not None and owner.id == actor.person_id
+
+
+async def _applicant_person(session: AsyncSession, application: MembershipApplication) -> Person | None:
+    return await session.scalar(
+        select(Person)
+        .join(ChatAccount)
+        .where(
+            ChatAccount.platform == application.applicant_platform,
+            ChatAccount.platform_user_id == application.applicant_user_id,
+        )
+    )
+
+
+async def approve(session: AsyncSession, ref: str, actor: Actor, now: datetime) -> MembershipApplication:
+    application = await _decidable(session, ref, actor)
+    organisation = await session.scalar(
+        select(Organisation).where(Organisation.name_key == application.name_key)
+    )
+    if organisation is None:
+        organisation = await organisations.add_organisation(
+            session,
+            actor=actor.label,
+            name=application.organisation_name,
+            country=application.country,
+            kind=application.kind,
+            status=OrganisationStatus.MEMBER,
+        )
+    elif organisation.status == OrganisationStatus.MEMBER:
+        raise Refused(f"{organisation.name} became a member meanwhile; reject #{application.id} instead.")
+    else:
+        organisation.status = OrganisationStatus.MEMBER
+    representative = await _applicant_person(session, application)
+    if representative is None:
+        representative = await people.add_person(
+            session, actor=actor.label, name=application.contact_name, organisation=organisation
+        )
+        await people.add_account(
+            session,
+            actor=actor.label,
+            person=representative,
+            platform=application.applicant_platform,
+            user_id=application.applicant_user_id,
+        )
+    elif representative.organisation_id not in (None, organisation.id):
+        raise Refused(
+            f"The applicant already represents another organisation; the secretariat must move them first."
+        )
+    else:
+        representative.organisation_id = organisation.id
+    joined = []
+    for slug in application.groups:
+        group = await groups.find_group(session, slug)
+        await organisations.join_group(
+            session, actor=actor.label, organisation=organisation, group_id=group.id, group_slug=group.slug
+        )
+        await notices.to_group(
+            session,
+            group.id,
+            f"Welcome to {organisation.name} ({organisation.country}, {organisation.kind.value}), "
+            f"a new member of the alliance, now taking part in {group.name}.",
+        )
+        joined.append(group.name)
+    application.status = ApplicationStatus.APPROVED
+    application.decided_at, application.decided_by = now, actor.label
+    application.organisation_id = organisation.id
+    await audit.record(
+        session,
+        actor=actor.label,
+        action="application.approved",
+        subject=f"application:{application.id}",
+        details={"organisation_id": organisation.id, "representative_id": representative.id, "groups": application.groups},
+    )
+    await notices.to_account(
+        session,
+        application.applicant_platform,
+        application.applicant_user_id,
+        f"Your application #{application.id} is approved: {organisation.name} is now a member of the "
+        f"alliance, taking part in {', '.join(joined)}, and you are its representative. "
+        "Send /whoami to see it, and /link to use the bot from your other chat accounts too.",
+    )
+    return application
+
+
+async def reject(session: AsyncSession, ref: str, actor: Actor, reason: str, now: datetime) -> MembershipApplication:
+    reason = " ".join(reason.split())
+    if not reason:
+        raise Refused("Give the reason for the rejection; the applicant is told it.")
+    application = await _decidable(session, ref, actor)
+    application.status = ApplicationStatus.REJECTED
+    application.decided_at, application.decided_by, application.reason = now, actor.label, reason
+    await audit.record(
+        session,
+        actor=actor.label,
+        action="application.rejected",
+        subject=f"application:{application.id}",
+        details={"reason": reason},
+    )
+    await notices.to_account(
+        session,
+        application.applicant_platform,
+        application.applicant_user_id,
+        f"Your application #{application.id} for {application.organisation_name} was not approved. "
+        f"Reason: {reason}",
+    )
+    return application
