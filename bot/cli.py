@@ -17,7 +17,7 @@ from bot.config import ConfigError, Settings, load_settings
 from bot.transports.base import TransportUnavailable
 from bot.transports.console import ConsoleTransport
 from handlers import build_registry
-from storage import audit, groups, migrate, organisations, people, rooms
+from storage import audit, groups, imports, migrate, organisations, people, rooms
 from storage.db import Database
 from storage.errors import Refused
 from storage.models import OrganisationStatus, RoleName, RoomPurpose
@@ -118,6 +118,11 @@ def _parser() -> argparse.ArgumentParser:
     unbind.set_defaults(action=_admin(_room_unbind))
     room.add_parser("list", help="list bound rooms").set_defaults(action=_admin(_room_list))
 
+    importing = commands.add_parser("import", help="bulk imports").add_subparsers(required=True)
+    members = importing.add_parser("members", help="organisations and representatives from a CSV file")
+    members.add_argument("file", type=Path, help="columns: " + ", ".join(imports.COLUMNS))
+    members.set_defaults(action=_import_members)
+
     audit_cmd = commands.add_parser("audit", help="the audit log").add_subparsers(required=True)
     audit_cmd.add_parser("verify", help="check every link of the hash chain").set_defaults(
         action=_audit_verify
@@ -176,6 +181,21 @@ async def _db_revision(settings: Settings, args) -> int:
     finally:
         await db.close()
     return 0
+
+
+async def _import_members(settings: Settings, args) -> int:
+    if not args.file.is_file():
+        raise Refused(f"no file at {args.file}")
+    db = await open_database(settings)
+    try:
+        report = await imports.import_members(db, args.file, f"cli:{getpass.getuser()} import")
+    finally:
+        await db.close()
+    for heading, lines in (("created", report.created), ("skipped", report.skipped), ("rejected", report.rejected)):
+        for line in lines:
+            print(f"{heading}\t{line}")
+    print(report.summary())
+    return 1 if report.rejected else 0
 
 
 async def _audit_verify(settings: Settings, args) -> int:

@@ -14,21 +14,12 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select
-
 from bot.commands import Call, Command, Option, Param
 from bot.context import Context
 from bot.transports.base import Reply
 from storage import dialogs, groups, membership, notices, organisations
 from storage.errors import Refused
-from storage.models import (
-    ApplicationStatus,
-    MembershipApplication,
-    Organisation,
-    OrganisationKind,
-    OrganisationStatus,
-)
-from storage.naming import fold
+from storage.models import MembershipApplication, OrganisationKind
 from storage.rules.access import Access
 
 DIALOG = "apply"
@@ -44,20 +35,7 @@ class Step:
 
 
 async def _read_organisation(ctx: Context, text: str) -> str:
-    name = " ".join(text.split())
-    if not name:
-        raise Refused("Please give the organisation's name.")
-    existing = await ctx.session.scalar(select(Organisation).where(Organisation.name_key == fold(name)))
-    if existing is not None and existing.status == OrganisationStatus.MEMBER:
-        raise Refused(f"{existing.name} is already a member of the alliance.")
-    pending = await ctx.session.scalar(
-        select(MembershipApplication).where(
-            MembershipApplication.name_key == fold(name), MembershipApplication.status == ApplicationStatus.PENDING
-        )
-    )
-    if pending is not None:
-        raise Refused(f"An application for {pending.organisation_name} is already pending (#{pending.id}).")
-    return name
+    return await membership.applicable_name(ctx.session, text)
 
 
 async def _read_country(ctx: Context, text: str) -> str:

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage import audit, groups, notices, organisations, people
@@ -42,12 +43,11 @@ class ApplicationForm:
     declaration_accepted_at: datetime
 
 
-async def submit(
-    session: AsyncSession, form: ApplicationForm, *, platform: str, user_id: str, actor: str
-) -> MembershipApplication:
-    name = " ".join(form.organisation.split())
-    if not name or not form.contact.strip():
-        raise Refused("An application needs the organisation's name and a contact person.")
+async def applicable_name(session: AsyncSession, name: str) -> str:
+    """The organisation's name, tidied, if it may apply now: not a member, nothing pending."""
+    name = " ".join(name.split())
+    if not name:
+        raise Refused("An application needs the organisation's name.")
     existing = await session.scalar(select(Organisation).where(Organisation.name_key == fold(name)))
     if existing is not None and existing.status == OrganisationStatus.MEMBER:
         raise Refused(f"{existing.name} is already a member of the alliance.")
@@ -59,6 +59,15 @@ async def submit(
     )
     if pending is not None:
         raise Refused(f"An application for {pending.organisation_name} is already pending (#{pending.id}).")
+    return name
+
+
+async def submit(
+    session: AsyncSession, form: ApplicationForm, *, platform: str, user_id: str, actor: str
+) -> MembershipApplication:
+    name = await applicable_name(session, form.organisation)
+    if not form.contact.strip():
+        raise Refused("An application needs a contact person.")
     if not form.groups:
         raise Refused("Name at least one working group to join.")
     slugs = [(await groups.find_group(session, ref)).slug for ref in form.groups]
@@ -77,7 +86,11 @@ async def submit(
         status=ApplicationStatus.PENDING,
     )
     session.add(application)
-    await session.flush()
+    try:
+        async with session.begin_nested():
+            await session.flush()
+    except IntegrityError:  # another application for it was submitted at the same instant
+        raise Refused(f"An application for {name} is already pending.") from None
     await audit.record(
         session,
         actor=actor,
@@ -106,16 +119,21 @@ async def pending_applications(session: AsyncSession) -> list[MembershipApplicat
     )
 
 
-async def find_application(session: AsyncSession, ref: str) -> MembershipApplication:
+async def find_application(session: AsyncSession, ref: str, *, for_decision: bool = False) -> MembershipApplication:
+    """By number; `for_decision` locks it, so two reviewers deciding at once decide once."""
     number = ref.strip().lstrip("#")
-    application = await session.get(MembershipApplication, int(number)) if number.isdigit() else None
+    application = (
+        await session.get(MembershipApplication, int(number), with_for_update=for_decision, populate_existing=for_decision)
+        if number.isdigit()
+        else None
+    )
     if application is None:
         raise Refused(f"No application {ref!r}; /applications lists the pending ones.")
     return application
 
 
 async def _decidable(session: AsyncSession, ref: str, actor: Actor) -> MembershipApplication:
-    application = await find_application(session, ref)
+    application = await find_application(session, ref, for_decision=True)
     if application.status != ApplicationStatus.PENDING:
         raise Refused(f"Application #{application.id} was already {application.status.value}.")
     if await _is_applicant(session, application, actor):

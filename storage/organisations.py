@@ -81,9 +81,10 @@ async def find_organisation(session: AsyncSession, ref: str) -> Organisation:
 
 async def join_group(
     session: AsyncSession, *, actor: str, organisation: Organisation, group_id: int, group_slug: str
-) -> None:
+) -> bool:
+    """Enrol the organisation in a group; False if it already takes part."""
     if await session.get(Participation, (organisation.id, group_id)) is not None:
-        return
+        return False
     session.add(Participation(organisation_id=organisation.id, group_id=group_id))
     await session.flush()
     await audit.record(
@@ -93,6 +94,7 @@ async def join_group(
         subject=f"organisation:{organisation.id}",
         details={"organisation": organisation.name, "group": group_slug},
     )
+    return True
 
 
 async def list_organisations(session: AsyncSession) -> list[Organisation]:

@@ -70,7 +70,8 @@ async def assign_role(
     person: Person,
     role: RoleName,
     group: WorkingGroup | None = None,
-) -> RoleAssignment:
+) -> bool:
+    """Give a person a role; False if they already hold it."""
     if (role == RoleName.CHAIR) != (group is not None):
         raise Refused("A chair chairs one working group; the other roles are alliance-wide.")
     in_scope = (
@@ -82,7 +83,7 @@ async def assign_role(
         )
     )
     if existing is not None:
-        return existing
+        return False
     assignment = RoleAssignment(person_id=person.id, role=role, group_id=group.id if group else None)
     session.add(assignment)
     await session.flush()
@@ -93,7 +94,7 @@ async def assign_role(
         subject=f"person:{person.id}",
         details={"role": role.value, "group": group.slug if group else None},
     )
-    return assignment
+    return True
 
 
 def parse_role(text: str) -> tuple[RoleName, str | None]:

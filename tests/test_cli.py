@@ -129,3 +129,29 @@ def test_an_old_schema_is_refused_when_upgrades_are_manual(home):
     assert "schema is behind: run `wgbot db upgrade` first" in refused.stderr
     assert wgbot("db", "upgrade").stdout.strip() == "database schema is up to date"
     assert "3 working groups" in wgbot("console", stdin="/wg list\n").stdout
+
+
+def test_importing_members_is_idempotent_and_reports_what_it_did(home):
+    (home / "members.csv").write_text(
+        "organisation,country,kind,groups,representative,accounts,roles\n"
+        "ACME GmbH,DE,industry,pfas;skills,Jana Novak,telegram:1001;matrix:@jana:example.org,chair:pfas\n"
+        "Fab Nord AS,NO,industry,supply-chains,Ola Nordmann,telegram:1002,\n"
+        "Nowhere Ltd,Atlantis,industry,pfas,Ann,,\n"
+        "Clash BV,NL,research,pfas,Kees,telegram:1001,\n",
+        encoding="utf-8",
+    )
+    first = wgbot("import", "members", "members.csv")
+    assert first.returncode == 1  # rejected rows make the exit code say so
+    lines = first.stdout.splitlines()
+    assert "created\tline 2: role chair:pfas for Jana Novak" in lines
+    assert "rejected\tline 4: Unknown country 'Atlantis': give an ISO code such as DE or FR." in lines
+    assert "rejected\tline 5: The telegram account 1001 already belongs to Jana Novak." in lines
+    assert lines[-1] == "11 created, 0 skipped, 2 rejected"
+    assert "Clash BV" not in wgbot("org", "list").stdout  # a rejected row leaves nothing behind
+
+    again = wgbot("import", "members", "members.csv")
+    assert again.stdout.splitlines()[-1] == "0 created, 11 skipped, 2 rejected"
+    done = wgbot("console", "--as", "jana", stdin="/whoami\n")
+    assert "You are Jana Novak" not in done.stdout  # the console account was not in the file
+    people_list = wgbot("person", "list").stdout
+    assert "Jana Novak\tACME GmbH\tchair:pfas\ttelegram:1001, matrix:@jana:example.org" in people_list
