@@ -11,6 +11,7 @@ from datetime import timedelta
 
 from bot.commands import Registry
 from bot.config import Settings
+from bot.deadlines import Deadlines
 from bot.postman import Postman
 from bot.router import Router
 from bot.transports.base import AttachmentRef, Incoming, Reply, Transport
@@ -62,6 +63,7 @@ class App:
         self.transports = {t.platform: t for t in transports}
         self.router = Router(db, registry or build_registry(), settings, fetch=self.fetch)
         self.postman = Postman(db, self.transports)
+        self.deadlines = Deadlines(db, after_close=self.postman.wake)
         for transport in transports:
             if isinstance(transport, ConsoleTransport):
                 transport.after_each_command = self.postman.settled
@@ -84,6 +86,7 @@ class App:
                 started.append(transport)
                 log.info("%s transport started", transport.platform)
             self.postman.start()  # first round: whatever a previous run left undelivered
+            await self.deadlines.start()  # votes whose deadline passed meanwhile close now
             self.started.set()
             waits = [asyncio.create_task(self._stopping.wait())]
             waits += [asyncio.create_task(t.finished.wait()) for t in started]
@@ -91,6 +94,7 @@ class App:
             for wait in waits:
                 wait.cancel()
         finally:
+            self.deadlines.stop()
             await self.postman.stop()
             for transport in reversed(started):
                 try:
@@ -105,6 +109,8 @@ class App:
         """The router's answer; then the postman delivers what the command queued."""
         reply = await self.router.handle(incoming)
         self.postman.wake()
+        if self.deadlines.scheduler.running:
+            await self.deadlines.sync()
         return reply
 
     async def fetch(self, attachment: AttachmentRef) -> bytes:

@@ -161,6 +161,15 @@ class MembershipSettings(Section):
         return path.read_text(encoding="utf-8")
 
 
+class VoteSettings(Section):
+    # Used when /vote open does not say otherwise.
+    duration_days: float = Field(default=7, gt=0)
+    quorum: float = Field(default=0.5, ge=0, le=1)  # share of the electorate that must vote
+    majority: Literal["simple", "absolute", "two-thirds", "unanimous"] = "simple"
+    # Whether an abstention counts as a vote cast when the majority is measured.
+    abstentions_count: bool = False
+
+
 class LoggingSettings(Section):
     level: str = "INFO"
 
@@ -179,6 +188,7 @@ class Settings(Section):
     console: ConsoleSettings = Field(default_factory=ConsoleSettings)
     logging: LoggingSettings = Field(default_factory=LoggingSettings)
     membership: MembershipSettings = Field(default_factory=MembershipSettings)
+    votes: VoteSettings = Field(default_factory=VoteSettings)
     matrix: MatrixSettings | None = None
     telegram: TelegramSettings | None = None
 

@@ -12,7 +12,7 @@ import contextlib
 import logging
 from collections.abc import Mapping
 
-from bot.transports.base import DirectChatUnavailable, Reply, RoomRef, Transport, UserRef
+from bot.transports.base import Button, DirectChatUnavailable, Reply, RoomRef, Transport, UserRef
 from storage import notices
 from storage.db import Database
 from storage.models import Notice
@@ -73,7 +73,8 @@ class Postman:
         if transport is None:
             final, error = True, f"{notice.platform} is not connected in this process"
         else:
-            reply = Reply(notice.text, html=notice.html)
+            buttons = tuple(Button(label, command) for label, command in notice.buttons or ())
+            reply = Reply(notice.text, html=notice.html, buttons=buttons)
             try:
                 if notice.direct:
                     await transport.send_direct(UserRef(notice.platform, notice.target), reply)

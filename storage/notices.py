@@ -11,9 +11,17 @@ MAX_ATTEMPTS = 5
 BATCH = 100
 
 
-def _notice(platform: str, direct: bool, target: str, text: str, html: str | None) -> Notice:
+def _notice(
+    platform: str, direct: bool, target: str, text: str, html: str | None, buttons: list | None = None
+) -> Notice:
     return Notice(
-        platform=platform, direct=direct, target=target, text=text, html=html, status=NoticeStatus.PENDING
+        platform=platform,
+        direct=direct,
+        target=target,
+        text=text,
+        html=html,
+        buttons=buttons,
+        status=NoticeStatus.PENDING,
     )
 
 
@@ -21,10 +29,22 @@ async def to_room(session: AsyncSession, platform: str, room_id: str, text: str,
     session.add(_notice(platform, False, room_id, text, html))
 
 
-async def to_group(session: AsyncSession, group_id: int, text: str, html: str | None = None) -> int:
-    """To every room bound to the group, on every platform; returns how many rooms."""
+async def to_group(
+    session: AsyncSession, group_id: int, text: str, html: str | None = None, buttons: list | None = None
+) -> int:
+    """To every room bound to the group, on every platform; returns how many rooms.
+
+    `buttons` are [label, command] pairs, shown as each platform shows choices.
+    """
     bindings = list(await session.scalars(select(RoomBinding).where(RoomBinding.group_id == group_id)))
-    session.add_all(_notice(b.platform, False, b.room_id, text, html) for b in bindings)
+    session.add_all(_notice(b.platform, False, b.room_id, text, html, buttons) for b in bindings)
+    return len(bindings)
+
+
+async def to_every_room(session: AsyncSession, text: str, html: str | None = None, buttons: list | None = None) -> int:
+    """To every bound room: each group's, the plenary's and the secretariat's."""
+    bindings = list(await session.scalars(select(RoomBinding)))
+    session.add_all(_notice(b.platform, False, b.room_id, text, html, buttons) for b in bindings)
     return len(bindings)
 
 

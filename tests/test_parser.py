@@ -17,9 +17,9 @@ async def _noop(ctx, call):  # the parser never runs handlers
     raise AssertionError
 
 
-VOTE_OPEN = Command(
-    "vote open",
-    "open a vote",
+MOTION_OPEN = Command(
+    "motion open",
+    "open a motion",
     _noop,
     params=(Param("question"),),
     options=(Option("options", "a|b|c"), Option("quorum", "50%")),
@@ -28,7 +28,7 @@ VOTE_OPEN = Command(
 COMMENT = Command(
     "comment", "comment", _noop, params=(Param("deliverable"), Param("version"), Param("text", rest=True))
 )
-REGISTRY = Registry([VOTE_OPEN, COMMENT, *build_registry()])
+REGISTRY = Registry([MOTION_OPEN, COMMENT, *build_registry()])
 
 
 def call(text: str) -> tuple[Command, Call]:
@@ -54,14 +54,14 @@ def test_ordinary_chat_is_not_a_command(text):
 
 
 def test_quoted_question_options_and_flags():
-    _, parsed = call('/vote open "Adopt the PFAS roadmap v2?" quorum="50 %" options=yes|no secret')
+    _, parsed = call('/motion open "Adopt the PFAS roadmap v2?" quorum="50 %" options=yes|no secret')
     assert parsed.args == {"question": "Adopt the PFAS roadmap v2?"}
     assert parsed.options == {"quorum": "50 %", "options": "yes|no"}
     assert parsed.flags == {"secret"}
 
 
 def test_typographic_quotes_from_phones_work_like_straight_ones():
-    _, parsed = call("/vote open “Adopt it?” Secret")
+    _, parsed = call("/motion open “Adopt it?” Secret")
     assert parsed.args["question"] == "Adopt it?"
     assert parsed.flags == {"secret"}
 
@@ -79,16 +79,16 @@ def test_an_unclosed_quote_is_fine_in_free_text_but_not_in_an_argument():
     _, parsed = call('/comment 3 2 he said "hi')
     assert parsed.args["text"] == 'he said "hi'
     with pytest.raises(CommandError, match="never closed"):
-        call('/vote open "Adopt it?')
+        call('/motion open "Adopt it?')
 
 
 @pytest.mark.parametrize(
     "text, reason",
     [
-        ("/vote open", "Missing <question>"),
-        ("/vote open Q extra", "Too many arguments: 'extra'"),
-        ("/vote open Q quorom=50%", "Unknown option quorom=. Did you mean quorum=?"),
-        ("/vote open Q quorum=1 quorum=2", "quorum= is given twice"),
+        ("/motion open", "Missing <question>"),
+        ("/motion open Q extra", "Too many arguments: 'extra'"),
+        ("/motion open Q quorom=50%", "Unknown option quorom=. Did you mean quorum=?"),
+        ("/motion open Q quorum=1 quorum=2", "quorum= is given twice"),
         ("/wg info", "Missing <group>"),
         ("/whoami now", "Too many arguments"),
     ],
@@ -114,7 +114,7 @@ def test_unknown_commands_get_a_suggestion(text, reason):
 
 
 def test_usage_lines_come_from_the_declaration():
-    assert VOTE_OPEN.usage == "/vote open <question> [options=a|b|c] [quorum=50%] [secret] [hidden]"
+    assert MOTION_OPEN.usage == "/motion open <question> [options=a|b|c] [quorum=50%] [secret] [hidden]"
     assert COMMENT.usage == "/comment <deliverable> <version> <text…>"
 
 

@@ -1,0 +1,50 @@
+"""Reading the times people write: ISO, with a zone, plain phrases, or a duration from now."""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from storage.errors import Refused
+
+_DURATION = re.compile(r"^(\d+)\s*(m|min|mins|minutes?|h|hours?|d|days?|w|weeks?)$")
+_UNITS = {"m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
+EXAMPLES = "2026-12-03 14:00, 2026-12-03 14:00 Europe/Rome, tomorrow 10:00, next tuesday 14:30 or 3d"
+
+
+def parse_when(text: str, zone: str, now: datetime) -> datetime:
+    """An aware future moment; a time without a zone is read in `zone` (the reader's)."""
+    text = " ".join(text.split())
+    duration = _DURATION.match(text.lower())
+    if duration:
+        return now + timedelta(**{_UNITS[duration.group(2)[0]]: int(duration.group(1))})
+    words = text.split(" ")
+    if len(words) > 1 and "/" in words[-1]:  # an IANA zone written after the time
+        try:
+            ZoneInfo(words[-1])
+        except (ZoneInfoNotFoundError, ValueError):
+            raise Refused(f"Unknown time zone {words[-1]!r}; use a name like Europe/Rome.") from None
+        zone, text = words[-1], " ".join(words[:-1])
+    import dateparser  # slow to import, so only when a time is read
+
+    local_now = now.astimezone(ZoneInfo(zone)).replace(tzinfo=None)
+    moment = dateparser.parse(
+        text,
+        settings={
+            "PREFER_DATES_FROM": "future",
+            "TIMEZONE": zone,
+            "RETURN_AS_TIMEZONE_AWARE": True,
+            "RELATIVE_BASE": local_now,
+        },
+    )
+    if moment is None:
+        raise Refused(f"I cannot read {text!r} as a time; try {EXAMPLES}.")
+    if moment <= now:
+        raise Refused(f"{text!r} is in the past.")
+    return moment
+
+
+def shown(moment: datetime, zone: str) -> str:
+    """A moment as a reader in `zone` reads it."""
+    return moment.astimezone(ZoneInfo(zone)).strftime("%a %d %b %Y %H:%M %Z")

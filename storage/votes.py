@@ -1,0 +1,242 @@
+"""Member-only votes: open, cast, close — one ballot per organisation, enforced by the database.
+
+The electorate is frozen when the vote opens. A ballot is an upsert on the unique
+(vote, organisation) pair, so two representatives of one organisation voting at the same
+instant leave exactly one ballot; every cast is kept in the history. The deadline is checked
+against the clock, so a ballot a second after it is refused even before the vote is closed.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import func, select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from storage import audit, notices
+from storage.errors import Refused
+from storage.models import (
+    Ballot,
+    BallotCast,
+    ElectorateMember,
+    Organisation,
+    OrganisationStatus,
+    Participation,
+    Person,
+    Vote,
+    VoteStatus,
+    WorkingGroup,
+)
+from storage.rules.access import Actor, voting_right
+from storage.rules.voting import Majority, Outcome, decide
+
+
+@dataclass(frozen=True)
+class VoteRules:
+    question: str
+    options: tuple[str, ...]
+    closes_at: datetime
+    quorum: float
+    majority: Majority
+    secret: bool = False
+    hidden: bool = False
+    abstentions_count: bool = False
+
+
+async def open_vote(
+    session: AsyncSession, *, actor: Actor, group: WorkingGroup | None, rules: VoteRules, now: datetime
+) -> Vote:
+    question = " ".join(rules.question.split())
+    if not question:
+        raise Refused("A vote needs a question.")
+    options = tuple(dict.fromkeys(o.strip() for o in rules.options if o.strip()))
+    if len(options) < 2:
+        raise Refused("A vote needs at least two different options.")
+    if rules.closes_at <= now:
+        raise Refused("The deadline has to be in the future.")
+    if not 0 <= rules.quorum <= 1:
+        raise Refused("The quorum is a share of the electorate, from 0% to 100%.")
+    electorate = await _electorate(session, group)
+    if not electorate:
+        where = group.name if group else "the alliance"
+        raise Refused(f"{where} has no member organisation to vote.")
+    vote = Vote(
+        group_id=group.id if group else None,
+        question=question,
+        options=list(options),
+        quorum=rules.quorum,
+        majority=rules.majority.value,
+        abstentions_count=rules.abstentions_count,
+        secret=rules.secret,
+        hidden=rules.hidden or rules.secret,
+        status=VoteStatus.OPEN,
+        opened_by=actor.label,
+        opener_person_id=actor.person_id,
+        opened_at=now,
+        closes_at=rules.closes_at,
+    )
+    session.add(vote)
+    await session.flush()
+    session.add_all(ElectorateMember(vote_id=vote.id, organisation_id=i, organisation_name=n) for i, n in electorate)
+    await audit.record(
+        session,
+        actor=actor.label,
+        action="vote.opened",
+        subject=f"vote:{vote.id}",
+        details={
+            "group": group.slug if group else None,
+            "question": question,
+            "options": list(options),
+            "closes_at": rules.closes_at.isoformat(),
+            "quorum": rules.quorum,
+            "majority": rules.majority.value,
+            "secret": vote.secret,
+            "hidden": vote.hidden,
+            "electorate": sorted(i for i, _ in electorate),
+        },
+    )
+    return vote
+
+
+async def _electorate(session: AsyncSession, group: WorkingGroup | None) -> list[tuple[int, str]]:
+    query = select(Organisation.id, Organisation.name).where(Organisation.status == OrganisationStatus.MEMBER)
+    if group is not None:
+        query = query.join(Participation, Participation.organisation_id == Organisation.id).where(
+            Participation.group_id == group.id
+        )
+    return list((await session.execute(query.order_by(Organisation.name_key))).tuples())
+
+
+async def find_vote(session: AsyncSession, ref: str, *, lock: bool = False) -> Vote:
+    number = ref.strip().lstrip("#")
+    vote = await session.get(Vote, int(number), with_for_update=lock, populate_existing=lock) if number.isdigit() else None
+    if vote is None:
+        raise Refused(f"No vote {ref!r}; /vote list shows them.")
+    return vote
+
+
+@dataclass(frozen=True)
+class Cast:
+    vote: Vote
+    organisation_name: str
+    option: str
+    replaced: tuple[str, str] | None  # (option, person name) of the ballot this one replaces
+
+
+async def cast_ballot(session: AsyncSession, ref: str, option: str, actor: Actor, now: datetime) -> Cast:
+    vote = await find_vote(session, ref)
+    if vote.status != VoteStatus.OPEN:
+        raise Refused(f"Vote #{vote.id} is {vote.status.value}; ballots are no longer taken.")
+    if now >= vote.closes_at:
+        raise Refused(f"Vote #{vote.id} closed at its deadline; ballots are no longer taken.")
+    refusal = voting_right(actor)
+    if refusal:
+        raise Refused(f"You cannot vote: {refusal}.")
+    member = await session.get(ElectorateMember, (vote.id, actor.organisation_id))
+    if member is None:
+        raise Refused(f"{actor.organisation_name} is not in the electorate of vote #{vote.id}.")
+    chosen = next((o for o in vote.options if o.casefold() == option.strip().casefold()), None)
+    if chosen is None:
+        raise Refused(f"{option!r} is not an option of vote #{vote.id}: {', '.join(vote.options)}.")
+    before = (
+        await session.execute(
+            select(Ballot.option, Ballot.person_id).where(
+                Ballot.vote_id == vote.id, Ballot.organisation_id == actor.organisation_id
+            )
+        )
+    ).first()
+    insert = pg_insert if session.bind.dialect.name == "postgresql" else sqlite_insert
+    values = dict(
+        vote_id=vote.id, organisation_id=actor.organisation_id, option=chosen,
+        person_id=actor.person_id, platform=actor.platform, cast_at=now,
+    )
+    statement = insert(Ballot).values(**values)
+    await session.execute(
+        statement.on_conflict_do_update(
+            index_elements=["vote_id", "organisation_id"],
+            set_={k: statement.excluded[k] for k in ("option", "person_id", "platform", "cast_at")},
+        )
+    )
+    session.add(BallotCast(**values))
+    await audit.record(
+        session,
+        actor=actor.label,
+        action="ballot.cast",
+        subject=f"vote:{vote.id}",
+        details={"organisation_id": actor.organisation_id, **({} if vote.secret else {"option": chosen})},
+    )
+    replaced = None
+    if before is not None:
+        replaced = (before.option, await _person_name(session, before.person_id))
+    return Cast(vote, member.organisation_name, chosen, replaced)
+
+
+async def _person_name(session: AsyncSession, person_id: int) -> str:
+    return await session.scalar(select(Person.name).where(Person.id == person_id))
+
+
+async def electorate_size(session: AsyncSession, vote: Vote) -> int:
+    return await session.scalar(
+        select(func.count()).select_from(ElectorateMember).where(ElectorateMember.vote_id == vote.id)
+    )
+
+
+async def outcome(session: AsyncSession, vote: Vote) -> Outcome:
+    ballots = await session.scalars(select(Ballot.option).where(Ballot.vote_id == vote.id))
+    electorate = await electorate_size(session, vote)
+    return decide(vote.options, list(ballots), electorate, vote.quorum, Majority(vote.majority), vote.abstentions_count)
+
+
+async def close_vote(session: AsyncSession, ref: str, *, by: str, now: datetime) -> tuple[Vote, Outcome] | None:
+    """Close a vote and record its result, once; None if it was no longer open."""
+    vote = await find_vote(session, ref, lock=True)
+    if vote.status != VoteStatus.OPEN:
+        return None
+    result = await outcome(session, vote)
+    vote.status, vote.closed_at = VoteStatus.CLOSED, now
+    vote.result = {
+        "electorate": result.electorate,
+        "turnout": result.turnout,
+        "quorum_needed": result.quorum_needed,
+        "quorum_met": result.quorum_met,
+        "tally": result.tally,
+        "winner": result.winner,
+        "passed": result.passed,
+    }
+    await audit.record(session, actor=by, action="vote.closed", subject=f"vote:{vote.id}", details=vote.result)
+    return vote, result
+
+
+async def cancel_vote(session: AsyncSession, ref: str, *, actor: Actor, now: datetime) -> Vote:
+    vote = await find_vote(session, ref, lock=True)
+    if vote.status != VoteStatus.OPEN:
+        raise Refused(f"Vote #{vote.id} is already {vote.status.value}.")
+    vote.status, vote.closed_at = VoteStatus.CANCELLED, now
+    await audit.record(session, actor=actor.label, action="vote.cancelled", subject=f"vote:{vote.id}")
+    return vote
+
+
+async def open_votes_due(session: AsyncSession, now: datetime) -> list[int]:
+    return list(await session.scalars(select(Vote.id).where(Vote.status == VoteStatus.OPEN, Vote.closes_at <= now)))
+
+
+async def open_deadlines(session: AsyncSession) -> list[tuple[int, datetime]]:
+    return list((await session.execute(select(Vote.id, Vote.closes_at).where(Vote.status == VoteStatus.OPEN))).tuples())
+
+
+async def list_votes(session: AsyncSession, group: WorkingGroup | None, limit: int = 20) -> list[Vote]:
+    query = select(Vote).order_by(Vote.id.desc()).limit(limit)
+    if group is not None:
+        query = query.where(Vote.group_id == group.id)
+    return list(await session.scalars(query))
+
+
+async def announce_to_group(session: AsyncSession, vote: Vote, text: str, buttons: list | None = None) -> None:
+    """To every room of the vote's group (or, alliance-wide, to every bound room)."""
+    if vote.group_id is not None:
+        await notices.to_group(session, vote.group_id, text, buttons=buttons)
+    else:
+        await notices.to_every_room(session, text, buttons=buttons)
