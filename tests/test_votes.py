@@ -1,0 +1,217 @@
+"""Votes are why members trust the bot: one ballot per organisation, whatever happens at once,
+on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import select, update
+
+from bot.app import App
+from bot.router import Router
+from handlers import build_registry
+from storage import rooms, votes
+from storage.groups import find_group
+from storage.models import (
+    AuditEntry,
+    Ballot,
+    BallotCast,
+    Notice,
+    OrganisationStatus,
+    RoomPurpose,
+    Vote,
+    VoteStatus,
+    utcnow,
+)
+from storage.rules.access import Actor
+from storage.rules.voting import Majority
+from tests.alliance import member_organisation, message, person
+
+
+@pytest.fixture
+def router(db, settings) -> Router:
+    return Router(db, build_registry(), settings)
+
+
+@pytest.fixture
+async def pfas(db):
+    """PFAS with ACME (Jana chairs, Piet also represents it, Jana on two platforms) and Fab Nord."""
+    acme = await member_organisation(db, "ACME GmbH", joins=("pfas",))
+    fab = await member_organisation(db, "Fab Nord AS", joins=("pfas",))
+    await person(db, "Jana Novak", organisation=acme, accounts=("console:jana", "telegram:1001"), roles=("chair:pfas",))
+    await person(db, "Piet Jansen", organisation=acme, accounts=("matrix:@piet:example.org",))
+    await person(db, "Ola Nordmann", organisation=fab, accounts=("console:ola",))
+    async with db.transaction() as session:
+        group = await find_group(session, "pfas")
+        await rooms.bind_room(session, actor="t", platform="telegram", room_id="-100", purpose=RoomPurpose.GROUP, group=group)
+    return acme, fab
+
+
+async def say(router, text, sender="jana", room="pfas", platform="console", **kwargs) -> str:
+    reply = await router.handle(message(text, sender=sender, room=room, platform=platform, **kwargs))
+    assert reply is not None, text
+    return reply.text
+
+
+async def open_roadmap_vote(router) -> int:
+    reply = await say(router, '/vote open "Adopt the PFAS roadmap v2?" quorum=50% closes=3d')
+    assert reply.startswith("Vote #1 is open until")
+    return 1
+
+
+async def ballots(db, vote_id=1) -> list[tuple[int, str]]:
+    async with db.transaction() as session:
+        return list((await session.execute(select(Ballot.organisation_id, Ballot.option).where(Ballot.vote_id == vote_id))).tuples())
+
+
+async def casts(db, vote_id=1) -> list[str]:
+    async with db.transaction() as session:
+        return list(await session.scalars(select(BallotCast.option).where(BallotCast.vote_id == vote_id).order_by(BallotCast.id)))
+
+
+async def test_opening_posts_the_vote_with_buttons_in_every_room_of_the_group(router, db, pfas):
+    await open_roadmap_vote(router)
+    async with db.transaction() as session:
+        posted = list(await session.scalars(select(Notice).order_by(Notice.id)))
+    assert {(n.platform, n.target) for n in posted} == {("console", "pfas"), ("telegram", "-100")}
+    assert posted[0].text.startswith("Vote #1 (PFAS): Adopt the PFAS roadmap v2?")
+    assert "(2 in the electorate)" in posted[0].text
+    assert posted[0].buttons == [["yes", "/vote 1 yes"], ["no", "/vote 1 no"], ["abstain", "/vote 1 abstain"]]
+
+
+async def test_a_second_representative_replaces_the_first_and_both_are_kept(router, db, pfas):
+    await open_roadmap_vote(router)
+    assert await say(router, "/vote 1 yes", sender="jana") == "Recorded: yes for ACME GmbH"
+    changed = await say(router, "/vote 1 no", sender="@piet:example.org", platform="matrix", room="dm", direct=True)
+    assert changed == "Recorded: no for ACME GmbH (replaces yes by Jana Novak)"
+    acme, _ = pfas
+    assert await ballots(db) == [(acme.id, "no")]
+    assert await casts(db) == ["yes", "no"]
+
+
+async def test_two_representatives_voting_at_the_same_instant_leave_one_ballot(router, db, pfas):
+    await open_roadmap_vote(router)
+    for attempt in range(5):  # several rounds, so a race has every chance to show
+        replies = await asyncio.gather(
+            say(router, f"/vote 1 {'yes' if attempt % 2 else 'no'}", sender="1001", platform="telegram", room="-100"),
+            say(router, f"/vote 1 {'no' if attempt % 2 else 'yes'}", sender="@piet:example.org", platform="matrix", room="dm", direct=True),
+        )
+        assert all(r.startswith("Recorded:") for r in replies), replies
+    acme, _ = pfas
+    counted = await ballots(db)
+    assert len(counted) == 1 and counted[0][0] == acme.id
+    assert len(await casts(db)) == 10
+    async with db.transaction() as session:
+        outcome = await votes.outcome(session, await votes.find_vote(session, "1"))
+    assert outcome.turnout == 1
+
+
+async def test_the_same_press_delivered_twice_is_counted_once(router, db, pfas):
+    await open_roadmap_vote(router)
+    press = message("/vote 1 yes", sender="1001", platform="telegram", room="-100", event_id="callback:77")
+    first, again = await asyncio.gather(router.handle(press), router.handle(press))
+    assert [r for r in (first, again) if r is not None][0].text == "Recorded: yes for ACME GmbH"
+    assert (first is None) != (again is None)
+    assert await casts(db) == ["yes"]
+
+
+async def test_a_ballot_after_the_deadline_is_refused_before_the_scheduler_closes(router, db, pfas):
+    await open_roadmap_vote(router)
+    async with db.transaction() as session:
+        await session.execute(update(Vote).values(closes_at=utcnow() - timedelta(seconds=1)))
+    refused = await say(router, "/vote 1 yes")
+    assert refused.startswith("Vote #1 closed at its deadline; ballots are no longer taken.")
+    assert await ballots(db) == []
+
+
+async def test_the_electorate_is_frozen_and_only_members_vote(router, db, pfas):
+    await open_roadmap_vote(router)
+    late = await member_organisation(db, "Late Corp", joins=("pfas",))
+    await person(db, "Lou Late", organisation=late, accounts=("console:lou",))
+    assert (await say(router, "/vote 1 yes", sender="lou")).startswith("Late Corp is not in the electorate of vote #1.")
+    visitor = await member_organisation(db, "Visiting Lab", status=OrganisationStatus.NON_MEMBER)
+    await person(db, "Gus Guest", organisation=visitor, accounts=("console:gus",))
+    assert (await say(router, "/vote 1 yes", sender="gus")).startswith("Only representatives of member organisations")
+    assert (await say(router, "/vote 1 yes", sender="stranger")).startswith("Only representatives of member organisations")
+    assert (await say(router, "/vote 1 maybe", sender="ola")).startswith("'maybe' is not an option of vote #1: yes, no, abstain.")
+    assert await ballots(db) == []
+
+
+async def test_a_suspended_organisation_cannot_vote(router, db, pfas):
+    await person(db, "Sam", accounts=("console:sam",), roles=("secretariat",))
+    await open_roadmap_vote(router)
+    await say(router, '/member suspend "Fab Nord AS" unpaid', sender="sam")
+    assert (await say(router, "/vote 1 yes", sender="ola")).startswith("Only representatives of member organisations")
+
+
+async def test_a_secret_vote_shows_no_tally_until_it_closes_and_never_who(router, db, pfas):
+    await say(router, '/vote open "Elect the vice-chair?" secret')
+    await say(router, "/vote 1 yes")
+    await say(router, "/vote 1 yes", sender="ola")
+    status = await say(router, "/vote status 1", sender="ola")
+    assert "Turnout: 2 of 2 organisations" in status and "Tally" not in status
+    closed = await say(router, "/vote close 1")
+    assert closed.startswith("Vote #1 is closed")
+    async with db.transaction() as session:
+        result = (await session.scalars(select(Notice.text).where(Notice.text.like("Vote #1 is closed%")))).first()
+        cast_audit = list(await session.scalars(select(AuditEntry.details).where(AuditEntry.action == "ballot.cast")))
+    assert "Tally: yes 2 · no 0 · abstain 0" in result and "ACME" not in result and "Outcome: ADOPTED." in result
+    assert all("option" not in details for details in cast_audit)
+
+
+async def test_only_the_opener_or_the_secretariat_ends_a_vote_early(router, db, pfas):
+    await open_roadmap_vote(router)
+    assert (await say(router, "/vote close 1", sender="ola")).startswith(
+        "Only whoever opened vote #1, or the secretariat, may end it early."
+    )
+    assert (await say(router, "/vote cancel 1")).startswith("Vote #1 is cancelled.")
+    assert (await say(router, "/vote 1 yes", sender="ola")).startswith("Vote #1 is cancelled; ballots are no longer taken.")
+
+
+async def test_bad_vote_commands_say_what_is_wrong(router, db, pfas):
+    assert (await say(router, '/vote open "Q?" closes=yesterday')).startswith("'yesterday' is in the past.")
+    assert (await say(router, '/vote open "Q?" options=yes')).startswith("A vote needs at least two different options.")
+    assert (await say(router, '/vote open "Q?" majority=most')).startswith("majority= is one of simple, absolute")
+    assert (await say(router, '/vote open "Q?" quorum=lots')).startswith("quorum= is a share such as 50% or 0.5")
+    assert (await say(router, "/vote 9 yes")).startswith("No vote '9'; /vote list shows them.")
+    assert (await say(router, '/vote open "Q?"', sender="ola")).startswith("Only the chair of this working group")
+
+
+async def test_the_deadline_closes_the_vote_and_a_missed_one_closes_at_start(db, settings, pfas):
+    router = Router(db, build_registry(), settings)
+    await open_roadmap_vote(router)
+    await say(router, "/vote 1 yes")
+    await say(router, "/vote 1 yes", sender="ola")
+    async with db.transaction() as session:  # the deadline passed while the bot was down
+        await session.execute(update(Vote).values(closes_at=utcnow() - timedelta(minutes=5)))
+    app = App(settings, db, [])
+    running = asyncio.create_task(app.run())
+    await app.started.wait()
+    async with asyncio.timeout(10):
+        while True:
+            async with db.transaction() as session:
+                vote = await session.get(Vote, 1)
+                if vote.status == VoteStatus.CLOSED:
+                    break
+            await asyncio.sleep(0.05)
+    # A second vote with a deadline a moment away closes on time while the bot runs.
+    async with db.transaction() as session:
+        soon = await votes.open_vote(
+            session,
+            actor=Actor("console", "jana", "Jana", person_id=1),
+            group=await find_group(session, "pfas"),
+            rules=votes.VoteRules("Quick?", ("yes", "no"), utcnow() + timedelta(seconds=1), 0.5, Majority.SIMPLE),
+            now=utcnow(),
+        )
+    await app.deadlines.sync()
+    async with asyncio.timeout(10):
+        while True:
+            async with db.transaction() as session:
+                if (await session.get(Vote, soon.id, populate_existing=True)).status == VoteStatus.CLOSED:
+                    break
+            await asyncio.sleep(0.05)
+    app.request_stop()
+    await running
+    assert vote.result["passed"] is True and vote.result["tally"] == {"yes": 2, "no": 0, "abstain": 0}
