@@ -63,7 +63,7 @@ class App:
         self.transports = {t.platform: t for t in transports}
         self.router = Router(db, registry or build_registry(), settings, fetch=self.fetch)
         self.postman = Postman(db, self.transports)
-        self.deadlines = Deadlines(db, after_close=self.postman.wake)
+        self.deadlines = Deadlines(db, settings.votes, after_change=self.postman.wake)
         for transport in transports:
             if isinstance(transport, ConsoleTransport):
                 transport.after_each_command = self.postman.settled

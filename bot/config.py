@@ -168,6 +168,12 @@ class VoteSettings(Section):
     majority: Literal["simple", "absolute", "two-thirds", "unanimous"] = "simple"
     # Whether an abstention counts as a vote cast when the majority is measured.
     abstentions_count: bool = False
+    # When too few organisations voted: "fail" the vote, or "extend" it once by extend_days
+    # and remind the organisations that have not voted.
+    quorum_failure: Literal["fail", "extend"] = "fail"
+    extend_days: float = Field(default=7, gt=0)
+    # Hours before the deadline at which organisations that have not voted are reminded.
+    nudge_hours: list[float] = Field(default_factory=lambda: [24.0])
 
 
 class LoggingSettings(Section):

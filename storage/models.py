@@ -444,3 +444,13 @@ class BallotCast(Base):
     person_id: Mapped[int] = mapped_column(ForeignKey("people.id"))
     platform: Mapped[str] = mapped_column(String(16))
     cast_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class VoteNudge(Base):
+    """A reminder to non-voters already sent (its notices commit with this row: sent once)."""
+
+    __tablename__ = "vote_nudges"
+
+    vote_id: Mapped[int] = mapped_column(ForeignKey("votes.id", ondelete="CASCADE"), primary_key=True)
+    hours_before: Mapped[float] = mapped_column(primary_key=True)
+    sent_at: Mapped[datetime] = mapped_column(UTCDateTime)

@@ -9,7 +9,7 @@ against the clock, so a ballot a second after it is refused even before the vote
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy import func, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
@@ -27,6 +27,7 @@ from storage.models import (
     Participation,
     Person,
     Vote,
+    VoteNudge,
     VoteStatus,
     WorkingGroup,
 )
@@ -210,6 +211,74 @@ async def close_vote(session: AsyncSession, ref: str, *, by: str, now: datetime)
     return vote, result
 
 
+async def non_voters(session: AsyncSession, vote: Vote) -> list[tuple[int, str]]:
+    """Electorate organisations without a ballot yet: (id, name)."""
+    voted = select(Ballot.organisation_id).where(Ballot.vote_id == vote.id)
+    return list(
+        (
+            await session.execute(
+                select(ElectorateMember.organisation_id, ElectorateMember.organisation_name).where(
+                    ElectorateMember.vote_id == vote.id, ElectorateMember.organisation_id.not_in(voted)
+                )
+            )
+        ).tuples()
+    )
+
+
+async def _remind(session: AsyncSession, vote: Vote, text: str) -> int:
+    """Tell the representatives of every organisation that has not voted; returns how many."""
+    told = 0
+    for organisation_id, _ in await non_voters(session, vote):
+        for person_id in await session.scalars(select(Person.id).where(Person.organisation_id == organisation_id)):
+            told += await notices.to_person(session, person_id, text)
+    return told
+
+
+async def settle_at_deadline(
+    session: AsyncSession, ref: str, *, now: datetime, extend_on_failed_quorum: bool, extend_by: timedelta
+) -> tuple[str, Vote, Outcome] | None:
+    """At the deadline: close the vote, or extend it once when its quorum was not met (if the
+    alliance's rule says so). None when the vote is no longer open."""
+    vote = await find_vote(session, ref, lock=True)
+    if vote.status != VoteStatus.OPEN or now < vote.closes_at:
+        return None
+    result = await outcome(session, vote)
+    if result.quorum_met or not extend_on_failed_quorum or vote.extended:
+        closed = await close_vote(session, ref, by="deadline", now=now)
+        return ("closed", *closed)
+    vote.closes_at, vote.extended = vote.closes_at + extend_by, True
+    await audit.record(
+        session, actor="deadline", action="vote.extended", subject=f"vote:{vote.id}",
+        details={"closes_at": vote.closes_at.isoformat(), "turnout": result.turnout, "quorum_needed": result.quorum_needed},
+    )
+    await _remind(
+        session, vote,
+        f"Vote #{vote.id} ({vote.question}) did not reach its quorum, so it is extended until "
+        f"{vote.closes_at:%Y-%m-%d %H:%M} UTC. Your organisation has not voted yet: /vote {vote.id} <option>.",
+    )
+    return ("extended", vote, result)
+
+
+async def nudge(session: AsyncSession, ref: str, hours_before: float, now: datetime) -> int | None:
+    """Remind non-voters once for this offset; None when already done or no longer relevant."""
+    vote = await find_vote(session, ref, lock=True)
+    if vote.status != VoteStatus.OPEN or now >= vote.closes_at:
+        return None
+    if await session.get(VoteNudge, (vote.id, hours_before)) is not None:
+        return None
+    session.add(VoteNudge(vote_id=vote.id, hours_before=hours_before, sent_at=now))
+    told = await _remind(
+        session, vote,
+        f"Reminder: vote #{vote.id} ({vote.question}) closes {vote.closes_at:%Y-%m-%d %H:%M} UTC and your "
+        f"organisation has not voted yet. Options: {', '.join(vote.options)}. Send /vote {vote.id} <option>.",
+    )
+    await audit.record(
+        session, actor="deadline", action="vote.nudged", subject=f"vote:{vote.id}",
+        details={"hours_before": hours_before, "messages": told},
+    )
+    return told
+
+
 async def cancel_vote(session: AsyncSession, ref: str, *, actor: Actor, now: datetime) -> Vote:
     vote = await find_vote(session, ref, lock=True)
     if vote.status != VoteStatus.OPEN:
@@ -219,12 +288,21 @@ async def cancel_vote(session: AsyncSession, ref: str, *, actor: Actor, now: dat
     return vote
 
 
-async def open_votes_due(session: AsyncSession, now: datetime) -> list[int]:
-    return list(await session.scalars(select(Vote.id).where(Vote.status == VoteStatus.OPEN, Vote.closes_at <= now)))
+@dataclass(frozen=True)
+class Schedule:
+    vote_id: int
+    opened_at: datetime
+    closes_at: datetime
+    nudged: frozenset[float]  # the offsets already reminded
 
 
-async def open_deadlines(session: AsyncSession) -> list[tuple[int, datetime]]:
-    return list((await session.execute(select(Vote.id, Vote.closes_at).where(Vote.status == VoteStatus.OPEN))).tuples())
+async def open_schedules(session: AsyncSession) -> list[Schedule]:
+    rows = (await session.execute(select(Vote.id, Vote.opened_at, Vote.closes_at).where(Vote.status == VoteStatus.OPEN))).all()
+    sent = (await session.execute(select(VoteNudge.vote_id, VoteNudge.hours_before))).tuples()
+    done: dict[int, set[float]] = {}
+    for vote_id, hours in sent:
+        done.setdefault(vote_id, set()).add(hours)
+    return [Schedule(i, o, c, frozenset(done.get(i, ()))) for i, o, c in rows]
 
 
 async def list_votes(session: AsyncSession, group: WorkingGroup | None, limit: int = 20) -> list[Vote]:

@@ -215,3 +215,49 @@ async def test_the_deadline_closes_the_vote_and_a_missed_one_closes_at_start(db,
     app.request_stop()
     await running
     assert vote.result["passed"] is True and vote.result["tally"] == {"yes": 2, "no": 0, "abstain": 0}
+
+
+async def test_a_failed_quorum_extends_the_vote_once_and_reminds_the_non_voters(router, db, pfas):
+    from bot.config import VoteSettings
+    from bot.deadlines import Deadlines
+
+    await say(router, '/vote open "Adopt the PFAS roadmap v2?" quorum=100%')
+    await say(router, "/vote 1 yes")
+    deadlines = Deadlines(db, VoteSettings(quorum_failure="extend", extend_days=3), after_change=lambda: None)
+    async with db.transaction() as session:
+        await session.execute(update(Vote).values(closes_at=utcnow() - timedelta(seconds=1)))
+    await deadlines.settle(1)
+    async with db.transaction() as session:
+        vote = await session.get(Vote, 1)
+        reminders = list(await session.scalars(select(Notice.target).where(Notice.text.like("Vote #1 (%did not reach its quorum%"))))
+    assert vote.status == VoteStatus.OPEN and vote.extended and vote.closes_at > utcnow() + timedelta(days=2)
+    assert reminders == ["ola"]  # Fab Nord's representative; ACME has voted
+    async with db.transaction() as session:
+        await session.execute(update(Vote).values(closes_at=utcnow() - timedelta(seconds=1)))
+    await deadlines.settle(1)  # only once: now it closes, quorum or not
+    async with db.transaction() as session:
+        vote = await session.get(Vote, 1)
+        posted = (await session.scalars(select(Notice.text).where(Notice.text.like("Vote #1 is closed%")))).first()
+    assert vote.status == VoteStatus.CLOSED and vote.result["quorum_met"] is False
+    assert "Outcome: NOT VALID — quorum not met." in posted
+
+
+async def test_non_voters_are_reminded_once_before_the_deadline(router, db, pfas):
+    from bot.config import VoteSettings
+    from bot.deadlines import Deadlines
+
+    await say(router, '/vote open "Adopt the PFAS roadmap v2?" closes=3h')
+    await say(router, "/vote 1 yes")
+    deadlines = Deadlines(db, VoteSettings(nudge_hours=[1.0, 24.0]), after_change=lambda: None)
+    deadlines.scheduler.start()
+    try:
+        await deadlines.sync()
+        assert sorted(job.id for job in deadlines.scheduler.get_jobs()) == ["vote-close:1", "vote-nudge:1:1.0"]
+        await asyncio.gather(deadlines.nudge(1, 1.0), deadlines.nudge(1, 1.0))
+        await deadlines.sync()
+        assert [job.id for job in deadlines.scheduler.get_jobs()] == ["vote-close:1"]
+    finally:
+        deadlines.stop()
+    async with db.transaction() as session:
+        reminded = list(await session.scalars(select(Notice.target).where(Notice.text.like("Reminder: vote #1%"))))
+    assert reminded == ["ola"]
