@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import csv
 import getpass
+import io
+import json
 import logging
 import sys
 from collections.abc import Awaitable, Callable
@@ -17,7 +20,7 @@ from bot.config import ConfigError, Settings, load_settings
 from bot.transports.base import TransportUnavailable
 from bot.transports.console import ConsoleTransport
 from handlers import build_registry
-from storage import audit, groups, imports, migrate, organisations, people, rooms
+from storage import audit, groups, imports, migrate, organisations, people, rooms, votes
 from storage.db import Database
 from storage.errors import Refused
 from storage.models import OrganisationStatus, RoleName, RoomPurpose
@@ -123,6 +126,13 @@ def _parser() -> argparse.ArgumentParser:
     members.add_argument("file", type=Path, help="columns: " + ", ".join(imports.COLUMNS))
     members.set_defaults(action=_import_members)
 
+    votes_cmd = commands.add_parser("votes", help="votes").add_subparsers(required=True)
+    export = votes_cmd.add_parser("export", help="a vote's electorate, ballots, result and audit hashes")
+    export.add_argument("id")
+    export.add_argument("--format", choices=("json", "csv"), default="json")
+    export.add_argument("-o", "--output", type=Path, help="file to write (default: standard output)")
+    export.set_defaults(action=_votes_export)
+
     audit_cmd = commands.add_parser("audit", help="the audit log").add_subparsers(required=True)
     audit_cmd.add_parser("verify", help="check every link of the hash chain").set_defaults(
         action=_audit_verify
@@ -196,6 +206,38 @@ async def _import_members(settings: Settings, args) -> int:
             print(f"{heading}\t{line}")
     print(report.summary())
     return 1 if report.rejected else 0
+
+
+async def _votes_export(settings: Settings, args) -> int:
+    db = await open_database(settings)
+    try:
+        async with db.transaction() as session:
+            record = await votes.export_record(session, args.id)
+    finally:
+        await db.close()
+    text = json.dumps(record, indent=2, ensure_ascii=False) + "\n" if args.format == "json" else _vote_csv(record)
+    if args.output:
+        args.output.write_text(text, encoding="utf-8")
+    else:
+        sys.stdout.write(text)
+    return 0
+
+
+def _vote_csv(record: dict) -> str:
+    """One row per electorate organisation: its counted ballot (blank for a secret vote)."""
+    counted = {b["organisation_id"]: b["option"] for b in record.get("ballots", [])}
+    last = {c["organisation_id"]: c for c in record.get("casts", [])}
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(["vote", "organisation_id", "organisation", "ballot", "cast_by", "platform", "cast_at"])
+    for member in record["electorate"]:
+        cast = last.get(member["organisation_id"], {})
+        writer.writerow([
+            record["vote"]["id"], member["organisation_id"], member["organisation"],
+            counted.get(member["organisation_id"], ""), cast.get("cast_by", ""),
+            cast.get("platform", ""), cast.get("cast_at", ""),
+        ])
+    return out.getvalue()
 
 
 async def _audit_verify(settings: Settings, args) -> int:

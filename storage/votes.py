@@ -318,3 +318,66 @@ async def announce_to_group(session: AsyncSession, vote: Vote, text: str, button
         await notices.to_group(session, vote.group_id, text, buttons=buttons)
     else:
         await notices.to_every_room(session, text, buttons=buttons)
+
+
+async def export_record(session: AsyncSession, ref: str) -> dict:
+    """Everything a reviewer needs to check a vote: its rules, electorate, ballots (never for a
+    secret vote), result, and the hashes of its audit entries to verify against the chain."""
+    vote = await find_vote(session, ref)
+    electorate = (
+        await session.execute(
+            select(ElectorateMember.organisation_id, ElectorateMember.organisation_name)
+            .where(ElectorateMember.vote_id == vote.id)
+            .order_by(ElectorateMember.organisation_name)
+        )
+    ).tuples().all()
+    record: dict = {
+        "vote": {
+            "id": vote.id,
+            "question": vote.question,
+            "options": vote.options,
+            "group": await session.scalar(select(WorkingGroup.slug).where(WorkingGroup.id == vote.group_id)),
+            "quorum": vote.quorum,
+            "majority": vote.majority,
+            "abstentions_count": vote.abstentions_count,
+            "secret": vote.secret,
+            "hidden": vote.hidden,
+            "status": vote.status.value,
+            "opened_by": vote.opened_by,
+            "opened_at": vote.opened_at.isoformat(),
+            "closes_at": vote.closes_at.isoformat(),
+            "extended": vote.extended,
+            "closed_at": vote.closed_at.isoformat() if vote.closed_at else None,
+        },
+        "electorate": [{"organisation_id": i, "organisation": n} for i, n in electorate],
+        "result": vote.result,
+    }
+    if not vote.secret:
+        casts = (
+            await session.execute(
+                select(BallotCast, Person.name)
+                .join(Person, Person.id == BallotCast.person_id)
+                .where(BallotCast.vote_id == vote.id)
+                .order_by(BallotCast.id)
+            )
+        ).tuples().all()
+        counted_rows = await session.execute(
+            select(Ballot.organisation_id, Ballot.option).where(Ballot.vote_id == vote.id)
+        )
+        counted = dict(counted_rows.tuples().all())
+        record["ballots"] = [{"organisation_id": o, "option": v} for o, v in sorted(counted.items())]
+        record["casts"] = [
+            {
+                "organisation_id": cast.organisation_id,
+                "option": cast.option,
+                "cast_by": name,
+                "platform": cast.platform,
+                "cast_at": cast.cast_at.isoformat(),
+            }
+            for cast, name in casts
+        ]
+    entries = await session.scalars(
+        select(audit.AuditEntry).where(audit.AuditEntry.subject == f"vote:{vote.id}").order_by(audit.AuditEntry.id)
+    )
+    record["audit"] = [{"entry": e.id, "action": e.action, "at": e.at.isoformat(), "hash": e.hash} for e in entries]
+    return record

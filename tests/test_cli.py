@@ -155,3 +155,22 @@ def test_importing_members_is_idempotent_and_reports_what_it_did(home):
     assert "You are Jana Novak" not in done.stdout  # the console account was not in the file
     people_list = wgbot("person", "list").stdout
     assert "Jana Novak\tACME GmbH\tchair:pfas\ttelegram:1001, matrix:@jana:example.org" in people_list
+
+
+def test_a_vote_is_exported_with_its_ballots_and_audit_hashes(home):
+    import json
+
+    wgbot("org", "add", "ACME GmbH", "--country", "DE", "--kind", "industry", "--group", "pfas")
+    wgbot("org", "add", "Fab Nord AS", "--country", "NO", "--kind", "industry", "--group", "pfas")
+    wgbot("person", "add", "Jana Novak", "--org", "ACME GmbH", "--role", "chair:pfas", "--account", "console:jana")
+    done = wgbot("console", "--as", "jana", "--room", "pfas",
+                 stdin='/vote open "Adopt the roadmap?"\n/vote 1 no\n/vote 1 yes\n/vote close 1\n')
+    assert "Outcome: NOT VALID — quorum not met." not in done.stdout and "Outcome: ADOPTED." in done.stdout
+    record = json.loads(wgbot("votes", "export", "1").stdout)
+    assert record["result"]["tally"] == {"yes": 1, "no": 0, "abstain": 0}
+    assert [c["option"] for c in record["casts"]] == ["no", "yes"]
+    assert [a["action"] for a in record["audit"]] == ["vote.opened", "ballot.cast", "ballot.cast", "vote.closed"]
+    table = wgbot("votes", "export", "1", "--format", "csv").stdout.splitlines()
+    assert table[0] == "vote,organisation_id,organisation,ballot,cast_by,platform,cast_at"
+    assert table[1].startswith("1,1,ACME GmbH,yes,Jana Novak,console,")
+    assert table[2] == "1,2,Fab Nord AS,,,,"
