@@ -25,7 +25,9 @@ async def test_one_process_answers_in_matrix_and_telegram_rooms_of_one_group(syn
     await emulator.start()
     bot_user, jana_user, sam_user = await synapse.register(), await synapse.register(), await synapse.register()
     acme = await member_organisation(db, "ACME GmbH", joins=("pfas",))
-    jana = await person(db, "Jana Novak", organisation=acme, accounts=(f"matrix:{jana_user.user_id}",))
+    jana = await person(
+        db, "Jana Novak", organisation=acme, accounts=(f"matrix:{jana_user.user_id}",), roles=("chair:pfas",)
+    )
     await person(db, "Sam", accounts=(f"matrix:{sam_user.user_id}",), roles=("secretariat",))
     async with db.transaction() as session:  # Jana's Telegram account is linked to the same person
         await people.add_account(
@@ -67,6 +69,23 @@ async def test_one_process_answers_in_matrix_and_telegram_rooms_of_one_group(syn
             assert f"matrix {jana_user.user_id}, telegram 1001" in text
         info = await emulator.answer_to(await emulator.say(jana_tg, TELEGRAM_GROUP, "/wg info pfas"))
         assert "Rooms: 3" in info.text  # the console room, the Matrix room and this chat
+
+        # A vote opened on Telegram is posted in both rooms: a keyboard there, reactions here.
+        await emulator.say(jana_tg, TELEGRAM_GROUP, '/vote open "Adopt the PFAS roadmap v2?"')
+        posted = next(
+            m for m in await emulator.wait_for_bot(TELEGRAM_GROUP, count=4) if m.text.startswith("Vote #1 (PFAS)")
+        )
+        assert posted.buttons() == [("yes", "/vote 1 yes"), ("no", "/vote 1 no"), ("abstain", "/vote 1 abstain")]
+        on_matrix = await jana_mx.wait_for(
+            lambda e: e["sender"] == bot_user.user_id and e["content"].get("body", "").startswith("Vote #1 (PFAS)")
+        )
+        toast = await emulator.wait_for_toast(await emulator.press(jana_tg, posted, "yes"))
+        assert toast["text"] == "Recorded: yes for ACME GmbH"
+        await jana_mx.react(matrix_room, on_matrix["event_id"], "👎")
+        changed = await jana_mx.wait_for(
+            lambda e: e["sender"] == bot_user.user_id and e["content"].get("body", "").startswith("Recorded: no")
+        )
+        assert changed["content"]["body"] == "Recorded: no for ACME GmbH (replaces yes by Jana Novak)"
     finally:
         app.request_stop()
         await asyncio.wait_for(running, WAIT)
