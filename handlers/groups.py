@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from bot.commands import Call, Command, Param
 from bot.context import Context
 from bot.transports.base import Reply
-from storage import groups
+from handlers.votes import announce_opening
+from storage import groups, votes
+from storage.rules.access import Access
+from storage.rules.voting import Majority
 
 
 async def wg_list(ctx: Context, call: Call) -> Reply:
@@ -42,6 +47,31 @@ async def wg_info(ctx: Context, call: Call) -> Reply:
     return Reply("\n".join(lines))
 
 
+async def wg_propose(ctx: Context, call: Call) -> Reply:
+    """Propose a new working group: an alliance-wide vote decides."""
+    name = " ".join(call.args["name"].split())
+    await groups.check_new_group(ctx.session, name)
+    settings = ctx.settings.votes
+    mandate = call.args["mandate"]
+    vote = await votes.open_vote(
+        ctx.session,
+        actor=ctx.actor,
+        group=None,
+        rules=votes.VoteRules(
+            question=f"Create the working group {name!r}? Mandate: {mandate}",
+            options=("yes", "no", "abstain"),
+            closes_at=ctx.now + timedelta(days=settings.duration_days),
+            quorum=settings.quorum,
+            majority=Majority(settings.majority),
+            abstentions_count=settings.abstentions_count,
+            action={"create_group": {"name": name, "mandate": mandate}},
+        ),
+        now=ctx.now,
+    )
+    await announce_opening(ctx, vote, proposed_by=f"Proposed by {ctx.actor.display_name} ({ctx.actor.organisation_name}).\n")
+    return Reply(f"Your proposal is vote #{vote.id}; if it passes, {name} is created and the secretariat binds its rooms.")
+
+
 COMMANDS = [
     Command("wg list", "list the working groups", wg_list, anywhere=True),
     Command(
@@ -49,6 +79,14 @@ COMMANDS = [
         "show a working group's mandate, chairs and members",
         wg_info,
         params=(Param("group", rest=True),),
+        anywhere=True,
+    ),
+    Command(
+        "wg propose",
+        "propose a new working group (an alliance-wide vote decides)",
+        wg_propose,
+        Access.MEMBER,
+        params=(Param("name"), Param("mandate", rest=True)),
         anywhere=True,
     ),
 ]

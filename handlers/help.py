@@ -20,7 +20,7 @@ WHO = {
 
 async def show_help(ctx: Context, call: Call) -> Reply:
     """List the commands the sender may use here, or explain one command in full."""
-    topic = call.args.get("command")
+    topic = (call.args.get("command") or "").strip().lstrip("/!").strip()
     if topic:
         return _one(ctx, topic)
     group_id = ctx.binding.group_id if ctx.binding else None

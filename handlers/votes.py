@@ -60,21 +60,26 @@ async def vote_open(ctx: Context, call: Call) -> Reply:
         abstentions_count=settings.abstentions_count,
     )
     vote = await votes.open_vote(ctx.session, actor=ctx.actor, group=ctx.group, rules=rules, now=ctx.now)
+    electorate = await announce_opening(ctx, vote)
+    return Reply(f"Vote #{vote.id} is open until {shown(vote.closes_at, _zone(ctx))}, with {electorate} organisations to vote.")
+
+
+async def announce_opening(ctx: Context, vote: Vote, proposed_by: str = "") -> int:
+    """Post a new vote, with its buttons, in every room it concerns; returns the electorate's size."""
     electorate = await votes.electorate_size(ctx.session, vote)
-    where = ctx.group.name if ctx.group else "the whole alliance"
+    where = ctx.group.name if vote.group_id else "the whole alliance"
     kind = "secret ballot; " if vote.secret else ("results hidden until close; " if vote.hidden else "")
-    zone = ctx.settings.alliance.timezone
     await votes.announce_to_group(
         ctx.session,
         vote,
-        f"Vote #{vote.id} ({where}): {vote.question}\n"
+        f"Vote #{vote.id} ({where}): {vote.question}\n{proposed_by}"
         f"Options: {', '.join(vote.options)}. One vote per member organisation "
         f"({electorate} in the electorate); {kind}quorum {vote.quorum:.0%}, {vote.majority} majority.\n"
-        f"Closes {shown(vote.closes_at, zone)}. Vote with the buttons or /vote {vote.id} <option>; "
-        "you may change your vote until then.",
+        f"Closes {shown(vote.closes_at, ctx.settings.alliance.timezone)}. Vote with the buttons or "
+        f"/vote {vote.id} <option>; you may change your vote until then.",
         buttons=_buttons(vote),
     )
-    return Reply(f"Vote #{vote.id} is open until {shown(vote.closes_at, _zone(ctx))}, with {electorate} organisations to vote.")
+    return electorate
 
 
 async def vote_cast(ctx: Context, call: Call) -> Reply:

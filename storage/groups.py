@@ -55,17 +55,7 @@ async def add_group(
 ) -> WorkingGroup:
     name = " ".join(name.split())
     slug = (slug or slug_for(name)).lower()
-    if not name or not _SLUG.match(slug):
-        raise Refused(
-            f"A working group needs a name and a short id of letters, digits and dashes, not {slug!r}."
-        )
-    clash = await session.scalar(
-        select(WorkingGroup).where(
-            (WorkingGroup.slug == slug) | (func.lower(WorkingGroup.name) == name.lower())
-        )
-    )
-    if clash is not None:
-        raise Refused(f"The working group {clash.name} ({clash.slug}) already exists.")
+    await check_new_group(session, name, slug)
     group = WorkingGroup(slug=slug, name=name, mandate=mandate)
     session.add(group)
     await session.flush()
@@ -77,6 +67,22 @@ async def add_group(
         details={"slug": slug, "name": name, "mandate": mandate},
     )
     return group
+
+
+async def check_new_group(session: AsyncSession, name: str, slug: str | None = None) -> None:
+    """Refuse a group that could not be created: no name, a bad short id, or a clash."""
+    slug = (slug or slug_for(name)).lower()
+    if not name.strip() or not _SLUG.match(slug):
+        raise Refused(
+            f"A working group needs a name and a short id of letters, digits and dashes, not {slug!r}."
+        )
+    clash = await session.scalar(
+        select(WorkingGroup).where(
+            (WorkingGroup.slug == slug) | (func.lower(WorkingGroup.name) == name.strip().lower())
+        )
+    )
+    if clash is not None:
+        raise Refused(f"The working group {clash.name} ({clash.slug}) already exists.")
 
 
 async def seed_founding_groups(session: AsyncSession) -> list[WorkingGroup]:

@@ -403,6 +403,8 @@ class Vote(Base):
     extended: Mapped[bool] = mapped_column(default=False)
     closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     result: Mapped[dict | None] = mapped_column(JSON)
+    # What passing the vote does, carried out when it closes: {"create_group": {name, mandate}}.
+    action: Mapped[dict | None] = mapped_column(JSON)
 
     group: Mapped[WorkingGroup | None] = relationship()
 

@@ -16,7 +16,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from storage import audit, notices
+from storage import audit, groups, notices
 from storage.errors import Refused
 from storage.models import (
     Ballot,
@@ -45,6 +45,7 @@ class VoteRules:
     secret: bool = False
     hidden: bool = False
     abstentions_count: bool = False
+    action: dict | None = None  # what passing it does, e.g. {"create_group": {...}}
 
 
 async def open_vote(
@@ -78,6 +79,7 @@ async def open_vote(
         opener_person_id=actor.person_id,
         opened_at=now,
         closes_at=rules.closes_at,
+        action=rules.action,
     )
     session.add(vote)
     await session.flush()
@@ -97,6 +99,7 @@ async def open_vote(
             "secret": vote.secret,
             "hidden": vote.hidden,
             "electorate": sorted(i for i, _ in electorate),
+            "action": rules.action,
         },
     )
     return vote
@@ -208,7 +211,31 @@ async def close_vote(session: AsyncSession, ref: str, *, by: str, now: datetime)
         "passed": result.passed,
     }
     await audit.record(session, actor=by, action="vote.closed", subject=f"vote:{vote.id}", details=vote.result)
+    if result.passed and vote.action:
+        await _carry_out(session, vote)
     return vote, result
+
+
+async def _carry_out(session: AsyncSession, vote: Vote) -> None:
+    """Do what the passed vote decided, in the transaction that closes it."""
+    proposal = vote.action.get("create_group")
+    if proposal is None:
+        return
+    try:
+        async with session.begin_nested():
+            group = await groups.add_group(
+                session, actor=f"vote:{vote.id}", name=proposal["name"], mandate=proposal.get("mandate", "")
+            )
+    except Refused as refusal:  # e.g. a group of that name was created meanwhile
+        vote.result = {**vote.result, "action": f"not carried out: {refusal}"}
+        await notices.to_secretariat(session, f"Vote #{vote.id} passed, but its group was not created: {refusal}")
+        return
+    vote.result = {**vote.result, "action": f"created working group {group.slug}"}
+    await notices.to_secretariat(
+        session,
+        f"Vote #{vote.id} created the working group {group.name} ({group.slug}). Please bind its rooms: "
+        f"wgbot room bind <platform:room> --group {group.slug}",
+    )
 
 
 async def non_voters(session: AsyncSession, vote: Vote) -> list[tuple[int, str]]:

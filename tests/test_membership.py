@@ -254,3 +254,27 @@ async def test_the_secretariat_manages_representatives_chairs_and_standing(route
     assert removed == "Piet Jansen no longer represents ACME GmbH."
     assert "Roles: none." in await say(router, dm("/whoami", "1002"))
     assert (await say(router, dm("/member add Nowhere Bob", "1002"))).startswith("Only the secretariat may do this.")
+
+
+async def test_a_proposed_working_group_is_created_when_the_alliance_votes_for_it(router, db, reviewers):
+    acme = await member_organisation(db, "ACME GmbH", joins=("pfas",))
+    fab = await member_organisation(db, "Fab Nord AS", joins=("skills",))
+    await person(db, "Jana Novak", organisation=acme, accounts=("console:jana",))
+    await person(db, "Ola Nordmann", organisation=fab, accounts=("console:ola",))
+    proposed = await say(router, dm('/wg propose "Chips Act" Follow the implementation of the Chips Act', "jana", platform="console"))
+    assert proposed.startswith("Your proposal is vote #1")
+    async with db.transaction() as session:
+        posted = list(await session.scalars(select(Notice.target).where(Notice.text.like("Vote #1 (the whole alliance)%"))))
+    assert sorted(posted) == ["pfas", "plenary", "secretariat", "skills", "supply-chains"]  # every bound room
+    assert (await say(router, dm('/wg propose PFAS again', "ola", platform="console"))).startswith(
+        "The working group PFAS (pfas) already exists."
+    )
+    await say(router, dm("/vote 1 yes", "jana", platform="console"))
+    await say(router, dm("/vote 1 yes", "ola", platform="console"))
+    await say(router, dm("/vote close 1", "sam", platform="console"))
+    listed = await say(router, dm("/wg info chips-act", "ola", platform="console"))
+    assert listed.startswith("Chips Act (chips-act)\nMandate: Follow the implementation of the Chips Act")
+    assert any(
+        n.startswith("Vote #1 created the working group Chips Act (chips-act). Please bind its rooms")
+        for n in await notices_to(db, "secretariat")
+    )

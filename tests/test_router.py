@@ -243,3 +243,9 @@ async def test_event_marks_are_forgotten_only_long_after_any_redelivery(router, 
         )
         assert await events.forget_before(session, utcnow() - timedelta(days=30)) == 1
     assert await router.handle(message("/decide new", sender="sam", event_id="new")) is None
+
+
+@pytest.mark.parametrize("text", ["/help /", "/help !", "/help  / ", "/help //"])
+async def test_help_with_only_a_prefix_lists_the_commands(router, text):
+    reply = await router.handle(message(text, sender="anyone"))
+    assert reply.text.startswith("Commands you can use here")

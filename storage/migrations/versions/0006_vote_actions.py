@@ -1,0 +1,29 @@
+"""What a vote does when it passes (e.g. create a working group)
+
+Revision ID: 0006
+Revises: 0005
+Create Date: 2026-11-25 02:31:18.333449
+"""
+
+from collections.abc import Sequence
+
+import sqlalchemy as sa
+from alembic import op
+
+
+revision: str = '0006'
+down_revision: str | None = '0005'
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+
+def upgrade() -> None:
+    with op.batch_alter_table('votes', schema=None) as batch_op:
+        batch_op.add_column(sa.Column('action', sa.JSON(), nullable=True))
+
+
+
+def downgrade() -> None:
+    with op.batch_alter_table('votes', schema=None) as batch_op:
+        batch_op.drop_column('action')
+
