@@ -61,9 +61,11 @@ class App:
         self.settings = settings
         self.db = db
         self.transports = {t.platform: t for t in transports}
-        self.router = Router(db, registry or build_registry(), settings, fetch=self.fetch)
         self.postman = Postman(db, self.transports)
         self.deadlines = Deadlines(db, settings.votes, after_change=self.postman.wake)
+        self.router = Router(
+            db, registry or build_registry(), settings, fetch=self.fetch, on_change=self._follow_up
+        )
         for transport in transports:
             if isinstance(transport, ConsoleTransport):
                 transport.after_each_command = self.postman.settled
@@ -109,9 +111,11 @@ class App:
         """The router's answer; then the postman delivers what the command queued."""
         reply = await self.router.handle(incoming)
         self.postman.wake()
-        if self.deadlines.scheduler.running:
-            await self.deadlines.sync()
         return reply
+
+    async def _follow_up(self, changed: set[str]) -> None:
+        if "deadlines" in changed and self.deadlines.scheduler.running:
+            await self.deadlines.sync()
 
     async def fetch(self, attachment: AttachmentRef) -> bytes:
         return await self.transports[attachment.platform].fetch(attachment)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -26,6 +26,9 @@ class Context:
     registry: Registry
     now: datetime
     fetch: Callable[[AttachmentRef], Awaitable[bytes]]  # an attachment's bytes, from its platform
+    # What the command changed that the running bot must follow up after the commit
+    # (e.g. "deadlines": the scheduler re-reads the open votes).
+    changed: set[str] = field(default_factory=set)
 
     @property
     def group(self) -> WorkingGroup | None:

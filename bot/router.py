@@ -23,7 +23,7 @@ from storage import dialogs, events, people, rooms
 from storage.db import Database
 from storage.errors import Refused
 from storage.models import RoomBinding, utcnow
-from storage.rules.access import REFUSALS, may
+from storage.rules.access import REFUSALS, Actor, may
 
 log = logging.getLogger(__name__)
 Fetch = Callable[[AttachmentRef], Awaitable[bytes]]
@@ -41,12 +41,14 @@ class Router:
         settings: Settings,
         fetch: Fetch | None = None,
         clock: Callable[[], datetime] = utcnow,
+        on_change: Callable[[set[str]], Awaitable[None]] | None = None,
     ) -> None:
         self.db = db
         self.registry = registry
         self.settings = settings
         self.fetch = fetch or _no_files
         self.clock = clock
+        self.on_change = on_change  # told, after the commit, what a command changed
 
     async def handle(self, incoming: Incoming) -> Reply | None:
         """The bot's answer to one message, or None when it should stay silent."""
@@ -57,14 +59,19 @@ class Router:
         binding = None
         try:
             try:
+                changed: set[str] = set()
                 async with self.db.transaction() as session:
                     if not await events.claim(session, incoming.platform, incoming.event_id):
                         log.info("event %s/%s seen before; ignored", incoming.platform, incoming.event_id)
                         return None
                     binding = await rooms.binding_for(session, incoming.platform, incoming.room_id)
                     if line is None:
-                        return await self._converse(session, incoming, binding)
-                    return await self._run(session, incoming, line, binding)
+                        reply = await self._converse(session, incoming, binding, changed)
+                    else:
+                        reply = await self._run(session, incoming, line, binding, changed)
+                if changed and self.on_change:
+                    await self.on_change(changed)
+                return reply
             except Refused as refusal:
                 # The refused act is undone whole; the event is still marked as handled, so a
                 # redelivery does not repeat the refusal.
@@ -93,6 +100,7 @@ class Router:
         incoming: Incoming,
         line: CommandLine,
         binding: RoomBinding | None,
+        changed: set[str],
     ) -> Reply | None:
         command, words = self.registry.resolve(line)
         if binding is None and not command.anywhere:
@@ -107,26 +115,33 @@ class Router:
             raise _Usage(command, REFUSALS[command.access])
         try:
             call = command.parse(line, words)
-            reply = await command.handler(self._context(session, incoming, actor, binding), call)
+            reply = await command.handler(self._context(session, incoming, actor, binding, changed), call)
         except Refused as refusal:
             raise _Usage(command, str(refusal)) from None
         return self._answer(incoming, reply)
 
     async def _converse(
-        self, session: AsyncSession, incoming: Incoming, binding: RoomBinding | None
+        self, session: AsyncSession, incoming: Incoming, binding: RoomBinding | None, changed: set[str]
     ) -> Reply | None:
         """Plain text in a private chat: the next answer of the sender's guided dialog."""
         dialog = await dialogs.current(session, incoming.platform, incoming.sender_id)
         if dialog is None or dialog.kind not in self.registry.conversations:
             return self._answer(incoming, "I answer commands; send /help to see them.")
         actor = await people.identify(session, incoming.platform, incoming.sender_id, incoming.sender_name)
-        context = self._context(session, incoming, actor, binding)
+        context = self._context(session, incoming, actor, binding, changed)
         reply = await self.registry.conversations[dialog.kind](context, incoming.text.strip())
         return self._answer(incoming, reply)
 
-    def _context(self, session, incoming, actor, binding) -> Context:
+    def _context(
+        self,
+        session: AsyncSession,
+        incoming: Incoming,
+        actor: Actor,
+        binding: RoomBinding | None,
+        changed: set[str],
+    ) -> Context:
         return Context(
-            incoming, actor, session, binding, self.settings, self.registry, self.clock(), self.fetch
+            incoming, actor, session, binding, self.settings, self.registry, self.clock(), self.fetch, changed
         )
 
     def _refusal(

@@ -60,6 +60,7 @@ async def vote_open(ctx: Context, call: Call) -> Reply:
         abstentions_count=settings.abstentions_count,
     )
     vote = await votes.open_vote(ctx.session, actor=ctx.actor, group=ctx.group, rules=rules, now=ctx.now)
+    ctx.changed.add("deadlines")
     electorate = await announce_opening(ctx, vote)
     return Reply(f"Vote #{vote.id} is open until {shown(vote.closes_at, _zone(ctx))}, with {electorate} organisations to vote.")
 
@@ -148,6 +149,7 @@ async def vote_close(ctx: Context, call: Call) -> Reply:
     """Close a vote now and announce its result."""
     _may_end(ctx, await votes.find_vote(ctx.session, call.args["id"]))
     closed = await votes.close_vote(ctx.session, call.args["id"], by=ctx.actor.label, now=ctx.now)
+    ctx.changed.add("deadlines")
     if closed is None:
         raise Refused(f"Vote #{call.args['id']} is not open.")
     await announce_result(ctx.session, *closed)
@@ -165,6 +167,7 @@ async def vote_cancel(ctx: Context, call: Call) -> Reply:
     vote = await votes.find_vote(ctx.session, call.args["id"])
     _may_end(ctx, vote)
     await votes.cancel_vote(ctx.session, call.args["id"], actor=ctx.actor, now=ctx.now)
+    ctx.changed.add("deadlines")
     await votes.announce_to_group(ctx.session, vote, f"Vote #{vote.id} is cancelled: {vote.question}")
     return Reply(f"Vote #{vote.id} is cancelled.")
 

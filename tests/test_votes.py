@@ -261,3 +261,17 @@ async def test_non_voters_are_reminded_once_before_the_deadline(router, db, pfas
     async with db.transaction() as session:
         reminded = list(await session.scalars(select(Notice.target).where(Notice.text.like("Reminder: vote #1%"))))
     assert reminded == ["ola"]
+
+
+async def test_a_vote_opened_by_command_is_scheduled_without_waiting_for_a_restart(db, settings, pfas):
+    app = App(settings, db, [])
+    running = asyncio.create_task(app.run())
+    await app.started.wait()
+    try:
+        await app.handle(message('/vote open "Adopt it?" closes=3d', sender="jana", room="pfas"))
+        assert {job.id for job in app.deadlines.scheduler.get_jobs()} == {"vote-close:1", "vote-nudge:1:24.0"}
+        await app.handle(message("/vote cancel 1", sender="jana", room="pfas"))
+        assert app.deadlines.scheduler.get_jobs() == []
+    finally:
+        app.request_stop()
+        await running
