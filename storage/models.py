@@ -419,33 +419,29 @@ class ElectorateMember(Base):
     organisation_name: Mapped[str] = mapped_column(String(200))
 
 
-class Ballot(Base):
+class _CastFields:
+    """What one cast says: which option, for which organisation, by whom, from where, when."""
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    vote_id: Mapped[int] = mapped_column(ForeignKey("votes.id", ondelete="CASCADE"), index=True)
+    organisation_id: Mapped[int] = mapped_column(ForeignKey("organisations.id"))
+    option: Mapped[str] = mapped_column(String(200))
+    person_id: Mapped[int] = mapped_column(ForeignKey("people.id"))
+    platform: Mapped[str] = mapped_column(String(16))
+    cast_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class Ballot(_CastFields, Base):
     """The one ballot that counts for an organisation in a vote: its latest cast."""
 
     __tablename__ = "ballots"
     __table_args__ = (UniqueConstraint("vote_id", "organisation_id"),)
 
-    id: Mapped[int] = mapped_column(primary_key=True)
-    vote_id: Mapped[int] = mapped_column(ForeignKey("votes.id", ondelete="CASCADE"), index=True)
-    organisation_id: Mapped[int] = mapped_column(ForeignKey("organisations.id"))
-    option: Mapped[str] = mapped_column(String(200))
-    person_id: Mapped[int] = mapped_column(ForeignKey("people.id"))
-    platform: Mapped[str] = mapped_column(String(16))
-    cast_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
-
-class BallotCast(Base):
+class BallotCast(_CastFields, Base):
     """Every cast, in order: who cast what for which organisation, and from where."""
 
     __tablename__ = "ballot_casts"
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    vote_id: Mapped[int] = mapped_column(ForeignKey("votes.id", ondelete="CASCADE"), index=True)
-    organisation_id: Mapped[int] = mapped_column(ForeignKey("organisations.id"))
-    option: Mapped[str] = mapped_column(String(200))
-    person_id: Mapped[int] = mapped_column(ForeignKey("people.id"))
-    platform: Mapped[str] = mapped_column(String(16))
-    cast_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 
 class VoteNudge(Base):

@@ -74,15 +74,7 @@ async def assign_role(
     """Give a person a role; False if they already hold it."""
     if (role == RoleName.CHAIR) != (group is not None):
         raise Refused("A chair chairs one working group; the other roles are alliance-wide.")
-    in_scope = (
-        RoleAssignment.group_id == group.id if group else RoleAssignment.group_id.is_(None)
-    )
-    existing = await session.scalar(
-        select(RoleAssignment).where(
-            RoleAssignment.person_id == person.id, RoleAssignment.role == role, in_scope
-        )
-    )
-    if existing is not None:
+    if await _assignment(session, person, role, group) is not None:
         return False
     assignment = RoleAssignment(person_id=person.id, role=role, group_id=group.id if group else None)
     session.add(assignment)
@@ -95,6 +87,15 @@ async def assign_role(
         details={"role": role.value, "group": group.slug if group else None},
     )
     return True
+
+
+async def _assignment(
+    session: AsyncSession, person: Person, role: RoleName, group: WorkingGroup | None
+) -> RoleAssignment | None:
+    in_scope = RoleAssignment.group_id == group.id if group else RoleAssignment.group_id.is_(None)
+    return await session.scalar(
+        select(RoleAssignment).where(RoleAssignment.person_id == person.id, RoleAssignment.role == role, in_scope)
+    )
 
 
 def parse_role(text: str) -> tuple[RoleName, str | None]:
@@ -211,10 +212,7 @@ async def stop_representing(session: AsyncSession, *, actor: str, person: Person
 async def unassign_role(
     session: AsyncSession, *, actor: str, person: Person, role: RoleName, group: WorkingGroup | None = None
 ) -> None:
-    in_scope = RoleAssignment.group_id == group.id if group else RoleAssignment.group_id.is_(None)
-    assignment = await session.scalar(
-        select(RoleAssignment).where(RoleAssignment.person_id == person.id, RoleAssignment.role == role, in_scope)
-    )
+    assignment = await _assignment(session, person, role, group)
     if assignment is None:
         where = f" of {group.name}" if group else ""
         raise Refused(f"{person.name} is not {role.value}{where}.")
