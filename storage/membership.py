@@ -191,7 +191,7 @@ async def approve(session: AsyncSession, ref: str, actor: Actor, now: datetime) 
         )
     elif representative.organisation_id not in (None, organisation.id):
         raise Refused(
-            f"The applicant already represents another organisation; the secretariat must move them first."
+            "The applicant already represents another organisation; the secretariat must move them first."
         )
     else:
         representative.organisation_id = organisation.id
