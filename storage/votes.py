@@ -114,9 +114,17 @@ async def _electorate(session: AsyncSession, group: WorkingGroup | None) -> list
     return list((await session.execute(query.order_by(Organisation.name_key))).tuples())
 
 
-async def find_vote(session: AsyncSession, ref: str, *, lock: bool = False) -> Vote:
+async def find_vote(session: AsyncSession, ref: str, *, lock: bool = False, share: bool = False) -> Vote:
+    """By number. `lock` for changing the vote itself (closing); `share` for casting a ballot:
+    casts proceed together, but a close waits for casts in flight and casts wait for a close,
+    so no ballot can land after the tally was taken."""
     number = ref.strip().lstrip("#")
-    vote = await session.get(Vote, int(number), with_for_update=lock, populate_existing=lock) if number.isdigit() else None
+    row_lock = {"read": True} if share else lock
+    vote = (
+        await session.get(Vote, int(number), with_for_update=row_lock, populate_existing=bool(row_lock))
+        if number.isdigit()
+        else None
+    )
     if vote is None:
         raise Refused(f"No vote {ref!r}; /vote list shows them.")
     return vote
@@ -131,7 +139,7 @@ class Cast:
 
 
 async def cast_ballot(session: AsyncSession, ref: str, option: str, actor: Actor, now: datetime) -> Cast:
-    vote = await find_vote(session, ref)
+    vote = await find_vote(session, ref, share=True)
     if vote.status != VoteStatus.OPEN:
         raise Refused(f"Vote #{vote.id} is {vote.status.value}; ballots are no longer taken.")
     if now >= vote.closes_at:

@@ -275,3 +275,21 @@ async def test_a_vote_opened_by_command_is_scheduled_without_waiting_for_a_resta
     finally:
         app.request_stop()
         await running
+
+
+async def test_closing_while_ballots_arrive_counts_exactly_the_ballots_recorded(router, db, pfas):
+    voters = []
+    for n in range(6):
+        org = await member_organisation(db, f"Member {n}", joins=("pfas",))
+        await person(db, f"Rep {n}", organisation=org, accounts=(f"console:rep{n}",))
+        voters.append(f"rep{n}")
+    await open_roadmap_vote(router)
+    replies = await asyncio.gather(
+        *(say(router, "/vote 1 yes", sender=voter) for voter in voters[:3]),
+        say(router, "/vote close 1"),
+        *(say(router, "/vote 1 no", sender=voter) for voter in voters[3:]),
+    )
+    recorded = [r for r in replies if r.startswith("Recorded")]
+    async with db.transaction() as session:
+        vote = await session.get(Vote, 1)
+    assert sum(vote.result["tally"].values()) == len(await ballots(db)) == len(recorded)
