@@ -31,6 +31,11 @@ class Context:
     changed: set[str] = field(default_factory=set)
 
     @property
+    def zone(self) -> str:
+        """The reader's time zone: their own when known, else the alliance's."""
+        return self.actor.timezone or self.settings.alliance.timezone
+
+    @property
     def group(self) -> WorkingGroup | None:
         return self.binding.group if self.binding else None
 

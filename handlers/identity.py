@@ -37,7 +37,7 @@ async def whoami(ctx: Context, call: Call) -> Reply:
     lines.append(f"Roles: {', '.join(roles) or 'none'}.")
     accounts = [f"{a.platform} {a.platform_user_id}" for a in person.accounts]
     lines.append(f"Linked accounts: {', '.join(accounts)}.")
-    lines.append(f"Time zone: {person.timezone or ctx.settings.alliance.timezone}.")
+    lines.append(f"Time zone: {ctx.zone}.")
     lines.append(_voting_line(actor))
     return Reply("\n".join(lines))
 

@@ -78,8 +78,8 @@ async def member_suspend(ctx: Context, call: Call) -> Reply:
         ctx.session, actor=ctx.actor.label, organisation=organisation,
         status=OrganisationStatus.SUSPENDED, reason=call.args["reason"],
     )
-    await _tell_representatives(
-        ctx, organisation.id,
+    await notices.to_representatives(
+        ctx.session, organisation.id,
         f"{organisation.name}'s membership is suspended: {call.args['reason']}. It cannot vote until reinstated.",
     )
     return Reply(f"{organisation.name} is suspended; its representatives are told.")
@@ -93,14 +93,8 @@ async def member_reinstate(ctx: Context, call: Call) -> Reply:
     await organisations.set_status(
         ctx.session, actor=ctx.actor.label, organisation=organisation, status=OrganisationStatus.MEMBER
     )
-    await _tell_representatives(ctx, organisation.id, f"{organisation.name} is reinstated as a member.")
+    await notices.to_representatives(ctx.session, organisation.id, f"{organisation.name} is reinstated as a member.")
     return Reply(f"{organisation.name} is a member again.")
-
-
-async def _tell_representatives(ctx: Context, organisation_id: int, text: str) -> None:
-    for person in await people.list_people(ctx.session):
-        if person.organisation_id == organisation_id:
-            await notices.to_person(ctx.session, person.id, text)
 
 
 def _secretariat(path: str, summary: str, handler, *params: Param) -> Command:

@@ -12,10 +12,10 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from bot.commands import Call, Command, Option, Param
 from bot.context import Context
+from bot.timeparse import shown
 from bot.transports.base import Reply
 from storage import dialogs, groups, membership, notices, organisations
 from storage.errors import Refused
@@ -201,11 +201,6 @@ async def show_declaration(ctx: Context, call: Call) -> Reply:
     return Reply(f"{text}\n\n(version {_declaration_sha256(ctx)[:12]})")
 
 
-def _when(ctx: Context, moment: datetime) -> str:
-    zone = ZoneInfo(ctx.actor.timezone or ctx.settings.alliance.timezone)
-    return moment.astimezone(zone).strftime("%Y-%m-%d %H:%M %Z")
-
-
 async def applications(ctx: Context, call: Call) -> Reply:
     """List pending applications, or show one in full."""
     if call.args.get("id"):
@@ -217,7 +212,7 @@ async def applications(ctx: Context, call: Call) -> Reply:
     for a in pending:
         lines.append(
             f"#{a.id} {a.organisation_name} ({a.country}, {a.kind.value}) → {', '.join(a.groups)}; "
-            f"contact {a.contact_name}; applied {_when(ctx, a.created_at)}"
+            f"contact {a.contact_name}; applied {shown(a.created_at, ctx.zone)}"
         )
     lines.append("/applications <id> shows one in full; /approve <id> or /reject <id> <reason> decides.")
     return Reply("\n".join(lines))
@@ -229,13 +224,13 @@ def _in_full(ctx: Context, a: MembershipApplication) -> str:
         f"Organisation: {a.organisation_name} ({a.country}, {a.kind.value})",
         f"Working groups: {', '.join(a.groups)}",
         f"Contact: {a.contact_name} ({a.applicant_platform} {a.applicant_user_id})",
-        f"Declaration accepted {_when(ctx, a.declaration_accepted_at)}, version {a.declaration_sha256[:12]}",
+        f"Declaration accepted {shown(a.declaration_accepted_at, ctx.zone)}, version {a.declaration_sha256[:12]}",
         "Eligibility:",
         *(f"  {e['answer'].upper():3} {e['question']}" for e in a.eligibility),
-        f"Applied {_when(ctx, a.created_at)}",
+        f"Applied {shown(a.created_at, ctx.zone)}",
     ]
     if a.decided_at:
-        lines.append(f"Decided {_when(ctx, a.decided_at)} by {a.decided_by}" + (f": {a.reason}" if a.reason else ""))
+        lines.append(f"Decided {shown(a.decided_at, ctx.zone)} by {a.decided_by}" + (f": {a.reason}" if a.reason else ""))
     return "\n".join(lines)
 
 

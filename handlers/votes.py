@@ -17,10 +17,6 @@ from storage.rules.voting import Majority, Outcome
 DEFAULT_OPTIONS = ("yes", "no", "abstain")
 
 
-def _zone(ctx: Context) -> str:
-    return ctx.actor.timezone or ctx.settings.alliance.timezone
-
-
 def _quorum(text: str) -> float:
     """ "50%", "50" or "0.5" → 0.5."""
     raw = text.strip()
@@ -52,7 +48,7 @@ async def vote_open(ctx: Context, call: Call) -> Reply:
     rules = votes.VoteRules(
         question=call.args["question"],
         options=tuple(call.options["options"].split("|")) if "options" in call.options else DEFAULT_OPTIONS,
-        closes_at=parse_when(closes, _zone(ctx), ctx.now) if closes else ctx.now + timedelta(days=settings.duration_days),
+        closes_at=parse_when(closes, ctx.zone, ctx.now) if closes else ctx.now + timedelta(days=settings.duration_days),
         quorum=_quorum(call.options["quorum"]) if "quorum" in call.options else settings.quorum,
         majority=_majority(call.options["majority"]) if "majority" in call.options else Majority(settings.majority),
         secret="secret" in call.flags,
@@ -62,7 +58,7 @@ async def vote_open(ctx: Context, call: Call) -> Reply:
     vote = await votes.open_vote(ctx.session, actor=ctx.actor, group=ctx.group, rules=rules, now=ctx.now)
     ctx.changed.add("deadlines")
     electorate = await announce_opening(ctx, vote)
-    return Reply(f"Vote #{vote.id} is open until {shown(vote.closes_at, _zone(ctx))}, with {electorate} organisations to vote.")
+    return Reply(f"Vote #{vote.id} is open until {shown(vote.closes_at, ctx.zone)}, with {electorate} organisations to vote.")
 
 
 async def announce_opening(ctx: Context, vote: Vote, proposed_by: str = "") -> int:
@@ -117,9 +113,9 @@ async def vote_status(ctx: Context, call: Call) -> Reply:
     outcome = await votes.outcome(ctx.session, vote)
     match vote.status:
         case VoteStatus.OPEN:
-            state = f"open until {shown(vote.closes_at, _zone(ctx))}"
+            state = f"open until {shown(vote.closes_at, ctx.zone)}"
         case VoteStatus.CLOSED:
-            state = f"closed {shown(vote.closed_at, _zone(ctx))}"
+            state = f"closed {shown(vote.closed_at, ctx.zone)}"
         case _:
             state = "cancelled"
     return Reply(
@@ -135,7 +131,7 @@ async def vote_list(ctx: Context, call: Call) -> Reply:
         return Reply("No votes yet.")
     lines = []
     for vote in listed:
-        when = shown(vote.closes_at, _zone(ctx)) if vote.status == VoteStatus.OPEN else vote.status.value
+        when = shown(vote.closes_at, ctx.zone) if vote.status == VoteStatus.OPEN else vote.status.value
         lines.append(f"#{vote.id} {vote.question} — {when}")
     return Reply("\n".join(lines))
 

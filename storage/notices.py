@@ -5,7 +5,7 @@ from __future__ import annotations
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from storage.models import ChatAccount, Notice, NoticeStatus, RoomBinding, RoomPurpose, utcnow
+from storage.models import ChatAccount, Notice, NoticeStatus, Person, RoomBinding, RoomPurpose, utcnow
 
 MAX_ATTEMPTS = 5
 BATCH = 100
@@ -64,6 +64,16 @@ async def to_person(session: AsyncSession, person_id: int, text: str, html: str 
     accounts = list(await session.scalars(select(ChatAccount).where(ChatAccount.person_id == person_id)))
     session.add_all(_notice(a.platform, True, a.platform_user_id, text, html) for a in accounts)
     return len(accounts)
+
+
+async def to_representatives(session: AsyncSession, organisation_id: int, text: str, html: str | None = None) -> int:
+    """To the private chats of everyone representing the organisation; returns how many."""
+    accounts = await session.scalars(
+        select(ChatAccount).join(Person, Person.id == ChatAccount.person_id).where(Person.organisation_id == organisation_id)
+    )
+    added = [_notice(a.platform, True, a.platform_user_id, text, html) for a in accounts]
+    session.add_all(added)
+    return len(added)
 
 
 async def pending(session: AsyncSession, after_id: int = 0, limit: int = BATCH) -> list[Notice]:

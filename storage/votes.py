@@ -35,6 +35,9 @@ from storage.rules.access import Actor, voting_right
 from storage.rules.voting import Majority, Outcome, decide
 
 
+MAX_OPTIONS = 10  # Matrix shows choices as the reactions 1️⃣…🔟
+
+
 @dataclass(frozen=True)
 class VoteRules:
     question: str
@@ -57,6 +60,8 @@ async def open_vote(
     options = tuple(dict.fromkeys(o.strip() for o in rules.options if o.strip()))
     if len(options) < 2:
         raise Refused("A vote needs at least two different options.")
+    if len(options) > MAX_OPTIONS:
+        raise Refused(f"A vote offers at most {MAX_OPTIONS} options, so every platform can show each as a button.")
     if rules.closes_at <= now:
         raise Refused("The deadline has to be in the future.")
     if not 0 <= rules.quorum <= 1:
@@ -262,11 +267,7 @@ async def non_voters(session: AsyncSession, vote: Vote) -> list[tuple[int, str]]
 
 async def _remind(session: AsyncSession, vote: Vote, text: str) -> int:
     """Tell the representatives of every organisation that has not voted; returns how many."""
-    told = 0
-    for organisation_id, _ in await non_voters(session, vote):
-        for person_id in await session.scalars(select(Person.id).where(Person.organisation_id == organisation_id)):
-            told += await notices.to_person(session, person_id, text)
-    return told
+    return sum([await notices.to_representatives(session, org_id, text) for org_id, _ in await non_voters(session, vote)])
 
 
 async def settle_at_deadline(

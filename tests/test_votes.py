@@ -173,6 +173,8 @@ async def test_only_the_opener_or_the_secretariat_ends_a_vote_early(router, db, 
 async def test_bad_vote_commands_say_what_is_wrong(router, db, pfas):
     assert (await say(router, '/vote open "Q?" closes=yesterday')).startswith("'yesterday' is in the past.")
     assert (await say(router, '/vote open "Q?" options=yes')).startswith("A vote needs at least two different options.")
+    eleven = "|".join(f"City {n}" for n in range(11))
+    assert (await say(router, f'/vote open "Where?" options="{eleven}"')).startswith("A vote offers at most 10 options")
     assert (await say(router, '/vote open "Q?" majority=most')).startswith("majority= is one of simple, absolute")
     assert (await say(router, '/vote open "Q?" quorum=lots')).startswith("quorum= is a share such as 50% or 0.5")
     assert (await say(router, "/vote 9 yes")).startswith("No vote '9'; /vote list shows them.")

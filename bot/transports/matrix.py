@@ -491,7 +491,7 @@ def _choices(buttons: tuple[Button, ...]) -> dict[str, str]:
     named = [NAMED_EMOJI.get(b.label.lower()) for b in buttons]
     if all(named) and len(set(named)) == len(named):
         return {emoji: b.command for emoji, b in zip(named, buttons)}
-    return {emoji: b.command for emoji, b in zip(NUMBERED_EMOJI, buttons)}
+    return {emoji: b.command for emoji, b in zip(NUMBERED_EMOJI, buttons, strict=False)}  # votes have ≤ 10
 
 
 def _notice(text: str) -> dict[str, Any]:
