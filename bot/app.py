@@ -9,11 +9,14 @@ import signal
 from collections.abc import Sequence
 from datetime import timedelta
 
+from bot.announcing import AnnouncementReleases
 from bot.commands import Registry
 from bot.config import Settings
-from bot.deadlines import Deadlines
+from bot.deadlines import VoteDeadlines
+from bot.leadership import Leadership
 from bot.postman import Postman
 from bot.router import Router
+from bot.scheduler import Scheduler
 from bot.transports.base import AttachmentRef, Incoming, Reply, Transport
 from bot.transports.console import ConsoleTransport
 from handlers import build_registry
@@ -24,6 +27,7 @@ from storage.transport_state import TransportMemory
 
 log = logging.getLogger(__name__)
 EVENT_MEMORY = timedelta(days=30)  # how long a handled event's id is remembered
+RESYNC_EVERY = timedelta(minutes=1)
 
 
 class SchemaBehind(Exception):
@@ -62,7 +66,14 @@ class App:
         self.db = db
         self.transports = {t.platform: t for t in transports}
         self.postman = Postman(db, self.transports)
-        self.deadlines = Deadlines(db, settings.votes, after_change=self.postman.wake)
+        self.scheduler = Scheduler(
+            db,
+            [VoteDeadlines(db, settings.votes), AnnouncementReleases(db)],
+            after_change=self.postman.wake,
+            # Another process may change what is due (only on PostgreSQL can several share a database).
+            resync_every=RESYNC_EVERY if db.is_postgres else None,
+        )
+        self.leadership = Leadership(db, on_elected=self._lead, on_deposed=self._follow)
         self.router = Router(
             db, registry or build_registry(), settings, fetch=self.fetch, on_change=self._follow_up
         )
@@ -87,8 +98,7 @@ class App:
                 await transport.start(self.handle)
                 started.append(transport)
                 log.info("%s transport started", transport.platform)
-            self.postman.start()  # first round: whatever a previous run left undelivered
-            await self.deadlines.start()  # votes whose deadline passed meanwhile close now
+            await self.leadership.start()
             self.started.set()
             waits = [asyncio.create_task(self._stopping.wait())]
             waits += [asyncio.create_task(t.finished.wait()) for t in started]
@@ -96,8 +106,7 @@ class App:
             for wait in waits:
                 wait.cancel()
         finally:
-            self.deadlines.stop()
-            await self.postman.stop()
+            await self.leadership.stop()
             for transport in reversed(started):
                 try:
                     await transport.stop()
@@ -113,9 +122,19 @@ class App:
         self.postman.wake()
         return reply
 
+    async def _lead(self) -> None:
+        """This process now delivers and schedules: first whatever a previous run left undone
+        (undelivered notices, deadlines and reminders that fell due while it was down)."""
+        self.postman.start()
+        await self.scheduler.start()
+
+    async def _follow(self) -> None:
+        self.scheduler.stop()
+        await self.postman.stop()
+
     async def _follow_up(self, changed: set[str]) -> None:
-        if "deadlines" in changed and self.deadlines.scheduler.running:
-            await self.deadlines.sync()
+        if changed and self.scheduler.running:
+            await self.scheduler.sync(changed)
 
     async def fetch(self, attachment: AttachmentRef) -> bytes:
         return await self.transports[attachment.platform].fetch(attachment)

@@ -118,6 +118,8 @@ class TelegramSettings(Section):
     secret_token: str = ""
     # Telegram's limits are ~30 messages/s overall and 20/min per group; keep this on.
     rate_limiter: bool = True
+    messages_per_second: int = Field(default=30, ge=1)  # more only with Telegram's paid broadcasts
+    group_messages_per_minute: int = Field(default=20, ge=1)
     # Only for a self-hosted Bot API server (or tests): where the Bot API lives.
     api_url: str = "https://api.telegram.org/bot"
     file_url: str = "https://api.telegram.org/file/bot"

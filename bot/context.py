@@ -27,7 +27,7 @@ class Context:
     now: datetime
     fetch: Callable[[AttachmentRef], Awaitable[bytes]]  # an attachment's bytes, from its platform
     # What the command changed that the running bot must follow up after the commit
-    # (e.g. "deadlines": the scheduler re-reads the open votes).
+    # (a planner's name, e.g. "votes": the scheduler re-reads the open votes' deadlines).
     changed: set[str] = field(default_factory=set)
 
     @property

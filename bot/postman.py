@@ -1,8 +1,9 @@
 """Delivers the outbox: every pending notice, after the transaction that wrote it commits.
 
-Woken after each command, at start (so a restart finishes what was left), and every half
-minute to retry failures. A notice is marked sent right after its platform accepted it; a crash
-in between could send that one notice again after the restart, never lose it.
+Woken after each command, at start (so a restart finishes what was left), and when a failed
+notice's back-off ends. A notice is marked sent right after its platform accepted it; a crash
+in between could send that one notice again after the restart, never lose it. Pacing within a
+platform's rate limits is the transport's business (Telegram's limiter, nio's 429 handling).
 """
 
 from __future__ import annotations
@@ -11,14 +12,15 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Mapping
+from datetime import datetime
 
-from bot.transports.base import Button, DirectChatUnavailable, Reply, RoomRef, Transport, UserRef
-from storage import notices
+from bot.transports.base import Button, Reply, RoomRef, Transport, Undeliverable, UserRef
+from storage import announcements, notices
 from storage.db import Database
-from storage.models import Notice
+from storage.models import Notice, NoticeStatus, utcnow
 
 log = logging.getLogger(__name__)
-RETRY_EVERY = 30.0
+RETRY_EVERY = 30.0  # the longest nap: also picks up what another process queued
 
 
 class Postman:
@@ -37,6 +39,7 @@ class Postman:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
+            self._task = None
 
     def wake(self) -> None:
         self._wake.set()
@@ -48,28 +51,33 @@ class Postman:
     async def _run(self) -> None:
         while True:
             self._wake.clear()
+            nap = RETRY_EVERY
             try:
-                await self.deliver_pending()
+                retry = await self.deliver_pending()
+                if retry is not None:  # sleep until the soonest back-off ends
+                    nap = min(RETRY_EVERY, max(0.05, (retry - utcnow()).total_seconds()))
             except Exception:
                 log.exception("postman: a delivery round failed")
             with contextlib.suppress(asyncio.TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), RETRY_EVERY)
+                await asyncio.wait_for(self._wake.wait(), nap)
 
-    async def deliver_pending(self) -> None:
+    async def deliver_pending(self) -> datetime | None:
+        """One round; returns when the soonest notice now backing off may be tried again."""
         async with self._round:
-            last_id = 0  # each notice once per round; a failed one waits for the next round
-            while True:
+            last_id = 0  # each notice once per round; a failed one waits for its back-off
+            while True:  # until nothing is left, including what this round's sends queued (reports)
                 async with self.db.transaction() as session:
-                    batch = await notices.pending(session, after_id=last_id)
+                    batch = await notices.pending(session, utcnow(), after_id=last_id)
+                    if not batch:
+                        return await notices.next_retry(session)
                 for notice in batch:
                     await self._deliver(notice)
                     last_id = notice.id
-                if len(batch) < notices.BATCH:
-                    return
 
     async def _deliver(self, notice: Notice) -> None:
+        """Send one notice and record how it went (and, for an announcement, maybe the report)."""
         transport = self.transports.get(notice.platform)
-        final, error = False, None
+        final, error, remark = False, None, None
         if transport is None:
             final, error = True, f"{notice.platform} is not connected in this process"
         else:
@@ -77,16 +85,35 @@ class Postman:
             reply = Reply(notice.text, html=notice.html, buttons=buttons)
             try:
                 if notice.direct:
-                    await transport.send_direct(UserRef(notice.platform, notice.target), reply)
+                    sent = await transport.send_direct(UserRef(notice.platform, notice.target), reply)
                 else:
-                    await transport.send(RoomRef(notice.platform, notice.target), reply)
-            except DirectChatUnavailable as unavailable:
-                final, error = True, str(unavailable)
-            except Exception as failure:  # retried on a later round
+                    sent = await transport.send(RoomRef(notice.platform, notice.target), reply)
+            except Undeliverable as refused:
+                final, error = True, str(refused)
+            except Exception as failure:  # retried after a back-off
                 log.warning("postman: notice %s to %s:%s failed: %r", notice.id, notice.platform, notice.target, failure)
-                error = repr(failure)
+                error = _reason(failure)
+            else:
+                remark = await self._pin(transport, notice, sent) if notice.pin else None
         async with self.db.transaction() as session:
             if error is None:
-                await notices.mark_sent(session, notice.id)
+                settled = await notices.mark_sent(session, notice.id, remark)
             else:
-                await notices.mark_failed(session, notice.id, error, final=final)
+                settled = await notices.mark_failed(session, notice.id, error, final=final)
+            if notice.announcement_id is not None and settled.status != NoticeStatus.PENDING:
+                await announcements.report_if_settled(session, notice.announcement_id)
+
+    async def _pin(self, transport: Transport, notice: Notice, sent) -> str | None:
+        """Pin a delivered message; a room that forbids it still has the message."""
+        try:
+            await transport.pin(sent)
+        except Exception as failure:
+            log.info("postman: could not pin notice %s in %s:%s: %r", notice.id, notice.platform, notice.target, failure)
+            return f"not pinned: {_reason(failure)}"
+        return None
+
+
+def _reason(failure: Exception) -> str:
+    """What went wrong, in words a report reader can act on."""
+    text = str(failure).strip()
+    return f"{type(failure).__name__}: {text}" if text else type(failure).__name__

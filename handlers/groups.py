@@ -68,7 +68,7 @@ async def wg_propose(ctx: Context, call: Call) -> Reply:
         ),
         now=ctx.now,
     )
-    ctx.changed.add("deadlines")
+    ctx.changed.add("votes")
     await announce_opening(ctx, vote, proposed_by=f"Proposed by {ctx.actor.display_name} ({ctx.actor.organisation_name}).\n")
     return Reply(f"Your proposal is vote #{vote.id}; if it passes, {name} is created and the secretariat binds its rooms.")
 

@@ -56,7 +56,7 @@ async def vote_open(ctx: Context, call: Call) -> Reply:
         abstentions_count=settings.abstentions_count,
     )
     vote = await votes.open_vote(ctx.session, actor=ctx.actor, group=ctx.group, rules=rules, now=ctx.now)
-    ctx.changed.add("deadlines")
+    ctx.changed.add("votes")
     electorate = await announce_opening(ctx, vote)
     return Reply(f"Vote #{vote.id} is open until {shown(vote.closes_at, ctx.zone)}, with {electorate} organisations to vote.")
 
@@ -145,7 +145,7 @@ async def vote_close(ctx: Context, call: Call) -> Reply:
     """Close a vote now and announce its result."""
     _may_end(ctx, await votes.find_vote(ctx.session, call.args["id"]))
     closed = await votes.close_vote(ctx.session, call.args["id"], by=ctx.actor.label, now=ctx.now)
-    ctx.changed.add("deadlines")
+    ctx.changed.add("votes")
     if closed is None:
         raise Refused(f"Vote #{call.args['id']} is not open.")
     await announce_result(ctx.session, *closed)
@@ -163,7 +163,7 @@ async def vote_cancel(ctx: Context, call: Call) -> Reply:
     vote = await votes.find_vote(ctx.session, call.args["id"])
     _may_end(ctx, vote)
     await votes.cancel_vote(ctx.session, call.args["id"], actor=ctx.actor, now=ctx.now)
-    ctx.changed.add("deadlines")
+    ctx.changed.add("votes")
     await votes.announce_to_group(ctx.session, vote, f"Vote #{vote.id} is cancelled: {vote.question}")
     return Reply(f"Vote #{vote.id} is cancelled.")
 

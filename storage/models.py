@@ -308,6 +308,46 @@ class Notice(Base):
     attempts: Mapped[int] = mapped_column(default=0)
     last_error: Mapped[str | None] = mapped_column(Text)
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # A failed notice waits until then before the next attempt (backing off).
+    not_before: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    pin: Mapped[bool] = mapped_column(default=False)  # pin it where the platform allows
+    announcement_id: Mapped[int | None] = mapped_column(
+        ForeignKey("announcements.id", ondelete="CASCADE"), index=True
+    )
+
+
+class AnnouncementStatus(enum.StrEnum):
+    SCHEDULED = "scheduled"  # waiting for its time; nothing queued yet
+    DELIVERING = "delivering"  # its notices are in the outbox
+    DELIVERED = "delivered"  # every room answered, and the author has the report
+    CANCELLED = "cancelled"
+
+
+class Announcement(Base):
+    """A secretariat message to many rooms, now or later, with a delivery report to its author.
+
+    Its notices are written when it is due (so rooms bound meanwhile receive it too); the report
+    is written when the last of them is sent or given up, once (`reported_at`).
+    """
+
+    __tablename__ = "announcements"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    text: Mapped[str] = mapped_column(Text)  # as written (Markdown), also the plain-text form
+    html: Mapped[str] = mapped_column(Text)
+    groups: Mapped[list | None] = mapped_column(JSON)  # group slugs; None: every group and the plenary
+    pin: Mapped[bool] = mapped_column(default=False)
+    status: Mapped[AnnouncementStatus] = mapped_column(_enum(AnnouncementStatus), index=True)
+    author: Mapped[str] = mapped_column(String(255))  # the actor's audit label
+    author_person_id: Mapped[int | None] = mapped_column(ForeignKey("people.id"))
+    # Where the report goes: the chat it was made from (none from the command line).
+    report_platform: Mapped[str | None] = mapped_column(String(16))
+    report_direct: Mapped[bool] = mapped_column(default=False)
+    report_target: Mapped[str | None] = mapped_column(String(255))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    due_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+    released_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    reported_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
 class ApplicationStatus(enum.StrEnum):

@@ -2,18 +2,31 @@
 
 from __future__ import annotations
 
-from sqlalchemy import select
+from datetime import datetime, timedelta
+
+from sqlalchemy import func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.models import ChatAccount, Notice, NoticeStatus, Person, RoomBinding, RoomPurpose, utcnow
 
 MAX_ATTEMPTS = 5
+# Waits after the 1st, 2nd, … failed attempt: long enough for a network blip or a restart to pass.
+BACKOFF = (timedelta(seconds=5), timedelta(seconds=30), timedelta(minutes=2), timedelta(minutes=10))
 BATCH = 100
 
 
-def _notice(
-    platform: str, direct: bool, target: str, text: str, html: str | None, buttons: list | None = None
+def notice(
+    platform: str,
+    target: str,
+    text: str,
+    html: str | None = None,
+    *,
+    direct: bool = False,
+    buttons: list | None = None,
+    pin: bool = False,
+    announcement_id: int | None = None,
 ) -> Notice:
+    """One pending message: to a room, or with `direct` to a user's private chat."""
     return Notice(
         platform=platform,
         direct=direct,
@@ -21,12 +34,14 @@ def _notice(
         text=text,
         html=html,
         buttons=buttons,
+        pin=pin,
+        announcement_id=announcement_id,
         status=NoticeStatus.PENDING,
     )
 
 
 async def to_room(session: AsyncSession, platform: str, room_id: str, text: str, html: str | None = None) -> None:
-    session.add(_notice(platform, False, room_id, text, html))
+    session.add(notice(platform, room_id, text, html))
 
 
 async def to_group(
@@ -37,32 +52,32 @@ async def to_group(
     `buttons` are [label, command] pairs, shown as each platform shows choices.
     """
     bindings = list(await session.scalars(select(RoomBinding).where(RoomBinding.group_id == group_id)))
-    session.add_all(_notice(b.platform, False, b.room_id, text, html, buttons) for b in bindings)
+    session.add_all(notice(b.platform, b.room_id, text, html, buttons=buttons) for b in bindings)
     return len(bindings)
 
 
 async def to_every_room(session: AsyncSession, text: str, html: str | None = None, buttons: list | None = None) -> int:
     """To every bound room: each group's, the plenary's and the secretariat's."""
     bindings = list(await session.scalars(select(RoomBinding)))
-    session.add_all(_notice(b.platform, False, b.room_id, text, html, buttons) for b in bindings)
+    session.add_all(notice(b.platform, b.room_id, text, html, buttons=buttons) for b in bindings)
     return len(bindings)
 
 
 async def to_secretariat(session: AsyncSession, text: str, html: str | None = None) -> None:
     """To the rooms bound to the secretariat."""
     bindings = await session.scalars(select(RoomBinding).where(RoomBinding.purpose == RoomPurpose.SECRETARIAT))
-    session.add_all(_notice(b.platform, False, b.room_id, text, html) for b in bindings)
+    session.add_all(notice(b.platform, b.room_id, text, html) for b in bindings)
 
 
 async def to_account(session: AsyncSession, platform: str, user_id: str, text: str, html: str | None = None) -> None:
     """To one chat account's private chat with the bot."""
-    session.add(_notice(platform, True, user_id, text, html))
+    session.add(notice(platform, user_id, text, html, direct=True))
 
 
 async def to_person(session: AsyncSession, person_id: int, text: str, html: str | None = None) -> int:
     """To a person's private chat on each platform they use the bot on."""
     accounts = list(await session.scalars(select(ChatAccount).where(ChatAccount.person_id == person_id)))
-    session.add_all(_notice(a.platform, True, a.platform_user_id, text, html) for a in accounts)
+    session.add_all(notice(a.platform, a.platform_user_id, text, html, direct=True) for a in accounts)
     return len(accounts)
 
 
@@ -71,32 +86,49 @@ async def to_representatives(session: AsyncSession, organisation_id: int, text: 
     accounts = await session.scalars(
         select(ChatAccount).join(Person, Person.id == ChatAccount.person_id).where(Person.organisation_id == organisation_id)
     )
-    added = [_notice(a.platform, True, a.platform_user_id, text, html) for a in accounts]
+    added = [notice(a.platform, a.platform_user_id, text, html, direct=True) for a in accounts]
     session.add_all(added)
     return len(added)
 
 
-async def pending(session: AsyncSession, after_id: int = 0, limit: int = BATCH) -> list[Notice]:
-    """Pending notices in the order they were written, from after `after_id`."""
+async def pending(session: AsyncSession, now: datetime, after_id: int = 0, limit: int = BATCH) -> list[Notice]:
+    """Pending notices due by `now`, in the order they were written, from after `after_id`."""
     return list(
         await session.scalars(
             select(Notice)
-            .where(Notice.status == NoticeStatus.PENDING, Notice.id > after_id)
+            .where(
+                Notice.status == NoticeStatus.PENDING,
+                Notice.id > after_id,
+                or_(Notice.not_before.is_(None), Notice.not_before <= now),
+            )
             .order_by(Notice.id)
             .limit(limit)
         )
     )
 
 
-async def mark_sent(session: AsyncSession, notice_id: int) -> None:
-    notice = await session.get(Notice, notice_id)
-    notice.status, notice.sent_at, notice.attempts = NoticeStatus.SENT, utcnow(), notice.attempts + 1
+async def next_retry(session: AsyncSession) -> datetime | None:
+    """When the soonest notice that is backing off may be tried again."""
+    return await session.scalar(
+        select(func.min(Notice.not_before)).where(Notice.status == NoticeStatus.PENDING, Notice.not_before.is_not(None))
+    )
 
 
-async def mark_failed(session: AsyncSession, notice_id: int, error: str, *, final: bool) -> None:
-    """Record a failed attempt; after MAX_ATTEMPTS (or a final one) the notice is given up."""
-    notice = await session.get(Notice, notice_id)
-    notice.attempts += 1
-    notice.last_error = error[:1000]
-    if final or notice.attempts >= MAX_ATTEMPTS:
-        notice.status = NoticeStatus.FAILED
+async def mark_sent(session: AsyncSession, notice_id: int, remark: str | None = None) -> Notice:
+    """Delivered; `remark` keeps what went half-wrong (e.g. it could not be pinned)."""
+    sent = await session.get(Notice, notice_id)
+    sent.status, sent.sent_at, sent.attempts = NoticeStatus.SENT, utcnow(), sent.attempts + 1
+    sent.last_error = remark
+    return sent
+
+
+async def mark_failed(session: AsyncSession, notice_id: int, error: str, *, final: bool) -> Notice:
+    """Record a failed attempt: the next waits longer; after MAX_ATTEMPTS (or a final one) it is given up."""
+    failed = await session.get(Notice, notice_id)
+    failed.attempts += 1
+    failed.last_error = error[:1000]
+    if final or failed.attempts >= MAX_ATTEMPTS:
+        failed.status = NoticeStatus.FAILED
+    else:
+        failed.not_before = utcnow() + BACKOFF[failed.attempts - 1]
+    return failed

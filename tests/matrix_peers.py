@@ -109,7 +109,10 @@ class Member:
         }
         return await self.send(room_id, content)
 
-    async def create_room(self, invite: list[str], *, direct: bool = False, encrypted: bool = False) -> str:
+    async def create_room(
+        self, invite: list[str], *, direct: bool = False, encrypted: bool = False, moderators: tuple[str, ...] = ()
+    ) -> str:
+        """A room this member creates; `moderators` get power level 50 (e.g. to pin messages)."""
         state = (
             [{"type": "m.room.encryption", "state_key": "", "content": {"algorithm": "m.megolm.v1.aes-sha2"}}]
             if encrypted
@@ -120,6 +123,7 @@ class Member:
             is_direct=direct,
             invite=invite,
             initial_state=state,
+            power_level_override={"users": {m: 50 for m in moderators}} if moderators else None,
         )
         assert isinstance(answer, RoomCreateResponse), answer
         return answer.room_id

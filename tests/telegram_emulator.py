@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import json
+import math
 import secrets
 import time
 from dataclasses import dataclass, field
@@ -68,10 +69,39 @@ class SentMessage:
     document: dict | None = None
     caption: str | None = None
     parse_mode: str | None = None
+    entities: list | None = None
     edits: list[str] = field(default_factory=list)
 
     def buttons(self) -> list[tuple[str, str]]:
         return [(b["text"], b["callback_data"]) for row in self.keyboard or [] for b in row]
+
+
+class FloodControl:
+    """Telegram's limits on a bot's messages, read strictly as sliding windows: at most 30 in any
+    second overall and 20 in any minute to one group. A message over either is answered 429 with
+    the seconds until it would fit."""
+
+    COUNTED = frozenset({"sendMessage", "sendDocument", "editMessageText"})
+
+    def __init__(self, per_second: int = 30, per_group_minute: int = 20) -> None:
+        self.per_second, self.per_group_minute = per_second, per_group_minute
+        self.overall: list[float] = []
+        self.groups: dict[int, list[float]] = {}
+
+    def admit(self, chat_id: int) -> int | None:
+        now = time.monotonic()
+        self.overall = [t for t in self.overall if now - t < 1]
+        waits = [1 - (now - self.overall[0])] if len(self.overall) >= self.per_second else []
+        if chat_id < 0:
+            recent = self.groups[chat_id] = [t for t in self.groups.get(chat_id, []) if now - t < 60]
+            if len(recent) >= self.per_group_minute:
+                waits.append(60 - (now - recent[0]))
+        if waits:
+            return max(1, math.ceil(max(waits)))
+        self.overall.append(now)
+        if chat_id < 0:
+            self.groups[chat_id].append(now)
+        return None
 
 
 class BotApiServer:
@@ -133,6 +163,10 @@ class BotApiEmulator:
         self._file_ids = itertools.count(1)
         self._news = asyncio.Condition()
         self._limits: dict[str, list[int]] = {}
+        self.flood_control: FloodControl | None = None  # Telegram's own limits, when turned on
+        self.pinned: dict[int, list[int]] = {}  # chat id → pinned message ids
+        self.pin_forbidden: set[int] = set()  # chats where the bot may not pin
+        self.failing: dict[int, list[ApiError]] = {}  # chat id → errors its next sends meet
         self._webhook: dict | None = None
         self.server: BotApiServer | None = None
         self.webhook_forward: str | None = None  # where the "reverse proxy" sends webhook posts
@@ -179,6 +213,12 @@ class BotApiEmulator:
                 raise ApiError(
                     429, f"Too Many Requests: retry after {retry_after}", {"retry_after": retry_after}
                 )
+            if self.flood_control and method in FloodControl.COUNTED:
+                if (retry_after := self.flood_control.admit(int(params["chat_id"]))) is not None:
+                    self.rate_limited += 1
+                    raise ApiError(
+                        429, f"Too Many Requests: retry after {retry_after}", {"retry_after": retry_after}
+                    )
             result = await handler(params)
         except ApiError as error:
             return _error(error)
@@ -250,6 +290,8 @@ class BotApiEmulator:
 
     async def _api_sendMessage(self, params: dict) -> dict:
         chat = self._chat_for_bot(int(params["chat_id"]))
+        if self.failing.get(chat.id):
+            raise self.failing[chat.id].pop(0)
         text = params.get("text", "")
         if not text.strip():
             raise ApiError(400, "Bad Request: message text is empty")
@@ -262,8 +304,17 @@ class BotApiEmulator:
             keyboard=_keyboard(params.get("reply_markup")),
             reply_to=_reply_to(params),
             parse_mode=params.get("parse_mode"),
+            entities=_json(params["entities"]) if params.get("entities") else None,
         )
         return self._message_api(message)
+
+    async def _api_pinChatMessage(self, params: dict) -> bool:
+        chat = self._chat_for_bot(int(params["chat_id"]))
+        if chat.id in self.pin_forbidden:
+            raise ApiError(400, "Bad Request: not enough rights to manage pinned messages in the chat")
+        message = self._find(chat.id, int(params["message_id"]))
+        self.pinned.setdefault(chat.id, []).append(message.message_id)
+        return True
 
     async def _api_sendDocument(self, params: dict) -> dict:
         chat = self._chat_for_bot(int(params["chat_id"]))

@@ -14,10 +14,21 @@ from storage import groups, people, rooms
 from storage.models import RoomPurpose
 from tests.alliance import member_organisation, person
 from tests.matrix_peers import WAIT, Member
-from tests.telegram_emulator import BotApiEmulator
+from tests.telegram_emulator import BotApiEmulator, FloodControl
 
 pytestmark = pytest.mark.sqlite_only
 TELEGRAM_GROUP = -1009876543210
+
+
+def both(synapse, emulator: BotApiEmulator, bot_user, **telegram) -> Settings:
+    return Settings.model_validate(
+        {
+            "matrix": {"homeserver": synapse.url, "user_id": bot_user.user_id, "password": bot_user.password,
+                       "sync_timeout_ms": 2000},
+            "telegram": {"token": emulator.token, "api_url": emulator.base_url, "file_url": emulator.base_file_url,
+                         "poll_timeout": 5, "rate_limiter": False, **telegram},
+        }
+    )
 
 
 async def test_one_process_answers_in_matrix_and_telegram_rooms_of_one_group(synapse, db):
@@ -33,14 +44,7 @@ async def test_one_process_answers_in_matrix_and_telegram_rooms_of_one_group(syn
         await people.add_account(
             session, actor="test", person=await people.find_person(session, str(jana.id)), platform="telegram", user_id="1001"
         )
-    settings = Settings.model_validate(
-        {
-            "matrix": {"homeserver": synapse.url, "user_id": bot_user.user_id, "password": bot_user.password,
-                       "sync_timeout_ms": 2000},
-            "telegram": {"token": emulator.token, "api_url": emulator.base_url, "file_url": emulator.base_file_url,
-                         "poll_timeout": 5, "rate_limiter": False},
-        }
-    )
+    settings = both(synapse, emulator, bot_user)
     registry = build_registry()
     app = App(settings, db, chat_transports(settings, db, registry), registry)
     running = asyncio.create_task(app.run())
@@ -91,4 +95,82 @@ async def test_one_process_answers_in_matrix_and_telegram_rooms_of_one_group(syn
         await asyncio.wait_for(running, WAIT)
         await sam.stop()
         await jana_mx.stop()
+        await emulator.stop()
+
+
+async def test_an_announcement_to_all_arrives_once_in_every_bound_room_of_both_platforms(synapse, db):
+    """PFAS meets on Matrix and Telegram, Skills on Telegram, the plenary on Matrix; the bot may pin
+    in the plenary room and in the Telegram groups, but not in the PFAS Matrix room."""
+    emulator = BotApiEmulator()
+    await emulator.start()
+    bot_user, sam_user = await synapse.register(), await synapse.register()
+    await person(db, "Sam", accounts=(f"matrix:{sam_user.user_id}",), roles=("secretariat",))
+    registry = build_registry()
+    settings = both(synapse, emulator, bot_user, rate_limiter=True)
+    app = App(settings, db, chat_transports(settings, db, registry), registry)
+    running = asyncio.create_task(app.run())
+    sam = Member(synapse, sam_user)
+    emulator.flood_control = FloodControl()  # Telegram's limits, strictly
+    try:
+        await asyncio.wait_for(app.started.wait(), WAIT)
+        await sam.start()
+        pfas_room = await sam.create_room(invite=[bot_user.user_id])
+        plenary = await sam.create_room(invite=[bot_user.user_id], moderators=(bot_user.user_id,))
+        secretariat = await sam.create_room(invite=[bot_user.user_id])
+        for room in (pfas_room, plenary, secretariat):
+            await sam.wait_until_joined(room, bot_user.user_id)
+        emulator.group(TELEGRAM_GROUP, "PFAS")
+        emulator.group(TELEGRAM_GROUP - 1, "Skills")
+        async with db.transaction() as session:
+            for platform, room_id, purpose, slug in (
+                ("matrix", pfas_room, RoomPurpose.GROUP, "pfas"),
+                ("matrix", plenary, RoomPurpose.PLENARY, None),
+                ("matrix", secretariat, RoomPurpose.SECRETARIAT, None),
+                ("telegram", str(TELEGRAM_GROUP), RoomPurpose.GROUP, "pfas"),
+                ("telegram", str(TELEGRAM_GROUP - 1), RoomPurpose.GROUP, "skills"),
+            ):
+                group = await groups.find_group(session, slug) if slug else None
+                await rooms.bind_room(session, actor="test", platform=platform, room_id=room_id, purpose=purpose, group=group)
+            for console_room in await rooms.list_bindings(session):
+                if console_room.platform == "console":
+                    await session.delete(console_room)
+
+        asked = await sam.say(secretariat, "/announce all pin **Plenary** on 3 December:\n- agenda\n- budget")
+        answer = await sam.reply_from(bot_user.user_id, asked)
+        assert answer["content"]["body"] == "Announcement #1 to all groups and the plenary is on its way; a delivery report follows."
+        report = await sam.wait_for(
+            lambda e: e["room_id"] == secretariat and e["content"].get("body", "").startswith("Announcement #1: delivered")
+        )
+        lines = report["content"]["body"].splitlines()
+        assert lines[0] == "Announcement #1: delivered to 4 of 4 rooms."
+        assert sorted(lines[1:]) == sorted([
+            f"✓ PFAS (matrix {pfas_room}); not pinned: MatrixError: could not pin in {pfas_room}: "
+            "You don't have permission to post that to the room. user_level (0) < send_level (50)",
+            f"✓ Plenary (matrix {plenary})",
+            f"✓ PFAS (telegram {TELEGRAM_GROUP})",
+            f"✓ Skills (telegram {TELEGRAM_GROUP - 1})",
+        ])
+
+        for room in (pfas_room, plenary):
+            posted = [e for e in sam.from_sender(bot_user.user_id, room) if e["content"]["body"].startswith("**Plenary**")]
+            assert len(posted) == 1
+            assert posted[0]["content"]["formatted_body"] == (
+                "<p><strong>Plenary</strong> on 3 December:</p>\n<ul>\n<li>agenda</li>\n<li>budget</li>\n</ul>"
+            )
+        for chat in (TELEGRAM_GROUP, TELEGRAM_GROUP - 1):
+            [posted] = emulator.bot_messages(chat)
+            assert posted.text == "Plenary on 3 December:\n\n• agenda\n• budget"
+            assert {"type": "bold", "offset": 0, "length": 7} in posted.entities
+            assert emulator.pinned[chat] == [posted.message_id]
+        assert emulator.rate_limited == 0
+        pinned = await sam.client.room_get_state_event(plenary, "m.room.pinned_events")
+        assert pinned.content["pinned"] == [
+            next(e["event_id"] for e in sam.from_sender(bot_user.user_id, plenary) if e["content"]["body"].startswith("**Plenary**"))
+        ]
+        copies_here = [e for e in sam.from_sender(bot_user.user_id, secretariat) if e["content"]["body"].startswith("**Plenary**")]
+        assert copies_here == [], "the secretariat's room is not an audience of 'all'"
+    finally:
+        app.request_stop()
+        await asyncio.wait_for(running, WAIT)
+        await sam.stop()
         await emulator.stop()

@@ -4,14 +4,15 @@ given up with the reason when it cannot be delivered, and resumed after a restar
 from __future__ import annotations
 
 import asyncio
+from datetime import timedelta
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from bot.app import App
 from bot.postman import Postman
 from bot.transports.base import DirectChatUnavailable, MessageRef, Reply, RoomRef, UserRef
 from storage import notices
-from storage.models import Notice, NoticeStatus
+from storage.models import Notice, NoticeStatus, utcnow
 
 
 class RecordingTransport:
@@ -57,14 +58,20 @@ async def test_notices_are_delivered_once_in_order(db):
     assert [s[1] for s in await statuses(db)] == [NoticeStatus.SENT, NoticeStatus.SENT]
 
 
-async def test_a_failed_send_is_retried_on_the_next_round(db):
+async def test_a_failed_send_is_retried_after_a_back_off(db):
     telegram = RecordingTransport()
     telegram.failures = [ConnectionError("network down")]
     async with db.transaction() as session:
         await notices.to_room(session, "telegram", "-100", "agenda")
     postman = Postman(db, {"telegram": telegram})
     await postman.settled()
-    assert await statuses(db) == [("-100", NoticeStatus.PENDING, 1, "ConnectionError('network down')")]
+    assert await statuses(db) == [("-100", NoticeStatus.PENDING, 1, "ConnectionError: network down")]
+    await postman.settled()
+    assert telegram.sent == [], "retried before its back-off ended"
+    async with db.transaction() as session:
+        retry_at = await notices.next_retry(session)
+        assert timedelta(seconds=3) < retry_at - utcnow() <= notices.BACKOFF[0]
+        await session.execute(update(Notice).values(not_before=utcnow()))
     await postman.settled()
     assert telegram.sent == [("-100", "agenda")]
     assert (await statuses(db))[0][1:3] == (NoticeStatus.SENT, 2)

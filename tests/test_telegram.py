@@ -13,7 +13,8 @@ from bot.transports.base import Button, DirectChatUnavailable, Reply, RoomRef, U
 from storage import groups, rooms
 from storage.models import RoomPurpose
 from tests.alliance import member_organisation, person
-from tests.telegram_emulator import BotApiEmulator
+from bot.transports.telegram_pacing import MARGIN, SlidingWindow
+from tests.telegram_emulator import BotApiEmulator, FloodControl
 from tests.transport_probes import CALENDAR, checksum_line, offer_choice, probe_registry
 
 pytestmark = pytest.mark.sqlite_only  # the transport is under test here; storage is tested elsewhere
@@ -246,3 +247,35 @@ async def test_a_rejected_token_stops_the_start_with_one_clear_line(db):
             await app.run()
     finally:
         await emulator.stop()
+
+
+async def test_a_burst_to_many_chats_keeps_within_telegrams_limits_and_earns_no_429(db):
+    """45 messages at once to 45 groups, with Telegram's limits enforced strictly (30 in any
+    second): paced, they take about a second and a half, and none is refused."""
+    emulator = BotApiEmulator()
+    await emulator.start()
+    emulator.flood_control = FloodControl()
+    chats = [GROUP - n for n in range(45)]
+    for chat in chats:
+        emulator.group(chat, f"Room {chat}")
+    room = Chatroom(emulator, db)
+    try:
+        await room.start_bot(rate_limiter=True)
+        started = asyncio.get_running_loop().time()
+        await asyncio.gather(*(room.transport.send(RoomRef("telegram", str(chat)), Reply("Hello")) for chat in chats))
+        took = asyncio.get_running_loop().time() - started
+        assert [len(emulator.bot_messages(chat)) for chat in chats] == [1] * 45
+        assert emulator.rate_limited == 0
+        assert took >= 1.0, "the last 15 cannot have gone out within the first second"
+    finally:
+        await room.stop_bot()
+        await emulator.stop()
+
+
+def test_a_group_gets_twenty_messages_at_once_and_the_twenty_first_a_minute_after_the_first():
+    group = SlidingWindow(20, 60.0)
+    for second in range(20):
+        assert group.wait(float(second)) == 0.0
+        group.times.append(float(second))
+    assert group.wait(20.0) == pytest.approx(60 * (1 + MARGIN) - 20)
+    assert group.wait(60 * (1 + MARGIN)) == 0.0  # the first has left the window

@@ -207,7 +207,7 @@ async def test_the_deadline_closes_the_vote_and_a_missed_one_closes_at_start(db,
             rules=votes.VoteRules("Quick?", ("yes", "no"), utcnow() + timedelta(seconds=1), 0.5, Majority.SIMPLE),
             now=utcnow(),
         )
-    await app.deadlines.sync()
+    await app.scheduler.sync()
     async with asyncio.timeout(10):
         while True:
             async with db.transaction() as session:
@@ -221,11 +221,11 @@ async def test_the_deadline_closes_the_vote_and_a_missed_one_closes_at_start(db,
 
 async def test_a_failed_quorum_extends_the_vote_once_and_reminds_the_non_voters(router, db, pfas):
     from bot.config import VoteSettings
-    from bot.deadlines import Deadlines
+    from bot.deadlines import VoteDeadlines
 
     await say(router, '/vote open "Adopt the PFAS roadmap v2?" quorum=100%')
     await say(router, "/vote 1 yes")
-    deadlines = Deadlines(db, VoteSettings(quorum_failure="extend", extend_days=3), after_change=lambda: None)
+    deadlines = VoteDeadlines(db, VoteSettings(quorum_failure="extend", extend_days=3))
     async with db.transaction() as session:
         await session.execute(update(Vote).values(closes_at=utcnow() - timedelta(seconds=1)))
     await deadlines.settle(1)
@@ -246,20 +246,21 @@ async def test_a_failed_quorum_extends_the_vote_once_and_reminds_the_non_voters(
 
 async def test_non_voters_are_reminded_once_before_the_deadline(router, db, pfas):
     from bot.config import VoteSettings
-    from bot.deadlines import Deadlines
+    from bot.deadlines import VoteDeadlines
+    from bot.scheduler import Scheduler
 
     await say(router, '/vote open "Adopt the PFAS roadmap v2?" closes=3h')
     await say(router, "/vote 1 yes")
-    deadlines = Deadlines(db, VoteSettings(nudge_hours=[1.0, 24.0]), after_change=lambda: None)
-    deadlines.scheduler.start()
+    deadlines = VoteDeadlines(db, VoteSettings(nudge_hours=[1.0, 24.0]))
+    scheduler = Scheduler(db, [deadlines], after_change=lambda: None)
+    await scheduler.start()
     try:
-        await deadlines.sync()
-        assert sorted(job.id for job in deadlines.scheduler.get_jobs()) == ["vote-close:1", "vote-nudge:1:1.0"]
+        assert scheduler.job_ids() == ["vote:close:1", "vote:nudge:1:1.0"]
         await asyncio.gather(deadlines.nudge(1, 1.0), deadlines.nudge(1, 1.0))
-        await deadlines.sync()
-        assert [job.id for job in deadlines.scheduler.get_jobs()] == ["vote-close:1"]
+        await scheduler.sync()
+        assert scheduler.job_ids() == ["vote:close:1"]
     finally:
-        deadlines.stop()
+        scheduler.stop()
     async with db.transaction() as session:
         reminded = list(await session.scalars(select(Notice.target).where(Notice.text.like("Reminder: vote #1%"))))
     assert reminded == ["ola"]
@@ -271,9 +272,9 @@ async def test_a_vote_opened_by_command_is_scheduled_without_waiting_for_a_resta
     await app.started.wait()
     try:
         await app.handle(message('/vote open "Adopt it?" closes=3d', sender="jana", room="pfas"))
-        assert {job.id for job in app.deadlines.scheduler.get_jobs()} == {"vote-close:1", "vote-nudge:1:24.0"}
+        assert app.scheduler.job_ids() == ["vote:close:1", "vote:nudge:1:24.0"]
         await app.handle(message("/vote cancel 1", sender="jana", room="pfas"))
-        assert app.deadlines.scheduler.get_jobs() == []
+        assert app.scheduler.job_ids() == []
     finally:
         app.request_stop()
         await running

@@ -99,7 +99,12 @@ class TransportUnavailable(Exception):
     """A platform cannot be served as configured (a rejected token, an unknown server)."""
 
 
-class DirectChatUnavailable(Exception):
+class Undeliverable(Exception):
+    """The platform refused the message for good (the bot was removed, the chat is gone):
+    trying again would not help."""
+
+
+class DirectChatUnavailable(Undeliverable):
     """The person has no private chat with the bot on this platform (e.g. never started it)."""
 
 
@@ -125,6 +130,9 @@ class Transport(Protocol):
     async def send(self, room: RoomRef, reply: Reply) -> MessageRef: ...
 
     async def edit(self, ref: MessageRef, reply: Reply) -> None: ...
+
+    async def pin(self, ref: MessageRef) -> None:
+        """Pin a message the bot sent; raises when the room does not allow it."""
 
     async def send_direct(self, user: UserRef, reply: Reply) -> MessageRef:
         """A private message (nudges, application updates)."""

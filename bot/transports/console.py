@@ -83,6 +83,9 @@ class ConsoleTransport:
     async def edit(self, ref: MessageRef, reply: Reply) -> None:
         self._print(f"── message {ref.message_id} in {ref.room.room_id} now reads ──\n" + self._render(reply))
 
+    async def pin(self, ref: MessageRef) -> None:
+        self._print(f"── message {ref.message_id} in {ref.room.room_id} is pinned ──")
+
     async def send_direct(self, user: UserRef, reply: Reply) -> MessageRef:
         self._print(f"── private message to {user.user_id} ──\n" + self._render(reply))
         return MessageRef(RoomRef(PLATFORM, f"direct:{user.user_id}"), str(next(self._message_ids)))

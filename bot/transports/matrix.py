@@ -73,6 +73,7 @@ ENCRYPTED_NOTICE = (
     "Please invite it to an unencrypted room instead."
 )
 UNATTACHED_FILE_MINUTES = 10
+PINNED = "m.room.pinned_events"
 
 
 class MatrixError(Exception):
@@ -372,6 +373,17 @@ class MatrixTransport:
             "m.relates_to": {"rel_type": "m.replace", "event_id": ref.message_id},
         }
         await self._send_content(ref.room.room_id, content)
+
+    async def pin(self, ref: MessageRef) -> None:
+        """Add the message to the room's pinned events (needs the power to change that state)."""
+        room_id = ref.room.room_id
+        current = await self.client.room_get_state_event(room_id, PINNED)
+        pinned = list(current.content.get("pinned", [])) if isinstance(current, RoomGetStateEventResponse) else []
+        if ref.message_id in pinned:
+            return
+        answer = await self.client.room_put_state(room_id, PINNED, {"pinned": [*pinned, ref.message_id]})
+        if isinstance(answer, ErrorResponse):
+            raise MatrixError(f"could not pin in {room_id}: {answer.message}")
 
     async def send_direct(self, user: UserRef, reply: Reply) -> MessageRef:
         room_id = await self._direct_room(user.user_id)

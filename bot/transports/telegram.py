@@ -12,16 +12,18 @@ import hashlib
 import logging
 import os
 import re
-from urllib.parse import urlsplit
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from typing import Any
+from urllib.parse import urlsplit
 
+from sulguk import transform_html
 from telegram import (
     BotCommand,
     InlineKeyboardButton,
     InlineKeyboardMarkup,
     InputFile,
+    MessageEntity,
     ReplyParameters,
     Update,
 )
@@ -35,9 +37,7 @@ from telegram.error import (
     TelegramError,
     TimedOut,
 )
-from telegram.request import HTTPXRequest
 from telegram.ext import (
-    AIORateLimiter,
     Application,
     ApplicationBuilder,
     CallbackQueryHandler,
@@ -47,6 +47,7 @@ from telegram.ext import (
     MessageHandler,
     filters,
 )
+from telegram.request import HTTPXRequest
 
 from bot.config import TelegramSettings
 from bot.transports.base import (
@@ -60,8 +61,10 @@ from bot.transports.base import (
     Reply,
     RoomRef,
     TransportUnavailable,
+    Undeliverable,
     UserRef,
 )
+from bot.transports.telegram_pacing import TelegramPacing
 
 # Opt in to PTB's coming behaviour: RetryAfter.retry_after as a timedelta, without warnings.
 os.environ.setdefault("PTB_TIMEDELTA", "1")
@@ -130,8 +133,12 @@ class TelegramTransport:
             self.settings.token,
             base_url=self.settings.api_url,
             base_file_url=self.settings.file_url,
-            # The limiter only paces; RetryAfter is retried in one place, _call.
-            rate_limiter=AIORateLimiter(max_retries=0) if self.settings.rate_limiter else None,
+            # The limiter only paces; RetryAfter is waited out in one place, _call.
+            rate_limiter=(
+                TelegramPacing(self.settings.messages_per_second, self.settings.group_messages_per_minute)
+                if self.settings.rate_limiter
+                else None
+            ),
             # Two connections: stopping cancels a long poll whose connection stays busy, and the
             # Updater's last getUpdates (confirming what was handled) must not wait behind it.
             get_updates_request=HTTPXRequest(connection_pool_size=2),
@@ -328,8 +335,13 @@ class TelegramTransport:
     # ── outgoing ─────────────────────────────────────────────────────────────────────────────
 
     async def send(self, room: RoomRef, reply: Reply) -> MessageRef:
+        try:
+            return await self._send(room, reply)
+        except (BadRequest, Forbidden) as error:
+            raise Undeliverable(f"Telegram refused it: {error.message}") from None
+
+    async def _send(self, room: RoomRef, reply: Reply) -> MessageRef:
         bot = self._app.bot
-        text, parse_mode = _rendered(reply)
         reply_parameters = None
         if reply.reply_to and reply.reply_to.startswith(f"{room.room_id}:"):
             quoted = int(reply.reply_to.rsplit(":", 1)[1])
@@ -337,8 +349,7 @@ class TelegramTransport:
         sent = await self._call(
             bot.send_message,
             int(room.room_id),
-            text,
-            parse_mode=parse_mode,
+            **_rendered(reply),
             reply_parameters=reply_parameters,
             reply_markup=await self._keyboard(reply.buttons),
         )
@@ -351,19 +362,26 @@ class TelegramTransport:
         return MessageRef(room, str(sent.message_id))
 
     async def edit(self, ref: MessageRef, reply: Reply) -> None:
-        text, parse_mode = _rendered(reply)
         try:
             await self._call(
                 self._app.bot.edit_message_text,
-                text,
+                **_rendered(reply),
                 chat_id=int(ref.room.room_id),
                 message_id=int(ref.message_id),
-                parse_mode=parse_mode,
                 reply_markup=await self._keyboard(reply.buttons),  # keep the keyboard
             )
         except BadRequest as error:
             if "not modified" not in error.message:
                 raise
+
+    async def pin(self, ref: MessageRef) -> None:
+        """Pin quietly (no extra notification); in groups the bot needs the right to pin."""
+        await self._call(
+            self._app.bot.pin_chat_message,
+            int(ref.room.room_id),
+            int(ref.message_id),
+            disable_notification=True,
+        )
 
     async def send_direct(self, user: UserRef, reply: Reply) -> MessageRef:
         chat_id = self._private_chats.get(user.user_id) or await self.memory.get(f"private:{user.user_id}")
@@ -372,9 +390,11 @@ class TelegramTransport:
                 f"Telegram user {user.user_id} has not started a private chat with the bot yet"
             )
         try:
-            return await self.send(RoomRef(PLATFORM, chat_id), reply)
+            return await self._send(RoomRef(PLATFORM, chat_id), reply)
         except Forbidden as error:
             raise DirectChatUnavailable(f"Telegram user {user.user_id} blocked the bot ({error.message})") from None
+        except BadRequest as error:
+            raise Undeliverable(f"Telegram refused it: {error.message}") from None
 
     async def fetch(self, attachment: AttachmentRef) -> bytes:
         file = await self._call(self._app.bot.get_file, attachment.file_id)
@@ -413,8 +433,12 @@ def _seconds(error: RetryAfter) -> float:
     return wait.total_seconds() if isinstance(wait, timedelta) else float(wait)
 
 
-def _rendered(reply: Reply) -> tuple[str, str | None]:
-    """HTML when it stays within what Telegram shows, plain text otherwise."""
-    if reply.html and all(tag.lower() in TELEGRAM_TAGS for tag in _TAG.findall(reply.html)):
-        return reply.html, ParseMode.HTML
-    return reply.text, None
+def _rendered(reply: Reply) -> dict[str, Any]:
+    """The text and its formatting: Telegram's own HTML when the reply keeps to the tags it
+    knows, else the HTML turned into text with entities (lists, headings, paragraphs)."""
+    if not reply.html:
+        return {"text": reply.text}
+    if all(tag.lower() in TELEGRAM_TAGS for tag in _TAG.findall(reply.html)):
+        return {"text": reply.html, "parse_mode": ParseMode.HTML}
+    converted = transform_html(reply.html)
+    return {"text": converted.text.rstrip(), "entities": [MessageEntity(**e) for e in converted.entities]}

@@ -1,0 +1,109 @@
+"""/announce: the secretariat's messages to every group's rooms, now or at a set time."""
+
+from __future__ import annotations
+
+from bot.commands import Call, Command, Option, Param
+from bot.context import Context
+from bot.markdown import to_html
+from bot.timeparse import parse_when, shown
+from bot.transports.base import Reply
+from storage import announcements
+from storage.errors import Refused
+from storage.models import Announcement, AnnouncementStatus
+from storage.rules.access import Access
+
+EVERYONE = "all"
+
+
+def audience(text: str) -> list[str] | None:
+    """ "all" → None (every group and the plenary); "pfas,skills" → those groups."""
+    if text.lower() == EVERYONE:
+        return None
+    refs = [ref.strip() for ref in text.split(",") if ref.strip()]
+    if not refs:
+        raise Refused("Say who it is for: all, or groups separated by commas (pfas,skills).")
+    return refs
+
+
+def _to(announcement: Announcement) -> str:
+    return "all groups and the plenary" if announcement.groups is None else ", ".join(announcement.groups)
+
+
+async def announce(ctx: Context, call: Call) -> Reply:
+    """Post an announcement to all groups or chosen ones, now or at= a set time."""
+    at = call.options.get("at")
+    incoming = ctx.incoming
+    announcement = await announcements.create(
+        ctx.session,
+        actor=ctx.actor,
+        text=call.args["text"],
+        html=to_html(call.args["text"]),
+        group_refs=audience(call.args["to"]),
+        due_at=parse_when(at, ctx.zone, ctx.now) if at else ctx.now,
+        pin="pin" in call.flags,
+        report_to=announcements.ReportTo(
+            incoming.platform,
+            incoming.is_direct,
+            incoming.sender_id if incoming.is_direct else incoming.room_id,
+        ),
+        now=ctx.now,
+    )
+    if announcement.status == AnnouncementStatus.SCHEDULED:
+        ctx.changed.add("announcements")
+        return Reply(
+            f"Announcement #{announcement.id} to {_to(announcement)} is scheduled for "
+            f"{shown(announcement.due_at, ctx.zone)}. /announce cancel {announcement.id} withdraws it."
+        )
+    return Reply(f"Announcement #{announcement.id} to {_to(announcement)} is on its way; a delivery report follows.")
+
+
+async def announce_list(ctx: Context, call: Call) -> Reply:
+    """Scheduled announcements, then the latest sent."""
+    listed = await announcements.recent(ctx.session)
+    if not listed:
+        return Reply("No announcements yet.")
+    lines = []
+    for item in listed:
+        when = shown(item.due_at, ctx.zone)
+        state = f"scheduled for {when}" if item.status == AnnouncementStatus.SCHEDULED else f"{item.status.value} ({when})"
+        first_line = item.text.splitlines()[0]
+        lines.append(f"#{item.id} to {_to(item)} — {state}: {first_line[:60]}{'…' if len(first_line) > 60 else ''}")
+    return Reply("\n".join(lines))
+
+
+async def announce_status(ctx: Context, call: Call) -> Reply:
+    """Where an announcement has been delivered so far."""
+    announcement = await announcements.find(ctx.session, call.args["id"])
+    if announcement.status == AnnouncementStatus.SCHEDULED:
+        return Reply(f"Announcement #{announcement.id} is scheduled for {shown(announcement.due_at, ctx.zone)}.")
+    if announcement.status == AnnouncementStatus.CANCELLED:
+        return Reply(f"Announcement #{announcement.id} was cancelled before it went out.")
+    return Reply(await announcements.delivery_report(ctx.session, announcement))
+
+
+async def announce_cancel(ctx: Context, call: Call) -> Reply:
+    """Withdraw a scheduled announcement."""
+    announcement = await announcements.cancel(ctx.session, call.args["id"], actor=ctx.actor, now=ctx.now)
+    ctx.changed.add("announcements")
+    return Reply(f"Announcement #{announcement.id} is cancelled; it will not be sent.")
+
+
+COMMANDS = [
+    Command("announce list", "scheduled and recent announcements", announce_list, Access.SECRETARIAT, anywhere=True),
+    Command("announce status", "an announcement's delivery report", announce_status, Access.SECRETARIAT,
+            params=(Param("id"),), anywhere=True),
+    Command("announce cancel", "withdraw a scheduled announcement", announce_cancel, Access.SECRETARIAT,
+            params=(Param("id"),), anywhere=True),
+    Command(
+        "announce",
+        "post an announcement to all groups or chosen ones",
+        announce,
+        Access.SECRETARIAT,
+        params=(Param("to"), Param("text", rest=True)),
+        options=(Option("at", '"<time>"'),),
+        flags=("pin",),
+        anywhere=True,
+        details="<to> is all (every group's rooms and the plenary) or groups separated by commas, "
+        "e.g. pfas,skills. Markdown is allowed. With pin, the message is pinned where the bot may pin.",
+    ),
+]

@@ -1,0 +1,242 @@
+"""Secretariat announcements: to chosen groups or to all, now or at a set time, with a report.
+
+An announcement's notices are written when it falls due, in one transaction with its change of
+status, so it goes out once even if the scheduler fires twice or a restart interrupts it; the
+postman then delivers (and retries) each room's copy, and the author's report is written when
+the last copy is settled, also once.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import func, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import selectinload
+
+from storage import audit, groups, notices
+from storage.errors import Refused
+from storage.models import (
+    Announcement,
+    AnnouncementStatus,
+    Notice,
+    NoticeStatus,
+    RoomBinding,
+    RoomPurpose,
+    WorkingGroup,
+    utcnow,
+)
+from storage.rules.access import Actor
+
+MAX_LENGTH = 4000  # Telegram shows at most 4096 characters in one message
+REPORT_ROOMS = 25  # a report names at most this many rooms, to fit one chat message
+_GRACE = timedelta(minutes=1)  # "at=14:00" typed at 14:00:30 still means now
+
+
+@dataclass(frozen=True)
+class ReportTo:
+    """The chat the announcement was made from, which receives its delivery report."""
+
+    platform: str
+    direct: bool
+    target: str
+
+
+async def create(
+    session: AsyncSession,
+    *,
+    actor: Actor,
+    text: str,
+    html: str,
+    group_refs: list[str] | None,
+    due_at: datetime,
+    pin: bool,
+    report_to: ReportTo,
+    now: datetime,
+) -> Announcement:
+    """Record an announcement; one that is due now is released at once."""
+    if not text.strip():
+        raise Refused("An announcement needs a text.")
+    if len(text) > MAX_LENGTH:
+        raise Refused(f"An announcement is at most {MAX_LENGTH} characters; this one has {len(text)}.")
+    if due_at < now - _GRACE:
+        raise Refused("at= is in the past; give a time to come, or leave it out to announce now.")
+    slugs = None if group_refs is None else [(await groups.find_group(session, ref)).slug for ref in group_refs]
+    announcement = Announcement(
+        text=text.strip(),
+        html=html,
+        groups=slugs and list(dict.fromkeys(slugs)),
+        pin=pin,
+        status=AnnouncementStatus.SCHEDULED,
+        author=actor.label,
+        author_person_id=actor.person_id,
+        report_platform=report_to.platform,
+        report_direct=report_to.direct,
+        report_target=report_to.target,
+        created_at=now,
+        due_at=max(due_at, now),
+    )
+    session.add(announcement)
+    await session.flush()
+    await audit.record(
+        session,
+        actor=actor.label,
+        action="announcement.created",
+        subject=f"announcement:{announcement.id}",
+        details={"to": announcement.groups or "all", "due_at": announcement.due_at.isoformat(), "text": text},
+        at=now,
+    )
+    if announcement.due_at <= now:
+        await release(session, announcement.id, now)
+    return announcement
+
+
+def audience(announcement: Announcement):
+    """The rooms it goes to: its groups' rooms, or for everyone every group's and the plenary's."""
+    query = select(RoomBinding).order_by(RoomBinding.id)
+    if announcement.groups is None:
+        return query.where(RoomBinding.purpose.in_((RoomPurpose.GROUP, RoomPurpose.PLENARY)))
+    slugs = select(WorkingGroup.id).where(WorkingGroup.slug.in_(announcement.groups))
+    return query.where(RoomBinding.group_id.in_(slugs))
+
+
+async def release(session: AsyncSession, announcement_id: int, now: datetime) -> int | None:
+    """Queue a due announcement to every room it is for; None if it was already released."""
+    claimed = await session.execute(
+        update(Announcement)
+        .where(Announcement.id == announcement_id, Announcement.status == AnnouncementStatus.SCHEDULED)
+        .values(status=AnnouncementStatus.DELIVERING, released_at=now)
+    )
+    if claimed.rowcount != 1:
+        return None
+    announcement = await session.get(Announcement, announcement_id, populate_existing=True)
+    bindings = list(await session.scalars(audience(announcement)))
+    session.add_all(
+        notices.notice(b.platform, b.room_id, announcement.text, announcement.html,
+                       announcement_id=announcement.id, pin=announcement.pin)
+        for b in bindings
+    )
+    await session.flush()
+    if not bindings:
+        await report_if_settled(session, announcement_id)
+    return len(bindings)
+
+
+async def report_if_settled(session: AsyncSession, announcement_id: int) -> bool:
+    """Write the author's delivery report once every room's copy is sent or given up."""
+    left = await session.scalar(
+        select(func.count()).where(Notice.announcement_id == announcement_id, Notice.status == NoticeStatus.PENDING)
+    )
+    if left:
+        return False
+    marked = await session.execute(
+        update(Announcement)
+        .where(
+            Announcement.id == announcement_id,
+            Announcement.status == AnnouncementStatus.DELIVERING,
+            Announcement.reported_at.is_(None),
+        )
+        .values(status=AnnouncementStatus.DELIVERED, reported_at=utcnow())
+    )
+    if marked.rowcount != 1:
+        return False
+    announcement = await session.get(Announcement, announcement_id, populate_existing=True)
+    text = await delivery_report(session, announcement)
+    session.add(
+        notices.notice(announcement.report_platform, announcement.report_target, text,
+                       direct=announcement.report_direct)
+    )
+    return True
+
+
+async def delivery_report(session: AsyncSession, announcement: Announcement) -> str:
+    """How many rooms have it, then each room that needs a look: failed (with the reason), still
+    trying, retried, or delivered with a remark. Kept short enough for one chat message."""
+    copies = (
+        await session.execute(
+            select(Notice, RoomBinding)
+            .outerjoin(RoomBinding, (RoomBinding.platform == Notice.platform) & (RoomBinding.room_id == Notice.target))
+            .options(selectinload(RoomBinding.group))
+            .where(Notice.announcement_id == announcement.id)
+            .order_by(Notice.id)
+        )
+    ).tuples().all()
+    if not copies:
+        return f"Announcement #{announcement.id} reached no room: none is bound to its groups."
+    sent = sum(notice.status == NoticeStatus.SENT for notice, _ in copies)
+    lines = [f"Announcement #{announcement.id}: delivered to {sent} of {len(copies)} rooms."]
+    smooth = 0
+    for notice, binding in copies:
+        where = f"{_room_name(binding)} ({notice.platform} {notice.target})"
+        if notice.status == NoticeStatus.FAILED:
+            lines.append(f"✗ {where}: {_short(notice.last_error)}")
+        elif notice.status == NoticeStatus.PENDING:
+            lines.append(f"… {where}: still trying ({_short(notice.last_error)})")
+        elif notice.attempts > 1 or notice.last_error:
+            retried = f" after {notice.attempts} attempts" if notice.attempts > 1 else ""
+            lines.append(f"✓ {where}{retried}{f'; {_short(notice.last_error)}' if notice.last_error else ''}")
+        else:
+            smooth += 1
+            if len(copies) <= REPORT_ROOMS:
+                lines.append(f"✓ {where}")
+    if len(copies) > REPORT_ROOMS and smooth:
+        lines.append(f"✓ the other {smooth} rooms at the first attempt")
+    if len(lines) > REPORT_ROOMS + 1:
+        lines = [*lines[:REPORT_ROOMS], f"… and {len(lines) - REPORT_ROOMS} more rooms to check"]
+    return "\n".join(lines)
+
+
+def _short(reason: str | None, limit: int = 200) -> str:
+    reason = reason or "no reason given"
+    return reason if len(reason) <= limit else reason[: limit - 1] + "…"
+
+
+def _room_name(binding: RoomBinding | None) -> str:
+    if binding is None:
+        return "a room no longer bound"
+    if binding.group is not None:
+        return binding.group.name
+    return binding.purpose.value.capitalize()
+
+
+async def find(session: AsyncSession, ref: str, *, lock: bool = False) -> Announcement:
+    number = ref.strip().lstrip("#")
+    found = await session.get(Announcement, int(number), with_for_update=lock) if number.isdigit() else None
+    if found is None:
+        raise Refused(f"No announcement {ref!r}; /announce list shows them.")
+    return found
+
+
+async def cancel(session: AsyncSession, ref: str, *, actor: Actor, now: datetime) -> Announcement:
+    """Withdraw a scheduled announcement before it goes out."""
+    announcement = await find(session, ref, lock=True)
+    if announcement.status != AnnouncementStatus.SCHEDULED:
+        raise Refused(f"Announcement #{announcement.id} is {announcement.status.value}; only a scheduled one can be cancelled.")
+    announcement.status = AnnouncementStatus.CANCELLED
+    await audit.record(
+        session, actor=actor.label, action="announcement.cancelled", subject=f"announcement:{announcement.id}", at=now
+    )
+    return announcement
+
+
+async def recent(session: AsyncSession, limit: int = 20) -> list[Announcement]:
+    """The scheduled ones first (soonest first), then the latest others."""
+    scheduled = await session.scalars(
+        select(Announcement).where(Announcement.status == AnnouncementStatus.SCHEDULED).order_by(Announcement.due_at)
+    )
+    others = await session.scalars(
+        select(Announcement)
+        .where(Announcement.status != AnnouncementStatus.SCHEDULED)
+        .order_by(Announcement.id.desc())
+        .limit(limit)
+    )
+    return list(scheduled) + list(others)
+
+
+async def scheduled(session: AsyncSession) -> list[tuple[int, datetime]]:
+    """(id, due time) of every announcement waiting for its time."""
+    rows = await session.execute(
+        select(Announcement.id, Announcement.due_at).where(Announcement.status == AnnouncementStatus.SCHEDULED)
+    )
+    return list(rows.tuples())
