@@ -70,8 +70,9 @@ class App:
             db,
             [VoteDeadlines(db, settings.votes), AnnouncementReleases(db)],
             after_change=self.postman.wake,
-            # Another process may change what is due (only on PostgreSQL can several share a database).
-            resync_every=RESYNC_EVERY if db.is_postgres else None,
+            # Another process may change what is due: `wgbot announce` at the shell, a second
+            # wgbot on the same PostgreSQL database.
+            resync_every=RESYNC_EVERY,
         )
         self.leadership = Leadership(db, on_elected=self._lead, on_deposed=self._follow)
         self.router = Router(

@@ -17,13 +17,16 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.app import App, SchemaBehind, chat_transports, open_database
 from bot.config import ConfigError, Settings, load_settings
+from bot.markdown import to_html
+from bot.timeparse import parse_when, shown
 from bot.transports.base import TransportUnavailable
 from bot.transports.console import ConsoleTransport
 from handlers import build_registry
-from storage import audit, groups, imports, migrate, organisations, people, rooms, votes
+from handlers.announcements import audience
+from storage import announcements, audit, groups, imports, migrate, organisations, people, rooms, votes
 from storage.db import Database
 from storage.errors import Refused
-from storage.models import OrganisationStatus, RoleName, RoomPurpose
+from storage.models import AnnouncementStatus, OrganisationStatus, RoleName, RoomPurpose, utcnow
 
 log = logging.getLogger("wgbot")
 
@@ -132,6 +135,19 @@ def _parser() -> argparse.ArgumentParser:
     export.add_argument("--format", choices=("json", "csv"), default="json")
     export.add_argument("-o", "--output", type=Path, help="file to write (default: standard output)")
     export.set_defaults(action=_votes_export)
+
+    announce = commands.add_parser(
+        "announce",
+        help="post an announcement to the groups' rooms (the running bot delivers it)",
+        description="Queue an announcement, or show or cancel one. The running bot delivers it.",
+    )
+    announce.add_argument("text", nargs="?", help="the announcement (Markdown)")
+    announce.add_argument("--to", default="all", help="all (default), or groups separated by commas: pfas,skills")
+    announce.add_argument("--at", help="when to send it, e.g. '2026-12-03 09:00 Europe/Brussels' (default: now)")
+    announce.add_argument("--pin", action="store_true", help="pin it where the bot may pin")
+    announce.add_argument("--status", metavar="ID", help="show an announcement's delivery report")
+    announce.add_argument("--cancel", metavar="ID", help="withdraw a scheduled announcement")
+    announce.set_defaults(action=_announce)
 
     audit_cmd = commands.add_parser("audit", help="the audit log").add_subparsers(required=True)
     audit_cmd.add_parser("verify", help="check every link of the hash chain").set_defaults(
@@ -267,6 +283,42 @@ def _admin(action: AdminAction):
         return 0
 
     return run
+
+
+async def _announce(settings: Settings, args) -> int:
+    zone = settings.alliance.timezone
+    return await _admin(lambda session, actor, args: _announcing(session, actor, args, zone))(settings, args)
+
+
+async def _announcing(session: AsyncSession, actor: str, args, zone: str) -> None:
+    now = utcnow()
+    if args.status:
+        found = await announcements.find(session, args.status)
+        if found.status in (AnnouncementStatus.SCHEDULED, AnnouncementStatus.CANCELLED):
+            print(f"announcement #{found.id} is {found.status.value} (due {shown(found.due_at, zone)})")
+        else:
+            print(await announcements.delivery_report(session, found))
+        return
+    if args.cancel:
+        cancelled = await announcements.cancel(session, args.cancel, actor=actor, now=now)
+        print(f"announcement #{cancelled.id} is cancelled")
+        return
+    if not args.text:
+        raise Refused("give the announcement's text, or --status ID, or --cancel ID")
+    created = await announcements.create(
+        session,
+        author=actor,
+        author_person_id=None,
+        text=args.text,
+        html=to_html(args.text),
+        group_refs=audience(args.to),
+        due_at=parse_when(args.at, zone, now) if args.at else now,
+        pin=args.pin,
+        report_to=None,
+        now=now,
+    )
+    when = "now" if created.status != AnnouncementStatus.SCHEDULED else shown(created.due_at, zone)
+    print(f"announcement #{created.id} queued for {when}; `wgbot announce --status {created.id}` shows its delivery")
 
 
 async def _org_add(session: AsyncSession, actor: str, args) -> None:

@@ -4,7 +4,8 @@ Every process answers commands, but only one fires reminders and deadlines and d
 outbox, or two processes could each send the same notice. With PostgreSQL the leader is the
 holder of a session-level advisory lock, on a connection kept open for the purpose: when that
 process dies, PostgreSQL drops its session and its lock, and a follower, which keeps trying,
-takes over. SQLite allows one process per file, which is therefore always the leader.
+takes over. With SQLite there is one bot per database file (the command line's admin commands
+only write records), so it always leads.
 """
 
 from __future__ import annotations

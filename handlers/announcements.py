@@ -35,7 +35,8 @@ async def announce(ctx: Context, call: Call) -> Reply:
     incoming = ctx.incoming
     announcement = await announcements.create(
         ctx.session,
-        actor=ctx.actor,
+        author=ctx.actor.label,
+        author_person_id=ctx.actor.person_id,
         text=call.args["text"],
         html=to_html(call.args["text"]),
         group_refs=audience(call.args["to"]),
@@ -83,7 +84,7 @@ async def announce_status(ctx: Context, call: Call) -> Reply:
 
 async def announce_cancel(ctx: Context, call: Call) -> Reply:
     """Withdraw a scheduled announcement."""
-    announcement = await announcements.cancel(ctx.session, call.args["id"], actor=ctx.actor, now=ctx.now)
+    announcement = await announcements.cancel(ctx.session, call.args["id"], actor=ctx.actor.label, now=ctx.now)
     ctx.changed.add("announcements")
     return Reply(f"Announcement #{announcement.id} is cancelled; it will not be sent.")
 

@@ -27,7 +27,6 @@ from storage.models import (
     WorkingGroup,
     utcnow,
 )
-from storage.rules.access import Actor
 
 MAX_LENGTH = 4000  # Telegram shows at most 4096 characters in one message
 REPORT_ROOMS = 25  # a report names at most this many rooms, to fit one chat message
@@ -46,16 +45,20 @@ class ReportTo:
 async def create(
     session: AsyncSession,
     *,
-    actor: Actor,
+    author: str,
+    author_person_id: int | None,
     text: str,
     html: str,
     group_refs: list[str] | None,
     due_at: datetime,
     pin: bool,
-    report_to: ReportTo,
+    report_to: ReportTo | None,
     now: datetime,
 ) -> Announcement:
-    """Record an announcement; one that is due now is released at once."""
+    """Record an announcement; one that is due now is released at once.
+
+    `author` is the audit label (a person in chat, or the operator at the shell); the report
+    goes to `report_to`, the chat it came from (none from the shell)."""
     if not text.strip():
         raise Refused("An announcement needs a text.")
     if len(text) > MAX_LENGTH:
@@ -69,11 +72,11 @@ async def create(
         groups=slugs and list(dict.fromkeys(slugs)),
         pin=pin,
         status=AnnouncementStatus.SCHEDULED,
-        author=actor.label,
-        author_person_id=actor.person_id,
-        report_platform=report_to.platform,
-        report_direct=report_to.direct,
-        report_target=report_to.target,
+        author=author,
+        author_person_id=author_person_id,
+        report_platform=report_to and report_to.platform,
+        report_direct=bool(report_to and report_to.direct),
+        report_target=report_to and report_to.target,
         created_at=now,
         due_at=max(due_at, now),
     )
@@ -81,7 +84,7 @@ async def create(
     await session.flush()
     await audit.record(
         session,
-        actor=actor.label,
+        actor=author,
         action="announcement.created",
         subject=f"announcement:{announcement.id}",
         details={"to": announcement.groups or "all", "due_at": announcement.due_at.isoformat(), "text": text},
@@ -142,6 +145,8 @@ async def report_if_settled(session: AsyncSession, announcement_id: int) -> bool
     if marked.rowcount != 1:
         return False
     announcement = await session.get(Announcement, announcement_id, populate_existing=True)
+    if announcement.report_platform is None:
+        return True  # made at the shell: `wgbot announce --status` shows the report there
     text = await delivery_report(session, announcement)
     session.add(
         notices.notice(announcement.report_platform, announcement.report_target, text,
@@ -171,6 +176,8 @@ async def delivery_report(session: AsyncSession, announcement: Announcement) -> 
         where = f"{_room_name(binding)} ({notice.platform} {notice.target})"
         if notice.status == NoticeStatus.FAILED:
             lines.append(f"✗ {where}: {_short(notice.last_error)}")
+        elif notice.status == NoticeStatus.PENDING and notice.attempts == 0:
+            lines.append(f"… {where}: not sent yet")
         elif notice.status == NoticeStatus.PENDING:
             lines.append(f"… {where}: still trying ({_short(notice.last_error)})")
         elif notice.attempts > 1 or notice.last_error:
@@ -208,14 +215,14 @@ async def find(session: AsyncSession, ref: str, *, lock: bool = False) -> Announ
     return found
 
 
-async def cancel(session: AsyncSession, ref: str, *, actor: Actor, now: datetime) -> Announcement:
+async def cancel(session: AsyncSession, ref: str, *, actor: str, now: datetime) -> Announcement:
     """Withdraw a scheduled announcement before it goes out."""
     announcement = await find(session, ref, lock=True)
     if announcement.status != AnnouncementStatus.SCHEDULED:
         raise Refused(f"Announcement #{announcement.id} is {announcement.status.value}; only a scheduled one can be cancelled.")
     announcement.status = AnnouncementStatus.CANCELLED
     await audit.record(
-        session, actor=actor.label, action="announcement.cancelled", subject=f"announcement:{announcement.id}", at=now
+        session, actor=actor, action="announcement.cancelled", subject=f"announcement:{announcement.id}", at=now
     )
     return announcement
 

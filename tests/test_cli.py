@@ -174,3 +174,29 @@ def test_a_vote_is_exported_with_its_ballots_and_audit_hashes(home):
     assert table[0] == "vote,organisation_id,organisation,ballot,cast_by,platform,cast_at"
     assert table[1].startswith("1,1,ACME GmbH,yes,Jana Novak,console,")
     assert table[2] == "1,2,Fab Nord AS,,,,"
+
+
+def test_an_operator_announces_from_the_shell_and_the_running_bot_delivers_it(home):
+    queued = wgbot("announce", "--to", "pfas,skills", "Drafts are due on **Friday**.")
+    assert queued.stdout.strip() == "announcement #1 queued for now; `wgbot announce --status 1` shows its delivery"
+    assert wgbot("announce", "--status", "1").stdout.splitlines() == [
+        "Announcement #1: delivered to 0 of 2 rooms.",
+        "… PFAS (console pfas): not sent yet",
+        "… Skills (console skills): not sent yet",
+    ]
+    later = wgbot("announce", "--at", "2099-01-05 09:00", "--to", "all", "New year.")
+    assert "queued for Mon 05 Jan 2099 09:00 CET" in later.stdout
+    assert wgbot("announce", "--cancel", "2").stdout.strip() == "announcement #2 is cancelled"
+
+    delivered = wgbot("console", "--as", "nobody", stdin="/whoami\n")  # the bot starts: the outbox goes out
+    assert "── in pfas ──\nDrafts are due on **Friday**." in delivered.stdout
+    assert "── in skills ──\nDrafts are due on **Friday**." in delivered.stdout
+    assert "New year." not in delivered.stdout
+    assert wgbot("announce", "--status", "1").stdout.splitlines() == [
+        "Announcement #1: delivered to 2 of 2 rooms.",
+        "✓ PFAS (console pfas)",
+        "✓ Skills (console skills)",
+    ]
+    wrong = wgbot("announce", "--to", "pfass", "Hello")
+    assert wrong.returncode == 1
+    assert wrong.stderr.strip().endswith("wgbot: No working group 'pfass'. Did you mean pfas? Known groups: pfas, skills, supply-chains.")
