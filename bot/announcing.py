@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
+
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.scheduler import Job
@@ -16,10 +18,10 @@ class AnnouncementReleases:
     def __init__(self, db: Database) -> None:
         self.db = db
 
-    async def plan(self, session: AsyncSession) -> list[Job]:
+    async def plan(self, session: AsyncSession, keys: Collection[int] | None = None) -> list[Job]:
         return [
-            Job(f"announcement:{announcement_id}", due_at, self.release, (announcement_id,))
-            for announcement_id, due_at in await announcements.scheduled(session)
+            Job(f"announcement:{announcement_id}", due_at, self.release, (announcement_id,), announcement_id)
+            for announcement_id, due_at in await announcements.scheduled(session, keys)
         ]
 
     async def release(self, announcement_id: int) -> bool:

@@ -8,6 +8,7 @@ twice, or races an early /vote close, acts once.
 from __future__ import annotations
 
 import logging
+from collections.abc import Collection
 from datetime import timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -29,15 +30,15 @@ class VoteDeadlines:
         self.db = db
         self.settings = settings
 
-    async def plan(self, session: AsyncSession) -> list[Job]:
+    async def plan(self, session: AsyncSession, keys: Collection[int] | None = None) -> list[Job]:
         jobs = []
-        for vote in await votes.open_schedules(session):
-            jobs.append(Job(f"vote:close:{vote.vote_id}", vote.closes_at, self.settle, (vote.vote_id,)))
+        for vote in await votes.open_schedules(session, keys):
+            jobs.append(Job(f"vote:close:{vote.vote_id}", vote.closes_at, self.settle, (vote.vote_id,), vote.vote_id))
             for hours in self.settings.nudge_hours:
                 at = vote.closes_at - timedelta(hours=hours)
                 if hours in vote.nudged or at <= vote.opened_at:
                     continue  # done, or the vote is shorter than the reminder's lead
-                jobs.append(Job(f"vote:nudge:{vote.vote_id}:{hours}", at, self.nudge, (vote.vote_id, hours)))
+                jobs.append(Job(f"vote:nudge:{vote.vote_id}:{hours}", at, self.nudge, (vote.vote_id, hours), vote.vote_id))
         return jobs
 
     async def settle(self, vote_id: int) -> bool:

@@ -4,14 +4,18 @@ Each area (vote deadlines, announcements, meeting reminders, deliverable reminde
 `Planner`: it reads from storage the jobs it wants, and its jobs' actions are idempotent in
 storage (each marks what it did in the same transaction as its effect), so a job that fires
 twice, or fires in two processes, acts once. The jobs are rebuilt from storage at start (a job
-whose time passed while the bot was down runs at once), after each command that changed an
-area (`Context.changed` names it), and after each of the area's jobs ran.
+whose time passed while the bot was down runs at once), every minute (another process may have
+changed what is due), after each command that changed an area, and after each job ran.
+
+A planner plans by key (a vote's or a meeting's id), so that a change to one meeting re-plans
+that meeting and not ten thousand others. `Context.changed` names an area ("votes") or one
+key in it ("meetings:12").
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Collection, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Protocol
@@ -24,21 +28,23 @@ from storage.models import utcnow
 
 log = logging.getLogger(__name__)
 RETRY_AFTER = timedelta(minutes=1)  # a job that failed (e.g. the database was away) runs again
+RESYNC = "resync"
 
 
 @dataclass(frozen=True)
 class Job:
-    id: str  # stable: "<planner>:<what>:<detail>", so re-planning replaces rather than adds
+    id: str  # stable, so re-planning replaces rather than adds
     at: datetime
     action: Callable[..., Awaitable[bool]]  # True when it queued something to deliver
     args: tuple = ()
+    key: int | None = None  # what it belongs to (a vote, a meeting): re-planned together
 
 
 class Planner(Protocol):
     name: str  # what `Context.changed` says when a command changed this area
 
-    async def plan(self, session: AsyncSession) -> Iterable[Job]:
-        """Every job this area wants now."""
+    async def plan(self, session: AsyncSession, keys: Collection[int] | None = None) -> Iterable[Job]:
+        """The jobs this area wants now: all of them, or only those of `keys`."""
 
 
 class Scheduler:
@@ -50,11 +56,11 @@ class Scheduler:
         resync_every: timedelta | None = None,
     ) -> None:
         self.db = db
-        self.resync_every = resync_every
         self.planners = {p.name: p for p in planners}
         self.after_change = after_change  # e.g. wake the postman to deliver what a job queued
+        self.resync_every = resync_every
         self.aps = AsyncIOScheduler(timezone=timezone.utc)
-        self._planned: dict[str, dict[str, datetime]] = {name: {} for name in self.planners}
+        self._planned: dict[str, dict[str, Job]] = {name: {} for name in self.planners}
 
     @property
     def running(self) -> bool:
@@ -64,49 +70,63 @@ class Scheduler:
         self.aps.start()
         await self.sync()
         if self.resync_every:
-            self.aps.add_job(self.sync, "interval", seconds=self.resync_every.total_seconds(), id="resync")
+            self.aps.add_job(self.sync, "interval", seconds=self.resync_every.total_seconds(), id=RESYNC)
 
     def stop(self) -> None:
         if self.aps.running:
             self.aps.shutdown(wait=False)
         self._planned = {name: {} for name in self.planners}
 
-    async def sync(self, names: Iterable[str] | None = None) -> None:
-        """Make the jobs of these areas (default: all) match storage, touching only what changed."""
-        for name in self.planners if names is None else [n for n in names if n in self.planners]:
-            async with self.db.transaction() as session:
-                wanted = {job.id: job for job in await self.planners[name].plan(session)}
-            planned = self._planned[name]
-            for job_id in planned.keys() - wanted.keys():
+    async def sync(self, changed: Iterable[str] | None = None) -> None:
+        """Make the jobs match storage: of every area, or of what `changed` names."""
+        wanted: dict[str, set[int] | None] = {}
+        for item in self.planners if changed is None else changed:
+            name, _, key = item.partition(":")
+            if name not in self.planners:
+                continue
+            if not key or wanted.get(name, set()) is None:
+                wanted[name] = None  # the whole area
+            else:
+                wanted.setdefault(name, set()).add(int(key))
+        for name, keys in wanted.items():
+            await self._sync_area(name, keys)
+
+    async def _sync_area(self, name: str, keys: set[int] | None) -> None:
+        async with self.db.transaction() as session:
+            wanted = {job.id: job for job in await self.planners[name].plan(session, keys)}
+        planned = self._planned[name]
+        for job_id in [j for j, job in planned.items() if keys is None or job.key in keys]:
+            if job_id not in wanted:
                 if self.aps.get_job(job_id):
                     self.aps.remove_job(job_id)
                 del planned[job_id]
-            for job in wanted.values():
-                if planned.get(job.id) != job.at:
-                    self.aps.add_job(
-                        self._run, "date", run_date=job.at, args=[name, job], id=job.id,
-                        replace_existing=True, misfire_grace_time=None,  # late is better than never
-                    )
-                    planned[job.id] = job.at
+        for job in wanted.values():
+            known = planned.get(job.id)
+            if known is None or known.at != job.at:
+                self._add(name, job, job.at)
+                planned[job.id] = job
+
+    def _add(self, name: str, job: Job, at: datetime) -> None:
+        self.aps.add_job(
+            self._run, "date", run_date=at, args=[name, job], id=job.id,
+            replace_existing=True, misfire_grace_time=None,  # late is better than never
+        )
 
     def job_ids(self) -> list[str]:
         """What is planned (without the housekeeping resync)."""
-        return sorted(job.id for job in self.aps.get_jobs() if job.id != "resync")
+        return sorted(job.id for job in self.aps.get_jobs() if job.id != RESYNC)
 
     async def _run(self, name: str, job: Job) -> None:
         try:
             queued = await job.action(*job.args)
         except Exception:
             log.exception("scheduled job %s failed; trying again in a minute", job.id)
-            self.aps.add_job(
-                self._run, "date", run_date=utcnow() + RETRY_AFTER, args=[name, job], id=job.id,
-                replace_existing=True, misfire_grace_time=None,
-            )
+            self._add(name, job, utcnow() + RETRY_AFTER)
             return
         self._planned[name].pop(job.id, None)
         if queued:
             self.after_change()
-        try:
-            await self.sync([name])  # e.g. a recurring meeting's next reminder, an extended vote
+        try:  # e.g. a meeting's next reminder, an extended vote's new deadline
+            await self._sync_area(name, None if job.key is None else {job.key})
         except Exception:
             log.exception("could not re-plan %s after %s", name, job.id)

@@ -50,7 +50,7 @@ async def announce(ctx: Context, call: Call) -> Reply:
         now=ctx.now,
     )
     if announcement.status == AnnouncementStatus.SCHEDULED:
-        ctx.changed.add("announcements")
+        ctx.changed.add(f"announcements:{announcement.id}")
         return Reply(
             f"Announcement #{announcement.id} to {_to(announcement)} is scheduled for "
             f"{shown(announcement.due_at, ctx.zone)}. /announce cancel {announcement.id} withdraws it."
@@ -85,7 +85,7 @@ async def announce_status(ctx: Context, call: Call) -> Reply:
 async def announce_cancel(ctx: Context, call: Call) -> Reply:
     """Withdraw a scheduled announcement."""
     announcement = await announcements.cancel(ctx.session, call.args["id"], actor=ctx.actor.label, now=ctx.now)
-    ctx.changed.add("announcements")
+    ctx.changed.add(f"announcements:{announcement.id}")
     return Reply(f"Announcement #{announcement.id} is cancelled; it will not be sent.")
 
 

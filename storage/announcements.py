@@ -8,6 +8,7 @@ the last copy is settled, also once.
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -241,9 +242,9 @@ async def recent(session: AsyncSession, limit: int = 20) -> list[Announcement]:
     return list(scheduled) + list(others)
 
 
-async def scheduled(session: AsyncSession) -> list[tuple[int, datetime]]:
-    """(id, due time) of every announcement waiting for its time."""
-    rows = await session.execute(
-        select(Announcement.id, Announcement.due_at).where(Announcement.status == AnnouncementStatus.SCHEDULED)
-    )
-    return list(rows.tuples())
+async def scheduled(session: AsyncSession, ids: Collection[int] | None = None) -> list[tuple[int, datetime]]:
+    """(id, due time) of every announcement waiting for its time (or of those of `ids`)."""
+    query = select(Announcement.id, Announcement.due_at).where(Announcement.status == AnnouncementStatus.SCHEDULED)
+    if ids is not None:
+        query = query.where(Announcement.id.in_(ids))
+    return list((await session.execute(query)).tuples())

@@ -8,6 +8,7 @@ against the clock, so a ballot a second after it is refused even before the vote
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -332,9 +333,14 @@ class Schedule:
     nudged: frozenset[float]  # the offsets already reminded
 
 
-async def open_schedules(session: AsyncSession) -> list[Schedule]:
-    rows = (await session.execute(select(Vote.id, Vote.opened_at, Vote.closes_at).where(Vote.status == VoteStatus.OPEN))).all()
-    sent = (await session.execute(select(VoteNudge.vote_id, VoteNudge.hours_before))).tuples()
+async def open_schedules(session: AsyncSession, ids: Collection[int] | None = None) -> list[Schedule]:
+    """The deadlines and reminders still to come: of every open vote, or of those of `ids`."""
+    query = select(Vote.id, Vote.opened_at, Vote.closes_at).where(Vote.status == VoteStatus.OPEN)
+    nudges = select(VoteNudge.vote_id, VoteNudge.hours_before)
+    if ids is not None:
+        query, nudges = query.where(Vote.id.in_(ids)), nudges.where(VoteNudge.vote_id.in_(ids))
+    rows = (await session.execute(query)).all()
+    sent = (await session.execute(nudges)).tuples()
     done: dict[int, set[float]] = {}
     for vote_id, hours in sent:
         done.setdefault(vote_id, set()).add(hours)
