@@ -15,6 +15,7 @@ from bot.config import Settings
 from bot.deadlines import VoteDeadlines
 from bot.leadership import Leadership
 from bot.postman import Postman
+from bot.reminders import MeetingReminders
 from bot.router import Router
 from bot.scheduler import Scheduler
 from bot.transports.base import AttachmentRef, Incoming, Reply, Transport
@@ -68,7 +69,7 @@ class App:
         self.postman = Postman(db, self.transports)
         self.scheduler = Scheduler(
             db,
-            [VoteDeadlines(db, settings.votes), AnnouncementReleases(db)],
+            [VoteDeadlines(db, settings.votes), AnnouncementReleases(db), MeetingReminders(db, settings.meetings)],
             after_change=self.postman.wake,
             # Another process may change what is due: `wgbot announce` at the shell, a second
             # wgbot on the same PostgreSQL database.

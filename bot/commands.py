@@ -146,6 +146,7 @@ class Command:
     flags: tuple[str, ...] = ()
     anywhere: bool = False  # also in private chats and rooms not bound to a group
     details: str = ""
+    takes_files: bool = False  # attachments are read for it (see Context.files)
 
     @property
     def usage(self) -> str:

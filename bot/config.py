@@ -178,6 +178,25 @@ class VoteSettings(Section):
     nudge_hours: list[float] = Field(default_factory=lambda: [24.0])
 
 
+class MeetingSettings(Section):
+    # Minutes before each occurrence at which its group's rooms (and its guests) are reminded.
+    reminder_minutes: list[int] = Field(default_factory=lambda: [1440, 15])
+    default_duration_minutes: int = Field(default=60, ge=5, le=1440)
+
+    @field_validator("reminder_minutes")
+    @classmethod
+    def positive(cls, value: list[int]) -> list[int]:
+        if any(minutes <= 0 for minutes in value):
+            raise ValueError("reminders come before a meeting: give positive numbers of minutes")
+        return sorted(set(value), reverse=True)
+
+
+class FileSettings(Section):
+    # Drafts and minutes are kept here, each under its SHA-256 (so identical files are kept once).
+    path: Path = Path("files")
+    max_mb: float = Field(default=20, gt=0)
+
+
 class LoggingSettings(Section):
     level: str = "INFO"
 
@@ -197,6 +216,8 @@ class Settings(Section):
     logging: LoggingSettings = Field(default_factory=LoggingSettings)
     membership: MembershipSettings = Field(default_factory=MembershipSettings)
     votes: VoteSettings = Field(default_factory=VoteSettings)
+    meetings: MeetingSettings = Field(default_factory=MeetingSettings)
+    files: FileSettings = Field(default_factory=FileSettings)
     matrix: MatrixSettings | None = None
     telegram: TelegramSettings | None = None
 

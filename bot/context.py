@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -10,10 +9,19 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.commands import Registry
 from bot.config import Settings
-from bot.transports.base import AttachmentRef, Incoming
+from bot.transports.base import Incoming
 from storage.errors import Refused
 from storage.models import RoomBinding, WorkingGroup
 from storage.rules.access import Actor
+
+
+@dataclass(frozen=True)
+class ReceivedFile:
+    """A file that came with the command, already read (the router fetches it first)."""
+
+    name: str
+    media_type: str
+    data: bytes
 
 
 @dataclass
@@ -25,7 +33,7 @@ class Context:
     settings: Settings
     registry: Registry
     now: datetime
-    fetch: Callable[[AttachmentRef], Awaitable[bytes]]  # an attachment's bytes, from its platform
+    files: tuple[ReceivedFile, ...]  # for commands that take files
     # What the command changed that the running bot must follow up after the commit
     # (a planner's name, e.g. "votes": the scheduler re-reads the open votes' deadlines).
     changed: set[str] = field(default_factory=set)

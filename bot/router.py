@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.commands import Command, CommandLine, Registry, read_command
 from bot.config import Settings
-from bot.context import Context
+from bot.context import Context, ReceivedFile
 from bot.transports.base import AttachmentRef, Incoming, Reply
 from storage import dialogs, events, people, rooms
 from storage.db import Database
@@ -60,6 +60,9 @@ class Router:
         try:
             try:
                 changed: set[str] = set()
+                # Files are read before the transaction opens, so a slow download never holds
+                # the database (on SQLite, every other command would wait for it).
+                files = await self._received_files(incoming, line)
                 async with self.db.transaction() as session:
                     if not await events.claim(session, incoming.platform, incoming.event_id):
                         log.info("event %s/%s seen before; ignored", incoming.platform, incoming.event_id)
@@ -68,7 +71,7 @@ class Router:
                     if line is None:
                         reply = await self._converse(session, incoming, binding, changed)
                     else:
-                        reply = await self._run(session, incoming, line, binding, changed)
+                        reply = await self._run(session, incoming, line, binding, changed, files)
                 if changed and self.on_change:
                     await self.on_change(changed)
                 return reply
@@ -101,6 +104,7 @@ class Router:
         line: CommandLine,
         binding: RoomBinding | None,
         changed: set[str],
+        files: tuple[ReceivedFile, ...],
     ) -> Reply | None:
         command, words = self.registry.resolve(line)
         if binding is None and not command.anywhere:
@@ -115,7 +119,7 @@ class Router:
             raise _Usage(command, REFUSALS[command.access])
         try:
             call = command.parse(line, words)
-            reply = await command.handler(self._context(session, incoming, actor, binding, changed), call)
+            reply = await command.handler(self._context(session, incoming, actor, binding, changed, files), call)
         except Refused as refusal:
             raise _Usage(command, str(refusal)) from None
         return self._answer(incoming, reply)
@@ -139,10 +143,31 @@ class Router:
         actor: Actor,
         binding: RoomBinding | None,
         changed: set[str],
+        files: tuple[ReceivedFile, ...] = (),
     ) -> Context:
-        return Context(
-            incoming, actor, session, binding, self.settings, self.registry, self.clock(), self.fetch, changed
-        )
+        return Context(incoming, actor, session, binding, self.settings, self.registry, self.clock(), files, changed)
+
+    async def _received_files(self, incoming: Incoming, line: CommandLine | None) -> tuple[ReceivedFile, ...]:
+        """The attachments of a command that takes files, read within the size limit."""
+        if line is None or not incoming.attachments:
+            return ()
+        try:
+            command, _ = self.registry.resolve(line)
+        except Refused:
+            return ()  # answered in the transaction, like any unknown command
+        if not command.takes_files:
+            return ()
+        limit = int(self.settings.files.max_mb * 1024 * 1024)
+        files = []
+        for attachment in incoming.attachments:
+            too_big = f"{attachment.name} is larger than the {self.settings.files.max_mb:g} MB limit."
+            if attachment.size is not None and attachment.size > limit:
+                raise _Usage(command, too_big)
+            data = await self.fetch(attachment)
+            if len(data) > limit:
+                raise _Usage(command, too_big)
+            files.append(ReceivedFile(attachment.name, attachment.media_type, data))
+        return tuple(files)
 
     def _refusal(
         self, incoming: Incoming, binding: RoomBinding | None, refusal: Refused

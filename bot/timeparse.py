@@ -21,11 +21,7 @@ def parse_when(text: str, zone: str, now: datetime) -> datetime:
         return now + timedelta(**{_UNITS[duration.group(2)[0]]: int(duration.group(1))})
     words = text.split(" ")
     if len(words) > 1 and "/" in words[-1]:  # an IANA zone written after the time
-        try:
-            ZoneInfo(words[-1])
-        except (ZoneInfoNotFoundError, ValueError):
-            raise Refused(f"Unknown time zone {words[-1]!r}; use a name like Europe/Rome.") from None
-        zone, text = words[-1], " ".join(words[:-1])
+        zone, text = zone_named(words[-1]), " ".join(words[:-1])
     import dateparser  # slow to import, so only when a time is read
 
     local_now = now.astimezone(ZoneInfo(zone)).replace(tzinfo=None)
@@ -43,6 +39,15 @@ def parse_when(text: str, zone: str, now: datetime) -> datetime:
     if moment <= now:
         raise Refused(f"{text!r} is in the past.")
     return moment
+
+
+def zone_named(text: str) -> str:
+    """An IANA time zone name, checked."""
+    try:
+        ZoneInfo(text)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise Refused(f"Unknown time zone {text!r}; use a name like Europe/Rome or Europe/Lisbon.") from None
+    return text
 
 
 def shown(moment: datetime, zone: str) -> str:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from bot.commands import Call, Command, Param
 from bot.context import Context
+from bot.timeparse import shown, zone_named
 from bot.transports.base import Reply
 from storage import identity, people
 from storage.errors import Refused
@@ -65,6 +66,17 @@ async def link(ctx: Context, call: Call) -> Reply:
     )
 
 
+async def tz(ctx: Context, call: Call) -> Reply:
+    """Show your time zone, or set it: every time the bot shows you is then in it."""
+    if "zone" not in call.args:
+        return Reply(f"Your time zone is {ctx.zone}. /tz Europe/Lisbon changes it.")
+    if not ctx.actor.is_known:
+        raise Refused("You are not known to the alliance yet, so there is no one to keep a zone for.")
+    zone = zone_named(call.args["zone"])
+    await people.set_timezone(ctx.session, ctx.actor.person_id, zone)
+    return Reply(f"Your time zone is now {zone}: times are shown to you in it, e.g. now is {shown(ctx.now, zone)}.")
+
+
 def _voting_line(actor) -> str:
     reason = voting_right(actor)
     if reason is None:
@@ -81,4 +93,5 @@ COMMANDS = [
         params=(Param("code", required=False),),
         anywhere=True,
     ),
+    Command("tz", "show or set your time zone", tz, params=(Param("zone", required=False),), anywhere=True),
 ]

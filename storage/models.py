@@ -492,3 +492,119 @@ class VoteNudge(Base):
     vote_id: Mapped[int] = mapped_column(ForeignKey("votes.id", ondelete="CASCADE"), primary_key=True)
     hours_before: Mapped[float] = mapped_column(primary_key=True)
     sent_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class MeetingStatus(enum.StrEnum):
+    ACTIVE = "active"
+    CANCELLED = "cancelled"  # the whole series
+
+
+class Meeting(Base):
+    """A one-off or recurring meeting of a working group.
+
+    Its wall-clock start and zone are the truth: occurrences are computed from them with the
+    RFC 5545 rule, so 10:00 in Europe/Brussels stays 10:00 across daylight saving changes.
+    Occurrences are numbered from 1 in the order of the rule; a number never changes, even when
+    an occurrence is cancelled or moved.
+    """
+
+    __tablename__ = "meetings"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    group_id: Mapped[int] = mapped_column(ForeignKey("working_groups.id", ondelete="CASCADE"), index=True)
+    title: Mapped[str] = mapped_column(Text)
+    zone: Mapped[str] = mapped_column(String(64))
+    local_start: Mapped[datetime] = mapped_column(DateTime())  # wall-clock time in `zone`, naive
+    rule: Mapped[str | None] = mapped_column(String(500))  # RRULE (with its end), None: one-off
+    duration_minutes: Mapped[int]
+    link: Mapped[str | None] = mapped_column(Text)
+    status: Mapped[MeetingStatus] = mapped_column(_enum(MeetingStatus), index=True)
+    first_start: Mapped[datetime] = mapped_column(UTCDateTime)
+    last_start: Mapped[datetime] = mapped_column(UTCDateTime, index=True)  # when the series is over
+    created_by: Mapped[str] = mapped_column(String(255))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    group: Mapped[WorkingGroup] = relationship()
+
+
+class OccurrenceChange(Base):
+    """One occurrence cancelled, or moved to another time (an exception to the rule)."""
+
+    __tablename__ = "occurrence_changes"
+
+    meeting_id: Mapped[int] = mapped_column(ForeignKey("meetings.id", ondelete="CASCADE"), primary_key=True)
+    occurrence: Mapped[int] = mapped_column(primary_key=True)
+    cancelled: Mapped[bool] = mapped_column(default=False)
+    moved_to: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    changed_by: Mapped[str] = mapped_column(String(255))
+    changed_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class Rsvp(Base):
+    """Whether a person will attend one occurrence (their latest answer)."""
+
+    __tablename__ = "rsvps"
+
+    meeting_id: Mapped[int] = mapped_column(ForeignKey("meetings.id", ondelete="CASCADE"), primary_key=True)
+    occurrence: Mapped[int] = mapped_column(primary_key=True)
+    person_id: Mapped[int] = mapped_column(ForeignKey("people.id", ondelete="CASCADE"), primary_key=True)
+    answer: Mapped[str] = mapped_column(String(8))  # yes | no | maybe
+    answered_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+    person: Mapped[Person] = relationship()
+
+
+class AgendaItem(Base):
+    __tablename__ = "agenda_items"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    meeting_id: Mapped[int] = mapped_column(ForeignKey("meetings.id", ondelete="CASCADE"), index=True)
+    occurrence: Mapped[int]
+    text: Mapped[str] = mapped_column(Text)
+    person_id: Mapped[int | None] = mapped_column(ForeignKey("people.id", ondelete="SET NULL"))
+    added_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+    person: Mapped[Person | None] = relationship()
+
+
+class Minutes(Base):
+    """What was said at one occurrence: a text, a file in the file store, or both."""
+
+    __tablename__ = "minutes"
+
+    meeting_id: Mapped[int] = mapped_column(ForeignKey("meetings.id", ondelete="CASCADE"), primary_key=True)
+    occurrence: Mapped[int] = mapped_column(primary_key=True)
+    text: Mapped[str | None] = mapped_column(Text)
+    file_sha256: Mapped[str | None] = mapped_column(String(64))
+    file_name: Mapped[str | None] = mapped_column(String(255))
+    media_type: Mapped[str | None] = mapped_column(String(100))
+    size: Mapped[int | None]
+    person_id: Mapped[int | None] = mapped_column(ForeignKey("people.id", ondelete="SET NULL"))
+    added_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class MeetingGuest(Base):
+    """A person of a non-member organisation invited to a meeting: gets its reminders, never votes."""
+
+    __tablename__ = "meeting_guests"
+
+    meeting_id: Mapped[int] = mapped_column(ForeignKey("meetings.id", ondelete="CASCADE"), primary_key=True)
+    person_id: Mapped[int] = mapped_column(ForeignKey("people.id", ondelete="CASCADE"), primary_key=True)
+    invited_by: Mapped[str] = mapped_column(String(255))
+    invited_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class MeetingReminder(Base):
+    """A reminder of one occurrence at one offset, done: sent, sent late, or skipped.
+
+    Written in the transaction that queues the reminder's notices, and unique, so a reminder is
+    never sent twice, whatever restarts or duplicate firings happen.
+    """
+
+    __tablename__ = "meeting_reminders"
+
+    meeting_id: Mapped[int] = mapped_column(ForeignKey("meetings.id", ondelete="CASCADE"), primary_key=True)
+    occurrence: Mapped[int] = mapped_column(primary_key=True)
+    minutes_before: Mapped[int] = mapped_column(primary_key=True)
+    outcome: Mapped[str] = mapped_column(String(8))  # sent | late | skipped
+    at: Mapped[datetime] = mapped_column(UTCDateTime)

@@ -224,3 +224,9 @@ async def unassign_role(
         subject=f"person:{person.id}",
         details={"role": role.value, "group": group.slug if group else None},
     )
+
+
+async def set_timezone(session: AsyncSession, person_id: int, zone: str) -> None:
+    """The zone a person reads times in (not a governance act: not audited)."""
+    person = await session.get(Person, person_id)
+    person.timezone = zone

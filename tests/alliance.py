@@ -68,6 +68,7 @@ def message(
     platform: str = "console",
     event_id: str | None = None,
     direct: bool = False,
+    attachments: tuple = (),
 ) -> Incoming:
     """What arrives when `sender` writes `text` in `room`."""
     return Incoming(
@@ -78,6 +79,7 @@ def message(
         text=text,
         event_id=event_id or f"test-event-{next(_events)}",
         is_direct=direct,
+        attachments=attachments,
     )
 
 

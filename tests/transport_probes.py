@@ -26,11 +26,9 @@ async def pick(ctx, call):
 
 
 async def checksum(ctx, call):
-    if not ctx.incoming.attachments:
+    if not ctx.files:
         return Reply("No file.")
-    attachment = ctx.incoming.attachments[0]
-    data = await ctx.fetch(attachment)
-    return Reply(f"{attachment.name}: {len(data)} bytes, sha256 {hashlib.sha256(data).hexdigest()}")
+    return Reply(checksum_line(ctx.files[0].name, ctx.files[0].data))
 
 
 def checksum_line(name: str, data: bytes) -> str:
@@ -53,7 +51,7 @@ def probe_registry() -> Registry:
             Command("choose", "offer a choice", offer_choice),
             Command("longchoice", "offer a choice too long for callback data", offer_long_choice),
             Command("pick", "pick", pick, params=(Param("choice", rest=True),), anywhere=True),
-            Command("sha", "checksum an attached file", checksum, anywhere=True),
+            Command("sha", "checksum an attached file", checksum, anywhere=True, takes_files=True),
             Command("calendar", "send a file", calendar),
             Command("bold", "formatted reply", formatted),
         ]

@@ -11,7 +11,6 @@ so the first 20 answers in a group are still immediate and a fan-out runs at the
 from __future__ import annotations
 
 import asyncio
-from collections import deque
 from typing import Any
 
 from telegram.ext import BaseRateLimiter

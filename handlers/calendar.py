@@ -1,0 +1,64 @@
+"""Meetings as iCalendar (RFC 5545), for people's own calendars.
+
+A series is one event with its RRULE on the wall-clock start in its zone (with the zone's
+VTIMEZONE, so calendars keep 10:00 across daylight saving), EXDATE for each cancelled
+occurrence, and one extra event per moved occurrence (RECURRENCE-ID: the time the rule gave it).
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from zoneinfo import ZoneInfo
+
+from icalendar import Calendar, Event, vRecur
+
+from storage.meetings import series_of
+from storage.models import Meeting, OccurrenceChange
+from storage.rules.recurrence import occurrences
+
+PRODUCT = "-//wgbot//meetings//EN"
+
+
+def ics(meetings: list[Meeting], changes: dict[int, dict[int, OccurrenceChange]]) -> bytes:
+    calendar = Calendar()
+    calendar.add("prodid", PRODUCT)
+    calendar.add("version", "2.0")
+    calendar.add("calscale", "GREGORIAN")
+    for meeting in meetings:
+        for event in _events(meeting, changes.get(meeting.id, {})):
+            calendar.add_component(event)
+    calendar.add_missing_timezones()
+    return calendar.to_ical()
+
+
+def _events(meeting: Meeting, changes: dict[int, OccurrenceChange]) -> list[Event]:
+    zone = ZoneInfo(meeting.zone)
+    start = meeting.local_start.replace(tzinfo=zone)
+    main = _event(meeting, start)
+    if meeting.rule is None:
+        return [main]
+    main.add("rrule", vRecur.from_ical(meeting.rule))
+    events = [main]
+    for found in occurrences(series_of(meeting), changes):
+        if found.cancelled:
+            main.add("exdate", found.planned.astimezone(zone))
+        elif found.moved:
+            moved = _event(meeting, found.start.astimezone(zone))
+            moved.add("recurrence-id", found.planned.astimezone(zone))
+            events.append(moved)
+    return events
+
+
+def _event(meeting: Meeting, start) -> Event:
+    event = Event()
+    event.add("uid", f"meeting-{meeting.id}@wgbot")
+    event.add("summary", f"{meeting.title} ({meeting.group.name})")
+    event.add("dtstart", start)
+    event.add("dtend", start + timedelta(minutes=meeting.duration_minutes))
+    event.add("dtstamp", meeting.created_at)
+    if meeting.link:
+        event.add("url", meeting.link)
+        event.add("location", meeting.link)
+    event.add("description", f"{meeting.group.name} working group. Meeting {meeting.id} in wgbot: "
+                             f"/meeting info {meeting.id}, /rsvp {meeting.id} yes|no|maybe.")
+    return event

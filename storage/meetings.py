@@ -1,0 +1,429 @@
+"""Meetings: schedule, cancel or move occurrences, RSVPs, agendas, minutes, guests, reminders.
+
+A meeting is referred to by its number ("12"), one occurrence by "12.3" (the third of the
+series). Where a command takes a meeting and means one occurrence, "12" means the next one.
+Every change is audited; reminders are marked done in the transaction that queues them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import selectinload
+
+from storage import audit
+from storage.errors import Refused
+from storage.models import (
+    AgendaItem,
+    Meeting,
+    MeetingGuest,
+    MeetingReminder,
+    MeetingStatus,
+    Minutes,
+    OccurrenceChange,
+    Person,
+    Rsvp,
+    WorkingGroup,
+)
+from storage.rules.access import Actor
+from storage.rules.recurrence import Occurrence, RuleError, Series, make_rule, occurrence, occurrences, upcoming
+
+ANSWERS = ("yes", "no", "maybe")
+LATE_AFTER = timedelta(seconds=15)  # a reminder sent later than this after its time says it is late
+MAX_TITLE = 200
+
+
+@dataclass(frozen=True)
+class MeetingPlan:
+    """What a chair asks for with /meeting schedule."""
+
+    title: str
+    local_start: datetime  # naive wall-clock time in `zone`
+    zone: str
+    every: str | None = None
+    until: date | None = None
+    duration_minutes: int = 60
+    link: str | None = None
+
+
+def series_of(meeting: Meeting) -> Series:
+    return Series(meeting.local_start, meeting.zone, meeting.rule)
+
+
+async def schedule(session: AsyncSession, *, actor: Actor, group: WorkingGroup, plan: MeetingPlan, now: datetime) -> Meeting:
+    title = " ".join(plan.title.split())
+    if not title:
+        raise Refused("A meeting needs a title.")
+    if len(title) > MAX_TITLE:
+        raise Refused(f"A title is at most {MAX_TITLE} characters.")
+    if not 5 <= plan.duration_minutes <= 24 * 60:
+        raise Refused("duration= is between 5m and 24h, e.g. 90m or 2h.")
+    if plan.until is not None and plan.every is None:
+        raise Refused("until= ends a recurring meeting; add every=week|2weeks|month|<RRULE>.")
+    try:
+        rule = make_rule(plan.every, plan.local_start, plan.zone, plan.until) if plan.every else None
+    except RuleError as error:
+        raise Refused(str(error)) from None
+    starts = [o.start for o in occurrences(Series(plan.local_start, plan.zone, rule))]
+    if starts[0] <= now:
+        raise Refused("That time is in the past; give a time to come.")
+    meeting = Meeting(
+        group_id=group.id,
+        title=title,
+        zone=plan.zone,
+        local_start=plan.local_start,
+        rule=rule,
+        duration_minutes=plan.duration_minutes,
+        link=plan.link,
+        status=MeetingStatus.ACTIVE,
+        first_start=starts[0],
+        last_start=starts[-1],
+        created_by=actor.label,
+        created_at=now,
+    )
+    session.add(meeting)
+    await session.flush()
+    await audit.record(
+        session,
+        actor=actor.label,
+        action="meeting.scheduled",
+        subject=f"meeting:{meeting.id}",
+        details={"group": group.slug, "title": title, "start": plan.local_start.isoformat(), "zone": plan.zone,
+                 "rule": rule, "occurrences": len(starts)},
+        at=now,
+    )
+    return meeting
+
+
+def read_ref(ref: str) -> tuple[int, int | None]:
+    """ "12" → (12, None); "12.3" → (12, 3)."""
+    meeting, _, number = ref.strip().lstrip("#").partition(".")
+    if not meeting.isdigit() or (number and not number.isdigit()):
+        raise Refused(f"{ref!r} is not a meeting: give its number (12) or one occurrence (12.3); /meeting list shows them.")
+    return int(meeting), int(number) if number else None
+
+
+async def find(session: AsyncSession, ref: str) -> tuple[Meeting, int | None]:
+    meeting_id, number = read_ref(ref)
+    meeting = await session.get(Meeting, meeting_id, options=[selectinload(Meeting.group)])
+    if meeting is None:
+        raise Refused(f"No meeting {meeting_id}; /meeting list shows them.")
+    return meeting, number
+
+
+async def changes_of(session: AsyncSession, meeting_ids: Collection[int]) -> dict[int, dict[int, OccurrenceChange]]:
+    found: dict[int, dict[int, OccurrenceChange]] = {}
+    rows = await session.scalars(select(OccurrenceChange).where(OccurrenceChange.meeting_id.in_(meeting_ids)))
+    for change in rows:
+        found.setdefault(change.meeting_id, {})[change.occurrence] = change
+    return found
+
+
+async def pick(session: AsyncSession, meeting: Meeting, number: int | None, now: datetime) -> Occurrence:
+    """Occurrence `number`, or the next one to come (or under way) when no number is given."""
+    if meeting.status == MeetingStatus.CANCELLED:
+        raise Refused(f"Meeting {meeting.id} ({meeting.title}) is cancelled.")
+    changes = (await changes_of(session, [meeting.id])).get(meeting.id, {})
+    if number is None:
+        ahead = upcoming(series_of(meeting), changes, now - timedelta(minutes=meeting.duration_minutes))
+        if not ahead:
+            raise Refused(f"Meeting {meeting.id} ({meeting.title}) has no occurrence to come; name one, e.g. {meeting.id}.1.")
+        return ahead[0]
+    found = occurrence(series_of(meeting), changes, number)
+    if found is None:
+        raise Refused(f"Meeting {meeting.id} has no occurrence {number}; /meeting info {meeting.id} lists them.")
+    return found
+
+
+async def last_held(session: AsyncSession, meeting: Meeting, now: datetime) -> Occurrence:
+    """The latest occurrence that has begun (what minutes are about when none is named)."""
+    changes = (await changes_of(session, [meeting.id])).get(meeting.id)
+    held = [o for o in occurrences(series_of(meeting), changes) if o.start <= now and not o.cancelled]
+    if not held:
+        raise Refused(f"Meeting {meeting.id} has not taken place yet; minutes come after it.")
+    return max(held, key=lambda o: o.start)
+
+
+def label(meeting: Meeting, occurrence_: Occurrence) -> str:
+    """How people write one occurrence: "12" for a one-off, "12.3" in a series."""
+    return str(meeting.id) if meeting.rule is None else f"{meeting.id}.{occurrence_.number}"
+
+
+async def upcoming_in(
+    session: AsyncSession, group: WorkingGroup | None, now: datetime, limit: int = 10
+) -> list[tuple[Meeting, Occurrence]]:
+    """The next occurrences of the group's meetings (of every group's without one), soonest first."""
+    query = select(Meeting).options(selectinload(Meeting.group)).where(
+        Meeting.status == MeetingStatus.ACTIVE, Meeting.last_start > now - timedelta(days=1)
+    )
+    if group is not None:
+        query = query.where(Meeting.group_id == group.id)
+    meetings = list(await session.scalars(query))
+    changes = await changes_of(session, [m.id for m in meetings])
+    found = [
+        (meeting, o)
+        for meeting in meetings
+        for o in upcoming(series_of(meeting), changes.get(meeting.id), now - timedelta(minutes=meeting.duration_minutes), limit)
+    ]
+    return sorted(found, key=lambda pair: pair[1].start)[:limit]
+
+
+async def of_group(session: AsyncSession, group: WorkingGroup) -> list[Meeting]:
+    """The group's meetings, cancelled series left out."""
+    return list(
+        await session.scalars(
+            select(Meeting)
+            .options(selectinload(Meeting.group))
+            .where(Meeting.group_id == group.id, Meeting.status == MeetingStatus.ACTIVE)
+            .order_by(Meeting.id)
+        )
+    )
+
+
+async def cancel(
+    session: AsyncSession, meeting: Meeting, number: int | None, *, whole: bool, actor: Actor, now: datetime
+) -> Occurrence | None:
+    """Cancel one occurrence, or with `whole` the series; returns the occurrence cancelled."""
+    if meeting.status == MeetingStatus.CANCELLED:
+        raise Refused(f"Meeting {meeting.id} is already cancelled.")
+    if whole:
+        meeting.status = MeetingStatus.CANCELLED
+        await audit.record(session, actor=actor.label, action="meeting.cancelled", subject=f"meeting:{meeting.id}", at=now)
+        return None
+    if number is None and meeting.rule is not None:
+        raise Refused(f"Meeting {meeting.id} is a series: cancel one occurrence ({meeting.id}.N, see /meeting info {meeting.id}) or add `all`.")
+    target = await pick(session, meeting, number or 1, now)
+    if target.cancelled:
+        raise Refused(f"Meeting {label(meeting, target)} is already cancelled.")
+    if target.start <= now:
+        raise Refused(f"Meeting {label(meeting, target)} has already begun.")
+    if meeting.rule is None:
+        meeting.status = MeetingStatus.CANCELLED
+    await _change(session, meeting, target.number, actor, now, cancelled=True)
+    await audit.record(session, actor=actor.label, action="meeting.occurrence_cancelled",
+                       subject=f"meeting:{meeting.id}", details={"occurrence": target.number}, at=now)
+    return target
+
+
+async def move(
+    session: AsyncSession, meeting: Meeting, number: int | None, to: datetime, *, actor: Actor, now: datetime
+) -> tuple[Occurrence, Occurrence]:
+    """Move one occurrence (the next one by default); returns it before and after."""
+    before = await pick(session, meeting, number, now)
+    if before.cancelled:
+        raise Refused(f"Meeting {label(meeting, before)} is cancelled; schedule a new one instead.")
+    if before.start <= now:
+        raise Refused(f"Meeting {label(meeting, before)} has already begun.")
+    if to <= now:
+        raise Refused("That time is in the past; give a time to come.")
+    await _change(session, meeting, before.number, actor, now, moved_to=to)
+    if meeting.rule is None:
+        meeting.first_start = meeting.last_start = to
+    else:
+        meeting.last_start = max(meeting.last_start, to)
+    # Its reminders start afresh: the old ones were for another time.
+    await session.execute(
+        MeetingReminder.__table__.delete().where(
+            MeetingReminder.meeting_id == meeting.id, MeetingReminder.occurrence == before.number
+        )
+    )
+    await audit.record(session, actor=actor.label, action="meeting.moved", subject=f"meeting:{meeting.id}",
+                       details={"occurrence": before.number, "from": before.start.isoformat(), "to": to.isoformat()}, at=now)
+    return before, Occurrence(before.number, to, before.planned)
+
+
+async def _change(session: AsyncSession, meeting: Meeting, number: int, actor: Actor, now: datetime, **values) -> None:
+    change = await session.get(OccurrenceChange, (meeting.id, number))
+    if change is None:
+        change = OccurrenceChange(meeting_id=meeting.id, occurrence=number, cancelled=False)
+        session.add(change)
+    for key, value in values.items():
+        setattr(change, key, value)
+    change.changed_by, change.changed_at = actor.label, now
+
+
+async def is_guest(session: AsyncSession, meeting_id: int, person_id: int | None) -> bool:
+    return person_id is not None and await session.get(MeetingGuest, (meeting_id, person_id)) is not None
+
+
+async def answer(session: AsyncSession, meeting: Meeting, target: Occurrence, person_id: int, reply: str, now: datetime) -> str | None:
+    """Record a person's RSVP; returns their previous answer."""
+    if reply not in ANSWERS:
+        raise Refused(f"Answer yes, no or maybe, not {reply!r}.")
+    if target.start + timedelta(minutes=meeting.duration_minutes) <= now:
+        raise Refused(f"Meeting {label(meeting, target)} is over.")
+    existing = await session.get(Rsvp, (meeting.id, target.number, person_id))
+    previous = existing.answer if existing else None
+    if existing is None:
+        session.add(Rsvp(meeting_id=meeting.id, occurrence=target.number, person_id=person_id, answer=reply, answered_at=now))
+    else:
+        existing.answer, existing.answered_at = reply, now
+    return previous
+
+
+async def attendance(session: AsyncSession, meeting_id: int, number: int) -> list[Rsvp]:
+    """RSVPs with the person and their organisation, yes first."""
+    rows = await session.scalars(
+        select(Rsvp)
+        .options(selectinload(Rsvp.person).selectinload(Person.organisation))
+        .where(Rsvp.meeting_id == meeting_id, Rsvp.occurrence == number)
+        .order_by(Rsvp.answered_at)
+    )
+    return sorted(rows, key=lambda r: ANSWERS.index(r.answer))
+
+
+async def add_agenda_item(session: AsyncSession, meeting: Meeting, target: Occurrence, text: str, actor: Actor, now: datetime) -> int:
+    """Append an item; returns its position on the agenda."""
+    text = " ".join(text.split())
+    if not text:
+        raise Refused("An agenda item needs a text.")
+    if target.start <= now:
+        raise Refused(f"Meeting {label(meeting, target)} has already begun; its agenda is closed.")
+    session.add(AgendaItem(meeting_id=meeting.id, occurrence=target.number, text=text, person_id=actor.person_id, added_at=now))
+    await session.flush()
+    await audit.record(session, actor=actor.label, action="meeting.agenda_item", subject=f"meeting:{meeting.id}",
+                       details={"occurrence": target.number, "text": text}, at=now)
+    return len(await agenda(session, meeting.id, target.number))
+
+
+async def agenda(session: AsyncSession, meeting_id: int, number: int) -> list[AgendaItem]:
+    return list(
+        await session.scalars(
+            select(AgendaItem)
+            .options(selectinload(AgendaItem.person))
+            .where(AgendaItem.meeting_id == meeting_id, AgendaItem.occurrence == number)
+            .order_by(AgendaItem.id)
+        )
+    )
+
+
+async def record_minutes(
+    session: AsyncSession, meeting: Meeting, target: Occurrence, *, text: str | None, file: dict | None, actor: Actor, now: datetime
+) -> bool:
+    """Keep the minutes of a past occurrence (a text, a stored file, or both); True if replacing."""
+    if target.start > now:
+        raise Refused(f"Meeting {label(meeting, target)} has not taken place yet; minutes come after it.")
+    if not text and not file:
+        raise Refused("Give the minutes as text after the meeting id, or attach the file.")
+    existing = await session.get(Minutes, (meeting.id, target.number))
+    minutes = existing or Minutes(meeting_id=meeting.id, occurrence=target.number)
+    minutes.text = text or None
+    minutes.file_sha256, minutes.file_name, minutes.media_type, minutes.size = (
+        (file["sha256"], file["name"], file["media_type"], file["size"]) if file else (None, None, None, None)
+    )
+    minutes.person_id, minutes.added_at = actor.person_id, now
+    session.add(minutes)
+    await audit.record(session, actor=actor.label, action="meeting.minutes", subject=f"meeting:{meeting.id}",
+                       details={"occurrence": target.number, "sha256": file and file["sha256"], "replaced": existing is not None}, at=now)
+    return existing is not None
+
+
+async def minutes_of(session: AsyncSession, meeting_id: int, number: int) -> Minutes | None:
+    return await session.get(Minutes, (meeting_id, number))
+
+
+async def invite(session: AsyncSession, meeting: Meeting, person: Person, actor: Actor, now: datetime) -> bool:
+    """Invite a person to the meeting; False if they were already invited."""
+    if meeting.status == MeetingStatus.CANCELLED:
+        raise Refused(f"Meeting {meeting.id} is cancelled.")
+    if await is_guest(session, meeting.id, person.id):
+        return False
+    session.add(MeetingGuest(meeting_id=meeting.id, person_id=person.id, invited_by=actor.label, invited_at=now))
+    await audit.record(session, actor=actor.label, action="meeting.guest_invited", subject=f"meeting:{meeting.id}",
+                       details={"person": person.id}, at=now)
+    return True
+
+
+async def guests(session: AsyncSession, meeting_id: int) -> list[Person]:
+    return list(
+        await session.scalars(
+            select(Person).join(MeetingGuest, MeetingGuest.person_id == Person.id).where(MeetingGuest.meeting_id == meeting_id)
+        )
+    )
+
+
+# ── reminders ────────────────────────────────────────────────────────────────────────────────
+
+@dataclass(frozen=True)
+class Reminder:
+    meeting_id: int
+    occurrence: Occurrence
+    minutes_before: int
+    at: datetime
+
+
+def _reminders(meeting: Meeting, changes: dict, done: set[tuple[int, int]], offsets: Collection[int], now: datetime) -> list[Reminder]:
+    """The reminders of the next two occurrences not done yet, soonest first.
+
+    A reminder whose time came before the meeting was scheduled (or its occurrence moved) was
+    never owed: scheduling or moving it told everyone already.
+    """
+    found = []
+    for upcoming_ in upcoming(series_of(meeting), changes, now, limit=2):
+        change = changes.get(upcoming_.number)
+        owed_since = change.changed_at if change is not None and change.moved_to else meeting.created_at
+        for minutes in offsets:
+            at = upcoming_.start - timedelta(minutes=minutes)
+            if (upcoming_.number, minutes) not in done and at >= owed_since:
+                found.append(Reminder(meeting.id, upcoming_, minutes, at))
+    return sorted(found, key=lambda r: r.at)
+
+
+async def _reminder_state(session: AsyncSession, ids: Collection[int] | None, now: datetime):
+    query = select(Meeting).where(Meeting.status == MeetingStatus.ACTIVE, Meeting.last_start > now)
+    if ids is not None:
+        query = query.where(Meeting.id.in_(ids))
+    meetings = list(await session.scalars(query))
+    changes = await changes_of(session, [m.id for m in meetings]) if meetings else {}
+    done: dict[int, set[tuple[int, int]]] = {}
+    marks = select(MeetingReminder.meeting_id, MeetingReminder.occurrence, MeetingReminder.minutes_before)
+    if ids is not None:
+        marks = marks.where(MeetingReminder.meeting_id.in_(ids))
+    for meeting_id, number, minutes in (await session.execute(marks)).tuples():
+        done.setdefault(meeting_id, set()).add((number, minutes))
+    return meetings, changes, done
+
+
+async def next_reminders(
+    session: AsyncSession, ids: Collection[int] | None, offsets: Collection[int], now: datetime
+) -> list[tuple[int, datetime]]:
+    """(meeting id, when its next reminder is due) for every meeting with one to come."""
+    meetings, changes, done = await _reminder_state(session, ids, now)
+    plan = []
+    for meeting in meetings:
+        owed = _reminders(meeting, changes.get(meeting.id, {}), done.get(meeting.id, set()), offsets, now)
+        if owed:
+            plan.append((meeting.id, owed[0].at))
+    return plan
+
+
+async def claim_due_reminder(
+    session: AsyncSession, meeting_id: int, offsets: Collection[int], now: datetime
+) -> tuple[Meeting, Reminder, bool] | None:
+    """The reminder due now for this meeting, marked done in this transaction: (meeting, it, late).
+
+    When several fell due for one occurrence (the bot was down), only the latest is sent, late;
+    the others are marked skipped. The primary key on the marks makes a second claim fail.
+    """
+    meetings, changes, done = await _reminder_state(session, [meeting_id], now)
+    if not meetings:
+        return None
+    meeting = meetings[0]
+    due = [r for r in _reminders(meeting, changes.get(meeting_id, {}), done.get(meeting_id, set()), offsets, now) if r.at <= now]
+    if not due:
+        return None
+    first = due[0].occurrence.number
+    due = [r for r in due if r.occurrence.number == first]
+    chosen = min(due, key=lambda r: r.minutes_before)
+    late = now - chosen.at > LATE_AFTER
+    for reminder in due:
+        outcome = ("late" if late else "sent") if reminder is chosen else "skipped"
+        session.add(MeetingReminder(meeting_id=meeting_id, occurrence=first, minutes_before=reminder.minutes_before,
+                                    outcome=outcome, at=now))
+    await session.flush()  # the primary key refuses a second claim here, rolling this one back
+    await session.refresh(meeting, ["group"])
+    return meeting, chosen, late

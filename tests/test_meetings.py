@@ -1,0 +1,230 @@
+"""Meetings as a working group lives them: scheduled in the room, across daylight saving,
+cancelled and moved with everyone told, RSVPs, agendas, minutes, guests, reminders sent once,
+and calendars that other programs read right. On SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import date, datetime, timedelta, timezone
+from zoneinfo import ZoneInfo
+
+import icalendar
+import pytest
+import recurring_ical_events
+from sqlalchemy import select, update
+
+from bot.config import MeetingSettings
+from bot.reminders import MeetingReminders
+from bot.router import Router
+from bot.transports.base import AttachmentRef
+from handlers import build_registry
+from handlers.meetings import post_reminder
+from storage import meetings, rooms
+from storage.groups import find_group
+from storage.models import AuditEntry, Meeting, MeetingReminder, Notice, OrganisationStatus, RoomPurpose, utcnow
+from tests.alliance import member_organisation, message, person
+
+BRUSSELS = ZoneInfo("Europe/Brussels")
+# A weekly meeting across the last Sunday of October 2027, when Brussels leaves summer time.
+WEEKLY = '/meeting schedule "2027-10-19 10:00" "PFAS weekly" every=week until=2027-11-09 duration=90m link=https://meet.example.org/pfas'
+
+
+@pytest.fixture
+async def pfas(db):
+    """PFAS: Jana (ACME) chairs, Ola (Fab Nord) represents a member, Gus is a guest from a
+    non-member, Sam is the secretariat; PFAS also has a Telegram group."""
+    acme = await member_organisation(db, "ACME GmbH", joins=("pfas",))
+    fab = await member_organisation(db, "Fab Nord AS", joins=("pfas",))
+    await person(db, "Jana Novak", organisation=acme, accounts=("console:jana",), roles=("chair:pfas",))
+    await person(db, "Ola Nordmann", organisation=fab, accounts=("console:ola",))
+    outsider = await member_organisation(db, "Consult Ltd", status=OrganisationStatus.NON_MEMBER)
+    await person(db, "Gus Guest", organisation=outsider, accounts=("telegram:777",))
+    await person(db, "Sam", accounts=("console:sam",), roles=("secretariat",))
+    async with db.transaction() as session:
+        group = await find_group(session, "pfas")
+        await rooms.bind_room(session, actor="t", platform="telegram", room_id="-100", purpose=RoomPurpose.GROUP, group=group)
+
+
+@pytest.fixture
+def router(db, settings, tmp_path) -> Router:
+    settings = settings.model_copy(update={"files": settings.files.model_copy(update={"path": tmp_path / "files"})})
+
+    async def fetch(attachment: AttachmentRef) -> bytes:
+        return attachment.file_id.encode()  # the tests' "files" carry their content in the id
+
+    return Router(db, build_registry(), settings, fetch=fetch, clock=lambda: NOW)
+
+
+NOW = datetime(2026, 11, 25, 9, 0, tzinfo=timezone.utc)
+
+
+async def say(router, text, sender="jana", room="pfas", **kwargs) -> str:
+    reply = await router.handle(message(text, sender=sender, room=room, **kwargs))
+    assert reply is not None, text
+    return reply.text
+
+
+async def posted(db, like: str) -> list[tuple[str, str]]:
+    async with db.transaction() as session:
+        rows = await session.execute(select(Notice.target, Notice.text).where(Notice.text.like(like)).order_by(Notice.id))
+        return [tuple(r) for r in rows]
+
+
+async def test_a_weekly_meeting_keeps_its_local_time_across_the_october_change(router, db, pfas):
+    answer = await say(router, WEEKLY)
+    assert answer == "Scheduled: PFAS weekly (meeting 1.1), Tue 19 Oct 2027 10:00 CEST, 90 min. /meeting info 1 shows it."
+    info = await say(router, "/meeting info 1")
+    assert "Then: 1.2 Tue 26 Oct 2027 10:00 CEST; 1.3 Tue 02 Nov 2027 10:00 CET; 1.4 Tue 09 Nov 2027 10:00 CET" in info
+    async with db.transaction() as session:
+        meeting = await session.get(Meeting, 1)
+    assert (meeting.first_start.hour, meeting.last_start.hour) == (8, 9)  # UTC: +2 in summer, +1 after
+    announced = await posted(db, "New meeting of PFAS:%")
+    assert [target for target, _ in announced] == ["pfas", "-100"]
+    assert "Link: https://meet.example.org/pfas" in announced[0][1] and "/rsvp 1.1 yes|no|maybe" in announced[0][1]
+
+
+async def test_the_calendar_file_parses_and_lists_the_right_occurrences(router, db, pfas):
+    await say(router, WEEKLY)
+    await say(router, "/meeting cancel 1.2")
+    await say(router, '/meeting move 1.3 "2027-11-04 15:00"')
+    reply = await router.handle(message("/meeting ics", sender="ola", room="pfas"))
+    assert reply.file.name == "pfas-meetings.ics" and reply.file.media_type == "text/calendar"
+    parsed = icalendar.Calendar.from_ical(reply.file.content)
+    series = next(e for e in parsed.walk("VEVENT") if "RRULE" in e)
+    assert series["RRULE"]["FREQ"] == ["WEEKLY"] and series["URL"] == "https://meet.example.org/pfas"
+    assert str(series["DTSTART"].params["TZID"]) == "Europe/Brussels"
+    assert any(tz["TZID"] == "Europe/Brussels" for tz in parsed.walk("VTIMEZONE"))
+    starts = [
+        e["DTSTART"].dt.astimezone(BRUSSELS).replace(tzinfo=None)
+        for e in recurring_ical_events.of(parsed).between(date(2027, 10, 1), date(2027, 12, 1))
+    ]
+    assert sorted(starts) == [datetime(2027, 10, 19, 10), datetime(2027, 11, 4, 15), datetime(2027, 11, 9, 10)]
+
+
+@pytest.mark.parametrize(
+    ("command", "reason"),
+    [
+        ('/meeting schedule "2026-11-20 10:00" "Too late"', "is in the past"),
+        ('/meeting schedule "2027-01-12 10:00" Budget tz=Mars/Olympus', "Unknown time zone 'Mars/Olympus'"),
+        ('/meeting schedule "2027-01-12 10:00" Budget every=FREQ=WEEKLY', "needs an end: add until="),
+        ('/meeting schedule "2027-01-12 10:00" Budget every=FREQ=MINUTELY;COUNT=3', "FREQ=DAILY|WEEKLY|MONTHLY|YEARLY"),
+        ('/meeting schedule "2027-01-12 10:00" Budget duration=forever', "duration= is like 90m"),
+        ('/meeting schedule "2027-01-12 10:00" Budget talk', "Too many arguments: 'talk'"),
+        ('/meeting schedule "whenever" Budget', "I cannot read 'whenever' as a time"),
+        ("/meeting cancel 1.9", "Meeting 1 has no occurrence 9"),
+        ("/meeting move 7 tomorrow", "No meeting 7"),
+        ("/rsvp 1.x yes", "'1.x' is not a meeting"),
+    ],
+)
+async def test_bad_input_is_refused_clearly_and_nothing_is_scheduled(router, db, pfas, command, reason):
+    await say(router, '/meeting schedule "2027-01-12 10:00" Kick-off')
+    answer = await say(router, command)
+    assert reason in answer and "\nUsage: /" in answer, answer
+    async with db.transaction() as session:
+        assert [m.title for m in await session.scalars(select(Meeting))] == ["Kick-off"]
+
+
+async def test_rsvps_show_the_organisation_and_only_members_and_guests_answer(router, db, pfas):
+    await say(router, WEEKLY)
+    assert await say(router, "/rsvp 1 yes") == (
+        "Noted: yes for Jana Novak (ACME GmbH) — PFAS weekly (meeting 1.1), Tue 19 Oct 2027 10:00 CEST, 90 min."
+    )
+    assert (await say(router, "/rsvp 1.1 maybe", sender="ola")).endswith("90 min.")
+    assert "(was maybe)" in await say(router, "/rsvp 1.1 no", sender="ola")
+    stranger = await say(router, "/rsvp 1 yes", sender="gus", platform="telegram", room="-100")
+    assert stranger.startswith("Only member representatives and invited guests answer for a meeting.")
+    assert (await say(router, "/rsvp 1 perhaps")).startswith("Answer yes, no or maybe, not 'perhaps'.")
+    info = await say(router, "/meeting info 1.1")
+    assert "Attending (1): Jana Novak (ACME GmbH)" in info and "Not attending (1): Ola Nordmann (Fab Nord AS)" in info
+
+
+async def test_an_agenda_is_built_by_members_in_order(router, db, pfas):
+    await say(router, WEEKLY)
+    assert await say(router, '/meeting agenda 1 add "Budget 2027"', sender="ola") == "Added as item 1 of the agenda of meeting 1.1."
+    assert await say(router, "/meeting agenda 1 add Roadmap v2") == "Added as item 2 of the agenda of meeting 1.1."
+    listed = await say(router, "/meeting agenda 1.1")
+    assert listed.splitlines()[1:] == ["1. Budget 2027 (Ola Nordmann)", "2. Roadmap v2 (Jana Novak)"]
+    assert "The agenda of meeting 1.2 is empty" in await say(router, "/meeting agenda 1.2")
+
+
+async def test_cancelling_and_moving_tell_everyone_and_are_audited(router, db, pfas):
+    await say(router, WEEKLY)
+    series = await say(router, "/meeting cancel 1")
+    assert series.startswith("Meeting 1 is a series: cancel one occurrence (1.N")
+    assert await say(router, "/meeting cancel 1.2") == "Cancelled: PFAS weekly (meeting 1.2), Tue 26 Oct 2027 10:00 CEST, 90 min."
+    assert (await say(router, '/meeting move 1.3 "2027-11-04 15:00"')).startswith("Moved to Thu 04 Nov 2027 15:00 CET")
+    assert [t for t, _ in await posted(db, "Cancelled: PFAS weekly%")] == ["pfas", "-100"]
+    assert [t for t, _ in await posted(db, "Moved: PFAS weekly (meeting 1.3) from Tue 02 Nov 2027 10:00 CET to Thu 04 Nov 2027 15:00 CET.")] == ["pfas", "-100"]
+    listed = await say(router, "/meeting list", sender="ola")
+    assert [line.split(",")[0] for line in listed.splitlines()[1:]] == [
+        "• PFAS weekly (meeting 1.1)", "• PFAS weekly (meeting 1.3)", "• PFAS weekly (meeting 1.4)"
+    ]
+    assert (await say(router, "/meeting cancel 1 all")).endswith("is cancelled: the whole series.")
+    assert "No meetings to come." in await say(router, "/meeting list")
+    async with db.transaction() as session:
+        actions = list(await session.scalars(select(AuditEntry.action).where(AuditEntry.action.like("meeting.%")).order_by(AuditEntry.id)))
+    assert actions == ["meeting.scheduled", "meeting.occurrence_cancelled", "meeting.moved", "meeting.cancelled"]
+
+
+async def test_only_the_groups_chair_or_the_secretariat_manage_its_meetings(router, db, pfas):
+    await say(router, WEEKLY)
+    assert (await say(router, "/meeting cancel 1.2", sender="ola")).startswith("Only the chair of this working group")
+    assert (await say(router, "/meeting cancel 1.2", room="skills")).startswith("Only the chair of this working group")
+    assert (await say(router, "/meeting cancel 1.2", sender="sam", room="skills")).startswith("Cancelled:")
+
+
+async def test_minutes_are_kept_after_the_meeting_as_text_or_file(router, db, pfas, settings):
+    await say(router, WEEKLY)
+    too_early = await say(router, "/meeting minutes 1.1 We agreed on the roadmap.")
+    assert too_early.startswith("Meeting 1.1 has not taken place yet; minutes come after it.")
+    async with db.transaction() as session:  # time passes: the first meeting took place
+        await session.execute(update(Meeting).values(local_start=datetime(2026, 11, 3, 10), first_start=datetime(2026, 11, 3, 9, tzinfo=timezone.utc)))
+    attachment = AttachmentRef("console", "Minutes: roadmap agreed.", "minutes.md", "text/markdown")
+    kept = await say(router, "/meeting minutes 1.1", attachments=(attachment,))
+    assert kept.startswith("Minutes of meeting 1.1 kept: minutes.md (sha256 ")
+    reply = await router.handle(message("/meeting minutes 1.1", sender="ola"))
+    assert reply.file.name == "minutes.md" and reply.file.content == b"Minutes: roadmap agreed."
+    assert (await say(router, "/meeting minutes 1.1 My own version", sender="ola")).startswith("Only the group's chair")
+
+
+async def test_a_guest_is_invited_to_one_meeting_and_gets_its_reminders_privately(router, db, pfas):
+    await say(router, WEEKLY)
+    assert (await say(router, "/guest invite telegram:777 1")).startswith("Gus Guest is invited to meeting 1 (PFAS weekly)")
+    assert (await say(router, "/guest invite telegram:777 1")) == "Gus Guest is already invited to meeting 1."
+    assert (await say(router, "/rsvp 1 yes", sender="777", platform="telegram", room="-100")).startswith("Noted: yes for Gus")
+    first = datetime(2027, 10, 19, 8, 0, tzinfo=timezone.utc)
+    due_at = first - timedelta(minutes=1440)
+    async with db.transaction() as session:
+        due = await meetings.claim_due_reminder(session, 1, [1440, 15], due_at)
+        assert due is not None and due[1].minutes_before == 1440 and due[2] is False  # on time, not late
+        await post_reminder(session, due[0], due[1].occurrence, False, due_at)
+    texts = await posted(db, "Reminder: PFAS weekly%")
+    assert [t for t, _ in texts] == ["pfas", "-100", "777"]
+    assert "Attending (1): Gus Guest (Consult Ltd)" in texts[0][1] and "starts in 24 hours" in texts[0][1]
+
+
+async def test_a_reminder_is_claimed_once_even_when_fired_twice_at_once(db, pfas, settings):
+    router = Router(db, build_registry(), settings)
+    soon = (utcnow() + timedelta(minutes=20)).astimezone(BRUSSELS).strftime("%Y-%m-%d %H:%M:%S")
+    await say(router, f'/meeting schedule "{soon} Europe/Brussels" Stand-up')
+    async with db.transaction() as session:
+        await session.execute(update(Meeting).values(created_at=utcnow() - timedelta(days=2)))
+    reminders = MeetingReminders(db, MeetingSettings(reminder_minutes=[1440, 30]))
+    results = await asyncio.gather(reminders.remind(1), reminders.remind(1))
+    assert sorted(results) == [False, True]
+    async with db.transaction() as session:
+        marks = list((await session.execute(select(MeetingReminder.minutes_before, MeetingReminder.outcome).order_by(MeetingReminder.minutes_before))).tuples())
+    assert marks == [(30, "late"), (1440, "skipped")]  # both fell due while "down": only the latest goes, late
+    texts = await posted(db, "Reminder: Stand-up%")
+    assert len(texts) == 2 and all("(Sent late: the bot was not running when this reminder was due.)" in t for _, t in texts)
+    assert await reminders.remind(1) is False
+    async with db.transaction() as session:
+        assert await reminders.plan(session) == []
+
+
+async def test_tz_sets_the_zone_times_are_shown_in(router, db, pfas):
+    assert await say(router, "/tz") == "Your time zone is Europe/Brussels. /tz Europe/Lisbon changes it."
+    assert (await say(router, "/tz Europe/Lisbon")).startswith("Your time zone is now Europe/Lisbon")
+    assert "Tue 19 Oct 2027 09:00 WEST" in await say(router, WEEKLY + " tz=Europe/Brussels")
+    assert "Tue 19 Oct 2027 10:00 WEST" in await say(router, '/meeting schedule "2027-10-19 10:00" "Lisbon time"')
+    assert (await say(router, "/tz Atlantis/Capital")).startswith("Unknown time zone 'Atlantis/Capital'")
