@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Collection
 
-from sqlalchemy.ext.asyncio import AsyncSession
-
 from bot.scheduler import Job
 from storage import announcements
 from storage.db import Database
@@ -18,10 +16,12 @@ class AnnouncementReleases:
     def __init__(self, db: Database) -> None:
         self.db = db
 
-    async def plan(self, session: AsyncSession, keys: Collection[int] | None = None) -> list[Job]:
+    async def plan(self, keys: Collection[int] | None = None) -> list[Job]:
+        async with self.db.transaction() as session:
+            scheduled = await announcements.scheduled(session, keys)
         return [
             Job(f"announcement:{announcement_id}", due_at, self.release, (announcement_id,), announcement_id)
-            for announcement_id, due_at in await announcements.scheduled(session, keys)
+            for announcement_id, due_at in scheduled
         ]
 
     async def release(self, announcement_id: int) -> bool:

@@ -68,7 +68,6 @@ class App:
         self.transports = {t.platform: t for t in transports}
         self.postman = Postman(db, self.transports)
         self.scheduler = Scheduler(
-            db,
             [VoteDeadlines(db, settings.votes), AnnouncementReleases(db), MeetingReminders(db, settings.meetings)],
             after_change=self.postman.wake,
             # Another process may change what is due: `wgbot announce` at the shell, a second

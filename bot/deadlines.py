@@ -11,8 +11,6 @@ import logging
 from collections.abc import Collection
 from datetime import timedelta
 
-from sqlalchemy.ext.asyncio import AsyncSession
-
 from bot.config import VoteSettings
 from bot.scheduler import Job
 from handlers.votes import announce_result
@@ -30,9 +28,11 @@ class VoteDeadlines:
         self.db = db
         self.settings = settings
 
-    async def plan(self, session: AsyncSession, keys: Collection[int] | None = None) -> list[Job]:
+    async def plan(self, keys: Collection[int] | None = None) -> list[Job]:
+        async with self.db.transaction() as session:
+            schedules = await votes.open_schedules(session, keys)
         jobs = []
-        for vote in await votes.open_schedules(session, keys):
+        for vote in schedules:
             jobs.append(Job(f"vote:close:{vote.vote_id}", vote.closes_at, self.settle, (vote.vote_id,), vote.vote_id))
             for hours in self.settings.nudge_hours:
                 at = vote.closes_at - timedelta(hours=hours)

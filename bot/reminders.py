@@ -7,11 +7,11 @@ down is sent late (and says so) if its meeting has not begun, and skipped otherw
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Collection
 
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.config import MeetingSettings
 from bot.scheduler import Job
@@ -30,11 +30,13 @@ class MeetingReminders:
         self.db = db
         self.offsets = settings.reminder_minutes
 
-    async def plan(self, session: AsyncSession, keys: Collection[int] | None = None) -> list[Job]:
-        return [
-            Job(f"meeting:remind:{meeting_id}", at, self.remind, (meeting_id,), meeting_id)
-            for meeting_id, at in await meetings.next_reminders(session, keys, self.offsets, utcnow())
-        ]
+    async def plan(self, keys: Collection[int] | None = None) -> list[Job]:
+        now = utcnow()
+        async with self.db.transaction() as session:
+            state = await meetings.reminder_state(session, keys, now)
+        # Thousands of meetings take a moment to work out; the event loop keeps serving meanwhile.
+        due = await asyncio.to_thread(meetings.next_reminders, state, self.offsets, now)
+        return [Job(f"meeting:remind:{meeting_id}", at, self.remind, (meeting_id,), meeting_id) for meeting_id, at in due]
 
     async def remind(self, meeting_id: int) -> bool:
         try:

@@ -21,9 +21,7 @@ from datetime import datetime, timedelta, timezone
 from typing import Protocol
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
-from sqlalchemy.ext.asyncio import AsyncSession
 
-from storage.db import Database
 from storage.models import utcnow
 
 log = logging.getLogger(__name__)
@@ -43,19 +41,19 @@ class Job:
 class Planner(Protocol):
     name: str  # what `Context.changed` says when a command changed this area
 
-    async def plan(self, session: AsyncSession, keys: Collection[int] | None = None) -> Iterable[Job]:
-        """The jobs this area wants now: all of them, or only those of `keys`."""
+    async def plan(self, keys: Collection[int] | None = None) -> Iterable[Job]:
+        """The jobs this area wants now: all of them, or only those of `keys`. It reads storage
+        in a short transaction of its own and computes outside it, so the database (on SQLite,
+        every writer) never waits for the computing."""
 
 
 class Scheduler:
     def __init__(
         self,
-        db: Database,
         planners: Iterable[Planner],
         after_change: Callable[[], None],
         resync_every: timedelta | None = None,
     ) -> None:
-        self.db = db
         self.planners = {p.name: p for p in planners}
         self.after_change = after_change  # e.g. wake the postman to deliver what a job queued
         self.resync_every = resync_every
@@ -92,8 +90,7 @@ class Scheduler:
             await self._sync_area(name, keys)
 
     async def _sync_area(self, name: str, keys: set[int] | None) -> None:
-        async with self.db.transaction() as session:
-            wanted = {job.id: job for job in await self.planners[name].plan(session, keys)}
+        wanted = {job.id: job for job in await self.planners[name].plan(keys)}
         planned = self._planned[name]
         for job_id in [j for j, job in planned.items() if keys is None or job.key in keys]:
             if job_id not in wanted:

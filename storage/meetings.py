@@ -373,7 +373,16 @@ def _reminders(meeting: Meeting, changes: dict, done: set[tuple[int, int]], offs
     return sorted(found, key=lambda r: r.at)
 
 
-async def _reminder_state(session: AsyncSession, ids: Collection[int] | None, now: datetime):
+@dataclass(frozen=True)
+class ReminderState:
+    """What deciding reminders needs: the meetings not over, their changes, the reminders done."""
+
+    meetings: list[Meeting]
+    changes: dict[int, dict[int, OccurrenceChange]]
+    done: dict[int, set[tuple[int, int]]]
+
+
+async def reminder_state(session: AsyncSession, ids: Collection[int] | None, now: datetime) -> ReminderState:
     query = select(Meeting).where(Meeting.status == MeetingStatus.ACTIVE, Meeting.last_start > now)
     if ids is not None:
         query = query.where(Meeting.id.in_(ids))
@@ -385,17 +394,14 @@ async def _reminder_state(session: AsyncSession, ids: Collection[int] | None, no
         marks = marks.where(MeetingReminder.meeting_id.in_(ids))
     for meeting_id, number, minutes in (await session.execute(marks)).tuples():
         done.setdefault(meeting_id, set()).add((number, minutes))
-    return meetings, changes, done
+    return ReminderState(meetings, changes, done)
 
 
-async def next_reminders(
-    session: AsyncSession, ids: Collection[int] | None, offsets: Collection[int], now: datetime
-) -> list[tuple[int, datetime]]:
+def next_reminders(state: ReminderState, offsets: Collection[int], now: datetime) -> list[tuple[int, datetime]]:
     """(meeting id, when its next reminder is due) for every meeting with one to come."""
-    meetings, changes, done = await _reminder_state(session, ids, now)
     plan = []
-    for meeting in meetings:
-        owed = _reminders(meeting, changes.get(meeting.id, {}), done.get(meeting.id, set()), offsets, now)
+    for meeting in state.meetings:
+        owed = _reminders(meeting, state.changes.get(meeting.id, {}), state.done.get(meeting.id, set()), offsets, now)
         if owed:
             plan.append((meeting.id, owed[0].at))
     return plan
@@ -409,11 +415,12 @@ async def claim_due_reminder(
     When several fell due for one occurrence (the bot was down), only the latest is sent, late;
     the others are marked skipped. The primary key on the marks makes a second claim fail.
     """
-    meetings, changes, done = await _reminder_state(session, [meeting_id], now)
-    if not meetings:
+    state = await reminder_state(session, [meeting_id], now)
+    if not state.meetings:
         return None
-    meeting = meetings[0]
-    due = [r for r in _reminders(meeting, changes.get(meeting_id, {}), done.get(meeting_id, set()), offsets, now) if r.at <= now]
+    meeting = state.meetings[0]
+    owed = _reminders(meeting, state.changes.get(meeting_id, {}), state.done.get(meeting_id, set()), offsets, now)
+    due = [r for r in owed if r.at <= now]
     if not due:
         return None
     first = due[0].occurrence.number

@@ -183,8 +183,7 @@ async def test_a_scheduled_announcement_waits_for_its_time_then_goes_out_once(ro
     async with db.transaction() as session:
         await session.execute(update(Announcement).values(due_at=utcnow() - timedelta(seconds=1)))
     releases = AnnouncementReleases(db)
-    async with db.transaction() as session:
-        planned = await releases.plan(session)
+    planned = await releases.plan()
     assert [job.id for job in planned] == ["announcement:1"]
     results = await asyncio.gather(releases.release(1), releases.release(1))  # fired twice at once
     assert sorted(results) == [False, True]

@@ -218,8 +218,7 @@ async def test_a_reminder_is_claimed_once_even_when_fired_twice_at_once(db, pfas
     texts = await posted(db, "Reminder: Stand-up%")
     assert len(texts) == 2 and all("(Sent late: the bot was not running when this reminder was due.)" in t for _, t in texts)
     assert await reminders.remind(1) is False
-    async with db.transaction() as session:
-        assert await reminders.plan(session) == []
+    assert await reminders.plan() == []
 
 
 async def test_tz_sets_the_zone_times_are_shown_in(router, db, pfas):

@@ -252,7 +252,7 @@ async def test_non_voters_are_reminded_once_before_the_deadline(router, db, pfas
     await say(router, '/vote open "Adopt the PFAS roadmap v2?" closes=3h')
     await say(router, "/vote 1 yes")
     deadlines = VoteDeadlines(db, VoteSettings(nudge_hours=[1.0, 24.0]))
-    scheduler = Scheduler(db, [deadlines], after_change=lambda: None)
+    scheduler = Scheduler([deadlines], after_change=lambda: None)
     await scheduler.start()
     try:
         assert scheduler.job_ids() == ["vote:close:1", "vote:nudge:1:1.0"]
