@@ -13,6 +13,7 @@ from bot.announcing import AnnouncementReleases
 from bot.commands import Registry
 from bot.config import Settings
 from bot.deadlines import VoteDeadlines
+from bot.due_dates import DueDateReminders
 from bot.leadership import Leadership
 from bot.postman import Postman
 from bot.reminders import MeetingReminders
@@ -68,7 +69,12 @@ class App:
         self.transports = {t.platform: t for t in transports}
         self.postman = Postman(db, self.transports)
         self.scheduler = Scheduler(
-            [VoteDeadlines(db, settings.votes), AnnouncementReleases(db), MeetingReminders(db, settings.meetings)],
+            [
+                VoteDeadlines(db, settings.votes),
+                AnnouncementReleases(db),
+                MeetingReminders(db, settings.meetings),
+                DueDateReminders(db, settings.deliverables, settings.alliance.timezone),
+            ],
             after_change=self.postman.wake,
             # Another process may change what is due: `wgbot announce` at the shell, a second
             # wgbot on the same PostgreSQL database.

@@ -191,6 +191,11 @@ class MeetingSettings(Section):
         return sorted(set(value), reverse=True)
 
 
+class DeliverableSettings(Section):
+    # Days before a deliverable's due date at which its group's rooms are reminded.
+    reminder_days: list[float] = Field(default_factory=lambda: [7.0, 1.0])
+
+
 class FileSettings(Section):
     # Drafts and minutes are kept here, each under its SHA-256 (so identical files are kept once).
     path: Path = Path("files")
@@ -217,6 +222,7 @@ class Settings(Section):
     membership: MembershipSettings = Field(default_factory=MembershipSettings)
     votes: VoteSettings = Field(default_factory=VoteSettings)
     meetings: MeetingSettings = Field(default_factory=MeetingSettings)
+    deliverables: DeliverableSettings = Field(default_factory=DeliverableSettings)
     files: FileSettings = Field(default_factory=FileSettings)
     matrix: MatrixSettings | None = None
     telegram: TelegramSettings | None = None

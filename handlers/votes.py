@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import timedelta
 
 from bot.commands import Call, Command, Option, Param
 from bot.context import Context
 from bot.timeparse import parse_when, shown
 from bot.transports.base import Reply
-from storage import votes
+from storage import deliverables, votes
 from storage.errors import Refused
 from storage.models import RoomPurpose, Vote, VoteStatus
 from storage.rules.access import Access
@@ -55,10 +56,25 @@ async def vote_open(ctx: Context, call: Call) -> Reply:
         hidden="hidden" in call.flags,
         abstentions_count=settings.abstentions_count,
     )
+    if "approve" in call.options:
+        rules = dataclasses.replace(rules, action=await _approval(ctx, call.options["approve"]))
     vote = await votes.open_vote(ctx.session, actor=ctx.actor, group=ctx.group, rules=rules, now=ctx.now)
     ctx.changed.add("votes")
     electorate = await announce_opening(ctx, vote)
     return Reply(f"Vote #{vote.id} is open until {shown(vote.closes_at, ctx.zone)}, with {electorate} organisations to vote.")
+
+
+async def _approval(ctx: Context, ref: str) -> dict:
+    """approve=3.2: passing the vote makes version 2 of deliverable 3 final (those very bytes)."""
+    deliverable_ref, _, number = ref.partition(".")
+    if not number:
+        raise Refused("approve= names a deliverable's version as <deliverable>.<version>, e.g. approve=3.2.")
+    deliverable = await deliverables.find(ctx.session, deliverable_ref)
+    if deliverable.group_id != ctx.require_group().id:
+        raise Refused(f"Deliverable {deliverable.id} belongs to {deliverable.group.name}; open its vote there.")
+    version = await deliverables.version(ctx.session, deliverable, number)
+    return {"approve_version": {"deliverable": deliverable.id, "version": version.number, "sha256": version.sha256,
+                                "file": version.file_name, "title": deliverable.title}}
 
 
 async def announce_opening(ctx: Context, vote: Vote, proposed_by: str = "") -> int:
@@ -66,6 +82,10 @@ async def announce_opening(ctx: Context, vote: Vote, proposed_by: str = "") -> i
     electorate = await votes.electorate_size(ctx.session, vote)
     where = ctx.group.name if vote.group_id else "the whole alliance"
     kind = "secret ballot; " if vote.secret else ("results hidden until close; " if vote.hidden else "")
+    approving = (vote.action or {}).get("approve_version")
+    if approving:
+        proposed_by += (f"If adopted, version {approving['version']} of deliverable {approving['deliverable']} "
+                        f"({approving['title']}: {approving['file']}, sha256 {approving['sha256']}) becomes final.\n")
     await votes.announce_to_group(
         ctx.session,
         vote,
@@ -104,6 +124,8 @@ def describe_outcome(vote: Vote, outcome: Outcome, *, final: bool) -> str:
         else:
             verdict = f"NOT ADOPTED — no {vote.majority} majority" if "yes" in vote.options else f"NO {vote.majority.upper()} MAJORITY"
         lines.append(f"Outcome: {verdict}.")
+        if vote.result and vote.result.get("action"):
+            lines.append(f"As decided: {vote.result['action']}.")
     return "\n".join(lines)
 
 
@@ -177,6 +199,7 @@ COMMANDS = [
         params=(Param("question"),),
         options=(
             Option("options", "yes|no|abstain"),
+            Option("approve", "<deliverable>.<version>"),
             Option("closes", "<time>"),
             Option("quorum", "50%"),
             Option("majority", "simple|absolute|two-thirds|unanimous"),

@@ -21,12 +21,16 @@ class FileStore:
     def __init__(self, root: Path) -> None:
         self.root = Path(root)
 
+    @staticmethod
+    def hash(data: bytes) -> str:
+        return hashlib.sha256(data).hexdigest()
+
     def path(self, sha256: str) -> Path:
         return self.root / sha256[:2] / sha256
 
     def put(self, session: AsyncSession, data: bytes) -> tuple[str, bool]:
         """Keep `data`; returns its SHA-256 and whether it is new to the store."""
-        sha256 = hashlib.sha256(data).hexdigest()
+        sha256 = self.hash(data)
         target = self.path(sha256)
         if target.exists():
             return sha256, False

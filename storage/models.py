@@ -608,3 +608,86 @@ class MeetingReminder(Base):
     minutes_before: Mapped[int] = mapped_column(primary_key=True)
     outcome: Mapped[str] = mapped_column(String(8))  # sent | late | skipped
     at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class DeliverableStatus(enum.StrEnum):
+    DRAFTING = "drafting"
+    IN_REVIEW = "in review"
+    FINAL = "final"
+    SUBMITTED = "submitted"
+
+
+class Deliverable(Base):
+    """A document a working group produces for the Commission, drafted in versions."""
+
+    __tablename__ = "deliverables"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    group_id: Mapped[int] = mapped_column(ForeignKey("working_groups.id", ondelete="CASCADE"), index=True)
+    title: Mapped[str] = mapped_column(Text)
+    description: Mapped[str] = mapped_column(Text, default="")
+    due_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    status: Mapped[DeliverableStatus] = mapped_column(_enum(DeliverableStatus), index=True)
+    final_version: Mapped[int | None]  # the version that became final (by the chair or a vote)
+    created_by: Mapped[str] = mapped_column(String(255))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+    group: Mapped[WorkingGroup] = relationship()
+
+
+class DraftVersion(Base):
+    """One numbered version of a deliverable: who sent which bytes (kept in the file store)."""
+
+    __tablename__ = "draft_versions"
+    __table_args__ = (UniqueConstraint("deliverable_id", "number"), UniqueConstraint("deliverable_id", "sha256"))
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    deliverable_id: Mapped[int] = mapped_column(ForeignKey("deliverables.id", ondelete="CASCADE"), index=True)
+    number: Mapped[int]
+    sha256: Mapped[str] = mapped_column(String(64))
+    size: Mapped[int]
+    media_type: Mapped[str] = mapped_column(String(100))
+    file_name: Mapped[str] = mapped_column(String(255))
+    person_id: Mapped[int | None] = mapped_column(ForeignKey("people.id", ondelete="SET NULL"))
+    author: Mapped[str] = mapped_column(String(200))
+    organisation: Mapped[str | None] = mapped_column(String(200))  # as it was named then
+    platform: Mapped[str] = mapped_column(String(16))
+    submitted_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class DraftComment(Base):
+    __tablename__ = "draft_comments"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    deliverable_id: Mapped[int] = mapped_column(ForeignKey("deliverables.id", ondelete="CASCADE"), index=True)
+    version: Mapped[int]
+    text: Mapped[str] = mapped_column(Text)
+    person_id: Mapped[int | None] = mapped_column(ForeignKey("people.id", ondelete="SET NULL"))
+    author: Mapped[str] = mapped_column(String(200))
+    organisation: Mapped[str | None] = mapped_column(String(200))
+    at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class StatusChange(Base):
+    """A deliverable's move from one status to another: its history, for the export."""
+
+    __tablename__ = "deliverable_status_changes"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    deliverable_id: Mapped[int] = mapped_column(ForeignKey("deliverables.id", ondelete="CASCADE"), index=True)
+    from_status: Mapped[str | None] = mapped_column(String(16))
+    to_status: Mapped[str] = mapped_column(String(16))
+    version: Mapped[int | None]  # the version made final, for "final"
+    by: Mapped[str] = mapped_column(String(255))
+    at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class DeliverableReminder(Base):
+    """A due-date reminder sent (with its notices, in one transaction: sent once)."""
+
+    __tablename__ = "deliverable_reminders"
+
+    deliverable_id: Mapped[int] = mapped_column(ForeignKey("deliverables.id", ondelete="CASCADE"), primary_key=True)
+    days_before: Mapped[float] = mapped_column(primary_key=True)
+    due_at: Mapped[datetime] = mapped_column(UTCDateTime, primary_key=True)  # a new due date, new reminders
+    sent_at: Mapped[datetime] = mapped_column(UTCDateTime)

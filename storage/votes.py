@@ -17,7 +17,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from storage import audit, groups, notices
+from storage import audit, deliverables, groups, notices
 from storage.errors import Refused
 from storage.models import (
     Ballot,
@@ -232,6 +232,13 @@ async def close_vote(session: AsyncSession, ref: str, *, by: str, now: datetime)
 
 async def _carry_out(session: AsyncSession, vote: Vote) -> None:
     """Do what the passed vote decided, in the transaction that closes it."""
+    approval = vote.action.get("approve_version")
+    if approval is not None:
+        done = await deliverables.approve(
+            session, approval["deliverable"], approval["version"], approval["sha256"], by=f"vote:{vote.id}", now=vote.closed_at
+        )
+        vote.result = {**vote.result, "action": done}
+        return
     proposal = vote.action.get("create_group")
     if proposal is None:
         return

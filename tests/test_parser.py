@@ -25,10 +25,7 @@ MOTION_OPEN = Command(
     options=(Option("options", "a|b|c"), Option("quorum", "50%")),
     flags=("secret", "hidden"),
 )
-COMMENT = Command(
-    "comment", "comment", _noop, params=(Param("deliverable"), Param("version"), Param("text", rest=True))
-)
-REGISTRY = Registry([MOTION_OPEN, COMMENT, *build_registry()])
+REGISTRY = Registry([MOTION_OPEN, *build_registry()])
 
 
 def call(text: str) -> tuple[Command, Call]:
@@ -115,7 +112,7 @@ def test_unknown_commands_get_a_suggestion(text, reason):
 
 def test_usage_lines_come_from_the_declaration():
     assert MOTION_OPEN.usage == "/motion open <question> [options=a|b|c] [quorum=50%] [secret] [hidden]"
-    assert COMMENT.usage == "/comment <deliverable> <version> <text…>"
+    assert REGISTRY.find("comment").usage == "/comment <deliverable> <version> <text…>"
 
 
 @settings(max_examples=400, deadline=None)
