@@ -23,9 +23,10 @@ from bot.transports.base import TransportUnavailable
 from bot.transports.console import ConsoleTransport
 from handlers import build_registry
 from handlers.announcements import audience
-from storage import announcements, audit, groups, imports, migrate, organisations, people, rooms, votes
+from storage import announcements, audit, deliverables, groups, imports, migrate, organisations, people, rooms, votes
 from storage.db import Database
 from storage.errors import Refused
+from storage.files import FileStore
 from storage.models import AnnouncementStatus, OrganisationStatus, RoleName, RoomPurpose, utcnow
 
 log = logging.getLogger("wgbot")
@@ -136,6 +137,12 @@ def _parser() -> argparse.ArgumentParser:
     export.add_argument("-o", "--output", type=Path, help="file to write (default: standard output)")
     export.set_defaults(action=_votes_export)
 
+    deliverable = commands.add_parser("deliverable", help="deliverables").add_subparsers(required=True)
+    archive = deliverable.add_parser("export", help="every version, manifest.json and README.md as a zip")
+    archive.add_argument("id")
+    archive.add_argument("-o", "--output", type=Path, required=True, help="the zip file to write")
+    archive.set_defaults(action=_deliverable_export)
+
     announce = commands.add_parser(
         "announce",
         help="post an announcement to the groups' rooms (the running bot delivers it)",
@@ -236,6 +243,20 @@ async def _votes_export(settings: Settings, args) -> int:
         args.output.write_text(text, encoding="utf-8")
     else:
         sys.stdout.write(text)
+    return 0
+
+
+async def _deliverable_export(settings: Settings, args) -> int:
+    db = await open_database(settings)
+    try:
+        async with db.transaction() as session:
+            item = await deliverables.find(session, args.id)
+            archive = await deliverables.export_archive(session, item, FileStore(settings.files.path))
+            count = len(await deliverables.versions(session, item.id))
+    finally:
+        await db.close()
+    args.output.write_bytes(archive)
+    print(f"wrote {args.output}: deliverable {item.id} ({item.title}), {count} versions, {len(archive)} bytes")
     return 0
 
 

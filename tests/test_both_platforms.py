@@ -4,6 +4,10 @@ the same person on both, and each platform's rooms get their answers."""
 from __future__ import annotations
 
 import asyncio
+import hashlib
+import io
+import json
+import zipfile
 
 import pytest
 
@@ -20,11 +24,11 @@ pytestmark = pytest.mark.sqlite_only
 TELEGRAM_GROUP = -1009876543210
 
 
-def both(synapse, emulator: BotApiEmulator, bot_user, **telegram) -> Settings:
+def both(synapse, emulator: BotApiEmulator, bot_user, inviters: tuple[str, ...] = (), **telegram) -> Settings:
     return Settings.model_validate(
         {
             "matrix": {"homeserver": synapse.url, "user_id": bot_user.user_id, "password": bot_user.password,
-                       "sync_timeout_ms": 2000},
+                       "sync_timeout_ms": 2000, "allowed_inviters": list(inviters)},
             "telegram": {"token": emulator.token, "api_url": emulator.base_url, "file_url": emulator.base_file_url,
                          "poll_timeout": 5, "rate_limiter": False, **telegram},
         }
@@ -173,4 +177,85 @@ async def test_an_announcement_to_all_arrives_once_in_every_bound_room_of_both_p
         app.request_stop()
         await asyncio.wait_for(running, WAIT)
         await sam.stop()
+        await emulator.stop()
+
+
+async def test_two_organisations_draft_from_matrix_and_telegram_then_approve_version_2_and_export(synapse, db, tmp_path):
+    """ACME sends a PDF in the Matrix room, Fab Nord a DOCX in the Telegram group; a comment,
+    a vote approving version 2, and the export: its hashes are those of the uploads."""
+    emulator = BotApiEmulator()
+    await emulator.start()
+    bot_user, jana_user = await synapse.register(), await synapse.register()
+    acme = await member_organisation(db, "ACME GmbH", joins=("pfas",))
+    fab = await member_organisation(db, "Fab Nord AS", joins=("pfas",))
+    await person(db, "Jana Novak", organisation=acme, accounts=(f"matrix:{jana_user.user_id}",), roles=("chair:pfas",))
+    await person(db, "Ola Nordmann", organisation=fab, accounts=("telegram:2002",))
+    registry = build_registry()
+    settings = both(synapse, emulator, bot_user, inviters=(jana_user.user_id,)).model_copy(
+        update={"files": Settings().files.model_copy(update={"path": tmp_path / "files"})}
+    )
+    app = App(settings, db, chat_transports(settings, db, registry), registry)
+    running = asyncio.create_task(app.run())
+    jana = Member(synapse, jana_user)
+    ola = emulator.person(2002, "Ola")
+    emulator.group(TELEGRAM_GROUP, "PFAS", ola)
+    pdf = b"%PDF-1.7\n% ACME's first draft\n%%EOF\n"
+    docx = io.BytesIO()
+    with zipfile.ZipFile(docx, "w") as package:
+        package.writestr("word/document.xml", "<w:document>Fab Nord's revision</w:document>")
+    docx = docx.getvalue()
+    try:
+        await asyncio.wait_for(app.started.wait(), WAIT)
+        await jana.start()
+        room = await jana.create_room(invite=[bot_user.user_id])
+        await jana.wait_until_joined(room, bot_user.user_id)
+        async with db.transaction() as session:
+            pfas = await groups.find_group(session, "pfas")
+            for platform, room_id in (("matrix", room), ("telegram", str(TELEGRAM_GROUP))):
+                await rooms.bind_room(session, actor="test", platform=platform, room_id=room_id, purpose=RoomPurpose.GROUP, group=pfas)
+
+        async def matrix_says(text: str) -> str:
+            answer = await jana.reply_from(bot_user.user_id, await jana.say(room, text))
+            return answer["content"]["body"]
+
+        assert (await matrix_says('/deliverable new "PFAS roadmap"')).startswith("Deliverable 1 (PFAS roadmap) is open")
+        sent = await jana.send_file(room, pdf, "roadmap.pdf", caption="/draft 1")
+        first = (await jana.reply_from(bot_user.user_id, sent))["content"]["body"]
+        assert first.startswith(f"Recorded as version 1 of deliverable 1: roadmap.pdf, 1 kB, sha256 {hashlib.sha256(pdf).hexdigest()}")
+        uploaded = await emulator.upload(ola, TELEGRAM_GROUP, docx, "roadmap-fab.docx",
+                                         "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+                                         caption="/draft 1")
+        second = await emulator.answer_to(uploaded)
+        assert second.text.startswith(f"Recorded as version 2 of deliverable 1: roadmap-fab.docx, 1 kB, sha256 {hashlib.sha256(docx).hexdigest()}")
+        commented = await emulator.answer_to(await emulator.say(ola, TELEGRAM_GROUP, "/comment 1 1 We prefer our wording in v2."))
+        assert commented.text == "Comment added to version 1 of deliverable 1."
+
+        assert (await matrix_says('/vote open "Adopt version 2 of the PFAS roadmap?" approve=1.2')).startswith("Vote #1 is open")
+        assert await matrix_says("/vote 1 yes") == "Recorded: yes for ACME GmbH"
+        ballot = await emulator.answer_to(await emulator.say(ola, TELEGRAM_GROUP, "/vote 1 yes"))
+        assert ballot.text == "Recorded: yes for Fab Nord AS"
+        assert (await matrix_says("/vote close 1")).startswith("Vote #1 is closed")
+        assert "PFAS, final (version 2)" in await matrix_says("/deliverable info 1")
+
+        exported = await emulator.answer_to(await emulator.say(ola, TELEGRAM_GROUP, "/deliverable export 1"))
+        async with asyncio.timeout(WAIT):  # the file follows the answer's text
+            while not (zipped := [m for m in emulator.bot_messages(TELEGRAM_GROUP) if m.document]):
+                await asyncio.sleep(0.05)
+        assert [m.document["file_name"] for m in zipped] == ["deliverable-1.zip"]
+        zipped = zipped[0]
+        assert exported.text.startswith("Deliverable 1 (PFAS roadmap): 2 versions")
+        with zipfile.ZipFile(io.BytesIO(emulator.files[zipped.document["file_id"]][0])) as archive:
+            manifest = json.loads(archive.read("manifest.json"))
+            assert archive.read("versions/v1-roadmap.pdf") == pdf
+            assert archive.read("versions/v2-roadmap-fab.docx") == docx
+        assert [(v["sha256"], v["organisation"], v["platform"]) for v in manifest["versions"]] == [
+            (hashlib.sha256(pdf).hexdigest(), "ACME GmbH", "matrix"),
+            (hashlib.sha256(docx).hexdigest(), "Fab Nord AS", "telegram"),
+        ]
+        assert manifest["deliverable"]["final_version"] == 2
+        assert manifest["status_history"][-1] == {**manifest["status_history"][-1], "to": "final", "version": 2, "by": "vote:1"}
+    finally:
+        app.request_stop()
+        await asyncio.wait_for(running, WAIT)
+        await jana.stop()
         await emulator.stop()

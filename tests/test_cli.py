@@ -4,6 +4,7 @@ entry point, commands piped into the console, and admin commands with their exit
 from __future__ import annotations
 
 import sqlite3
+import zipfile
 import subprocess
 import sys
 from pathlib import Path
@@ -200,3 +201,18 @@ def test_an_operator_announces_from_the_shell_and_the_running_bot_delivers_it(ho
     wrong = wgbot("announce", "--to", "pfass", "Hello")
     assert wrong.returncode == 1
     assert wrong.stderr.strip().endswith("wgbot: No working group 'pfass'. Did you mean pfas? Known groups: pfas, skills, supply-chains.")
+
+
+def test_an_operator_exports_a_deliverable_as_a_zip(home):
+    assert wgbot("org", "add", "ACME GmbH", "--country", "de", "--kind", "industry", "--group", "pfas").returncode == 0
+    wgbot("person", "add", "Jana Novak", "--org", "acme gmbh", "--role", "chair:pfas", "--account", "console:jana")
+    (home / "roadmap.md").write_text("# Roadmap\n")
+    wgbot("console", "--as", "jana", "--room", "pfas",
+          stdin='/deliverable new "PFAS roadmap"\n:attach roadmap.md\n/draft 1\n/draft 1 A second text\n')
+    done = wgbot("deliverable", "export", "1", "-o", "roadmap.zip")
+    assert done.stdout.startswith("wrote roadmap.zip: deliverable 1 (PFAS roadmap), 2 versions"), done.stderr
+    with zipfile.ZipFile(home / "roadmap.zip") as archive:
+        assert archive.read("versions/v1-roadmap.md") == b"# Roadmap\n"
+        assert {"manifest.json", "README.md"} <= set(archive.namelist())
+    missing = wgbot("deliverable", "export", "9", "-o", "x.zip")
+    assert missing.returncode == 1 and "No deliverable '9'" in missing.stderr
