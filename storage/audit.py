@@ -14,12 +14,14 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select, text
+from sqlalchemy import insert, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.models import AuditEntry, utcnow
 
 GENESIS_HASH = "0" * 64
+_LAST_HASH = select(AuditEntry.hash).order_by(AuditEntry.id.desc()).limit(1)
+_APPEND = insert(AuditEntry.__table__)
 # Any fixed number: the key of the PostgreSQL advisory lock that serialises appends.
 _APPEND_LOCK_KEY = 0x77676F74
 
@@ -56,11 +58,11 @@ async def record(
     if session.bind.dialect.name == "postgresql":
         # Concurrent appenders wait here rather than fail on the unique prev_hash.
         await session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _APPEND_LOCK_KEY})
-    prev = await session.scalar(select(AuditEntry.hash).order_by(AuditEntry.id.desc()).limit(1))
-    prev_hash = prev or GENESIS_HASH
+    connection = await session.connection()
+    prev_hash = await connection.scalar(_LAST_HASH) or GENESIS_HASH
     at = at or utcnow()
     details = details or {}
-    entry = AuditEntry(
+    row = dict(
         at=at,
         actor=actor,
         action=action,
@@ -69,9 +71,10 @@ async def record(
         prev_hash=prev_hash,
         hash=entry_hash(prev_hash, at, actor, action, subject, details),
     )
-    session.add(entry)
-    await session.flush()
-    return entry
+    # A plain insert, not a unit of work: the log is written on every ballot, and this is its
+    # hot path. The statement is built once.
+    inserted = await connection.execute(_APPEND, row)
+    return AuditEntry(id=inserted.inserted_primary_key[0], **row)
 
 
 @dataclass(frozen=True)

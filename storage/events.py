@@ -12,6 +12,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from storage.models import ProcessedEvent, utcnow
 
 
+_CLAIM = {
+    name: insert(ProcessedEvent.__table__).on_conflict_do_nothing()
+    for name, insert in (("postgresql", pg_insert), ("sqlite", sqlite_insert))
+}
+
+
 async def claim(session: AsyncSession, platform: str, event_id: str) -> bool:
     """Mark an event as handled in the caller's transaction; False if it already was.
 
@@ -19,11 +25,9 @@ async def claim(session: AsyncSession, platform: str, event_id: str) -> bool:
     handled again, and a redelivery after it finds the mark. The primary key decides races:
     a concurrent claim of the same event waits for the first and then finds it taken.
     """
-    insert = pg_insert if session.bind.dialect.name == "postgresql" else sqlite_insert
-    result = await session.execute(
-        insert(ProcessedEvent)
-        .values(platform=platform, event_id=event_id, seen_at=utcnow())
-        .on_conflict_do_nothing()
+    connection = await session.connection()
+    result = await connection.execute(
+        _CLAIM[connection.dialect.name], {"platform": platform, "event_id": event_id, "seen_at": utcnow()}
     )
     return result.rowcount == 1
 

@@ -12,10 +12,11 @@ from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, insert, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
 
 from storage import audit, deliverables, groups, notices
 from storage.errors import Refused
@@ -138,62 +139,83 @@ async def find_vote(session: AsyncSession, ref: str, *, lock: bool = False, shar
 
 @dataclass(frozen=True)
 class Cast:
-    vote: Vote
+    vote_id: int
     organisation_name: str
     option: str
     replaced: tuple[str, str] | None  # (option, person name) of the ballot this one replaces
 
 
+# The ballot's hot path reads everything it checks in one statement: the vote, whether the
+# organisation is in its electorate, and the ballot (and who cast it) that this one replaces.
+_PREVIOUS = aliased(Person)
+_BALLOT_CONTEXT = (
+    select(
+        Vote.status, Vote.closes_at, Vote.options, Vote.secret,
+        ElectorateMember.organisation_name, Ballot.option, _PREVIOUS.name,
+    )
+    .outerjoin(ElectorateMember, (ElectorateMember.vote_id == Vote.id) & (ElectorateMember.organisation_id == bindparam("org")))
+    .outerjoin(Ballot, (Ballot.vote_id == Vote.id) & (Ballot.organisation_id == bindparam("org")))
+    .outerjoin(_PREVIOUS, _PREVIOUS.id == Ballot.person_id)
+    .where(Vote.id == bindparam("vote"))
+)
+# Casts proceed together, but a close waits for casts in flight and casts wait for a close,
+# so no ballot can land after the tally was taken (SQLite's write lock already orders them).
+_BALLOT_CONTEXT_SHARED = _BALLOT_CONTEXT.with_for_update(read=True, of=Vote)
+_CAST_FIELDS = ("option", "person_id", "platform", "cast_at")
+_RECORD_CAST = insert(BallotCast.__table__)
+
+
+def _upsert(dialect: str):
+    statement = (pg_insert if dialect == "postgresql" else sqlite_insert)(Ballot.__table__)
+    return statement.on_conflict_do_update(
+        index_elements=["vote_id", "organisation_id"], set_={k: statement.excluded[k] for k in _CAST_FIELDS}
+    )
+
+
+_UPSERT = {name: _upsert(name) for name in ("postgresql", "sqlite")}
+
+
 async def cast_ballot(session: AsyncSession, ref: str, option: str, actor: Actor, now: datetime) -> Cast:
-    vote = await find_vote(session, ref, share=True)
-    if vote.status != VoteStatus.OPEN:
-        raise Refused(f"Vote #{vote.id} is {vote.status.value}; ballots are no longer taken.")
-    if now >= vote.closes_at:
-        raise Refused(f"Vote #{vote.id} closed at its deadline; ballots are no longer taken.")
+    """Cast or change the organisation's ballot: its upsert, the cast kept in the history and
+    the audit line, in the caller's transaction. Plain statements on the session's connection:
+    every press of a vote button comes through here."""
+    number = ref.strip().lstrip("#")
+    connection = await session.connection()
+    dialect = connection.dialect.name
+    found = None
+    if number.isdigit():
+        query = _BALLOT_CONTEXT_SHARED if dialect == "postgresql" else _BALLOT_CONTEXT
+        found = (await connection.execute(query, {"vote": int(number), "org": actor.organisation_id})).first()
+    if found is None:
+        raise Refused(f"No vote {ref!r}; /vote list shows them.")
+    status, closes_at, options, secret, organisation_name, previous, previous_by = found
+    vote_id = int(number)
+    if status != VoteStatus.OPEN:
+        raise Refused(f"Vote #{vote_id} is {status.value}; ballots are no longer taken.")
+    if now >= closes_at:
+        raise Refused(f"Vote #{vote_id} closed at its deadline; ballots are no longer taken.")
     refusal = voting_right(actor)
     if refusal:
         raise Refused(f"You cannot vote: {refusal}.")
-    member = await session.get(ElectorateMember, (vote.id, actor.organisation_id))
-    if member is None:
-        raise Refused(f"{actor.organisation_name} is not in the electorate of vote #{vote.id}.")
-    chosen = next((o for o in vote.options if o.casefold() == option.strip().casefold()), None)
+    if organisation_name is None:
+        raise Refused(f"{actor.organisation_name} is not in the electorate of vote #{vote_id}.")
+    chosen = next((o for o in options if o.casefold() == option.strip().casefold()), None)
     if chosen is None:
-        raise Refused(f"{option!r} is not an option of vote #{vote.id}: {', '.join(vote.options)}.")
-    before = (
-        await session.execute(
-            select(Ballot.option, Ballot.person_id).where(
-                Ballot.vote_id == vote.id, Ballot.organisation_id == actor.organisation_id
-            )
-        )
-    ).first()
-    insert = pg_insert if session.bind.dialect.name == "postgresql" else sqlite_insert
+        raise Refused(f"{option!r} is not an option of vote #{vote_id}: {', '.join(options)}.")
     values = dict(
-        vote_id=vote.id, organisation_id=actor.organisation_id, option=chosen,
+        vote_id=vote_id, organisation_id=actor.organisation_id, option=chosen,
         person_id=actor.person_id, platform=actor.platform, cast_at=now,
     )
-    statement = insert(Ballot).values(**values)
-    await session.execute(
-        statement.on_conflict_do_update(
-            index_elements=["vote_id", "organisation_id"],
-            set_={k: statement.excluded[k] for k in ("option", "person_id", "platform", "cast_at")},
-        )
-    )
-    session.add(BallotCast(**values))
+    await connection.execute(_UPSERT[dialect], values)
+    await connection.execute(_RECORD_CAST, values)
     await audit.record(
         session,
         actor=actor.label,
         action="ballot.cast",
-        subject=f"vote:{vote.id}",
-        details={"organisation_id": actor.organisation_id, **({} if vote.secret else {"option": chosen})},
+        subject=f"vote:{vote_id}",
+        details={"organisation_id": actor.organisation_id, **({} if secret else {"option": chosen})},
     )
-    replaced = None
-    if before is not None:
-        replaced = (before.option, await _person_name(session, before.person_id))
-    return Cast(vote, member.organisation_name, chosen, replaced)
-
-
-async def _person_name(session: AsyncSession, person_id: int) -> str:
-    return await session.scalar(select(Person.name).where(Person.id == person_id))
+    return Cast(vote_id, organisation_name, chosen, (previous, previous_by) if previous is not None else None)
 
 
 async def electorate_size(session: AsyncSession, vote: Vote) -> int:

@@ -28,10 +28,11 @@ MARKDOWN = "# PFAS roadmap\n\nPhase-out by 2030.\n".encode()
 
 
 def docx(text: str) -> bytes:
+    """A minimal DOCX package; the same text gives the same bytes (fixed timestamps)."""
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w") as package:
-        package.writestr("[Content_Types].xml", "<Types/>")
-        package.writestr("word/document.xml", f"<w:document>{text}</w:document>")
+        for name, content in (("[Content_Types].xml", "<Types/>"), ("word/document.xml", f"<w:document>{text}</w:document>")):
+            package.writestr(zipfile.ZipInfo(name, date_time=(2026, 11, 25, 0, 0, 0)), content)
     return buffer.getvalue()
 
 

@@ -114,6 +114,6 @@ def test_every_occurrence_keeps_the_first_ones_wall_clock_time(start, zone, ever
     for found in occurrences(series):
         wall = local(found.start, zone)
         intended = datetime.combine(wall.date(), start.time())
-        exists = local(intended.replace(tzinfo=ZoneInfo(zone)), zone) == intended  # not in a spring-forward gap
+        exists = local(intended.replace(tzinfo=ZoneInfo(zone)).astimezone(UTC), zone) == intended  # not in a gap
         if exists:
             assert (wall.hour, wall.minute) == (start.hour, start.minute)
