@@ -34,7 +34,9 @@ def _store(ctx: Context) -> FileStore:
 
 
 def _size(size: int) -> str:
-    return f"{size / 1024 / 1024:.1f} MB" if size >= 1024 * 1024 else f"{max(1, round(size / 1024))} kB"
+    if size < 1024:
+        return f"{size} bytes"
+    return f"{size / 1024 / 1024:.1f} MB" if size >= 1024 * 1024 else f"{round(size / 1024)} kB"
 
 
 def describe_version(kept: DraftVersion, zone: str) -> str:

@@ -17,7 +17,7 @@ from storage import meetings, notices, people
 from storage.errors import Refused
 from storage.models import Meeting, MeetingStatus
 from storage.rules.access import Access
-from storage.rules.recurrence import Occurrence, upcoming
+from storage.rules.recurrence import Occurrence, describe, upcoming
 
 _DURATION = re.compile(r"^(?:(\d+)\s*h)?\s*(?:(\d+)\s*(?:m|min)?)?$")
 
@@ -89,7 +89,7 @@ def _may_manage(ctx: Context, meeting: Meeting) -> None:
 def _recurrence(meeting: Meeting) -> str:
     if meeting.rule is None:
         return ""
-    return f"\nRepeats: {meeting.rule} (until {shown(meeting.last_start, meeting.zone)})."
+    return f"\nRepeats {describe(meeting.rule)}, until {shown(meeting.last_start, meeting.zone)}."
 
 
 async def meeting_schedule(ctx: Context, call: Call) -> Reply:
@@ -143,9 +143,10 @@ async def meeting_info(ctx: Context, call: Call) -> Reply:
     if meeting.rule is not None:
         changes = (await meetings.changes_of(ctx.session, [meeting.id])).get(meeting.id)
         ahead = upcoming(meetings.series_of(meeting), changes, target.start, limit=4)
-        lines.append(f"Repeats: {meeting.rule}. Then: " + "; ".join(
+        repeats = f"Repeats {describe(meeting.rule)}"
+        lines.append(f"{repeats}. Then: " + "; ".join(
             f"{meetings.label(meeting, o)} {shown(o.start, ctx.zone)}" for o in ahead
-        ) if ahead else f"Repeats: {meeting.rule}; that was the last one.")
+        ) if ahead else f"{repeats}; that was the last one.")
     minutes = await meetings.minutes_of(ctx.session, meeting.id, target.number)
     if minutes:
         lines.append("Minutes: " + (minutes.file_name or "as text") + f" — /meeting minutes {meetings.label(meeting, target)}")

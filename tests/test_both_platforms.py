@@ -221,12 +221,12 @@ async def test_two_organisations_draft_from_matrix_and_telegram_then_approve_ver
         assert (await matrix_says('/deliverable new "PFAS roadmap"')).startswith("Deliverable 1 (PFAS roadmap) is open")
         sent = await jana.send_file(room, pdf, "roadmap.pdf", caption="/draft 1")
         first = (await jana.reply_from(bot_user.user_id, sent))["content"]["body"]
-        assert first.startswith(f"Recorded as version 1 of deliverable 1: roadmap.pdf, 1 kB, sha256 {hashlib.sha256(pdf).hexdigest()}")
+        assert first.startswith(f"Recorded as version 1 of deliverable 1: roadmap.pdf, {len(pdf)} bytes, sha256 {hashlib.sha256(pdf).hexdigest()}")
         uploaded = await emulator.upload(ola, TELEGRAM_GROUP, docx, "roadmap-fab.docx",
                                          "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
                                          caption="/draft 1")
         second = await emulator.answer_to(uploaded)
-        assert second.text.startswith(f"Recorded as version 2 of deliverable 1: roadmap-fab.docx, 1 kB, sha256 {hashlib.sha256(docx).hexdigest()}")
+        assert second.text.startswith(f"Recorded as version 2 of deliverable 1: roadmap-fab.docx, {len(docx)} bytes, sha256 {hashlib.sha256(docx).hexdigest()}")
         commented = await emulator.answer_to(await emulator.say(ola, TELEGRAM_GROUP, "/comment 1 1 We prefer our wording in v2."))
         assert commented.text == "Comment added to version 1 of deliverable 1."
 

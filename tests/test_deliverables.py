@@ -90,7 +90,7 @@ async def test_drafts_become_numbered_versions_with_author_organisation_and_hash
     created = await say(router, '/deliverable new "PFAS roadmap" due=2027-03-31 The alliance\'s view on PFAS')
     assert created == "Deliverable 1 (PFAS roadmap) is open for drafts: /draft 1 with a file or text."
     first = await say(router, "/draft 1", sender="ola", attachments=(uploads.attach("roadmap.pdf", PDF),))
-    assert first == f"Recorded as version 1 of deliverable 1: roadmap.pdf, 1 kB, sha256 {hashlib.sha256(PDF).hexdigest()}."
+    assert first == f"Recorded as version 1 of deliverable 1: roadmap.pdf, {len(PDF)} bytes, sha256 {hashlib.sha256(PDF).hexdigest()}."
     second = await say(router, "/draft 1 # PFAS roadmap\n\nPhase-out by 2030.")
     assert second.startswith("Recorded as version 2 of deliverable 1: deliverable-1-draft.md")
     assert await say(router, "/comment 1 2 Please add the 2035 milestone.", sender="ola") == "Comment added to version 2 of deliverable 1."

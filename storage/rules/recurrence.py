@@ -103,6 +103,37 @@ def make_rule(every: str, local_start: datetime, zone: str, until: date | None) 
     return rule
 
 
+_UNITS = {"DAILY": "day", "WEEKLY": "week", "MONTHLY": "month", "YEARLY": "year"}
+_DAY_NAMES = dict(zip(_WEEKDAYS, ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")))
+_ORDINALS = {"1": "first", "2": "second", "3": "third", "4": "fourth", "-1": "last"}
+
+
+def describe(rule: str) -> str:
+    """The rule in words for the common cases ("every 2 weeks", "every month on the first
+    Tuesday"); anything else as the rule itself."""
+    parts = _parts(rule)
+    unit = _UNITS.get(parts.get("FREQ", ""))
+    known = {"FREQ", "INTERVAL", "UNTIL", "COUNT", "BYDAY"}
+    if unit is None or set(parts) - known:
+        return rule
+    interval = int(parts.get("INTERVAL", "1"))
+    words = f"every {unit}" if interval == 1 else f"every {interval} {unit}s"
+    day = parts.get("BYDAY")
+    if day:
+        position, name = day[:-2].lstrip("+"), _DAY_NAMES.get(day[-2:])
+        if name is None or "," in day:
+            return rule
+        if not position:
+            words += f" on {name}"
+        elif unit == "month" and position in _ORDINALS:
+            words += f" on the {_ORDINALS[position]} {name}"
+        else:
+            return rule
+    if "COUNT" in parts:
+        words += f", {parts['COUNT']} times"
+    return words
+
+
 def _parts(body: str) -> dict[str, str]:
     parts = {}
     for item in filter(None, body.split(";")):
