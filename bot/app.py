@@ -19,6 +19,7 @@ from bot.postman import Postman
 from bot.reminders import MeetingReminders
 from bot.router import Router
 from bot.scheduler import Scheduler
+from bot.tallies import LiveTallies
 from bot.transports.base import AttachmentRef, Incoming, Reply, Transport
 from bot.transports.console import ConsoleTransport
 from handlers import build_registry
@@ -81,6 +82,7 @@ class App:
             resync_every=RESYNC_EVERY,
         )
         self.leadership = Leadership(db, on_elected=self._lead, on_deposed=self._follow)
+        self.tallies = LiveTallies(db, self.transports)
         self.router = Router(
             db, registry or build_registry(), settings, fetch=self.fetch, on_change=self._follow_up
         )
@@ -114,6 +116,7 @@ class App:
                 wait.cancel()
         finally:
             await self.leadership.stop()
+            await self.tallies.stop()
             for transport in reversed(started):
                 try:
                     await transport.stop()
@@ -140,6 +143,9 @@ class App:
         await self.postman.stop()
 
     async def _follow_up(self, changed: set[str]) -> None:
+        for item in changed:
+            if item.startswith("tally:"):
+                self.tallies.touch(int(item.removeprefix("tally:")))
         if changed and self.scheduler.running:
             await self.scheduler.sync(changed)
 

@@ -77,7 +77,7 @@ class Postman:
     async def _deliver(self, notice: Notice) -> None:
         """Send one notice and record how it went (and, for an announcement, maybe the report)."""
         transport = self.transports.get(notice.platform)
-        final, error, remark = False, None, None
+        final, error, remark, sent = False, None, None, None
         if transport is None:
             final, error = True, f"{notice.platform} is not connected in this process"
         else:
@@ -97,7 +97,7 @@ class Postman:
                 remark = await self._pin(transport, notice, sent) if notice.pin else None
         async with self.db.transaction() as session:
             if error is None:
-                settled = await notices.mark_sent(session, notice.id, remark)
+                settled = await notices.mark_sent(session, notice.id, sent.message_id if sent else None, remark)
             else:
                 settled = await notices.mark_failed(session, notice.id, error, final=final)
             if notice.announcement_id is not None and settled.status != NoticeStatus.PENDING:

@@ -95,6 +95,7 @@ async def announce_opening(ctx: Context, vote: Vote, proposed_by: str = "") -> i
         f"Closes {shown(vote.closes_at, ctx.settings.alliance.timezone)}. Vote with the buttons or "
         f"/vote {vote.id} <option>; you may change your vote until then.",
         buttons=_buttons(vote),
+        topic=f"vote:{vote.id}",  # edited as ballots come in (bot/tallies.py)
     )
     return electorate
 
@@ -102,6 +103,7 @@ async def announce_opening(ctx: Context, vote: Vote, proposed_by: str = "") -> i
 async def vote_cast(ctx: Context, call: Call) -> Reply:
     """Cast or change your organisation's ballot."""
     cast = await votes.cast_ballot(ctx.session, call.args["id"], call.args["option"], ctx.actor, ctx.now)
+    ctx.changed.add(f"tally:{cast.vote_id}")
     text = f"Recorded: {cast.option} for {cast.organisation_name}"
     if cast.replaced:
         previous, by = cast.replaced
@@ -167,9 +169,9 @@ async def vote_close(ctx: Context, call: Call) -> Reply:
     """Close a vote now and announce its result."""
     _may_end(ctx, await votes.find_vote(ctx.session, call.args["id"]))
     closed = await votes.close_vote(ctx.session, call.args["id"], by=ctx.actor.label, now=ctx.now)
-    ctx.changed.add("votes")
     if closed is None:
         raise Refused(f"Vote #{call.args['id']} is not open.")
+    ctx.changed.update({"votes", f"tally:{closed[0].id}"})
     await announce_result(ctx.session, *closed)
     return Reply(f"Vote #{closed[0].id} is closed; the result is posted in its rooms.")
 

@@ -314,6 +314,10 @@ class Notice(Base):
     announcement_id: Mapped[int | None] = mapped_column(
         ForeignKey("announcements.id", ondelete="CASCADE"), index=True
     )
+    # What the message shows, for editing it later ("vote:12": the vote's live turnout), and the
+    # platform's id of the message once it was sent.
+    topic: Mapped[str | None] = mapped_column(String(64), index=True)
+    message_id: Mapped[str | None] = mapped_column(String(255))
 
 
 class AnnouncementStatus(enum.StrEnum):

@@ -25,6 +25,7 @@ def notice(
     buttons: list | None = None,
     pin: bool = False,
     announcement_id: int | None = None,
+    topic: str | None = None,
 ) -> Notice:
     """One pending message: to a room, or with `direct` to a user's private chat."""
     return Notice(
@@ -36,6 +37,7 @@ def notice(
         buttons=buttons,
         pin=pin,
         announcement_id=announcement_id,
+        topic=topic,
         status=NoticeStatus.PENDING,
     )
 
@@ -45,21 +47,28 @@ async def to_room(session: AsyncSession, platform: str, room_id: str, text: str,
 
 
 async def to_group(
-    session: AsyncSession, group_id: int, text: str, html: str | None = None, buttons: list | None = None
+    session: AsyncSession,
+    group_id: int,
+    text: str,
+    html: str | None = None,
+    buttons: list | None = None,
+    topic: str | None = None,
 ) -> int:
     """To every room bound to the group, on every platform; returns how many rooms.
 
     `buttons` are [label, command] pairs, shown as each platform shows choices.
     """
     bindings = list(await session.scalars(select(RoomBinding).where(RoomBinding.group_id == group_id)))
-    session.add_all(notice(b.platform, b.room_id, text, html, buttons=buttons) for b in bindings)
+    session.add_all(notice(b.platform, b.room_id, text, html, buttons=buttons, topic=topic) for b in bindings)
     return len(bindings)
 
 
-async def to_every_room(session: AsyncSession, text: str, html: str | None = None, buttons: list | None = None) -> int:
+async def to_every_room(
+    session: AsyncSession, text: str, html: str | None = None, buttons: list | None = None, topic: str | None = None
+) -> int:
     """To every bound room: each group's, the plenary's and the secretariat's."""
     bindings = list(await session.scalars(select(RoomBinding)))
-    session.add_all(notice(b.platform, b.room_id, text, html, buttons=buttons) for b in bindings)
+    session.add_all(notice(b.platform, b.room_id, text, html, buttons=buttons, topic=topic) for b in bindings)
     return len(bindings)
 
 
@@ -114,12 +123,21 @@ async def next_retry(session: AsyncSession) -> datetime | None:
     )
 
 
-async def mark_sent(session: AsyncSession, notice_id: int, remark: str | None = None) -> Notice:
-    """Delivered; `remark` keeps what went half-wrong (e.g. it could not be pinned)."""
+async def mark_sent(session: AsyncSession, notice_id: int, message_id: str | None, remark: str | None = None) -> Notice:
+    """Delivered as `message_id`; `remark` keeps what went half-wrong (e.g. it could not be pinned)."""
     sent = await session.get(Notice, notice_id)
     sent.status, sent.sent_at, sent.attempts = NoticeStatus.SENT, utcnow(), sent.attempts + 1
-    sent.last_error = remark
+    sent.message_id, sent.last_error = message_id, remark
     return sent
+
+
+async def sent_on(session: AsyncSession, topic: str) -> list[Notice]:
+    """The delivered messages about `topic`, to edit them."""
+    return list(
+        await session.scalars(
+            select(Notice).where(Notice.topic == topic, Notice.status == NoticeStatus.SENT, Notice.message_id.is_not(None))
+        )
+    )
 
 
 async def mark_failed(session: AsyncSession, notice_id: int, error: str, *, final: bool) -> Notice:

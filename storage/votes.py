@@ -36,7 +36,6 @@ from storage.models import (
 from storage.rules.access import Actor, voting_right
 from storage.rules.voting import Majority, Outcome, decide
 
-
 MAX_OPTIONS = 10  # Matrix shows choices as the reactions 1️⃣…🔟
 
 
@@ -383,12 +382,14 @@ async def list_votes(session: AsyncSession, group: WorkingGroup | None, limit: i
     return list(await session.scalars(query))
 
 
-async def announce_to_group(session: AsyncSession, vote: Vote, text: str, buttons: list | None = None) -> None:
+async def announce_to_group(
+    session: AsyncSession, vote: Vote, text: str, buttons: list | None = None, topic: str | None = None
+) -> None:
     """To every room of the vote's group (or, alliance-wide, to every bound room)."""
     if vote.group_id is not None:
-        await notices.to_group(session, vote.group_id, text, buttons=buttons)
+        await notices.to_group(session, vote.group_id, text, buttons=buttons, topic=topic)
     else:
-        await notices.to_every_room(session, text, buttons=buttons)
+        await notices.to_every_room(session, text, buttons=buttons, topic=topic)
 
 
 async def export_record(session: AsyncSession, ref: str) -> dict:

@@ -51,6 +51,7 @@ async def test_one_process_answers_in_matrix_and_telegram_rooms_of_one_group(syn
     settings = both(synapse, emulator, bot_user)
     registry = build_registry()
     app = App(settings, db, chat_transports(settings, db, registry), registry)
+    app.tallies.every = 0.2  # edit the vote messages soon after each ballot
     running = asyncio.create_task(app.run())
     sam, jana_mx = Member(synapse, sam_user), Member(synapse, jana_user)
     try:
@@ -94,6 +95,20 @@ async def test_one_process_answers_in_matrix_and_telegram_rooms_of_one_group(syn
             lambda e: e["sender"] == bot_user.user_id and e["content"].get("body", "").startswith("Recorded: no")
         )
         assert changed["content"]["body"] == "Recorded: no for ACME GmbH (replaces yes by Jana Novak)"
+
+        # The vote message in both rooms is edited to show how the vote stands, keeping its buttons.
+        standing = "So far: Turnout: 1 of 1 organisations (quorum 1: met).\nTally: yes 0 · no 1 · abstain 0"
+        async with asyncio.timeout(WAIT):
+            while not posted.text.endswith(standing):
+                await asyncio.sleep(0.05)
+        assert posted.text.startswith("Vote #1 (PFAS): Adopt the PFAS roadmap v2?")
+        assert posted.buttons() == [("yes", "/vote 1 yes"), ("no", "/vote 1 no"), ("abstain", "/vote 1 abstain")]
+        edited = await jana_mx.wait_for(
+            lambda e: e["content"].get("m.relates_to", {}).get("rel_type") == "m.replace"
+            and e["content"]["m.relates_to"]["event_id"] == on_matrix["event_id"]
+            and e["content"]["m.new_content"]["body"].endswith(standing)
+        )
+        assert edited["sender"] == bot_user.user_id
     finally:
         app.request_stop()
         await asyncio.wait_for(running, WAIT)

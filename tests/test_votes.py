@@ -10,7 +10,10 @@ import pytest
 from sqlalchemy import select, update
 
 from bot.app import App
+from bot.postman import Postman
 from bot.router import Router
+from bot.tallies import LiveTallies
+from bot.transports.base import MessageRef
 from handlers import build_registry
 from storage import rooms, votes
 from storage.groups import find_group
@@ -296,3 +299,35 @@ async def test_closing_while_ballots_arrive_counts_exactly_the_ballots_recorded(
     async with db.transaction() as session:
         vote = await session.get(Vote, 1)
     assert sum(vote.result["tally"].values()) == len(await ballots(db)) == len(recorded)
+
+
+class EditableRooms:
+    """A platform that keeps the messages it was sent and their edits."""
+
+    platform = "telegram"
+
+    def __init__(self) -> None:
+        self.finished = asyncio.Event()
+        self.messages: dict[str, list[str]] = {}
+
+    async def send(self, room, reply):
+        message_id = str(len(self.messages) + 1)
+        self.messages[message_id] = [reply.text]
+        return MessageRef(room, message_id)
+
+    async def edit(self, ref, reply):
+        self.messages[ref.message_id].append(reply.text)
+
+
+async def test_a_posted_vote_shows_its_turnout_and_never_a_hidden_tally(router, db, pfas):
+    rooms_ = EditableRooms()
+    await say(router, '/vote open "Adopt the PFAS roadmap v2?" hidden')
+    await Postman(db, {"telegram": rooms_}).settled()  # the vote message reaches the Telegram room
+    await say(router, "/vote 1 no")
+    await LiveTallies(db, {"telegram": rooms_}).refresh(1)
+    [(original, edited)] = rooms_.messages.values()
+    assert edited == original + "\n\nSo far: Turnout: 1 of 2 organisations (quorum 1: met)."
+    await say(router, "/vote close 1")
+    await LiveTallies(db, {"telegram": rooms_}).refresh(1)
+    closed = rooms_.messages["1"][-1]
+    assert closed.endswith("Closed: Turnout: 1 of 2 organisations (quorum 1: met).\nTally: yes 0 · no 1 · abstain 0\nOutcome: NOT ADOPTED — no simple majority.")
