@@ -54,7 +54,13 @@ class InlineConnection(aiosqlite.Connection):
     """aiosqlite's connection, with calls made in the caller's thread instead of its worker's.
 
     The worker thread still opens and closes the connection; SQLAlchemy's adapter is unchanged.
+    It is a daemon, so a connection left open by a crash cannot keep the process from exiting
+    (SQLite's journal makes an unclosed connection safe).
     """
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self._thread.daemon = True
 
     async def _execute(self, fn, *args, **kwargs):
         if not self._running or not self._connection:
