@@ -22,7 +22,7 @@ from bot.timeparse import parse_when, shown
 from bot.transports.base import TransportUnavailable
 from bot.transports.console import ConsoleTransport
 from handlers import build_registry
-from handlers.announcements import audience
+from handlers.announcements import groups_named
 from storage import announcements, audit, deliverables, groups, imports, migrate, organisations, people, rooms, votes
 from storage.db import Database
 from storage.errors import Refused
@@ -332,7 +332,7 @@ async def _announcing(session: AsyncSession, actor: str, args, zone: str) -> Non
         author_person_id=None,
         text=args.text,
         html=to_html(args.text),
-        group_refs=audience(args.to),
+        group_refs=groups_named(args.to),
         due_at=parse_when(args.at, zone, now) if args.at else now,
         pin=args.pin,
         report_to=None,

@@ -15,7 +15,7 @@ from storage.rules.access import Access
 EVERYONE = "all"
 
 
-def audience(text: str) -> list[str] | None:
+def groups_named(text: str) -> list[str] | None:
     """ "all" → None (every group and the plenary); "pfas,skills" → those groups."""
     if text.lower() == EVERYONE:
         return None
@@ -39,7 +39,7 @@ async def announce(ctx: Context, call: Call) -> Reply:
         author_person_id=ctx.actor.person_id,
         text=call.args["text"],
         html=to_html(call.args["text"]),
-        group_refs=audience(call.args["to"]),
+        group_refs=groups_named(call.args["to"]),
         due_at=parse_when(at, ctx.zone, ctx.now) if at else ctx.now,
         pin="pin" in call.flags,
         report_to=announcements.ReportTo(

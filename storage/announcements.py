@@ -12,7 +12,7 @@ from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, select, update
+from sqlalchemy import Select, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
@@ -96,13 +96,13 @@ async def create(
     return announcement
 
 
-def audience(announcement: Announcement):
+def audience(announcement: Announcement) -> Select:
     """The rooms it goes to: its groups' rooms, or for everyone every group's and the plenary's."""
     query = select(RoomBinding).order_by(RoomBinding.id)
     if announcement.groups is None:
         return query.where(RoomBinding.purpose.in_((RoomPurpose.GROUP, RoomPurpose.PLENARY)))
-    slugs = select(WorkingGroup.id).where(WorkingGroup.slug.in_(announcement.groups))
-    return query.where(RoomBinding.group_id.in_(slugs))
+    group_ids = select(WorkingGroup.id).where(WorkingGroup.slug.in_(announcement.groups))
+    return query.where(RoomBinding.group_id.in_(group_ids))
 
 
 async def release(session: AsyncSession, announcement_id: int, now: datetime) -> int | None:
