@@ -69,9 +69,10 @@ class App:
         self.db = db
         self.transports = {t.platform: t for t in transports}
         self.postman = Postman(db, self.transports)
+        self.tallies = LiveTallies(db, self.transports)
         self.scheduler = Scheduler(
             [
-                VoteDeadlines(db, settings.votes),
+                VoteDeadlines(db, settings.votes, on_settled=self.tallies.touch),
                 AnnouncementReleases(db),
                 MeetingReminders(db, settings.meetings),
                 DueDateReminders(db, settings.deliverables, settings.alliance.timezone),
@@ -82,7 +83,6 @@ class App:
             resync_every=RESYNC_EVERY,
         )
         self.leadership = Leadership(db, on_elected=self._lead, on_deposed=self._follow)
-        self.tallies = LiveTallies(db, self.transports)
         self.router = Router(
             db, registry or build_registry(), settings, fetch=self.fetch, on_change=self._follow_up
         )

@@ -8,7 +8,7 @@ twice, or races an early /vote close, acts once.
 from __future__ import annotations
 
 import logging
-from collections.abc import Collection
+from collections.abc import Callable, Collection
 from datetime import timedelta
 
 from bot.config import VoteSettings
@@ -24,9 +24,10 @@ log = logging.getLogger(__name__)
 class VoteDeadlines:
     name = "votes"
 
-    def __init__(self, db: Database, settings: VoteSettings) -> None:
+    def __init__(self, db: Database, settings: VoteSettings, on_settled: Callable[[int], None] = lambda vote_id: None) -> None:
         self.db = db
         self.settings = settings
+        self.on_settled = on_settled  # e.g. refresh the vote's posted messages
 
     async def plan(self, keys: Collection[int] | None = None) -> list[Job]:
         async with self.db.transaction() as session:
@@ -63,6 +64,7 @@ class VoteDeadlines:
                     f"until {vote.closes_at:%Y-%m-%d %H:%M} UTC.",
                 )
         log.info("vote %s %s at its deadline", vote_id, what)
+        self.on_settled(vote_id)
         return True
 
     async def nudge(self, vote_id: int, hours: float) -> bool:
