@@ -4,18 +4,18 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import delete
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy import bindparam, delete, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from storage.models import ProcessedEvent, utcnow
+from storage.models import ProcessedEvent, UTCDateTime, utcnow
 
-
-_CLAIM = {
-    name: insert(ProcessedEvent.__table__).on_conflict_do_nothing()
-    for name, insert in (("postgresql", pg_insert), ("sqlite", sqlite_insert))
-}
+# Written as SQL that SQLite and PostgreSQL both speak: SQLAlchemy's dialect inserts with
+# ON CONFLICT are compiled anew on every call (they have no cache key), and every command
+# claims its event.
+_CLAIM = text(
+    "INSERT INTO processed_events (platform, event_id, seen_at) VALUES (:platform, :event_id, :seen_at) "
+    "ON CONFLICT DO NOTHING"
+).bindparams(bindparam("seen_at", type_=UTCDateTime()))
 
 
 async def claim(session: AsyncSession, platform: str, event_id: str) -> bool:
@@ -27,7 +27,7 @@ async def claim(session: AsyncSession, platform: str, event_id: str) -> bool:
     """
     connection = await session.connection()
     result = await connection.execute(
-        _CLAIM[connection.dialect.name], {"platform": platform, "event_id": event_id, "seen_at": utcnow()}
+        _CLAIM, {"platform": platform, "event_id": event_id, "seen_at": utcnow()}
     )
     return result.rowcount == 1
 

@@ -12,9 +12,7 @@ from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import bindparam, func, insert, select
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy import bindparam, func, insert, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
@@ -28,6 +26,7 @@ from storage.models import (
     OrganisationStatus,
     Participation,
     Person,
+    UTCDateTime,
     Vote,
     VoteNudge,
     VoteStatus,
@@ -162,16 +161,14 @@ _BALLOT_CONTEXT = (
 _BALLOT_CONTEXT_SHARED = _BALLOT_CONTEXT.with_for_update(read=True, of=Vote)
 _CAST_FIELDS = ("option", "person_id", "platform", "cast_at")
 _RECORD_CAST = insert(BallotCast.__table__)
-
-
-def _upsert(dialect: str):
-    statement = (pg_insert if dialect == "postgresql" else sqlite_insert)(Ballot.__table__)
-    return statement.on_conflict_do_update(
-        index_elements=["vote_id", "organisation_id"], set_={k: statement.excluded[k] for k in _CAST_FIELDS}
-    )
-
-
-_UPSERT = {name: _upsert(name) for name in ("postgresql", "sqlite")}
+# The upsert is SQL that SQLite and PostgreSQL both speak, so it is compiled once (a dialect's
+# on_conflict insert has no cache key and would be compiled anew for every ballot).
+_UPSERT = text(
+    "INSERT INTO ballots (vote_id, organisation_id, option, person_id, platform, cast_at) "
+    "VALUES (:vote_id, :organisation_id, :option, :person_id, :platform, :cast_at) "
+    "ON CONFLICT (vote_id, organisation_id) DO UPDATE SET "
+    + ", ".join(f"{field} = excluded.{field}" for field in _CAST_FIELDS)
+).bindparams(bindparam("cast_at", type_=UTCDateTime()))
 
 
 async def cast_ballot(session: AsyncSession, ref: str, option: str, actor: Actor, now: datetime) -> Cast:
@@ -205,7 +202,7 @@ async def cast_ballot(session: AsyncSession, ref: str, option: str, actor: Actor
         vote_id=vote_id, organisation_id=actor.organisation_id, option=chosen,
         person_id=actor.person_id, platform=actor.platform, cast_at=now,
     )
-    await connection.execute(_UPSERT[dialect], values)
+    await connection.execute(_UPSERT, values)
     await connection.execute(_RECORD_CAST, values)
     await audit.record(
         session,
