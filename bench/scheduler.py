@@ -27,7 +27,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from sqlalchemy import select  # noqa: E402
 
-from bot.app import App  # noqa: E402
+from bot.app import PLAN_AHEAD, App  # noqa: E402
 from bot.config import Settings  # noqa: E402
 from storage import groups, migrate  # noqa: E402
 from storage.db import Database  # noqa: E402
@@ -95,7 +95,8 @@ async def main(count: int, due_soon: int) -> None:
     await running
     await db.close()
     late = sorted((fired[i] - due[i]).total_seconds() for i in fired)
-    print(f"{count} meetings × 2 reminders: ready in {ready:.2f} s, RSS {memory:.0f} MB, {jobs} jobs planned")
+    print(f"{count} meetings × 2 reminders: ready in {ready:.2f} s, RSS {memory:.0f} MB, "
+          f"{jobs} jobs held (those due within {PLAN_AHEAD.days} days)")
     if late:
         print(f"{len(fired)} of {len(due)} reminders fired; lateness p50 {statistics.median(late) * 1000:.0f} ms, "
               f"max {late[-1] * 1000:.0f} ms")

@@ -31,6 +31,7 @@ from storage.transport_state import TransportMemory
 log = logging.getLogger(__name__)
 EVENT_MEMORY = timedelta(days=30)  # how long a handled event's id is remembered
 RESYNC_EVERY = timedelta(minutes=1)
+PLAN_AHEAD = timedelta(days=7)  # what the scheduler holds; the resync brings the rest in time
 
 
 class SchemaBehind(Exception):
@@ -81,6 +82,7 @@ class App:
             # Another process may change what is due: `wgbot announce` at the shell, a second
             # wgbot on the same PostgreSQL database.
             resync_every=RESYNC_EVERY,
+            horizon=PLAN_AHEAD,
         )
         self.leadership = Leadership(db, on_elected=self._lead, on_deposed=self._follow)
         self.router = Router(
