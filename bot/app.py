@@ -73,7 +73,7 @@ class App:
         self.tallies = LiveTallies(db, self.transports)
         self.scheduler = Scheduler(
             [
-                VoteDeadlines(db, settings.votes, on_settled=self.tallies.touch),
+                VoteDeadlines(db, settings.votes, settings.alliance.timezone, on_settled=self.tallies.touch),
                 AnnouncementReleases(db),
                 MeetingReminders(db, settings.meetings),
                 DueDateReminders(db, settings.deliverables, settings.alliance.timezone),

@@ -2,7 +2,8 @@
 
 A deadline that passed while the bot was down runs at once. The vote row is locked and
 re-checked when it closes, and a reminder is recorded with its notices, so a job that fires
-twice, or races an early /vote close, acts once.
+twice, or races an early /vote close, acts once. A private message states the deadline in its
+reader's zone; a room's, in the alliance's.
 """
 
 from __future__ import annotations
@@ -13,10 +14,11 @@ from datetime import timedelta
 
 from bot.config import VoteSettings
 from bot.scheduler import Job
+from bot.timeparse import shown
 from handlers.votes import announce_result
 from storage import votes
 from storage.db import Database
-from storage.models import utcnow
+from storage.models import Vote, utcnow
 
 log = logging.getLogger(__name__)
 
@@ -24,9 +26,12 @@ log = logging.getLogger(__name__)
 class VoteDeadlines:
     name = "votes"
 
-    def __init__(self, db: Database, settings: VoteSettings, on_settled: Callable[[int], None] = lambda vote_id: None) -> None:
+    def __init__(
+        self, db: Database, settings: VoteSettings, zone: str, on_settled: Callable[[int], None] = lambda vote_id: None
+    ) -> None:
         self.db = db
         self.settings = settings
+        self.zone = zone  # the alliance's: for rooms, and for readers who have set none
         self.on_settled = on_settled  # e.g. refresh the vote's posted messages
 
     async def plan(self, keys: Collection[int] | None = None) -> list[Job]:
@@ -50,6 +55,7 @@ class VoteDeadlines:
                 now=utcnow(),
                 extend_on_failed_quorum=self.settings.quorum_failure == "extend",
                 extend_by=timedelta(days=self.settings.extend_days),
+                extension_notice=self._extended,
             )
             if settled is None:
                 return False
@@ -61,7 +67,7 @@ class VoteDeadlines:
                     session, vote,
                     f"Vote #{vote.id} ({vote.question}) reached only {outcome.turnout} of the "
                     f"{outcome.quorum_needed} organisations its quorum needs, so it is extended once, "
-                    f"until {vote.closes_at:%Y-%m-%d %H:%M} UTC.",
+                    f"until {shown(vote.closes_at, self.zone)}.",
                 )
         log.info("vote %s %s at its deadline", vote_id, what)
         self.on_settled(vote_id)
@@ -69,8 +75,20 @@ class VoteDeadlines:
 
     async def nudge(self, vote_id: int, hours: float) -> bool:
         async with self.db.transaction() as session:
-            told = await votes.nudge(session, str(vote_id), hours, utcnow())
+            told = await votes.nudge(session, str(vote_id), hours, utcnow(), self._reminder)
         if told is None:
             return False
         log.info("vote %s: %d reminders %sh before the deadline", vote_id, told, hours)
         return True
+
+    def _extended(self, vote: Vote, zone: str | None) -> str:
+        return (
+            f"Vote #{vote.id} ({vote.question}) did not reach its quorum, so it is extended until "
+            f"{shown(vote.closes_at, zone or self.zone)}. Your organisation has not voted yet: /vote {vote.id} <option>."
+        )
+
+    def _reminder(self, vote: Vote, zone: str | None) -> str:
+        return (
+            f"Reminder: vote #{vote.id} ({vote.question}) closes {shown(vote.closes_at, zone or self.zone)} and your "
+            f"organisation has not voted yet. Options: {', '.join(vote.options)}. Send /vote {vote.id} <option>."
+        )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime, timedelta
 
 from sqlalchemy import func, or_, select
@@ -90,12 +91,24 @@ async def to_person(session: AsyncSession, person_id: int, text: str, html: str 
     return len(accounts)
 
 
-async def to_representatives(session: AsyncSession, organisation_id: int, text: str, html: str | None = None) -> int:
-    """To the private chats of everyone representing the organisation; returns how many."""
-    accounts = await session.scalars(
-        select(ChatAccount).join(Person, Person.id == ChatAccount.person_id).where(Person.organisation_id == organisation_id)
+ForZone = Callable[[str | None], str]  # a text worded for a reader's zone (None: they have set none)
+
+
+async def to_representatives(
+    session: AsyncSession, organisation_id: int, text: str | ForZone, html: str | None = None
+) -> int:
+    """To the private chats of everyone representing the organisation; returns how many.
+
+    A `text` that is a function is worded for each reader, e.g. to show a time in their zone."""
+    accounts = await session.execute(
+        select(ChatAccount, Person.timezone)
+        .join(Person, Person.id == ChatAccount.person_id)
+        .where(Person.organisation_id == organisation_id)
     )
-    added = [notice(a.platform, a.platform_user_id, text, html, direct=True) for a in accounts]
+    added = [
+        notice(a.platform, a.platform_user_id, text if isinstance(text, str) else text(zone), html, direct=True)
+        for a, zone in accounts.tuples()
+    ]
     session.add_all(added)
     return len(added)
 

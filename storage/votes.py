@@ -8,7 +8,7 @@ against the clock, so a ballot a second after it is refused even before the vote
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -291,16 +291,24 @@ async def non_voters(session: AsyncSession, vote: Vote) -> list[tuple[int, str]]
     )
 
 
-async def _remind(session: AsyncSession, vote: Vote, text: str) -> int:
+Wording = Callable[[Vote, str | None], str]  # a message about the vote, for a reader's zone (None: not set)
+
+
+async def _remind(session: AsyncSession, vote: Vote, wording: Wording) -> int:
     """Tell the representatives of every organisation that has not voted; returns how many."""
-    return sum([await notices.to_representatives(session, org_id, text) for org_id, _ in await non_voters(session, vote)])
+    return sum([
+        await notices.to_representatives(session, org_id, lambda zone: wording(vote, zone))
+        for org_id, _ in await non_voters(session, vote)
+    ])
 
 
 async def settle_at_deadline(
-    session: AsyncSession, ref: str, *, now: datetime, extend_on_failed_quorum: bool, extend_by: timedelta
+    session: AsyncSession, ref: str, *, now: datetime, extend_on_failed_quorum: bool, extend_by: timedelta,
+    extension_notice: Wording,
 ) -> tuple[str, Vote, Outcome] | None:
     """At the deadline: close the vote, or extend it once when its quorum was not met (if the
-    alliance's rule says so). None when the vote is no longer open."""
+    alliance's rule says so), telling the organisations that have not voted. None when the vote
+    is no longer open."""
     vote = await find_vote(session, ref, lock=True)
     if vote.status != VoteStatus.OPEN or now < vote.closes_at:
         return None
@@ -313,15 +321,11 @@ async def settle_at_deadline(
         session, actor="deadline", action="vote.extended", subject=f"vote:{vote.id}",
         details={"closes_at": vote.closes_at.isoformat(), "turnout": result.turnout, "quorum_needed": result.quorum_needed},
     )
-    await _remind(
-        session, vote,
-        f"Vote #{vote.id} ({vote.question}) did not reach its quorum, so it is extended until "
-        f"{vote.closes_at:%Y-%m-%d %H:%M} UTC. Your organisation has not voted yet: /vote {vote.id} <option>.",
-    )
+    await _remind(session, vote, extension_notice)
     return ("extended", vote, result)
 
 
-async def nudge(session: AsyncSession, ref: str, hours_before: float, now: datetime) -> int | None:
+async def nudge(session: AsyncSession, ref: str, hours_before: float, now: datetime, reminder: Wording) -> int | None:
     """Remind non-voters once for this offset; None when already done or no longer relevant."""
     vote = await find_vote(session, ref, lock=True)
     if vote.status != VoteStatus.OPEN or now >= vote.closes_at:
@@ -329,11 +333,7 @@ async def nudge(session: AsyncSession, ref: str, hours_before: float, now: datet
     if await session.get(VoteNudge, (vote.id, hours_before)) is not None:
         return None
     session.add(VoteNudge(vote_id=vote.id, hours_before=hours_before, sent_at=now))
-    told = await _remind(
-        session, vote,
-        f"Reminder: vote #{vote.id} ({vote.question}) closes {vote.closes_at:%Y-%m-%d %H:%M} UTC and your "
-        f"organisation has not voted yet. Options: {', '.join(vote.options)}. Send /vote {vote.id} <option>.",
-    )
+    told = await _remind(session, vote, reminder)
     await audit.record(
         session, actor="deadline", action="vote.nudged", subject=f"vote:{vote.id}",
         details={"hours_before": hours_before, "messages": told},

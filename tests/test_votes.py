@@ -13,6 +13,7 @@ from bot.app import App
 from bot.postman import Postman
 from bot.router import Router
 from bot.tallies import LiveTallies
+from bot.timeparse import shown
 from bot.transports.base import MessageRef
 from handlers import build_registry
 from storage import rooms, votes
@@ -228,15 +229,18 @@ async def test_a_failed_quorum_extends_the_vote_once_and_reminds_the_non_voters(
 
     await say(router, '/vote open "Adopt the PFAS roadmap v2?" quorum=100%')
     await say(router, "/vote 1 yes")
-    deadlines = VoteDeadlines(db, VoteSettings(quorum_failure="extend", extend_days=3))
+    deadlines = VoteDeadlines(db, VoteSettings(quorum_failure="extend", extend_days=3), "Europe/Brussels")
     async with db.transaction() as session:
         await session.execute(update(Vote).values(closes_at=utcnow() - timedelta(seconds=1)))
     await deadlines.settle(1)
     async with db.transaction() as session:
         vote = await session.get(Vote, 1)
-        reminders = list(await session.scalars(select(Notice.target).where(Notice.text.like("Vote #1 (%did not reach its quorum%"))))
+        reminders = (await session.execute(
+            select(Notice.target, Notice.text).where(Notice.text.like("Vote #1 (%did not reach its quorum%"))
+        )).tuples().all()
     assert vote.status == VoteStatus.OPEN and vote.extended and vote.closes_at > utcnow() + timedelta(days=2)
-    assert reminders == ["ola"]  # Fab Nord's representative; ACME has voted
+    assert [target for target, _ in reminders] == ["ola"]  # Fab Nord's representative; ACME has voted
+    assert f"extended until {shown(vote.closes_at, 'Europe/Brussels')}." in reminders[0][1]  # Ola set no zone
     async with db.transaction() as session:
         await session.execute(update(Vote).values(closes_at=utcnow() - timedelta(seconds=1)))
     await deadlines.settle(1)  # only once: now it closes, quorum or not
@@ -252,9 +256,10 @@ async def test_non_voters_are_reminded_once_before_the_deadline(router, db, pfas
     from bot.deadlines import VoteDeadlines
     from bot.scheduler import Scheduler
 
+    await say(router, "/tz Europe/Lisbon", sender="ola")
     await say(router, '/vote open "Adopt the PFAS roadmap v2?" closes=3h')
     await say(router, "/vote 1 yes")
-    deadlines = VoteDeadlines(db, VoteSettings(nudge_hours=[1.0, 24.0]))
+    deadlines = VoteDeadlines(db, VoteSettings(nudge_hours=[1.0, 24.0]), "Europe/Brussels")
     scheduler = Scheduler([deadlines], after_change=lambda: None)
     await scheduler.start()
     try:
@@ -265,8 +270,10 @@ async def test_non_voters_are_reminded_once_before_the_deadline(router, db, pfas
     finally:
         scheduler.stop()
     async with db.transaction() as session:
-        reminded = list(await session.scalars(select(Notice.target).where(Notice.text.like("Reminder: vote #1%"))))
-    assert reminded == ["ola"]
+        reminded = (await session.execute(select(Notice.target, Notice.text).where(Notice.text.like("Reminder: vote #1%")))).tuples().all()
+        vote = await session.get(Vote, 1)
+    assert [target for target, _ in reminded] == ["ola"]
+    assert f"closes {shown(vote.closes_at, 'Europe/Lisbon')} and" in reminded[0][1]  # in Ola's own zone
 
 
 async def test_a_vote_opened_by_command_is_scheduled_without_waiting_for_a_restart(db, settings, pfas):
