@@ -17,6 +17,7 @@ key in it ("meetings:12").
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Collection, Iterable
 from dataclasses import dataclass
@@ -75,9 +76,11 @@ class Scheduler:
         self.aps.start()
         await self.sync()
         if self.resync_every:
-            self.aps.add_job(self.sync, "interval", seconds=self.resync_every.total_seconds(), id=RESYNC)
+            self.aps.add_job(self._resync, "interval", seconds=self.resync_every.total_seconds(), id=RESYNC)
 
     def stop(self) -> None:
+        """Jobs under way are cancelled: their transactions roll back, and the next start finds
+        them still due (each marks what it did in the transaction of its effect)."""
         if self.aps.running:
             self.aps.shutdown(wait=False)
         self._planned = {name: {} for name in self.planners}
@@ -124,9 +127,18 @@ class Scheduler:
         """What is planned (without the housekeeping resync)."""
         return sorted(job.id for job in self.aps.get_jobs() if job.id != RESYNC)
 
+    async def _resync(self) -> None:
+        try:
+            await self.sync()
+        except asyncio.CancelledError:
+            log.info("the scheduler stopped during a resync")
+
     async def _run(self, name: str, job: Job) -> None:
         try:
             queued = await job.action(*job.args)
+        except asyncio.CancelledError:
+            log.info("the scheduler stopped during %s; it runs when the scheduler starts again", job.id)
+            return
         except Exception:
             log.exception("scheduled job %s failed; trying again in a minute", job.id)
             self._add(name, job, utcnow() + RETRY_AFTER)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 from datetime import timedelta
 
 import pytest
@@ -46,3 +47,26 @@ async def test_a_job_beyond_the_horizon_is_handed_over_by_a_resync_and_fires_on_
 def test_a_horizon_without_a_resync_to_bring_the_rest_is_refused():
     with pytest.raises(ValueError, match="resync"):
         Scheduler([], after_change=lambda: None, horizon=timedelta(days=7))
+
+
+async def test_stopping_while_a_job_is_under_way_logs_no_failure(caplog):
+    """A stop (SIGTERM, or leadership lost) cancels the job midway; it is simply due again at the
+    next start, which is no error for an operator to chase."""
+    began = asyncio.Event()
+
+    class Slow(Calendar):
+        async def fire(self, job_id: str) -> bool:
+            began.set()
+            await asyncio.Event().wait()  # e.g. a transaction waiting on the database
+            return False
+
+    calendar = Slow(timedelta(0))
+    scheduler = Scheduler([calendar], after_change=lambda: None)
+    await scheduler.start()
+    await asyncio.wait_for(began.wait(), 5)
+    with caplog.at_level(logging.INFO):
+        scheduler.stop()
+        await asyncio.sleep(0.1)
+    assert not [r for r in caplog.records if r.levelno >= logging.WARNING], caplog.text
+    assert "stopped during calendar:0" in caplog.text
+    assert calendar.fired == {}
