@@ -21,14 +21,14 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bot.app import App, chat_transports  # noqa: E402
-from bot.config import Settings  # noqa: E402
-from handlers import build_registry  # noqa: E402
-from storage import groups, migrate, rooms  # noqa: E402
-from storage.db import Database  # noqa: E402
-from storage.models import RoomBinding, RoomPurpose  # noqa: E402
-from tests.alliance import person  # noqa: E402
-from tests.telegram_emulator import BotApiEmulator, FloodControl  # noqa: E402
+from bot.app import App, chat_transports
+from bot.config import Settings
+from handlers import build_registry
+from storage import groups, migrate, rooms
+from storage.db import Database
+from storage.models import RoomBinding, RoomPurpose
+from tests.alliance import person
+from tests.telegram_emulator import BotApiEmulator, FloodControl
 
 SECRETARIAT_CHAT = -1000000000001
 
@@ -57,8 +57,14 @@ async def main(room_count: int) -> None:
         await session.execute(RoomBinding.__table__.delete().where(RoomBinding.platform == "console"))
 
     settings = Settings.model_validate(
-        {"telegram": {"token": emulator.token, "api_url": emulator.base_url, "file_url": emulator.base_file_url,
-                      "poll_timeout": 5}}
+        {
+            "telegram": {
+                "token": emulator.token,
+                "api_url": emulator.base_url,
+                "file_url": emulator.base_file_url,
+                "poll_timeout": 5,
+            }
+        }
     )
     registry = build_registry()
     app = App(settings, db, chat_transports(settings, db, registry), registry)
@@ -68,7 +74,9 @@ async def main(room_count: int) -> None:
     try:
         started = time.perf_counter()
         await emulator.say(sam, SECRETARIAT_CHAT, "/announce all The **plenary** meets on 3 December.")
-        while not any(m.text and m.text.startswith("Announcement #1: delivered") for m in emulator.bot_messages(SECRETARIAT_CHAT)):
+        while not any(
+            m.text and m.text.startswith("Announcement #1: delivered") for m in emulator.bot_messages(SECRETARIAT_CHAT)
+        ):
             await asyncio.sleep(0.02)
         took = time.perf_counter() - started
     finally:
@@ -79,8 +87,10 @@ async def main(room_count: int) -> None:
     reached = sum(1 for chat in emulator.messages if chat != SECRETARIAT_CHAT and emulator.bot_messages(chat))
     sent = room_count + 2  # and the command's answer and the report
     floor = (sent - 1) // 30  # the first 30 at once, then 30 more each time the first leave the window
-    print(f"announcement to {room_count} Telegram groups: reached {reached}, {took:.2f} s "
-          f"(the limit's floor: {floor} s), 429s answered: {emulator.rate_limited}")
+    print(
+        f"announcement to {room_count} Telegram groups: reached {reached}, {took:.2f} s "
+        f"(the limit's floor: {floor} s), 429s answered: {emulator.rate_limited}"
+    )
 
 
 if __name__ == "__main__":

@@ -23,10 +23,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from storage import events, groups, migrate, organisations, people, votes  # noqa: E402
-from storage.db import Database  # noqa: E402
-from storage.models import OrganisationKind, OrganisationStatus, utcnow  # noqa: E402
-from storage.rules.voting import Majority  # noqa: E402
+from storage import events, groups, migrate, organisations, people, votes
+from storage.db import Database
+from storage.models import OrganisationKind, OrganisationStatus, utcnow
+from storage.rules.voting import Majority
 
 
 async def main(ballots: int, vote_count: int, organisation_count: int, concurrency: int, url: str | None) -> None:
@@ -38,10 +38,16 @@ async def main(ballots: int, vote_count: int, organisation_count: int, concurren
         actors = []
         for n in range(organisation_count):
             org = await organisations.add_organisation(
-                session, actor="bench", name=f"Member {n:04d}", country="DE",
-                kind=OrganisationKind.INDUSTRY, status=OrganisationStatus.MEMBER,
+                session,
+                actor="bench",
+                name=f"Member {n:04d}",
+                country="DE",
+                kind=OrganisationKind.INDUSTRY,
+                status=OrganisationStatus.MEMBER,
             )
-            await organisations.join_group(session, actor="bench", organisation=org, group_id=pfas.id, group_slug="pfas")
+            await organisations.join_group(
+                session, actor="bench", organisation=org, group_id=pfas.id, group_slug="pfas"
+            )
             rep = await people.add_person(session, actor="bench", name=f"Rep {n}", organisation=org)
             await people.add_account(session, actor="bench", person=rep, platform="telegram", user_id=str(n))
         for n in range(organisation_count):
@@ -49,7 +55,9 @@ async def main(ballots: int, vote_count: int, organisation_count: int, concurren
         opener = actors[0]
         vote_ids = []
         for n in range(vote_count):
-            rules = votes.VoteRules(f"Question {n}?", ("yes", "no", "abstain"), utcnow() + timedelta(days=7), 0.5, Majority.SIMPLE)
+            rules = votes.VoteRules(
+                f"Question {n}?", ("yes", "no", "abstain"), utcnow() + timedelta(days=7), 0.5, Majority.SIMPLE
+            )
             vote_ids.append((await votes.open_vote(session, actor=opener, group=pfas, rules=rules, now=utcnow())).id)
 
     latencies = []
@@ -73,9 +81,13 @@ async def main(ballots: int, vote_count: int, organisation_count: int, concurren
     percentiles = statistics.quantiles(latencies, n=100)
     rate = ballots / elapsed
     backend = "PostgreSQL" if db.is_postgres else "SQLite"
-    print(f"{ballots} ballots across {vote_count} votes, electorate {organisation_count}, {backend}, {concurrency} at once")
+    print(
+        f"{ballots} ballots across {vote_count} votes, electorate {organisation_count}, {backend}, {concurrency} at once"
+    )
     print(f"throughput {rate:8.0f} ballots/s")
-    print(f"latency    p50 {statistics.median(latencies):6.2f} ms   p99 {percentiles[98]:6.2f} ms   max {max(latencies):6.2f} ms")
+    print(
+        f"latency    p50 {statistics.median(latencies):6.2f} ms   p99 {percentiles[98]:6.2f} ms   max {max(latencies):6.2f} ms"
+    )
     verdict = "meets" if rate >= 1000 and percentiles[98] < 20 else "misses"
     print(f"{verdict} the target (≥ 1,000 ballots/s, p99 < 20 ms)")
     await db.close()

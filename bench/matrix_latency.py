@@ -22,7 +22,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from nio import (  # noqa: E402
+from nio import (
     AsyncClient,
     AsyncClientConfig,
     InviteMemberEvent,
@@ -30,11 +30,11 @@ from nio import (  # noqa: E402
     RoomMessageText,
 )
 
-from storage import migrate  # noqa: E402
-from storage.db import Database  # noqa: E402
-from tests.alliance import member_organisation, person  # noqa: E402
-from tests.matrix_peers import Member, start_bot  # noqa: E402
-from tests.synapse import Synapse  # noqa: E402
+from storage import migrate
+from storage.db import Database
+from tests.alliance import member_organisation, person
+from tests.matrix_peers import Member, start_bot
+from tests.synapse import Synapse
 
 
 async def bare_bot(synapse: Synapse, user) -> tuple[AsyncClient, asyncio.Task]:
@@ -48,7 +48,11 @@ async def bare_bot(synapse: Synapse, user) -> tuple[AsyncClient, asyncio.Task]:
             await client.room_send(
                 room.room_id,
                 "m.room.message",
-                {"msgtype": "m.notice", "body": "pong", "m.relates_to": {"m.in_reply_to": {"event_id": event.event_id}}},
+                {
+                    "msgtype": "m.notice",
+                    "body": "pong",
+                    "m.relates_to": {"m.in_reply_to": {"event_id": event.event_id}},
+                },
             )
 
     async def on_invite(room, event) -> None:

@@ -25,13 +25,13 @@ from zoneinfo import ZoneInfo
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from sqlalchemy import select  # noqa: E402
+from sqlalchemy import select
 
-from bot.app import PLAN_AHEAD, App  # noqa: E402
-from bot.config import Settings  # noqa: E402
-from storage import groups, migrate  # noqa: E402
-from storage.db import Database  # noqa: E402
-from storage.models import Meeting, MeetingReminder, MeetingStatus, utcnow  # noqa: E402
+from bot.app import PLAN_AHEAD, App
+from bot.config import Settings
+from storage import groups, migrate
+from storage.db import Database
+from storage.models import Meeting, MeetingReminder, MeetingStatus, utcnow
 
 ZONE = "Europe/Brussels"
 SOON = timedelta(seconds=8)  # when the first of the due-soon reminders fires, after setup
@@ -59,9 +59,17 @@ async def fill(db: Database, count: int, due_soon: int) -> dict[int, object]:
                 rule, last = "FREQ=WEEKLY;COUNT=52", start + timedelta(weeks=51)
             local = start.astimezone(ZoneInfo(ZONE)).replace(tzinfo=None)
             meeting = Meeting(
-                group_id=group.id, title=f"Meeting {n}", zone=ZONE, local_start=local, rule=rule,
-                duration_minutes=60, status=MeetingStatus.ACTIVE, first_start=start, last_start=last,
-                created_by="bench", created_at=now - timedelta(days=7),
+                group_id=group.id,
+                title=f"Meeting {n}",
+                zone=ZONE,
+                local_start=local,
+                rule=rule,
+                duration_minutes=60,
+                status=MeetingStatus.ACTIVE,
+                first_start=start,
+                last_start=last,
+                created_by="bench",
+                created_at=now - timedelta(days=7),
             )
             session.add(meeting)
             if n < due_soon:
@@ -95,11 +103,15 @@ async def main(count: int, due_soon: int) -> None:
     await running
     await db.close()
     late = sorted((fired[i] - due[i]).total_seconds() for i in fired)
-    print(f"{count} meetings × 2 reminders: ready in {ready:.2f} s, RSS {memory:.0f} MB, "
-          f"{jobs} jobs held (those due within {PLAN_AHEAD.days} days)")
+    print(
+        f"{count} meetings × 2 reminders: ready in {ready:.2f} s, RSS {memory:.0f} MB, "
+        f"{jobs} jobs held (those due within {PLAN_AHEAD.days} days)"
+    )
     if late:
-        print(f"{len(fired)} of {len(due)} reminders fired; lateness p50 {statistics.median(late) * 1000:.0f} ms, "
-              f"max {late[-1] * 1000:.0f} ms")
+        print(
+            f"{len(fired)} of {len(due)} reminders fired; lateness p50 {statistics.median(late) * 1000:.0f} ms, "
+            f"max {late[-1] * 1000:.0f} ms"
+        )
     else:
         print(f"none of the {len(due)} reminders fired")
 

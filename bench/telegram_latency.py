@@ -23,16 +23,16 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from telegram import ReplyParameters, Update  # noqa: E402
-from telegram.ext import ApplicationBuilder, CommandHandler, ContextTypes  # noqa: E402
+from telegram import ReplyParameters, Update
+from telegram.ext import ApplicationBuilder, CommandHandler, ContextTypes
 
-from bot.app import App, chat_transports  # noqa: E402
-from bot.config import Settings  # noqa: E402
-from handlers import build_registry  # noqa: E402
-from storage import migrate  # noqa: E402
-from storage.db import Database  # noqa: E402
-from tests.alliance import member_organisation, person  # noqa: E402
-from tests.telegram_emulator import BotApiEmulator, BotApiServer  # noqa: E402
+from bot.app import App, chat_transports
+from bot.config import Settings
+from handlers import build_registry
+from storage import migrate
+from storage.db import Database
+from tests.alliance import member_organisation, person
+from tests.telegram_emulator import BotApiEmulator, BotApiServer
 
 
 async def bare_bot(emulator: BotApiEmulator):

@@ -85,9 +85,7 @@ class App:
             horizon=PLAN_AHEAD,
         )
         self.leadership = Leadership(db, on_elected=self._lead, on_deposed=self._follow)
-        self.router = Router(
-            db, registry or build_registry(), settings, fetch=self.fetch, on_change=self._follow_up
-        )
+        self.router = Router(db, registry or build_registry(), settings, fetch=self.fetch, on_change=self._follow_up)
         for transport in transports:
             if isinstance(transport, ConsoleTransport):
                 transport.after_each_command = self.postman.settled
@@ -161,9 +159,7 @@ def chat_transports(settings: Settings, db: Database, registry: Registry) -> lis
     if settings.telegram is not None:
         from bot.transports.telegram import TelegramTransport
 
-        transports.append(
-            TelegramTransport(settings.telegram, TransportMemory(db, "telegram"), registry.menu())
-        )
+        transports.append(TelegramTransport(settings.telegram, TransportMemory(db, "telegram"), registry.menu()))
     if settings.matrix is not None:
         from bot.transports.matrix import MatrixTransport
 

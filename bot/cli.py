@@ -58,9 +58,7 @@ def main(argv: list[str] | None = None) -> int:
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="wgbot", description=__doc__)
-    parser.add_argument(
-        "-c", "--config", type=Path, help="TOML settings (default: $WGBOT_CONFIG or ./config.toml)"
-    )
+    parser.add_argument("-c", "--config", type=Path, help="TOML settings (default: $WGBOT_CONFIG or ./config.toml)")
     commands = parser.add_subparsers(required=True, metavar="command")
 
     run = commands.add_parser("run", help="serve every configured chat platform")
@@ -157,9 +155,7 @@ def _parser() -> argparse.ArgumentParser:
     announce.set_defaults(action=_announce)
 
     audit_cmd = commands.add_parser("audit", help="the audit log").add_subparsers(required=True)
-    audit_cmd.add_parser("verify", help="check every link of the hash chain").set_defaults(
-        action=_audit_verify
-    )
+    audit_cmd.add_parser("verify", help="check every link of the hash chain").set_defaults(action=_audit_verify)
     return parser
 
 
@@ -189,9 +185,7 @@ async def _console(settings: Settings, args) -> int:
 
 def _console_transport(settings: Settings, args) -> ConsoleTransport:
     chosen = {"user": getattr(args, "user", None), "room": getattr(args, "room", None)}
-    transport = ConsoleTransport(
-        settings.console.model_copy(update={k: v for k, v in chosen.items() if v})
-    )
+    transport = ConsoleTransport(settings.console.model_copy(update={k: v for k, v in chosen.items() if v}))
     if transport.interactive:
         import readline  # noqa: F401  (line editing and history for input())
     return transport
@@ -269,11 +263,17 @@ def _vote_csv(record: dict) -> str:
     writer.writerow(["vote", "organisation_id", "organisation", "ballot", "cast_by", "platform", "cast_at"])
     for member in record["electorate"]:
         cast = last.get(member["organisation_id"], {})
-        writer.writerow([
-            record["vote"]["id"], member["organisation_id"], member["organisation"],
-            counted.get(member["organisation_id"], ""), cast.get("cast_by", ""),
-            cast.get("platform", ""), cast.get("cast_at", ""),
-        ])
+        writer.writerow(
+            [
+                record["vote"]["id"],
+                member["organisation_id"],
+                member["organisation"],
+                counted.get(member["organisation_id"], ""),
+                cast.get("cast_by", ""),
+                cast.get("platform", ""),
+                cast.get("cast_at", ""),
+            ]
+        )
     return out.getvalue()
 
 
@@ -381,17 +381,13 @@ async def _person_add(session: AsyncSession, actor: str, args) -> None:
 async def _person_list(session: AsyncSession, actor: str, args) -> None:
     for person in await people.list_people(session):
         org = person.organisation.name if person.organisation else "-"
-        roles = ", ".join(
-            f"chair:{r.group.slug}" if r.role == RoleName.CHAIR else r.role.value for r in person.roles
-        )
+        roles = ", ".join(f"chair:{r.group.slug}" if r.role == RoleName.CHAIR else r.role.value for r in person.roles)
         accounts = ", ".join(f"{a.platform}:{a.platform_user_id}" for a in person.accounts)
         print(f"#{person.id}\t{person.name}\t{org}\t{roles or '-'}\t{accounts or '-'}")
 
 
 async def _wg_add(session: AsyncSession, actor: str, args) -> None:
-    group = await groups.add_group(
-        session, actor=actor, name=args.name, slug=args.slug, mandate=args.mandate
-    )
+    group = await groups.add_group(session, actor=actor, name=args.name, slug=args.slug, mandate=args.mandate)
     print(f"added working group {group.name} ({group.slug})")
 
 

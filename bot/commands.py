@@ -260,6 +260,4 @@ class Registry:
             raise CommandError(f"/{line.name} needs one of: {', '.join(subs)}. Usage: {usage}")
         guess = closest(line.words[0].text, subs)
         hint = f" Did you mean /{line.name} {guess}?" if guess else ""
-        raise CommandError(
-            f"Unknown /{line.name} subcommand {line.words[0].text!r}.{hint} Usage: {usage}"
-        )
+        raise CommandError(f"Unknown /{line.name} subcommand {line.words[0].text!r}.{hint} Usage: {usage}")

@@ -56,9 +56,7 @@ class DatabaseSettings(Section):
     @classmethod
     def supported_driver(cls, value: str) -> str:
         if not value.startswith(("sqlite+aiosqlite://", "postgresql+asyncpg://")):
-            raise ValueError(
-                "use sqlite+aiosqlite:///<file> or postgresql+asyncpg://<user>@<host>/<database>"
-            )
+            raise ValueError("use sqlite+aiosqlite:///<file> or postgresql+asyncpg://<user>@<host>/<database>")
         return value
 
 
@@ -98,8 +96,7 @@ class MatrixSettings(Section):
     def has_a_credential(self) -> MatrixSettings:
         if not (self.access_token or self.password):
             raise ValueError(
-                "give access_token or password (from WGBOT_MATRIX__ACCESS_TOKEN or "
-                "WGBOT_MATRIX__PASSWORD)"
+                "give access_token or password (from WGBOT_MATRIX__ACCESS_TOKEN or WGBOT_MATRIX__PASSWORD)"
             )
         return self
 

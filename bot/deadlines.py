@@ -44,7 +44,9 @@ class VoteDeadlines:
                 at = vote.closes_at - timedelta(hours=hours)
                 if hours in vote.nudged or at <= vote.opened_at:
                     continue  # done, or the vote is shorter than the reminder's lead
-                jobs.append(Job(f"vote:nudge:{vote.vote_id}:{hours}", at, self.nudge, (vote.vote_id, hours), vote.vote_id))
+                jobs.append(
+                    Job(f"vote:nudge:{vote.vote_id}:{hours}", at, self.nudge, (vote.vote_id, hours), vote.vote_id)
+                )
         return jobs
 
     async def settle(self, vote_id: int) -> bool:
@@ -64,7 +66,8 @@ class VoteDeadlines:
                 await announce_result(session, vote, outcome)
             else:
                 await votes.announce_to_group(
-                    session, vote,
+                    session,
+                    vote,
                     f"Vote #{vote.id} ({vote.question}) reached only {outcome.turnout} of the "
                     f"{outcome.quorum_needed} organisations its quorum needs, so it is extended once, "
                     f"until {shown(vote.closes_at, self.zone)}.",

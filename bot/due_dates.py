@@ -32,7 +32,15 @@ class DueDateReminders:
             for days in self.offsets:
                 if days not in done and due_at > now:  # a reminder after the date itself is no use
                     at = due_at - timedelta(days=days)
-                    jobs.append(Job(f"deliverable:due:{deliverable_id}:{days}", at, self.remind, (deliverable_id, days), deliverable_id))
+                    jobs.append(
+                        Job(
+                            f"deliverable:due:{deliverable_id}:{days}",
+                            at,
+                            self.remind,
+                            (deliverable_id, days),
+                            deliverable_id,
+                        )
+                    )
         return jobs
 
     async def remind(self, deliverable_id: int, days: float) -> bool:

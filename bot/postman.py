@@ -91,7 +91,9 @@ class Postman:
             except Undeliverable as refused:
                 final, error = True, str(refused)
             except Exception as failure:  # retried after a back-off
-                log.warning("postman: notice %s to %s:%s failed: %r", notice.id, notice.platform, notice.target, failure)
+                log.warning(
+                    "postman: notice %s to %s:%s failed: %r", notice.id, notice.platform, notice.target, failure
+                )
                 error = _reason(failure)
             else:
                 remark = await self._pin(transport, notice, sent) if notice.pin else None
@@ -108,7 +110,9 @@ class Postman:
         try:
             await transport.pin(sent)
         except Exception as failure:
-            log.info("postman: could not pin notice %s in %s:%s: %r", notice.id, notice.platform, notice.target, failure)
+            log.info(
+                "postman: could not pin notice %s in %s:%s: %r", notice.id, notice.platform, notice.target, failure
+            )
             return f"not pinned: {_reason(failure)}"
         return None
 

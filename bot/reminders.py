@@ -36,7 +36,9 @@ class MeetingReminders:
             state = await meetings.reminder_state(session, keys, now)
         # Thousands of meetings take a moment to work out; the event loop keeps serving meanwhile.
         due = await asyncio.to_thread(meetings.next_reminders, state, self.offsets, now)
-        return [Job(f"meeting:remind:{meeting_id}", at, self.remind, (meeting_id,), meeting_id) for meeting_id, at in due]
+        return [
+            Job(f"meeting:remind:{meeting_id}", at, self.remind, (meeting_id,), meeting_id) for meeting_id, at in due
+        ]
 
     async def remind(self, meeting_id: int) -> bool:
         try:
@@ -49,6 +51,11 @@ class MeetingReminders:
         except IntegrityError:
             log.info("meeting %s: its reminder was sent by another run already", meeting_id)
             return False
-        log.info("meeting %s.%s: reminder %s min before%s", meeting_id, reminder.occurrence.number,
-                 reminder.minutes_before, " (late)" if late else "")
+        log.info(
+            "meeting %s.%s: reminder %s min before%s",
+            meeting_id,
+            reminder.occurrence.number,
+            reminder.minutes_before,
+            " (late)" if late else "",
+        )
         return True

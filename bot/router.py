@@ -111,9 +111,7 @@ class Router:
             if not incoming.is_direct:
                 return None  # a room the bot does not serve: stay out of the conversation
             raise _Usage(command, f"/{command.path} works only in a working group's room.")
-        actor = await people.identify(
-            session, incoming.platform, incoming.sender_id, incoming.sender_name
-        )
+        actor = await people.identify(session, incoming.platform, incoming.sender_id, incoming.sender_name)
         group_id = binding.group_id if binding else None
         if not may(command.access, actor, group_id):
             raise _Usage(command, REFUSALS[command.access])
@@ -169,9 +167,7 @@ class Router:
             files.append(ReceivedFile(attachment.name, attachment.media_type, data))
         return tuple(files)
 
-    def _refusal(
-        self, incoming: Incoming, binding: RoomBinding | None, refusal: Refused
-    ) -> Reply | None:
+    def _refusal(self, incoming: Incoming, binding: RoomBinding | None, refusal: Refused) -> Reply | None:
         command = refusal.command if isinstance(refusal, _Usage) else None
         if binding is None and not incoming.is_direct and not (command and command.anywhere):
             return None  # no chatter in rooms the bot does not serve, even about mistakes

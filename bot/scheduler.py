@@ -21,7 +21,7 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Collection, Iterable
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
@@ -65,7 +65,7 @@ class Scheduler:
         self.after_change = after_change  # e.g. wake the postman to deliver what a job queued
         self.resync_every = resync_every
         self.horizon = horizon
-        self.aps = AsyncIOScheduler(timezone=timezone.utc)
+        self.aps = AsyncIOScheduler(timezone=UTC)
         self._planned: dict[str, dict[str, Job]] = {name: {} for name in self.planners}
 
     @property
@@ -119,8 +119,13 @@ class Scheduler:
 
     def _add(self, name: str, job: Job, at: datetime) -> None:
         self.aps.add_job(
-            self._run, "date", run_date=at, args=[name, job], id=job.id,
-            replace_existing=True, misfire_grace_time=None,  # late is better than never
+            self._run,
+            "date",
+            run_date=at,
+            args=[name, job],
+            id=job.id,
+            replace_existing=True,
+            misfire_grace_time=None,  # late is better than never
         )
 
     def job_ids(self) -> list[str]:

@@ -72,4 +72,10 @@ class LiveTallies:
                     Reply(message.text + addition, buttons=buttons),
                 )
             except Exception as failure:
-                log.info("vote %s: could not edit its message in %s:%s: %r", vote_id, message.platform, message.target, failure)
+                log.info(
+                    "vote %s: could not edit its message in %s:%s: %r",
+                    vote_id,
+                    message.platform,
+                    message.target,
+                    failure,
+                )

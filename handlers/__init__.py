@@ -18,7 +18,17 @@ from handlers import (
 def build_registry() -> Registry:
     """Every chat command, in the order /help lists them, and the guided dialogs."""
     return Registry(
-        [*help.COMMANDS, *identity.COMMANDS, *groups.COMMANDS, *membership.COMMANDS, *members.COMMANDS, *votes.COMMANDS,
-         *meetings.COMMANDS, *attendance.COMMANDS, *deliverables.COMMANDS, *announcements.COMMANDS],
+        [
+            *help.COMMANDS,
+            *identity.COMMANDS,
+            *groups.COMMANDS,
+            *membership.COMMANDS,
+            *members.COMMANDS,
+            *votes.COMMANDS,
+            *meetings.COMMANDS,
+            *attendance.COMMANDS,
+            *deliverables.COMMANDS,
+            *announcements.COMMANDS,
+        ],
         conversations={**membership.CONVERSATIONS},
     )

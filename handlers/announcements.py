@@ -66,7 +66,9 @@ async def announce_list(ctx: Context, call: Call) -> Reply:
     lines = []
     for item in listed:
         when = shown(item.due_at, ctx.zone)
-        state = f"scheduled for {when}" if item.status == AnnouncementStatus.SCHEDULED else f"{item.status.value} ({when})"
+        state = (
+            f"scheduled for {when}" if item.status == AnnouncementStatus.SCHEDULED else f"{item.status.value} ({when})"
+        )
         first_line = item.text.splitlines()[0]
         lines.append(f"#{item.id} to {_to(item)} — {state}: {first_line[:60]}{'…' if len(first_line) > 60 else ''}")
     return Reply("\n".join(lines))
@@ -91,10 +93,22 @@ async def announce_cancel(ctx: Context, call: Call) -> Reply:
 
 COMMANDS = [
     Command("announce list", "scheduled and recent announcements", announce_list, Access.SECRETARIAT, anywhere=True),
-    Command("announce status", "an announcement's delivery report", announce_status, Access.SECRETARIAT,
-            params=(Param("id"),), anywhere=True),
-    Command("announce cancel", "withdraw a scheduled announcement", announce_cancel, Access.SECRETARIAT,
-            params=(Param("id"),), anywhere=True),
+    Command(
+        "announce status",
+        "an announcement's delivery report",
+        announce_status,
+        Access.SECRETARIAT,
+        params=(Param("id"),),
+        anywhere=True,
+    ),
+    Command(
+        "announce cancel",
+        "withdraw a scheduled announcement",
+        announce_cancel,
+        Access.SECRETARIAT,
+        params=(Param("id"),),
+        anywhere=True,
+    ),
     Command(
         "announce",
         "post an announcement to all groups or chosen ones",

@@ -23,7 +23,11 @@ async def rsvp(ctx: Context, call: Call) -> Reply:
         raise Refused(f"Meeting {meetings.label(meeting, target)} is cancelled.")
     answer = call.args["answer"].strip().lower()
     previous = await meetings.answer(ctx.session, meeting, target, ctx.actor.person_id, answer, ctx.now)
-    who = f"{ctx.actor.display_name} ({ctx.actor.organisation_name})" if ctx.actor.organisation_name else ctx.actor.display_name
+    who = (
+        f"{ctx.actor.display_name} ({ctx.actor.organisation_name})"
+        if ctx.actor.organisation_name
+        else ctx.actor.display_name
+    )
     changed = f" (was {previous})" if previous and previous != answer else ""
     return Reply(f"Noted: {answer} for {who} — {where(meeting, target, ctx.zone)}{changed}.")
 
@@ -36,15 +40,19 @@ async def meeting_agenda(ctx: Context, call: Call) -> Reply:
     if more:
         verb, _, text = more.partition(" ")
         if verb.lower() != "add":
-            raise Refused(f"Say add and the item: /meeting agenda {call.args['id']} add \"<item>\".")
+            raise Refused(f'Say add and the item: /meeting agenda {call.args["id"]} add "<item>".')
         position = await meetings.add_agenda_item(ctx.session, meeting, target, _unquoted(text), ctx.actor, ctx.now)
         return Reply(f"Added as item {position} of the agenda of meeting {meetings.label(meeting, target)}.")
     agenda = await meetings.agenda(ctx.session, meeting.id, target.number)
     if not agenda:
-        return Reply(f"The agenda of meeting {meetings.label(meeting, target)} is empty; "
-                     f"/meeting agenda {meetings.label(meeting, target)} add \"<item>\" adds one.")
+        return Reply(
+            f"The agenda of meeting {meetings.label(meeting, target)} is empty; "
+            f'/meeting agenda {meetings.label(meeting, target)} add "<item>" adds one.'
+        )
     lines = [f"Agenda of {where(meeting, target, ctx.zone)}:"]
-    lines += [f"{n}. {item.text}" + (f" ({item.person.name})" if item.person else "") for n, item in enumerate(agenda, 1)]
+    lines += [
+        f"{n}. {item.text}" + (f" ({item.person.name})" if item.person else "") for n, item in enumerate(agenda, 1)
+    ]
     return Reply("\n".join(lines))
 
 
@@ -58,14 +66,22 @@ def _unquoted(text: str) -> str:
 async def meeting_minutes(ctx: Context, call: Call) -> Reply:
     """Keep the minutes (text, or an attached file), or read them when none are given."""
     meeting, number = await meetings.find(ctx.session, call.args["id"])
-    target = await meetings.pick(ctx.session, meeting, number, ctx.now) if number else await meetings.last_held(ctx.session, meeting, ctx.now)
+    target = (
+        await meetings.pick(ctx.session, meeting, number, ctx.now)
+        if number
+        else await meetings.last_held(ctx.session, meeting, ctx.now)
+    )
     text = call.args.get("text", "").strip()
     store = FileStore(ctx.settings.files.path)
     if not text and not ctx.files:
         minutes = await meetings.minutes_of(ctx.session, meeting.id, target.number)
         if minutes is None:
             return Reply(f"No minutes yet for meeting {meetings.label(meeting, target)}.")
-        file = OutgoingFile(minutes.file_name, minutes.media_type, store.read(minutes.file_sha256)) if minutes.file_sha256 else None
+        file = (
+            OutgoingFile(minutes.file_name, minutes.media_type, store.read(minutes.file_sha256))
+            if minutes.file_sha256
+            else None
+        )
         return Reply(f"Minutes of {where(meeting, target, ctx.zone)}:\n{minutes.text or ''}".rstrip(), file=file)
     if not (ctx.actor.is_secretariat or ctx.actor.chairs(meeting.group_id)):
         raise Refused("Only the group's chair or the secretariat keep the minutes.")
@@ -74,17 +90,39 @@ async def meeting_minutes(ctx: Context, call: Call) -> Reply:
         received = ctx.files[0]
         sha256, _ = store.put(ctx.session, received.data)
         file = {"sha256": sha256, "name": received.name, "media_type": received.media_type, "size": len(received.data)}
-    replaced = await meetings.record_minutes(ctx.session, meeting, target, text=text, file=file, actor=ctx.actor, now=ctx.now)
+    replaced = await meetings.record_minutes(
+        ctx.session, meeting, target, text=text, file=file, actor=ctx.actor, now=ctx.now
+    )
     what = f"{file['name']} (sha256 {file['sha256'][:12]}…)" if file else "the text"
     return Reply(f"Minutes of meeting {meetings.label(meeting, target)} {'replaced' if replaced else 'kept'}: {what}.")
 
 
 COMMANDS = [
-    Command("rsvp", "say whether you will attend a meeting", rsvp, Access.ANYONE,
-            params=(Param("id"), Param("answer")), anywhere=True, details="Answer yes, no or maybe."),
-    Command("meeting agenda", "a meeting's agenda, or add an item to it", meeting_agenda, Access.MEMBER,
-            params=(Param("id"), Param("item", required=False, rest=True)), anywhere=True,
-            details='/meeting agenda 12 add "Budget 2027" adds an item to the next occurrence of meeting 12.'),
-    Command("meeting minutes", "keep the minutes of a meeting (text or file), or read them", meeting_minutes,
-            Access.MEMBER, params=(Param("id"), Param("text", required=False, rest=True)), anywhere=True, takes_files=True),
+    Command(
+        "rsvp",
+        "say whether you will attend a meeting",
+        rsvp,
+        Access.ANYONE,
+        params=(Param("id"), Param("answer")),
+        anywhere=True,
+        details="Answer yes, no or maybe.",
+    ),
+    Command(
+        "meeting agenda",
+        "a meeting's agenda, or add an item to it",
+        meeting_agenda,
+        Access.MEMBER,
+        params=(Param("id"), Param("item", required=False, rest=True)),
+        anywhere=True,
+        details='/meeting agenda 12 add "Budget 2027" adds an item to the next occurrence of meeting 12.',
+    ),
+    Command(
+        "meeting minutes",
+        "keep the minutes of a meeting (text or file), or read them",
+        meeting_minutes,
+        Access.MEMBER,
+        params=(Param("id"), Param("text", required=False, rest=True)),
+        anywhere=True,
+        takes_files=True,
+    ),
 ]

@@ -59,6 +59,9 @@ def _event(meeting: Meeting, start) -> Event:
     if meeting.link:
         event.add("url", meeting.link)
         event.add("location", meeting.link)
-    event.add("description", f"{meeting.group.name} working group. Meeting {meeting.id} in wgbot: "
-                             f"/meeting info {meeting.id}, /rsvp {meeting.id} yes|no|maybe.")
+    event.add(
+        "description",
+        f"{meeting.group.name} working group. Meeting {meeting.id} in wgbot: "
+        f"/meeting info {meeting.id}, /rsvp {meeting.id} yes|no|maybe.",
+    )
     return event

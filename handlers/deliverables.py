@@ -41,21 +41,33 @@ def _size(size: int) -> str:
 
 def describe_version(kept: DraftVersion, zone: str) -> str:
     by = f"{kept.author} ({kept.organisation})" if kept.organisation else kept.author
-    return (f"v{kept.number} {kept.file_name} — {by}, {shown(kept.submitted_at, zone)}, {_size(kept.size)}, "
-            f"sha256 {kept.sha256[:12]}…")
+    return (
+        f"v{kept.number} {kept.file_name} — {by}, {shown(kept.submitted_at, zone)}, {_size(kept.size)}, "
+        f"sha256 {kept.sha256[:12]}…"
+    )
 
 
 async def deliverable_new(ctx: Context, call: Call) -> Reply:
     """Create a deliverable of this group."""
     group = ctx.require_group()
     due = _due(call.options["due"], ctx.zone, ctx.now) if "due" in call.options else None
-    made = await deliverables.create(ctx.session, actor=ctx.actor, group=group, title=call.args["title"],
-                                     description=call.args.get("description", ""), due_at=due, now=ctx.now)
+    made = await deliverables.create(
+        ctx.session,
+        actor=ctx.actor,
+        group=group,
+        title=call.args["title"],
+        description=call.args.get("description", ""),
+        due_at=due,
+        now=ctx.now,
+    )
     ctx.changed.add(f"deliverables:{made.id}")
     by = f", due {shown(due, ctx.settings.alliance.timezone)}" if due else ""
-    await notices.to_group(ctx.session, group.id,
-                           f"New deliverable {made.id} of {group.name}: {made.title}{by}. "
-                           f"Send drafts with /draft {made.id} (a file, or text).")
+    await notices.to_group(
+        ctx.session,
+        group.id,
+        f"New deliverable {made.id} of {group.name}: {made.title}{by}. "
+        f"Send drafts with /draft {made.id} (a file, or text).",
+    )
     return Reply(f"Deliverable {made.id} ({made.title}) is open for drafts: /draft {made.id} with a file or text.")
 
 
@@ -104,16 +116,23 @@ async def draft(ctx: Context, call: Call) -> Reply:
     else:
         raise Refused(f"Attach the draft, or write it after the command: /draft {item.id} <text>.")
     kept = await deliverables.submit(ctx.session, item, submitted, actor=ctx.actor, store=_store(ctx), now=ctx.now)
-    await notices.to_group(ctx.session, item.group_id, f"New draft of deliverable {item.id} ({item.title}): "
-                                                       f"{describe_version(kept, ctx.settings.alliance.timezone)}")
-    return Reply(f"Recorded as version {kept.number} of deliverable {item.id}: {kept.file_name}, "
-                 f"{_size(kept.size)}, sha256 {kept.sha256}.")
+    await notices.to_group(
+        ctx.session,
+        item.group_id,
+        f"New draft of deliverable {item.id} ({item.title}): {describe_version(kept, ctx.settings.alliance.timezone)}",
+    )
+    return Reply(
+        f"Recorded as version {kept.number} of deliverable {item.id}: {kept.file_name}, "
+        f"{_size(kept.size)}, sha256 {kept.sha256}."
+    )
 
 
 async def comment(ctx: Context, call: Call) -> Reply:
     """Comment on one version of a deliverable."""
     item = await deliverables.find(ctx.session, call.args["deliverable"])
-    added = await deliverables.comment(ctx.session, item, call.args["version"], call.args["text"], actor=ctx.actor, now=ctx.now)
+    added = await deliverables.comment(
+        ctx.session, item, call.args["version"], call.args["text"], actor=ctx.actor, now=ctx.now
+    )
     return Reply(f"Comment added to version {added.version} of deliverable {item.id}.")
 
 
@@ -123,7 +142,9 @@ async def deliverable_status(ctx: Context, call: Call) -> Reply:
     if item.group_id != ctx.require_group().id and not ctx.actor.is_secretariat:
         raise Refused(f"Deliverable {item.id} belongs to {item.group.name}; move it in that group's room.")
     to = deliverables.status_named(call.args["status"])
-    change = await deliverables.move(ctx.session, item, to, number=call.args.get("version"), by=ctx.actor.label, now=ctx.now)
+    change = await deliverables.move(
+        ctx.session, item, to, number=call.args.get("version"), by=ctx.actor.label, now=ctx.now
+    )
     ctx.changed.add(f"deliverables:{item.id}")
     text = status_text(item, change.from_status, change.version)
     await notices.to_group(ctx.session, item.group_id, text)
@@ -140,8 +161,10 @@ async def deliverable_export(ctx: Context, call: Call) -> Reply:
     item = await deliverables.find(ctx.session, call.args["id"])
     archive = await deliverables.export_archive(ctx.session, item, _store(ctx))
     kept = len(await deliverables.versions(ctx.session, item.id))
-    return Reply(f"Deliverable {item.id} ({item.title}): {kept} versions with their manifest.",
-                 file=OutgoingFile(f"deliverable-{item.id}.zip", "application/zip", archive))
+    return Reply(
+        f"Deliverable {item.id} ({item.title}): {kept} versions with their manifest.",
+        file=OutgoingFile(f"deliverable-{item.id}.zip", "application/zip", archive),
+    )
 
 
 async def post_due_reminder(session: AsyncSession, item: Deliverable, zone: str) -> None:
@@ -149,25 +172,64 @@ async def post_due_reminder(session: AsyncSession, item: Deliverable, zone: str)
     sent = await deliverables.contributors(session, item.id)
     who = "; ".join(f"{name} (v{', v'.join(map(str, numbers))})" for name, numbers in sent.items()) or "none yet"
     await notices.to_group(
-        session, item.group_id,
+        session,
+        item.group_id,
         f"Reminder: deliverable {item.id} ({item.title}) is due {shown(item.due_at, zone)}. "
         f"Contributions so far: {who}. Send yours with /draft {item.id}.",
     )
 
 
 COMMANDS = [
-    Command("deliverable new", "create a deliverable of this group", deliverable_new, Access.CHAIR,
-            params=(Param("title"), Param("description", required=False, rest=True)), options=(Option("due", "<date>"),)),
-    Command("deliverable list", "deliverables with status and due date", deliverable_list, Access.MEMBER, anywhere=True),
-    Command("deliverable info", "versions, authors, comments and status", deliverable_info, Access.MEMBER,
-            params=(Param("id"),), anywhere=True),
-    Command("deliverable status", "move a deliverable: drafting, review, final [version], submitted", deliverable_status,
-            Access.CHAIR, params=(Param("id"), Param("status"), Param("version", required=False))),
-    Command("deliverable export", "all versions with a manifest, as a zip", deliverable_export, Access.MEMBER,
-            params=(Param("id"),), anywhere=True),
-    Command("draft", "send a draft of a deliverable: a file, or text", draft, Access.MEMBER,
-            params=(Param("deliverable"), Param("text", required=False, rest=True)), anywhere=True, takes_files=True,
-            details="Attach a PDF, DOCX, ODT, Markdown or text file with /draft <deliverable> as its caption."),
-    Command("comment", "comment on a version of a deliverable", comment, Access.MEMBER,
-            params=(Param("deliverable"), Param("version"), Param("text", rest=True)), anywhere=True),
+    Command(
+        "deliverable new",
+        "create a deliverable of this group",
+        deliverable_new,
+        Access.CHAIR,
+        params=(Param("title"), Param("description", required=False, rest=True)),
+        options=(Option("due", "<date>"),),
+    ),
+    Command(
+        "deliverable list", "deliverables with status and due date", deliverable_list, Access.MEMBER, anywhere=True
+    ),
+    Command(
+        "deliverable info",
+        "versions, authors, comments and status",
+        deliverable_info,
+        Access.MEMBER,
+        params=(Param("id"),),
+        anywhere=True,
+    ),
+    Command(
+        "deliverable status",
+        "move a deliverable: drafting, review, final [version], submitted",
+        deliverable_status,
+        Access.CHAIR,
+        params=(Param("id"), Param("status"), Param("version", required=False)),
+    ),
+    Command(
+        "deliverable export",
+        "all versions with a manifest, as a zip",
+        deliverable_export,
+        Access.MEMBER,
+        params=(Param("id"),),
+        anywhere=True,
+    ),
+    Command(
+        "draft",
+        "send a draft of a deliverable: a file, or text",
+        draft,
+        Access.MEMBER,
+        params=(Param("deliverable"), Param("text", required=False, rest=True)),
+        anywhere=True,
+        takes_files=True,
+        details="Attach a PDF, DOCX, ODT, Markdown or text file with /draft <deliverable> as its caption.",
+    ),
+    Command(
+        "comment",
+        "comment on a version of a deliverable",
+        comment,
+        Access.MEMBER,
+        params=(Param("deliverable"), Param("version"), Param("text", rest=True)),
+        anywhere=True,
+    ),
 ]

@@ -40,9 +40,7 @@ async def wg_info(ctx: Context, call: Call) -> Reply:
     if group.mandate:
         lines.append(f"Mandate: {group.mandate}")
     lines.append(f"Chair: {', '.join(view.chairs) or 'none yet'}")
-    lines.append(
-        f"Member organisations ({len(view.members)}): {', '.join(view.members) or 'none yet'}"
-    )
+    lines.append(f"Member organisations ({len(view.members)}): {', '.join(view.members) or 'none yet'}")
     lines.append(f"Rooms: {len(view.rooms)}")
     return Reply("\n".join(lines))
 
@@ -69,8 +67,12 @@ async def wg_propose(ctx: Context, call: Call) -> Reply:
         now=ctx.now,
     )
     ctx.changed.add("votes")
-    await announce_opening(ctx, vote, proposed_by=f"Proposed by {ctx.actor.display_name} ({ctx.actor.organisation_name}).\n")
-    return Reply(f"Your proposal is vote #{vote.id}; if it passes, {name} is created and the secretariat binds its rooms.")
+    await announce_opening(
+        ctx, vote, proposed_by=f"Proposed by {ctx.actor.display_name} ({ctx.actor.organisation_name}).\n"
+    )
+    return Reply(
+        f"Your proposal is vote #{vote.id}; if it passes, {name} is created and the secretariat binds its rooms."
+    )
 
 
 COMMANDS = [

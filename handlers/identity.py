@@ -19,22 +19,16 @@ async def whoami(ctx: Context, call: Call) -> Reply:
         return Reply(
             f"You are {actor.display_name} on {actor.platform} ({actor.platform_user_id}), "
             "not yet known to the alliance. If your organisation is a member, ask the "
-            "secretariat to add you as a representative; if it is not, /apply.\n"
-            + _voting_line(actor)
+            "secretariat to add you as a representative; if it is not, /apply.\n" + _voting_line(actor)
         )
     person = await people.load_person(ctx.session, actor.person_id)
     lines = [f"You are {person.name} (person #{person.id})."]
     if person.organisation:
         org = person.organisation
-        lines.append(
-            f"Organisation: {org.name} ({org.country}, {org.kind.value}), {org.status.value}."
-        )
+        lines.append(f"Organisation: {org.name} ({org.country}, {org.kind.value}), {org.status.value}.")
     else:
         lines.append("Organisation: none.")
-    roles = [
-        f"chair of {r.group.name}" if r.role == RoleName.CHAIR else r.role.value
-        for r in person.roles
-    ]
+    roles = [f"chair of {r.group.name}" if r.role == RoleName.CHAIR else r.role.value for r in person.roles]
     lines.append(f"Roles: {', '.join(roles) or 'none'}.")
     accounts = [f"{a.platform} {a.platform_user_id}" for a in person.accounts]
     lines.append(f"Linked accounts: {', '.join(accounts)}.")

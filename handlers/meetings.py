@@ -58,7 +58,9 @@ async def tell_everyone(session: AsyncSession, meeting: Meeting, text: str, butt
         await notices.to_person(session, guest.id, text)
 
 
-async def post_reminder(session: AsyncSession, meeting: Meeting, occurrence: Occurrence, late: bool, now: datetime) -> None:
+async def post_reminder(
+    session: AsyncSession, meeting: Meeting, occurrence: Occurrence, late: bool, now: datetime
+) -> None:
     """The reminder in the group's rooms (in the meeting's zone) and to each guest (in theirs)."""
     details = await describe_occurrence(session, meeting, occurrence)
     link = [f"Link: {meeting.link}"] if meeting.link else []
@@ -103,7 +105,9 @@ async def meeting_schedule(ctx: Context, call: Call) -> Reply:
         zone=zone,
         every=call.options.get("every"),
         until=_until(call.options["until"], zone, ctx.now) if "until" in call.options else None,
-        duration_minutes=_minutes(call.options["duration"]) if "duration" in call.options else ctx.settings.meetings.default_duration_minutes,
+        duration_minutes=_minutes(call.options["duration"])
+        if "duration" in call.options
+        else ctx.settings.meetings.default_duration_minutes,
         link=call.options.get("link"),
     )
     meeting = await meetings.schedule(ctx.session, actor=ctx.actor, group=group, plan=plan, now=ctx.now)
@@ -136,7 +140,9 @@ async def meeting_info(ctx: Context, call: Call) -> Reply:
     if meeting.status == MeetingStatus.CANCELLED:
         return Reply(f"Meeting {meeting.id} ({meeting.title}, {meeting.group.name}) is cancelled.")
     target = await meetings.pick(ctx.session, meeting, number, ctx.now)
-    lines = [f"{where(meeting, target, ctx.zone)} — {meeting.group.name}" + (" — CANCELLED" if target.cancelled else "")]
+    lines = [
+        f"{where(meeting, target, ctx.zone)} — {meeting.group.name}" + (" — CANCELLED" if target.cancelled else "")
+    ]
     if meeting.link:
         lines.append(f"Link: {meeting.link}")
     lines += await describe_occurrence(ctx.session, meeting, target)
@@ -144,12 +150,16 @@ async def meeting_info(ctx: Context, call: Call) -> Reply:
         changes = (await meetings.changes_of(ctx.session, [meeting.id])).get(meeting.id)
         ahead = upcoming(meetings.series_of(meeting), changes, target.start, limit=4)
         repeats = f"Repeats {describe(meeting.rule)}"
-        lines.append(f"{repeats}. Then: " + "; ".join(
-            f"{meetings.label(meeting, o)} {shown(o.start, ctx.zone)}" for o in ahead
-        ) if ahead else f"{repeats}; that was the last one.")
+        lines.append(
+            f"{repeats}. Then: " + "; ".join(f"{meetings.label(meeting, o)} {shown(o.start, ctx.zone)}" for o in ahead)
+            if ahead
+            else f"{repeats}; that was the last one."
+        )
     minutes = await meetings.minutes_of(ctx.session, meeting.id, target.number)
     if minutes:
-        lines.append("Minutes: " + (minutes.file_name or "as text") + f" — /meeting minutes {meetings.label(meeting, target)}")
+        lines.append(
+            "Minutes: " + (minutes.file_name or "as text") + f" — /meeting minutes {meetings.label(meeting, target)}"
+        )
     return Reply("\n".join(lines))
 
 
@@ -216,8 +226,10 @@ async def meeting_ics(ctx: Context, call: Call) -> Reply:
             raise Refused(f"{group.name} has no meetings yet.")
     changes = await meetings.changes_of(ctx.session, [m.id for m in chosen])
     content = calendar.ics(chosen, changes)
-    return Reply(f"{len(chosen)} meeting{'s' if len(chosen) != 1 else ''} as a calendar file:",
-                 file=OutgoingFile(name, "text/calendar", content))
+    return Reply(
+        f"{len(chosen)} meeting{'s' if len(chosen) != 1 else ''} as a calendar file:",
+        file=OutgoingFile(name, "text/calendar", content),
+    )
 
 
 async def guest_invite(ctx: Context, call: Call) -> Reply:
@@ -256,14 +268,42 @@ COMMANDS = [
         "A recurring meeting needs until= (or COUNT/UNTIL in its RRULE).",
     ),
     Command("meeting list", "the next meetings", meeting_list, Access.MEMBER, anywhere=True),
-    Command("meeting info", "a meeting's time, link, agenda and attendance", meeting_info, Access.MEMBER,
-            params=(Param("id"),), anywhere=True),
-    Command("meeting cancel", "cancel one occurrence, or the series with all", meeting_cancel, Access.CHAIR,
-            params=(Param("id"),), flags=("all",)),
-    Command("meeting move", "move one occurrence to another time", meeting_move, Access.CHAIR,
-            params=(Param("id"), Param("when", rest=True))),
-    Command("meeting ics", "a calendar file of one meeting or of the group's", meeting_ics, Access.MEMBER,
-            params=(Param("id", required=False),), anywhere=True),
-    Command("guest invite", "invite a guest to a meeting", guest_invite, Access.CHAIR,
-            params=(Param("person"), Param("meeting"))),
+    Command(
+        "meeting info",
+        "a meeting's time, link, agenda and attendance",
+        meeting_info,
+        Access.MEMBER,
+        params=(Param("id"),),
+        anywhere=True,
+    ),
+    Command(
+        "meeting cancel",
+        "cancel one occurrence, or the series with all",
+        meeting_cancel,
+        Access.CHAIR,
+        params=(Param("id"),),
+        flags=("all",),
+    ),
+    Command(
+        "meeting move",
+        "move one occurrence to another time",
+        meeting_move,
+        Access.CHAIR,
+        params=(Param("id"), Param("when", rest=True)),
+    ),
+    Command(
+        "meeting ics",
+        "a calendar file of one meeting or of the group's",
+        meeting_ics,
+        Access.MEMBER,
+        params=(Param("id", required=False),),
+        anywhere=True,
+    ),
+    Command(
+        "guest invite",
+        "invite a guest to a meeting",
+        guest_invite,
+        Access.CHAIR,
+        params=(Param("person"), Param("meeting")),
+    ),
 ]

@@ -32,10 +32,14 @@ async def member_list(ctx: Context, call: Call) -> Reply:
 async def member_add(ctx: Context, call: Call) -> Reply:
     """Add a representative; they link their chat account with the code given."""
     organisation = await organisations.find_organisation(ctx.session, call.args["organisation"])
-    person = await people.add_person(ctx.session, actor=ctx.actor.label, name=call.args["name"], organisation=organisation)
+    person = await people.add_person(
+        ctx.session, actor=ctx.actor.label, name=call.args["name"], organisation=organisation
+    )
     code = await identity.issue_code(ctx.session, person, ctx.now, identity.WELCOME_CODE_LIFETIME)
-    standing = "" if organisation.status == OrganisationStatus.MEMBER else (
-        f" {organisation.name} is {organisation.status.value}, so {person.name} has no voting rights."
+    standing = (
+        ""
+        if organisation.status == OrganisationStatus.MEMBER
+        else (f" {organisation.name} is {organisation.status.value}, so {person.name} has no voting rights.")
     )
     return Reply(
         f"Added {person.name} (#{person.id}) for {organisation.name}.{standing} Give them this code: "
@@ -57,7 +61,9 @@ async def member_chair(ctx: Context, call: Call) -> Reply:
     if person.organisation is None or person.organisation.status != OrganisationStatus.MEMBER:
         raise Refused(f"A chair represents a member organisation; {person.name} does not.")
     await people.assign_role(ctx.session, actor=ctx.actor.label, person=person, role=RoleName.CHAIR, group=group)
-    await notices.to_group(ctx.session, group.id, f"{person.name} ({person.organisation.name}) now chairs {group.name}.")
+    await notices.to_group(
+        ctx.session, group.id, f"{person.name} ({person.organisation.name}) now chairs {group.name}."
+    )
     return Reply(f"{person.name} chairs {group.name}.")
 
 
@@ -75,11 +81,15 @@ async def member_suspend(ctx: Context, call: Call) -> Reply:
     if organisation.status != OrganisationStatus.MEMBER:
         raise Refused(f"Only a member can be suspended; {organisation.name} is {organisation.status.value}.")
     await organisations.set_status(
-        ctx.session, actor=ctx.actor.label, organisation=organisation,
-        status=OrganisationStatus.SUSPENDED, reason=call.args["reason"],
+        ctx.session,
+        actor=ctx.actor.label,
+        organisation=organisation,
+        status=OrganisationStatus.SUSPENDED,
+        reason=call.args["reason"],
     )
     await notices.to_representatives(
-        ctx.session, organisation.id,
+        ctx.session,
+        organisation.id,
         f"{organisation.name}'s membership is suspended: {call.args['reason']}. It cannot vote until reinstated.",
     )
     return Reply(f"{organisation.name} is suspended; its representatives are told.")
@@ -102,16 +112,34 @@ def _secretariat(path: str, summary: str, handler, *params: Param) -> Command:
 
 
 COMMANDS = [
-    _secretariat("member list", "organisations, their standing and representatives", member_list,
-                 Param("organisation", required=False, rest=True)),
-    _secretariat("member add", "add a representative (they get a link code)", member_add,
-                 Param("organisation"), Param("name", rest=True)),
-    _secretariat("member remove", "a person stops representing their organisation", member_remove,
-                 Param("person", rest=True)),
-    _secretariat("member chair", "name a chair of a working group", member_chair, Param("group"), Param("person", rest=True)),
+    _secretariat(
+        "member list",
+        "organisations, their standing and representatives",
+        member_list,
+        Param("organisation", required=False, rest=True),
+    ),
+    _secretariat(
+        "member add",
+        "add a representative (they get a link code)",
+        member_add,
+        Param("organisation"),
+        Param("name", rest=True),
+    ),
+    _secretariat(
+        "member remove", "a person stops representing their organisation", member_remove, Param("person", rest=True)
+    ),
+    _secretariat(
+        "member chair", "name a chair of a working group", member_chair, Param("group"), Param("person", rest=True)
+    ),
     _secretariat("member unchair", "end a chair's role", member_unchair, Param("group"), Param("person", rest=True)),
-    _secretariat("member suspend", "suspend an organisation, with the reason", member_suspend,
-                 Param("organisation"), Param("reason", rest=True)),
-    _secretariat("member reinstate", "reinstate a suspended organisation", member_reinstate,
-                 Param("organisation", rest=True)),
+    _secretariat(
+        "member suspend",
+        "suspend an organisation, with the reason",
+        member_suspend,
+        Param("organisation"),
+        Param("reason", rest=True),
+    ),
+    _secretariat(
+        "member reinstate", "reinstate a suspended organisation", member_reinstate, Param("organisation", rest=True)
+    ),
 ]

@@ -81,13 +81,19 @@ def _steps(ctx: Context) -> list[Step]:
     questions = ctx.settings.membership.eligibility
     return [
         Step("organisation", lambda c: "What is your organisation's name?", _read_organisation),
-        Step("country", lambda c: "In which country is it established? (ISO code such as DE, or the name)", _read_country),
+        Step(
+            "country", lambda c: "In which country is it established? (ISO code such as DE, or the name)", _read_country
+        ),
         Step("kind", lambda c: f"What kind of organisation is it? ({kinds})", _read_kind),
         Step("groups", _groups_question, _read_groups),
         Step("contact", lambda c: "Who is its contact person and representative? (full name)", _read_contact),
         Step("declaration", _declaration_question, _read_declaration),
         *(
-            Step(f"eligibility_{n}", lambda c, n=n, q=q: f"Eligibility {n + 1}/{len(questions)}: {q} (yes/no)", _read_yes_no(q))
+            Step(
+                f"eligibility_{n}",
+                lambda c, n=n, q=q: f"Eligibility {n + 1}/{len(questions)}: {q} (yes/no)",
+                _read_yes_no(q),
+            )
             for n, q in enumerate(questions)
         ),
     ]
@@ -170,7 +176,10 @@ async def _next(ctx: Context, answers: dict, preface: str = "") -> Reply:
         kind=OrganisationKind(answers["kind"]),
         groups=tuple(answers["groups"]),
         contact=answers["contact"],
-        eligibility=tuple((answers[f"eligibility_{n}"]["question"], answers[f"eligibility_{n}"]["answer"]) for n in range(len(questions))),
+        eligibility=tuple(
+            (answers[f"eligibility_{n}"]["question"], answers[f"eligibility_{n}"]["answer"])
+            for n in range(len(questions))
+        ),
         declaration_sha256=answers["declaration"]["sha256"],
         declaration_accepted_at=datetime.fromisoformat(answers["declaration"]["accepted_at"]),
     )
@@ -179,7 +188,7 @@ async def _next(ctx: Context, answers: dict, preface: str = "") -> Reply:
     await notices.to_secretariat(
         ctx.session,
         f"New membership application #{application.id}: {application.organisation_name} "
-        f"({application.country}, {application.kind.value}). The Commission decides with /approve or /reject."
+        f"({application.country}, {application.kind.value}). The Commission decides with /approve or /reject.",
     )
     return Reply(
         f"Thank you. Application #{application.id} for {application.organisation_name} is submitted "
@@ -230,7 +239,9 @@ def _in_full(ctx: Context, a: MembershipApplication) -> str:
         f"Applied {shown(a.created_at, ctx.zone)}",
     ]
     if a.decided_at:
-        lines.append(f"Decided {shown(a.decided_at, ctx.zone)} by {a.decided_by}" + (f": {a.reason}" if a.reason else ""))
+        lines.append(
+            f"Decided {shown(a.decided_at, ctx.zone)} by {a.decided_by}" + (f": {a.reason}" if a.reason else "")
+        )
     return "\n".join(lines)
 
 
@@ -276,7 +287,9 @@ COMMANDS = [
         params=(Param("id", required=False),),
         anywhere=True,
     ),
-    Command("approve", "approve a membership application", approve, Access.COMMISSION, params=(Param("id"),), anywhere=True),
+    Command(
+        "approve", "approve a membership application", approve, Access.COMMISSION, params=(Param("id"),), anywhere=True
+    ),
     Command(
         "reject",
         "reject a membership application, with the reason",

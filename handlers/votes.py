@@ -61,7 +61,9 @@ async def vote_open(ctx: Context, call: Call) -> Reply:
     vote = await votes.open_vote(ctx.session, actor=ctx.actor, group=ctx.group, rules=rules, now=ctx.now)
     ctx.changed.add("votes")
     electorate = await announce_opening(ctx, vote)
-    return Reply(f"Vote #{vote.id} is open until {shown(vote.closes_at, ctx.zone)}, with {electorate} organisations to vote.")
+    return Reply(
+        f"Vote #{vote.id} is open until {shown(vote.closes_at, ctx.zone)}, with {electorate} organisations to vote."
+    )
 
 
 async def _approval(ctx: Context, ref: str) -> dict:
@@ -73,8 +75,15 @@ async def _approval(ctx: Context, ref: str) -> dict:
     if deliverable.group_id != ctx.require_group().id:
         raise Refused(f"Deliverable {deliverable.id} belongs to {deliverable.group.name}; open its vote there.")
     version = await deliverables.version(ctx.session, deliverable, number)
-    return {"approve_version": {"deliverable": deliverable.id, "version": version.number, "sha256": version.sha256,
-                                "file": version.file_name, "title": deliverable.title}}
+    return {
+        "approve_version": {
+            "deliverable": deliverable.id,
+            "version": version.number,
+            "sha256": version.sha256,
+            "file": version.file_name,
+            "title": deliverable.title,
+        }
+    }
 
 
 async def announce_opening(ctx: Context, vote: Vote, proposed_by: str = "") -> int:
@@ -84,8 +93,10 @@ async def announce_opening(ctx: Context, vote: Vote, proposed_by: str = "") -> i
     kind = "secret ballot; " if vote.secret else ("results hidden until close; " if vote.hidden else "")
     approving = (vote.action or {}).get("approve_version")
     if approving:
-        proposed_by += (f"If adopted, version {approving['version']} of deliverable {approving['deliverable']} "
-                        f"({approving['title']}: {approving['file']}, sha256 {approving['sha256']}) becomes final.\n")
+        proposed_by += (
+            f"If adopted, version {approving['version']} of deliverable {approving['deliverable']} "
+            f"({approving['title']}: {approving['file']}, sha256 {approving['sha256']}) becomes final.\n"
+        )
     await votes.announce_to_group(
         ctx.session,
         vote,
@@ -124,7 +135,11 @@ def describe_outcome(vote: Vote, outcome: Outcome, *, final: bool) -> str:
         elif not outcome.quorum_met:
             verdict = "NOT VALID — quorum not met"
         else:
-            verdict = f"NOT ADOPTED — no {vote.majority} majority" if "yes" in vote.options else f"NO {vote.majority.upper()} MAJORITY"
+            verdict = (
+                f"NOT ADOPTED — no {vote.majority} majority"
+                if "yes" in vote.options
+                else f"NO {vote.majority.upper()} MAJORITY"
+            )
         lines.append(f"Outcome: {verdict}.")
         if vote.result and vote.result.get("action"):
             lines.append(f"As decided: {vote.result['action']}.")
@@ -209,8 +224,14 @@ COMMANDS = [
         flags=("secret", "hidden"),
         details="Alliance-wide votes are opened by the secretariat in the plenary room.",
     ),
-    Command("vote status", "turnout, quorum and tally of a vote", vote_status, Access.MEMBER,
-            params=(Param("id"),), anywhere=True),
+    Command(
+        "vote status",
+        "turnout, quorum and tally of a vote",
+        vote_status,
+        Access.MEMBER,
+        params=(Param("id"),),
+        anywhere=True,
+    ),
     Command("vote list", "the recent votes", vote_list, Access.MEMBER, anywhere=True),
     Command("vote close", "close a vote early", vote_close, Access.MEMBER, params=(Param("id"),), anywhere=True),
     Command("vote cancel", "cancel a vote", vote_cancel, Access.MEMBER, params=(Param("id"),), anywhere=True),

@@ -117,8 +117,14 @@ async def release(session: AsyncSession, announcement_id: int, now: datetime) ->
     announcement = await session.get(Announcement, announcement_id, populate_existing=True)
     bindings = list(await session.scalars(audience(announcement)))
     session.add_all(
-        notices.notice(b.platform, b.room_id, announcement.text, announcement.html,
-                       announcement_id=announcement.id, pin=announcement.pin)
+        notices.notice(
+            b.platform,
+            b.room_id,
+            announcement.text,
+            announcement.html,
+            announcement_id=announcement.id,
+            pin=announcement.pin,
+        )
         for b in bindings
     )
     await session.flush()
@@ -150,8 +156,9 @@ async def report_if_settled(session: AsyncSession, announcement_id: int) -> bool
         return True  # made at the shell: `wgbot announce --status` shows the report there
     text = await delivery_report(session, announcement)
     session.add(
-        notices.notice(announcement.report_platform, announcement.report_target, text,
-                       direct=announcement.report_direct)
+        notices.notice(
+            announcement.report_platform, announcement.report_target, text, direct=announcement.report_direct
+        )
     )
     return True
 
@@ -160,14 +167,20 @@ async def delivery_report(session: AsyncSession, announcement: Announcement) -> 
     """How many rooms have it, then each room that needs a look: failed (with the reason), still
     trying, retried, or delivered with a remark. Kept short enough for one chat message."""
     copies = (
-        await session.execute(
-            select(Notice, RoomBinding)
-            .outerjoin(RoomBinding, (RoomBinding.platform == Notice.platform) & (RoomBinding.room_id == Notice.target))
-            .options(selectinload(RoomBinding.group))
-            .where(Notice.announcement_id == announcement.id)
-            .order_by(Notice.id)
+        (
+            await session.execute(
+                select(Notice, RoomBinding)
+                .outerjoin(
+                    RoomBinding, (RoomBinding.platform == Notice.platform) & (RoomBinding.room_id == Notice.target)
+                )
+                .options(selectinload(RoomBinding.group))
+                .where(Notice.announcement_id == announcement.id)
+                .order_by(Notice.id)
+            )
         )
-    ).tuples().all()
+        .tuples()
+        .all()
+    )
     if not copies:
         return f"Announcement #{announcement.id} reached no room: none is bound to its groups."
     sent = sum(notice.status == NoticeStatus.SENT for notice, _ in copies)
@@ -220,7 +233,9 @@ async def cancel(session: AsyncSession, ref: str, *, actor: str, now: datetime) 
     """Withdraw a scheduled announcement before it goes out."""
     announcement = await find(session, ref, lock=True)
     if announcement.status != AnnouncementStatus.SCHEDULED:
-        raise Refused(f"Announcement #{announcement.id} is {announcement.status.value}; only a scheduled one can be cancelled.")
+        raise Refused(
+            f"Announcement #{announcement.id} is {announcement.status.value}; only a scheduled one can be cancelled."
+        )
     announcement.status = AnnouncementStatus.CANCELLED
     await audit.record(
         session, actor=actor, action="announcement.cancelled", subject=f"announcement:{announcement.id}", at=now

@@ -26,9 +26,7 @@ _APPEND = insert(AuditEntry.__table__)
 _APPEND_LOCK_KEY = 0x77676F74
 
 
-def entry_hash(
-    prev_hash: str, at: datetime, actor: str, action: str, subject: str, details: dict[str, Any]
-) -> str:
+def entry_hash(prev_hash: str, at: datetime, actor: str, action: str, subject: str, details: dict[str, Any]) -> str:
     payload = json.dumps(
         {
             "prev": prev_hash,
@@ -106,12 +104,8 @@ async def verify(session: AsyncSession) -> ChainReport:
                 entry.id,
                 "it does not follow the entry before it (an entry was removed or reordered)",
             )
-        actual = entry_hash(
-            entry.prev_hash, entry.at, entry.actor, entry.action, entry.subject, entry.details
-        )
+        actual = entry_hash(entry.prev_hash, entry.at, entry.actor, entry.action, entry.subject, entry.details)
         if actual != entry.hash:
-            return ChainReport(
-                rows, entry.id, f"its content ({entry.action} {entry.subject}) was changed"
-            )
+            return ChainReport(rows, entry.id, f"its content ({entry.action} {entry.subject}) was changed")
         expected_prev = entry.hash
     return ChainReport(rows)

@@ -21,7 +21,6 @@ from dataclasses import dataclass
 from functools import partial
 
 import aiosqlite
-
 from sqlalchemy import event
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine

@@ -54,7 +54,14 @@ def status_named(text: str) -> DeliverableStatus:
 
 
 async def create(
-    session: AsyncSession, *, actor: Actor, group: WorkingGroup, title: str, description: str, due_at: datetime | None, now: datetime
+    session: AsyncSession,
+    *,
+    actor: Actor,
+    group: WorkingGroup,
+    title: str,
+    description: str,
+    due_at: datetime | None,
+    now: datetime,
 ) -> Deliverable:
     title = " ".join(title.split())
     if not title:
@@ -62,14 +69,29 @@ async def create(
     if due_at is not None and due_at <= now:
         raise Refused("The due date is in the past; give one to come.")
     deliverable = Deliverable(
-        group_id=group.id, title=title, description=description.strip(), due_at=due_at,
-        status=DeliverableStatus.DRAFTING, created_by=actor.label, created_at=now,
+        group_id=group.id,
+        title=title,
+        description=description.strip(),
+        due_at=due_at,
+        status=DeliverableStatus.DRAFTING,
+        created_by=actor.label,
+        created_at=now,
     )
     session.add(deliverable)
     await session.flush()
-    session.add(StatusChange(deliverable_id=deliverable.id, from_status=None, to_status=deliverable.status.value, by=actor.label, at=now))
-    await audit.record(session, actor=actor.label, action="deliverable.created", subject=f"deliverable:{deliverable.id}",
-                       details={"group": group.slug, "title": title, "due_at": due_at and due_at.isoformat()}, at=now)
+    session.add(
+        StatusChange(
+            deliverable_id=deliverable.id, from_status=None, to_status=deliverable.status.value, by=actor.label, at=now
+        )
+    )
+    await audit.record(
+        session,
+        actor=actor.label,
+        action="deliverable.created",
+        subject=f"deliverable:{deliverable.id}",
+        details={"group": group.slug, "title": title, "due_at": due_at and due_at.isoformat()},
+        at=now,
+    )
     return deliverable
 
 
@@ -94,19 +116,25 @@ async def listed(session: AsyncSession, group: WorkingGroup | None) -> list[Deli
 
 async def versions(session: AsyncSession, deliverable_id: int) -> list[DraftVersion]:
     return list(
-        await session.scalars(select(DraftVersion).where(DraftVersion.deliverable_id == deliverable_id).order_by(DraftVersion.number))
+        await session.scalars(
+            select(DraftVersion).where(DraftVersion.deliverable_id == deliverable_id).order_by(DraftVersion.number)
+        )
     )
 
 
 async def version(session: AsyncSession, deliverable: Deliverable, number: str | int) -> DraftVersion:
     text = str(number).strip().lower().lstrip("v")
     found = (
-        await session.scalar(select(DraftVersion).where(DraftVersion.deliverable_id == deliverable.id, DraftVersion.number == int(text)))
+        await session.scalar(
+            select(DraftVersion).where(DraftVersion.deliverable_id == deliverable.id, DraftVersion.number == int(text))
+        )
         if text.isdigit()
         else None
     )
     if found is None:
-        raise Refused(f"Deliverable {deliverable.id} has no version {number}; /deliverable info {deliverable.id} lists them.")
+        raise Refused(
+            f"Deliverable {deliverable.id} has no version {number}; /deliverable info {deliverable.id} lists them."
+        )
     return found
 
 
@@ -137,16 +165,38 @@ async def submit(
     if same is not None:
         raise Refused(f"That is exactly version {same} (sha256 {sha256[:12]}…); no new version was made.")
     store.put(session, draft.data)
-    number = (await session.scalar(select(func.max(DraftVersion.number)).where(DraftVersion.deliverable_id == deliverable.id)) or 0) + 1
+    number = (
+        await session.scalar(select(func.max(DraftVersion.number)).where(DraftVersion.deliverable_id == deliverable.id))
+        or 0
+    ) + 1
     added = DraftVersion(
-        deliverable_id=deliverable.id, number=number, sha256=sha256, size=len(draft.data), media_type=media_type,
-        file_name=draft.name, person_id=actor.person_id, author=actor.display_name,
-        organisation=actor.organisation_name, platform=draft.platform, submitted_at=now,
+        deliverable_id=deliverable.id,
+        number=number,
+        sha256=sha256,
+        size=len(draft.data),
+        media_type=media_type,
+        file_name=draft.name,
+        person_id=actor.person_id,
+        author=actor.display_name,
+        organisation=actor.organisation_name,
+        platform=draft.platform,
+        submitted_at=now,
     )
     session.add(added)
-    await audit.record(session, actor=actor.label, action="deliverable.draft", subject=f"deliverable:{deliverable.id}",
-                       details={"version": number, "sha256": sha256, "size": len(draft.data), "name": draft.name,
-                                "organisation": actor.organisation_name}, at=now)
+    await audit.record(
+        session,
+        actor=actor.label,
+        action="deliverable.draft",
+        subject=f"deliverable:{deliverable.id}",
+        details={
+            "version": number,
+            "sha256": sha256,
+            "size": len(draft.data),
+            "name": draft.name,
+            "organisation": actor.organisation_name,
+        },
+        at=now,
+    )
     return added
 
 
@@ -165,26 +215,43 @@ async def comment(
     if len(text) > MAX_COMMENT:
         raise Refused(f"A comment is at most {MAX_COMMENT} characters.")
     on = await version(session, deliverable, number)
-    added = DraftComment(deliverable_id=deliverable.id, version=on.number, text=text, person_id=actor.person_id,
-                         author=actor.display_name, organisation=actor.organisation_name, at=now)
+    added = DraftComment(
+        deliverable_id=deliverable.id,
+        version=on.number,
+        text=text,
+        person_id=actor.person_id,
+        author=actor.display_name,
+        organisation=actor.organisation_name,
+        at=now,
+    )
     session.add(added)
     return added
 
 
 async def comments(session: AsyncSession, deliverable_id: int) -> list[DraftComment]:
     return list(
-        await session.scalars(select(DraftComment).where(DraftComment.deliverable_id == deliverable_id).order_by(DraftComment.id))
+        await session.scalars(
+            select(DraftComment).where(DraftComment.deliverable_id == deliverable_id).order_by(DraftComment.id)
+        )
     )
 
 
 async def history(session: AsyncSession, deliverable_id: int) -> list[StatusChange]:
     return list(
-        await session.scalars(select(StatusChange).where(StatusChange.deliverable_id == deliverable_id).order_by(StatusChange.id))
+        await session.scalars(
+            select(StatusChange).where(StatusChange.deliverable_id == deliverable_id).order_by(StatusChange.id)
+        )
     )
 
 
 async def move(
-    session: AsyncSession, deliverable: Deliverable, to: DeliverableStatus, *, number: str | None, by: str, now: datetime
+    session: AsyncSession,
+    deliverable: Deliverable,
+    to: DeliverableStatus,
+    *,
+    number: str | None,
+    by: str,
+    now: datetime,
 ) -> StatusChange:
     """Change the status; "final" names a version (the latest unless one is given)."""
     deliverable = await find(session, str(deliverable.id), lock=True)
@@ -203,23 +270,46 @@ async def move(
 
 
 async def _record_move(
-    session: AsyncSession, deliverable: Deliverable, to: DeliverableStatus, final: DraftVersion | None, by: str, now: datetime
+    session: AsyncSession,
+    deliverable: Deliverable,
+    to: DeliverableStatus,
+    final: DraftVersion | None,
+    by: str,
+    now: datetime,
 ) -> StatusChange:
-    change = StatusChange(deliverable_id=deliverable.id, from_status=deliverable.status.value, to_status=to.value,
-                          version=final.number if final else None, by=by, at=now)
+    change = StatusChange(
+        deliverable_id=deliverable.id,
+        from_status=deliverable.status.value,
+        to_status=to.value,
+        version=final.number if final else None,
+        by=by,
+        at=now,
+    )
     session.add(change)
     deliverable.status = to
     if to == DeliverableStatus.FINAL:
         deliverable.final_version = final.number
     elif to in (DeliverableStatus.DRAFTING, DeliverableStatus.IN_REVIEW):
         deliverable.final_version = None
-    await audit.record(session, actor=by, action="deliverable.status", subject=f"deliverable:{deliverable.id}",
-                       details={"from": change.from_status, "to": to.value, "version": change.version,
-                                "sha256": final.sha256 if final else None}, at=now)
+    await audit.record(
+        session,
+        actor=by,
+        action="deliverable.status",
+        subject=f"deliverable:{deliverable.id}",
+        details={
+            "from": change.from_status,
+            "to": to.value,
+            "version": change.version,
+            "sha256": final.sha256 if final else None,
+        },
+        at=now,
+    )
     return change
 
 
-async def approve(session: AsyncSession, deliverable_id: int, number: int, sha256: str, *, by: str, now: datetime) -> str:
+async def approve(
+    session: AsyncSession, deliverable_id: int, number: int, sha256: str, *, by: str, now: datetime
+) -> str:
     """What a passed approval vote does: exactly that version (same bytes) becomes final."""
     deliverable = await find(session, str(deliverable_id), lock=True)
     approved = await version(session, deliverable, number)
@@ -241,6 +331,7 @@ async def contributors(session: AsyncSession, deliverable_id: int) -> dict[str, 
 
 # ── export ───────────────────────────────────────────────────────────────────────────────────
 
+
 def _stamp(moment: datetime | None) -> str | None:
     return moment.isoformat() if moment else None
 
@@ -250,19 +341,32 @@ async def manifest(session: AsyncSession, deliverable: Deliverable) -> dict:
     notes = await comments(session, deliverable.id)
     return {
         "deliverable": {
-            "id": deliverable.id, "title": deliverable.title, "description": deliverable.description,
-            "group": deliverable.group.name, "status": deliverable.status.value,
-            "final_version": deliverable.final_version, "due_at": _stamp(deliverable.due_at),
-            "created_by": deliverable.created_by, "created_at": _stamp(deliverable.created_at),
+            "id": deliverable.id,
+            "title": deliverable.title,
+            "description": deliverable.description,
+            "group": deliverable.group.name,
+            "status": deliverable.status.value,
+            "final_version": deliverable.final_version,
+            "due_at": _stamp(deliverable.due_at),
+            "created_by": deliverable.created_by,
+            "created_at": _stamp(deliverable.created_at),
         },
         "versions": [
             {
-                "number": v.number, "file": archive_name(v), "original_name": v.file_name, "sha256": v.sha256,
-                "size": v.size, "media_type": v.media_type, "author": v.author, "organisation": v.organisation,
-                "platform": v.platform, "submitted_at": _stamp(v.submitted_at),
+                "number": v.number,
+                "file": archive_name(v),
+                "original_name": v.file_name,
+                "sha256": v.sha256,
+                "size": v.size,
+                "media_type": v.media_type,
+                "author": v.author,
+                "organisation": v.organisation,
+                "platform": v.platform,
+                "submitted_at": _stamp(v.submitted_at),
                 "comments": [
                     {"author": c.author, "organisation": c.organisation, "at": _stamp(c.at), "text": c.text}
-                    for c in notes if c.version == v.number
+                    for c in notes
+                    if c.version == v.number
                 ],
             }
             for v in kept
@@ -281,20 +385,33 @@ def archive_name(kept: DraftVersion) -> str:
 def readme(record: dict) -> str:
     """The manifest for a human reader."""
     about = record["deliverable"]
-    lines = [f"# {about['title']}", "", f"Working group: {about['group']}  ", f"Status: {about['status']}"
-             + (f" (version {about['final_version']})" if about["final_version"] else "") + "  ",
-             f"Due: {about['due_at'] or 'no date'}", ""]
+    lines = [
+        f"# {about['title']}",
+        "",
+        f"Working group: {about['group']}  ",
+        f"Status: {about['status']}"
+        + (f" (version {about['final_version']})" if about["final_version"] else "")
+        + "  ",
+        f"Due: {about['due_at'] or 'no date'}",
+        "",
+    ]
     if about["description"]:
         lines += [about["description"], ""]
     lines += ["## Versions", ""]
     for kept in record["versions"]:
-        lines.append(f"- **v{kept['number']}** `{kept['file']}` by {kept['author']}"
-                     + (f" ({kept['organisation']})" if kept["organisation"] else "")
-                     + f", {kept['submitted_at']}, {kept['size']} bytes, sha256 `{kept['sha256']}`")
+        lines.append(
+            f"- **v{kept['number']}** `{kept['file']}` by {kept['author']}"
+            + (f" ({kept['organisation']})" if kept["organisation"] else "")
+            + f", {kept['submitted_at']}, {kept['size']} bytes, sha256 `{kept['sha256']}`"
+        )
         lines += [f"  - {c['author']}: {c['text']}" for c in kept["comments"]]
     lines += ["", "## Status history", ""]
-    lines += [f"- {h['at']}: {h['from'] or 'created'} → {h['to']}" + (f" (v{h['version']})" if h["version"] else "")
-              + f" by {h['by']}" for h in record["status_history"]]
+    lines += [
+        f"- {h['at']}: {h['from'] or 'created'} → {h['to']}"
+        + (f" (v{h['version']})" if h["version"] else "")
+        + f" by {h['by']}"
+        for h in record["status_history"]
+    ]
     return "\n".join(lines) + "\n"
 
 
@@ -311,6 +428,7 @@ async def export_archive(session: AsyncSession, deliverable: Deliverable, store:
 
 
 # ── due-date reminders ───────────────────────────────────────────────────────────────────────
+
 
 async def open_deadlines(session: AsyncSession, ids: Collection[int] | None) -> list[tuple[int, datetime, set[float]]]:
     """(id, due date, reminder offsets done for that date) of deliverables still being drafted."""
@@ -331,12 +449,17 @@ async def open_deadlines(session: AsyncSession, ids: Collection[int] | None) -> 
 async def claim_reminder(session: AsyncSession, deliverable_id: int, days: float, now: datetime) -> Deliverable | None:
     """Mark the reminder sent (its notices go in this transaction); None if not due or done."""
     deliverable = await find(session, str(deliverable_id), lock=True)
-    if deliverable.due_at is None or deliverable.status not in (DeliverableStatus.DRAFTING, DeliverableStatus.IN_REVIEW):
+    if deliverable.due_at is None or deliverable.status not in (
+        DeliverableStatus.DRAFTING,
+        DeliverableStatus.IN_REVIEW,
+    ):
         return None
     if deliverable.due_at - timedelta(days=days) > now:
         return None
     if await session.get(DeliverableReminder, (deliverable_id, days, deliverable.due_at)) is not None:
         return None
-    session.add(DeliverableReminder(deliverable_id=deliverable_id, days_before=days, due_at=deliverable.due_at, sent_at=now))
+    session.add(
+        DeliverableReminder(deliverable_id=deliverable_id, days_before=days, due_at=deliverable.due_at, sent_at=now)
+    )
     await session.flush()
     return deliverable

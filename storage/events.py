@@ -26,9 +26,7 @@ async def claim(session: AsyncSession, platform: str, event_id: str) -> bool:
     a concurrent claim of the same event waits for the first and then finds it taken.
     """
     connection = await session.connection()
-    result = await connection.execute(
-        _CLAIM, {"platform": platform, "event_id": event_id, "seen_at": utcnow()}
-    )
+    result = await connection.execute(_CLAIM, {"platform": platform, "event_id": event_id, "seen_at": utcnow()})
     return result.rowcount == 1
 
 

@@ -28,8 +28,7 @@ FOUNDING_GROUPS = (
     (
         "supply-chains",
         "Supply Chains",
-        "Map the semiconductor supply chains, find their weak links and propose how to make them "
-        "resilient.",
+        "Map the semiconductor supply chains, find their weak links and propose how to make them resilient.",
     ),
     (
         "pfas",
@@ -73,9 +72,7 @@ async def check_new_group(session: AsyncSession, name: str, slug: str | None = N
     """Refuse a group that could not be created: no name, a bad short id, or a clash."""
     slug = (slug or slug_for(name)).lower()
     if not name.strip() or not _SLUG.match(slug):
-        raise Refused(
-            f"A working group needs a name and a short id of letters, digits and dashes, not {slug!r}."
-        )
+        raise Refused(f"A working group needs a name and a short id of letters, digits and dashes, not {slug!r}.")
     clash = await session.scalar(
         select(WorkingGroup).where(
             (WorkingGroup.slug == slug) | (func.lower(WorkingGroup.name) == name.strip().lower())
@@ -97,9 +94,7 @@ async def seed_founding_groups(session: AsyncSession) -> list[WorkingGroup]:
     created = []
     for slug, name, mandate in FOUNDING_GROUPS:
         group = await add_group(session, actor="system", name=name, slug=slug, mandate=mandate)
-        session.add(
-            RoomBinding(platform="console", room_id=slug, purpose=RoomPurpose.GROUP, group_id=group.id)
-        )
+        session.add(RoomBinding(platform="console", room_id=slug, purpose=RoomPurpose.GROUP, group_id=group.id))
         created.append(group)
     for purpose in (RoomPurpose.PLENARY, RoomPurpose.SECRETARIAT):
         session.add(RoomBinding(platform="console", room_id=purpose.value, purpose=purpose))
@@ -161,9 +156,7 @@ async def overview(session: AsyncSession, group: WorkingGroup) -> GroupOverview:
         .where(RoomBinding.group_id == group.id)
         .order_by(RoomBinding.platform, RoomBinding.room_id)
     )
-    return GroupOverview(
-        group, list(members), list(chairs), [f"{p}:{r}" for p, r in rooms.tuples()]
-    )
+    return GroupOverview(group, list(members), list(chairs), [f"{p}:{r}" for p, r in rooms.tuples()])
 
 
 async def chairs_by_group(session: AsyncSession) -> dict[int, list[str]]:

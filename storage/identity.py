@@ -53,9 +53,7 @@ async def redeem(session: AsyncSession, text: str, platform: str, user_id: str, 
     if owner is not None and owner.id == person.id:
         raise Refused(f"This {platform} account is already linked to you.")
     if owner is not None:
-        raise Refused(
-            f"This {platform} account already belongs to {owner.name}; the secretariat can merge the two."
-        )
+        raise Refused(f"This {platform} account already belongs to {owner.name}; the secretariat can merge the two.")
     code.used_at = now
     await people.add_account(
         session,

@@ -82,7 +82,9 @@ async def _import_row(session: AsyncSession, row: dict[str, str], actor: str, re
     if not row.get("representative"):
         return
     person = await session.scalar(
-        select(Person).where(Person.name == " ".join(row["representative"].split()), Person.organisation_id == organisation.id)
+        select(Person).where(
+            Person.name == " ".join(row["representative"].split()), Person.organisation_id == organisation.id
+        )
     )
     if person is None:
         person = await people.add_person(session, actor=actor, name=row["representative"], organisation=organisation)

@@ -54,7 +54,9 @@ def series_of(meeting: Meeting) -> Series:
     return Series(meeting.local_start, meeting.zone, meeting.rule)
 
 
-async def schedule(session: AsyncSession, *, actor: Actor, group: WorkingGroup, plan: MeetingPlan, now: datetime) -> Meeting:
+async def schedule(
+    session: AsyncSession, *, actor: Actor, group: WorkingGroup, plan: MeetingPlan, now: datetime
+) -> Meeting:
     title = " ".join(plan.title.split())
     if not title:
         raise Refused("A meeting needs a title.")
@@ -92,8 +94,14 @@ async def schedule(session: AsyncSession, *, actor: Actor, group: WorkingGroup, 
         actor=actor.label,
         action="meeting.scheduled",
         subject=f"meeting:{meeting.id}",
-        details={"group": group.slug, "title": title, "start": plan.local_start.isoformat(), "zone": plan.zone,
-                 "rule": rule, "occurrences": len(starts)},
+        details={
+            "group": group.slug,
+            "title": title,
+            "start": plan.local_start.isoformat(),
+            "zone": plan.zone,
+            "rule": rule,
+            "occurrences": len(starts),
+        },
         at=now,
     )
     return meeting
@@ -103,7 +111,9 @@ def read_ref(ref: str) -> tuple[int, int | None]:
     """ "12" → (12, None); "12.3" → (12, 3)."""
     meeting, _, number = ref.strip().lstrip("#").partition(".")
     if not meeting.isdigit() or (number and not number.isdigit()):
-        raise Refused(f"{ref!r} is not a meeting: give its number (12) or one occurrence (12.3); /meeting list shows them.")
+        raise Refused(
+            f"{ref!r} is not a meeting: give its number (12) or one occurrence (12.3); /meeting list shows them."
+        )
     return int(meeting), int(number) if number else None
 
 
@@ -131,7 +141,9 @@ async def pick(session: AsyncSession, meeting: Meeting, number: int | None, now:
     if number is None:
         ahead = upcoming(series_of(meeting), changes, now - timedelta(minutes=meeting.duration_minutes))
         if not ahead:
-            raise Refused(f"Meeting {meeting.id} ({meeting.title}) has no occurrence to come; name one, e.g. {meeting.id}.1.")
+            raise Refused(
+                f"Meeting {meeting.id} ({meeting.title}) has no occurrence to come; name one, e.g. {meeting.id}.1."
+            )
         return ahead[0]
     found = occurrence(series_of(meeting), changes, number)
     if found is None:
@@ -157,8 +169,10 @@ async def upcoming_in(
     session: AsyncSession, group: WorkingGroup | None, now: datetime, limit: int = 10
 ) -> list[tuple[Meeting, Occurrence]]:
     """The next occurrences of the group's meetings (of every group's without one), soonest first."""
-    query = select(Meeting).options(selectinload(Meeting.group)).where(
-        Meeting.status == MeetingStatus.ACTIVE, Meeting.last_start > now - timedelta(days=1)
+    query = (
+        select(Meeting)
+        .options(selectinload(Meeting.group))
+        .where(Meeting.status == MeetingStatus.ACTIVE, Meeting.last_start > now - timedelta(days=1))
     )
     if group is not None:
         query = query.where(Meeting.group_id == group.id)
@@ -167,7 +181,9 @@ async def upcoming_in(
     found = [
         (meeting, o)
         for meeting in meetings
-        for o in upcoming(series_of(meeting), changes.get(meeting.id), now - timedelta(minutes=meeting.duration_minutes), limit)
+        for o in upcoming(
+            series_of(meeting), changes.get(meeting.id), now - timedelta(minutes=meeting.duration_minutes), limit
+        )
     ]
     return sorted(found, key=lambda pair: pair[1].start)[:limit]
 
@@ -192,10 +208,14 @@ async def cancel(
         raise Refused(f"Meeting {meeting.id} is already cancelled.")
     if whole:
         meeting.status = MeetingStatus.CANCELLED
-        await audit.record(session, actor=actor.label, action="meeting.cancelled", subject=f"meeting:{meeting.id}", at=now)
+        await audit.record(
+            session, actor=actor.label, action="meeting.cancelled", subject=f"meeting:{meeting.id}", at=now
+        )
         return None
     if number is None and meeting.rule is not None:
-        raise Refused(f"Meeting {meeting.id} is a series: cancel one occurrence ({meeting.id}.N, see /meeting info {meeting.id}) or add `all`.")
+        raise Refused(
+            f"Meeting {meeting.id} is a series: cancel one occurrence ({meeting.id}.N, see /meeting info {meeting.id}) or add `all`."
+        )
     target = await pick(session, meeting, number or 1, now)
     if target.cancelled:
         raise Refused(f"Meeting {label(meeting, target)} is already cancelled.")
@@ -204,8 +224,14 @@ async def cancel(
     if meeting.rule is None:
         meeting.status = MeetingStatus.CANCELLED
     await _change(session, meeting, target.number, actor, now, cancelled=True)
-    await audit.record(session, actor=actor.label, action="meeting.occurrence_cancelled",
-                       subject=f"meeting:{meeting.id}", details={"occurrence": target.number}, at=now)
+    await audit.record(
+        session,
+        actor=actor.label,
+        action="meeting.occurrence_cancelled",
+        subject=f"meeting:{meeting.id}",
+        details={"occurrence": target.number},
+        at=now,
+    )
     return target
 
 
@@ -231,8 +257,14 @@ async def move(
             MeetingReminder.meeting_id == meeting.id, MeetingReminder.occurrence == before.number
         )
     )
-    await audit.record(session, actor=actor.label, action="meeting.moved", subject=f"meeting:{meeting.id}",
-                       details={"occurrence": before.number, "from": before.start.isoformat(), "to": to.isoformat()}, at=now)
+    await audit.record(
+        session,
+        actor=actor.label,
+        action="meeting.moved",
+        subject=f"meeting:{meeting.id}",
+        details={"occurrence": before.number, "from": before.start.isoformat(), "to": to.isoformat()},
+        at=now,
+    )
     return before, Occurrence(before.number, to, before.planned)
 
 
@@ -250,7 +282,9 @@ async def is_guest(session: AsyncSession, meeting_id: int, person_id: int | None
     return person_id is not None and await session.get(MeetingGuest, (meeting_id, person_id)) is not None
 
 
-async def answer(session: AsyncSession, meeting: Meeting, target: Occurrence, person_id: int, reply: str, now: datetime) -> str | None:
+async def answer(
+    session: AsyncSession, meeting: Meeting, target: Occurrence, person_id: int, reply: str, now: datetime
+) -> str | None:
     """Record a person's RSVP; returns their previous answer."""
     if reply not in ANSWERS:
         raise Refused(f"Answer yes, no or maybe, not {reply!r}.")
@@ -259,7 +293,9 @@ async def answer(session: AsyncSession, meeting: Meeting, target: Occurrence, pe
     existing = await session.get(Rsvp, (meeting.id, target.number, person_id))
     previous = existing.answer if existing else None
     if existing is None:
-        session.add(Rsvp(meeting_id=meeting.id, occurrence=target.number, person_id=person_id, answer=reply, answered_at=now))
+        session.add(
+            Rsvp(meeting_id=meeting.id, occurrence=target.number, person_id=person_id, answer=reply, answered_at=now)
+        )
     else:
         existing.answer, existing.answered_at = reply, now
     return previous
@@ -276,17 +312,27 @@ async def attendance(session: AsyncSession, meeting_id: int, number: int) -> lis
     return sorted(rows, key=lambda r: ANSWERS.index(r.answer))
 
 
-async def add_agenda_item(session: AsyncSession, meeting: Meeting, target: Occurrence, text: str, actor: Actor, now: datetime) -> int:
+async def add_agenda_item(
+    session: AsyncSession, meeting: Meeting, target: Occurrence, text: str, actor: Actor, now: datetime
+) -> int:
     """Append an item; returns its position on the agenda."""
     text = " ".join(text.split())
     if not text:
         raise Refused("An agenda item needs a text.")
     if target.start <= now:
         raise Refused(f"Meeting {label(meeting, target)} has already begun; its agenda is closed.")
-    session.add(AgendaItem(meeting_id=meeting.id, occurrence=target.number, text=text, person_id=actor.person_id, added_at=now))
+    session.add(
+        AgendaItem(meeting_id=meeting.id, occurrence=target.number, text=text, person_id=actor.person_id, added_at=now)
+    )
     await session.flush()
-    await audit.record(session, actor=actor.label, action="meeting.agenda_item", subject=f"meeting:{meeting.id}",
-                       details={"occurrence": target.number, "text": text}, at=now)
+    await audit.record(
+        session,
+        actor=actor.label,
+        action="meeting.agenda_item",
+        subject=f"meeting:{meeting.id}",
+        details={"occurrence": target.number, "text": text},
+        at=now,
+    )
     return len(await agenda(session, meeting.id, target.number))
 
 
@@ -302,7 +348,14 @@ async def agenda(session: AsyncSession, meeting_id: int, number: int) -> list[Ag
 
 
 async def record_minutes(
-    session: AsyncSession, meeting: Meeting, target: Occurrence, *, text: str | None, file: dict | None, actor: Actor, now: datetime
+    session: AsyncSession,
+    meeting: Meeting,
+    target: Occurrence,
+    *,
+    text: str | None,
+    file: dict | None,
+    actor: Actor,
+    now: datetime,
 ) -> bool:
     """Keep the minutes of a past occurrence (a text, a stored file, or both); True if replacing."""
     if target.start > now:
@@ -317,8 +370,14 @@ async def record_minutes(
     )
     minutes.person_id, minutes.added_at = actor.person_id, now
     session.add(minutes)
-    await audit.record(session, actor=actor.label, action="meeting.minutes", subject=f"meeting:{meeting.id}",
-                       details={"occurrence": target.number, "sha256": file and file["sha256"], "replaced": existing is not None}, at=now)
+    await audit.record(
+        session,
+        actor=actor.label,
+        action="meeting.minutes",
+        subject=f"meeting:{meeting.id}",
+        details={"occurrence": target.number, "sha256": file and file["sha256"], "replaced": existing is not None},
+        at=now,
+    )
     return existing is not None
 
 
@@ -333,20 +392,29 @@ async def invite(session: AsyncSession, meeting: Meeting, person: Person, actor:
     if await is_guest(session, meeting.id, person.id):
         return False
     session.add(MeetingGuest(meeting_id=meeting.id, person_id=person.id, invited_by=actor.label, invited_at=now))
-    await audit.record(session, actor=actor.label, action="meeting.guest_invited", subject=f"meeting:{meeting.id}",
-                       details={"person": person.id}, at=now)
+    await audit.record(
+        session,
+        actor=actor.label,
+        action="meeting.guest_invited",
+        subject=f"meeting:{meeting.id}",
+        details={"person": person.id},
+        at=now,
+    )
     return True
 
 
 async def guests(session: AsyncSession, meeting_id: int) -> list[Person]:
     return list(
         await session.scalars(
-            select(Person).join(MeetingGuest, MeetingGuest.person_id == Person.id).where(MeetingGuest.meeting_id == meeting_id)
+            select(Person)
+            .join(MeetingGuest, MeetingGuest.person_id == Person.id)
+            .where(MeetingGuest.meeting_id == meeting_id)
         )
     )
 
 
 # ── reminders ────────────────────────────────────────────────────────────────────────────────
+
 
 @dataclass(frozen=True)
 class Reminder:
@@ -356,7 +424,9 @@ class Reminder:
     at: datetime
 
 
-def _reminders(meeting: Meeting, changes: dict, done: set[tuple[int, int]], offsets: Collection[int], now: datetime) -> list[Reminder]:
+def _reminders(
+    meeting: Meeting, changes: dict, done: set[tuple[int, int]], offsets: Collection[int], now: datetime
+) -> list[Reminder]:
     """The reminders of the next two occurrences not done yet, soonest first.
 
     A reminder whose time came before the meeting was scheduled (or its occurrence moved) was
@@ -429,8 +499,11 @@ async def claim_due_reminder(
     late = now - chosen.at > LATE_AFTER
     for reminder in due:
         outcome = ("late" if late else "sent") if reminder is chosen else "skipped"
-        session.add(MeetingReminder(meeting_id=meeting_id, occurrence=first, minutes_before=reminder.minutes_before,
-                                    outcome=outcome, at=now))
+        session.add(
+            MeetingReminder(
+                meeting_id=meeting_id, occurrence=first, minutes_before=reminder.minutes_before, outcome=outcome, at=now
+            )
+        )
     await session.flush()  # the primary key refuses a second claim here, rolling this one back
     await session.refresh(meeting, ["group"])
     return meeting, chosen, late

@@ -123,7 +123,9 @@ async def find_application(session: AsyncSession, ref: str, *, for_decision: boo
     """By number; `for_decision` locks it, so two reviewers deciding at once decide once."""
     number = ref.strip().lstrip("#")
     application = (
-        await session.get(MembershipApplication, int(number), with_for_update=for_decision, populate_existing=for_decision)
+        await session.get(
+            MembershipApplication, int(number), with_for_update=for_decision, populate_existing=for_decision
+        )
         if number.isdigit()
         else None
     )
@@ -161,9 +163,7 @@ async def _applicant_person(session: AsyncSession, application: MembershipApplic
 
 async def approve(session: AsyncSession, ref: str, actor: Actor, now: datetime) -> MembershipApplication:
     application = await _decidable(session, ref, actor)
-    organisation = await session.scalar(
-        select(Organisation).where(Organisation.name_key == application.name_key)
-    )
+    organisation = await session.scalar(select(Organisation).where(Organisation.name_key == application.name_key))
     if organisation is None:
         organisation = await organisations.add_organisation(
             session,
@@ -190,9 +190,7 @@ async def approve(session: AsyncSession, ref: str, actor: Actor, now: datetime) 
             user_id=application.applicant_user_id,
         )
     elif representative.organisation_id not in (None, organisation.id):
-        raise Refused(
-            "The applicant already represents another organisation; the secretariat must move them first."
-        )
+        raise Refused("The applicant already represents another organisation; the secretariat must move them first.")
     else:
         representative.organisation_id = organisation.id
     joined = []
@@ -216,7 +214,11 @@ async def approve(session: AsyncSession, ref: str, actor: Actor, now: datetime) 
         actor=actor.label,
         action="application.approved",
         subject=f"application:{application.id}",
-        details={"organisation_id": organisation.id, "representative_id": representative.id, "groups": application.groups},
+        details={
+            "organisation_id": organisation.id,
+            "representative_id": representative.id,
+            "groups": application.groups,
+        },
     )
     await notices.to_account(
         session,
@@ -247,7 +249,6 @@ async def reject(session: AsyncSession, ref: str, actor: Actor, reason: str, now
         session,
         application.applicant_platform,
         application.applicant_user_id,
-        f"Your application #{application.id} for {application.organisation_name} was not approved. "
-        f"Reason: {reason}",
+        f"Your application #{application.id} for {application.organisation_name} was not approved. Reason: {reason}",
     )
     return application

@@ -35,9 +35,7 @@ async def downgrade(db: Database, revision: str) -> None:
 async def new_revision(db: Database, message: str) -> None:
     """Write a migration for whatever the models have that the database lacks (for developers)."""
     async with db.engine.begin() as connection:
-        await connection.run_sync(
-            lambda sync: command.revision(_config(sync), message=message, autogenerate=True)
-        )
+        await connection.run_sync(lambda sync: command.revision(_config(sync), message=message, autogenerate=True))
 
 
 async def pending(db: Database) -> bool:

@@ -8,7 +8,7 @@ line of defence. Every timestamp is stored as an aware UTC datetime.
 from __future__ import annotations
 
 import enum
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from sqlalchemy import (
     JSON,
@@ -35,7 +35,7 @@ NAMING_CONVENTION = {
 
 
 def utcnow() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 class UTCDateTime(TypeDecorator[datetime]):
@@ -49,14 +49,14 @@ class UTCDateTime(TypeDecorator[datetime]):
             return None
         if value.tzinfo is None:
             raise ValueError("naive datetimes are not stored; give a zone")
-        return value.astimezone(timezone.utc)
+        return value.astimezone(UTC)
 
     def process_result_value(self, value: datetime | None, dialect) -> datetime | None:
         if value is None:
             return None
         if value.tzinfo is None:
-            return value.replace(tzinfo=timezone.utc)
-        return value.astimezone(timezone.utc)
+            return value.replace(tzinfo=UTC)
+        return value.astimezone(UTC)
 
 
 class Base(DeclarativeBase):
@@ -125,9 +125,7 @@ class Person(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(200))
-    organisation_id: Mapped[int | None] = mapped_column(
-        ForeignKey("organisations.id", ondelete="RESTRICT"), index=True
-    )
+    organisation_id: Mapped[int | None] = mapped_column(ForeignKey("organisations.id", ondelete="RESTRICT"), index=True)
     timezone: Mapped[str | None] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
@@ -164,9 +162,7 @@ class WorkingGroup(Base):
     mandate: Mapped[str] = mapped_column(Text, default="")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
-    participations: Mapped[list[Participation]] = relationship(
-        back_populates="group", cascade="all, delete-orphan"
-    )
+    participations: Mapped[list[Participation]] = relationship(back_populates="group", cascade="all, delete-orphan")
 
 
 class Participation(Base):
@@ -174,9 +170,7 @@ class Participation(Base):
 
     __tablename__ = "participations"
 
-    organisation_id: Mapped[int] = mapped_column(
-        ForeignKey("organisations.id", ondelete="CASCADE"), primary_key=True
-    )
+    organisation_id: Mapped[int] = mapped_column(ForeignKey("organisations.id", ondelete="CASCADE"), primary_key=True)
     group_id: Mapped[int] = mapped_column(
         ForeignKey("working_groups.id", ondelete="CASCADE"), primary_key=True, index=True
     )
@@ -196,9 +190,7 @@ class RoomBinding(Base):
     platform: Mapped[str] = mapped_column(String(16))
     room_id: Mapped[str] = mapped_column(String(255))
     purpose: Mapped[RoomPurpose] = mapped_column(_enum(RoomPurpose))
-    group_id: Mapped[int | None] = mapped_column(
-        ForeignKey("working_groups.id", ondelete="CASCADE"), index=True
-    )
+    group_id: Mapped[int | None] = mapped_column(ForeignKey("working_groups.id", ondelete="CASCADE"), index=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     group: Mapped[WorkingGroup | None] = relationship()
@@ -231,9 +223,7 @@ class RoleAssignment(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     person_id: Mapped[int] = mapped_column(ForeignKey("people.id", ondelete="CASCADE"), index=True)
     role: Mapped[RoleName] = mapped_column(_enum(RoleName))
-    group_id: Mapped[int | None] = mapped_column(
-        ForeignKey("working_groups.id", ondelete="CASCADE"), index=True
-    )
+    group_id: Mapped[int | None] = mapped_column(ForeignKey("working_groups.id", ondelete="CASCADE"), index=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     person: Mapped[Person] = relationship(back_populates="roles")
@@ -311,9 +301,7 @@ class Notice(Base):
     # A failed notice waits until then before the next attempt (backing off).
     not_before: Mapped[datetime | None] = mapped_column(UTCDateTime)
     pin: Mapped[bool] = mapped_column(default=False)  # pin it where the platform allows
-    announcement_id: Mapped[int | None] = mapped_column(
-        ForeignKey("announcements.id", ondelete="CASCADE"), index=True
-    )
+    announcement_id: Mapped[int | None] = mapped_column(ForeignKey("announcements.id", ondelete="CASCADE"), index=True)
     # What the message shows, for editing it later ("vote:12": the vote's live turnout), and the
     # platform's id of the message once it was sent.
     topic: Mapped[str | None] = mapped_column(String(64), index=True)

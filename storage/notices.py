@@ -148,7 +148,9 @@ async def sent_on(session: AsyncSession, topic: str) -> list[Notice]:
     """The delivered messages about `topic`, to edit them."""
     return list(
         await session.scalars(
-            select(Notice).where(Notice.topic == topic, Notice.status == NoticeStatus.SENT, Notice.message_id.is_not(None))
+            select(Notice).where(
+                Notice.topic == topic, Notice.status == NoticeStatus.SENT, Notice.message_id.is_not(None)
+            )
         )
     )
 

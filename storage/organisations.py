@@ -47,9 +47,7 @@ async def add_organisation(
     existing = await session.scalar(select(Organisation).where(Organisation.name_key == fold(name)))
     if existing is not None:
         raise Refused(f"{existing.name} is already known (#{existing.id}).")
-    organisation = Organisation(
-        name=name, name_key=fold(name), country=country_code(country), kind=kind, status=status
-    )
+    organisation = Organisation(name=name, name_key=fold(name), country=country_code(country), kind=kind, status=status)
     session.add(organisation)
     await session.flush()
     await audit.record(

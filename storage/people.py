@@ -9,9 +9,10 @@ from sqlalchemy.orm import joinedload, selectinload
 
 from storage import audit
 from storage.errors import Refused
-from storage.platforms import split_ref
 from storage.models import ChatAccount, Organisation, Person, RoleAssignment, RoleName, WorkingGroup
+from storage.platforms import split_ref
 from storage.rules.access import Actor
+
 
 def parse_account(text: str) -> tuple[str, str]:
     return split_ref(text, "an account", "telegram:12345 or matrix:@jana:example.org")
@@ -36,9 +37,7 @@ async def add_person(
     return person
 
 
-async def add_account(
-    session: AsyncSession, *, actor: str, person: Person, platform: str, user_id: str
-) -> ChatAccount:
+async def add_account(session: AsyncSession, *, actor: str, person: Person, platform: str, user_id: str) -> ChatAccount:
     owner = await session.scalar(
         select(Person)
         .join(ChatAccount)
@@ -104,9 +103,7 @@ def parse_role(text: str) -> tuple[RoleName, str | None]:
     try:
         role = RoleName(name.strip().lower())
     except ValueError:
-        raise Refused(
-            f"Unknown role {text!r}: secretariat, commission or chair:<group>."
-        ) from None
+        raise Refused(f"Unknown role {text!r}: secretariat, commission or chair:<group>.") from None
     if (role == RoleName.CHAIR) != bool(group.strip()):
         raise Refused("Write a chair's role as chair:<group>, e.g. chair:pfas.")
     return role, group.strip() or None
@@ -121,9 +118,7 @@ async def find_person(session: AsyncSession, ref: str) -> Person:
     elif ":" in ref:
         platform, user_id = parse_account(ref)
         found = await session.scalar(
-            query.join(ChatAccount).where(
-                ChatAccount.platform == platform, ChatAccount.platform_user_id == user_id
-            )
+            query.join(ChatAccount).where(ChatAccount.platform == platform, ChatAccount.platform_user_id == user_id)
         )
     else:
         matches = list(await session.scalars(query.where(Person.name == " ".join(ref.split()))))
@@ -195,9 +190,11 @@ async def stop_representing(session: AsyncSession, *, actor: str, person: Person
     if organisation is None:
         raise Refused(f"{person.name} does not represent an organisation.")
     person.organisation_id = None
-    for role in list(await session.scalars(
-        select(RoleAssignment).where(RoleAssignment.person_id == person.id, RoleAssignment.role == RoleName.CHAIR)
-    )):
+    for role in list(
+        await session.scalars(
+            select(RoleAssignment).where(RoleAssignment.person_id == person.id, RoleAssignment.role == RoleName.CHAIR)
+        )
+    ):
         await session.delete(role)
     await audit.record(
         session,

@@ -11,7 +11,6 @@ def split_ref(text: str, what: str, example: str) -> tuple[str, str]:
     platform = platform.strip().lower()
     if not sep or platform not in PLATFORMS or not ident.strip():
         raise Refused(
-            f"Write {what} as platform:id with platform one of {', '.join(PLATFORMS)}, "
-            f"e.g. {example} — not {text!r}."
+            f"Write {what} as platform:id with platform one of {', '.join(PLATFORMS)}, e.g. {example} — not {text!r}."
         )
     return platform, ident.strip()

@@ -8,8 +8,8 @@ from sqlalchemy.orm import joinedload, selectinload
 
 from storage import audit
 from storage.errors import Refused
-from storage.platforms import split_ref
 from storage.models import RoomBinding, RoomPurpose, WorkingGroup
+from storage.platforms import split_ref
 
 
 def parse_room(text: str) -> tuple[str, str]:
@@ -30,9 +30,7 @@ async def bind_room(
     existing = await binding_for(session, platform, room_id)
     if existing is not None:
         raise Refused(f"{platform}:{room_id} is already bound to {describe(existing)}; unbind it first.")
-    binding = RoomBinding(
-        platform=platform, room_id=room_id, purpose=purpose, group_id=group.id if group else None
-    )
+    binding = RoomBinding(platform=platform, room_id=room_id, purpose=purpose, group_id=group.id if group else None)
     session.add(binding)
     await session.flush()
     await audit.record(
@@ -51,9 +49,7 @@ async def unbind_room(session: AsyncSession, *, actor: str, platform: str, room_
     if binding is None:
         raise Refused(f"{platform}:{room_id} is not bound to anything.")
     await session.delete(binding)
-    await audit.record(
-        session, actor=actor, action="room.unbound", subject=f"room:{platform}:{room_id}"
-    )
+    await audit.record(session, actor=actor, action="room.unbound", subject=f"room:{platform}:{room_id}")
 
 
 async def binding_for(session: AsyncSession, platform: str, room_id: str) -> RoomBinding | None:
@@ -66,9 +62,7 @@ async def binding_for(session: AsyncSession, platform: str, room_id: str) -> Roo
 
 async def list_bindings(session: AsyncSession) -> list[RoomBinding]:
     result = await session.scalars(
-        select(RoomBinding)
-        .options(selectinload(RoomBinding.group))
-        .order_by(RoomBinding.platform, RoomBinding.room_id)
+        select(RoomBinding).options(selectinload(RoomBinding.group)).order_by(RoomBinding.platform, RoomBinding.room_id)
     )
     return list(result)
 

@@ -148,10 +148,17 @@ class Cast:
 _PREVIOUS = aliased(Person)
 _BALLOT_CONTEXT = (
     select(
-        Vote.status, Vote.closes_at, Vote.options, Vote.secret,
-        ElectorateMember.organisation_name, Ballot.option, _PREVIOUS.name,
+        Vote.status,
+        Vote.closes_at,
+        Vote.options,
+        Vote.secret,
+        ElectorateMember.organisation_name,
+        Ballot.option,
+        _PREVIOUS.name,
     )
-    .outerjoin(ElectorateMember, (ElectorateMember.vote_id == Vote.id) & (ElectorateMember.organisation_id == bindparam("org")))
+    .outerjoin(
+        ElectorateMember, (ElectorateMember.vote_id == Vote.id) & (ElectorateMember.organisation_id == bindparam("org"))
+    )
     .outerjoin(Ballot, (Ballot.vote_id == Vote.id) & (Ballot.organisation_id == bindparam("org")))
     .outerjoin(_PREVIOUS, _PREVIOUS.id == Ballot.person_id)
     .where(Vote.id == bindparam("vote"))
@@ -199,8 +206,12 @@ async def cast_ballot(session: AsyncSession, ref: str, option: str, actor: Actor
     if chosen is None:
         raise Refused(f"{option!r} is not an option of vote #{vote_id}: {', '.join(options)}.")
     values = dict(
-        vote_id=vote_id, organisation_id=actor.organisation_id, option=chosen,
-        person_id=actor.person_id, platform=actor.platform, cast_at=now,
+        vote_id=vote_id,
+        organisation_id=actor.organisation_id,
+        option=chosen,
+        person_id=actor.person_id,
+        platform=actor.platform,
+        cast_at=now,
     )
     await connection.execute(_UPSERT, values)
     await connection.execute(_RECORD_CAST, values)
@@ -253,7 +264,12 @@ async def _carry_out(session: AsyncSession, vote: Vote) -> None:
     approval = vote.action.get("approve_version")
     if approval is not None:
         done = await deliverables.approve(
-            session, approval["deliverable"], approval["version"], approval["sha256"], by=f"vote:{vote.id}", now=vote.closed_at
+            session,
+            approval["deliverable"],
+            approval["version"],
+            approval["sha256"],
+            by=f"vote:{vote.id}",
+            now=vote.closed_at,
         )
         vote.result = {**vote.result, "action": done}
         return
@@ -296,14 +312,21 @@ Wording = Callable[[Vote, str | None], str]  # a message about the vote, for a r
 
 async def _remind(session: AsyncSession, vote: Vote, wording: Wording) -> int:
     """Tell the representatives of every organisation that has not voted; returns how many."""
-    return sum([
-        await notices.to_representatives(session, org_id, lambda zone: wording(vote, zone))
-        for org_id, _ in await non_voters(session, vote)
-    ])
+    return sum(
+        [
+            await notices.to_representatives(session, org_id, lambda zone: wording(vote, zone))
+            for org_id, _ in await non_voters(session, vote)
+        ]
+    )
 
 
 async def settle_at_deadline(
-    session: AsyncSession, ref: str, *, now: datetime, extend_on_failed_quorum: bool, extend_by: timedelta,
+    session: AsyncSession,
+    ref: str,
+    *,
+    now: datetime,
+    extend_on_failed_quorum: bool,
+    extend_by: timedelta,
     extension_notice: Wording,
 ) -> tuple[str, Vote, Outcome] | None:
     """At the deadline: close the vote, or extend it once when its quorum was not met (if the
@@ -318,8 +341,15 @@ async def settle_at_deadline(
         return ("closed", *closed)
     vote.closes_at, vote.extended = vote.closes_at + extend_by, True
     await audit.record(
-        session, actor="deadline", action="vote.extended", subject=f"vote:{vote.id}",
-        details={"closes_at": vote.closes_at.isoformat(), "turnout": result.turnout, "quorum_needed": result.quorum_needed},
+        session,
+        actor="deadline",
+        action="vote.extended",
+        subject=f"vote:{vote.id}",
+        details={
+            "closes_at": vote.closes_at.isoformat(),
+            "turnout": result.turnout,
+            "quorum_needed": result.quorum_needed,
+        },
     )
     await _remind(session, vote, extension_notice)
     return ("extended", vote, result)
@@ -335,7 +365,10 @@ async def nudge(session: AsyncSession, ref: str, hours_before: float, now: datet
     session.add(VoteNudge(vote_id=vote.id, hours_before=hours_before, sent_at=now))
     told = await _remind(session, vote, reminder)
     await audit.record(
-        session, actor="deadline", action="vote.nudged", subject=f"vote:{vote.id}",
+        session,
+        actor="deadline",
+        action="vote.nudged",
+        subject=f"vote:{vote.id}",
         details={"hours_before": hours_before, "messages": told},
     )
     return told
@@ -394,12 +427,16 @@ async def export_record(session: AsyncSession, ref: str) -> dict:
     secret vote), result, and the hashes of its audit entries to verify against the chain."""
     vote = await find_vote(session, ref)
     electorate = (
-        await session.execute(
-            select(ElectorateMember.organisation_id, ElectorateMember.organisation_name)
-            .where(ElectorateMember.vote_id == vote.id)
-            .order_by(ElectorateMember.organisation_name)
+        (
+            await session.execute(
+                select(ElectorateMember.organisation_id, ElectorateMember.organisation_name)
+                .where(ElectorateMember.vote_id == vote.id)
+                .order_by(ElectorateMember.organisation_name)
+            )
         )
-    ).tuples().all()
+        .tuples()
+        .all()
+    )
     record: dict = {
         "vote": {
             "id": vote.id,
@@ -423,13 +460,17 @@ async def export_record(session: AsyncSession, ref: str) -> dict:
     }
     if not vote.secret:
         casts = (
-            await session.execute(
-                select(BallotCast, Person.name)
-                .join(Person, Person.id == BallotCast.person_id)
-                .where(BallotCast.vote_id == vote.id)
-                .order_by(BallotCast.id)
+            (
+                await session.execute(
+                    select(BallotCast, Person.name)
+                    .join(Person, Person.id == BallotCast.person_id)
+                    .where(BallotCast.vote_id == vote.id)
+                    .order_by(BallotCast.id)
+                )
             )
-        ).tuples().all()
+            .tuples()
+            .all()
+        )
         counted_rows = await session.execute(
             select(Ballot.organisation_id, Ballot.option).where(Ballot.vote_id == vote.id)
         )

@@ -50,9 +50,7 @@ async def person(
         added = await people.add_person(session, actor="test", name=name, organisation=organisation)
         for text in accounts:
             platform, user_id = people.parse_account(text)
-            await people.add_account(
-                session, actor="test", person=added, platform=platform, user_id=user_id
-            )
+            await people.add_account(session, actor="test", person=added, platform=platform, user_id=user_id)
         for text in roles:
             role, group_ref = people.parse_role(text)
             group = await groups.find_group(session, group_ref) if group_ref else None
@@ -81,5 +79,3 @@ def message(
         is_direct=direct,
         attachments=attachments,
     )
-
-

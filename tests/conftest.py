@@ -156,8 +156,5 @@ def pytest_generate_tests(metafunc):
     """Tests that take `database_url` (directly or via `db`) run on both backends."""
     if "empty_database_url" in metafunc.fixturenames:
         metafunc.parametrize("empty_database_url", BACKENDS, indirect=True)
-    elif "database_url" in metafunc.fixturenames and not metafunc.definition.get_closest_marker(
-        "sqlite_only"
-    ):
+    elif "database_url" in metafunc.fixturenames and not metafunc.definition.get_closest_marker("sqlite_only"):
         metafunc.parametrize("database_url", BACKENDS, indirect=True)
-

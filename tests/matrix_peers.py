@@ -70,15 +70,15 @@ class Member:
     async def reply_from(self, bot_id: str, to: str, timeout: float = WAIT) -> dict:
         """The bot's answer to event `to` (the message that quotes it)."""
         return await self.wait_for(
-            lambda e: e["sender"] == bot_id
-            and e["content"].get("m.relates_to", {}).get("m.in_reply_to", {}).get("event_id") == to,
+            lambda e: (
+                e["sender"] == bot_id
+                and e["content"].get("m.relates_to", {}).get("m.in_reply_to", {}).get("event_id") == to
+            ),
             timeout,
         )
 
     def from_sender(self, sender: str, room_id: str, event_type: str = "m.room.message") -> list[dict]:
-        return [
-            e for e in self.seen if e["sender"] == sender and e["room_id"] == room_id and e["type"] == event_type
-        ]
+        return [e for e in self.seen if e["sender"] == sender and e["room_id"] == room_id and e["type"] == event_type]
 
     async def send(self, room_id: str, content: dict, event_type: str = "m.room.message") -> str:
         answer = await self.client.room_send(room_id, event_type, content)

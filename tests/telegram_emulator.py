@@ -210,15 +210,11 @@ class BotApiEmulator:
             if self._limits.get(method):
                 retry_after = self._limits[method].pop(0)
                 self.rate_limited += 1
-                raise ApiError(
-                    429, f"Too Many Requests: retry after {retry_after}", {"retry_after": retry_after}
-                )
-            if self.flood_control and method in FloodControl.COUNTED:
-                if (retry_after := self.flood_control.admit(int(params["chat_id"]))) is not None:
-                    self.rate_limited += 1
-                    raise ApiError(
-                        429, f"Too Many Requests: retry after {retry_after}", {"retry_after": retry_after}
-                    )
+                raise ApiError(429, f"Too Many Requests: retry after {retry_after}", {"retry_after": retry_after})
+            counted = self.flood_control is not None and method in FloodControl.COUNTED
+            if counted and (retry_after := self.flood_control.admit(int(params["chat_id"]))) is not None:
+                self.rate_limited += 1
+                raise ApiError(429, f"Too Many Requests: retry after {retry_after}", {"retry_after": retry_after})
             result = await handler(params)
         except ApiError as error:
             return _error(error)
@@ -273,7 +269,7 @@ class BotApiEmulator:
             while not self._updates and time.monotonic() < deadline:
                 try:
                     await asyncio.wait_for(self._news.wait(), deadline - time.monotonic())
-                except asyncio.TimeoutError:
+                except TimeoutError:
                     break
         return self._updates[:limit]
 
@@ -515,7 +511,9 @@ class BotApiEmulator:
         return chat
 
     def _store(self, chat: Chat, sender: int, **fields: Any) -> SentMessage:
-        message = SentMessage(next(self._message_ids), chat.id, sender, fields.pop("text", None), int(time.time()), **fields)
+        message = SentMessage(
+            next(self._message_ids), chat.id, sender, fields.pop("text", None), int(time.time()), **fields
+        )
         self.messages.setdefault(chat.id, []).append(message)
         asyncio.get_running_loop().create_task(self._notify())
         return message
@@ -608,7 +606,7 @@ def _reply_to(params: dict) -> int | None:
 
 
 def _suffix(name: str) -> str:
-    return name[name.rfind("."):] if "." in name else ""
+    return name[name.rfind(".") :] if "." in name else ""
 
 
 def _error(error: ApiError) -> web.Response:

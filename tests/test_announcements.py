@@ -16,7 +16,7 @@ from bot.transports.base import MessageRef, Reply, RoomRef, Undeliverable, UserR
 from handlers import build_registry
 from storage import rooms
 from storage.groups import find_group
-from storage.models import Announcement, AnnouncementStatus, AuditEntry, Notice, NoticeStatus, RoomPurpose, utcnow
+from storage.models import Announcement, AnnouncementStatus, AuditEntry, Notice, RoomPurpose, utcnow
 from tests.alliance import message, person
 
 
@@ -56,7 +56,9 @@ async def alliance(db):
     async with db.transaction() as session:
         for slug, chat in (("pfas", "-100"), ("skills", "-200")):
             group = await find_group(session, slug)
-            await rooms.bind_room(session, actor="t", platform="telegram", room_id=chat, purpose=RoomPurpose.GROUP, group=group)
+            await rooms.bind_room(
+                session, actor="t", platform="telegram", room_id=chat, purpose=RoomPurpose.GROUP, group=group
+            )
         await rooms.bind_room(session, actor="t", platform="matrix", room_id="!plenary:x", purpose=RoomPurpose.PLENARY)
 
 
@@ -81,13 +83,22 @@ async def report(db) -> str:
     return texts[0]
 
 
-async def test_an_announcement_to_all_goes_to_every_group_room_and_the_plenary_but_not_the_secretariat(router, db, alliance):
+async def test_an_announcement_to_all_goes_to_every_group_room_and_the_plenary_but_not_the_secretariat(
+    router, db, alliance
+):
     answer = await sam_says(router, "/announce all The **plenary** meets on 3 December.")
     assert answer == "Announcement #1 to all groups and the plenary is on its way; a delivery report follows."
-    assert sorted(await copies(db)) == sorted([
-        ("console", "pfas"), ("console", "skills"), ("console", "supply-chains"), ("console", "plenary"),
-        ("telegram", "-100"), ("telegram", "-200"), ("matrix", "!plenary:x"),
-    ])
+    assert sorted(await copies(db)) == sorted(
+        [
+            ("console", "pfas"),
+            ("console", "skills"),
+            ("console", "supply-chains"),
+            ("console", "plenary"),
+            ("telegram", "-100"),
+            ("telegram", "-200"),
+            ("matrix", "!plenary:x"),
+        ]
+    )
     async with db.transaction() as session:
         notice = (await session.scalars(select(Notice).where(Notice.target == "-100"))).one()
         logged = (await session.scalars(select(AuditEntry).where(AuditEntry.action == "announcement.created"))).one()
@@ -98,7 +109,12 @@ async def test_an_announcement_to_all_goes_to_every_group_room_and_the_plenary_b
 
 async def test_an_announcement_to_chosen_groups_reaches_only_their_rooms(router, db, alliance):
     await sam_says(router, "/announce pfas,Skills Drafts are due on Friday.")
-    assert sorted(await copies(db)) == [("console", "pfas"), ("console", "skills"), ("telegram", "-100"), ("telegram", "-200")]
+    assert sorted(await copies(db)) == [
+        ("console", "pfas"),
+        ("console", "skills"),
+        ("telegram", "-100"),
+        ("telegram", "-200"),
+    ]
 
 
 @pytest.mark.parametrize(
@@ -111,7 +127,9 @@ async def test_an_announcement_to_chosen_groups_reaches_only_their_rooms(router,
         ('/announce all at="whenever" Hello', "whenever"),
     ],
 )
-async def test_a_wrong_announcement_is_refused_with_the_usage_and_nothing_is_queued(router, db, alliance, command, reason):
+async def test_a_wrong_announcement_is_refused_with_the_usage_and_nothing_is_queued(
+    router, db, alliance, command, reason
+):
     answer = await sam_says(router, command)
     assert reason in answer and "Usage: /announce <to> [at=" in answer
     assert await copies(db) == []
@@ -198,5 +216,9 @@ async def test_a_scheduled_announcement_can_be_cancelled_before_it_goes_out(rout
     refused = await sam_says(router, "/announce cancel 1")
     assert refused.startswith("Announcement #1 is cancelled; only a scheduled one can be cancelled.")
     async with db.transaction() as session:
-        actions = list(await session.scalars(select(AuditEntry.action).where(AuditEntry.action.like("announcement.%")).order_by(AuditEntry.id)))
+        actions = list(
+            await session.scalars(
+                select(AuditEntry.action).where(AuditEntry.action.like("announcement.%")).order_by(AuditEntry.id)
+            )
+        )
     assert actions == ["announcement.created", "announcement.cancelled"]

@@ -37,9 +37,7 @@ async def test_an_untouched_log_verifies(db):
 async def test_an_edited_entry_is_named(db):
     ids = await _write(db, 5)
     async with db.transaction() as session:
-        await session.execute(
-            update(AuditEntry).where(AuditEntry.id == ids[2]).values(details={"option": "no"})
-        )
+        await session.execute(update(AuditEntry).where(AuditEntry.id == ids[2]).values(details={"option": "no"}))
     report = await _verify(db)
     assert report.broken_at == ids[2]
     assert report.describe() == f"audit log broken at entry {ids[2]}: its content (vote.cast vote:2) was changed"

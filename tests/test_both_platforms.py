@@ -27,10 +27,21 @@ TELEGRAM_GROUP = -1009876543210
 def both(synapse, emulator: BotApiEmulator, bot_user, inviters: tuple[str, ...] = (), **telegram) -> Settings:
     return Settings.model_validate(
         {
-            "matrix": {"homeserver": synapse.url, "user_id": bot_user.user_id, "password": bot_user.password,
-                       "sync_timeout_ms": 2000, "allowed_inviters": list(inviters)},
-            "telegram": {"token": emulator.token, "api_url": emulator.base_url, "file_url": emulator.base_file_url,
-                         "poll_timeout": 5, "rate_limiter": False, **telegram},
+            "matrix": {
+                "homeserver": synapse.url,
+                "user_id": bot_user.user_id,
+                "password": bot_user.password,
+                "sync_timeout_ms": 2000,
+                "allowed_inviters": list(inviters),
+            },
+            "telegram": {
+                "token": emulator.token,
+                "api_url": emulator.base_url,
+                "file_url": emulator.base_file_url,
+                "poll_timeout": 5,
+                "rate_limiter": False,
+                **telegram,
+            },
         }
     )
 
@@ -46,7 +57,11 @@ async def test_one_process_answers_in_matrix_and_telegram_rooms_of_one_group(syn
     await person(db, "Sam", accounts=(f"matrix:{sam_user.user_id}",), roles=("secretariat",))
     async with db.transaction() as session:  # Jana's Telegram account is linked to the same person
         await people.add_account(
-            session, actor="test", person=await people.find_person(session, str(jana.id)), platform="telegram", user_id="1001"
+            session,
+            actor="test",
+            person=await people.find_person(session, str(jana.id)),
+            platform="telegram",
+            user_id="1001",
         )
     settings = both(synapse, emulator, bot_user)
     registry = build_registry()
@@ -104,9 +119,11 @@ async def test_one_process_answers_in_matrix_and_telegram_rooms_of_one_group(syn
         assert posted.text.startswith("Vote #1 (PFAS): Adopt the PFAS roadmap v2?")
         assert posted.buttons() == [("yes", "/vote 1 yes"), ("no", "/vote 1 no"), ("abstain", "/vote 1 abstain")]
         edited = await jana_mx.wait_for(
-            lambda e: e["content"].get("m.relates_to", {}).get("rel_type") == "m.replace"
-            and e["content"]["m.relates_to"]["event_id"] == on_matrix["event_id"]
-            and e["content"]["m.new_content"]["body"].endswith(standing)
+            lambda e: (
+                e["content"].get("m.relates_to", {}).get("rel_type") == "m.replace"
+                and e["content"]["m.relates_to"]["event_id"] == on_matrix["event_id"]
+                and e["content"]["m.new_content"]["body"].endswith(standing)
+            )
         )
         assert edited["sender"] == bot_user.user_id
     finally:
@@ -149,29 +166,40 @@ async def test_an_announcement_to_all_arrives_once_in_every_bound_room_of_both_p
                 ("telegram", str(TELEGRAM_GROUP - 1), RoomPurpose.GROUP, "skills"),
             ):
                 group = await groups.find_group(session, slug) if slug else None
-                await rooms.bind_room(session, actor="test", platform=platform, room_id=room_id, purpose=purpose, group=group)
+                await rooms.bind_room(
+                    session, actor="test", platform=platform, room_id=room_id, purpose=purpose, group=group
+                )
             for console_room in await rooms.list_bindings(session):
                 if console_room.platform == "console":
                     await session.delete(console_room)
 
         asked = await sam.say(secretariat, "/announce all pin **Plenary** on 3 December:\n- agenda\n- budget")
         answer = await sam.reply_from(bot_user.user_id, asked)
-        assert answer["content"]["body"] == "Announcement #1 to all groups and the plenary is on its way; a delivery report follows."
+        assert (
+            answer["content"]["body"]
+            == "Announcement #1 to all groups and the plenary is on its way; a delivery report follows."
+        )
         report = await sam.wait_for(
-            lambda e: e["room_id"] == secretariat and e["content"].get("body", "").startswith("Announcement #1: delivered")
+            lambda e: (
+                e["room_id"] == secretariat and e["content"].get("body", "").startswith("Announcement #1: delivered")
+            )
         )
         lines = report["content"]["body"].splitlines()
         assert lines[0] == "Announcement #1: delivered to 4 of 4 rooms."
-        assert sorted(lines[1:]) == sorted([
-            f"✓ PFAS (matrix {pfas_room}); not pinned: MatrixError: could not pin in {pfas_room}: "
-            "You don't have permission to post that to the room. user_level (0) < send_level (50)",
-            f"✓ Plenary (matrix {plenary})",
-            f"✓ PFAS (telegram {TELEGRAM_GROUP})",
-            f"✓ Skills (telegram {TELEGRAM_GROUP - 1})",
-        ])
+        assert sorted(lines[1:]) == sorted(
+            [
+                f"✓ PFAS (matrix {pfas_room}); not pinned: MatrixError: could not pin in {pfas_room}: "
+                "You don't have permission to post that to the room. user_level (0) < send_level (50)",
+                f"✓ Plenary (matrix {plenary})",
+                f"✓ PFAS (telegram {TELEGRAM_GROUP})",
+                f"✓ Skills (telegram {TELEGRAM_GROUP - 1})",
+            ]
+        )
 
         for room in (pfas_room, plenary):
-            posted = [e for e in sam.from_sender(bot_user.user_id, room) if e["content"]["body"].startswith("**Plenary**")]
+            posted = [
+                e for e in sam.from_sender(bot_user.user_id, room) if e["content"]["body"].startswith("**Plenary**")
+            ]
             assert len(posted) == 1
             assert posted[0]["content"]["formatted_body"] == (
                 "<p><strong>Plenary</strong> on 3 December:</p>\n<ul>\n<li>agenda</li>\n<li>budget</li>\n</ul>"
@@ -184,9 +212,15 @@ async def test_an_announcement_to_all_arrives_once_in_every_bound_room_of_both_p
         assert emulator.rate_limited == 0
         pinned = await sam.client.room_get_state_event(plenary, "m.room.pinned_events")
         assert pinned.content["pinned"] == [
-            next(e["event_id"] for e in sam.from_sender(bot_user.user_id, plenary) if e["content"]["body"].startswith("**Plenary**"))
+            next(
+                e["event_id"]
+                for e in sam.from_sender(bot_user.user_id, plenary)
+                if e["content"]["body"].startswith("**Plenary**")
+            )
         ]
-        copies_here = [e for e in sam.from_sender(bot_user.user_id, secretariat) if e["content"]["body"].startswith("**Plenary**")]
+        copies_here = [
+            e for e in sam.from_sender(bot_user.user_id, secretariat) if e["content"]["body"].startswith("**Plenary**")
+        ]
         assert copies_here == [], "the secretariat's room is not an audience of 'all'"
     finally:
         app.request_stop()
@@ -195,7 +229,9 @@ async def test_an_announcement_to_all_arrives_once_in_every_bound_room_of_both_p
         await emulator.stop()
 
 
-async def test_two_organisations_draft_from_matrix_and_telegram_then_approve_version_2_and_export(synapse, db, tmp_path):
+async def test_two_organisations_draft_from_matrix_and_telegram_then_approve_version_2_and_export(
+    synapse, db, tmp_path
+):
     """ACME sends a PDF in the Matrix room, Fab Nord a DOCX in the Telegram group; a comment,
     a vote approving version 2, and the export: its hashes are those of the uploads."""
     emulator = BotApiEmulator()
@@ -227,7 +263,9 @@ async def test_two_organisations_draft_from_matrix_and_telegram_then_approve_ver
         async with db.transaction() as session:
             pfas = await groups.find_group(session, "pfas")
             for platform, room_id in (("matrix", room), ("telegram", str(TELEGRAM_GROUP))):
-                await rooms.bind_room(session, actor="test", platform=platform, room_id=room_id, purpose=RoomPurpose.GROUP, group=pfas)
+                await rooms.bind_room(
+                    session, actor="test", platform=platform, room_id=room_id, purpose=RoomPurpose.GROUP, group=pfas
+                )
 
         async def matrix_says(text: str) -> str:
             answer = await jana.reply_from(bot_user.user_id, await jana.say(room, text))
@@ -236,16 +274,29 @@ async def test_two_organisations_draft_from_matrix_and_telegram_then_approve_ver
         assert (await matrix_says('/deliverable new "PFAS roadmap"')).startswith("Deliverable 1 (PFAS roadmap) is open")
         sent = await jana.send_file(room, pdf, "roadmap.pdf", caption="/draft 1")
         first = (await jana.reply_from(bot_user.user_id, sent))["content"]["body"]
-        assert first.startswith(f"Recorded as version 1 of deliverable 1: roadmap.pdf, {len(pdf)} bytes, sha256 {hashlib.sha256(pdf).hexdigest()}")
-        uploaded = await emulator.upload(ola, TELEGRAM_GROUP, docx, "roadmap-fab.docx",
-                                         "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
-                                         caption="/draft 1")
+        assert first.startswith(
+            f"Recorded as version 1 of deliverable 1: roadmap.pdf, {len(pdf)} bytes, sha256 {hashlib.sha256(pdf).hexdigest()}"
+        )
+        uploaded = await emulator.upload(
+            ola,
+            TELEGRAM_GROUP,
+            docx,
+            "roadmap-fab.docx",
+            "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+            caption="/draft 1",
+        )
         second = await emulator.answer_to(uploaded)
-        assert second.text.startswith(f"Recorded as version 2 of deliverable 1: roadmap-fab.docx, {len(docx)} bytes, sha256 {hashlib.sha256(docx).hexdigest()}")
-        commented = await emulator.answer_to(await emulator.say(ola, TELEGRAM_GROUP, "/comment 1 1 We prefer our wording in v2."))
+        assert second.text.startswith(
+            f"Recorded as version 2 of deliverable 1: roadmap-fab.docx, {len(docx)} bytes, sha256 {hashlib.sha256(docx).hexdigest()}"
+        )
+        commented = await emulator.answer_to(
+            await emulator.say(ola, TELEGRAM_GROUP, "/comment 1 1 We prefer our wording in v2.")
+        )
         assert commented.text == "Comment added to version 1 of deliverable 1."
 
-        assert (await matrix_says('/vote open "Adopt version 2 of the PFAS roadmap?" approve=1.2')).startswith("Vote #1 is open")
+        assert (await matrix_says('/vote open "Adopt version 2 of the PFAS roadmap?" approve=1.2')).startswith(
+            "Vote #1 is open"
+        )
         assert await matrix_says("/vote 1 yes") == "Recorded: yes for ACME GmbH"
         ballot = await emulator.answer_to(await emulator.say(ola, TELEGRAM_GROUP, "/vote 1 yes"))
         assert ballot.text == "Recorded: yes for Fab Nord AS"
@@ -268,7 +319,12 @@ async def test_two_organisations_draft_from_matrix_and_telegram_then_approve_ver
             (hashlib.sha256(docx).hexdigest(), "Fab Nord AS", "telegram"),
         ]
         assert manifest["deliverable"]["final_version"] == 2
-        assert manifest["status_history"][-1] == {**manifest["status_history"][-1], "to": "final", "version": 2, "by": "vote:1"}
+        assert manifest["status_history"][-1] == {
+            **manifest["status_history"][-1],
+            "to": "final",
+            "version": 2,
+            "by": "vote:1",
+        }
     finally:
         app.request_stop()
         await asyncio.wait_for(running, WAIT)

@@ -4,9 +4,9 @@ entry point, commands piped into the console, and admin commands with their exit
 from __future__ import annotations
 
 import sqlite3
-import zipfile
 import subprocess
 import sys
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -25,9 +25,7 @@ def home(tmp_path, monkeypatch) -> Path:
 
 
 def wgbot(*args: str, stdin: str = "") -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [WGBOT, *args], input=stdin, capture_output=True, text=True, timeout=60
-    )
+    return subprocess.run([WGBOT, *args], input=stdin, capture_output=True, text=True, timeout=60)
 
 
 def blocks(stdout: str) -> list[str]:
@@ -164,8 +162,14 @@ def test_a_vote_is_exported_with_its_ballots_and_audit_hashes(home):
     wgbot("org", "add", "ACME GmbH", "--country", "DE", "--kind", "industry", "--group", "pfas")
     wgbot("org", "add", "Fab Nord AS", "--country", "NO", "--kind", "industry", "--group", "pfas")
     wgbot("person", "add", "Jana Novak", "--org", "ACME GmbH", "--role", "chair:pfas", "--account", "console:jana")
-    done = wgbot("console", "--as", "jana", "--room", "pfas",
-                 stdin='/vote open "Adopt the roadmap?"\n/vote 1 no\n/vote 1 yes\n/vote close 1\n')
+    done = wgbot(
+        "console",
+        "--as",
+        "jana",
+        "--room",
+        "pfas",
+        stdin='/vote open "Adopt the roadmap?"\n/vote 1 no\n/vote 1 yes\n/vote close 1\n',
+    )
     assert "Outcome: NOT VALID — quorum not met." not in done.stdout and "Outcome: ADOPTED." in done.stdout
     record = json.loads(wgbot("votes", "export", "1").stdout)
     assert record["result"]["tally"] == {"yes": 1, "no": 0, "abstain": 0}
@@ -200,15 +204,23 @@ def test_an_operator_announces_from_the_shell_and_the_running_bot_delivers_it(ho
     ]
     wrong = wgbot("announce", "--to", "pfass", "Hello")
     assert wrong.returncode == 1
-    assert wrong.stderr.strip().endswith("wgbot: No working group 'pfass'. Did you mean pfas? Known groups: pfas, skills, supply-chains.")
+    assert wrong.stderr.strip().endswith(
+        "wgbot: No working group 'pfass'. Did you mean pfas? Known groups: pfas, skills, supply-chains."
+    )
 
 
 def test_an_operator_exports_a_deliverable_as_a_zip(home):
     assert wgbot("org", "add", "ACME GmbH", "--country", "de", "--kind", "industry", "--group", "pfas").returncode == 0
     wgbot("person", "add", "Jana Novak", "--org", "acme gmbh", "--role", "chair:pfas", "--account", "console:jana")
     (home / "roadmap.md").write_text("# Roadmap\n")
-    wgbot("console", "--as", "jana", "--room", "pfas",
-          stdin='/deliverable new "PFAS roadmap"\n:attach roadmap.md\n/draft 1\n/draft 1 A second text\n')
+    wgbot(
+        "console",
+        "--as",
+        "jana",
+        "--room",
+        "pfas",
+        stdin='/deliverable new "PFAS roadmap"\n:attach roadmap.md\n/draft 1\n/draft 1 A second text\n',
+    )
     done = wgbot("deliverable", "export", "1", "-o", "roadmap.zip")
     assert done.stdout.startswith("wrote roadmap.zip: deliverable 1 (PFAS roadmap), 2 versions"), done.stderr
     with zipfile.ZipFile(home / "roadmap.zip") as archive:

@@ -24,14 +24,17 @@ from storage.models import AuditEntry, Deliverable, DraftVersion, Notice, Vote, 
 from tests.alliance import member_organisation, message, person
 
 PDF = b"%PDF-1.7\n1 0 obj <<>> endobj\ntrailer <<>>\n%%EOF\n"
-MARKDOWN = "# PFAS roadmap\n\nPhase-out by 2030.\n".encode()
+MARKDOWN = b"# PFAS roadmap\n\nPhase-out by 2030.\n"
 
 
 def docx(text: str) -> bytes:
     """A minimal DOCX package; the same text gives the same bytes (fixed timestamps)."""
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w") as package:
-        for name, content in (("[Content_Types].xml", "<Types/>"), ("word/document.xml", f"<w:document>{text}</w:document>")):
+        for name, content in (
+            ("[Content_Types].xml", "<Types/>"),
+            ("word/document.xml", f"<w:document>{text}</w:document>"),
+        ):
             package.writestr(zipfile.ZipInfo(name, date_time=(2026, 11, 25, 0, 0, 0)), content)
     return buffer.getvalue()
 
@@ -58,7 +61,9 @@ def uploads() -> Uploads:
 
 @pytest.fixture
 def settings(settings, tmp_path):
-    return settings.model_copy(update={"files": settings.files.model_copy(update={"path": tmp_path / "files", "max_mb": 1})})
+    return settings.model_copy(
+        update={"files": settings.files.model_copy(update={"path": tmp_path / "files", "max_mb": 1})}
+    )
 
 
 @pytest.fixture
@@ -90,19 +95,31 @@ async def test_drafts_become_numbered_versions_with_author_organisation_and_hash
     created = await say(router, '/deliverable new "PFAS roadmap" due=2027-03-31 The alliance\'s view on PFAS')
     assert created == "Deliverable 1 (PFAS roadmap) is open for drafts: /draft 1 with a file or text."
     first = await say(router, "/draft 1", sender="ola", attachments=(uploads.attach("roadmap.pdf", PDF),))
-    assert first == f"Recorded as version 1 of deliverable 1: roadmap.pdf, {len(PDF)} bytes, sha256 {hashlib.sha256(PDF).hexdigest()}."
+    assert (
+        first
+        == f"Recorded as version 1 of deliverable 1: roadmap.pdf, {len(PDF)} bytes, sha256 {hashlib.sha256(PDF).hexdigest()}."
+    )
     second = await say(router, "/draft 1 # PFAS roadmap\n\nPhase-out by 2030.")
     assert second.startswith("Recorded as version 2 of deliverable 1: deliverable-1-draft.md")
-    assert await say(router, "/comment 1 2 Please add the 2035 milestone.", sender="ola") == "Comment added to version 2 of deliverable 1."
+    assert (
+        await say(router, "/comment 1 2 Please add the 2035 milestone.", sender="ola")
+        == "Comment added to version 2 of deliverable 1."
+    )
     info = (await say(router, "/deliverable info 1", sender="ola")).splitlines()
     assert info[0] == "Deliverable 1: PFAS roadmap — PFAS, drafting, due Wed 31 Mar 2027 23:59 CEST"
     assert info[2].startswith("v1 roadmap.pdf — Ola Nordmann (Fab Nord AS), ")
     assert info[3].startswith("v2 deliverable-1-draft.md — Jana Novak (ACME GmbH), ")
     assert info[4] == "   💬 Ola Nordmann: Please add the 2035 milestone."
-    assert stored_files(settings) == sorted([hashlib.sha256(PDF).hexdigest(), hashlib.sha256(MARKDOWN[:-1]).hexdigest()])
+    assert stored_files(settings) == sorted(
+        [hashlib.sha256(PDF).hexdigest(), hashlib.sha256(MARKDOWN[:-1]).hexdigest()]
+    )
     assert "1. PFAS roadmap — drafting, due Wed 31 Mar 2027" in await say(router, "/deliverable list")
     async with db.transaction() as session:
-        logged = list(await session.scalars(select(AuditEntry.details).where(AuditEntry.action == "deliverable.draft").order_by(AuditEntry.id)))
+        logged = list(
+            await session.scalars(
+                select(AuditEntry.details).where(AuditEntry.action == "deliverable.draft").order_by(AuditEntry.id)
+            )
+        )
     assert [(d["version"], d["organisation"]) for d in logged] == [(1, "Fab Nord AS"), (2, "ACME GmbH")]
 
 
@@ -110,8 +127,16 @@ async def test_drafts_become_numbered_versions_with_author_organisation_and_hash
     ("command", "attachment", "reason"),
     [
         ("/draft 1", ("huge.pdf", PDF, 5 * 1024 * 1024), "huge.pdf is larger than the 1 MB limit."),
-        ("/draft 1", ("tool.exe", b"MZ\x90\x00", None), "tool.exe is not a draft type: send PDF, DOCX, ODT, Markdown (.md) or plain text (.txt)."),
-        ("/draft 1", ("fake.pdf", b"MZ\x90\x00", None), "fake.pdf does not contain what its name says (application/pdf)."),
+        (
+            "/draft 1",
+            ("tool.exe", b"MZ\x90\x00", None),
+            "tool.exe is not a draft type: send PDF, DOCX, ODT, Markdown (.md) or plain text (.txt).",
+        ),
+        (
+            "/draft 1",
+            ("fake.pdf", b"MZ\x90\x00", None),
+            "fake.pdf does not contain what its name says (application/pdf).",
+        ),
         ("/draft 1", ("empty.md", b"", None), "empty.md is empty."),
         ("/draft 1", None, "Attach the draft, or write it after the command: /draft 1 <text>."),
         ("/draft 9 Some text", None, "No deliverable '9'; /deliverable list shows them."),
@@ -139,7 +164,12 @@ async def test_the_same_file_twice_is_recognised_and_not_a_new_version(router, d
 
 
 async def test_only_organisations_of_the_group_send_drafts(router, db, pfas, uploads):
-    await person(db, "Sven Skill", organisation=(await member_organisation(db, "Outside AB", joins=("skills",))), accounts=("console:sven",))
+    await person(
+        db,
+        "Sven Skill",
+        organisation=(await member_organisation(db, "Outside AB", joins=("skills",))),
+        accounts=("console:sven",),
+    )
     await say(router, '/deliverable new "PFAS roadmap"')
     refused = await say(router, "/draft 1 My text", sender="sven", room="skills")
     assert refused.startswith("Only organisations taking part in PFAS send its drafts.")
@@ -165,17 +195,34 @@ async def test_two_drafts_at_the_same_instant_become_two_versions(router, db, pf
 
 async def test_the_chair_moves_the_status_and_everyone_is_told(router, db, pfas):
     await say(router, '/deliverable new "PFAS roadmap"')
-    assert (await say(router, "/deliverable status 1 final")).startswith("Deliverable 1 is drafting; it can move to in review.")
+    assert (await say(router, "/deliverable status 1 final")).startswith(
+        "Deliverable 1 is drafting; it can move to in review."
+    )
     await say(router, "/draft 1 The text.")
-    assert await say(router, "/deliverable status 1 review") == "Deliverable 1 (PFAS roadmap) is now in review; it was drafting."
-    assert await say(router, "/deliverable status 1 final 1") == "Deliverable 1 (PFAS roadmap) is now final (version 1); it was in review."
-    assert (await say(router, "/draft 1 Late text", sender="ola")).startswith("Deliverable 1 is final; it takes no more drafts.")
-    assert (await say(router, "/deliverable status 1 review", sender="ola")).startswith("Only the chair of this working group")
+    assert (
+        await say(router, "/deliverable status 1 review")
+        == "Deliverable 1 (PFAS roadmap) is now in review; it was drafting."
+    )
+    assert (
+        await say(router, "/deliverable status 1 final 1")
+        == "Deliverable 1 (PFAS roadmap) is now final (version 1); it was in review."
+    )
+    assert (await say(router, "/draft 1 Late text", sender="ola")).startswith(
+        "Deliverable 1 is final; it takes no more drafts."
+    )
+    assert (await say(router, "/deliverable status 1 review", sender="ola")).startswith(
+        "Only the chair of this working group"
+    )
     async with db.transaction() as session:
-        told = list(await session.scalars(select(Notice.target).where(Notice.text.like("Deliverable 1 (PFAS roadmap) is now%"))))
+        told = list(
+            await session.scalars(select(Notice.target).where(Notice.text.like("Deliverable 1 (PFAS roadmap) is now%")))
+        )
         moves = list(await session.scalars(select(AuditEntry.details).where(AuditEntry.action == "deliverable.status")))
     assert told == ["pfas", "pfas"]
-    assert [(m["from"], m["to"], m["version"]) for m in moves] == [("drafting", "in review", None), ("in review", "final", 1)]
+    assert [(m["from"], m["to"], m["version"]) for m in moves] == [
+        ("drafting", "in review", None),
+        ("in review", "final", 1),
+    ]
 
 
 async def test_a_passed_approval_vote_makes_exactly_that_version_final(router, db, pfas, uploads):
@@ -187,7 +234,10 @@ async def test_a_passed_approval_vote_makes_exactly_that_version_final(router, d
     assert opened.startswith("Vote #1 is open")
     async with db.transaction() as session:
         posted = (await session.scalars(select(Notice.text).where(Notice.text.like("Vote #1 (PFAS)%")))).first()
-    assert f"version 2 of deliverable 1 (PFAS roadmap: v2.docx, sha256 {hashlib.sha256(docx('second')).hexdigest()}) becomes final" in posted
+    assert (
+        f"version 2 of deliverable 1 (PFAS roadmap: v2.docx, sha256 {hashlib.sha256(docx('second')).hexdigest()}) becomes final"
+        in posted
+    )
     await say(router, "/vote 1 yes")
     await say(router, "/vote 1 yes", sender="ola")
     closed = await say(router, "/vote close 1")

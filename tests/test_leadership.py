@@ -75,4 +75,3 @@ async def test_one_process_leads_and_another_takes_over_when_it_dies_or_stops(da
     finally:
         await first.close()
         await second.close()
-

@@ -111,7 +111,9 @@ async def test_buttons_become_reactions_and_a_reaction_is_the_command(scene):
     offer = await scene.ask("/choose")
     assert "React with 👍 yes · 👎 no · 🤷 abstain" in offer["content"]["body"]
     placed = await scene.jana.wait_for(
-        lambda e: e["type"] == "m.reaction" and e["sender"] == scene.bot_id and e["content"]["m.relates_to"]["key"] == "🤷"
+        lambda e: (
+            e["type"] == "m.reaction" and e["sender"] == scene.bot_id and e["content"]["m.relates_to"]["key"] == "🤷"
+        )
     )
     assert placed["content"]["m.relates_to"]["event_id"] == offer["event_id"]
 
@@ -125,7 +127,9 @@ async def test_buttons_become_reactions_and_a_reaction_is_the_command(scene):
 
     await scene.jana.client.room_redact(scene.room_id, reaction)
     taken_back = await scene.jana.wait_for(
-        lambda e: e["sender"] == scene.bot_id and "Taking back a reaction changes nothing" in e["content"].get("body", "")
+        lambda e: (
+            e["sender"] == scene.bot_id and "Taking back a reaction changes nothing" in e["content"].get("body", "")
+        )
     )
     assert "👎 (/pick no) still stands" in taken_back["content"]["body"]
 
@@ -177,7 +181,8 @@ async def test_a_restart_neither_replays_old_commands_nor_misses_new_ones(scene)
 
     await asyncio.sleep(1.0)  # time for any replayed answer to show up
     answers = [
-        e for e in scene.jana.from_sender(scene.bot_id, scene.room_id)
+        e
+        for e in scene.jana.from_sender(scene.bot_id, scene.room_id)
         if e["content"].get("m.relates_to", {}).get("m.in_reply_to")
     ]
     quoted = [e["content"]["m.relates_to"]["m.in_reply_to"]["event_id"] for e in answers]

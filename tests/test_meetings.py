@@ -5,7 +5,7 @@ and calendars that other programs read right. On SQLite and PostgreSQL."""
 from __future__ import annotations
 
 import asyncio
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import icalendar
@@ -42,7 +42,9 @@ async def pfas(db):
     await person(db, "Sam", accounts=("console:sam",), roles=("secretariat",))
     async with db.transaction() as session:
         group = await find_group(session, "pfas")
-        await rooms.bind_room(session, actor="t", platform="telegram", room_id="-100", purpose=RoomPurpose.GROUP, group=group)
+        await rooms.bind_room(
+            session, actor="t", platform="telegram", room_id="-100", purpose=RoomPurpose.GROUP, group=group
+        )
 
 
 @pytest.fixture
@@ -55,7 +57,7 @@ def router(db, settings, tmp_path) -> Router:
     return Router(db, build_registry(), settings, fetch=fetch, clock=lambda: NOW)
 
 
-NOW = datetime(2026, 11, 25, 9, 0, tzinfo=timezone.utc)
+NOW = datetime(2026, 11, 25, 9, 0, tzinfo=UTC)
 
 
 async def say(router, text, sender="jana", room="pfas", **kwargs) -> str:
@@ -66,13 +68,17 @@ async def say(router, text, sender="jana", room="pfas", **kwargs) -> str:
 
 async def posted(db, like: str) -> list[tuple[str, str]]:
     async with db.transaction() as session:
-        rows = await session.execute(select(Notice.target, Notice.text).where(Notice.text.like(like)).order_by(Notice.id))
+        rows = await session.execute(
+            select(Notice.target, Notice.text).where(Notice.text.like(like)).order_by(Notice.id)
+        )
         return [tuple(r) for r in rows]
 
 
 async def test_a_weekly_meeting_keeps_its_local_time_across_the_october_change(router, db, pfas):
     answer = await say(router, WEEKLY)
-    assert answer == "Scheduled: PFAS weekly (meeting 1.1), Tue 19 Oct 2027 10:00 CEST, 90 min. /meeting info 1 shows it."
+    assert (
+        answer == "Scheduled: PFAS weekly (meeting 1.1), Tue 19 Oct 2027 10:00 CEST, 90 min. /meeting info 1 shows it."
+    )
     info = await say(router, "/meeting info 1")
     assert "Then: 1.2 Tue 26 Oct 2027 10:00 CEST; 1.3 Tue 02 Nov 2027 10:00 CET; 1.4 Tue 09 Nov 2027 10:00 CET" in info
     async with db.transaction() as session:
@@ -140,7 +146,10 @@ async def test_rsvps_show_the_organisation_and_only_members_and_guests_answer(ro
 
 async def test_an_agenda_is_built_by_members_in_order(router, db, pfas):
     await say(router, WEEKLY)
-    assert await say(router, '/meeting agenda 1 add "Budget 2027"', sender="ola") == "Added as item 1 of the agenda of meeting 1.1."
+    assert (
+        await say(router, '/meeting agenda 1 add "Budget 2027"', sender="ola")
+        == "Added as item 1 of the agenda of meeting 1.1."
+    )
     assert await say(router, "/meeting agenda 1 add Roadmap v2") == "Added as item 2 of the agenda of meeting 1.1."
     listed = await say(router, "/meeting agenda 1.1")
     assert listed.splitlines()[1:] == ["1. Budget 2027 (Ola Nordmann)", "2. Roadmap v2 (Jana Novak)"]
@@ -151,18 +160,32 @@ async def test_cancelling_and_moving_tell_everyone_and_are_audited(router, db, p
     await say(router, WEEKLY)
     series = await say(router, "/meeting cancel 1")
     assert series.startswith("Meeting 1 is a series: cancel one occurrence (1.N")
-    assert await say(router, "/meeting cancel 1.2") == "Cancelled: PFAS weekly (meeting 1.2), Tue 26 Oct 2027 10:00 CEST, 90 min."
+    assert (
+        await say(router, "/meeting cancel 1.2")
+        == "Cancelled: PFAS weekly (meeting 1.2), Tue 26 Oct 2027 10:00 CEST, 90 min."
+    )
     assert (await say(router, '/meeting move 1.3 "2027-11-04 15:00"')).startswith("Moved to Thu 04 Nov 2027 15:00 CET")
     assert [t for t, _ in await posted(db, "Cancelled: PFAS weekly%")] == ["pfas", "-100"]
-    assert [t for t, _ in await posted(db, "Moved: PFAS weekly (meeting 1.3) from Tue 02 Nov 2027 10:00 CET to Thu 04 Nov 2027 15:00 CET.")] == ["pfas", "-100"]
+    assert [
+        t
+        for t, _ in await posted(
+            db, "Moved: PFAS weekly (meeting 1.3) from Tue 02 Nov 2027 10:00 CET to Thu 04 Nov 2027 15:00 CET."
+        )
+    ] == ["pfas", "-100"]
     listed = await say(router, "/meeting list", sender="ola")
     assert [line.split(",")[0] for line in listed.splitlines()[1:]] == [
-        "• PFAS weekly (meeting 1.1)", "• PFAS weekly (meeting 1.3)", "• PFAS weekly (meeting 1.4)"
+        "• PFAS weekly (meeting 1.1)",
+        "• PFAS weekly (meeting 1.3)",
+        "• PFAS weekly (meeting 1.4)",
     ]
     assert (await say(router, "/meeting cancel 1 all")).endswith("is cancelled: the whole series.")
     assert "No meetings to come." in await say(router, "/meeting list")
     async with db.transaction() as session:
-        actions = list(await session.scalars(select(AuditEntry.action).where(AuditEntry.action.like("meeting.%")).order_by(AuditEntry.id)))
+        actions = list(
+            await session.scalars(
+                select(AuditEntry.action).where(AuditEntry.action.like("meeting.%")).order_by(AuditEntry.id)
+            )
+        )
     assert actions == ["meeting.scheduled", "meeting.occurrence_cancelled", "meeting.moved", "meeting.cancelled"]
 
 
@@ -178,7 +201,11 @@ async def test_minutes_are_kept_after_the_meeting_as_text_or_file(router, db, pf
     too_early = await say(router, "/meeting minutes 1.1 We agreed on the roadmap.")
     assert too_early.startswith("Meeting 1.1 has not taken place yet; minutes come after it.")
     async with db.transaction() as session:  # time passes: the first meeting took place
-        await session.execute(update(Meeting).values(local_start=datetime(2026, 11, 3, 10), first_start=datetime(2026, 11, 3, 9, tzinfo=timezone.utc)))
+        await session.execute(
+            update(Meeting).values(
+                local_start=datetime(2026, 11, 3, 10), first_start=datetime(2026, 11, 3, 9, tzinfo=UTC)
+            )
+        )
     attachment = AttachmentRef("console", "Minutes: roadmap agreed.", "minutes.md", "text/markdown")
     kept = await say(router, "/meeting minutes 1.1", attachments=(attachment,))
     assert kept.startswith("Minutes of meeting 1.1 kept: minutes.md (sha256 ")
@@ -189,10 +216,14 @@ async def test_minutes_are_kept_after_the_meeting_as_text_or_file(router, db, pf
 
 async def test_a_guest_is_invited_to_one_meeting_and_gets_its_reminders_privately(router, db, pfas):
     await say(router, WEEKLY)
-    assert (await say(router, "/guest invite telegram:777 1")).startswith("Gus Guest is invited to meeting 1 (PFAS weekly)")
+    assert (await say(router, "/guest invite telegram:777 1")).startswith(
+        "Gus Guest is invited to meeting 1 (PFAS weekly)"
+    )
     assert (await say(router, "/guest invite telegram:777 1")) == "Gus Guest is already invited to meeting 1."
-    assert (await say(router, "/rsvp 1 yes", sender="777", platform="telegram", room="-100")).startswith("Noted: yes for Gus")
-    first = datetime(2027, 10, 19, 8, 0, tzinfo=timezone.utc)
+    assert (await say(router, "/rsvp 1 yes", sender="777", platform="telegram", room="-100")).startswith(
+        "Noted: yes for Gus"
+    )
+    first = datetime(2027, 10, 19, 8, 0, tzinfo=UTC)
     due_at = first - timedelta(minutes=1440)
     async with db.transaction() as session:
         due = await meetings.claim_due_reminder(session, 1, [1440, 15], due_at)
@@ -213,10 +244,20 @@ async def test_a_reminder_is_claimed_once_even_when_fired_twice_at_once(db, pfas
     results = await asyncio.gather(reminders.remind(1), reminders.remind(1))
     assert sorted(results) == [False, True]
     async with db.transaction() as session:
-        marks = list((await session.execute(select(MeetingReminder.minutes_before, MeetingReminder.outcome).order_by(MeetingReminder.minutes_before))).tuples())
+        marks = list(
+            (
+                await session.execute(
+                    select(MeetingReminder.minutes_before, MeetingReminder.outcome).order_by(
+                        MeetingReminder.minutes_before
+                    )
+                )
+            ).tuples()
+        )
     assert marks == [(30, "late"), (1440, "skipped")]  # both fell due while "down": only the latest goes, late
     texts = await posted(db, "Reminder: Stand-up%")
-    assert len(texts) == 2 and all("(Sent late: the bot was not running when this reminder was due.)" in t for _, t in texts)
+    assert len(texts) == 2 and all(
+        "(Sent late: the bot was not running when this reminder was due.)" in t for _, t in texts
+    )
     assert await reminders.remind(1) is False
     assert await reminders.plan() == []
 

@@ -79,7 +79,9 @@ async def test_the_whole_story_from_application_to_one_identity_on_two_platforms
     for text, expected in answers:
         assert (await say(router, dm(text, "501"))).startswith(expected), text
     submitted = await say(router, dm("yes", "501"))
-    assert submitted.startswith("Thank you. Application #1 for Silicon Café GmbH is submitted (DE, industry; groups: pfas, skills)")
+    assert submitted.startswith(
+        "Thank you. Application #1 for Silicon Café GmbH is submitted (DE, industry; groups: pfas, skills)"
+    )
     assert await count(db, Dialog) == 0
 
     # The Commission sees it in full, with the Declaration's version and the eligibility answers.
@@ -112,7 +114,11 @@ async def test_the_whole_story_from_application_to_one_identity_on_two_platforms
         assert (await audit.verify(session)).intact
     assert actions[-8:] == [
         "application.submitted",
-        "organisation.added", "person.added", "account.linked", "group.joined", "group.joined",
+        "organisation.added",
+        "person.added",
+        "account.linked",
+        "group.joined",
+        "group.joined",
         "application.approved",
         "account.linked",  # the Matrix account, by link code
     ]
@@ -226,7 +232,9 @@ async def test_link_codes_work_once_and_only_for_ten_minutes(router, db):
     assert (await say(router, dm(f"/link {stale}", "@late:m.org", platform="matrix"))).startswith(
         "That link code has expired"
     )
-    assert (await say(router, dm("/link NOTACODE", "@x:m.org", platform="matrix"))).startswith("'NOTACODE' is not a link code")
+    assert (await say(router, dm("/link NOTACODE", "@x:m.org", platform="matrix"))).startswith(
+        "'NOTACODE' is not a link code"
+    )
     assert (await say(router, dm("/link", "stranger"))).startswith("You are not known to the alliance yet")
 
 
@@ -261,12 +269,16 @@ async def test_a_proposed_working_group_is_created_when_the_alliance_votes_for_i
     fab = await member_organisation(db, "Fab Nord AS", joins=("skills",))
     await person(db, "Jana Novak", organisation=acme, accounts=("console:jana",))
     await person(db, "Ola Nordmann", organisation=fab, accounts=("console:ola",))
-    proposed = await say(router, dm('/wg propose "Chips Act" Follow the implementation of the Chips Act', "jana", platform="console"))
+    proposed = await say(
+        router, dm('/wg propose "Chips Act" Follow the implementation of the Chips Act', "jana", platform="console")
+    )
     assert proposed.startswith("Your proposal is vote #1")
     async with db.transaction() as session:
-        posted = list(await session.scalars(select(Notice.target).where(Notice.text.like("Vote #1 (the whole alliance)%"))))
+        posted = list(
+            await session.scalars(select(Notice.target).where(Notice.text.like("Vote #1 (the whole alliance)%")))
+        )
     assert sorted(posted) == ["pfas", "plenary", "secretariat", "skills", "supply-chains"]  # every bound room
-    assert (await say(router, dm('/wg propose PFAS again', "ola", platform="console"))).startswith(
+    assert (await say(router, dm("/wg propose PFAS again", "ola", platform="console"))).startswith(
         "The working group PFAS (pfas) already exists."
     )
     await say(router, dm("/vote 1 yes", "jana", platform="console"))

@@ -19,9 +19,7 @@ async def _tables(db: Database) -> set[str]:
 async def _drift(db: Database) -> list:
     async with db.engine.connect() as connection:
         return await connection.run_sync(
-            lambda sync: compare_metadata(
-                MigrationContext.configure(sync, opts={"compare_type": True}), Base.metadata
-            )
+            lambda sync: compare_metadata(MigrationContext.configure(sync, opts={"compare_type": True}), Base.metadata)
         )
 
 

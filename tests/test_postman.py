@@ -83,8 +83,12 @@ async def test_what_cannot_be_delivered_is_given_up_with_the_reason(db):
         await notices.to_room(session, "matrix", "!room:example.org", "hello")
     await Postman(db, {"telegram": RecordingTransport()}).settled()
     assert await statuses(db) == [
-        ("never-started", NoticeStatus.FAILED, 1,
-         "Telegram user never-started has not started a private chat with the bot yet"),
+        (
+            "never-started",
+            NoticeStatus.FAILED,
+            1,
+            "Telegram user never-started has not started a private chat with the bot yet",
+        ),
         ("!room:example.org", NoticeStatus.FAILED, 1, "matrix is not connected in this process"),
     ]
 

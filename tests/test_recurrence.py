@@ -4,7 +4,7 @@ refusals for rules that never end or run too often."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -14,8 +14,8 @@ from hypothesis import strategies as st
 from storage.rules.recurrence import (
     MAX_OCCURRENCES,
     RuleError,
-    describe,
     Series,
+    describe,
     make_rule,
     occurrence,
     occurrences,
@@ -23,7 +23,7 @@ from storage.rules.recurrence import (
 )
 
 BRUSSELS = "Europe/Brussels"
-UTC = timezone.utc
+UTC = UTC
 
 
 @dataclass
@@ -50,13 +50,18 @@ def test_every_month_means_the_same_weekday_of_the_month():
     first_tuesday = datetime(2026, 12, 1, 14, 0)
     series = Series(first_tuesday, BRUSSELS, make_rule("month", first_tuesday, BRUSSELS, date(2027, 3, 31)))
     assert [local(o.start).date() for o in occurrences(series)] == [
-        date(2026, 12, 1), date(2027, 1, 5), date(2027, 2, 2), date(2027, 3, 2)
+        date(2026, 12, 1),
+        date(2027, 1, 5),
+        date(2027, 2, 2),
+        date(2027, 3, 2),
     ]
     last_thursday = datetime(2026, 12, 31, 9, 0)
     rule = make_rule("month", last_thursday, BRUSSELS, date(2027, 2, 28))
     assert "BYDAY=-1TH" in rule
     assert [local(o.start).date() for o in occurrences(Series(last_thursday, BRUSSELS, rule))] == [
-        date(2026, 12, 31), date(2027, 1, 28), date(2027, 2, 25)
+        date(2026, 12, 31),
+        date(2027, 1, 28),
+        date(2027, 2, 25),
     ]
 
 
@@ -90,7 +95,12 @@ def test_numbers_stay_when_an_occurrence_is_cancelled_or_moved():
     moved_to = datetime(2026, 12, 16, 15, 0, tzinfo=UTC)
     changes = {2: Change(cancelled=True), 3: Change(moved_to=moved_to)}
     listed = list(occurrences(series, changes))
-    assert [(o.number, o.cancelled, o.moved) for o in listed] == [(1, False, False), (2, True, False), (3, False, True), (4, False, False)]
+    assert [(o.number, o.cancelled, o.moved) for o in listed] == [
+        (1, False, False),
+        (2, True, False),
+        (3, False, True),
+        (4, False, False),
+    ]
     assert occurrence(series, changes, 3).start == moved_to
     assert occurrence(series, changes, 5) is None and occurrence(series, changes, 0) is None
 

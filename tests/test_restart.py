@@ -32,7 +32,7 @@ class Bot:
         self.config = home / "config.toml"
         self.config.write_text(
             f'[database]\nurl = "sqlite+aiosqlite:///{home / "wgbot.sqlite3"}"\n'
-            f'[meetings]\nreminder_minutes = [1]\n'
+            f"[meetings]\nreminder_minutes = [1]\n"
             f'[files]\npath = "{home / "files"}"\n'
             f'[telegram]\ntoken = "{emulator.token}"\napi_url = "{emulator.base_url}"\n'
             f'file_url = "{emulator.base_file_url}"\npoll_timeout = 1\nrate_limiter = false\n'
@@ -77,7 +77,9 @@ async def test_a_reminder_due_while_the_bot_was_killed_arrives_once_after_restar
     async with db.transaction() as session:
         await groups.seed_founding_groups(session)
         pfas = await groups.find_group(session, "pfas")
-        await rooms.bind_room(session, actor="t", platform="telegram", room_id=str(GROUP), purpose=RoomPurpose.GROUP, group=pfas)
+        await rooms.bind_room(
+            session, actor="t", platform="telegram", room_id=str(GROUP), purpose=RoomPurpose.GROUP, group=pfas
+        )
     acme = await member_organisation(db, "ACME GmbH", joins=("pfas",))
     await person(db, "Jana Novak", organisation=acme, accounts=("telegram:1001",), roles=("chair:pfas",))
     await db.close()

@@ -7,7 +7,8 @@ import asyncio
 import logging
 
 import pytest
-from hypothesis import HealthCheck, given, settings as hsettings
+from hypothesis import HealthCheck, given
+from hypothesis import settings as hsettings
 from hypothesis import strategies as st
 from sqlalchemy import func, select
 
@@ -23,9 +24,7 @@ from tests.alliance import member_organisation, message, person
 
 async def record_decision(ctx, call):
     """A stand-in governance act: writes one audit line, like every real one will."""
-    await audit.record(
-        ctx.session, actor=ctx.actor.label, action="test.decided", subject=call.args["what"]
-    )
+    await audit.record(ctx.session, actor=ctx.actor.label, action="test.decided", subject=call.args["what"])
     return Reply(f"Decided {call.args['what']}.")
 
 
@@ -51,9 +50,7 @@ def router(db, settings) -> Router:
 
 async def audit_count(db, action: str) -> int:
     async with db.transaction() as session:
-        return await session.scalar(
-            select(func.count()).select_from(AuditEntry).where(AuditEntry.action == action)
-        )
+        return await session.scalar(select(func.count()).select_from(AuditEntry).where(AuditEntry.action == action))
 
 
 @pytest.fixture
@@ -138,9 +135,7 @@ async def test_the_same_event_id_on_another_platform_is_another_event(router, db
     from storage.models import RoomPurpose
 
     async with db.transaction() as session:
-        await rooms.bind_room(
-            session, actor="t", platform="telegram", room_id="-100", purpose=RoomPurpose.PLENARY
-        )
+        await rooms.bind_room(session, actor="t", platform="telegram", room_id="-100", purpose=RoomPurpose.PLENARY)
     await router.handle(message("/decide a", sender="sam", event_id="1"))
     await router.handle(message("/decide b", sender="77", room="-100", platform="telegram", event_id="1"))
     assert await audit_count(db, "test.decided") == 2
@@ -212,9 +207,7 @@ def test_every_command_text_gets_an_answer_and_never_an_exception(database_url, 
     )
     def check(prefix, name, rest):
         text = f"{prefix}{name} {rest}"
-        reply = loop.run_until_complete(
-            router.handle(message(text, sender="anyone", event_id=f"h{next(counter)}"))
-        )
+        reply = loop.run_until_complete(router.handle(message(text, sender="anyone", event_id=f"h{next(counter)}")))
         assert reply is not None and reply.text.strip()
         assert "Traceback" not in reply.text and "Sorry, that failed" not in reply.text
 
@@ -237,9 +230,7 @@ async def test_event_marks_are_forgotten_only_long_after_any_redelivery(router, 
     await router.handle(message("/decide new", sender="sam", event_id="new"))
     async with db.transaction() as session:
         await session.execute(
-            update(ProcessedEvent)
-            .where(ProcessedEvent.event_id == "old")
-            .values(seen_at=utcnow() - timedelta(days=31))
+            update(ProcessedEvent).where(ProcessedEvent.event_id == "old").values(seen_at=utcnow() - timedelta(days=31))
         )
         assert await events.forget_before(session, utcnow() - timedelta(days=30)) == 1
     assert await router.handle(message("/decide new", sender="sam", event_id="new")) is None

@@ -32,8 +32,9 @@ class Calendar:
 
 async def test_a_job_beyond_the_horizon_is_handed_over_by_a_resync_and_fires_on_time():
     calendar = Calendar(timedelta(milliseconds=300), timedelta(seconds=2))
-    scheduler = Scheduler([calendar], after_change=lambda: None,
-                          resync_every=timedelta(milliseconds=200), horizon=timedelta(seconds=1))
+    scheduler = Scheduler(
+        [calendar], after_change=lambda: None, resync_every=timedelta(milliseconds=200), horizon=timedelta(seconds=1)
+    )
     await scheduler.start()
     try:
         assert scheduler.job_ids() == ["calendar:0"]  # the later one is not held yet

@@ -10,10 +10,10 @@ import pytest
 from bot.app import App, chat_transports
 from bot.config import Settings
 from bot.transports.base import Button, DirectChatUnavailable, Reply, RoomRef, UserRef
+from bot.transports.telegram_pacing import MARGIN, SlidingWindow
 from storage import groups, rooms
 from storage.models import RoomPurpose
 from tests.alliance import member_organisation, person
-from bot.transports.telegram_pacing import MARGIN, SlidingWindow
 from tests.telegram_emulator import BotApiEmulator, FloodControl
 from tests.transport_probes import CALENDAR, checksum_line, offer_choice, probe_registry
 
@@ -121,7 +121,7 @@ async def test_a_button_press_is_the_command_and_is_answered_with_a_toast(room):
 
 async def test_a_command_too_long_for_callback_data_still_works_as_a_button(room):
     offer = await room.ask(room.jana, "/longchoice")
-    (label, data), = offer.buttons()
+    ((label, data),) = offer.buttons()
     assert len(data.encode()) <= 64
     toast = await room.emulator.wait_for_toast(await room.emulator.press(room.jana, offer, "long"))
     assert toast["text"] == "Recorded: " + "x" * 80 + " for ACME GmbH"
@@ -225,7 +225,10 @@ async def test_webhook_mode_receives_updates_posted_by_telegram(room):
     port = _free_port()
     room.emulator.webhook_forward = f"http://127.0.0.1:{port}"
     await room.start_bot(
-        mode="webhook", webhook_url="https://bot.example.org/hook", listen="127.0.0.1", port=port,
+        mode="webhook",
+        webhook_url="https://bot.example.org/hook",
+        listen="127.0.0.1",
+        port=port,
         secret_token="s3cret-token",
     )
     assert room.emulator.calls.count("setWebhook") == 1 and "getUpdates" not in room.emulator.calls[-3:]

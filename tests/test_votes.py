@@ -49,7 +49,9 @@ async def pfas(db):
     await person(db, "Ola Nordmann", organisation=fab, accounts=("console:ola",))
     async with db.transaction() as session:
         group = await find_group(session, "pfas")
-        await rooms.bind_room(session, actor="t", platform="telegram", room_id="-100", purpose=RoomPurpose.GROUP, group=group)
+        await rooms.bind_room(
+            session, actor="t", platform="telegram", room_id="-100", purpose=RoomPurpose.GROUP, group=group
+        )
     return acme, fab
 
 
@@ -67,12 +69,20 @@ async def open_roadmap_vote(router) -> int:
 
 async def ballots(db, vote_id=1) -> list[tuple[int, str]]:
     async with db.transaction() as session:
-        return list((await session.execute(select(Ballot.organisation_id, Ballot.option).where(Ballot.vote_id == vote_id))).tuples())
+        return list(
+            (
+                await session.execute(select(Ballot.organisation_id, Ballot.option).where(Ballot.vote_id == vote_id))
+            ).tuples()
+        )
 
 
 async def casts(db, vote_id=1) -> list[str]:
     async with db.transaction() as session:
-        return list(await session.scalars(select(BallotCast.option).where(BallotCast.vote_id == vote_id).order_by(BallotCast.id)))
+        return list(
+            await session.scalars(
+                select(BallotCast.option).where(BallotCast.vote_id == vote_id).order_by(BallotCast.id)
+            )
+        )
 
 
 async def test_opening_posts_the_vote_with_buttons_in_every_room_of_the_group(router, db, pfas):
@@ -100,7 +110,14 @@ async def test_two_representatives_voting_at_the_same_instant_leave_one_ballot(r
     for attempt in range(5):  # several rounds, so a race has every chance to show
         replies = await asyncio.gather(
             say(router, f"/vote 1 {'yes' if attempt % 2 else 'no'}", sender="1001", platform="telegram", room="-100"),
-            say(router, f"/vote 1 {'no' if attempt % 2 else 'yes'}", sender="@piet:example.org", platform="matrix", room="dm", direct=True),
+            say(
+                router,
+                f"/vote 1 {'no' if attempt % 2 else 'yes'}",
+                sender="@piet:example.org",
+                platform="matrix",
+                room="dm",
+                direct=True,
+            ),
         )
         assert all(r.startswith("Recorded:") for r in replies), replies
     acme, _ = pfas
@@ -138,8 +155,12 @@ async def test_the_electorate_is_frozen_and_only_members_vote(router, db, pfas):
     visitor = await member_organisation(db, "Visiting Lab", status=OrganisationStatus.NON_MEMBER)
     await person(db, "Gus Guest", organisation=visitor, accounts=("console:gus",))
     assert (await say(router, "/vote 1 yes", sender="gus")).startswith("Only representatives of member organisations")
-    assert (await say(router, "/vote 1 yes", sender="stranger")).startswith("Only representatives of member organisations")
-    assert (await say(router, "/vote 1 maybe", sender="ola")).startswith("'maybe' is not an option of vote #1: yes, no, abstain.")
+    assert (await say(router, "/vote 1 yes", sender="stranger")).startswith(
+        "Only representatives of member organisations"
+    )
+    assert (await say(router, "/vote 1 maybe", sender="ola")).startswith(
+        "'maybe' is not an option of vote #1: yes, no, abstain."
+    )
     assert await ballots(db) == []
 
 
@@ -171,7 +192,9 @@ async def test_only_the_opener_or_the_secretariat_ends_a_vote_early(router, db, 
         "Only whoever opened vote #1, or the secretariat, may end it early."
     )
     assert (await say(router, "/vote cancel 1")).startswith("Vote #1 is cancelled.")
-    assert (await say(router, "/vote 1 yes", sender="ola")).startswith("Vote #1 is cancelled; ballots are no longer taken.")
+    assert (await say(router, "/vote 1 yes", sender="ola")).startswith(
+        "Vote #1 is cancelled; ballots are no longer taken."
+    )
 
 
 async def test_bad_vote_commands_say_what_is_wrong(router, db, pfas):
@@ -235,9 +258,15 @@ async def test_a_failed_quorum_extends_the_vote_once_and_reminds_the_non_voters(
     await deadlines.settle(1)
     async with db.transaction() as session:
         vote = await session.get(Vote, 1)
-        reminders = (await session.execute(
-            select(Notice.target, Notice.text).where(Notice.text.like("Vote #1 (%did not reach its quorum%"))
-        )).tuples().all()
+        reminders = (
+            (
+                await session.execute(
+                    select(Notice.target, Notice.text).where(Notice.text.like("Vote #1 (%did not reach its quorum%"))
+                )
+            )
+            .tuples()
+            .all()
+        )
     assert vote.status == VoteStatus.OPEN and vote.extended and vote.closes_at > utcnow() + timedelta(days=2)
     assert [target for target, _ in reminders] == ["ola"]  # Fab Nord's representative; ACME has voted
     assert f"extended until {shown(vote.closes_at, 'Europe/Brussels')}." in reminders[0][1]  # Ola set no zone
@@ -270,7 +299,11 @@ async def test_non_voters_are_reminded_once_before_the_deadline(router, db, pfas
     finally:
         scheduler.stop()
     async with db.transaction() as session:
-        reminded = (await session.execute(select(Notice.target, Notice.text).where(Notice.text.like("Reminder: vote #1%")))).tuples().all()
+        reminded = (
+            (await session.execute(select(Notice.target, Notice.text).where(Notice.text.like("Reminder: vote #1%"))))
+            .tuples()
+            .all()
+        )
         vote = await session.get(Vote, 1)
     assert [target for target, _ in reminded] == ["ola"]
     assert f"closes {shown(vote.closes_at, 'Europe/Lisbon')} and" in reminded[0][1]  # in Ola's own zone
@@ -337,4 +370,6 @@ async def test_a_posted_vote_shows_its_turnout_and_never_a_hidden_tally(router, 
     await say(router, "/vote close 1")
     await LiveTallies(db, {"telegram": rooms_}).refresh(1)
     closed = rooms_.messages["1"][-1]
-    assert closed.endswith("Closed: Turnout: 1 of 2 organisations (quorum 1: met).\nTally: yes 0 · no 1 · abstain 0\nOutcome: NOT ADOPTED — no simple majority.")
+    assert closed.endswith(
+        "Closed: Turnout: 1 of 2 organisations (quorum 1: met).\nTally: yes 0 · no 1 · abstain 0\nOutcome: NOT ADOPTED — no simple majority."
+    )

@@ -33,7 +33,9 @@ def test_quorum_counts_abstentions_and_rounds_up():
 def test_a_multi_option_vote_elects_its_winner():
     outcome = decide(("Lisbon", "Dresden", "Grenoble"), ["Dresden"] * 3 + ["Lisbon"] * 2, 5, 0.5, Majority.SIMPLE)
     assert outcome.winner == "Dresden" and outcome.passed
-    assert not decide(("Lisbon", "Dresden", "Grenoble"), ["Dresden"] * 3 + ["Lisbon"] * 2, 5, 0.5, Majority.TWO_THIRDS).passed
+    assert not decide(
+        ("Lisbon", "Dresden", "Grenoble"), ["Dresden"] * 3 + ["Lisbon"] * 2, 5, 0.5, Majority.TWO_THIRDS
+    ).passed
 
 
 @given(ballot_lists, st.integers(0, 10), st.floats(0, 1))

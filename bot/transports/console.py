@@ -91,7 +91,7 @@ class ConsoleTransport:
         return MessageRef(RoomRef(PLATFORM, f"direct:{user.user_id}"), str(next(self._message_ids)))
 
     async def fetch(self, attachment: AttachmentRef) -> bytes:
-        return Path(attachment.file_id).read_bytes()
+        return await asyncio.to_thread(Path(attachment.file_id).read_bytes)
 
     def _current_room(self) -> str:
         return f"direct:{self.user}" if self.direct else self.room
@@ -132,9 +132,7 @@ class ConsoleTransport:
         if self._attachment is not None:
             path, self._attachment = self._attachment, None
             media_type = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
-            attachments = (
-                AttachmentRef(PLATFORM, str(path), path.name, media_type, path.stat().st_size),
-            )
+            attachments = (AttachmentRef(PLATFORM, str(path), path.name, media_type, path.stat().st_size),)
         incoming = Incoming(
             platform=PLATFORM,
             room_id=self._current_room(),

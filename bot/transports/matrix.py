@@ -131,7 +131,7 @@ class MatrixTransport:
         since = await self.memory.get("next_batch")
         if since is None:
             # First start: begin from now; the history before the bot arrived is not for it.
-            first = await self._sync(since=None, timeout=0)
+            first = await self._sync(since=None, wait_ms=0)
             await self._handle_invites(first)
             since = first.next_batch
             await self.memory.put("next_batch", since)
@@ -168,8 +168,8 @@ class MatrixTransport:
         await self.memory.put("access_token", answer.access_token)
         log.info("matrix: logged in as %s, new device %s", answer.user_id, answer.device_id)
 
-    async def _sync(self, since: str | None, timeout: int) -> SyncResponse:
-        answer = await self.client.sync(timeout=timeout, since=since, sync_filter=SYNC_FILTER)
+    async def _sync(self, since: str | None, wait_ms: int) -> SyncResponse:
+        answer = await self.client.sync(timeout=wait_ms, since=since, sync_filter=SYNC_FILTER)
         if isinstance(answer, SyncError):
             raise _SyncFailed(answer)
         return answer
@@ -188,7 +188,7 @@ class MatrixTransport:
                 await asyncio.sleep(backoff)
                 backoff = min(backoff * 2, 60)
                 continue
-            except (aiohttp.ClientError, asyncio.TimeoutError, OSError) as error:
+            except (TimeoutError, aiohttp.ClientError, OSError) as error:
                 log.warning("matrix: connection lost (%r); retrying in %.0fs", error, backoff)
                 await asyncio.sleep(backoff)
                 backoff = min(backoff * 2, 60)
@@ -215,9 +215,7 @@ class MatrixTransport:
                 log.exception("matrix: could not handle the invite to %s", room_id)
 
     async def _on_invite(self, room_id: str, state: list) -> None:
-        own = next(
-            (e for e in state if getattr(e, "state_key", None) == self.client.user_id), None
-        )
+        own = next((e for e in state if getattr(e, "state_key", None) == self.client.user_id), None)
         inviter = own.sender if own else ""
         is_direct = bool(own and own.content.get("is_direct"))
         if not (is_direct or await self.may_invite(inviter)):
@@ -258,9 +256,7 @@ class MatrixTransport:
             self._warned_encrypted.add(room_id)
             await self._send_content(room_id, _notice(ENCRYPTED_NOTICE))
 
-    async def _deliver(
-        self, room_id: str, event: Any, text: str, attachments: tuple[AttachmentRef, ...] = ()
-    ) -> None:
+    async def _deliver(self, room_id: str, event: Any, text: str, attachments: tuple[AttachmentRef, ...] = ()) -> None:
         self._senders[event.event_id] = event.sender
         if not attachments:
             attachments = self._take_loose_file(room_id, event.sender)
@@ -347,7 +343,7 @@ class MatrixTransport:
         choices = _choices(reply.buttons)
         if choices:
             content[BUTTONS_KEY] = choices
-            legend = " · ".join(f"{emoji} {b.label}" for emoji, b in zip(choices, reply.buttons))
+            legend = " · ".join(f"{emoji} {b.label}" for emoji, b in zip(choices, reply.buttons, strict=True))
             content["body"] += f"\n\nReact with {legend} — or send the command, e.g. {reply.buttons[0].command}"
         message_id = await self._send_content(room.room_id, content)
         if choices:
@@ -428,9 +424,7 @@ class MatrixTransport:
             },
         )
 
-    async def _send_content(
-        self, room_id: str, content: dict[str, Any], event_type: str = "m.room.message"
-    ) -> str:
+    async def _send_content(self, room_id: str, content: dict[str, Any], event_type: str = "m.room.message") -> str:
         """Send one event. nio waits out rate limits (M_LIMIT_EXCEEDED's retry_after_ms) and
         retries network failures with backoff, re-sending under the same transaction id, so the
         homeserver keeps one event even when an attempt succeeded but its answer was lost."""
@@ -502,7 +496,7 @@ def _choices(buttons: tuple[Button, ...]) -> dict[str, str]:
     """Emoji for each button: 👍 👎 🤷 for yes/no/abstain, numbers otherwise."""
     named = [NAMED_EMOJI.get(b.label.lower()) for b in buttons]
     if all(named) and len(set(named)) == len(named):
-        return {emoji: b.command for emoji, b in zip(named, buttons)}
+        return {emoji: b.command for emoji, b in zip(named, buttons, strict=True)}
     return {emoji: b.command for emoji, b in zip(NUMBERED_EMOJI, buttons, strict=False)}  # votes have ≤ 10
 
 

@@ -76,8 +76,24 @@ TOAST_LIMIT = 200
 MAX_ATTEMPTS = 5
 UNATTACHED_FILE_SECONDS = 600
 # The HTML Telegram can show; anything richer is sent as plain text.
-TELEGRAM_TAGS = {"b", "strong", "i", "em", "u", "ins", "s", "strike", "del", "a", "code", "pre",
-                 "tg-spoiler", "blockquote", "span", "tg-emoji"}
+TELEGRAM_TAGS = {
+    "b",
+    "strong",
+    "i",
+    "em",
+    "u",
+    "ins",
+    "s",
+    "strike",
+    "del",
+    "a",
+    "code",
+    "pre",
+    "tg-spoiler",
+    "blockquote",
+    "span",
+    "tg-emoji",
+}
 _TAG = re.compile(r"</?([a-zA-Z][\w-]*)")
 
 
@@ -89,7 +105,7 @@ class TolerantBot(ExtBot):
     update by update; an unreadable one is logged and confirmed as an empty update.
     """
 
-    async def get_updates(self, offset=None, limit=None, timeout=None, allowed_updates=None, **kwargs):
+    async def get_updates(self, offset=None, limit=None, timeout=None, allowed_updates=None, **kwargs):  # noqa: ASYNC109 - PTB's signature
         try:
             return await super().get_updates(
                 offset=offset, limit=limit, timeout=timeout, allowed_updates=allowed_updates, **kwargs
@@ -386,9 +402,7 @@ class TelegramTransport:
     async def send_direct(self, user: UserRef, reply: Reply) -> MessageRef:
         chat_id = self._private_chats.get(user.user_id) or await self.memory.get(f"private:{user.user_id}")
         if chat_id is None:
-            raise DirectChatUnavailable(
-                f"Telegram user {user.user_id} has not started a private chat with the bot yet"
-            )
+            raise DirectChatUnavailable(f"Telegram user {user.user_id} has not started a private chat with the bot yet")
         try:
             return await self._send(RoomRef(PLATFORM, chat_id), reply)
         except Forbidden as error:

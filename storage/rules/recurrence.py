@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import UTC, date, datetime, time, timedelta
 from itertools import islice
 from typing import Protocol
 from zoneinfo import ZoneInfo
@@ -56,7 +56,7 @@ class Occurrence:
 
 
 def to_utc(local: datetime, zone: str) -> datetime:
-    return local.replace(tzinfo=ZoneInfo(zone)).astimezone(timezone.utc)
+    return local.replace(tzinfo=ZoneInfo(zone)).astimezone(UTC)
 
 
 def monthly_like(local_start: datetime) -> str:
@@ -84,7 +84,9 @@ def make_rule(every: str, local_start: datetime, zone: str, until: date | None) 
         body = text.upper().removeprefix("RRULE:")
     parts = _parts(body) if "=" in body else {}
     if parts.get("FREQ") not in ALLOWED_FREQUENCIES:
-        raise RuleError(f"every= is week, 2weeks, month or an RRULE with FREQ=DAILY|WEEKLY|MONTHLY|YEARLY, not {every!r}.")
+        raise RuleError(
+            f"every= is week, 2weeks, month or an RRULE with FREQ=DAILY|WEEKLY|MONTHLY|YEARLY, not {every!r}."
+        )
     if until is not None:
         if "COUNT" in parts or "UNTIL" in parts:
             raise RuleError("Give the end once: until= or the rule's own COUNT/UNTIL, not both.")
@@ -92,7 +94,9 @@ def make_rule(every: str, local_start: datetime, zone: str, until: date | None) 
     elif "UNTIL" in parts and not parts["UNTIL"].endswith("Z"):
         parts["UNTIL"] = _utc_stamp(to_utc(_read_stamp(parts["UNTIL"]), zone))
     if "COUNT" not in parts and "UNTIL" not in parts:
-        raise RuleError("A recurring meeting needs an end: add until=<date> (e.g. until=2027-06-30) or COUNT= to the rule.")
+        raise RuleError(
+            "A recurring meeting needs an end: add until=<date> (e.g. until=2027-06-30) or COUNT= to the rule."
+        )
     rule = ";".join(f"{key}={value}" for key, value in parts.items())
     series = Series(local_start, zone, rule)
     count = sum(1 for _ in islice(_planned(series), MAX_OCCURRENCES + 1))
@@ -104,7 +108,9 @@ def make_rule(every: str, local_start: datetime, zone: str, until: date | None) 
 
 
 _UNITS = {"DAILY": "day", "WEEKLY": "week", "MONTHLY": "month", "YEARLY": "year"}
-_DAY_NAMES = dict(zip(_WEEKDAYS, ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")))
+_DAY_NAMES = dict(
+    zip(_WEEKDAYS, ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"), strict=True)
+)
 _ORDINALS = {"1": "first", "2": "second", "3": "third", "4": "fourth", "-1": "last"}
 
 
@@ -155,14 +161,14 @@ def _read_stamp(text: str) -> datetime:
 
 
 def _utc_stamp(moment: datetime) -> str:
-    return moment.astimezone(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+    return moment.astimezone(UTC).strftime("%Y%m%dT%H%M%SZ")
 
 
 def _planned(series: Series) -> Iterator[datetime]:
     """The rule's starts in UTC, in order."""
     aware = series.local_start.replace(tzinfo=ZoneInfo(series.zone))
     if series.rule is None:
-        yield aware.astimezone(timezone.utc)
+        yield aware.astimezone(UTC)
         return
     try:
         rule = rrulestr(f"RRULE:{series.rule}", dtstart=aware)
@@ -170,7 +176,7 @@ def _planned(series: Series) -> Iterator[datetime]:
         raise RuleError(f"The rule cannot be read: {error}.") from None
     for start in rule:
         # dateutil steps wall-clock fields; re-attach the zone so the offset is the one of that day.
-        yield start.replace(tzinfo=ZoneInfo(series.zone)).astimezone(timezone.utc)
+        yield start.replace(tzinfo=ZoneInfo(series.zone)).astimezone(UTC)
 
 
 def occurrences(series: Series, changes: Mapping[int, Change] | None = None) -> Iterator[Occurrence]:
@@ -184,9 +190,7 @@ def occurrences(series: Series, changes: Mapping[int, Change] | None = None) -> 
             yield Occurrence(number, change.moved_to or planned, planned, change.cancelled)
 
 
-def upcoming(
-    series: Series, changes: Mapping[int, Change] | None, after: datetime, limit: int = 1
-) -> list[Occurrence]:
+def upcoming(series: Series, changes: Mapping[int, Change] | None, after: datetime, limit: int = 1) -> list[Occurrence]:
     """The next `limit` occurrences starting after `after`, cancelled ones left out, soonest first.
 
     A moved occurrence counts where it is now; the rule's own order decides nothing here.

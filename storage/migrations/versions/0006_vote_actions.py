@@ -10,20 +10,17 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-
-revision: str = '0006'
-down_revision: str | None = '0005'
+revision: str = "0006"
+down_revision: str | None = "0005"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:
-    with op.batch_alter_table('votes', schema=None) as batch_op:
-        batch_op.add_column(sa.Column('action', sa.JSON(), nullable=True))
-
+    with op.batch_alter_table("votes", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("action", sa.JSON(), nullable=True))
 
 
 def downgrade() -> None:
-    with op.batch_alter_table('votes', schema=None) as batch_op:
-        batch_op.drop_column('action')
-
+    with op.batch_alter_table("votes", schema=None) as batch_op:
+        batch_op.drop_column("action")
