@@ -84,6 +84,8 @@ class Leadership:
             log.debug("leadership: another process leads")
 
     async def _still_connected(self) -> bool:
+        if self._connection is None:
+            return False
         try:
             await self._connection.scalar(text("SELECT 1"))
             await self._connection.commit()

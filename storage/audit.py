@@ -17,11 +17,11 @@ from typing import Any
 from sqlalchemy import insert, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from storage.models import AuditEntry, utcnow
+from storage.models import AuditEntry, table_of, utcnow
 
 GENESIS_HASH = "0" * 64
 _LAST_HASH = select(AuditEntry.hash).order_by(AuditEntry.id.desc()).limit(1)
-_APPEND = insert(AuditEntry.__table__)
+_APPEND = insert(table_of(AuditEntry))
 # Any fixed number: the key of the PostgreSQL advisory lock that serialises appends.
 _APPEND_LOCK_KEY = 0x77676F74
 
@@ -72,7 +72,8 @@ async def record(
     # A plain insert, not a unit of work: the log is written on every ballot, and this is its
     # hot path. The statement is built once.
     inserted = await connection.execute(_APPEND, row)
-    return AuditEntry(id=inserted.inserted_primary_key[0], **row)
+    (entry_id,) = inserted.inserted_primary_key or (None,)
+    return AuditEntry(id=entry_id, **row)
 
 
 @dataclass(frozen=True)

@@ -19,9 +19,10 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from functools import partial
+from typing import Any, cast
 
 import aiosqlite
-from sqlalchemy import event
+from sqlalchemy import CursorResult, Result, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
@@ -30,6 +31,11 @@ SQLITE_BUSY_TIMEOUT_MS = 30_000
 
 def is_sqlite(url: str) -> bool:
     return make_url(url).get_backend_name() == "sqlite"
+
+
+def rowcount(result: Result[Any]) -> int:
+    """How many rows an UPDATE, DELETE or INSERT touched (`execute` is typed as a plain Result)."""
+    return cast(CursorResult[Any], result).rowcount
 
 
 def _tune_sqlite(engine: AsyncEngine) -> None:
@@ -72,7 +78,9 @@ def create_engine(url: str) -> AsyncEngine:
         path = make_url(url).database or ":memory:"
 
         async def connect() -> InlineConnection:
-            return await InlineConnection(partial(sqlite3.connect, path, check_same_thread=False), 64)
+            connection = InlineConnection(partial(sqlite3.connect, path, check_same_thread=False), 64)
+            await connection  # opens it, in its thread
+            return connection
 
         engine = create_async_engine(url, async_creator=connect, pool_size=1, max_overflow=0, pool_timeout=60)
         _tune_sqlite(engine)

@@ -7,6 +7,7 @@ from datetime import datetime
 from sqlalchemy import bindparam, delete, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from storage.db import rowcount
 from storage.models import ProcessedEvent, UTCDateTime, utcnow
 
 # Written as SQL that SQLite and PostgreSQL both speak: SQLAlchemy's dialect inserts with
@@ -27,10 +28,10 @@ async def claim(session: AsyncSession, platform: str, event_id: str) -> bool:
     """
     connection = await session.connection()
     result = await connection.execute(_CLAIM, {"platform": platform, "event_id": event_id, "seen_at": utcnow()})
-    return result.rowcount == 1
+    return rowcount(result) == 1
 
 
 async def forget_before(session: AsyncSession, cutoff: datetime) -> int:
     """Drop marks older than any platform redelivers (Telegram keeps updates for 24 hours)."""
     result = await session.execute(delete(ProcessedEvent).where(ProcessedEvent.seen_at < cutoff))
-    return result.rowcount or 0
+    return rowcount(result)

@@ -168,5 +168,6 @@ async def chairs_by_group(session: AsyncSession) -> dict[int, list[str]]:
     )
     chairs: dict[int, list[str]] = {}
     for group_id, name in rows.tuples():
-        chairs.setdefault(group_id, []).append(name)
+        if group_id is not None:  # a chair always holds the role in a group
+            chairs.setdefault(group_id, []).append(name)
     return chairs

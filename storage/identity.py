@@ -44,7 +44,7 @@ async def redeem(session: AsyncSession, text: str, platform: str, user_id: str, 
         raise Refused("That link code was already used; each code works once. Send /link again for a new one.")
     if now >= code.expires_at:
         raise Refused("That link code has expired. Send /link on your other account for a new one.")
-    person = await session.get(Person, code.person_id)
+    person = await session.get_one(Person, code.person_id)
     owner = await session.scalar(
         select(Person)
         .join(ChatAccount)

@@ -103,8 +103,8 @@ async def _import_row(session: AsyncSession, row: dict[str, str], actor: str, re
         report.created.append(f"account {text}")
     for text in _split(row.get("roles", "")):
         role, group_ref = people.parse_role(text)
-        group = await groups.find_group(session, group_ref) if group_ref else None
-        if await people.assign_role(session, actor=actor, person=person, role=role, group=group):
+        chaired = await groups.find_group(session, group_ref) if group_ref else None
+        if await people.assign_role(session, actor=actor, person=person, role=role, group=chaired):
             report.created.append(f"role {text} for {person.name}")
         else:
             report.skipped.append(f"role {text} for {person.name} (already held)")

@@ -138,7 +138,7 @@ async def next_retry(session: AsyncSession) -> datetime | None:
 
 async def mark_sent(session: AsyncSession, notice_id: int, message_id: str | None, remark: str | None = None) -> Notice:
     """Delivered as `message_id`; `remark` keeps what went half-wrong (e.g. it could not be pinned)."""
-    sent = await session.get(Notice, notice_id)
+    sent = await session.get_one(Notice, notice_id)
     sent.status, sent.sent_at, sent.attempts = NoticeStatus.SENT, utcnow(), sent.attempts + 1
     sent.message_id, sent.last_error = message_id, remark
     return sent
@@ -157,7 +157,7 @@ async def sent_on(session: AsyncSession, topic: str) -> list[Notice]:
 
 async def mark_failed(session: AsyncSession, notice_id: int, error: str, *, final: bool) -> Notice:
     """Record a failed attempt: the next waits longer; after MAX_ATTEMPTS (or a final one) it is given up."""
-    failed = await session.get(Notice, notice_id)
+    failed = await session.get_one(Notice, notice_id)
     failed.attempts += 1
     failed.last_error = error[:1000]
     if final or failed.attempts >= MAX_ATTEMPTS:

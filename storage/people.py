@@ -146,7 +146,7 @@ async def list_people(session: AsyncSession) -> list[Person]:
 
 async def load_person(session: AsyncSession, person_id: int) -> Person:
     """A person with their organisation, accounts and roles, ready to be described."""
-    return await session.scalar(
+    found = await session.scalars(
         select(Person)
         .where(Person.id == person_id)
         .options(
@@ -155,6 +155,7 @@ async def load_person(session: AsyncSession, person_id: int) -> Person:
             selectinload(Person.roles).joinedload(RoleAssignment.group),
         )
     )
+    return found.one()
 
 
 async def identify(session: AsyncSession, platform: str, user_id: str, display_name: str) -> Actor:
@@ -225,5 +226,5 @@ async def unassign_role(
 
 async def set_timezone(session: AsyncSession, person_id: int, zone: str) -> None:
     """The zone a person reads times in (not a governance act: not audited)."""
-    person = await session.get(Person, person_id)
+    person = await session.get_one(Person, person_id)
     person.timezone = zone

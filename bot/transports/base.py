@@ -95,6 +95,11 @@ class Reply:
 IncomingHandler = Callable[[Incoming], Awaitable["Reply | None"]]
 
 
+async def not_started(incoming: Incoming) -> Reply | None:
+    """What a transport hands messages to before `start` gives it the bot's handler."""
+    raise RuntimeError("the transport received a message before it was started")
+
+
 class TransportUnavailable(Exception):
     """A platform cannot be served as configured (a rejected token, an unknown server)."""
 

@@ -128,7 +128,7 @@ class ConsoleTransport:
 
     async def _deliver(self, line: str, on_incoming: IncomingHandler) -> None:
         sent_before = self._sent
-        attachments = ()
+        attachments: tuple[AttachmentRef, ...] = ()
         if self._attachment is not None:
             path, self._attachment = self._attachment, None
             media_type = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
@@ -186,6 +186,7 @@ class ConsoleTransport:
                 line.set_result(value)
 
         def read() -> None:
+            value: str | None
             try:
                 if self.interactive:
                     value = input(f"{self.user}@{self._current_room()}> ")

@@ -15,7 +15,7 @@ import logging
 import uuid
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Any, TypeVar
 
 import aiohttp
 from nio import (
@@ -50,13 +50,17 @@ from bot.transports.base import (
     IncomingHandler,
     Memory,
     MessageRef,
+    OutgoingFile,
     Reply,
     RoomRef,
     TransportUnavailable,
     UserRef,
+    not_started,
 )
 
 log = logging.getLogger(__name__)
+K = TypeVar("K")
+V = TypeVar("V")
 
 PLATFORM = "matrix"
 BUTTONS_KEY = "org.wgbot.buttons"  # emoji → command, in the content of the bot's own message
@@ -109,7 +113,7 @@ class MatrixTransport:
             ),
         )
         self.finished = asyncio.Event()
-        self._on_incoming: IncomingHandler | None = None
+        self._on_incoming: IncomingHandler = not_started
         self._task: asyncio.Task | None = None
         self._direct_rooms: dict[str, str] = {}  # user id → DM room id
         self._direct_lock = asyncio.Lock()
@@ -355,7 +359,7 @@ class MatrixTransport:
                     event_type="m.reaction",
                 )
         if reply.file is not None:
-            await self._send_file(room.room_id, reply)
+            await self._send_file(room.room_id, reply.file)
         return MessageRef(room, message_id)
 
     async def edit(self, ref: MessageRef, reply: Reply) -> None:
@@ -403,8 +407,7 @@ class MatrixTransport:
             content["m.mentions"] = {"user_ids": [sender]} if sender else {}
         return content
 
-    async def _send_file(self, room_id: str, reply: Reply) -> None:
-        file = reply.file
+    async def _send_file(self, room_id: str, file: OutgoingFile) -> None:
         uploaded, _ = await self.client.upload(
             lambda *_: file.content,
             content_type=file.media_type,
@@ -478,14 +481,14 @@ class _SyncFailed(Exception):
         self.answer = answer
 
 
-class _Recent(OrderedDict):
+class _Recent(OrderedDict[K, V]):
     """A dict that forgets its oldest entries beyond `size`."""
 
     def __init__(self, size: int) -> None:
         super().__init__()
         self.size = size
 
-    def __setitem__(self, key, value) -> None:
+    def __setitem__(self, key: K, value: V) -> None:
         super().__setitem__(key, value)
         self.move_to_end(key)
         while len(self) > self.size:
@@ -494,7 +497,7 @@ class _Recent(OrderedDict):
 
 def _choices(buttons: tuple[Button, ...]) -> dict[str, str]:
     """Emoji for each button: 👍 👎 🤷 for yes/no/abstain, numbers otherwise."""
-    named = [NAMED_EMOJI.get(b.label.lower()) for b in buttons]
+    named = [NAMED_EMOJI.get(b.label.lower(), "") for b in buttons]
     if all(named) and len(set(named)) == len(named):
         return {emoji: b.command for emoji, b in zip(named, buttons, strict=True)}
     return {emoji: b.command for emoji, b in zip(NUMBERED_EMOJI, buttons, strict=False)}  # votes have ≤ 10

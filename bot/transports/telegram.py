@@ -63,6 +63,7 @@ from bot.transports.base import (
     TransportUnavailable,
     Undeliverable,
     UserRef,
+    not_started,
 )
 from bot.transports.telegram_pacing import TelegramPacing
 
@@ -73,6 +74,7 @@ log = logging.getLogger(__name__)
 PLATFORM = "telegram"
 CALLBACK_LIMIT = 64  # bytes of callback data Telegram accepts
 TOAST_LIMIT = 200
+_PRESENT: frozenset[str] = frozenset({ChatMemberStatus.MEMBER, ChatMemberStatus.ADMINISTRATOR})
 MAX_ATTEMPTS = 5
 UNATTACHED_FILE_SECONDS = 600
 # The HTML Telegram can show; anything richer is sent as plain text.
@@ -136,7 +138,7 @@ class TelegramTransport:
         self.menu = menu
         self.finished = asyncio.Event()
         self.username = ""
-        self._on_incoming: IncomingHandler | None = None
+        self._on_incoming: IncomingHandler = not_started
         self._app: Application | None = None
         self._private_chats: dict[str, str] = {}  # user id → private chat id
         self._loose_files: dict[tuple[str, str], tuple[float, AttachmentRef]] = {}
@@ -170,7 +172,7 @@ class TelegramTransport:
             raise TransportUnavailable("telegram: the bot token was rejected (ask @BotFather for it again)") from None
         except NetworkError as error:
             raise TransportUnavailable(f"telegram: cannot reach {self.settings.api_url} ({error})") from None
-        self.username = bot.username
+        self.username = bot.username or ""
         self._app = app
         try:
             await self._call(bot.set_my_commands, [BotCommand(name, text[:256]) for name, text in self.menu])
@@ -181,10 +183,13 @@ class TelegramTransport:
             raise
         log.info("telegram: @%s is listening (%s)", self.username, self.settings.mode)
 
-    async def _listen(self, app: Application) -> None:
+    async def _listen(self, app: Application[Any, Any, Any, Any, Any, Any]) -> None:
         updates = [Update.MESSAGE, Update.CALLBACK_QUERY, Update.MY_CHAT_MEMBER]
+        updater = app.updater
+        if updater is None:
+            raise TransportUnavailable("telegram: the application was built without an updater")
         if self.settings.mode == "webhook":
-            await app.updater.start_webhook(
+            await updater.start_webhook(
                 listen=self.settings.listen,
                 port=self.settings.port,
                 url_path=urlsplit(self.settings.webhook_url).path.lstrip("/"),
@@ -193,14 +198,20 @@ class TelegramTransport:
                 allowed_updates=updates,
             )
         else:
-            await app.updater.start_polling(
+            await updater.start_polling(
                 timeout=self.settings.poll_timeout, allowed_updates=updates, bootstrap_retries=-1
             )
+
+    @property
+    def _bot(self) -> ExtBot[None]:
+        if self._app is None:
+            raise TransportUnavailable("telegram: not started")
+        return self._app.bot
 
     async def stop(self) -> None:
         if self._app is None:
             return
-        if self._app.updater.running:
+        if self._app.updater is not None and self._app.updater.running:
             await self._app.updater.stop()
         if self._app.running:
             await self._app.stop()
@@ -234,8 +245,8 @@ class TelegramTransport:
             # A file on its own goes with the sender's next command in this chat.
             self._loose_files[(chat_id, user_id)] = (asyncio.get_running_loop().time(), attachments[0])
             return
-        text = self._addressed_text(text, private)
-        if text is None:
+        addressed = self._addressed_text(text, private)
+        if addressed is None:
             return
         if not attachments:
             attachments = self._take_loose_file(chat_id, user_id)
@@ -244,7 +255,7 @@ class TelegramTransport:
             room_id=chat_id,
             sender_id=user_id,
             sender_name=user.full_name,
-            text=text,
+            text=addressed,
             event_id=f"{chat_id}:{message.message_id}",
             is_direct=private,
             attachments=attachments,
@@ -271,6 +282,8 @@ class TelegramTransport:
 
     async def _on_button(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         query = update.callback_query
+        if query is None:
+            return
         message = query.message
         command = await self._command_for(query.data or "")
         if command is None or message is None:
@@ -294,10 +307,10 @@ class TelegramTransport:
 
     async def _on_membership(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         change = update.my_chat_member
-        if change.chat.type == ChatType.PRIVATE:
+        if change is None or change.chat.type == ChatType.PRIVATE:
             return
-        joined = change.new_chat_member.status in (ChatMemberStatus.MEMBER, ChatMemberStatus.ADMINISTRATOR)
-        was_in = change.old_chat_member.status in (ChatMemberStatus.MEMBER, ChatMemberStatus.ADMINISTRATOR)
+        joined = change.new_chat_member.status in _PRESENT
+        was_in = change.old_chat_member.status in _PRESENT
         if joined and not was_in:
             log.info("telegram: added to %s (%s) by %s", change.chat.title, change.chat.id, change.from_user.id)
             await self.send(
@@ -357,7 +370,7 @@ class TelegramTransport:
             raise Undeliverable(f"Telegram refused it: {error.message}") from None
 
     async def _send(self, room: RoomRef, reply: Reply) -> MessageRef:
-        bot = self._app.bot
+        bot = self._bot
         reply_parameters = None
         if reply.reply_to and reply.reply_to.startswith(f"{room.room_id}:"):
             quoted = int(reply.reply_to.rsplit(":", 1)[1])
@@ -380,7 +393,7 @@ class TelegramTransport:
     async def edit(self, ref: MessageRef, reply: Reply) -> None:
         try:
             await self._call(
-                self._app.bot.edit_message_text,
+                self._bot.edit_message_text,
                 **_rendered(reply),
                 chat_id=int(ref.room.room_id),
                 message_id=int(ref.message_id),
@@ -393,7 +406,7 @@ class TelegramTransport:
     async def pin(self, ref: MessageRef) -> None:
         """Pin quietly (no extra notification); in groups the bot needs the right to pin."""
         await self._call(
-            self._app.bot.pin_chat_message,
+            self._bot.pin_chat_message,
             int(ref.room.room_id),
             int(ref.message_id),
             disable_notification=True,
@@ -411,7 +424,7 @@ class TelegramTransport:
             raise Undeliverable(f"Telegram refused it: {error.message}") from None
 
     async def fetch(self, attachment: AttachmentRef) -> bytes:
-        file = await self._call(self._app.bot.get_file, attachment.file_id)
+        file = await self._call(self._bot.get_file, attachment.file_id)
         return bytes(await file.download_as_bytearray())
 
     async def _call(self, method: Callable[..., Awaitable[Any]], *args: Any, **kwargs: Any) -> Any:
@@ -455,4 +468,6 @@ def _rendered(reply: Reply) -> dict[str, Any]:
     if all(tag.lower() in TELEGRAM_TAGS for tag in _TAG.findall(reply.html)):
         return {"text": reply.html, "parse_mode": ParseMode.HTML}
     converted = transform_html(reply.html)
-    return {"text": converted.text.rstrip(), "entities": [MessageEntity(**e) for e in converted.entities]}
+    # sulguk gives the entities as Bot API JSON; de_json reads nested users the way PTB does.
+    entities = [MessageEntity.de_json(dict(entity), None) for entity in converted.entities]
+    return {"text": converted.text.rstrip(), "entities": entities}

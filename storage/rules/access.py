@@ -5,7 +5,19 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass, field
 
-from storage.models import OrganisationStatus, RoleName
+
+class OrganisationStatus(enum.StrEnum):
+    APPLICANT = "applicant"
+    MEMBER = "member"
+    SUSPENDED = "suspended"
+    REJECTED = "rejected"
+    NON_MEMBER = "non-member"  # a guest's organisation
+
+
+class RoleName(enum.StrEnum):
+    SECRETARIAT = "secretariat"
+    COMMISSION = "commission"
+    CHAIR = "chair"
 
 
 class Access(enum.StrEnum):
