@@ -22,8 +22,9 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bot.app import App, chat_transports
+from bot.areas import registry_of
 from bot.config import Settings
-from handlers import build_registry
+from handlers import AREAS
 from storage import groups, migrate, rooms
 from storage.db import Database
 from storage.models import RoomBinding, RoomPurpose
@@ -56,18 +57,8 @@ async def main(room_count: int) -> None:
     async with db.transaction() as session:  # only Telegram rooms: no console in this run
         await session.execute(RoomBinding.__table__.delete().where(RoomBinding.platform == "console"))
 
-    settings = Settings.model_validate(
-        {
-            "telegram": {
-                "token": emulator.token,
-                "api_url": emulator.base_url,
-                "file_url": emulator.base_file_url,
-                "poll_timeout": 5,
-            }
-        }
-    )
-    registry = build_registry()
-    app = App(settings, db, chat_transports(settings, db, registry), registry)
+    settings = Settings.model_validate({"telegram": emulator.bot_settings(rate_limiter=True)})
+    app = App(settings, db, chat_transports(settings, db, registry_of(AREAS)), AREAS)
     running = asyncio.create_task(app.run())
     await app.started.wait()
     emulator.flood_control = FloodControl()

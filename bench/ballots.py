@@ -71,7 +71,7 @@ async def main(ballots: int, vote_count: int, organisation_count: int, concurren
             began = time.perf_counter()
             async with db.transaction() as session:
                 await events.claim(session, "telegram", f"bench-{n}")
-                await votes.cast_ballot(session, str(vote_id), options[n % 3], actor, utcnow())
+                await votes.cast_ballot(session, vote_id, options[n % 3], actor, utcnow())
             latencies.append((time.perf_counter() - began) * 1000)
 
     started = time.perf_counter()

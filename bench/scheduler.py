@@ -29,6 +29,7 @@ from sqlalchemy import select
 
 from bot.app import PLAN_AHEAD, App
 from bot.config import Settings
+from handlers import AREAS
 from storage import groups, migrate
 from storage.db import Database
 from storage.models import Meeting, MeetingReminder, MeetingStatus, utcnow
@@ -85,7 +86,7 @@ async def main(count: int, due_soon: int) -> None:
     await migrate.upgrade(db)
     due = await fill(db, count, due_soon)
     settings = Settings.model_validate({"database": {"url": db.url}, "files": {"path": str(work / "files")}})
-    app = App(settings, db, [])
+    app = App(settings, db, [], AREAS)
     began = time.perf_counter()
     running = asyncio.create_task(app.run())
     await app.started.wait()

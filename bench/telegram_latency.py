@@ -27,8 +27,9 @@ from telegram import ReplyParameters, Update
 from telegram.ext import ApplicationBuilder, CommandHandler, ContextTypes
 
 from bot.app import App, chat_transports
+from bot.areas import registry_of
 from bot.config import Settings
-from handlers import build_registry
+from handlers import AREAS
 from storage import migrate
 from storage.db import Database
 from tests.alliance import member_organisation, person
@@ -89,8 +90,7 @@ async def main(rounds: int) -> None:
             }
         }
     )
-    registry = build_registry()
-    wgbot = App(settings, db, chat_transports(settings, db, registry), registry)
+    wgbot = App(settings, db, chat_transports(settings, db, registry_of(AREAS)), AREAS)
     running = asyncio.create_task(wgbot.run())
     await wgbot.started.wait()
     bare = await bare_bot(bare_api)

@@ -9,20 +9,17 @@ import signal
 from collections.abc import Sequence
 from datetime import timedelta
 
-from bot.announcing import AnnouncementReleases
+from bot.areas import Area, Services, registry_of
+from bot.changes import Change
 from bot.commands import Registry
 from bot.config import Settings
-from bot.deadlines import VoteDeadlines
-from bot.due_dates import DueDateReminders
 from bot.leadership import Leadership
+from bot.live import LiveMessages
 from bot.postman import Postman
-from bot.reminders import MeetingReminders
 from bot.router import Router
 from bot.scheduler import Scheduler
-from bot.tallies import LiveTallies
 from bot.transports.base import AttachmentRef, Incoming, Reply, Transport
 from bot.transports.console import ConsoleTransport
-from handlers import build_registry
 from storage import events, groups, migrate, people
 from storage.db import Database
 from storage.models import utcnow
@@ -57,27 +54,20 @@ async def open_database(settings: Settings) -> Database:
 
 
 class App:
-    """One process serving every configured platform from one database."""
+    """One process serving every configured platform from one database, with what the areas
+    contribute (the composition root passes them: bot/ knows no area by name)."""
 
     def __init__(
-        self,
-        settings: Settings,
-        db: Database,
-        transports: Sequence[Transport],
-        registry: Registry | None = None,
+        self, settings: Settings, db: Database, transports: Sequence[Transport], areas: Sequence[Area]
     ) -> None:
         self.settings = settings
         self.db = db
         self.transports = {t.platform: t for t in transports}
         self.postman = Postman(db, self.transports)
-        self.tallies = LiveTallies(db, self.transports)
+        self.live = LiveMessages(db, self.transports, [topic for area in areas for topic in area.live])
+        services = Services(db, settings, changed=self.live.touch)
         self.scheduler = Scheduler(
-            [
-                VoteDeadlines(db, settings.votes, settings.alliance.timezone, on_settled=self.tallies.touch),
-                AnnouncementReleases(db),
-                MeetingReminders(db, settings.meetings),
-                DueDateReminders(db, settings.deliverables, settings.alliance.timezone),
-            ],
+            [plan(services) for area in areas for plan in area.planners],
             after_change=self.postman.wake,
             # Another process may change what is due: `wgbot announce` at the shell, a second
             # wgbot on the same PostgreSQL database.
@@ -85,7 +75,7 @@ class App:
             horizon=PLAN_AHEAD,
         )
         self.leadership = Leadership(db, on_elected=self._lead, on_deposed=self._follow)
-        self.router = Router(db, registry or build_registry(), settings, fetch=self.fetch, on_change=self._follow_up)
+        self.router = Router(db, registry_of(areas), settings, fetch=self.fetch, on_change=self._follow_up)
         for transport in transports:
             if isinstance(transport, ConsoleTransport):
                 transport.after_each_command = self.postman.settled
@@ -116,7 +106,7 @@ class App:
                 wait.cancel()
         finally:
             await self.leadership.stop()
-            await self.tallies.stop()
+            await self.live.stop()
             for transport in reversed(started):
                 try:
                     await transport.stop()
@@ -142,12 +132,11 @@ class App:
         self.scheduler.stop()
         await self.postman.stop()
 
-    async def _follow_up(self, changed: set[str]) -> None:
-        for item in changed:
-            if item.startswith("tally:"):
-                self.tallies.touch(int(item.removeprefix("tally:")))
-        if changed and self.scheduler.running:
-            await self.scheduler.sync(changed)
+    async def _follow_up(self, changed: set[Change]) -> None:
+        for change in changed:
+            self.live.touch(change)
+        if self.scheduler.running:
+            await self.scheduler.sync(change for change in changed if self.scheduler.follows(change))
 
     async def fetch(self, attachment: AttachmentRef) -> bytes:
         return await self.transports[attachment.platform].fetch(attachment)

@@ -16,18 +16,19 @@ from pathlib import Path
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.app import App, SchemaBehind, chat_transports, open_database
+from bot.areas import registry_of
 from bot.config import ConfigError, Settings, load_settings
 from bot.markdown import to_html
 from bot.timeparse import parse_when, shown
 from bot.transports.base import TransportUnavailable
 from bot.transports.console import ConsoleTransport
-from handlers import build_registry
+from handlers import AREAS
 from handlers.announcements import groups_named
 from storage import announcements, audit, deliverables, groups, imports, migrate, organisations, people, rooms, votes
 from storage.db import Database
 from storage.errors import Refused
 from storage.files import FileStore
-from storage.models import AnnouncementStatus, OrganisationStatus, RoleName, RoomPurpose, utcnow
+from storage.models import AnnouncementStatus, OrganisationStatus, RoomPurpose, utcnow
 
 log = logging.getLogger("wgbot")
 
@@ -130,14 +131,14 @@ def _parser() -> argparse.ArgumentParser:
 
     votes_cmd = commands.add_parser("votes", help="votes").add_subparsers(required=True)
     export = votes_cmd.add_parser("export", help="a vote's electorate, ballots, result and audit hashes")
-    export.add_argument("id")
+    export.add_argument("id", type=int)
     export.add_argument("--format", choices=("json", "csv"), default="json")
     export.add_argument("-o", "--output", type=Path, help="file to write (default: standard output)")
     export.set_defaults(action=_votes_export)
 
     deliverable = commands.add_parser("deliverable", help="deliverables").add_subparsers(required=True)
     archive = deliverable.add_parser("export", help="every version, manifest.json and README.md as a zip")
-    archive.add_argument("id")
+    archive.add_argument("id", type=int)
     archive.add_argument("-o", "--output", type=Path, required=True, help="the zip file to write")
     archive.set_defaults(action=_deliverable_export)
 
@@ -150,8 +151,8 @@ def _parser() -> argparse.ArgumentParser:
     announce.add_argument("--to", default="all", help="all (default), or groups separated by commas: pfas,skills")
     announce.add_argument("--at", help="when to send it, e.g. '2026-12-03 09:00 Europe/Brussels' (default: now)")
     announce.add_argument("--pin", action="store_true", help="pin it where the bot may pin")
-    announce.add_argument("--status", metavar="ID", help="show an announcement's delivery report")
-    announce.add_argument("--cancel", metavar="ID", help="withdraw a scheduled announcement")
+    announce.add_argument("--status", metavar="ID", type=int, help="show an announcement's delivery report")
+    announce.add_argument("--cancel", metavar="ID", type=int, help="withdraw a scheduled announcement")
     announce.set_defaults(action=_announce)
 
     audit_cmd = commands.add_parser("audit", help="the audit log").add_subparsers(required=True)
@@ -162,12 +163,11 @@ def _parser() -> argparse.ArgumentParser:
 async def _run(settings: Settings, args) -> int:
     db = await open_database(settings)
     try:
-        registry = build_registry()
-        transports = chat_transports(settings, db, registry)
+        transports = chat_transports(settings, db, registry_of(AREAS))
         if not transports:
             log.info("no chat platform is configured: serving the console")
             transports = [_console_transport(settings, args)]
-        await App(settings, db, transports, registry).run()
+        await App(settings, db, transports, AREAS).run()
     finally:
         await db.close()
     return 0
@@ -177,7 +177,7 @@ async def _console(settings: Settings, args) -> int:
     transport = _console_transport(settings, args)
     db = await open_database(settings)
     try:
-        await App(settings, db, [transport]).run()
+        await App(settings, db, [transport], AREAS).run()
     finally:
         await db.close()
     return 0
@@ -381,7 +381,7 @@ async def _person_add(session: AsyncSession, actor: str, args) -> None:
 async def _person_list(session: AsyncSession, actor: str, args) -> None:
     for person in await people.list_people(session):
         org = person.organisation.name if person.organisation else "-"
-        roles = ", ".join(f"chair:{r.group.slug}" if r.role == RoleName.CHAIR else r.role.value for r in person.roles)
+        roles = ", ".join(f"chair:{r.group.slug}" if r.group else r.role.value for r in person.roles)
         accounts = ", ".join(f"{a.platform}:{a.platform_user_id}" for a in person.accounts)
         print(f"#{person.id}\t{person.name}\t{org}\t{roles or '-'}\t{accounts or '-'}")
 

@@ -7,16 +7,19 @@ A command is declared once (`Command`), and everything people see about it — i
 from __future__ import annotations
 
 import re
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Generic, TypeVar, cast
 
 from storage.errors import Refused
 from storage.naming import closest
 from storage.rules.access import Access
 
 if TYPE_CHECKING:
+    from bot.context import Context
     from bot.transports.base import Reply
+
+T = TypeVar("T")
 
 PREFIXES = ("/", "!")
 # Phones turn "straight" quotes into typographic ones; all of these open a quoted argument.
@@ -99,38 +102,83 @@ def read_command(text: str) -> CommandLine | None:
     return CommandLine(head.group("name").lower(), words, stripped, head.group("bot"))
 
 
-@dataclass(frozen=True)
-class Param:
+class Unreadable(Exception):
+    """A converter could not read an argument; its message says what it expected ("a number
+    such as 12"), and `Command.read` turns that into the one-line refusal."""
+
+
+# Reads one argument's text into its value: raises `Unreadable` (or `Refused`, for a lookup
+# that finds nothing, e.g. "No working group 'pfsa'. Did you mean pfas?").
+Converter = Callable[[str, "Context"], Awaitable[T]]
+
+
+async def text(raw: str, ctx: Context) -> str:
+    """The argument as written."""
+    return raw
+
+
+@dataclass(frozen=True, eq=False)
+class Param(Generic[T]):
     """A positional argument. `rest` takes everything from here to the end, as written."""
 
     name: str
+    convert: Converter[T]
     required: bool = True
     rest: bool = False
+
+    @property
+    def label(self) -> str:
+        return f"<{self.name}>"
 
     def usage(self) -> str:
         shown = f"{self.name}…" if self.rest else self.name
         return f"<{shown}>" if self.required else f"[{shown}]"
 
 
-@dataclass(frozen=True)
-class Option:
+@dataclass(frozen=True, eq=False)
+class Option(Generic[T]):
     key: str
     hint: str
+    convert: Converter[T]
+
+    @property
+    def label(self) -> str:
+        return f"{self.key}="
 
     def usage(self) -> str:
         return f"[{self.key}={self.hint}]"
 
 
 @dataclass(frozen=True)
-class Call:
-    """A command's arguments after parsing."""
+class Words:
+    """A command's arguments as written, matched to its parameters, options and flags."""
 
     args: dict[str, str]
     options: dict[str, str] = field(default_factory=dict)
     flags: frozenset[str] = frozenset()
 
 
-Handler = Callable[[Any, Call], Awaitable["Reply"]]
+class Call:
+    """A command's arguments, each read by its converter: `call[PARAM]` is typed by its
+    declaration, so handlers never parse text again."""
+
+    def __init__(self, values: Mapping[Param[Any] | Option[Any], object], flags: frozenset[str]) -> None:
+        self._values = values
+        self.flags = flags
+
+    def __getitem__(self, wanted: Param[T]) -> T:
+        """A parameter's value; an optional parameter that was not given is a KeyError (use get)."""
+        return cast(T, self._values[wanted])
+
+    def get(self, wanted: Param[T] | Option[T]) -> T | None:
+        """The value of an option, or of an optional parameter, or None when it was not given."""
+        return cast(T, self._values[wanted]) if wanted in self._values else None
+
+    def given(self, wanted: Param[Any] | Option[Any]) -> bool:
+        return wanted in self._values
+
+
+Handler = Callable[["Context", Call], Awaitable["Reply"]]
 
 
 @dataclass(frozen=True)
@@ -141,8 +189,8 @@ class Command:
     summary: str
     handler: Handler
     access: Access = Access.ANYONE
-    params: tuple[Param, ...] = ()
-    options: tuple[Option, ...] = ()
+    params: tuple[Param[Any], ...] = ()
+    options: tuple[Option[Any], ...] = ()
     flags: tuple[str, ...] = ()
     anywhere: bool = False  # also in private chats and rooms not bound to a group
     details: str = ""
@@ -157,7 +205,7 @@ class Command:
         parts += [p.usage() for p in self.params if p.rest]
         return " ".join(parts)
 
-    def parse(self, line: CommandLine, words: list[Token]) -> Call:
+    def parse(self, line: CommandLine, words: list[Token]) -> Words:
         """Match words to this command's parameters, options and flags.
 
         Options and flags may stand anywhere before a rest argument begins; once it begins, the
@@ -193,16 +241,31 @@ class Command:
         for param in positional:
             if param.required:
                 raise CommandError(f"Missing <{param.name}>.")
-        return Call(args, options, frozenset(flags))
+        return Words(args, options, frozenset(flags))
+
+    async def read(self, written: Words, ctx: Context) -> Call:
+        """Each argument through its converter, in the order of the usage line. This is the one
+        place where an unreadable argument becomes a refusal."""
+        values: dict[Param[Any] | Option[Any], object] = {}
+        given: list[tuple[Param[Any] | Option[Any], str]] = [
+            (p, written.args[p.name]) for p in self.params if p.name in written.args
+        ]
+        given += [(o, written.options[o.key]) for o in self.options if o.key in written.options]
+        for declared, raw in given:
+            try:
+                values[declared] = await declared.convert(raw, ctx)
+            except Unreadable as expected:
+                raise CommandError(f"{declared.label} is {expected}, not {raw!r}.") from None
+        return Call(values, written.flags)
 
 
-def _unknown_option(key: str, known: tuple[Option, ...]) -> str:
+def _unknown_option(key: str, known: tuple[Option[Any], ...]) -> str:
     guess = closest(key, [o.key for o in known])
     hint = f" Did you mean {guess}=?" if guess else ""
     return f"Unknown option {key}=.{hint}"
 
 
-Conversation = Callable[[Any, str], Awaitable["Reply"]]
+Conversation = Callable[["Context", str], Awaitable["Reply"]]
 
 
 class Registry:
@@ -216,7 +279,7 @@ class Registry:
         if len(self._by_path) != len(commands):
             raise ValueError("two commands share a path")
 
-    def __iter__(self):
+    def __iter__(self) -> Iterator[Command]:
         return iter(self.commands)
 
     def families(self) -> list[str]:

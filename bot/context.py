@@ -7,6 +7,7 @@ from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.changes import Change
 from bot.commands import Registry
 from bot.config import Settings
 from bot.transports.base import Incoming
@@ -34,9 +35,9 @@ class Context:
     registry: Registry
     now: datetime
     files: tuple[ReceivedFile, ...]  # for commands that take files
-    # What the command changed that the running bot must follow up after the commit
-    # (a planner's name, e.g. "votes": the scheduler re-reads the open votes' deadlines).
-    changed: set[str] = field(default_factory=set)
+    # What the command changed that the running bot must follow up after the commit, e.g.
+    # `DEADLINES.every`: the scheduler re-reads the open votes' deadlines (see bot/changes.py).
+    changed: set[Change] = field(default_factory=set)
 
     @property
     def zone(self) -> str:

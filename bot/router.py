@@ -15,6 +15,7 @@ from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.changes import Change
 from bot.commands import Command, CommandLine, Registry, read_command
 from bot.config import Settings
 from bot.context import Context, ReceivedFile
@@ -41,7 +42,7 @@ class Router:
         settings: Settings,
         fetch: Fetch | None = None,
         clock: Callable[[], datetime] = utcnow,
-        on_change: Callable[[set[str]], Awaitable[None]] | None = None,
+        on_change: Callable[[set[Change]], Awaitable[None]] | None = None,
     ) -> None:
         self.db = db
         self.registry = registry
@@ -59,7 +60,7 @@ class Router:
         binding = None
         try:
             try:
-                changed: set[str] = set()
+                changed: set[Change] = set()
                 # Files are read before the transaction opens, so a slow download never holds
                 # the database (on SQLite, every other command would wait for it).
                 files = await self._received_files(incoming, line)
@@ -103,7 +104,7 @@ class Router:
         incoming: Incoming,
         line: CommandLine,
         binding: RoomBinding | None,
-        changed: set[str],
+        changed: set[Change],
         files: tuple[ReceivedFile, ...],
     ) -> Reply | None:
         command, words = self.registry.resolve(line)
@@ -116,14 +117,15 @@ class Router:
         if not may(command.access, actor, group_id):
             raise _Usage(command, REFUSALS[command.access])
         try:
-            call = command.parse(line, words)
-            reply = await command.handler(self._context(session, incoming, actor, binding, changed, files), call)
+            context = self._context(session, incoming, actor, binding, changed, files)
+            call = await command.read(command.parse(line, words), context)
+            reply = await command.handler(context, call)
         except Refused as refusal:
             raise _Usage(command, str(refusal)) from None
         return self._answer(incoming, reply)
 
     async def _converse(
-        self, session: AsyncSession, incoming: Incoming, binding: RoomBinding | None, changed: set[str]
+        self, session: AsyncSession, incoming: Incoming, binding: RoomBinding | None, changed: set[Change]
     ) -> Reply | None:
         """Plain text in a private chat: the next answer of the sender's guided dialog."""
         dialog = await dialogs.current(session, incoming.platform, incoming.sender_id)
@@ -140,7 +142,7 @@ class Router:
         incoming: Incoming,
         actor: Actor,
         binding: RoomBinding | None,
-        changed: set[str],
+        changed: set[Change],
         files: tuple[ReceivedFile, ...] = (),
     ) -> Context:
         return Context(incoming, actor, session, binding, self.settings, self.registry, self.clock(), files, changed)

@@ -11,8 +11,8 @@ hands over the rest in time, and a calendar of ten thousand meetings does not be
 thousand APScheduler jobs (each costs ~0.1 ms to add and its memory to keep).
 
 A planner plans by key (a vote's or a meeting's id), so that a change to one meeting re-plans
-that meeting and not ten thousand others. `Context.changed` names an area ("votes") or one
-key in it ("meetings:12").
+that meeting and not ten thousand others. A planner owns a kind of change (`bot.changes`);
+a command that changed its area says `ctx.changed.add(DEADLINES.every)` or `….of(12)`.
 """
 
 from __future__ import annotations
@@ -26,6 +26,7 @@ from typing import Protocol
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
+from bot.changes import Change, Changes
 from storage.models import utcnow
 
 log = logging.getLogger(__name__)
@@ -38,12 +39,14 @@ class Job:
     id: str  # stable, so re-planning replaces rather than adds
     at: datetime
     action: Callable[..., Awaitable[bool]]  # True when it queued something to deliver
-    args: tuple = ()
+    args: tuple[object, ...] = ()
     key: int | None = None  # what it belongs to (a vote, a meeting): re-planned together
 
 
 class Planner(Protocol):
-    name: str  # what `Context.changed` says when a command changed this area
+    @property
+    def changes(self) -> Changes:
+        """The kind of change that makes this area re-plan."""
 
     async def plan(self, keys: Collection[int] | None = None) -> Iterable[Job]:
         """The jobs this area wants now: all of them, or only those of `keys`. It reads storage
@@ -61,16 +64,20 @@ class Scheduler:
     ) -> None:
         if horizon is not None and (resync_every is None or horizon <= resync_every):
             raise ValueError("a horizon needs a resync that comes before it ends")
-        self.planners = {p.name: p for p in planners}
+        self.planners = {p.changes: p for p in planners}
         self.after_change = after_change  # e.g. wake the postman to deliver what a job queued
         self.resync_every = resync_every
         self.horizon = horizon
         self.aps = AsyncIOScheduler(timezone=UTC)
-        self._planned: dict[str, dict[str, Job]] = {name: {} for name in self.planners}
+        self._planned: dict[Changes, dict[str, Job]] = {kind: {} for kind in self.planners}
 
     @property
     def running(self) -> bool:
-        return self.aps.running
+        return bool(self.aps.running)
+
+    def follows(self, change: Change) -> bool:
+        """Whether a planner here re-plans on this kind of change."""
+        return change.kind in self.planners
 
     async def start(self) -> None:
         self.aps.start()
@@ -83,29 +90,31 @@ class Scheduler:
         them still due (each marks what it did in the transaction of its effect)."""
         if self.aps.running:
             self.aps.shutdown(wait=False)
-        self._planned = {name: {} for name in self.planners}
+        self._planned = {kind: {} for kind in self.planners}
 
-    async def sync(self, changed: Iterable[str] | None = None) -> None:
+    async def sync(self, changed: Iterable[Change] | None = None) -> None:
         """Make the jobs match storage: of every area, or of what `changed` names."""
-        wanted: dict[str, set[int] | None] = {}
-        for item in self.planners if changed is None else changed:
-            name, _, key = item.partition(":")
-            if name not in self.planners:
+        if changed is None:
+            changed = [kind.every for kind in self.planners]
+        wanted: dict[Changes, set[int] | None] = {}
+        for change in changed:
+            if change.kind not in self.planners:
                 continue
-            if not key or wanted.get(name, set()) is None:
-                wanted[name] = None  # the whole area
+            keys = wanted.get(change.kind, set())
+            if change.key is None or keys is None:
+                wanted[change.kind] = None  # the whole area
             else:
-                wanted.setdefault(name, set()).add(int(key))
-        for name, keys in wanted.items():
-            await self._sync_area(name, keys)
+                wanted[change.kind] = keys | {change.key}
+        for kind, keys in wanted.items():
+            await self._sync_area(kind, keys)
 
-    async def _sync_area(self, name: str, keys: set[int] | None) -> None:
-        jobs = await self.planners[name].plan(keys)
+    async def _sync_area(self, kind: Changes, keys: set[int] | None) -> None:
+        jobs = list(await self.planners[kind].plan(keys))
         if self.horizon is not None:
             until = utcnow() + self.horizon
             jobs = [job for job in jobs if job.at <= until]
         wanted = {job.id: job for job in jobs}
-        planned = self._planned[name]
+        planned = self._planned[kind]
         for job_id in [j for j, job in planned.items() if keys is None or job.key in keys]:
             if job_id not in wanted:
                 if self.aps.get_job(job_id):
@@ -114,15 +123,15 @@ class Scheduler:
         for job in wanted.values():
             known = planned.get(job.id)
             if known is None or known.at != job.at:
-                self._add(name, job, job.at)
+                self._add(kind, job, job.at)
                 planned[job.id] = job
 
-    def _add(self, name: str, job: Job, at: datetime) -> None:
+    def _add(self, kind: Changes, job: Job, at: datetime) -> None:
         self.aps.add_job(
             self._run,
             "date",
             run_date=at,
-            args=[name, job],
+            args=[kind, job],
             id=job.id,
             replace_existing=True,
             misfire_grace_time=None,  # late is better than never
@@ -138,7 +147,7 @@ class Scheduler:
         except asyncio.CancelledError:
             log.info("the scheduler stopped during a resync")
 
-    async def _run(self, name: str, job: Job) -> None:
+    async def _run(self, kind: Changes, job: Job) -> None:
         try:
             queued = await job.action(*job.args)
         except asyncio.CancelledError:
@@ -146,12 +155,12 @@ class Scheduler:
             return
         except Exception:
             log.exception("scheduled job %s failed; trying again in a minute", job.id)
-            self._add(name, job, utcnow() + RETRY_AFTER)
+            self._add(kind, job, utcnow() + RETRY_AFTER)
             return
-        self._planned[name].pop(job.id, None)
+        self._planned[kind].pop(job.id, None)
         if queued:
             self.after_change()
         try:  # e.g. a meeting's next reminder, an extended vote's new deadline
-            await self._sync_area(name, None if job.key is None else {job.key})
+            await self._sync_area(kind, None if job.key is None else {job.key})
         except Exception:
-            log.exception("could not re-plan %s after %s", name, job.id)
+            log.exception("could not re-plan %s after %s", kind.name, job.id)

@@ -1,9 +1,11 @@
-"""Platform-neutral command handlers, one module per area, all registered here."""
+"""The alliance's work, one slice per area: each module or package gives its `AREA` (commands,
+guided dialogs, scheduled jobs, live messages) and the composition root hands the list to the
+bot. The order is the order /help lists the commands in."""
 
+from bot.areas import Area, registry_of
 from bot.commands import Registry
 from handlers import (
     announcements,
-    attendance,
     deliverables,
     groups,
     help,
@@ -14,21 +16,19 @@ from handlers import (
     votes,
 )
 
+AREAS: list[Area] = [
+    help.AREA,
+    identity.AREA,
+    groups.AREA,
+    membership.AREA,
+    members.AREA,
+    votes.AREA,
+    meetings.AREA,
+    deliverables.AREA,
+    announcements.AREA,
+]
+
 
 def build_registry() -> Registry:
     """Every chat command, in the order /help lists them, and the guided dialogs."""
-    return Registry(
-        [
-            *help.COMMANDS,
-            *identity.COMMANDS,
-            *groups.COMMANDS,
-            *membership.COMMANDS,
-            *members.COMMANDS,
-            *votes.COMMANDS,
-            *meetings.COMMANDS,
-            *attendance.COMMANDS,
-            *deliverables.COMMANDS,
-            *announcements.COMMANDS,
-        ],
-        conversations={**membership.CONVERSATIONS},
-    )
+    return registry_of(AREAS)

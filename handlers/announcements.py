@@ -2,17 +2,25 @@
 
 from __future__ import annotations
 
-from bot.commands import Call, Command, Option, Param
+from collections.abc import Collection
+
+from bot import arguments
+from bot.areas import Area, Services
+from bot.changes import Changes
+from bot.commands import Call, Command, Option, Param, text
 from bot.context import Context
 from bot.markdown import to_html
-from bot.timeparse import parse_when, shown
+from bot.scheduler import Job
+from bot.timeparse import shown
 from bot.transports.base import Reply
 from storage import announcements
+from storage.db import Database
 from storage.errors import Refused
-from storage.models import Announcement, AnnouncementStatus
+from storage.models import Announcement, AnnouncementStatus, utcnow
 from storage.rules.access import Access
 
 EVERYONE = "all"
+RELEASES = Changes("announcement releases")  # one was scheduled or cancelled
 
 
 def groups_named(text: str) -> list[str] | None:
@@ -25,22 +33,31 @@ def groups_named(text: str) -> list[str] | None:
     return refs
 
 
+async def audience(raw: str, ctx: Context) -> list[str] | None:
+    return groups_named(raw)
+
+
+TO = Param("to", audience)
+TEXT = Param("text", text, rest=True)
+AT = Option("at", '"<time>"', arguments.moment)
+ANNOUNCEMENT = Param("id", arguments.number)
+
+
 def _to(announcement: Announcement) -> str:
     return "all groups and the plenary" if announcement.groups is None else ", ".join(announcement.groups)
 
 
 async def announce(ctx: Context, call: Call) -> Reply:
     """Post an announcement to all groups or chosen ones, now or at= a set time."""
-    at = call.options.get("at")
     incoming = ctx.incoming
     announcement = await announcements.create(
         ctx.session,
         author=ctx.actor.label,
         author_person_id=ctx.actor.person_id,
-        text=call.args["text"],
-        html=to_html(call.args["text"]),
-        group_refs=groups_named(call.args["to"]),
-        due_at=parse_when(at, ctx.zone, ctx.now) if at else ctx.now,
+        text=call[TEXT],
+        html=to_html(call[TEXT]),
+        group_refs=call[TO],
+        due_at=call.get(AT) or ctx.now,
         pin="pin" in call.flags,
         report_to=announcements.ReportTo(
             incoming.platform,
@@ -50,7 +67,7 @@ async def announce(ctx: Context, call: Call) -> Reply:
         now=ctx.now,
     )
     if announcement.status == AnnouncementStatus.SCHEDULED:
-        ctx.changed.add(f"announcements:{announcement.id}")
+        ctx.changed.add(RELEASES.of(announcement.id))
         return Reply(
             f"Announcement #{announcement.id} to {_to(announcement)} is scheduled for "
             f"{shown(announcement.due_at, ctx.zone)}. /announce cancel {announcement.id} withdraws it."
@@ -76,7 +93,7 @@ async def announce_list(ctx: Context, call: Call) -> Reply:
 
 async def announce_status(ctx: Context, call: Call) -> Reply:
     """Where an announcement has been delivered so far."""
-    announcement = await announcements.find(ctx.session, call.args["id"])
+    announcement = await announcements.find(ctx.session, call[ANNOUNCEMENT])
     if announcement.status == AnnouncementStatus.SCHEDULED:
         return Reply(f"Announcement #{announcement.id} is scheduled for {shown(announcement.due_at, ctx.zone)}.")
     if announcement.status == AnnouncementStatus.CANCELLED:
@@ -86,8 +103,8 @@ async def announce_status(ctx: Context, call: Call) -> Reply:
 
 async def announce_cancel(ctx: Context, call: Call) -> Reply:
     """Withdraw a scheduled announcement."""
-    announcement = await announcements.cancel(ctx.session, call.args["id"], actor=ctx.actor.label, now=ctx.now)
-    ctx.changed.add(f"announcements:{announcement.id}")
+    announcement = await announcements.cancel(ctx.session, call[ANNOUNCEMENT], actor=ctx.actor.label, now=ctx.now)
+    ctx.changed.add(RELEASES.of(announcement.id))
     return Reply(f"Announcement #{announcement.id} is cancelled; it will not be sent.")
 
 
@@ -98,7 +115,7 @@ COMMANDS = [
         "an announcement's delivery report",
         announce_status,
         Access.SECRETARIAT,
-        params=(Param("id"),),
+        params=(ANNOUNCEMENT,),
         anywhere=True,
     ),
     Command(
@@ -106,7 +123,7 @@ COMMANDS = [
         "withdraw a scheduled announcement",
         announce_cancel,
         Access.SECRETARIAT,
-        params=(Param("id"),),
+        params=(ANNOUNCEMENT,),
         anywhere=True,
     ),
     Command(
@@ -114,11 +131,39 @@ COMMANDS = [
         "post an announcement to all groups or chosen ones",
         announce,
         Access.SECRETARIAT,
-        params=(Param("to"), Param("text", rest=True)),
-        options=(Option("at", '"<time>"'),),
+        params=(TO, TEXT),
+        options=(AT,),
         flags=("pin",),
         anywhere=True,
         details="<to> is all (every group's rooms and the plenary) or groups separated by commas, "
         "e.g. pfas,skills. Markdown is allowed. With pin, the message is pinned where the bot may pin.",
     ),
 ]
+
+
+class AnnouncementReleases:
+    """Scheduled announcements go out at their time (also after a restart that missed it)."""
+
+    changes = RELEASES
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    async def plan(self, keys: Collection[int] | None = None) -> list[Job]:
+        async with self.db.transaction() as session:
+            scheduled = await announcements.scheduled(session, keys)
+        return [
+            Job(f"announcement:{announcement_id}", due_at, self.release, (announcement_id,), announcement_id)
+            for announcement_id, due_at in scheduled
+        ]
+
+    async def release(self, announcement_id: int) -> bool:
+        async with self.db.transaction() as session:
+            return await announcements.release(session, announcement_id, utcnow()) is not None
+
+
+def announcement_releases(services: Services) -> AnnouncementReleases:
+    return AnnouncementReleases(services.db)
+
+
+AREA = Area("announcements", COMMANDS, planners=[announcement_releases])

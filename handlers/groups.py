@@ -4,13 +4,20 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from bot.commands import Call, Command, Param
+from bot.areas import Area
+from bot.commands import Call, Command, Param, text
 from bot.context import Context
 from bot.transports.base import Reply
-from handlers.votes import announce_opening
+from handlers import arguments as records
+from handlers.votes.deadlines import DEADLINES
+from handlers.votes.wording import announce_opening
 from storage import groups, votes
 from storage.rules.access import Access
 from storage.rules.voting import Majority
+
+GROUP = Param("group", records.group, rest=True)
+NAME = Param("name", text)
+MANDATE = Param("mandate", text, rest=True)
 
 
 async def wg_list(ctx: Context, call: Call) -> Reply:
@@ -34,7 +41,7 @@ async def wg_list(ctx: Context, call: Call) -> Reply:
 
 async def wg_info(ctx: Context, call: Call) -> Reply:
     """Show one group's mandate, chairs, member organisations and rooms."""
-    group = await groups.find_group(ctx.session, call.args["group"])
+    group = call[GROUP]
     view = await groups.overview(ctx.session, group)
     lines = [f"{group.name} ({group.slug})"]
     if group.mandate:
@@ -47,10 +54,10 @@ async def wg_info(ctx: Context, call: Call) -> Reply:
 
 async def wg_propose(ctx: Context, call: Call) -> Reply:
     """Propose a new working group: an alliance-wide vote decides."""
-    name = " ".join(call.args["name"].split())
+    name = " ".join(call[NAME].split())
     await groups.check_new_group(ctx.session, name)
     settings = ctx.settings.votes
-    mandate = call.args["mandate"]
+    mandate = call[MANDATE]
     vote = await votes.open_vote(
         ctx.session,
         actor=ctx.actor,
@@ -66,7 +73,7 @@ async def wg_propose(ctx: Context, call: Call) -> Reply:
         ),
         now=ctx.now,
     )
-    ctx.changed.add("votes")
+    ctx.changed.add(DEADLINES.of(vote.id))
     await announce_opening(
         ctx, vote, proposed_by=f"Proposed by {ctx.actor.display_name} ({ctx.actor.organisation_name}).\n"
     )
@@ -81,7 +88,7 @@ COMMANDS = [
         "wg info",
         "show a working group's mandate, chairs and members",
         wg_info,
-        params=(Param("group", rest=True),),
+        params=(GROUP,),
         anywhere=True,
     ),
     Command(
@@ -89,7 +96,9 @@ COMMANDS = [
         "propose a new working group (an alliance-wide vote decides)",
         wg_propose,
         Access.MEMBER,
-        params=(Param("name"), Param("mandate", rest=True)),
+        params=(NAME, MANDATE),
         anywhere=True,
     ),
 ]
+
+AREA = Area("groups", COMMANDS)

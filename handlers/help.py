@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from bot.commands import Call, Command, Param
+from bot.areas import Area
+from bot.commands import Call, Command, Param, text
 from bot.context import Context
 from bot.transports.base import Reply
 from storage.errors import Refused
@@ -18,9 +19,12 @@ WHO = {
 }
 
 
+TOPIC = Param("command", text, required=False, rest=True)
+
+
 async def show_help(ctx: Context, call: Call) -> Reply:
     """List the commands the sender may use here, or explain one command in full."""
-    topic = (call.args.get("command") or "").strip().lstrip("/!").strip()
+    topic = (call.get(TOPIC) or "").strip().lstrip("/!").strip()
     if topic:
         return _one(ctx, topic)
     group_id = ctx.binding.group_id if ctx.binding else None
@@ -57,7 +61,9 @@ COMMANDS = [
         "help",
         "list the commands, or explain one",
         show_help,
-        params=(Param("command", required=False, rest=True),),
+        params=(TOPIC,),
         anywhere=True,
     ),
 ]
+
+AREA = Area("help", COMMANDS)

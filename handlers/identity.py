@@ -2,20 +2,24 @@
 
 from __future__ import annotations
 
-from bot.commands import Call, Command, Param
+from bot import arguments
+from bot.areas import Area
+from bot.commands import Call, Command, Param, text
 from bot.context import Context
-from bot.timeparse import shown, zone_named
+from bot.timeparse import shown
 from bot.transports.base import Reply
 from storage import identity, people
 from storage.errors import Refused
-from storage.models import RoleName
-from storage.rules.access import voting_right
+from storage.rules.access import Actor, voting_right
+
+CODE = Param("code", text, required=False)
+ZONE = Param("zone", arguments.zone, required=False)
 
 
 async def whoami(ctx: Context, call: Call) -> Reply:
     """Show the sender's person, organisation, roles and linked accounts."""
     actor = ctx.actor
-    if not actor.is_known:
+    if actor.person_id is None:
         return Reply(
             f"You are {actor.display_name} on {actor.platform} ({actor.platform_user_id}), "
             "not yet known to the alliance. If your organisation is a member, ask the "
@@ -28,7 +32,7 @@ async def whoami(ctx: Context, call: Call) -> Reply:
         lines.append(f"Organisation: {org.name} ({org.country}, {org.kind.value}), {org.status.value}.")
     else:
         lines.append("Organisation: none.")
-    roles = [f"chair of {r.group.name}" if r.role == RoleName.CHAIR else r.role.value for r in person.roles]
+    roles = [f"chair of {r.group.name}" if r.group else r.role.value for r in person.roles]
     lines.append(f"Roles: {', '.join(roles) or 'none'}.")
     accounts = [f"{a.platform} {a.platform_user_id}" for a in person.accounts]
     lines.append(f"Linked accounts: {', '.join(accounts)}.")
@@ -39,14 +43,14 @@ async def whoami(ctx: Context, call: Call) -> Reply:
 
 async def link(ctx: Context, call: Call) -> Reply:
     """Give a one-time code, or use one to link this account to your identity."""
-    code = call.args.get("code")
+    code = call.get(CODE)
     if code:
         person = await identity.redeem(ctx.session, code, ctx.incoming.platform, ctx.incoming.sender_id, ctx.now)
         return Reply(
             f"Linked: this {ctx.incoming.platform} account now belongs to {person.name}. "
             "/whoami shows all your accounts."
         )
-    if not ctx.actor.is_known:
+    if ctx.actor.person_id is None:
         raise Refused(
             "You are not known to the alliance yet, so there is nothing to link to. "
             "If you have a code from your other account or from the secretariat, send /link <code>."
@@ -62,16 +66,16 @@ async def link(ctx: Context, call: Call) -> Reply:
 
 async def tz(ctx: Context, call: Call) -> Reply:
     """Show your time zone, or set it: every time the bot shows you is then in it."""
-    if "zone" not in call.args:
+    zone = call.get(ZONE)
+    if zone is None:
         return Reply(f"Your time zone is {ctx.zone}. /tz Europe/Lisbon changes it.")
-    if not ctx.actor.is_known:
+    if ctx.actor.person_id is None:
         raise Refused("You are not known to the alliance yet, so there is no one to keep a zone for.")
-    zone = zone_named(call.args["zone"])
     await people.set_timezone(ctx.session, ctx.actor.person_id, zone)
     return Reply(f"Your time zone is now {zone}: times are shown to you in it, e.g. now is {shown(ctx.now, zone)}.")
 
 
-def _voting_line(actor) -> str:
+def _voting_line(actor: Actor) -> str:
     reason = voting_right(actor)
     if reason is None:
         return f"Voting rights: yes — you may cast {actor.organisation_name}'s one vote in its groups."
@@ -84,8 +88,10 @@ COMMANDS = [
         "link",
         "link your chat accounts: get a code here, send it from the other",
         link,
-        params=(Param("code", required=False),),
+        params=(CODE,),
         anywhere=True,
     ),
-    Command("tz", "show or set your time zone", tz, params=(Param("zone", required=False),), anywhere=True),
+    Command("tz", "show or set your time zone", tz, params=(ZONE,), anywhere=True),
 ]
+
+AREA = Area("identity", COMMANDS)

@@ -2,20 +2,32 @@
 
 from __future__ import annotations
 
-from bot.commands import Call, Command, Param
+from typing import Any
+
+from bot.areas import Area
+from bot.commands import Call, Command, Handler, Param, text
 from bot.context import Context
 from bot.transports.base import Reply
-from storage import groups, identity, notices, organisations, people
+from handlers import arguments as records
+from storage import identity, notices, organisations, people
 from storage.errors import Refused
 from storage.models import OrganisationStatus, RoleName
 from storage.rules.access import Access
+
+SOME_ORGANISATION = Param("organisation", records.organisation, required=False, rest=True)
+ORGANISATION = Param("organisation", records.organisation)
+WHOLE_ORGANISATION = Param("organisation", records.organisation, rest=True)
+NAME = Param("name", text, rest=True)
+PERSON = Param("person", records.person, rest=True)
+GROUP = Param("group", records.group)
+REASON = Param("reason", text, rest=True)
 
 
 async def member_list(ctx: Context, call: Call) -> Reply:
     """List the organisations with their standing and representatives."""
     listed = await organisations.list_organisations(ctx.session)
-    if call.args.get("organisation"):
-        wanted = await organisations.find_organisation(ctx.session, call.args["organisation"])
+    wanted = call.get(SOME_ORGANISATION)
+    if wanted is not None:
         listed = [o for o in listed if o.id == wanted.id]
     if not listed:
         return Reply("No organisations yet.")
@@ -31,10 +43,8 @@ async def member_list(ctx: Context, call: Call) -> Reply:
 
 async def member_add(ctx: Context, call: Call) -> Reply:
     """Add a representative; they link their chat account with the code given."""
-    organisation = await organisations.find_organisation(ctx.session, call.args["organisation"])
-    person = await people.add_person(
-        ctx.session, actor=ctx.actor.label, name=call.args["name"], organisation=organisation
-    )
+    organisation = call[ORGANISATION]
+    person = await people.add_person(ctx.session, actor=ctx.actor.label, name=call[NAME], organisation=organisation)
     code = await identity.issue_code(ctx.session, person, ctx.now, identity.WELCOME_CODE_LIFETIME)
     standing = (
         ""
@@ -49,15 +59,15 @@ async def member_add(ctx: Context, call: Call) -> Reply:
 
 async def member_remove(ctx: Context, call: Call) -> Reply:
     """A person stops representing their organisation."""
-    person = await people.find_person(ctx.session, call.args["person"])
+    person = call[PERSON]
     organisation = await people.stop_representing(ctx.session, actor=ctx.actor.label, person=person)
     return Reply(f"{person.name} no longer represents {organisation.name}.")
 
 
 async def member_chair(ctx: Context, call: Call) -> Reply:
     """Name a representative chair of a working group."""
-    group = await groups.find_group(ctx.session, call.args["group"])
-    person = await people.find_person(ctx.session, call.args["person"])
+    group = call[GROUP]
+    person = call[PERSON]
     if person.organisation is None or person.organisation.status != OrganisationStatus.MEMBER:
         raise Refused(f"A chair represents a member organisation; {person.name} does not.")
     await people.assign_role(ctx.session, actor=ctx.actor.label, person=person, role=RoleName.CHAIR, group=group)
@@ -69,15 +79,15 @@ async def member_chair(ctx: Context, call: Call) -> Reply:
 
 async def member_unchair(ctx: Context, call: Call) -> Reply:
     """End a chair's role in a working group."""
-    group = await groups.find_group(ctx.session, call.args["group"])
-    person = await people.find_person(ctx.session, call.args["person"])
+    group = call[GROUP]
+    person = call[PERSON]
     await people.unassign_role(ctx.session, actor=ctx.actor.label, person=person, role=RoleName.CHAIR, group=group)
     return Reply(f"{person.name} no longer chairs {group.name}.")
 
 
 async def member_suspend(ctx: Context, call: Call) -> Reply:
     """Suspend an organisation: it keeps its records but loses its vote."""
-    organisation = await organisations.find_organisation(ctx.session, call.args["organisation"])
+    organisation = call[ORGANISATION]
     if organisation.status != OrganisationStatus.MEMBER:
         raise Refused(f"Only a member can be suspended; {organisation.name} is {organisation.status.value}.")
     await organisations.set_status(
@@ -85,19 +95,19 @@ async def member_suspend(ctx: Context, call: Call) -> Reply:
         actor=ctx.actor.label,
         organisation=organisation,
         status=OrganisationStatus.SUSPENDED,
-        reason=call.args["reason"],
+        reason=call[REASON],
     )
     await notices.to_representatives(
         ctx.session,
         organisation.id,
-        f"{organisation.name}'s membership is suspended: {call.args['reason']}. It cannot vote until reinstated.",
+        f"{organisation.name}'s membership is suspended: {call[REASON]}. It cannot vote until reinstated.",
     )
     return Reply(f"{organisation.name} is suspended; its representatives are told.")
 
 
 async def member_reinstate(ctx: Context, call: Call) -> Reply:
     """Reinstate a suspended organisation."""
-    organisation = await organisations.find_organisation(ctx.session, call.args["organisation"])
+    organisation = call[WHOLE_ORGANISATION]
     if organisation.status != OrganisationStatus.SUSPENDED:
         raise Refused(f"{organisation.name} is not suspended.")
     await organisations.set_status(
@@ -107,7 +117,7 @@ async def member_reinstate(ctx: Context, call: Call) -> Reply:
     return Reply(f"{organisation.name} is a member again.")
 
 
-def _secretariat(path: str, summary: str, handler, *params: Param) -> Command:
+def _secretariat(path: str, summary: str, handler: Handler, *params: Param[Any]) -> Command:
     return Command(path, summary, handler, Access.SECRETARIAT, params=params, anywhere=True)
 
 
@@ -116,30 +126,26 @@ COMMANDS = [
         "member list",
         "organisations, their standing and representatives",
         member_list,
-        Param("organisation", required=False, rest=True),
+        SOME_ORGANISATION,
     ),
     _secretariat(
         "member add",
         "add a representative (they get a link code)",
         member_add,
-        Param("organisation"),
-        Param("name", rest=True),
+        ORGANISATION,
+        NAME,
     ),
-    _secretariat(
-        "member remove", "a person stops representing their organisation", member_remove, Param("person", rest=True)
-    ),
-    _secretariat(
-        "member chair", "name a chair of a working group", member_chair, Param("group"), Param("person", rest=True)
-    ),
-    _secretariat("member unchair", "end a chair's role", member_unchair, Param("group"), Param("person", rest=True)),
+    _secretariat("member remove", "a person stops representing their organisation", member_remove, PERSON),
+    _secretariat("member chair", "name a chair of a working group", member_chair, GROUP, PERSON),
+    _secretariat("member unchair", "end a chair's role", member_unchair, GROUP, PERSON),
     _secretariat(
         "member suspend",
         "suspend an organisation, with the reason",
         member_suspend,
-        Param("organisation"),
-        Param("reason", rest=True),
+        ORGANISATION,
+        REASON,
     ),
-    _secretariat(
-        "member reinstate", "reinstate a suspended organisation", member_reinstate, Param("organisation", rest=True)
-    ),
+    _secretariat("member reinstate", "reinstate a suspended organisation", member_reinstate, WHOLE_ORGANISATION),
 ]
+
+AREA = Area("members", COMMANDS)

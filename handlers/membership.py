@@ -13,7 +13,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from bot.commands import Call, Command, Option, Param
+from bot import arguments
+from bot.areas import Area
+from bot.commands import Call, Command, Option, Param, text
 from bot.context import Context
 from bot.timeparse import shown
 from bot.transports.base import Reply
@@ -25,6 +27,24 @@ from storage.rules.access import Access
 DIALOG = "apply"
 YES, NO = {"yes", "y", "oui", "ja", "si", "sí"}, {"no", "n", "non", "nein"}
 ACCEPT = {"i accept", "accept", "accepted", "yes"}
+
+
+# The one-line form of /apply: each answer is read by its dialog step, like a typed answer.
+FORM = {
+    option.key: option
+    for option in (
+        Option("name", '"<organisation>"', text),
+        Option("country", "<code>", text),
+        Option("kind", "industry|research|university|association|cluster", text),
+        Option("groups", "<group,…>", text),
+        Option("contact", '"<name>"', text),
+        Option("declaration", "accept", text),
+        Option("eligibility", "yes,no,…", text),
+    )
+}
+APPLICATION = Param("id", arguments.number)
+SOME_APPLICATION = Param("id", arguments.number, required=False)
+REASON = Param("reason", text, rest=True)
 
 
 @dataclass(frozen=True)
@@ -60,14 +80,14 @@ async def _read_contact(ctx: Context, text: str) -> str:
     return contact
 
 
-async def _read_declaration(ctx: Context, text: str) -> dict:
+async def _read_declaration(ctx: Context, text: str) -> dict[str, str]:
     if text.strip().lower().rstrip(".!") not in ACCEPT:
         raise Refused("Membership needs the Declaration accepted: answer 'I accept', or /apply cancel.")
     return {"sha256": _declaration_sha256(ctx), "accepted_at": ctx.now.isoformat()}
 
 
-def _read_yes_no(question: str):
-    async def read(ctx: Context, text: str) -> dict:
+def _read_yes_no(question: str) -> Callable[[Context, str], Awaitable[dict[str, str]]]:
+    async def read(ctx: Context, text: str) -> dict[str, str]:
         answer = text.strip().lower().rstrip(".!")
         if answer not in YES | NO:
             raise Refused("Please answer yes or no.")
@@ -91,12 +111,16 @@ def _steps(ctx: Context) -> list[Step]:
         *(
             Step(
                 f"eligibility_{n}",
-                lambda c, n=n, q=q: f"Eligibility {n + 1}/{len(questions)}: {q} (yes/no)",
+                _eligibility_question(n, q, len(questions)),
                 _read_yes_no(q),
             )
             for n, q in enumerate(questions)
         ),
     ]
+
+
+def _eligibility_question(n: int, question: str, total: int) -> Callable[[Context], str]:
+    return lambda ctx: f"Eligibility {n + 1}/{total}: {question} (yes/no)"
 
 
 def _groups_question(ctx: Context) -> str:
@@ -123,9 +147,10 @@ async def apply(ctx: Context, call: Call) -> Reply:
         raise Refused(f"You already represent {ctx.actor.organisation_name}, a member organisation.")
     dialog = await dialogs.current(ctx.session, ctx.incoming.platform, ctx.incoming.sender_id)
     answers = dict(dialog.answers) if dialog and dialog.kind == DIALOG else {}
-    resumed = bool(answers) and not call.options
+    form = {key: value for key, option in FORM.items() if (value := call.get(option)) is not None}
+    resumed = bool(answers) and not form
     for step in _steps(ctx):
-        given = _from_form(step.key, call.options, ctx)
+        given = _from_form(step.key, form, ctx)
         if given is not None:
             answers[step.key] = await step.read(ctx, given)
     return await _next(ctx, answers, preface="Welcome back — let's continue. " if resumed else "")
@@ -151,6 +176,8 @@ def _from_form(key: str, options: dict[str, str], ctx: Context) -> str | None:
 async def continue_application(ctx: Context, text: str) -> Reply:
     """The next answer of the guided dialog."""
     dialog = await dialogs.current(ctx.session, ctx.incoming.platform, ctx.incoming.sender_id)
+    if dialog is None:
+        raise Refused("You have no application in progress; /apply starts one.")
     answers = dict(dialog.answers)
     step = next(s for s in _steps(ctx) if s.key not in answers)
     try:
@@ -160,7 +187,7 @@ async def continue_application(ctx: Context, text: str) -> Reply:
     return await _next(ctx, answers)
 
 
-async def _next(ctx: Context, answers: dict, preface: str = "") -> Reply:
+async def _next(ctx: Context, answers: dict[str, Any], preface: str = "") -> Reply:
     """Ask the first unanswered question, or submit when everything is answered."""
     platform, user_id = ctx.incoming.platform, ctx.incoming.sender_id
     missing = [s for s in _steps(ctx) if s.key not in answers]
@@ -212,8 +239,9 @@ async def show_declaration(ctx: Context, call: Call) -> Reply:
 
 async def applications(ctx: Context, call: Call) -> Reply:
     """List pending applications, or show one in full."""
-    if call.args.get("id"):
-        return Reply(_in_full(ctx, await membership.find_application(ctx.session, call.args["id"])))
+    wanted = call.get(SOME_APPLICATION)
+    if wanted is not None:
+        return Reply(_in_full(ctx, await membership.find_application(ctx.session, wanted)))
     pending = await membership.pending_applications(ctx.session)
     if not pending:
         return Reply("No application is pending.")
@@ -247,7 +275,7 @@ def _in_full(ctx: Context, a: MembershipApplication) -> str:
 
 async def approve(ctx: Context, call: Call) -> Reply:
     """Approve an application: the organisation becomes a member."""
-    application = await membership.approve(ctx.session, call.args["id"], ctx.actor, ctx.now)
+    application = await membership.approve(ctx.session, call[APPLICATION], ctx.actor, ctx.now)
     return Reply(
         f"Approved #{application.id}: {application.organisation_name} is a member, in "
         f"{', '.join(application.groups)}. The applicant and the groups' rooms are told."
@@ -256,7 +284,7 @@ async def approve(ctx: Context, call: Call) -> Reply:
 
 async def reject(ctx: Context, call: Call) -> Reply:
     """Reject an application, with the reason the applicant is told."""
-    application = await membership.reject(ctx.session, call.args["id"], ctx.actor, call.args["reason"], ctx.now)
+    application = await membership.reject(ctx.session, call[APPLICATION], ctx.actor, call[REASON], ctx.now)
     return Reply(f"Rejected #{application.id} ({application.organisation_name}); the applicant is told why.")
 
 
@@ -265,15 +293,7 @@ COMMANDS = [
         "apply",
         "apply for membership for your organisation (in a private chat)",
         apply,
-        options=(
-            Option("name", '"<organisation>"'),
-            Option("country", "<code>"),
-            Option("kind", "industry|research|university|association|cluster"),
-            Option("groups", "<group,…>"),
-            Option("contact", '"<name>"'),
-            Option("declaration", "accept"),
-            Option("eligibility", "yes,no,…"),
-        ),
+        options=tuple(FORM.values()),
         anywhere=True,
         details="Without options it asks one question at a time; answers given as options are not asked again.",
     ),
@@ -284,20 +304,20 @@ COMMANDS = [
         "list pending membership applications, or show one",
         applications,
         Access.COMMISSION,
-        params=(Param("id", required=False),),
+        params=(SOME_APPLICATION,),
         anywhere=True,
     ),
     Command(
-        "approve", "approve a membership application", approve, Access.COMMISSION, params=(Param("id"),), anywhere=True
+        "approve", "approve a membership application", approve, Access.COMMISSION, params=(APPLICATION,), anywhere=True
     ),
     Command(
         "reject",
         "reject a membership application, with the reason",
         reject,
         Access.COMMISSION,
-        params=(Param("id"), Param("reason", rest=True)),
+        params=(APPLICATION, REASON),
         anywhere=True,
     ),
 ]
 
-CONVERSATIONS = {DIALOG: continue_application}
+AREA = Area("membership", COMMANDS, conversations={DIALOG: continue_application})

@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
 from storage import audit, groups, notices
+from storage.db import rowcount
 from storage.errors import Refused
 from storage.models import (
     Announcement,
@@ -96,7 +97,7 @@ async def create(
     return announcement
 
 
-def audience(announcement: Announcement) -> Select:
+def audience(announcement: Announcement) -> Select[tuple[RoomBinding]]:
     """The rooms it goes to: its groups' rooms, or for everyone every group's and the plenary's."""
     query = select(RoomBinding).order_by(RoomBinding.id)
     if announcement.groups is None:
@@ -112,9 +113,9 @@ async def release(session: AsyncSession, announcement_id: int, now: datetime) ->
         .where(Announcement.id == announcement_id, Announcement.status == AnnouncementStatus.SCHEDULED)
         .values(status=AnnouncementStatus.DELIVERING, released_at=now)
     )
-    if claimed.rowcount != 1:
+    if rowcount(claimed) != 1:
         return None
-    announcement = await session.get(Announcement, announcement_id, populate_existing=True)
+    announcement = await session.get_one(Announcement, announcement_id, populate_existing=True)
     bindings = list(await session.scalars(audience(announcement)))
     session.add_all(
         notices.notice(
@@ -149,10 +150,10 @@ async def report_if_settled(session: AsyncSession, announcement_id: int) -> bool
         )
         .values(status=AnnouncementStatus.DELIVERED, reported_at=utcnow())
     )
-    if marked.rowcount != 1:
+    if rowcount(marked) != 1:
         return False
-    announcement = await session.get(Announcement, announcement_id, populate_existing=True)
-    if announcement.report_platform is None:
+    announcement = await session.get_one(Announcement, announcement_id, populate_existing=True)
+    if announcement.report_platform is None or announcement.report_target is None:
         return True  # made at the shell: `wgbot announce --status` shows the report there
     text = await delivery_report(session, announcement)
     session.add(
@@ -221,17 +222,16 @@ def _room_name(binding: RoomBinding | None) -> str:
     return binding.purpose.value.capitalize()
 
 
-async def find(session: AsyncSession, ref: str, *, lock: bool = False) -> Announcement:
-    number = ref.strip().lstrip("#")
-    found = await session.get(Announcement, int(number), with_for_update=lock) if number.isdigit() else None
+async def find(session: AsyncSession, announcement_id: int, *, lock: bool = False) -> Announcement:
+    found = await session.get(Announcement, announcement_id, with_for_update=lock)
     if found is None:
-        raise Refused(f"No announcement {ref!r}; /announce list shows them.")
+        raise Refused(f"No announcement '{announcement_id}'; /announce list shows them.")
     return found
 
 
-async def cancel(session: AsyncSession, ref: str, *, actor: str, now: datetime) -> Announcement:
+async def cancel(session: AsyncSession, announcement_id: int, *, actor: str, now: datetime) -> Announcement:
     """Withdraw a scheduled announcement before it goes out."""
-    announcement = await find(session, ref, lock=True)
+    announcement = await find(session, announcement_id, lock=True)
     if announcement.status != AnnouncementStatus.SCHEDULED:
         raise Refused(
             f"Announcement #{announcement.id} is {announcement.status.value}; only a scheduled one can be cancelled."

@@ -95,15 +95,12 @@ async def create(
     return deliverable
 
 
-async def find(session: AsyncSession, ref: str, *, lock: bool = False) -> Deliverable:
-    number = ref.strip().lstrip("#")
-    found = (
-        await session.get(Deliverable, int(number), options=[selectinload(Deliverable.group)], with_for_update=lock)
-        if number.isdigit()
-        else None
+async def find(session: AsyncSession, deliverable_id: int, *, lock: bool = False) -> Deliverable:
+    found = await session.get(
+        Deliverable, deliverable_id, options=[selectinload(Deliverable.group)], with_for_update=lock
     )
     if found is None:
-        raise Refused(f"No deliverable {ref!r}; /deliverable list shows them.")
+        raise Refused(f"No deliverable '{deliverable_id}'; /deliverable list shows them.")
     return found
 
 
@@ -122,14 +119,9 @@ async def versions(session: AsyncSession, deliverable_id: int) -> list[DraftVers
     )
 
 
-async def version(session: AsyncSession, deliverable: Deliverable, number: str | int) -> DraftVersion:
-    text = str(number).strip().lower().lstrip("v")
-    found = (
-        await session.scalar(
-            select(DraftVersion).where(DraftVersion.deliverable_id == deliverable.id, DraftVersion.number == int(text))
-        )
-        if text.isdigit()
-        else None
+async def version(session: AsyncSession, deliverable: Deliverable, number: int) -> DraftVersion:
+    found = await session.scalar(
+        select(DraftVersion).where(DraftVersion.deliverable_id == deliverable.id, DraftVersion.number == number)
     )
     if found is None:
         raise Refused(
@@ -149,7 +141,7 @@ async def submit(
     session: AsyncSession, deliverable: Deliverable, draft: Draft, *, actor: Actor, store: FileStore, now: datetime
 ) -> DraftVersion:
     """Record a new version; the same bytes as an earlier version are refused (nothing is kept)."""
-    deliverable = await find(session, str(deliverable.id), lock=True)  # versions are numbered one at a time
+    deliverable = await find(session, deliverable.id, lock=True)  # versions are numbered one at a time
     if deliverable.status in (DeliverableStatus.FINAL, DeliverableStatus.SUBMITTED):
         raise Refused(f"Deliverable {deliverable.id} is {deliverable.status.value}; it takes no more drafts.")
     if not (actor.is_secretariat or await _takes_part(session, actor, deliverable.group_id)):
@@ -207,7 +199,7 @@ async def _takes_part(session: AsyncSession, actor: Actor, group_id: int) -> boo
 
 
 async def comment(
-    session: AsyncSession, deliverable: Deliverable, number: str, text: str, *, actor: Actor, now: datetime
+    session: AsyncSession, deliverable: Deliverable, number: int, text: str, *, actor: Actor, now: datetime
 ) -> DraftComment:
     text = text.strip()
     if not text:
@@ -249,12 +241,12 @@ async def move(
     deliverable: Deliverable,
     to: DeliverableStatus,
     *,
-    number: str | None,
+    number: int | None,
     by: str,
     now: datetime,
 ) -> StatusChange:
     """Change the status; "final" names a version (the latest unless one is given)."""
-    deliverable = await find(session, str(deliverable.id), lock=True)
+    deliverable = await find(session, deliverable.id, lock=True)
     if to not in MOVES[deliverable.status]:
         allowed = ", ".join(s.value for s in MOVES[deliverable.status]) or "nothing: it is done"
         raise Refused(f"Deliverable {deliverable.id} is {deliverable.status.value}; it can move to {allowed}.")
@@ -287,7 +279,7 @@ async def _record_move(
     )
     session.add(change)
     deliverable.status = to
-    if to == DeliverableStatus.FINAL:
+    if to == DeliverableStatus.FINAL and final is not None:
         deliverable.final_version = final.number
     elif to in (DeliverableStatus.DRAFTING, DeliverableStatus.IN_REVIEW):
         deliverable.final_version = None
@@ -311,7 +303,7 @@ async def approve(
     session: AsyncSession, deliverable_id: int, number: int, sha256: str, *, by: str, now: datetime
 ) -> str:
     """What a passed approval vote does: exactly that version (same bytes) becomes final."""
-    deliverable = await find(session, str(deliverable_id), lock=True)
+    deliverable = await find(session, deliverable_id, lock=True)
     approved = await version(session, deliverable, number)
     if approved.sha256 != sha256:
         return f"not carried out: version {number} is not the file the vote was about"
@@ -443,12 +435,12 @@ async def open_deadlines(session: AsyncSession, ids: Collection[int] | None) -> 
     done: dict[tuple[int, datetime], set[float]] = {}
     for deliverable_id, days, due in (await session.execute(sent)).tuples():
         done.setdefault((deliverable_id, due), set()).add(days)
-    return [(i, due, done.get((i, due), set())) for i, due in rows]
+    return [(i, due, done.get((i, due), set())) for i, due in rows if due is not None]
 
 
 async def claim_reminder(session: AsyncSession, deliverable_id: int, days: float, now: datetime) -> Deliverable | None:
     """Mark the reminder sent (its notices go in this transaction); None if not due or done."""
-    deliverable = await find(session, str(deliverable_id), lock=True)
+    deliverable = await find(session, deliverable_id, lock=True)
     if deliverable.due_at is None or deliverable.status not in (
         DeliverableStatus.DRAFTING,
         DeliverableStatus.IN_REVIEW,

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -28,6 +29,7 @@ from storage.models import (
     Person,
     Rsvp,
     WorkingGroup,
+    table_of,
 )
 from storage.rules.access import Actor
 from storage.rules.recurrence import Occurrence, RuleError, Series, make_rule, occurrence, occurrences, upcoming
@@ -107,22 +109,11 @@ async def schedule(
     return meeting
 
 
-def read_ref(ref: str) -> tuple[int, int | None]:
-    """ "12" → (12, None); "12.3" → (12, 3)."""
-    meeting, _, number = ref.strip().lstrip("#").partition(".")
-    if not meeting.isdigit() or (number and not number.isdigit()):
-        raise Refused(
-            f"{ref!r} is not a meeting: give its number (12) or one occurrence (12.3); /meeting list shows them."
-        )
-    return int(meeting), int(number) if number else None
-
-
-async def find(session: AsyncSession, ref: str) -> tuple[Meeting, int | None]:
-    meeting_id, number = read_ref(ref)
+async def find(session: AsyncSession, meeting_id: int) -> Meeting:
     meeting = await session.get(Meeting, meeting_id, options=[selectinload(Meeting.group)])
     if meeting is None:
         raise Refused(f"No meeting {meeting_id}; /meeting list shows them.")
-    return meeting, number
+    return meeting
 
 
 async def changes_of(session: AsyncSession, meeting_ids: Collection[int]) -> dict[int, dict[int, OccurrenceChange]]:
@@ -253,9 +244,9 @@ async def move(
         meeting.last_start = max(meeting.last_start, to)
     # Its reminders start afresh: the old ones were for another time.
     await session.execute(
-        MeetingReminder.__table__.delete().where(
-            MeetingReminder.meeting_id == meeting.id, MeetingReminder.occurrence == before.number
-        )
+        table_of(MeetingReminder)
+        .delete()
+        .where(MeetingReminder.meeting_id == meeting.id, MeetingReminder.occurrence == before.number)
     )
     await audit.record(
         session,
@@ -353,7 +344,7 @@ async def record_minutes(
     target: Occurrence,
     *,
     text: str | None,
-    file: dict | None,
+    file: dict[str, Any] | None,
     actor: Actor,
     now: datetime,
 ) -> bool:

@@ -119,23 +119,20 @@ async def pending_applications(session: AsyncSession) -> list[MembershipApplicat
     )
 
 
-async def find_application(session: AsyncSession, ref: str, *, for_decision: bool = False) -> MembershipApplication:
+async def find_application(
+    session: AsyncSession, application_id: int, *, for_decision: bool = False
+) -> MembershipApplication:
     """By number; `for_decision` locks it, so two reviewers deciding at once decide once."""
-    number = ref.strip().lstrip("#")
-    application = (
-        await session.get(
-            MembershipApplication, int(number), with_for_update=for_decision, populate_existing=for_decision
-        )
-        if number.isdigit()
-        else None
+    application = await session.get(
+        MembershipApplication, application_id, with_for_update=for_decision, populate_existing=for_decision
     )
     if application is None:
-        raise Refused(f"No application {ref!r}; /applications lists the pending ones.")
+        raise Refused(f"No application '{application_id}'; /applications lists the pending ones.")
     return application
 
 
-async def _decidable(session: AsyncSession, ref: str, actor: Actor) -> MembershipApplication:
-    application = await find_application(session, ref, for_decision=True)
+async def _decidable(session: AsyncSession, application_id: int, actor: Actor) -> MembershipApplication:
+    application = await find_application(session, application_id, for_decision=True)
     if application.status != ApplicationStatus.PENDING:
         raise Refused(f"Application #{application.id} was already {application.status.value}.")
     if await _is_applicant(session, application, actor):
@@ -161,8 +158,8 @@ async def _applicant_person(session: AsyncSession, application: MembershipApplic
     )
 
 
-async def approve(session: AsyncSession, ref: str, actor: Actor, now: datetime) -> MembershipApplication:
-    application = await _decidable(session, ref, actor)
+async def approve(session: AsyncSession, application_id: int, actor: Actor, now: datetime) -> MembershipApplication:
+    application = await _decidable(session, application_id, actor)
     organisation = await session.scalar(select(Organisation).where(Organisation.name_key == application.name_key))
     if organisation is None:
         organisation = await organisations.add_organisation(
@@ -231,11 +228,13 @@ async def approve(session: AsyncSession, ref: str, actor: Actor, now: datetime) 
     return application
 
 
-async def reject(session: AsyncSession, ref: str, actor: Actor, reason: str, now: datetime) -> MembershipApplication:
+async def reject(
+    session: AsyncSession, application_id: int, actor: Actor, reason: str, now: datetime
+) -> MembershipApplication:
     reason = " ".join(reason.split())
     if not reason:
         raise Refused("Give the reason for the rejection; the applicant is told it.")
-    application = await _decidable(session, ref, actor)
+    application = await _decidable(session, application_id, actor)
     application.status = ApplicationStatus.REJECTED
     application.decided_at, application.decided_by, application.reason = now, actor.label, reason
     await audit.record(

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import bindparam, func, insert, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -31,6 +32,7 @@ from storage.models import (
     VoteNudge,
     VoteStatus,
     WorkingGroup,
+    table_of,
 )
 from storage.rules.access import Actor, voting_right
 from storage.rules.voting import Majority, Outcome, decide
@@ -119,19 +121,17 @@ async def _electorate(session: AsyncSession, group: WorkingGroup | None) -> list
     return list((await session.execute(query.order_by(Organisation.name_key))).tuples())
 
 
-async def find_vote(session: AsyncSession, ref: str, *, lock: bool = False, share: bool = False) -> Vote:
+_NO_VOTE = "No vote '{}'; /vote list shows them."
+
+
+async def find_vote(session: AsyncSession, vote_id: int, *, lock: bool = False, share: bool = False) -> Vote:
     """By number. `lock` for changing the vote itself (closing); `share` for casting a ballot:
     casts proceed together, but a close waits for casts in flight and casts wait for a close,
     so no ballot can land after the tally was taken."""
-    number = ref.strip().lstrip("#")
     row_lock = {"read": True} if share else lock
-    vote = (
-        await session.get(Vote, int(number), with_for_update=row_lock, populate_existing=bool(row_lock))
-        if number.isdigit()
-        else None
-    )
+    vote = await session.get(Vote, vote_id, with_for_update=row_lock, populate_existing=bool(row_lock))
     if vote is None:
-        raise Refused(f"No vote {ref!r}; /vote list shows them.")
+        raise Refused(_NO_VOTE.format(vote_id))
     return vote
 
 
@@ -167,7 +167,7 @@ _BALLOT_CONTEXT = (
 # so no ballot can land after the tally was taken (SQLite's write lock already orders them).
 _BALLOT_CONTEXT_SHARED = _BALLOT_CONTEXT.with_for_update(read=True, of=Vote)
 _CAST_FIELDS = ("option", "person_id", "platform", "cast_at")
-_RECORD_CAST = insert(BallotCast.__table__)
+_RECORD_CAST = insert(table_of(BallotCast))
 # The upsert is SQL that SQLite and PostgreSQL both speak, so it is compiled once (a dialect's
 # on_conflict insert has no cache key and would be compiled anew for every ballot).
 _UPSERT = text(
@@ -178,21 +178,16 @@ _UPSERT = text(
 ).bindparams(bindparam("cast_at", type_=UTCDateTime()))
 
 
-async def cast_ballot(session: AsyncSession, ref: str, option: str, actor: Actor, now: datetime) -> Cast:
+async def cast_ballot(session: AsyncSession, vote_id: int, option: str, actor: Actor, now: datetime) -> Cast:
     """Cast or change the organisation's ballot: its upsert, the cast kept in the history and
     the audit line, in the caller's transaction. Plain statements on the session's connection:
     every press of a vote button comes through here."""
-    number = ref.strip().lstrip("#")
     connection = await session.connection()
-    dialect = connection.dialect.name
-    found = None
-    if number.isdigit():
-        query = _BALLOT_CONTEXT_SHARED if dialect == "postgresql" else _BALLOT_CONTEXT
-        found = (await connection.execute(query, {"vote": int(number), "org": actor.organisation_id})).first()
+    query = _BALLOT_CONTEXT_SHARED if connection.dialect.name == "postgresql" else _BALLOT_CONTEXT
+    found = (await connection.execute(query, {"vote": vote_id, "org": actor.organisation_id})).first()
     if found is None:
-        raise Refused(f"No vote {ref!r}; /vote list shows them.")
+        raise Refused(_NO_VOTE.format(vote_id))
     status, closes_at, options, secret, organisation_name, previous, previous_by = found
-    vote_id = int(number)
     if status != VoteStatus.OPEN:
         raise Refused(f"Vote #{vote_id} is {status.value}; ballots are no longer taken.")
     if now >= closes_at:
@@ -226,9 +221,10 @@ async def cast_ballot(session: AsyncSession, ref: str, option: str, actor: Actor
 
 
 async def electorate_size(session: AsyncSession, vote: Vote) -> int:
-    return await session.scalar(
+    counted = await session.scalar(
         select(func.count()).select_from(ElectorateMember).where(ElectorateMember.vote_id == vote.id)
     )
+    return counted or 0
 
 
 async def outcome(session: AsyncSession, vote: Vote) -> Outcome:
@@ -237,9 +233,9 @@ async def outcome(session: AsyncSession, vote: Vote) -> Outcome:
     return decide(vote.options, list(ballots), electorate, vote.quorum, Majority(vote.majority), vote.abstentions_count)
 
 
-async def close_vote(session: AsyncSession, ref: str, *, by: str, now: datetime) -> tuple[Vote, Outcome] | None:
+async def close_vote(session: AsyncSession, vote_id: int, *, by: str, now: datetime) -> tuple[Vote, Outcome] | None:
     """Close a vote and record its result, once; None if it was no longer open."""
-    vote = await find_vote(session, ref, lock=True)
+    vote = await find_vote(session, vote_id, lock=True)
     if vote.status != VoteStatus.OPEN:
         return None
     result = await outcome(session, vote)
@@ -255,13 +251,13 @@ async def close_vote(session: AsyncSession, ref: str, *, by: str, now: datetime)
     }
     await audit.record(session, actor=by, action="vote.closed", subject=f"vote:{vote.id}", details=vote.result)
     if result.passed and vote.action:
-        await _carry_out(session, vote)
+        await _carry_out(session, vote, vote.action, now)
     return vote, result
 
 
-async def _carry_out(session: AsyncSession, vote: Vote) -> None:
+async def _carry_out(session: AsyncSession, vote: Vote, action: dict[str, Any], now: datetime) -> None:
     """Do what the passed vote decided, in the transaction that closes it."""
-    approval = vote.action.get("approve_version")
+    approval = action.get("approve_version")
     if approval is not None:
         done = await deliverables.approve(
             session,
@@ -269,11 +265,11 @@ async def _carry_out(session: AsyncSession, vote: Vote) -> None:
             approval["version"],
             approval["sha256"],
             by=f"vote:{vote.id}",
-            now=vote.closed_at,
+            now=now,
         )
-        vote.result = {**vote.result, "action": done}
+        vote.result = {**(vote.result or {}), "action": done}
         return
-    proposal = vote.action.get("create_group")
+    proposal = action.get("create_group")
     if proposal is None:
         return
     try:
@@ -282,10 +278,10 @@ async def _carry_out(session: AsyncSession, vote: Vote) -> None:
                 session, actor=f"vote:{vote.id}", name=proposal["name"], mandate=proposal.get("mandate", "")
             )
     except Refused as refusal:  # e.g. a group of that name was created meanwhile
-        vote.result = {**vote.result, "action": f"not carried out: {refusal}"}
+        vote.result = {**(vote.result or {}), "action": f"not carried out: {refusal}"}
         await notices.to_secretariat(session, f"Vote #{vote.id} passed, but its group was not created: {refusal}")
         return
-    vote.result = {**vote.result, "action": f"created working group {group.slug}"}
+    vote.result = {**(vote.result or {}), "action": f"created working group {group.slug}"}
     await notices.to_secretariat(
         session,
         f"Vote #{vote.id} created the working group {group.name} ({group.slug}). Please bind its rooms: "
@@ -322,7 +318,7 @@ async def _remind(session: AsyncSession, vote: Vote, wording: Wording) -> int:
 
 async def settle_at_deadline(
     session: AsyncSession,
-    ref: str,
+    vote_id: int,
     *,
     now: datetime,
     extend_on_failed_quorum: bool,
@@ -332,13 +328,13 @@ async def settle_at_deadline(
     """At the deadline: close the vote, or extend it once when its quorum was not met (if the
     alliance's rule says so), telling the organisations that have not voted. None when the vote
     is no longer open."""
-    vote = await find_vote(session, ref, lock=True)
+    vote = await find_vote(session, vote_id, lock=True)
     if vote.status != VoteStatus.OPEN or now < vote.closes_at:
         return None
     result = await outcome(session, vote)
     if result.quorum_met or not extend_on_failed_quorum or vote.extended:
-        closed = await close_vote(session, ref, by="deadline", now=now)
-        return ("closed", *closed)
+        closed = await close_vote(session, vote_id, by="deadline", now=now)
+        return None if closed is None else ("closed", *closed)
     vote.closes_at, vote.extended = vote.closes_at + extend_by, True
     await audit.record(
         session,
@@ -355,9 +351,11 @@ async def settle_at_deadline(
     return ("extended", vote, result)
 
 
-async def nudge(session: AsyncSession, ref: str, hours_before: float, now: datetime, reminder: Wording) -> int | None:
+async def nudge(
+    session: AsyncSession, vote_id: int, hours_before: float, now: datetime, reminder: Wording
+) -> int | None:
     """Remind non-voters once for this offset; None when already done or no longer relevant."""
-    vote = await find_vote(session, ref, lock=True)
+    vote = await find_vote(session, vote_id, lock=True)
     if vote.status != VoteStatus.OPEN or now >= vote.closes_at:
         return None
     if await session.get(VoteNudge, (vote.id, hours_before)) is not None:
@@ -374,8 +372,8 @@ async def nudge(session: AsyncSession, ref: str, hours_before: float, now: datet
     return told
 
 
-async def cancel_vote(session: AsyncSession, ref: str, *, actor: Actor, now: datetime) -> Vote:
-    vote = await find_vote(session, ref, lock=True)
+async def cancel_vote(session: AsyncSession, vote_id: int, *, actor: Actor, now: datetime) -> Vote:
+    vote = await find_vote(session, vote_id, lock=True)
     if vote.status != VoteStatus.OPEN:
         raise Refused(f"Vote #{vote.id} is already {vote.status.value}.")
     vote.status, vote.closed_at = VoteStatus.CANCELLED, now
@@ -422,10 +420,10 @@ async def announce_to_group(
         await notices.to_every_room(session, text, buttons=buttons, topic=topic)
 
 
-async def export_record(session: AsyncSession, ref: str) -> dict:
+async def export_record(session: AsyncSession, vote_id: int) -> dict:
     """Everything a reviewer needs to check a vote: its rules, electorate, ballots (never for a
     secret vote), result, and the hashes of its audit entries to verify against the chain."""
-    vote = await find_vote(session, ref)
+    vote = await find_vote(session, vote_id)
     electorate = (
         (
             await session.execute(

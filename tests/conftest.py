@@ -19,8 +19,12 @@ import asyncpg
 import pytest
 
 from bot.config import Settings
+from bot.router import Router
+from bot.transports.base import Incoming
+from handlers import build_registry
 from storage import groups, migrate
 from storage.db import Database
+from tests.alliance import message
 from tests.synapse import Synapse, synapse_python
 
 REPO = Path(__file__).resolve().parent.parent
@@ -150,6 +154,35 @@ def synapse(tmp_path_factory):
 @pytest.fixture
 def settings(tmp_path) -> Settings:
     return Settings.model_validate({"console": {"downloads": str(tmp_path / "downloads")}})
+
+
+@pytest.fixture
+def router(db, settings) -> Router:
+    """wgbot's router over every area, on the test's database: what the console transport
+    feeds. A module that needs another clock or file source overrides this fixture."""
+    return Router(db, build_registry(), settings)
+
+
+class Say:
+    """Someone writes to the bot; the answer's text comes back (and there must be one)."""
+
+    def __init__(self, router: Router) -> None:
+        self.router = router
+
+    async def __call__(self, said: str | Incoming, sender: str = "jana", room: str = "pfas", **kwargs) -> str:
+        incoming = said if isinstance(said, Incoming) else message(said, sender=sender, room=room, **kwargs)
+        reply = await self.router.handle(incoming)
+        assert reply is not None, f"no answer to {incoming.text!r}"
+        return reply.text
+
+    def using(self, router: Router) -> Say:
+        """The same, through another router (e.g. one on the real clock)."""
+        return Say(router)
+
+
+@pytest.fixture
+def say(router) -> Say:
+    return Say(router)
 
 
 def pytest_generate_tests(metafunc):

@@ -5,16 +5,16 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from nio import AsyncClient, AsyncClientConfig, RoomCreateResponse, RoomSendResponse, UploadResponse
 
 from bot.app import App, chat_transports
-from bot.commands import Registry
+from bot.areas import Area, registry_of
 from bot.config import Settings
-from handlers import build_registry
+from handlers import AREAS
 from storage.db import Database
 from tests.synapse import MatrixUser, Synapse
 
@@ -153,7 +153,7 @@ class RunningBot:
 
 
 async def start_bot(
-    synapse: Synapse, bot: MatrixUser, db: Database, registry: Registry | None = None, **matrix: Any
+    synapse: Synapse, bot: MatrixUser, db: Database, areas: Sequence[Area] = AREAS, **matrix: Any
 ) -> RunningBot:
     """wgbot on Matrix, built by the same function as `wgbot run`, logged in with a password."""
     settings = Settings.model_validate(
@@ -167,8 +167,7 @@ async def start_bot(
             }
         }
     )
-    registry = registry or build_registry()
-    app = App(settings, db, chat_transports(settings, db, registry), registry)
+    app = App(settings, db, chat_transports(settings, db, registry_of(areas)), areas)
     task = asyncio.create_task(app.run())
     started = asyncio.create_task(app.started.wait())
     await asyncio.wait([task, started], timeout=WAIT, return_when=asyncio.FIRST_COMPLETED)

@@ -199,6 +199,18 @@ class BotApiEmulator:
     def base_file_url(self) -> str:
         return f"{self.url}/file/bot"
 
+    def bot_settings(self, **overrides: Any) -> dict[str, Any]:
+        """wgbot's [telegram] settings for this emulator: short polls, and no pacing (tests of
+        function; a test of Telegram's limits turns rate_limiter back on)."""
+        return {
+            "token": self.token,
+            "api_url": self.base_url,
+            "file_url": self.base_file_url,
+            "poll_timeout": 5,
+            "rate_limiter": False,
+            **overrides,
+        }
+
     async def _serve_method(self, request: web.Request) -> web.Response:
         method = request.match_info["method"]
         params = await _params(request)

@@ -9,11 +9,11 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select, update
 
-from bot.announcing import AnnouncementReleases
 from bot.postman import Postman
 from bot.router import Router
 from bot.transports.base import MessageRef, Reply, RoomRef, Undeliverable, UserRef
 from handlers import build_registry
+from handlers.announcements import AnnouncementReleases
 from storage import rooms
 from storage.groups import find_group
 from storage.models import Announcement, AnnouncementStatus, AuditEntry, Notice, RoomPurpose, utcnow

@@ -13,7 +13,7 @@ import pytest
 
 from bot.app import App, chat_transports
 from bot.config import Settings
-from handlers import build_registry
+from handlers import AREAS, build_registry
 from storage import groups, people, rooms
 from storage.models import RoomPurpose
 from tests.alliance import member_organisation, person
@@ -34,14 +34,7 @@ def both(synapse, emulator: BotApiEmulator, bot_user, inviters: tuple[str, ...] 
                 "sync_timeout_ms": 2000,
                 "allowed_inviters": list(inviters),
             },
-            "telegram": {
-                "token": emulator.token,
-                "api_url": emulator.base_url,
-                "file_url": emulator.base_file_url,
-                "poll_timeout": 5,
-                "rate_limiter": False,
-                **telegram,
-            },
+            "telegram": emulator.bot_settings(**telegram),
         }
     )
 
@@ -65,8 +58,8 @@ async def test_one_process_answers_in_matrix_and_telegram_rooms_of_one_group(syn
         )
     settings = both(synapse, emulator, bot_user)
     registry = build_registry()
-    app = App(settings, db, chat_transports(settings, db, registry), registry)
-    app.tallies.every = 0.2  # edit the vote messages soon after each ballot
+    app = App(settings, db, chat_transports(settings, db, registry), AREAS)
+    app.live.every = 0.2  # edit the vote messages soon after each ballot
     running = asyncio.create_task(app.run())
     sam, jana_mx = Member(synapse, sam_user), Member(synapse, jana_user)
     try:
@@ -143,7 +136,7 @@ async def test_an_announcement_to_all_arrives_once_in_every_bound_room_of_both_p
     await person(db, "Sam", accounts=(f"matrix:{sam_user.user_id}",), roles=("secretariat",))
     registry = build_registry()
     settings = both(synapse, emulator, bot_user, rate_limiter=True)
-    app = App(settings, db, chat_transports(settings, db, registry), registry)
+    app = App(settings, db, chat_transports(settings, db, registry), AREAS)
     running = asyncio.create_task(app.run())
     sam = Member(synapse, sam_user)
     emulator.flood_control = FloodControl()  # Telegram's limits, strictly
@@ -245,7 +238,7 @@ async def test_two_organisations_draft_from_matrix_and_telegram_then_approve_ver
     settings = both(synapse, emulator, bot_user, inviters=(jana_user.user_id,)).model_copy(
         update={"files": Settings().files.model_copy(update={"path": tmp_path / "files"})}
     )
-    app = App(settings, db, chat_transports(settings, db, registry), registry)
+    app = App(settings, db, chat_transports(settings, db, registry), AREAS)
     running = asyncio.create_task(app.run())
     jana = Member(synapse, jana_user)
     ola = emulator.person(2002, "Ola")

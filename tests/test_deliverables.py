@@ -15,10 +15,10 @@ import pytest
 from sqlalchemy import select, update
 
 from bot.config import DeliverableSettings
-from bot.due_dates import DueDateReminders
 from bot.router import Router
 from bot.transports.base import AttachmentRef
 from handlers import build_registry
+from handlers.deliverables.due_dates import DueDateReminders
 from storage.files import FileStore
 from storage.models import AuditEntry, Deliverable, DraftVersion, Notice, Vote, utcnow
 from tests.alliance import member_organisation, message, person
@@ -80,32 +80,26 @@ async def pfas(db):
     await person(db, "Ola Nordmann", organisation=fab, accounts=("console:ola",))
 
 
-async def say(router, text, sender="jana", room="pfas", **kwargs) -> str:
-    reply = await router.handle(message(text, sender=sender, room=room, **kwargs))
-    assert reply is not None, text
-    return reply.text
-
-
 def stored_files(settings) -> list[str]:
     root = settings.files.path
     return sorted(p.name for p in root.rglob("*") if p.is_file()) if root.exists() else []
 
 
-async def test_drafts_become_numbered_versions_with_author_organisation_and_hash(router, db, pfas, uploads, settings):
-    created = await say(router, '/deliverable new "PFAS roadmap" due=2027-03-31 The alliance\'s view on PFAS')
+async def test_drafts_become_numbered_versions_with_author_organisation_and_hash(say, db, pfas, uploads, settings):
+    created = await say('/deliverable new "PFAS roadmap" due=2027-03-31 The alliance\'s view on PFAS')
     assert created == "Deliverable 1 (PFAS roadmap) is open for drafts: /draft 1 with a file or text."
-    first = await say(router, "/draft 1", sender="ola", attachments=(uploads.attach("roadmap.pdf", PDF),))
+    first = await say("/draft 1", sender="ola", attachments=(uploads.attach("roadmap.pdf", PDF),))
     assert (
         first
         == f"Recorded as version 1 of deliverable 1: roadmap.pdf, {len(PDF)} bytes, sha256 {hashlib.sha256(PDF).hexdigest()}."
     )
-    second = await say(router, "/draft 1 # PFAS roadmap\n\nPhase-out by 2030.")
+    second = await say("/draft 1 # PFAS roadmap\n\nPhase-out by 2030.")
     assert second.startswith("Recorded as version 2 of deliverable 1: deliverable-1-draft.md")
     assert (
-        await say(router, "/comment 1 2 Please add the 2035 milestone.", sender="ola")
+        await say("/comment 1 2 Please add the 2035 milestone.", sender="ola")
         == "Comment added to version 2 of deliverable 1."
     )
-    info = (await say(router, "/deliverable info 1", sender="ola")).splitlines()
+    info = (await say("/deliverable info 1", sender="ola")).splitlines()
     assert info[0] == "Deliverable 1: PFAS roadmap — PFAS, drafting, due Wed 31 Mar 2027 23:59 CEST"
     assert info[2].startswith("v1 roadmap.pdf — Ola Nordmann (Fab Nord AS), ")
     assert info[3].startswith("v2 deliverable-1-draft.md — Jana Novak (ACME GmbH), ")
@@ -113,7 +107,7 @@ async def test_drafts_become_numbered_versions_with_author_organisation_and_hash
     assert stored_files(settings) == sorted(
         [hashlib.sha256(PDF).hexdigest(), hashlib.sha256(MARKDOWN[:-1]).hexdigest()]
     )
-    assert "1. PFAS roadmap — drafting, due Wed 31 Mar 2027" in await say(router, "/deliverable list")
+    assert "1. PFAS roadmap — drafting, due Wed 31 Mar 2027" in await say("/deliverable list")
     async with db.transaction() as session:
         logged = list(
             await session.scalars(
@@ -144,34 +138,34 @@ async def test_drafts_become_numbered_versions_with_author_organisation_and_hash
     ],
 )
 async def test_bad_drafts_are_refused_with_the_reason_and_leave_nothing_behind(
-    router, db, pfas, uploads, settings, command, attachment, reason
+    say, db, pfas, uploads, settings, command, attachment, reason
 ):
-    await say(router, '/deliverable new "PFAS roadmap"')
+    await say('/deliverable new "PFAS roadmap"')
     attachments = (uploads.attach(*attachment),) if attachment else ()
-    answer = await say(router, command, sender="ola", attachments=attachments)
+    answer = await say(command, sender="ola", attachments=attachments)
     assert answer.startswith(reason) and "\nUsage: /" in answer, answer
     assert stored_files(settings) == []
     async with db.transaction() as session:
         assert (await session.scalars(select(DraftVersion))).all() == []
 
 
-async def test_the_same_file_twice_is_recognised_and_not_a_new_version(router, db, pfas, uploads, settings):
-    await say(router, '/deliverable new "PFAS roadmap"')
-    await say(router, "/draft 1", attachments=(uploads.attach("roadmap.docx", docx("v1")),))
-    again = await say(router, "/draft 1", sender="ola", attachments=(uploads.attach("copy.docx", docx("v1")),))
+async def test_the_same_file_twice_is_recognised_and_not_a_new_version(say, db, pfas, uploads, settings):
+    await say('/deliverable new "PFAS roadmap"')
+    await say("/draft 1", attachments=(uploads.attach("roadmap.docx", docx("v1")),))
+    again = await say("/draft 1", sender="ola", attachments=(uploads.attach("copy.docx", docx("v1")),))
     assert again.startswith("That is exactly version 1 (sha256 ")
     assert len(stored_files(settings)) == 1
 
 
-async def test_only_organisations_of_the_group_send_drafts(router, db, pfas, uploads):
+async def test_only_organisations_of_the_group_send_drafts(say, db, pfas, uploads):
     await person(
         db,
         "Sven Skill",
         organisation=(await member_organisation(db, "Outside AB", joins=("skills",))),
         accounts=("console:sven",),
     )
-    await say(router, '/deliverable new "PFAS roadmap"')
-    refused = await say(router, "/draft 1 My text", sender="sven", room="skills")
+    await say('/deliverable new "PFAS roadmap"')
+    refused = await say("/draft 1 My text", sender="sven", room="skills")
     assert refused.startswith("Only organisations taking part in PFAS send its drafts.")
 
 
@@ -185,34 +179,27 @@ async def test_a_file_written_by_a_transaction_that_rolls_back_is_removed(db, tm
     assert not store.path(sha256).exists()
 
 
-async def test_two_drafts_at_the_same_instant_become_two_versions(router, db, pfas, uploads):
-    await say(router, '/deliverable new "PFAS roadmap"')
-    answers = await asyncio.gather(
-        say(router, "/draft 1 First text", sender="jana"), say(router, "/draft 1 Second text", sender="ola")
-    )
+async def test_two_drafts_at_the_same_instant_become_two_versions(say, db, pfas, uploads):
+    await say('/deliverable new "PFAS roadmap"')
+    answers = await asyncio.gather(say("/draft 1 First text", sender="jana"), say("/draft 1 Second text", sender="ola"))
     assert sorted(a.split(" of ")[0] for a in answers) == ["Recorded as version 1", "Recorded as version 2"]
 
 
-async def test_the_chair_moves_the_status_and_everyone_is_told(router, db, pfas):
-    await say(router, '/deliverable new "PFAS roadmap"')
-    assert (await say(router, "/deliverable status 1 final")).startswith(
-        "Deliverable 1 is drafting; it can move to in review."
-    )
-    await say(router, "/draft 1 The text.")
+async def test_the_chair_moves_the_status_and_everyone_is_told(say, db, pfas):
+    await say('/deliverable new "PFAS roadmap"')
+    assert (await say("/deliverable status 1 final")).startswith("Deliverable 1 is drafting; it can move to in review.")
+    await say("/draft 1 The text.")
     assert (
-        await say(router, "/deliverable status 1 review")
-        == "Deliverable 1 (PFAS roadmap) is now in review; it was drafting."
+        await say("/deliverable status 1 review") == "Deliverable 1 (PFAS roadmap) is now in review; it was drafting."
     )
     assert (
-        await say(router, "/deliverable status 1 final 1")
+        await say("/deliverable status 1 final 1")
         == "Deliverable 1 (PFAS roadmap) is now final (version 1); it was in review."
     )
-    assert (await say(router, "/draft 1 Late text", sender="ola")).startswith(
+    assert (await say("/draft 1 Late text", sender="ola")).startswith(
         "Deliverable 1 is final; it takes no more drafts."
     )
-    assert (await say(router, "/deliverable status 1 review", sender="ola")).startswith(
-        "Only the chair of this working group"
-    )
+    assert (await say("/deliverable status 1 review", sender="ola")).startswith("Only the chair of this working group")
     async with db.transaction() as session:
         told = list(
             await session.scalars(select(Notice.target).where(Notice.text.like("Deliverable 1 (PFAS roadmap) is now%")))
@@ -225,12 +212,12 @@ async def test_the_chair_moves_the_status_and_everyone_is_told(router, db, pfas)
     ]
 
 
-async def test_a_passed_approval_vote_makes_exactly_that_version_final(router, db, pfas, uploads):
-    await say(router, '/deliverable new "PFAS roadmap"')
-    await say(router, "/draft 1", sender="ola", attachments=(uploads.attach("v1.pdf", PDF),))
-    await say(router, "/draft 1", attachments=(uploads.attach("v2.docx", docx("second")),))
-    await say(router, "/draft 1 A third text")
-    opened = await say(router, '/vote open "Approve version 2 of the roadmap?" approve=1.2')
+async def test_a_passed_approval_vote_makes_exactly_that_version_final(say, db, pfas, uploads):
+    await say('/deliverable new "PFAS roadmap"')
+    await say("/draft 1", sender="ola", attachments=(uploads.attach("v1.pdf", PDF),))
+    await say("/draft 1", attachments=(uploads.attach("v2.docx", docx("second")),))
+    await say("/draft 1 A third text")
+    opened = await say('/vote open "Approve version 2 of the roadmap?" approve=1.2')
     assert opened.startswith("Vote #1 is open")
     async with db.transaction() as session:
         posted = (await session.scalars(select(Notice.text).where(Notice.text.like("Vote #1 (PFAS)%")))).first()
@@ -238,25 +225,27 @@ async def test_a_passed_approval_vote_makes_exactly_that_version_final(router, d
         f"version 2 of deliverable 1 (PFAS roadmap: v2.docx, sha256 {hashlib.sha256(docx('second')).hexdigest()}) becomes final"
         in posted
     )
-    await say(router, "/vote 1 yes")
-    await say(router, "/vote 1 yes", sender="ola")
-    closed = await say(router, "/vote close 1")
+    await say("/vote 1 yes")
+    await say("/vote 1 yes", sender="ola")
+    closed = await say("/vote close 1")
     assert closed.startswith("Vote #1 is closed")
     async with db.transaction() as session:
         deliverable = await session.get(Deliverable, 1)
         result = (await session.get(Vote, 1)).result
     assert (deliverable.status.value, deliverable.final_version) == ("final", 2)
     assert result["action"] == "version 2 of deliverable 1 is final"
-    refused = await say(router, '/vote open "Approve?" approve=1.9')
+    refused = await say('/vote open "Approve?" approve=1.9')
     assert refused.startswith("Deliverable 1 has no version 9")
 
 
-async def test_the_export_holds_every_version_with_a_manifest_whose_hashes_match(router, db, pfas, uploads, settings):
-    await say(router, '/deliverable new "PFAS roadmap"')
+async def test_the_export_holds_every_version_with_a_manifest_whose_hashes_match(
+    router, db, pfas, uploads, settings, say
+):
+    await say('/deliverable new "PFAS roadmap"')
     sent = {"v1.pdf": PDF, "v2.docx": docx("second")}
-    await say(router, "/draft 1", sender="ola", attachments=(uploads.attach("v1.pdf", sent["v1.pdf"]),))
-    await say(router, "/draft 1", attachments=(uploads.attach("v2.docx", sent["v2.docx"]),))
-    await say(router, "/comment 1 v1 Fine by us.")
+    await say("/draft 1", sender="ola", attachments=(uploads.attach("v1.pdf", sent["v1.pdf"]),))
+    await say("/draft 1", attachments=(uploads.attach("v2.docx", sent["v2.docx"]),))
+    await say("/comment 1 v1 Fine by us.")
     reply = await router.handle(message("/deliverable export 1", sender="ola"))
     assert reply.file.name == "deliverable-1.zip"
     with zipfile.ZipFile(io.BytesIO(reply.file.content)) as archive:
@@ -272,9 +261,9 @@ async def test_the_export_holds_every_version_with_a_manifest_whose_hashes_match
     assert readme.startswith("# PFAS roadmap") and "sha256 `" in readme
 
 
-async def test_due_date_reminders_list_the_contributors_once(router, db, pfas, settings):
-    await say(router, '/deliverable new "PFAS roadmap" due=2027-03-31')
-    await say(router, "/draft 1 Our text", sender="ola")
+async def test_due_date_reminders_list_the_contributors_once(say, db, pfas, settings):
+    await say('/deliverable new "PFAS roadmap" due=2027-03-31')
+    await say("/draft 1 Our text", sender="ola")
     async with db.transaction() as session:
         await session.execute(update(Deliverable).values(due_at=utcnow() + timedelta(hours=20)))
     planner = DueDateReminders(db, DeliverableSettings(reminder_days=[7, 1]), "Europe/Brussels")

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
 
 import pytest
 
@@ -14,12 +13,9 @@ from storage.models import RoomPurpose
 from tests.alliance import member_organisation, person
 from tests.matrix_peers import Member, RunningBot, start_bot
 from tests.synapse import Synapse
-from tests.transport_probes import CALENDAR, checksum_line, probe_registry
+from tests.transport_probes import PROBE_AREAS
 
 pytestmark = pytest.mark.sqlite_only  # the transport is under test here; storage is tested elsewhere
-
-
-TEST_REGISTRY = probe_registry()
 
 
 class Scene:
@@ -35,7 +31,7 @@ class Scene:
         return self.bot_user.user_id
 
     async def start_bot(self, **matrix) -> RunningBot:
-        self.bot = await start_bot(self.synapse, self.bot_user, self.db, TEST_REGISTRY, **matrix)
+        self.bot = await start_bot(self.synapse, self.bot_user, self.db, PROBE_AREAS, **matrix)
         return self.bot
 
     async def ask(self, text: str, who: Member | None = None, room: str | None = None) -> dict:
@@ -142,24 +138,6 @@ async def test_an_ordinary_reaction_is_just_a_reaction(scene):
     assert [m["event_id"] for m in bot_messages][-2:] == [answer["event_id"], marker["event_id"]]
 
 
-async def test_a_file_reaches_the_handler_as_bytes_with_a_caption_or_before_the_command(scene):
-    draft = b"%PDF-1.7\n" + os.urandom(5000)
-    expected = checksum_line("roadmap.pdf", draft)
-    captioned = await scene.jana.send_file(scene.room_id, draft, "roadmap.pdf", caption="/sha")
-    assert (await scene.jana.reply_from(scene.bot_id, captioned))["content"]["body"] == expected
-
-    await scene.jana.send_file(scene.room_id, draft, "roadmap.pdf")
-    assert (await scene.ask("/sha"))["content"]["body"] == expected
-
-
-async def test_the_bot_posts_files(scene):
-    await scene.ask("/calendar")
-    sent = await scene.jana.wait_for(lambda e: e["sender"] == scene.bot_id and e["content"].get("msgtype") == "m.file")
-    assert sent["content"]["filename"] == "pfas.ics"
-    downloaded = await scene.jana.client.download(mxc=sent["content"]["url"])
-    assert downloaded.body == CALENDAR
-
-
 async def test_a_restart_neither_replays_old_commands_nor_misses_new_ones(scene):
     await scene.ask("/whoami")
     first_device = scene.bot.transport.client.device_id
@@ -246,7 +224,7 @@ async def test_rate_limited_sends_are_retried_on_a_server_with_default_limits(tm
         bot_user, member_user = await server.register(), await server.register()
         member = Member(server, member_user)
         await member.start()
-        bot = await start_bot(server, bot_user, db, TEST_REGISTRY, allowed_inviters=[member_user.user_id])
+        bot = await start_bot(server, bot_user, db, PROBE_AREAS, allowed_inviters=[member_user.user_id])
         try:
             room = await member.create_room(invite=[bot_user.user_id])
             await member.wait_until_joined(room, bot_user.user_id)

@@ -14,11 +14,10 @@ import recurring_ical_events
 from sqlalchemy import select, update
 
 from bot.config import MeetingSettings
-from bot.reminders import MeetingReminders
 from bot.router import Router
 from bot.transports.base import AttachmentRef
 from handlers import build_registry
-from handlers.meetings import post_reminder
+from handlers.meetings.reminders import MeetingReminders, post_reminder
 from storage import meetings, rooms
 from storage.groups import find_group
 from storage.models import AuditEntry, Meeting, MeetingReminder, Notice, OrganisationStatus, RoomPurpose, utcnow
@@ -60,12 +59,6 @@ def router(db, settings, tmp_path) -> Router:
 NOW = datetime(2026, 11, 25, 9, 0, tzinfo=UTC)
 
 
-async def say(router, text, sender="jana", room="pfas", **kwargs) -> str:
-    reply = await router.handle(message(text, sender=sender, room=room, **kwargs))
-    assert reply is not None, text
-    return reply.text
-
-
 async def posted(db, like: str) -> list[tuple[str, str]]:
     async with db.transaction() as session:
         rows = await session.execute(
@@ -74,12 +67,12 @@ async def posted(db, like: str) -> list[tuple[str, str]]:
         return [tuple(r) for r in rows]
 
 
-async def test_a_weekly_meeting_keeps_its_local_time_across_the_october_change(router, db, pfas):
-    answer = await say(router, WEEKLY)
+async def test_a_weekly_meeting_keeps_its_local_time_across_the_october_change(say, db, pfas):
+    answer = await say(WEEKLY)
     assert (
         answer == "Scheduled: PFAS weekly (meeting 1.1), Tue 19 Oct 2027 10:00 CEST, 90 min. /meeting info 1 shows it."
     )
-    info = await say(router, "/meeting info 1")
+    info = await say("/meeting info 1")
     assert "Then: 1.2 Tue 26 Oct 2027 10:00 CEST; 1.3 Tue 02 Nov 2027 10:00 CET; 1.4 Tue 09 Nov 2027 10:00 CET" in info
     async with db.transaction() as session:
         meeting = await session.get(Meeting, 1)
@@ -89,10 +82,10 @@ async def test_a_weekly_meeting_keeps_its_local_time_across_the_october_change(r
     assert "Link: https://meet.example.org/pfas" in announced[0][1] and "/rsvp 1.1 yes|no|maybe" in announced[0][1]
 
 
-async def test_the_calendar_file_parses_and_lists_the_right_occurrences(router, db, pfas):
-    await say(router, WEEKLY)
-    await say(router, "/meeting cancel 1.2")
-    await say(router, '/meeting move 1.3 "2027-11-04 15:00"')
+async def test_the_calendar_file_parses_and_lists_the_right_occurrences(router, db, pfas, say):
+    await say(WEEKLY)
+    await say("/meeting cancel 1.2")
+    await say('/meeting move 1.3 "2027-11-04 15:00"')
     reply = await router.handle(message("/meeting ics", sender="ola", room="pfas"))
     assert reply.file.name == "pfas-meetings.ics" and reply.file.media_type == "text/calendar"
     parsed = icalendar.Calendar.from_ical(reply.file.content)
@@ -122,49 +115,48 @@ async def test_the_calendar_file_parses_and_lists_the_right_occurrences(router, 
         ("/rsvp 1.x yes", "'1.x' is not a meeting"),
     ],
 )
-async def test_bad_input_is_refused_clearly_and_nothing_is_scheduled(router, db, pfas, command, reason):
-    await say(router, '/meeting schedule "2027-01-12 10:00" Kick-off')
-    answer = await say(router, command)
+async def test_bad_input_is_refused_clearly_and_nothing_is_scheduled(say, db, pfas, command, reason):
+    await say('/meeting schedule "2027-01-12 10:00" Kick-off')
+    answer = await say(command)
     assert reason in answer and "\nUsage: /" in answer, answer
     async with db.transaction() as session:
         assert [m.title for m in await session.scalars(select(Meeting))] == ["Kick-off"]
 
 
-async def test_rsvps_show_the_organisation_and_only_members_and_guests_answer(router, db, pfas):
-    await say(router, WEEKLY)
-    assert await say(router, "/rsvp 1 yes") == (
+async def test_rsvps_show_the_organisation_and_only_members_and_guests_answer(say, db, pfas):
+    await say(WEEKLY)
+    assert await say("/rsvp 1 yes") == (
         "Noted: yes for Jana Novak (ACME GmbH) — PFAS weekly (meeting 1.1), Tue 19 Oct 2027 10:00 CEST, 90 min."
     )
-    assert (await say(router, "/rsvp 1.1 maybe", sender="ola")).endswith("90 min.")
-    assert "(was maybe)" in await say(router, "/rsvp 1.1 no", sender="ola")
-    stranger = await say(router, "/rsvp 1 yes", sender="gus", platform="telegram", room="-100")
+    assert (await say("/rsvp 1.1 maybe", sender="ola")).endswith("90 min.")
+    assert "(was maybe)" in await say("/rsvp 1.1 no", sender="ola")
+    stranger = await say("/rsvp 1 yes", sender="gus", platform="telegram", room="-100")
     assert stranger.startswith("Only member representatives and invited guests answer for a meeting.")
-    assert (await say(router, "/rsvp 1 perhaps")).startswith("Answer yes, no or maybe, not 'perhaps'.")
-    info = await say(router, "/meeting info 1.1")
+    assert (await say("/rsvp 1 perhaps")).startswith("Answer yes, no or maybe, not 'perhaps'.")
+    info = await say("/meeting info 1.1")
     assert "Attending (1): Jana Novak (ACME GmbH)" in info and "Not attending (1): Ola Nordmann (Fab Nord AS)" in info
 
 
-async def test_an_agenda_is_built_by_members_in_order(router, db, pfas):
-    await say(router, WEEKLY)
+async def test_an_agenda_is_built_by_members_in_order(say, db, pfas):
+    await say(WEEKLY)
     assert (
-        await say(router, '/meeting agenda 1 add "Budget 2027"', sender="ola")
+        await say('/meeting agenda 1 add "Budget 2027"', sender="ola")
         == "Added as item 1 of the agenda of meeting 1.1."
     )
-    assert await say(router, "/meeting agenda 1 add Roadmap v2") == "Added as item 2 of the agenda of meeting 1.1."
-    listed = await say(router, "/meeting agenda 1.1")
+    assert await say("/meeting agenda 1 add Roadmap v2") == "Added as item 2 of the agenda of meeting 1.1."
+    listed = await say("/meeting agenda 1.1")
     assert listed.splitlines()[1:] == ["1. Budget 2027 (Ola Nordmann)", "2. Roadmap v2 (Jana Novak)"]
-    assert "The agenda of meeting 1.2 is empty" in await say(router, "/meeting agenda 1.2")
+    assert "The agenda of meeting 1.2 is empty" in await say("/meeting agenda 1.2")
 
 
-async def test_cancelling_and_moving_tell_everyone_and_are_audited(router, db, pfas):
-    await say(router, WEEKLY)
-    series = await say(router, "/meeting cancel 1")
+async def test_cancelling_and_moving_tell_everyone_and_are_audited(say, db, pfas):
+    await say(WEEKLY)
+    series = await say("/meeting cancel 1")
     assert series.startswith("Meeting 1 is a series: cancel one occurrence (1.N")
     assert (
-        await say(router, "/meeting cancel 1.2")
-        == "Cancelled: PFAS weekly (meeting 1.2), Tue 26 Oct 2027 10:00 CEST, 90 min."
+        await say("/meeting cancel 1.2") == "Cancelled: PFAS weekly (meeting 1.2), Tue 26 Oct 2027 10:00 CEST, 90 min."
     )
-    assert (await say(router, '/meeting move 1.3 "2027-11-04 15:00"')).startswith("Moved to Thu 04 Nov 2027 15:00 CET")
+    assert (await say('/meeting move 1.3 "2027-11-04 15:00"')).startswith("Moved to Thu 04 Nov 2027 15:00 CET")
     assert [t for t, _ in await posted(db, "Cancelled: PFAS weekly%")] == ["pfas", "-100"]
     assert [
         t
@@ -172,14 +164,14 @@ async def test_cancelling_and_moving_tell_everyone_and_are_audited(router, db, p
             db, "Moved: PFAS weekly (meeting 1.3) from Tue 02 Nov 2027 10:00 CET to Thu 04 Nov 2027 15:00 CET."
         )
     ] == ["pfas", "-100"]
-    listed = await say(router, "/meeting list", sender="ola")
+    listed = await say("/meeting list", sender="ola")
     assert [line.split(",")[0] for line in listed.splitlines()[1:]] == [
         "• PFAS weekly (meeting 1.1)",
         "• PFAS weekly (meeting 1.3)",
         "• PFAS weekly (meeting 1.4)",
     ]
-    assert (await say(router, "/meeting cancel 1 all")).endswith("is cancelled: the whole series.")
-    assert "No meetings to come." in await say(router, "/meeting list")
+    assert (await say("/meeting cancel 1 all")).endswith("is cancelled: the whole series.")
+    assert "No meetings to come." in await say("/meeting list")
     async with db.transaction() as session:
         actions = list(
             await session.scalars(
@@ -189,16 +181,16 @@ async def test_cancelling_and_moving_tell_everyone_and_are_audited(router, db, p
     assert actions == ["meeting.scheduled", "meeting.occurrence_cancelled", "meeting.moved", "meeting.cancelled"]
 
 
-async def test_only_the_groups_chair_or_the_secretariat_manage_its_meetings(router, db, pfas):
-    await say(router, WEEKLY)
-    assert (await say(router, "/meeting cancel 1.2", sender="ola")).startswith("Only the chair of this working group")
-    assert (await say(router, "/meeting cancel 1.2", room="skills")).startswith("Only the chair of this working group")
-    assert (await say(router, "/meeting cancel 1.2", sender="sam", room="skills")).startswith("Cancelled:")
+async def test_only_the_groups_chair_or_the_secretariat_manage_its_meetings(say, db, pfas):
+    await say(WEEKLY)
+    assert (await say("/meeting cancel 1.2", sender="ola")).startswith("Only the chair of this working group")
+    assert (await say("/meeting cancel 1.2", room="skills")).startswith("Only the chair of this working group")
+    assert (await say("/meeting cancel 1.2", sender="sam", room="skills")).startswith("Cancelled:")
 
 
-async def test_minutes_are_kept_after_the_meeting_as_text_or_file(router, db, pfas, settings):
-    await say(router, WEEKLY)
-    too_early = await say(router, "/meeting minutes 1.1 We agreed on the roadmap.")
+async def test_minutes_are_kept_after_the_meeting_as_text_or_file(router, db, pfas, settings, say):
+    await say(WEEKLY)
+    too_early = await say("/meeting minutes 1.1 We agreed on the roadmap.")
     assert too_early.startswith("Meeting 1.1 has not taken place yet; minutes come after it.")
     async with db.transaction() as session:  # time passes: the first meeting took place
         await session.execute(
@@ -207,22 +199,18 @@ async def test_minutes_are_kept_after_the_meeting_as_text_or_file(router, db, pf
             )
         )
     attachment = AttachmentRef("console", "Minutes: roadmap agreed.", "minutes.md", "text/markdown")
-    kept = await say(router, "/meeting minutes 1.1", attachments=(attachment,))
+    kept = await say("/meeting minutes 1.1", attachments=(attachment,))
     assert kept.startswith("Minutes of meeting 1.1 kept: minutes.md (sha256 ")
     reply = await router.handle(message("/meeting minutes 1.1", sender="ola"))
     assert reply.file.name == "minutes.md" and reply.file.content == b"Minutes: roadmap agreed."
-    assert (await say(router, "/meeting minutes 1.1 My own version", sender="ola")).startswith("Only the group's chair")
+    assert (await say("/meeting minutes 1.1 My own version", sender="ola")).startswith("Only the group's chair")
 
 
-async def test_a_guest_is_invited_to_one_meeting_and_gets_its_reminders_privately(router, db, pfas):
-    await say(router, WEEKLY)
-    assert (await say(router, "/guest invite telegram:777 1")).startswith(
-        "Gus Guest is invited to meeting 1 (PFAS weekly)"
-    )
-    assert (await say(router, "/guest invite telegram:777 1")) == "Gus Guest is already invited to meeting 1."
-    assert (await say(router, "/rsvp 1 yes", sender="777", platform="telegram", room="-100")).startswith(
-        "Noted: yes for Gus"
-    )
+async def test_a_guest_is_invited_to_one_meeting_and_gets_its_reminders_privately(say, db, pfas):
+    await say(WEEKLY)
+    assert (await say("/guest invite telegram:777 1")).startswith("Gus Guest is invited to meeting 1 (PFAS weekly)")
+    assert (await say("/guest invite telegram:777 1")) == "Gus Guest is already invited to meeting 1."
+    assert (await say("/rsvp 1 yes", sender="777", platform="telegram", room="-100")).startswith("Noted: yes for Gus")
     first = datetime(2027, 10, 19, 8, 0, tzinfo=UTC)
     due_at = first - timedelta(minutes=1440)
     async with db.transaction() as session:
@@ -234,10 +222,10 @@ async def test_a_guest_is_invited_to_one_meeting_and_gets_its_reminders_privatel
     assert "Attending (1): Gus Guest (Consult Ltd)" in texts[0][1] and "starts in 24 hours" in texts[0][1]
 
 
-async def test_a_reminder_is_claimed_once_even_when_fired_twice_at_once(db, pfas, settings):
-    router = Router(db, build_registry(), settings)
+async def test_a_reminder_is_claimed_once_even_when_fired_twice_at_once(db, pfas, settings, say):
+    say = say.using(Router(db, build_registry(), settings))
     soon = (utcnow() + timedelta(minutes=20)).astimezone(BRUSSELS).strftime("%Y-%m-%d %H:%M:%S")
-    await say(router, f'/meeting schedule "{soon} Europe/Brussels" Stand-up')
+    await say(f'/meeting schedule "{soon} Europe/Brussels" Stand-up')
     async with db.transaction() as session:
         await session.execute(update(Meeting).values(created_at=utcnow() - timedelta(days=2)))
     reminders = MeetingReminders(db, MeetingSettings(reminder_minutes=[1440, 30]))
@@ -262,9 +250,9 @@ async def test_a_reminder_is_claimed_once_even_when_fired_twice_at_once(db, pfas
     assert await reminders.plan() == []
 
 
-async def test_tz_sets_the_zone_times_are_shown_in(router, db, pfas):
-    assert await say(router, "/tz") == "Your time zone is Europe/Brussels. /tz Europe/Lisbon changes it."
-    assert (await say(router, "/tz Europe/Lisbon")).startswith("Your time zone is now Europe/Lisbon")
-    assert "Tue 19 Oct 2027 09:00 WEST" in await say(router, WEEKLY + " tz=Europe/Brussels")
-    assert "Tue 19 Oct 2027 10:00 WEST" in await say(router, '/meeting schedule "2027-10-19 10:00" "Lisbon time"')
-    assert (await say(router, "/tz Atlantis/Capital")).startswith("Unknown time zone 'Atlantis/Capital'")
+async def test_tz_sets_the_zone_times_are_shown_in(say, db, pfas):
+    assert await say("/tz") == "Your time zone is Europe/Brussels. /tz Europe/Lisbon changes it."
+    assert (await say("/tz Europe/Lisbon")).startswith("Your time zone is now Europe/Lisbon")
+    assert "Tue 19 Oct 2027 09:00 WEST" in await say(WEEKLY + " tz=Europe/Brussels")
+    assert "Tue 19 Oct 2027 10:00 WEST" in await say('/meeting schedule "2027-10-19 10:00" "Lisbon time"')
+    assert (await say("/tz Atlantis/Capital")).startswith("Unknown time zone 'Atlantis/Capital'")

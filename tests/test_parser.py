@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bot.commands import Call, Command, CommandError, Option, Param, Registry, read_command
+from bot.commands import Call, Command, CommandError, Option, Param, Registry, read_command, text
 from handlers import build_registry
 from storage.errors import Refused
 
@@ -21,8 +21,8 @@ MOTION_OPEN = Command(
     "motion open",
     "open a motion",
     _noop,
-    params=(Param("question"),),
-    options=(Option("options", "a|b|c"), Option("quorum", "50%")),
+    params=(Param("question", text),),
+    options=(Option("options", "a|b|c", text), Option("quorum", "50%", text)),
     flags=("secret", "hidden"),
 )
 REGISTRY = Registry([MOTION_OPEN, *build_registry()])

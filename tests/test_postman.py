@@ -11,6 +11,7 @@ from sqlalchemy import select, update
 from bot.app import App
 from bot.postman import Postman
 from bot.transports.base import DirectChatUnavailable, MessageRef, Reply, RoomRef, UserRef
+from handlers import AREAS
 from storage import notices
 from storage.models import Notice, NoticeStatus, utcnow
 
@@ -97,7 +98,7 @@ async def test_notices_left_by_a_previous_run_go_out_when_the_bot_starts(db, set
     async with db.transaction() as session:
         await notices.to_room(session, "telegram", "-100", "written before the crash")
     telegram = RecordingTransport()
-    app = App(settings, db, [telegram])
+    app = App(settings, db, [telegram], AREAS)
     running = asyncio.create_task(app.run())
     await app.started.wait()
     async with asyncio.timeout(5):

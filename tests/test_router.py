@@ -12,7 +12,7 @@ from hypothesis import settings as hsettings
 from hypothesis import strategies as st
 from sqlalchemy import func, select
 
-from bot.commands import Command, Param, Registry
+from bot.commands import Command, Param, Registry, text
 from bot.router import Router
 from bot.transports.base import Reply
 from handlers import build_registry
@@ -21,11 +21,13 @@ from storage.models import AuditEntry
 from storage.rules.access import Access
 from tests.alliance import member_organisation, message, person
 
+WHAT = Param("what", text)
+
 
 async def record_decision(ctx, call):
     """A stand-in governance act: writes one audit line, like every real one will."""
-    await audit.record(ctx.session, actor=ctx.actor.label, action="test.decided", subject=call.args["what"])
-    return Reply(f"Decided {call.args['what']}.")
+    await audit.record(ctx.session, actor=ctx.actor.label, action="test.decided", subject=call[WHAT])
+    return Reply(f"Decided {call[WHAT]}.")
 
 
 async def crash(ctx, call):
@@ -37,9 +39,9 @@ def registry_with(*extra: Command) -> Registry:
     return Registry([*build_registry(), *extra])
 
 
-DECIDE = Command("decide", "decide", record_decision, Access.SECRETARIAT, params=(Param("what"),))
-CHAIR_DECIDE = Command("chairdecide", "decide", record_decision, Access.CHAIR, params=(Param("what"),))
-MEMBER_DECIDE = Command("memberdecide", "decide", record_decision, Access.MEMBER, params=(Param("what"),))
+DECIDE = Command("decide", "decide", record_decision, Access.SECRETARIAT, params=(WHAT,))
+CHAIR_DECIDE = Command("chairdecide", "decide", record_decision, Access.CHAIR, params=(WHAT,))
+MEMBER_DECIDE = Command("memberdecide", "decide", record_decision, Access.MEMBER, params=(WHAT,))
 CRASH = Command("crash", "fail", crash)
 
 

@@ -8,6 +8,7 @@ from datetime import timedelta
 
 import pytest
 
+from bot.changes import Changes
 from bot.scheduler import Job, Scheduler
 from storage.models import utcnow
 
@@ -15,7 +16,7 @@ from storage.models import utcnow
 class Calendar:
     """A planner over a fixed list of times; records when each job fired."""
 
-    name = "calendar"
+    changes = Changes("calendar")
 
     def __init__(self, *offsets: timedelta) -> None:
         now = utcnow()

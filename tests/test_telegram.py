@@ -15,7 +15,7 @@ from storage import groups, rooms
 from storage.models import RoomPurpose
 from tests.alliance import member_organisation, person
 from tests.telegram_emulator import BotApiEmulator, FloodControl
-from tests.transport_probes import CALENDAR, checksum_line, offer_choice, probe_registry
+from tests.transport_probes import PROBE_AREAS, offer_choice, probe_registry
 
 pytestmark = pytest.mark.sqlite_only  # the transport is under test here; storage is tested elsewhere
 
@@ -37,19 +37,8 @@ class Chatroom:
         self.task: asyncio.Task | None = None
 
     async def start_bot(self, **telegram) -> App:
-        settings = Settings.model_validate(
-            {
-                "telegram": {
-                    "token": self.emulator.token,
-                    "api_url": self.emulator.base_url,
-                    "file_url": self.emulator.base_file_url,
-                    "poll_timeout": 5,
-                    "rate_limiter": False,
-                    **telegram,
-                }
-            }
-        )
-        self.app = App(settings, self.db, chat_transports(settings, self.db, REGISTRY), REGISTRY)
+        settings = Settings.model_validate({"telegram": self.emulator.bot_settings(**telegram)})
+        self.app = App(settings, self.db, chat_transports(settings, self.db, REGISTRY), PROBE_AREAS)
         self.task = asyncio.create_task(self.app.run())
         started = asyncio.create_task(self.app.started.wait())
         await asyncio.wait([self.task, started], timeout=10, return_when=asyncio.FIRST_COMPLETED)
@@ -137,20 +126,6 @@ async def test_editing_a_tally_keeps_its_keyboard(room):
     assert message.text == "Adopt the roadmap? yes 1 · no 0"
     assert message.buttons() == [("yes", "/pick yes"), ("no", "/pick no")]
     assert message.edits == ["Adopt the roadmap?"]
-
-
-async def test_documents_reach_the_handler_as_bytes_and_files_go_out(room):
-    draft = b"%PDF-1.7\n" + bytes(range(256)) * 40
-    expected = checksum_line("roadmap.pdf", draft)
-    captioned = await room.emulator.upload(room.jana, GROUP, draft, "roadmap.pdf", "application/pdf", caption="/sha")
-    assert (await room.emulator.answer_to(captioned)).text == expected
-    await room.emulator.upload(room.jana, GROUP, draft, "roadmap.pdf", "application/pdf")
-    assert (await room.ask(room.jana, "/sha")).text == expected
-
-    await room.ask(room.jana, "/calendar")
-    sent = (await room.emulator.wait_for_bot(GROUP, count=4))[-1]
-    data, name, _ = room.emulator.files[sent.document["file_id"]]
-    assert (name, data) == ("pfas.ics", CALENDAR)
 
 
 async def test_private_chats_start_with_start_and_deep_links_carry_a_command(room):
@@ -245,7 +220,7 @@ async def test_a_rejected_token_stops_the_start_with_one_clear_line(db):
         settings = Settings.model_validate(
             {"telegram": {"token": "123:wrong", "api_url": emulator.base_url, "file_url": emulator.base_file_url}}
         )
-        app = App(settings, db, chat_transports(settings, db, REGISTRY), REGISTRY)
+        app = App(settings, db, chat_transports(settings, db, REGISTRY), PROBE_AREAS)
         with pytest.raises(TransportUnavailable, match=r"^telegram: the bot token was rejected"):
             await app.run()
     finally:

@@ -10,12 +10,13 @@ import pytest
 from sqlalchemy import select, update
 
 from bot.app import App
+from bot.live import LiveMessages
 from bot.postman import Postman
 from bot.router import Router
-from bot.tallies import LiveTallies
 from bot.timeparse import shown
 from bot.transports.base import MessageRef
-from handlers import build_registry
+from handlers import AREAS, build_registry
+from handlers.votes.live import LIVE
 from storage import rooms, votes
 from storage.groups import find_group
 from storage.models import (
@@ -35,11 +36,6 @@ from tests.alliance import member_organisation, message, person
 
 
 @pytest.fixture
-def router(db, settings) -> Router:
-    return Router(db, build_registry(), settings)
-
-
-@pytest.fixture
 async def pfas(db):
     """PFAS with ACME (Jana chairs, Piet also represents it, Jana on two platforms) and Fab Nord."""
     acme = await member_organisation(db, "ACME GmbH", joins=("pfas",))
@@ -55,14 +51,8 @@ async def pfas(db):
     return acme, fab
 
 
-async def say(router, text, sender="jana", room="pfas", platform="console", **kwargs) -> str:
-    reply = await router.handle(message(text, sender=sender, room=room, platform=platform, **kwargs))
-    assert reply is not None, text
-    return reply.text
-
-
-async def open_roadmap_vote(router) -> int:
-    reply = await say(router, '/vote open "Adopt the PFAS roadmap v2?" quorum=50% closes=3d')
+async def open_roadmap_vote(say) -> int:
+    reply = await say('/vote open "Adopt the PFAS roadmap v2?" quorum=50% closes=3d')
     assert reply.startswith("Vote #1 is open until")
     return 1
 
@@ -85,8 +75,8 @@ async def casts(db, vote_id=1) -> list[str]:
         )
 
 
-async def test_opening_posts_the_vote_with_buttons_in_every_room_of_the_group(router, db, pfas):
-    await open_roadmap_vote(router)
+async def test_opening_posts_the_vote_with_buttons_in_every_room_of_the_group(say, db, pfas):
+    await open_roadmap_vote(say)
     async with db.transaction() as session:
         posted = list(await session.scalars(select(Notice).order_by(Notice.id)))
     assert {(n.platform, n.target) for n in posted} == {("console", "pfas"), ("telegram", "-100")}
@@ -95,23 +85,22 @@ async def test_opening_posts_the_vote_with_buttons_in_every_room_of_the_group(ro
     assert posted[0].buttons == [["yes", "/vote 1 yes"], ["no", "/vote 1 no"], ["abstain", "/vote 1 abstain"]]
 
 
-async def test_a_second_representative_replaces_the_first_and_both_are_kept(router, db, pfas):
-    await open_roadmap_vote(router)
-    assert await say(router, "/vote 1 yes", sender="jana") == "Recorded: yes for ACME GmbH"
-    changed = await say(router, "/vote 1 no", sender="@piet:example.org", platform="matrix", room="dm", direct=True)
+async def test_a_second_representative_replaces_the_first_and_both_are_kept(say, db, pfas):
+    await open_roadmap_vote(say)
+    assert await say("/vote 1 yes", sender="jana") == "Recorded: yes for ACME GmbH"
+    changed = await say("/vote 1 no", sender="@piet:example.org", platform="matrix", room="dm", direct=True)
     assert changed == "Recorded: no for ACME GmbH (replaces yes by Jana Novak)"
     acme, _ = pfas
     assert await ballots(db) == [(acme.id, "no")]
     assert await casts(db) == ["yes", "no"]
 
 
-async def test_two_representatives_voting_at_the_same_instant_leave_one_ballot(router, db, pfas):
-    await open_roadmap_vote(router)
+async def test_two_representatives_voting_at_the_same_instant_leave_one_ballot(db, pfas, say):
+    await open_roadmap_vote(say)
     for attempt in range(5):  # several rounds, so a race has every chance to show
         replies = await asyncio.gather(
-            say(router, f"/vote 1 {'yes' if attempt % 2 else 'no'}", sender="1001", platform="telegram", room="-100"),
+            say(f"/vote 1 {'yes' if attempt % 2 else 'no'}", sender="1001", platform="telegram", room="-100"),
             say(
-                router,
                 f"/vote 1 {'no' if attempt % 2 else 'yes'}",
                 sender="@piet:example.org",
                 platform="matrix",
@@ -125,12 +114,12 @@ async def test_two_representatives_voting_at_the_same_instant_leave_one_ballot(r
     assert len(counted) == 1 and counted[0][0] == acme.id
     assert len(await casts(db)) == 10
     async with db.transaction() as session:
-        outcome = await votes.outcome(session, await votes.find_vote(session, "1"))
+        outcome = await votes.outcome(session, await votes.find_vote(session, 1))
     assert outcome.turnout == 1
 
 
-async def test_the_same_press_delivered_twice_is_counted_once(router, db, pfas):
-    await open_roadmap_vote(router)
+async def test_the_same_press_delivered_twice_is_counted_once(router, db, pfas, say):
+    await open_roadmap_vote(say)
     press = message("/vote 1 yes", sender="1001", platform="telegram", room="-100", event_id="callback:77")
     first, again = await asyncio.gather(router.handle(press), router.handle(press))
     assert [r for r in (first, again) if r is not None][0].text == "Recorded: yes for ACME GmbH"
@@ -138,46 +127,44 @@ async def test_the_same_press_delivered_twice_is_counted_once(router, db, pfas):
     assert await casts(db) == ["yes"]
 
 
-async def test_a_ballot_after_the_deadline_is_refused_before_the_scheduler_closes(router, db, pfas):
-    await open_roadmap_vote(router)
+async def test_a_ballot_after_the_deadline_is_refused_before_the_scheduler_closes(say, db, pfas):
+    await open_roadmap_vote(say)
     async with db.transaction() as session:
         await session.execute(update(Vote).values(closes_at=utcnow() - timedelta(seconds=1)))
-    refused = await say(router, "/vote 1 yes")
+    refused = await say("/vote 1 yes")
     assert refused.startswith("Vote #1 closed at its deadline; ballots are no longer taken.")
     assert await ballots(db) == []
 
 
-async def test_the_electorate_is_frozen_and_only_members_vote(router, db, pfas):
-    await open_roadmap_vote(router)
+async def test_the_electorate_is_frozen_and_only_members_vote(say, db, pfas):
+    await open_roadmap_vote(say)
     late = await member_organisation(db, "Late Corp", joins=("pfas",))
     await person(db, "Lou Late", organisation=late, accounts=("console:lou",))
-    assert (await say(router, "/vote 1 yes", sender="lou")).startswith("Late Corp is not in the electorate of vote #1.")
+    assert (await say("/vote 1 yes", sender="lou")).startswith("Late Corp is not in the electorate of vote #1.")
     visitor = await member_organisation(db, "Visiting Lab", status=OrganisationStatus.NON_MEMBER)
     await person(db, "Gus Guest", organisation=visitor, accounts=("console:gus",))
-    assert (await say(router, "/vote 1 yes", sender="gus")).startswith("Only representatives of member organisations")
-    assert (await say(router, "/vote 1 yes", sender="stranger")).startswith(
-        "Only representatives of member organisations"
-    )
-    assert (await say(router, "/vote 1 maybe", sender="ola")).startswith(
+    assert (await say("/vote 1 yes", sender="gus")).startswith("Only representatives of member organisations")
+    assert (await say("/vote 1 yes", sender="stranger")).startswith("Only representatives of member organisations")
+    assert (await say("/vote 1 maybe", sender="ola")).startswith(
         "'maybe' is not an option of vote #1: yes, no, abstain."
     )
     assert await ballots(db) == []
 
 
-async def test_a_suspended_organisation_cannot_vote(router, db, pfas):
+async def test_a_suspended_organisation_cannot_vote(say, db, pfas):
     await person(db, "Sam", accounts=("console:sam",), roles=("secretariat",))
-    await open_roadmap_vote(router)
-    await say(router, '/member suspend "Fab Nord AS" unpaid', sender="sam")
-    assert (await say(router, "/vote 1 yes", sender="ola")).startswith("Only representatives of member organisations")
+    await open_roadmap_vote(say)
+    await say('/member suspend "Fab Nord AS" unpaid', sender="sam")
+    assert (await say("/vote 1 yes", sender="ola")).startswith("Only representatives of member organisations")
 
 
-async def test_a_secret_vote_shows_no_tally_until_it_closes_and_never_who(router, db, pfas):
-    await say(router, '/vote open "Elect the vice-chair?" secret')
-    await say(router, "/vote 1 yes")
-    await say(router, "/vote 1 yes", sender="ola")
-    status = await say(router, "/vote status 1", sender="ola")
+async def test_a_secret_vote_shows_no_tally_until_it_closes_and_never_who(say, db, pfas):
+    await say('/vote open "Elect the vice-chair?" secret')
+    await say("/vote 1 yes")
+    await say("/vote 1 yes", sender="ola")
+    status = await say("/vote status 1", sender="ola")
     assert "Turnout: 2 of 2 organisations" in status and "Tally" not in status
-    closed = await say(router, "/vote close 1")
+    closed = await say("/vote close 1")
     assert closed.startswith("Vote #1 is closed")
     async with db.transaction() as session:
         result = (await session.scalars(select(Notice.text).where(Notice.text.like("Vote #1 is closed%")))).first()
@@ -186,36 +173,34 @@ async def test_a_secret_vote_shows_no_tally_until_it_closes_and_never_who(router
     assert all("option" not in details for details in cast_audit)
 
 
-async def test_only_the_opener_or_the_secretariat_ends_a_vote_early(router, db, pfas):
-    await open_roadmap_vote(router)
-    assert (await say(router, "/vote close 1", sender="ola")).startswith(
+async def test_only_the_opener_or_the_secretariat_ends_a_vote_early(say, db, pfas):
+    await open_roadmap_vote(say)
+    assert (await say("/vote close 1", sender="ola")).startswith(
         "Only whoever opened vote #1, or the secretariat, may end it early."
     )
-    assert (await say(router, "/vote cancel 1")).startswith("Vote #1 is cancelled.")
-    assert (await say(router, "/vote 1 yes", sender="ola")).startswith(
-        "Vote #1 is cancelled; ballots are no longer taken."
-    )
+    assert (await say("/vote cancel 1")).startswith("Vote #1 is cancelled.")
+    assert (await say("/vote 1 yes", sender="ola")).startswith("Vote #1 is cancelled; ballots are no longer taken.")
 
 
-async def test_bad_vote_commands_say_what_is_wrong(router, db, pfas):
-    assert (await say(router, '/vote open "Q?" closes=yesterday')).startswith("'yesterday' is in the past.")
-    assert (await say(router, '/vote open "Q?" options=yes')).startswith("A vote needs at least two different options.")
+async def test_bad_vote_commands_say_what_is_wrong(say, db, pfas):
+    assert (await say('/vote open "Q?" closes=yesterday')).startswith("'yesterday' is in the past.")
+    assert (await say('/vote open "Q?" options=yes')).startswith("A vote needs at least two different options.")
     eleven = "|".join(f"City {n}" for n in range(11))
-    assert (await say(router, f'/vote open "Where?" options="{eleven}"')).startswith("A vote offers at most 10 options")
-    assert (await say(router, '/vote open "Q?" majority=most')).startswith("majority= is one of simple, absolute")
-    assert (await say(router, '/vote open "Q?" quorum=lots')).startswith("quorum= is a share such as 50% or 0.5")
-    assert (await say(router, "/vote 9 yes")).startswith("No vote '9'; /vote list shows them.")
-    assert (await say(router, '/vote open "Q?"', sender="ola")).startswith("Only the chair of this working group")
+    assert (await say(f'/vote open "Where?" options="{eleven}"')).startswith("A vote offers at most 10 options")
+    assert (await say('/vote open "Q?" majority=most')).startswith("majority= is one of simple, absolute")
+    assert (await say('/vote open "Q?" quorum=lots')).startswith("quorum= is a share such as 50% or 0.5")
+    assert (await say("/vote 9 yes")).startswith("No vote '9'; /vote list shows them.")
+    assert (await say('/vote open "Q?"', sender="ola")).startswith("Only the chair of this working group")
 
 
-async def test_the_deadline_closes_the_vote_and_a_missed_one_closes_at_start(db, settings, pfas):
-    router = Router(db, build_registry(), settings)
-    await open_roadmap_vote(router)
-    await say(router, "/vote 1 yes")
-    await say(router, "/vote 1 yes", sender="ola")
+async def test_the_deadline_closes_the_vote_and_a_missed_one_closes_at_start(db, settings, pfas, say):
+    say = say.using(Router(db, build_registry(), settings))
+    await open_roadmap_vote(say)
+    await say("/vote 1 yes")
+    await say("/vote 1 yes", sender="ola")
     async with db.transaction() as session:  # the deadline passed while the bot was down
         await session.execute(update(Vote).values(closes_at=utcnow() - timedelta(minutes=5)))
-    app = App(settings, db, [])
+    app = App(settings, db, [], AREAS)
     running = asyncio.create_task(app.run())
     await app.started.wait()
     async with asyncio.timeout(10):
@@ -246,12 +231,12 @@ async def test_the_deadline_closes_the_vote_and_a_missed_one_closes_at_start(db,
     assert vote.result["passed"] is True and vote.result["tally"] == {"yes": 2, "no": 0, "abstain": 0}
 
 
-async def test_a_failed_quorum_extends_the_vote_once_and_reminds_the_non_voters(router, db, pfas):
+async def test_a_failed_quorum_extends_the_vote_once_and_reminds_the_non_voters(say, db, pfas):
     from bot.config import VoteSettings
-    from bot.deadlines import VoteDeadlines
+    from handlers.votes.deadlines import VoteDeadlines
 
-    await say(router, '/vote open "Adopt the PFAS roadmap v2?" quorum=100%')
-    await say(router, "/vote 1 yes")
+    await say('/vote open "Adopt the PFAS roadmap v2?" quorum=100%')
+    await say("/vote 1 yes")
     deadlines = VoteDeadlines(db, VoteSettings(quorum_failure="extend", extend_days=3), "Europe/Brussels")
     async with db.transaction() as session:
         await session.execute(update(Vote).values(closes_at=utcnow() - timedelta(seconds=1)))
@@ -280,14 +265,14 @@ async def test_a_failed_quorum_extends_the_vote_once_and_reminds_the_non_voters(
     assert "Outcome: NOT VALID — quorum not met." in posted
 
 
-async def test_non_voters_are_reminded_once_before_the_deadline(router, db, pfas):
+async def test_non_voters_are_reminded_once_before_the_deadline(say, db, pfas):
     from bot.config import VoteSettings
-    from bot.deadlines import VoteDeadlines
     from bot.scheduler import Scheduler
+    from handlers.votes.deadlines import VoteDeadlines
 
-    await say(router, "/tz Europe/Lisbon", sender="ola")
-    await say(router, '/vote open "Adopt the PFAS roadmap v2?" closes=3h')
-    await say(router, "/vote 1 yes")
+    await say("/tz Europe/Lisbon", sender="ola")
+    await say('/vote open "Adopt the PFAS roadmap v2?" closes=3h')
+    await say("/vote 1 yes")
     deadlines = VoteDeadlines(db, VoteSettings(nudge_hours=[1.0, 24.0]), "Europe/Brussels")
     scheduler = Scheduler([deadlines], after_change=lambda: None)
     await scheduler.start()
@@ -310,7 +295,7 @@ async def test_non_voters_are_reminded_once_before_the_deadline(router, db, pfas
 
 
 async def test_a_vote_opened_by_command_is_scheduled_without_waiting_for_a_restart(db, settings, pfas):
-    app = App(settings, db, [])
+    app = App(settings, db, [], AREAS)
     running = asyncio.create_task(app.run())
     await app.started.wait()
     try:
@@ -323,17 +308,17 @@ async def test_a_vote_opened_by_command_is_scheduled_without_waiting_for_a_resta
         await running
 
 
-async def test_closing_while_ballots_arrive_counts_exactly_the_ballots_recorded(router, db, pfas):
+async def test_closing_while_ballots_arrive_counts_exactly_the_ballots_recorded(say, db, pfas):
     voters = []
     for n in range(6):
         org = await member_organisation(db, f"Member {n}", joins=("pfas",))
         await person(db, f"Rep {n}", organisation=org, accounts=(f"console:rep{n}",))
         voters.append(f"rep{n}")
-    await open_roadmap_vote(router)
+    await open_roadmap_vote(say)
     replies = await asyncio.gather(
-        *(say(router, "/vote 1 yes", sender=voter) for voter in voters[:3]),
-        say(router, "/vote close 1"),
-        *(say(router, "/vote 1 no", sender=voter) for voter in voters[3:]),
+        *(say("/vote 1 yes", sender=voter) for voter in voters[:3]),
+        say("/vote close 1"),
+        *(say("/vote 1 no", sender=voter) for voter in voters[3:]),
     )
     recorded = [r for r in replies if r.startswith("Recorded")]
     async with db.transaction() as session:
@@ -359,16 +344,16 @@ class EditableRooms:
         self.messages[ref.message_id].append(reply.text)
 
 
-async def test_a_posted_vote_shows_its_turnout_and_never_a_hidden_tally(router, db, pfas):
+async def test_a_posted_vote_shows_its_turnout_and_never_a_hidden_tally(say, db, pfas):
     rooms_ = EditableRooms()
-    await say(router, '/vote open "Adopt the PFAS roadmap v2?" hidden')
+    await say('/vote open "Adopt the PFAS roadmap v2?" hidden')
     await Postman(db, {"telegram": rooms_}).settled()  # the vote message reaches the Telegram room
-    await say(router, "/vote 1 no")
-    await LiveTallies(db, {"telegram": rooms_}).refresh(1)
+    await say("/vote 1 no")
+    await LiveMessages(db, {"telegram": rooms_}, [LIVE]).refresh(LIVE, 1)
     [(original, edited)] = rooms_.messages.values()
     assert edited == original + "\n\nSo far: Turnout: 1 of 2 organisations (quorum 1: met)."
-    await say(router, "/vote close 1")
-    await LiveTallies(db, {"telegram": rooms_}).refresh(1)
+    await say("/vote close 1")
+    await LiveMessages(db, {"telegram": rooms_}, [LIVE]).refresh(LIVE, 1)
     closed = rooms_.messages["1"][-1]
     assert closed.endswith(
         "Closed: Turnout: 1 of 2 organisations (quorum 1: met).\nTally: yes 0 · no 1 · abstain 0\nOutcome: NOT ADOPTED — no simple majority."

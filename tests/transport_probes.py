@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import hashlib
 
-from bot.commands import Command, Param, Registry
+from bot.areas import Area, registry_of
+from bot.commands import Command, Param, Registry, text
 from bot.transports.base import Button, OutgoingFile, Reply
-from handlers import build_registry
+from handlers import AREAS
 
 CALENDAR = b"BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//wgbot//test//EN\r\nEND:VCALENDAR\r\n"
 CHOICES = (Button("yes", "/pick yes"), Button("no", "/pick no"), Button("abstain", "/pick abstain"))
@@ -20,9 +21,12 @@ async def offer_long_choice(ctx, call):
     return Reply("A long one", buttons=(Button("long", "/pick " + "x" * 80),))
 
 
+CHOICE = Param("choice", text, rest=True)
+
+
 async def pick(ctx, call):
     """Answers like a vote does: the choice, for the sender's organisation."""
-    return Reply(f"Recorded: {call.args['choice']} for {ctx.actor.organisation_name or ctx.actor.display_name}")
+    return Reply(f"Recorded: {call[CHOICE]} for {ctx.actor.organisation_name or ctx.actor.display_name}")
 
 
 async def checksum(ctx, call):
@@ -43,16 +47,19 @@ async def formatted(ctx, call):
     return Reply("Important: read this", html="<b>Important</b>: read this")
 
 
+PROBES = Area(
+    "probes",
+    [
+        Command("choose", "offer a choice", offer_choice),
+        Command("longchoice", "offer a choice too long for callback data", offer_long_choice),
+        Command("pick", "pick", pick, params=(CHOICE,), anywhere=True),
+        Command("sha", "checksum an attached file", checksum, anywhere=True, takes_files=True),
+        Command("calendar", "send a file", calendar),
+        Command("bold", "formatted reply", formatted),
+    ],
+)
+PROBE_AREAS = [*AREAS, PROBES]  # wgbot's areas plus the probes
+
+
 def probe_registry() -> Registry:
-    """wgbot's commands plus the probes."""
-    return Registry(
-        [
-            *build_registry(),
-            Command("choose", "offer a choice", offer_choice),
-            Command("longchoice", "offer a choice too long for callback data", offer_long_choice),
-            Command("pick", "pick", pick, params=(Param("choice", rest=True),), anywhere=True),
-            Command("sha", "checksum an attached file", checksum, anywhere=True, takes_files=True),
-            Command("calendar", "send a file", calendar),
-            Command("bold", "formatted reply", formatted),
-        ]
-    )
+    return registry_of(PROBE_AREAS)

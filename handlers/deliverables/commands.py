@@ -5,28 +5,46 @@ from __future__ import annotations
 from datetime import datetime, time
 from zoneinfo import ZoneInfo
 
-from sqlalchemy.ext.asyncio import AsyncSession
-
-from bot.commands import Call, Command, Option, Param
+from bot import arguments
+from bot.commands import Call, Command, Option, Param, text
 from bot.context import Context
 from bot.timeparse import parse_when, shown
 from bot.transports.base import OutgoingFile, Reply
+from handlers.deliverables.due_dates import DUE_DATES
+from handlers.deliverables.versions import version_number
 from storage import deliverables, notices
 from storage.errors import Refused
 from storage.files import FileStore
-from storage.models import Deliverable, DraftVersion
+from storage.models import Deliverable, DeliverableStatus, DraftVersion
 from storage.rules.access import Access
 
 
-def _due(text: str, zone: str, now: datetime) -> datetime:
+async def due_date(raw: str, ctx: Context) -> datetime:
     """A date alone means the end of that day in the reader's zone."""
+    text = raw.strip()
     try:
-        day = datetime.fromisoformat(text.strip())
+        day = datetime.fromisoformat(text)
     except ValueError:
-        return parse_when(text, zone, now)
-    if len(text.strip()) == 10:
+        return parse_when(text, ctx.zone, ctx.now)
+    if len(text) == 10:
         day = datetime.combine(day.date(), time(23, 59))
-    return day.replace(tzinfo=ZoneInfo(zone)) if day.tzinfo is None else day
+    return day.replace(tzinfo=ZoneInfo(ctx.zone)) if day.tzinfo is None else day
+
+
+async def status(raw: str, ctx: Context) -> DeliverableStatus:
+    return deliverables.status_named(raw)
+
+
+TITLE = Param("title", text)
+DESCRIPTION = Param("description", text, required=False, rest=True)
+DUE = Option("due", "<date>", due_date)
+DELIVERABLE = Param("id", arguments.number)
+DRAFT_OF = Param("deliverable", arguments.number)
+TEXT = Param("text", text, required=False, rest=True)
+VERSION = Param("version", version_number)
+COMMENT = Param("text", text, rest=True)
+STATUS = Param("status", status)
+FINAL_VERSION = Param("version", version_number, required=False)
 
 
 def _store(ctx: Context) -> FileStore:
@@ -50,17 +68,17 @@ def describe_version(kept: DraftVersion, zone: str) -> str:
 async def deliverable_new(ctx: Context, call: Call) -> Reply:
     """Create a deliverable of this group."""
     group = ctx.require_group()
-    due = _due(call.options["due"], ctx.zone, ctx.now) if "due" in call.options else None
+    due = call.get(DUE)
     made = await deliverables.create(
         ctx.session,
         actor=ctx.actor,
         group=group,
-        title=call.args["title"],
-        description=call.args.get("description", ""),
+        title=call[TITLE],
+        description=call.get(DESCRIPTION) or "",
         due_at=due,
         now=ctx.now,
     )
-    ctx.changed.add(f"deliverables:{made.id}")
+    ctx.changed.add(DUE_DATES.of(made.id))
     by = f", due {shown(due, ctx.settings.alliance.timezone)}" if due else ""
     await notices.to_group(
         ctx.session,
@@ -86,7 +104,7 @@ async def deliverable_list(ctx: Context, call: Call) -> Reply:
 
 async def deliverable_info(ctx: Context, call: Call) -> Reply:
     """Versions, authors, comments and status of one deliverable."""
-    item = await deliverables.find(ctx.session, call.args["id"])
+    item = await deliverables.find(ctx.session, call[DELIVERABLE])
     due = f", due {shown(item.due_at, ctx.zone)}" if item.due_at else ""
     final = f" (version {item.final_version})" if item.final_version else ""
     lines = [f"Deliverable {item.id}: {item.title} — {item.group.name}, {item.status.value}{final}{due}"]
@@ -104,8 +122,8 @@ async def deliverable_info(ctx: Context, call: Call) -> Reply:
 
 async def draft(ctx: Context, call: Call) -> Reply:
     """Send a draft: an attached file (PDF, DOCX, ODT, Markdown, text) or the text itself."""
-    item = await deliverables.find(ctx.session, call.args["deliverable"])
-    text = call.args.get("text", "").strip()
+    item = await deliverables.find(ctx.session, call[DRAFT_OF])
+    text = (call.get(TEXT) or "").strip()
     if ctx.files and text:
         raise Refused("Send either a file or a text as the draft, not both.")
     if ctx.files:
@@ -129,23 +147,21 @@ async def draft(ctx: Context, call: Call) -> Reply:
 
 async def comment(ctx: Context, call: Call) -> Reply:
     """Comment on one version of a deliverable."""
-    item = await deliverables.find(ctx.session, call.args["deliverable"])
-    added = await deliverables.comment(
-        ctx.session, item, call.args["version"], call.args["text"], actor=ctx.actor, now=ctx.now
-    )
+    item = await deliverables.find(ctx.session, call[DRAFT_OF])
+    added = await deliverables.comment(ctx.session, item, call[VERSION], call[COMMENT], actor=ctx.actor, now=ctx.now)
     return Reply(f"Comment added to version {added.version} of deliverable {item.id}.")
 
 
 async def deliverable_status(ctx: Context, call: Call) -> Reply:
     """Move a deliverable: drafting → review → final (a version) → submitted."""
-    item = await deliverables.find(ctx.session, call.args["id"])
+    item = await deliverables.find(ctx.session, call[DELIVERABLE])
     if item.group_id != ctx.require_group().id and not ctx.actor.is_secretariat:
         raise Refused(f"Deliverable {item.id} belongs to {item.group.name}; move it in that group's room.")
-    to = deliverables.status_named(call.args["status"])
+    to = call[STATUS]
     change = await deliverables.move(
-        ctx.session, item, to, number=call.args.get("version"), by=ctx.actor.label, now=ctx.now
+        ctx.session, item, to, number=call.get(FINAL_VERSION), by=ctx.actor.label, now=ctx.now
     )
-    ctx.changed.add(f"deliverables:{item.id}")
+    ctx.changed.add(DUE_DATES.of(item.id))
     text = status_text(item, change.from_status, change.version)
     await notices.to_group(ctx.session, item.group_id, text)
     return Reply(text)
@@ -158,24 +174,12 @@ def status_text(item: Deliverable, before: str | None, version: int | None) -> s
 
 async def deliverable_export(ctx: Context, call: Call) -> Reply:
     """Every version, a manifest.json and a README.md, as one zip."""
-    item = await deliverables.find(ctx.session, call.args["id"])
+    item = await deliverables.find(ctx.session, call[DELIVERABLE])
     archive = await deliverables.export_archive(ctx.session, item, _store(ctx))
     kept = len(await deliverables.versions(ctx.session, item.id))
     return Reply(
         f"Deliverable {item.id} ({item.title}): {kept} versions with their manifest.",
         file=OutgoingFile(f"deliverable-{item.id}.zip", "application/zip", archive),
-    )
-
-
-async def post_due_reminder(session: AsyncSession, item: Deliverable, zone: str) -> None:
-    """To the group's rooms: the due date (in the alliance's zone), and who has contributed."""
-    sent = await deliverables.contributors(session, item.id)
-    who = "; ".join(f"{name} (v{', v'.join(map(str, numbers))})" for name, numbers in sent.items()) or "none yet"
-    await notices.to_group(
-        session,
-        item.group_id,
-        f"Reminder: deliverable {item.id} ({item.title}) is due {shown(item.due_at, zone)}. "
-        f"Contributions so far: {who}. Send yours with /draft {item.id}.",
     )
 
 
@@ -185,8 +189,8 @@ COMMANDS = [
         "create a deliverable of this group",
         deliverable_new,
         Access.CHAIR,
-        params=(Param("title"), Param("description", required=False, rest=True)),
-        options=(Option("due", "<date>"),),
+        params=(TITLE, DESCRIPTION),
+        options=(DUE,),
     ),
     Command(
         "deliverable list", "deliverables with status and due date", deliverable_list, Access.MEMBER, anywhere=True
@@ -196,7 +200,7 @@ COMMANDS = [
         "versions, authors, comments and status",
         deliverable_info,
         Access.MEMBER,
-        params=(Param("id"),),
+        params=(DELIVERABLE,),
         anywhere=True,
     ),
     Command(
@@ -204,14 +208,14 @@ COMMANDS = [
         "move a deliverable: drafting, review, final [version], submitted",
         deliverable_status,
         Access.CHAIR,
-        params=(Param("id"), Param("status"), Param("version", required=False)),
+        params=(DELIVERABLE, STATUS, FINAL_VERSION),
     ),
     Command(
         "deliverable export",
         "all versions with a manifest, as a zip",
         deliverable_export,
         Access.MEMBER,
-        params=(Param("id"),),
+        params=(DELIVERABLE,),
         anywhere=True,
     ),
     Command(
@@ -219,7 +223,7 @@ COMMANDS = [
         "send a draft of a deliverable: a file, or text",
         draft,
         Access.MEMBER,
-        params=(Param("deliverable"), Param("text", required=False, rest=True)),
+        params=(DRAFT_OF, TEXT),
         anywhere=True,
         takes_files=True,
         details="Attach a PDF, DOCX, ODT, Markdown or text file with /draft <deliverable> as its caption.",
@@ -229,7 +233,7 @@ COMMANDS = [
         "comment on a version of a deliverable",
         comment,
         Access.MEMBER,
-        params=(Param("deliverable"), Param("version"), Param("text", rest=True)),
+        params=(DRAFT_OF, VERSION, COMMENT),
         anywhere=True,
     ),
 ]

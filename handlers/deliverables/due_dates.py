@@ -6,18 +6,23 @@ import logging
 from collections.abc import Collection
 from datetime import timedelta
 
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.areas import Services
+from bot.changes import Changes
 from bot.config import DeliverableSettings
 from bot.scheduler import Job
-from handlers.deliverables import post_due_reminder
-from storage import deliverables
+from bot.timeparse import shown
+from storage import deliverables, notices
 from storage.db import Database
-from storage.models import utcnow
+from storage.models import Deliverable, utcnow
 
 log = logging.getLogger(__name__)
+DUE_DATES = Changes("deliverable due dates")  # a deliverable was created, or moved on
 
 
 class DueDateReminders:
-    name = "deliverables"
+    changes = DUE_DATES
 
     def __init__(self, db: Database, settings: DeliverableSettings, zone: str) -> None:
         self.db = db
@@ -51,3 +56,22 @@ class DueDateReminders:
             await post_due_reminder(session, deliverable, self.zone)
         log.info("deliverable %s: reminder %s days before its due date", deliverable_id, days)
         return True
+
+
+async def post_due_reminder(session: AsyncSession, item: Deliverable, zone: str) -> None:
+    """To the group's rooms: the due date (in the alliance's zone), and who has contributed."""
+    if item.due_at is None:
+        return  # its due date was taken away since the reminder was planned
+    sent = await deliverables.contributors(session, item.id)
+    who = "; ".join(f"{name} (v{', v'.join(map(str, numbers))})" for name, numbers in sent.items()) or "none yet"
+    await notices.to_group(
+        session,
+        item.group_id,
+        f"Reminder: deliverable {item.id} ({item.title}) is due {shown(item.due_at, zone)}. "
+        f"Contributions so far: {who}. Send yours with /draft {item.id}.",
+    )
+
+
+def due_date_reminders(services: Services) -> DueDateReminders:
+    settings = services.settings
+    return DueDateReminders(services.db, settings.deliverables, settings.alliance.timezone)

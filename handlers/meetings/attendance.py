@@ -2,27 +2,37 @@
 
 from __future__ import annotations
 
-from bot.commands import Call, Command, Param
+from typing import Any
+
+from bot.commands import Call, Command, Param, text
 from bot.context import Context
 from bot.transports.base import OutgoingFile, Reply
-from handlers.meetings import where
+from handlers.meetings.refs import meeting_ref
+from handlers.meetings.wording import where
 from storage import meetings
 from storage.errors import Refused
 from storage.files import FileStore
 from storage.rules.access import Access
 
+MEETING = Param("id", meeting_ref)
+ANSWER = Param("answer", text)
+ITEM = Param("item", text, required=False, rest=True)
+MINUTES = Param("text", text, required=False, rest=True)
+
 
 async def rsvp(ctx: Context, call: Call) -> Reply:
     """Say whether you will attend (the next occurrence, or the one named)."""
-    meeting, number = await meetings.find(ctx.session, call.args["id"])
-    invited = await meetings.is_guest(ctx.session, meeting.id, ctx.actor.person_id)
-    if not (ctx.actor.represents_member or ctx.actor.is_secretariat or invited):
+    ref = call[MEETING]
+    meeting, number = await meetings.find(ctx.session, ref.meeting), ref.occurrence
+    person_id = ctx.actor.person_id
+    invited = await meetings.is_guest(ctx.session, meeting.id, person_id)
+    if person_id is None or not (ctx.actor.represents_member or ctx.actor.is_secretariat or invited):
         raise Refused("Only member representatives and invited guests answer for a meeting.")
     target = await meetings.pick(ctx.session, meeting, number, ctx.now)
     if target.cancelled:
         raise Refused(f"Meeting {meetings.label(meeting, target)} is cancelled.")
-    answer = call.args["answer"].strip().lower()
-    previous = await meetings.answer(ctx.session, meeting, target, ctx.actor.person_id, answer, ctx.now)
+    answer = call[ANSWER].strip().lower()
+    previous = await meetings.answer(ctx.session, meeting, target, person_id, answer, ctx.now)
     who = (
         f"{ctx.actor.display_name} ({ctx.actor.organisation_name})"
         if ctx.actor.organisation_name
@@ -34,13 +44,14 @@ async def rsvp(ctx: Context, call: Call) -> Reply:
 
 async def meeting_agenda(ctx: Context, call: Call) -> Reply:
     """Show a meeting's agenda, or add an item: /meeting agenda 12 add "Budget 2027"."""
-    meeting, number = await meetings.find(ctx.session, call.args["id"])
-    target = await meetings.pick(ctx.session, meeting, number, ctx.now)
-    more = call.args.get("item", "")
+    ref = call[MEETING]
+    meeting = await meetings.find(ctx.session, ref.meeting)
+    target = await meetings.pick(ctx.session, meeting, ref.occurrence, ctx.now)
+    more = call.get(ITEM) or ""
     if more:
         verb, _, text = more.partition(" ")
         if verb.lower() != "add":
-            raise Refused(f'Say add and the item: /meeting agenda {call.args["id"]} add "<item>".')
+            raise Refused(f'Say add and the item: /meeting agenda {meetings.label(meeting, target)} add "<item>".')
         position = await meetings.add_agenda_item(ctx.session, meeting, target, _unquoted(text), ctx.actor, ctx.now)
         return Reply(f"Added as item {position} of the agenda of meeting {meetings.label(meeting, target)}.")
     agenda = await meetings.agenda(ctx.session, meeting.id, target.number)
@@ -65,27 +76,32 @@ def _unquoted(text: str) -> str:
 
 async def meeting_minutes(ctx: Context, call: Call) -> Reply:
     """Keep the minutes (text, or an attached file), or read them when none are given."""
-    meeting, number = await meetings.find(ctx.session, call.args["id"])
+    ref = call[MEETING]
+    meeting, number = await meetings.find(ctx.session, ref.meeting), ref.occurrence
     target = (
         await meetings.pick(ctx.session, meeting, number, ctx.now)
         if number
         else await meetings.last_held(ctx.session, meeting, ctx.now)
     )
-    text = call.args.get("text", "").strip()
+    text = (call.get(MINUTES) or "").strip()
     store = FileStore(ctx.settings.files.path)
     if not text and not ctx.files:
         minutes = await meetings.minutes_of(ctx.session, meeting.id, target.number)
         if minutes is None:
             return Reply(f"No minutes yet for meeting {meetings.label(meeting, target)}.")
-        file = (
-            OutgoingFile(minutes.file_name, minutes.media_type, store.read(minutes.file_sha256))
+        kept = (
+            OutgoingFile(
+                minutes.file_name or "minutes",
+                minutes.media_type or "application/octet-stream",
+                store.read(minutes.file_sha256),
+            )
             if minutes.file_sha256
             else None
         )
-        return Reply(f"Minutes of {where(meeting, target, ctx.zone)}:\n{minutes.text or ''}".rstrip(), file=file)
+        return Reply(f"Minutes of {where(meeting, target, ctx.zone)}:\n{minutes.text or ''}".rstrip(), file=kept)
     if not (ctx.actor.is_secretariat or ctx.actor.chairs(meeting.group_id)):
         raise Refused("Only the group's chair or the secretariat keep the minutes.")
-    file = None
+    file: dict[str, Any] | None = None
     if ctx.files:
         received = ctx.files[0]
         sha256, _ = store.put(ctx.session, received.data)
@@ -103,7 +119,7 @@ COMMANDS = [
         "say whether you will attend a meeting",
         rsvp,
         Access.ANYONE,
-        params=(Param("id"), Param("answer")),
+        params=(MEETING, ANSWER),
         anywhere=True,
         details="Answer yes, no or maybe.",
     ),
@@ -112,7 +128,7 @@ COMMANDS = [
         "a meeting's agenda, or add an item to it",
         meeting_agenda,
         Access.MEMBER,
-        params=(Param("id"), Param("item", required=False, rest=True)),
+        params=(MEETING, ITEM),
         anywhere=True,
         details='/meeting agenda 12 add "Budget 2027" adds an item to the next occurrence of meeting 12.',
     ),
@@ -121,7 +137,7 @@ COMMANDS = [
         "keep the minutes of a meeting (text or file), or read them",
         meeting_minutes,
         Access.MEMBER,
-        params=(Param("id"), Param("text", required=False, rest=True)),
+        params=(MEETING, MINUTES),
         anywhere=True,
         takes_files=True,
     ),

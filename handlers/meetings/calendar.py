@@ -7,7 +7,7 @@ occurrence, and one extra event per moved occurrence (RECURRENCE-ID: the time th
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from icalendar import Calendar, Event, vRecur
@@ -28,7 +28,7 @@ def ics(meetings: list[Meeting], changes: dict[int, dict[int, OccurrenceChange]]
         for event in _events(meeting, changes.get(meeting.id, {})):
             calendar.add_component(event)
     calendar.add_missing_timezones()
-    return calendar.to_ical()
+    return bytes(calendar.to_ical())
 
 
 def _events(meeting: Meeting, changes: dict[int, OccurrenceChange]) -> list[Event]:
@@ -49,7 +49,7 @@ def _events(meeting: Meeting, changes: dict[int, OccurrenceChange]) -> list[Even
     return events
 
 
-def _event(meeting: Meeting, start) -> Event:
+def _event(meeting: Meeting, start: datetime) -> Event:
     event = Event()
     event.add("uid", f"meeting-{meeting.id}@wgbot")
     event.add("summary", f"{meeting.title} ({meeting.group.name})")

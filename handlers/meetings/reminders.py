@@ -10,21 +10,27 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Collection
+from datetime import datetime, timedelta
 
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.areas import Services
+from bot.changes import Changes
 from bot.config import MeetingSettings
 from bot.scheduler import Job
-from handlers.meetings import post_reminder
-from storage import meetings
+from handlers.meetings.wording import describe_occurrence, rsvp_buttons, where
+from storage import meetings, notices
 from storage.db import Database
-from storage.models import utcnow
+from storage.models import Meeting, utcnow
+from storage.rules.recurrence import Occurrence
 
 log = logging.getLogger(__name__)
+REMINDERS = Changes("meeting reminders")  # a meeting was scheduled, moved or cancelled
 
 
 class MeetingReminders:
-    name = "meetings"
+    changes = REMINDERS
 
     def __init__(self, db: Database, settings: MeetingSettings) -> None:
         self.db = db
@@ -59,3 +65,32 @@ class MeetingReminders:
             " (late)" if late else "",
         )
         return True
+
+
+async def post_reminder(
+    session: AsyncSession, meeting: Meeting, occurrence: Occurrence, late: bool, now: datetime
+) -> None:
+    """The reminder in the group's rooms (in the meeting's zone) and to each guest (in theirs)."""
+    details = await describe_occurrence(session, meeting, occurrence)
+    link = [f"Link: {meeting.link}"] if meeting.link else []
+    late_note = ["(Sent late: the bot was not running when this reminder was due.)"] if late else []
+
+    def text(zone: str) -> str:
+        heading = f"Reminder: {where(meeting, occurrence, zone)} — starts {_in(occurrence.start - now)}."
+        return "\n".join([heading, *link, *details, *late_note])
+
+    await notices.to_group(session, meeting.group_id, text(meeting.zone), buttons=rsvp_buttons(meeting, occurrence))
+    for guest in await meetings.guests(session, meeting.id):
+        await notices.to_person(session, guest.id, text(guest.timezone or meeting.zone))
+
+
+def _in(left: timedelta) -> str:
+    minutes = max(0, round(left.total_seconds() / 60))
+    if minutes < 90:
+        return f"in {minutes} minute{'s' if minutes != 1 else ''}"
+    hours = round(minutes / 60)
+    return f"in {hours} hours" if hours < 48 else f"in {round(hours / 24)} days"
+
+
+def meeting_reminders(services: Services) -> MeetingReminders:
+    return MeetingReminders(services.db, services.settings.meetings)

@@ -12,19 +12,23 @@ import logging
 from collections.abc import Callable, Collection
 from datetime import timedelta
 
+from bot.areas import Services
+from bot.changes import Changes
 from bot.config import VoteSettings
 from bot.scheduler import Job
 from bot.timeparse import shown
-from handlers.votes import announce_result
+from handlers.votes.live import STANDING
+from handlers.votes.wording import announce_result
 from storage import votes
 from storage.db import Database
 from storage.models import Vote, utcnow
 
 log = logging.getLogger(__name__)
+DEADLINES = Changes("vote deadlines")  # a vote opened, closed early, or was cancelled
 
 
 class VoteDeadlines:
-    name = "votes"
+    changes = DEADLINES
 
     def __init__(
         self, db: Database, settings: VoteSettings, zone: str, on_settled: Callable[[int], None] = lambda vote_id: None
@@ -53,7 +57,7 @@ class VoteDeadlines:
         async with self.db.transaction() as session:
             settled = await votes.settle_at_deadline(
                 session,
-                str(vote_id),
+                vote_id,
                 now=utcnow(),
                 extend_on_failed_quorum=self.settings.quorum_failure == "extend",
                 extend_by=timedelta(days=self.settings.extend_days),
@@ -78,7 +82,7 @@ class VoteDeadlines:
 
     async def nudge(self, vote_id: int, hours: float) -> bool:
         async with self.db.transaction() as session:
-            told = await votes.nudge(session, str(vote_id), hours, utcnow(), self._reminder)
+            told = await votes.nudge(session, vote_id, hours, utcnow(), self._reminder)
         if told is None:
             return False
         log.info("vote %s: %d reminders %sh before the deadline", vote_id, told, hours)
@@ -95,3 +99,14 @@ class VoteDeadlines:
             f"Reminder: vote #{vote.id} ({vote.question}) closes {shown(vote.closes_at, zone or self.zone)} and your "
             f"organisation has not voted yet. Options: {', '.join(vote.options)}. Send /vote {vote.id} <option>."
         )
+
+
+def vote_deadlines(services: Services) -> VoteDeadlines:
+    """The planner as the running bot builds it: a settled vote refreshes its posted messages."""
+    settings = services.settings
+    return VoteDeadlines(
+        services.db,
+        settings.votes,
+        settings.alliance.timezone,
+        on_settled=lambda vote_id: services.changed(STANDING.of(vote_id)),
+    )

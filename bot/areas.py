@@ -1,0 +1,45 @@
+"""What each area of the alliance's work contributes to the running bot, as typed objects.
+
+An area (votes, meetings, deliverables, …) lives in one slice of `handlers/`: its commands, its
+guided dialogs, its scheduled jobs and how its live messages are drawn. It hands them over as
+one `Area`; the composition root gives the list to the bot, which knows no area by name.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+
+from bot.changes import Change
+from bot.commands import Command, Conversation, Registry
+from bot.config import Settings
+from bot.live import LiveTopic
+from bot.scheduler import Planner
+from storage.db import Database
+
+
+@dataclass(frozen=True)
+class Services:
+    """What the running bot lends an area's scheduled jobs."""
+
+    db: Database
+    settings: Settings
+    changed: Callable[[Change], None]  # a job changed something the bot follows up (a live message)
+
+
+@dataclass(frozen=True)
+class Area:
+    name: str
+    commands: Sequence[Command] = ()
+    conversations: Mapping[str, Conversation] = field(default_factory=dict)  # by dialog kind
+    planners: Sequence[Callable[[Services], Planner]] = ()
+    live: Sequence[LiveTopic] = ()
+
+
+def registry_of(areas: Iterable[Area]) -> Registry:
+    """Every command, in the order of the areas (the order /help lists them)."""
+    areas = list(areas)
+    conversations: dict[str, Conversation] = {}
+    for area in areas:
+        conversations.update(area.conversations)
+    return Registry([command for area in areas for command in area.commands], conversations)

@@ -1,0 +1,8 @@
+"""Deliverables: drafts as numbered versions, comments, status, due-date reminders, export.
+Commands in `commands`, the due-date reminders in `due_dates`; the transactions in
+storage/deliverables.py, what a draft may be in storage/rules/documents.py."""
+
+from bot.areas import Area
+from handlers.deliverables import commands, due_dates
+
+AREA = Area("deliverables", commands.COMMANDS, planners=[due_dates.due_date_reminders])
