@@ -170,7 +170,7 @@ def test_a_vote_is_exported_with_its_ballots_and_audit_hashes(home):
         "pfas",
         stdin='/vote open "Adopt the roadmap?"\n/vote 1 no\n/vote 1 yes\n/vote close 1\n',
     )
-    assert "Outcome: NOT VALID — quorum not met." not in done.stdout and "Outcome: ADOPTED." in done.stdout
+    assert "Outcome: NOT ADOPTED — quorum not met." not in done.stdout and "Outcome: ADOPTED." in done.stdout
     record = json.loads(wgbot("votes", "export", "1").stdout)
     assert record["result"]["tally"] == {"yes": 1, "no": 0, "abstain": 0}
     assert [c["option"] for c in record["casts"]] == ["no", "yes"]

@@ -173,6 +173,30 @@ async def test_a_secret_vote_shows_no_tally_until_it_closes_and_never_who(say, d
     assert all("option" not in details for details in cast_audit)
 
 
+async def result_of(db, vote_id=1) -> str:
+    async with db.transaction() as session:
+        return (
+            await session.scalars(select(Notice.text).where(Notice.text.like(f"Vote #{vote_id} is closed%")))
+        ).first()
+
+
+@pytest.mark.parametrize(
+    ("ballots", "verdict"),
+    [
+        ({"jana": "no", "ola": "abstain"}, "REJECTED — no 1 · yes 0 · abstain 1"),
+        ({"jana": "yes", "ola": "no"}, "NOT ADOPTED — no simple majority (yes 1 · no 1 · abstain 0)"),
+        ({}, "NOT ADOPTED — quorum not met"),
+        ({"jana": "yes"}, "ADOPTED"),
+    ],
+)
+async def test_the_result_says_what_was_decided_and_why(say, db, pfas, ballots, verdict):
+    await say('/vote open "Adopt the PFAS roadmap v2?" quorum=50%')
+    for sender, option in ballots.items():
+        await say(f"/vote 1 {option}", sender=sender)
+    await say("/vote close 1")
+    assert f"Outcome: {verdict}." in await result_of(db)
+
+
 async def test_only_the_opener_or_the_secretariat_ends_a_vote_early(say, db, pfas):
     await open_roadmap_vote(say)
     assert (await say("/vote close 1", sender="ola")).startswith(
@@ -262,7 +286,7 @@ async def test_a_failed_quorum_extends_the_vote_once_and_reminds_the_non_voters(
         vote = await session.get(Vote, 1)
         posted = (await session.scalars(select(Notice.text).where(Notice.text.like("Vote #1 is closed%")))).first()
     assert vote.status == VoteStatus.CLOSED and vote.result["quorum_met"] is False
-    assert "Outcome: NOT VALID — quorum not met." in posted
+    assert "Outcome: NOT ADOPTED — quorum not met." in posted
 
 
 async def test_non_voters_are_reminded_once_before_the_deadline(say, db, pfas):
@@ -356,5 +380,5 @@ async def test_a_posted_vote_shows_its_turnout_and_never_a_hidden_tally(say, db,
     await LiveMessages(db, {"telegram": rooms_}, [LIVE]).refresh(LIVE, 1)
     closed = rooms_.messages["1"][-1]
     assert closed.endswith(
-        "Closed: Turnout: 1 of 2 organisations (quorum 1: met).\nTally: yes 0 · no 1 · abstain 0\nOutcome: NOT ADOPTED — no simple majority."
+        "Closed: Turnout: 1 of 2 organisations (quorum 1: met).\nTally: yes 0 · no 1 · abstain 0\nOutcome: REJECTED — no 1 · yes 0 · abstain 0."
     )

@@ -48,22 +48,33 @@ def describe_outcome(vote: Vote, outcome: Outcome, *, final: bool) -> str:
         f"(quorum {outcome.quorum_needed}: {'met' if outcome.quorum_met else 'not met'})."
     ]
     if final or not vote.hidden:
-        lines.append("Tally: " + " · ".join(f"{o} {n}" for o, n in outcome.tally.items()))
+        lines.append("Tally: " + _counts(outcome.tally))
     if final:
-        if outcome.passed:
-            verdict = "ADOPTED" if "yes" in vote.options else f"CHOSEN: {outcome.winner}"
-        elif not outcome.quorum_met:
-            verdict = "NOT VALID — quorum not met"
-        else:
-            verdict = (
-                f"NOT ADOPTED — no {vote.majority} majority"
-                if "yes" in vote.options
-                else f"NO {vote.majority.upper()} MAJORITY"
-            )
-        lines.append(f"Outcome: {verdict}.")
+        lines.append(f"Outcome: {verdict(vote, outcome)}.")
         if vote.result and vote.result.get("action"):
             lines.append(f"As decided: {vote.result['action']}.")
     return "\n".join(lines)
+
+
+def verdict(vote: Vote, outcome: Outcome) -> str:
+    """What the vote decided, in words that say why: a motion is ADOPTED, REJECTED (another
+    option won), or NOT ADOPTED (no quorum, or no option had the majority the vote required)."""
+    motion = "yes" in vote.options
+    if not outcome.quorum_met:
+        return f"{'NOT ADOPTED' if motion else 'NO CHOICE'} — quorum not met"
+    if outcome.winner is None:
+        no_majority = f"no {vote.majority} majority ({_counts(outcome.tally)})"
+        return f"NOT ADOPTED — {no_majority}" if motion else f"NO CHOICE — {no_majority}"
+    if not motion:
+        return f"CHOSEN: {outcome.winner}"
+    if outcome.passed:
+        return "ADOPTED"
+    leading_first = {outcome.winner: outcome.tally[outcome.winner], **outcome.tally}
+    return f"REJECTED — {_counts(leading_first)}"
+
+
+def _counts(tally: dict[str, int]) -> str:
+    return " · ".join(f"{option} {count}" for option, count in tally.items())
 
 
 async def announce_result(session: AsyncSession, vote: Vote, outcome: Outcome) -> None:
