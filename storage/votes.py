@@ -35,7 +35,7 @@ from storage.models import (
     table_of,
 )
 from storage.rules.access import Actor, voting_right
-from storage.rules.voting import Majority, Outcome, decide
+from storage.rules.voting import Majority, Outcome, decide, look_alikes, option_key
 
 MAX_OPTIONS = 10  # Matrix shows choices as the reactions 1️⃣…🔟
 
@@ -59,7 +59,11 @@ async def open_vote(
     question = " ".join(rules.question.split())
     if not question:
         raise Refused("A vote needs a question.")
-    options = tuple(dict.fromkeys(o.strip() for o in rules.options if o.strip()))
+    options = tuple(o.strip() for o in rules.options if option_key(o))
+    same = look_alikes(options)
+    if same:
+        first, second = same[0]
+        raise Refused(f"The options {first!r} and {second!r} read as the same option; give each a different name.")
     if len(options) < 2:
         raise Refused("A vote needs at least two different options.")
     if len(options) > MAX_OPTIONS:
@@ -197,7 +201,7 @@ async def cast_ballot(session: AsyncSession, vote_id: int, option: str, actor: A
         raise Refused(f"You cannot vote: {refusal}.")
     if organisation_name is None:
         raise Refused(f"{actor.organisation_name} is not in the electorate of vote #{vote_id}.")
-    chosen = next((o for o in options if o.casefold() == option.strip().casefold()), None)
+    chosen = next((o for o in options if option_key(o) == option_key(option)), None)
     if chosen is None:
         raise Refused(f"{option!r} is not an option of vote #{vote_id}: {', '.join(options)}.")
     values = dict(

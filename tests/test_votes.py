@@ -197,6 +197,14 @@ async def test_the_result_says_what_was_decided_and_why(say, db, pfas, ballots, 
     assert f"Outcome: {verdict}." in await result_of(db)
 
 
+async def test_options_that_read_the_same_are_refused_and_a_ballot_matches_however_it_is_typed(say, db, pfas):
+    refused = await say('/vote open "Adopt it?" options="Yes|yes|yes\u200b"')
+    assert refused.startswith("The options 'Yes' and 'yes' read as the same option")
+    assert (await say('/vote open "Adopt it?" options="Ｙes|ye\u200bs|no"')).startswith("The options 'Ｙes' and")
+    assert (await say('/vote open "Adopt it?" options="yes|no"')).startswith("Vote #1 is open")
+    assert await say("/vote 1 YE\u200bS") == "Recorded: yes for ACME GmbH"
+
+
 async def test_only_the_opener_or_the_secretariat_ends_a_vote_early(say, db, pfas):
     await open_roadmap_vote(say)
     assert (await say("/vote close 1", sender="ola")).startswith(

@@ -5,7 +5,7 @@ from __future__ import annotations
 from hypothesis import given
 from hypothesis import strategies as st
 
-from storage.rules.voting import Majority, decide, quorum_needed
+from storage.rules.voting import Majority, decide, look_alikes, option_key, quorum_needed
 
 YES_NO = ("yes", "no", "abstain")
 RULES = list(Majority)
@@ -73,3 +73,14 @@ def test_the_tally_accounts_for_every_ballot(ballots, extra, quorum):
     outcome = decide(YES_NO, ballots, len(ballots) + extra, quorum, Majority.SIMPLE)
     assert sum(outcome.tally.values()) == outcome.turnout == len(ballots)
     assert outcome.cast == len(ballots) - ballots.count("abstain")
+
+
+def test_options_are_the_same_however_they_are_typed():
+    assert option_key("Yes") == option_key("yes\u200b") == option_key("ＹＥＳ") == option_key(" yes\u202e ")
+    assert look_alikes(["Yes", "no", "yes\u200b"]) == [("Yes", "yes\u200b")]
+    assert look_alikes(["yes", "no", "abstain"]) == []
+
+
+@given(st.text(max_size=20))
+def test_an_option_key_is_stable(text):
+    assert option_key(option_key(text)) == option_key(text)

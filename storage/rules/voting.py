@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import enum
 import math
+import unicodedata
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -42,6 +43,27 @@ class Outcome:
     @property
     def quorum_met(self) -> bool:
         return self.turnout >= self.quorum_needed
+
+
+def option_key(text: str) -> str:
+    """What an option is, however it is typed: NFKC-normalised, case-folded, without invisible
+    characters (zero-width spaces, direction marks), spaces collapsed. "Yes", "yes" and
+    "yes\u200b" are the same option."""
+    visible = "".join(c for c in unicodedata.normalize("NFKC", text) if unicodedata.category(c) != "Cf")
+    return " ".join(visible.casefold().split())
+
+
+def look_alikes(options: Sequence[str]) -> list[tuple[str, str]]:
+    """Pairs of options that read as the same option."""
+    seen: dict[str, str] = {}
+    pairs = []
+    for option in options:
+        key = option_key(option)
+        if key in seen:
+            pairs.append((seen[key], option))
+        else:
+            seen[key] = option
+    return pairs
 
 
 def tally(options: Sequence[str], ballots: Iterable[str]) -> dict[str, int]:
