@@ -10,7 +10,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.changes import Change
 from bot.commands import Registry
 from bot.config import Settings
-from bot.transports.base import Incoming
+from bot.transports.base import Incoming, Reply
+from storage import notices
 from storage.errors import Refused
 from storage.models import RoomBinding, WorkingGroup
 from storage.rules.access import Actor
@@ -47,6 +48,17 @@ class Context:
     @property
     def group(self) -> WorkingGroup | None:
         return self.binding.group if self.binding else None
+
+    async def privately(self, secret: str, what: str) -> Reply:
+        """The answer when it carries a secret (a link code): as it is in a private chat; from a
+        room, sent to the sender's private chat, and the room learns only that `what` was sent."""
+        if self.incoming.is_direct:
+            return Reply(secret)
+        await notices.to_account(self.session, self.incoming.platform, self.incoming.sender_id, secret)
+        return Reply(
+            f"I have sent {what} to you in a private chat. If it does not arrive, open a private chat "
+            "with me and ask there."
+        )
 
     def require_group(self) -> WorkingGroup:
         if self.group is None:

@@ -64,15 +64,23 @@ class Router:
                 # Files are read before the transaction opens, so a slow download never holds
                 # the database (on SQLite, every other command would wait for it).
                 files = await self._received_files(incoming, line)
+                recorded: Refused | None = None
                 async with self.db.transaction() as session:
                     if not await events.claim(session, incoming.platform, incoming.event_id):
                         log.info("event %s/%s seen before; ignored", incoming.platform, incoming.event_id)
                         return None
                     binding = await rooms.binding_for(session, incoming.platform, incoming.room_id)
-                    if line is None:
-                        reply = await self._converse(session, incoming, binding, changed)
-                    else:
-                        reply = await self._run(session, incoming, line, binding, changed, files)
+                    try:
+                        if line is None:
+                            reply = await self._converse(session, incoming, binding, changed)
+                        else:
+                            reply = await self._run(session, incoming, line, binding, changed, files)
+                    except Refused as refusal:
+                        if not refusal.keep:
+                            raise
+                        recorded = refusal  # its own record (a failed attempt, an audit line) commits
+                if recorded is not None:
+                    return self._refusal(incoming, binding, recorded)
                 if changed and self.on_change:
                     await self.on_change(changed)
                 return reply
@@ -121,7 +129,7 @@ class Router:
             call = await command.read(command.parse(line, words), context)
             reply = await command.handler(context, call)
         except Refused as refusal:
-            raise _Usage(command, str(refusal)) from None
+            raise _Usage(command, str(refusal), keep=refusal.keep) from None
         return self._answer(incoming, reply)
 
     async def _converse(
@@ -190,6 +198,7 @@ class Router:
 class _Usage(Refused):
     """A refusal of a known command: answered with that command's usage line."""
 
-    def __init__(self, command: Command, message: str) -> None:
+    def __init__(self, command: Command, message: str, keep: bool = False) -> None:
         super().__init__(message)
         self.command = command
+        self.keep = keep

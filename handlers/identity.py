@@ -58,9 +58,10 @@ async def link(ctx: Context, call: Call) -> Reply:
     person = await people.load_person(ctx.session, ctx.actor.person_id)
     issued = await identity.issue_code(ctx.session, person, ctx.now)
     minutes = int(identity.CODE_LIFETIME.total_seconds() // 60)
-    return Reply(
+    return await ctx.privately(
         f"Your link code is {issued.code}. Within {minutes} minutes, send /link {issued.code} from "
-        "your other chat account (on Telegram, in a private chat with me). It works once."
+        "your other chat account (on Telegram, in a private chat with me). It works once; keep it to yourself.",
+        "your link code",
     )
 
 

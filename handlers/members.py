@@ -51,9 +51,11 @@ async def member_add(ctx: Context, call: Call) -> Reply:
         if organisation.status == OrganisationStatus.MEMBER
         else (f" {organisation.name} is {organisation.status.value}, so {person.name} has no voting rights.")
     )
-    return Reply(
-        f"Added {person.name} (#{person.id}) for {organisation.name}.{standing} Give them this code: "
-        f"they send /link {code.code} to me from their chat account within 7 days."
+    added = f"Added {person.name} (#{person.id}) for {organisation.name}.{standing}"
+    return await ctx.privately(
+        f"{added} Give them this code, and to no one else: they send /link {code.code} to me from "
+        "their chat account within 7 days.",
+        f"{person.name}'s link code",
     )
 
 

@@ -394,15 +394,29 @@ class Dialog(Base):
 
 
 class LinkCode(Base):
-    """A one-time code that links another chat account to a person."""
+    """A one-time code that links another chat account to a person, kept only as its SHA-256:
+    whoever reads the database cannot use a code still waiting to be redeemed."""
 
     __tablename__ = "link_codes"
 
-    code: Mapped[str] = mapped_column(String(16), primary_key=True)
+    code_sha256: Mapped[str] = mapped_column(String(64), primary_key=True)
     person_id: Mapped[int] = mapped_column(ForeignKey("people.id", ondelete="CASCADE"), index=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
     used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class LinkFailure(Base):
+    """A wrong, used or expired link code sent from a chat account: counted against the limits."""
+
+    __tablename__ = "link_failures"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    platform: Mapped[str] = mapped_column(String(16))
+    user_id: Mapped[str] = mapped_column(String(255))
+    at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+
+    __table_args__ = (Index("ix_link_failures_account", "platform", "user_id", "at"),)
 
 
 class VoteStatus(enum.StrEnum):

@@ -4,6 +4,7 @@ apply → Declaration → Commission → representative → one identity on two 
 from __future__ import annotations
 
 import asyncio
+import hashlib
 from datetime import timedelta
 
 import pytest
@@ -212,7 +213,9 @@ async def test_link_codes_work_once_and_only_for_ten_minutes(say, db):
     stale = (await say(dm("/link", "501"))).split("Your link code is ")[1][:8]
     async with db.transaction() as session:
         await session.execute(
-            update(LinkCode).where(LinkCode.code == stale).values(expires_at=utcnow() - timedelta(seconds=1))
+            update(LinkCode)
+            .where(LinkCode.code_sha256 == hashlib.sha256(stale.encode()).hexdigest())
+            .values(expires_at=utcnow() - timedelta(seconds=1))
         )
     assert (await say(dm(f"/link {stale}", "@late:m.org", platform="matrix"))).startswith("That link code has expired")
     assert (await say(dm("/link NOTACODE", "@x:m.org", platform="matrix"))).startswith("'NOTACODE' is not a link code")
@@ -271,3 +274,36 @@ async def test_a_proposed_working_group_is_created_when_the_alliance_votes_for_i
         n.startswith("Vote #1 created the working group Chips Act (chips-act). Please bind its rooms")
         for n in await notices_to(db, "secretariat")
     )
+
+
+async def test_guessing_link_codes_is_held_back_audited_and_never_finds_a_code_in_the_database(say, db):
+    acme = await member_organisation(db, "ACME GmbH")
+    await person(db, "Jana Novak", organisation=acme, accounts=("telegram:501",))
+    code = (await say(dm("/link", "501"))).split("Your link code is ")[1][:8]
+    async with db.transaction() as session:
+        kept = list(await session.scalars(select(LinkCode.code_sha256)))
+    assert kept == [hashlib.sha256(code.encode()).hexdigest()]  # never the code itself
+
+    for n in range(5):
+        wrong = await say(dm(f"/link WRONG{n:03}", "@mallory:m.org", platform="matrix"))
+        assert wrong.startswith(f"'WRONG{n:03}' is not a link code")
+    held = await say(dm(f"/link {code}", "@mallory:m.org", platform="matrix"))
+    assert held.startswith("Too many wrong link codes from this account; try again in 60 minutes.")
+    assert "not yet known to the alliance" in await say(dm("/whoami", "@mallory:m.org", platform="matrix"))
+    assert await count(db, audit.AuditEntry, audit.AuditEntry.action == "link.refused") == 6
+
+    for account in range(9):  # many accounts guessing together: 45 more wrong codes
+        for n in range(5):
+            await say(dm(f"/link WRONG{n:03}", f"@sock{account}:m.org", platform="matrix"))
+    paused = await say(dm(f"/link {code}", "@jana:m.org", platform="matrix"))
+    assert paused.startswith("Too many wrong link codes were sent lately; linking is paused for everyone.")
+
+
+async def test_a_link_code_asked_for_in_a_room_goes_only_to_the_private_chat(say, db):
+    acme = await member_organisation(db, "ACME GmbH", joins=("pfas",))
+    await person(db, "Jana Novak", organisation=acme, accounts=("console:jana",))
+    answer = await say("/link", sender="jana", room="pfas")
+    assert answer.startswith("I have sent your link code to you in a private chat.")
+    assert not any(c in answer for c in "0123456789")
+    sent = await notices_to(db, "jana")
+    assert len(sent) == 1 and sent[0].startswith("Your link code is ")

@@ -144,6 +144,15 @@ async def test_private_chats_start_with_start_and_deep_links_carry_a_command(roo
     assert texts[-2:] == ["Your vote is due.", "One hour left."]
 
 
+async def test_a_link_code_asked_for_in_the_group_arrives_only_in_the_private_chat(room):
+    await room.ask(room.jana, "/start", chat_id=None)
+    answer = await room.ask(room.jana, "/link")
+    assert answer.text.startswith("I have sent your link code to you in a private chat.")
+    private = (await room.emulator.wait_for_bot(1001, count=2))[-1]
+    code = private.text.split("Your link code is ")[1][:8]
+    assert all(code not in (m.text or "") for m in room.emulator.bot_messages(GROUP))
+
+
 async def test_flood_control_is_waited_out_and_the_answer_still_arrives(room):
     room.emulator.limit_next("sendMessage", 1, 1)
     loop = asyncio.get_running_loop()
