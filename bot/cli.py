@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.app import App, SchemaBehind, chat_transports, open_database
 from bot.areas import registry_of
 from bot.config import ConfigError, Settings, load_settings
+from bot.logs import keep_secrets_out
 from bot.markdown import to_html
 from bot.timeparse import parse_when, shown
 from bot.transports.base import TransportUnavailable
@@ -48,6 +49,7 @@ def main(argv: list[str] | None = None) -> int:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         stream=sys.stderr,
     )
+    keep_secrets_out(logging.getLogger().handlers, settings)
     try:
         return asyncio.run(args.action(settings, args))
     except (Refused, SchemaBehind, TransportUnavailable) as error:

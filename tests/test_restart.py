@@ -5,10 +5,7 @@ further restart does not send it again. The real program, in its own process, on
 from __future__ import annotations
 
 import asyncio
-import os
-import sys
 from datetime import timedelta
-from pathlib import Path
 
 import pytest
 
@@ -17,50 +14,11 @@ from storage.db import Database
 from storage.models import RoomPurpose, utcnow
 from tests.alliance import member_organisation, person
 from tests.telegram_emulator import BotApiEmulator
+from tests.wgbot_process import Bot
 
 pytestmark = pytest.mark.sqlite_only
-WGBOT = str(Path(sys.executable).with_name("wgbot"))
 GROUP = -1001112223334
 LATE = 16  # seconds past the reminder's time: more than storage.meetings.LATE_AFTER
-
-
-class Bot:
-    """`wgbot run` in a process of its own, with a config file pointing at the emulator."""
-
-    def __init__(self, home: Path, emulator: BotApiEmulator) -> None:
-        self.home, self.emulator = home, emulator
-        self.config = home / "config.toml"
-        self.config.write_text(
-            f'[database]\nurl = "sqlite+aiosqlite:///{home / "wgbot.sqlite3"}"\n'
-            f"[meetings]\nreminder_minutes = [1]\n"
-            f'[files]\npath = "{home / "files"}"\n'
-            f'[telegram]\ntoken = "{emulator.token}"\napi_url = "{emulator.base_url}"\n'
-            f'file_url = "{emulator.base_file_url}"\npoll_timeout = 1\nrate_limiter = false\n'
-        )
-        self.process: asyncio.subprocess.Process | None = None
-        self.runs = 0
-
-    async def start(self, jana) -> None:
-        self.runs += 1
-        log = open(self.home / f"run-{self.runs}.log", "wb")  # noqa: SIM115 - the child writes to it
-        environment = {k: v for k, v in os.environ.items() if not k.startswith("WGBOT_")}
-        self.process = await asyncio.create_subprocess_exec(
-            WGBOT, "-c", str(self.config), "run", cwd=self.home, env=environment, stdout=log, stderr=log
-        )
-        answer = await self.emulator.answer_to(await self.emulator.say(jana, GROUP, "/whoami"), timeout=30)
-        assert answer.text.startswith("You are Jana Novak"), self.log()
-
-    def log(self) -> str:
-        return (self.home / f"run-{self.runs}.log").read_text(errors="replace")
-
-    async def kill(self) -> None:
-        self.process.kill()  # SIGKILL: no chance to tidy up
-        await self.process.wait()
-
-    async def stop(self) -> None:
-        if self.process and self.process.returncode is None:
-            self.process.terminate()
-            await asyncio.wait_for(self.process.wait(), 20)
 
 
 def reminders(emulator: BotApiEmulator) -> list[str]:
@@ -83,7 +41,7 @@ async def test_a_reminder_due_while_the_bot_was_killed_arrives_once_after_restar
     acme = await member_organisation(db, "ACME GmbH", joins=("pfas",))
     await person(db, "Jana Novak", organisation=acme, accounts=("telegram:1001",), roles=("chair:pfas",))
     await db.close()
-    bot = Bot(tmp_path, emulator)
+    bot = Bot(tmp_path, emulator, GROUP)
     try:
         await bot.start(jana)
         starts = (utcnow() + timedelta(seconds=65)).replace(microsecond=0)  # its reminder: a minute before

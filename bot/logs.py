@@ -1,0 +1,71 @@
+"""The log, without secrets: whatever a library writes, at any level.
+
+python-telegram-bot's HTTP client logs every request URL, and a Bot API URL carries the token
+(`/bot<token>/getUpdates`); matrix-nio logs requests and responses with access tokens at DEBUG.
+Every handler of the root logger gets a `Redactor`, which blanks the secrets the settings name
+and anything shaped like a Bot API token, a Matrix access token or a password field, in the
+message, its arguments and its traceback. The chattiest library loggers are also kept at
+WARNING, so a request per poll does not fill the log.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Iterable
+
+from bot.config import Settings
+
+REDACTED = "<redacted>"
+QUIET = ("httpx", "httpcore", "aiohttp.access")  # one line per request, even when all is well
+_SHAPES = [
+    re.compile(r"(?<=/bot)[^/\s]+(?=/)"),  # https://api.telegram.org/bot<token>/getMe, /file/bot<token>/…
+    re.compile(r"\b\d{5,}:[A-Za-z0-9_-]{30,}\b"),  # a Bot API token anywhere
+    re.compile(r"\bsy[tu]_[A-Za-z0-9_=-]+"),  # a Synapse access or refresh token
+    re.compile(r"(?i)(?<=bearer )[A-Za-z0-9._~+/=-]+"),
+    re.compile(r"(?i)(?<=access_token=)[^&\s'\"]+"),
+    re.compile(r"(?i)(?<=[\"']access_token[\"']: [\"'])[^\"']+"),
+    re.compile(r"(?i)(?<=[\"']password[\"']: [\"'])[^\"']+"),
+]
+
+
+class Redactor(logging.Filter):
+    def __init__(self, secrets: Iterable[str] = ()) -> None:
+        super().__init__()
+        self.secrets = sorted({s for s in secrets if len(s) >= 6}, key=len, reverse=True)
+
+    def redact(self, text: str) -> str:
+        for secret in self.secrets:
+            text = text.replace(secret, REDACTED)
+        for shape in _SHAPES:
+            text = shape.sub(REDACTED, text)
+        return text
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.msg, record.args = self.redact(record.getMessage()), ()
+        if record.exc_info and not record.exc_text:
+            record.exc_text = logging.Formatter().formatException(record.exc_info)
+        if record.exc_text:
+            record.exc_text = self.redact(record.exc_text)
+        if record.stack_info:
+            record.stack_info = self.redact(record.stack_info)
+        return True
+
+
+def secrets_of(settings: Settings) -> list[str]:
+    """The secrets the settings hold, to blank wherever they appear."""
+    found = []
+    if settings.telegram is not None:
+        found += [settings.telegram.token, settings.telegram.secret_token]
+    if settings.matrix is not None:
+        found += [settings.matrix.access_token, settings.matrix.password]
+    return found
+
+
+def keep_secrets_out(handlers: Iterable[logging.Handler], settings: Settings) -> None:
+    """Redact on every given handler, and quiet the per-request library loggers."""
+    redactor = Redactor(secrets_of(settings))
+    for handler in handlers:
+        handler.addFilter(redactor)
+    for name in QUIET:
+        logging.getLogger(name).setLevel(max(logging.WARNING, logging.getLogger().level))

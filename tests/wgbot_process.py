@@ -1,0 +1,51 @@
+"""`wgbot run` as an operator runs it: its own process, a config file, a log file."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sys
+from pathlib import Path
+
+from tests.telegram_emulator import BotApiEmulator
+
+WGBOT = str(Path(sys.executable).with_name("wgbot"))
+
+
+class Bot:
+    """`wgbot run` in a process of its own, with a config file pointing at the emulator."""
+
+    def __init__(self, home: Path, emulator: BotApiEmulator, group: int, extra_config: str = "") -> None:
+        self.home, self.emulator, self.group = home, emulator, group
+        self.config = home / "config.toml"
+        self.config.write_text(
+            f'[database]\nurl = "sqlite+aiosqlite:///{home / "wgbot.sqlite3"}"\n'
+            f"[meetings]\nreminder_minutes = [1]\n"
+            f'[files]\npath = "{home / "files"}"\n'
+            f'[telegram]\ntoken = "{emulator.token}"\napi_url = "{emulator.base_url}"\n'
+            f'file_url = "{emulator.base_file_url}"\npoll_timeout = 1\nrate_limiter = false\n' + extra_config
+        )
+        self.process: asyncio.subprocess.Process | None = None
+        self.runs = 0
+
+    async def start(self, jana) -> None:
+        self.runs += 1
+        log = open(self.home / f"run-{self.runs}.log", "wb")  # noqa: SIM115 - the child writes to it
+        environment = {k: v for k, v in os.environ.items() if not k.startswith("WGBOT_")}
+        self.process = await asyncio.create_subprocess_exec(
+            WGBOT, "-c", str(self.config), "run", cwd=self.home, env=environment, stdout=log, stderr=log
+        )
+        answer = await self.emulator.answer_to(await self.emulator.say(jana, self.group, "/whoami"), timeout=30)
+        assert answer.text.startswith("You are Jana Novak"), self.log()
+
+    def log(self) -> str:
+        return (self.home / f"run-{self.runs}.log").read_text(errors="replace")
+
+    async def kill(self) -> None:
+        self.process.kill()  # SIGKILL: no chance to tidy up
+        await self.process.wait()
+
+    async def stop(self) -> None:
+        if self.process and self.process.returncode is None:
+            self.process.terminate()
+            await asyncio.wait_for(self.process.wait(), 20)
