@@ -25,7 +25,20 @@ from bot.transports.base import TransportUnavailable
 from bot.transports.console import ConsoleTransport
 from handlers import AREAS
 from handlers.announcements import groups_named
-from storage import announcements, audit, deliverables, groups, imports, migrate, organisations, people, rooms, votes
+from storage import (
+    announcements,
+    audit,
+    ballot_record,
+    checkpoints,
+    deliverables,
+    groups,
+    imports,
+    migrate,
+    organisations,
+    people,
+    rooms,
+    votes,
+)
 from storage.db import Database
 from storage.errors import Refused
 from storage.files import FileStore
@@ -158,7 +171,13 @@ def _parser() -> argparse.ArgumentParser:
     announce.set_defaults(action=_announce)
 
     audit_cmd = commands.add_parser("audit", help="the audit log").add_subparsers(required=True)
-    audit_cmd.add_parser("verify", help="check every link of the hash chain").set_defaults(action=_audit_verify)
+    verify = audit_cmd.add_parser(
+        "verify", help="check the hash chain, a checkpoint it must hold, and every vote's ballots against its casts"
+    )
+    verify.add_argument(
+        "--checkpoint", metavar="COUNT:HASH", help="a checkpoint posted earlier (default: the last one posted)"
+    )
+    verify.set_defaults(action=_audit_verify)
     return parser
 
 
@@ -280,14 +299,35 @@ def _vote_csv(record: dict) -> str:
 
 
 async def _audit_verify(settings: Settings, args) -> int:
+    """The chain, the checkpoint it must still hold, and every vote's ballots against its casts."""
     db = await open_database(settings)
     try:
         async with db.transaction() as session:
             report = await audit.verify(session)
+            anchor: checkpoints.Checkpoint | None = None
+            source = "the checkpoint given"
+            if args.checkpoint:
+                anchor = checkpoints.Checkpoint.read(args.checkpoint)
+            elif posted := await checkpoints.last_published(session):
+                anchor, source = posted[0], "the last checkpoint posted"
+            cut = await checkpoints.holds(session, anchor) if anchor else None
+            votes_wrong = await ballot_record.problems_of_every_vote(session)
+            now = await checkpoints.current(session)
     finally:
         await db.close()
     print(report.describe())
-    return 0 if report.intact else 1
+    if cut:
+        print(f"audit log fails {source}: {cut}")
+    elif anchor:
+        print(f"{source} ({anchor.count} entries) is still held, unchanged")
+    else:
+        print("no checkpoint to check the log's end against: give one with --checkpoint")
+    for problem in votes_wrong:
+        print(f"ballots disagree with the audit log: {problem}")
+    if not votes_wrong:
+        print("every vote's ballots agree with its audited casts")
+    print(f"checkpoint now: {now}" if now else "checkpoint now: none (the log is empty)")
+    return 0 if report.intact and not cut and not votes_wrong else 1
 
 
 AdminAction = Callable[[AsyncSession, str, argparse.Namespace], Awaitable[None]]

@@ -6,6 +6,7 @@ from bot.areas import Area, registry_of
 from bot.commands import Registry
 from handlers import (
     announcements,
+    audit,
     deliverables,
     groups,
     help,
@@ -26,6 +27,7 @@ AREAS: list[Area] = [
     meetings.AREA,
     deliverables.AREA,
     announcements.AREA,
+    audit.AREA,
 ]
 
 

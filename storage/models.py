@@ -423,6 +423,7 @@ class VoteStatus(enum.StrEnum):
     OPEN = "open"
     CLOSED = "closed"
     CANCELLED = "cancelled"
+    HELD = "held"  # not closed: its ballots disagree with the audit log; the secretariat investigates
 
 
 class Vote(Base):
@@ -439,6 +440,8 @@ class Vote(Base):
     abstentions_count: Mapped[bool] = mapped_column(default=False)
     secret: Mapped[bool] = mapped_column(default=False)
     hidden: Mapped[bool] = mapped_column(default=False)
+    # A secret vote's key for the seals in its audit lines; destroyed when it closes.
+    seal_key: Mapped[str | None] = mapped_column(String(64))
     status: Mapped[VoteStatus] = mapped_column(_enum(VoteStatus), index=True)
     opened_by: Mapped[str] = mapped_column(String(255))
     opener_person_id: Mapped[int | None] = mapped_column(ForeignKey("people.id"))
@@ -470,8 +473,8 @@ class _CastFields:
     vote_id: Mapped[int] = mapped_column(ForeignKey("votes.id", ondelete="CASCADE"), index=True)
     organisation_id: Mapped[int] = mapped_column(ForeignKey("organisations.id"))
     option: Mapped[str] = mapped_column(String(200))
-    person_id: Mapped[int] = mapped_column(ForeignKey("people.id"))
-    platform: Mapped[str] = mapped_column(String(16))
+    person_id: Mapped[int | None] = mapped_column(ForeignKey("people.id"))  # None in a secret vote
+    platform: Mapped[str | None] = mapped_column(String(16))  # None in a secret vote
     cast_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 

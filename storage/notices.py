@@ -73,10 +73,10 @@ async def to_every_room(
     return len(bindings)
 
 
-async def to_secretariat(session: AsyncSession, text: str, html: str | None = None) -> None:
+async def to_secretariat(session: AsyncSession, text: str, html: str | None = None, topic: str | None = None) -> None:
     """To the rooms bound to the secretariat."""
     bindings = await session.scalars(select(RoomBinding).where(RoomBinding.purpose == RoomPurpose.SECRETARIAT))
-    session.add_all(notice(b.platform, b.room_id, text, html) for b in bindings)
+    session.add_all(notice(b.platform, b.room_id, text, html, topic=topic) for b in bindings)
 
 
 async def to_account(session: AsyncSession, platform: str, user_id: str, text: str, html: str | None = None) -> None:

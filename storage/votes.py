@@ -13,12 +13,12 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import bindparam, func, insert, select, text
+from sqlalchemy import bindparam, delete, func, insert, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
-from storage import audit, deliverables, groups, notices
-from storage.errors import Refused
+from storage import audit, ballot_record, checkpoints, deliverables, groups, notices
+from storage.errors import RecordedRefusal, Refused
 from storage.models import (
     Ballot,
     BallotCast,
@@ -84,6 +84,7 @@ async def open_vote(
         majority=rules.majority.value,
         abstentions_count=rules.abstentions_count,
         secret=rules.secret,
+        seal_key=ballot_record.new_seal_key() if rules.secret else None,
         hidden=rules.hidden or rules.secret,
         status=VoteStatus.OPEN,
         opened_by=actor.label,
@@ -145,6 +146,7 @@ class Cast:
     organisation_name: str
     option: str
     replaced: tuple[str, str] | None  # (option, person name) of the ballot this one replaces
+    replaced_secretly: bool = False  # it replaces a ballot of a secret vote, which names neither
 
 
 # The ballot's hot path reads everything it checks in one statement: the vote, whether the
@@ -156,6 +158,8 @@ _BALLOT_CONTEXT = (
         Vote.closes_at,
         Vote.options,
         Vote.secret,
+        Vote.seal_key,
+        Vote.opened_at,
         ElectorateMember.organisation_name,
         Ballot.option,
         _PREVIOUS.name,
@@ -191,7 +195,7 @@ async def cast_ballot(session: AsyncSession, vote_id: int, option: str, actor: A
     found = (await connection.execute(query, {"vote": vote_id, "org": actor.organisation_id})).first()
     if found is None:
         raise Refused(_NO_VOTE.format(vote_id))
-    status, closes_at, options, secret, organisation_name, previous, previous_by = found
+    status, closes_at, options, secret, seal_key, opened_at, organisation_name, previous, previous_by = found
     if status != VoteStatus.OPEN:
         raise Refused(f"Vote #{vote_id} is {status.value}; ballots are no longer taken.")
     if now >= closes_at:
@@ -204,23 +208,28 @@ async def cast_ballot(session: AsyncSession, vote_id: int, option: str, actor: A
     chosen = next((o for o in options if option_key(o) == option_key(option)), None)
     if chosen is None:
         raise Refused(f"{option!r} is not an option of vote #{vote_id}: {', '.join(options)}.")
+    assert actor.organisation_id is not None  # voting_right said so
     values = dict(
         vote_id=vote_id,
         organisation_id=actor.organisation_id,
         option=chosen,
-        person_id=actor.person_id,
-        platform=actor.platform,
-        cast_at=now,
+        # A secret ballot keeps no trace of who cast it, from where, or when.
+        person_id=None if secret else actor.person_id,
+        platform=None if secret else actor.platform,
+        cast_at=opened_at if secret else now,
     )
     await connection.execute(_UPSERT, values)
-    await connection.execute(_RECORD_CAST, values)
+    if not secret:  # the history of casts, by whom: never for a secret vote
+        await connection.execute(_RECORD_CAST, values)
     await audit.record(
         session,
         actor=actor.label,
         action="ballot.cast",
         subject=f"vote:{vote_id}",
-        details={"organisation_id": actor.organisation_id, **({} if secret else {"option": chosen})},
+        details=ballot_record.cast_details(seal_key, actor.organisation_id, chosen),
     )
+    if secret:
+        return Cast(vote_id, organisation_name, chosen, None, replaced_secretly=previous is not None)
     return Cast(vote_id, organisation_name, chosen, (previous, previous_by) if previous is not None else None)
 
 
@@ -231,17 +240,44 @@ async def electorate_size(session: AsyncSession, vote: Vote) -> int:
     return counted or 0
 
 
+class BallotsDisagree(RecordedRefusal):
+    """The ballots of a vote differ from its audited casts: it is held, not closed."""
+
+
 async def outcome(session: AsyncSession, vote: Vote) -> Outcome:
+    """How the vote stands: counted from its ballots while open, as recorded once closed (a
+    secret vote keeps only its totals)."""
+    if vote.status == VoteStatus.CLOSED and vote.result:
+        return _recorded(vote, vote.result)
     ballots = await session.scalars(select(Ballot.option).where(Ballot.vote_id == vote.id))
     electorate = await electorate_size(session, vote)
     return decide(vote.options, list(ballots), electorate, vote.quorum, Majority(vote.majority), vote.abstentions_count)
 
 
+def _recorded(vote: Vote, result: dict[str, Any]) -> Outcome:
+    tally: dict[str, int] = result["tally"]
+    counted = sum(n for o, n in tally.items() if vote.abstentions_count or o != "abstain")
+    return Outcome(
+        result["electorate"],
+        result["turnout"],
+        result["quorum_needed"],
+        tally,
+        counted,
+        result["winner"],
+        result["passed"],
+    )
+
+
 async def close_vote(session: AsyncSession, vote_id: int, *, by: str, now: datetime) -> tuple[Vote, Outcome] | None:
-    """Close a vote and record its result, once; None if it was no longer open."""
+    """Close a vote and record its result, once; None if it was no longer open. Its ballots
+    are checked against its audited casts first: if they differ, the vote is held instead and
+    the secretariat is told (BallotsDisagree)."""
     vote = await find_vote(session, vote_id, lock=True)
     if vote.status != VoteStatus.OPEN:
         return None
+    problems = await ballot_record.disagreements(session, vote)
+    if problems:
+        await _hold(session, vote, problems, by, now)
     result = await outcome(session, vote)
     vote.status, vote.closed_at = VoteStatus.CLOSED, now
     vote.result = {
@@ -254,9 +290,29 @@ async def close_vote(session: AsyncSession, vote_id: int, *, by: str, now: datet
         "passed": result.passed,
     }
     await audit.record(session, actor=by, action="vote.closed", subject=f"vote:{vote.id}", details=vote.result)
+    if vote.secret:  # only the totals outlive a secret vote
+        await session.execute(delete(Ballot).where(Ballot.vote_id == vote.id))
+        vote.seal_key = None
     if result.passed and vote.action:
         await _carry_out(session, vote, vote.action, now)
+    await checkpoints.publish(session, f"vote #{vote.id} closed")
     return vote, result
+
+
+async def _hold(session: AsyncSession, vote: Vote, problems: list[str], by: str, now: datetime) -> None:
+    vote.status = VoteStatus.HELD
+    await audit.record(
+        session, actor=by, action="vote.held", subject=f"vote:{vote.id}", details={"problems": problems}, at=now
+    )
+    await notices.to_secretariat(
+        session,
+        f"Vote #{vote.id} ({vote.question}) was NOT closed: its ballots disagree with the audit log — "
+        f"{'; '.join(problems)}. It is held and nothing was announced; `wgbot audit verify` shows the record.",
+    )
+    raise BallotsDisagree(
+        f"Vote #{vote.id} was not closed: its ballots disagree with the audit log. It is held, and the "
+        "secretariat is told."
+    )
 
 
 async def _carry_out(session: AsyncSession, vote: Vote, action: dict[str, Any], now: datetime) -> None:
@@ -488,6 +544,10 @@ async def export_record(session: AsyncSession, vote_id: int) -> dict:
             }
             for cast, name in casts
         ]
+    if not vote.secret:  # both sides of the check the close makes: the ballots, and the audited casts
+        audited = await ballot_record.audited(session, vote.id)
+        record["audited_casts"] = [{"organisation_id": o, "option": v} for o, v in sorted(audited.items())]
+    record["disagreements"] = await ballot_record.disagreements(session, vote) if not vote.secret else []
     entries = await session.scalars(
         select(audit.AuditEntry).where(audit.AuditEntry.subject == f"vote:{vote.id}").order_by(audit.AuditEntry.id)
     )

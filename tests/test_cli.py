@@ -108,7 +108,7 @@ def test_audit_verify_passes_then_names_a_tampered_entry(home):
         connection.execute("UPDATE audit_log SET actor = 'someone else' WHERE id = 4")
     broken = wgbot("audit", "verify")
     assert broken.returncode == 1
-    assert broken.stdout.strip() == (
+    assert broken.stdout.splitlines()[0] == (
         "audit log broken at entry 4: its content (organisation.added organisation:1) was changed"
     )
 
@@ -174,6 +174,8 @@ def test_a_vote_is_exported_with_its_ballots_and_audit_hashes(home):
     record = json.loads(wgbot("votes", "export", "1").stdout)
     assert record["result"]["tally"] == {"yes": 1, "no": 0, "abstain": 0}
     assert [c["option"] for c in record["casts"]] == ["no", "yes"]
+    assert record["audited_casts"] == record["ballots"] == [{"organisation_id": 1, "option": "yes"}]
+    assert record["disagreements"] == []
     assert [a["action"] for a in record["audit"]] == ["vote.opened", "ballot.cast", "ballot.cast", "vote.closed"]
     table = wgbot("votes", "export", "1", "--format", "csv").stdout.splitlines()
     assert table[0] == "vote,organisation_id,organisation,ballot,cast_by,platform,cast_at"
@@ -228,3 +230,31 @@ def test_an_operator_exports_a_deliverable_as_a_zip(home):
         assert {"manifest.json", "README.md"} <= set(archive.namelist())
     missing = wgbot("deliverable", "export", "9", "-o", "x.zip")
     assert missing.returncode == 1 and "No deliverable '9'" in missing.stderr
+
+
+def test_audit_verify_sees_a_cut_off_log_and_a_changed_ballot(home):
+    wgbot("org", "add", "ACME GmbH", "--country", "DE", "--kind", "industry", "--group", "pfas")
+    wgbot("person", "add", "Jana Novak", "--org", "ACME GmbH", "--role", "chair:pfas", "--account", "console:jana")
+    wgbot("console", "--as", "jana", "--room", "pfas", stdin='/vote open "Adopt?"\n/vote 1 no\n/vote close 1\n')
+    ok = wgbot("audit", "verify")
+    assert ok.returncode == 0, ok.stdout
+    assert "the last checkpoint posted (" in ok.stdout and "is still held, unchanged" in ok.stdout
+    given = ok.stdout.split("checkpoint now: ")[1].strip()
+
+    database = home / "wgbot.sqlite3"
+    with sqlite3.connect(database) as connection:
+        connection.execute("UPDATE ballots SET option = 'yes'")
+    changed = wgbot("audit", "verify")
+    assert changed.returncode == 1
+    assert "ballots disagree with the audit log: vote #1: ACME GmbH: its ballot reads 'yes'" in changed.stdout
+    with sqlite3.connect(database) as connection:
+        connection.execute("UPDATE ballots SET option = 'no'")
+        connection.execute("DELETE FROM audit_log WHERE id = (SELECT max(id) FROM audit_log)")
+    cut = wgbot("audit", "verify")
+    assert cut.returncode == 1 and "1 entry was removed" in cut.stdout
+    with sqlite3.connect(database) as connection:
+        connection.execute("DELETE FROM audit_log")
+        connection.execute("DELETE FROM notices")  # the attacker wipes the bot's memory of its checkpoints too
+    wiped = wgbot("audit", "verify", "--checkpoint", given)
+    assert wiped.returncode == 1
+    assert "audit log fails the checkpoint given: the log has 0 entries" in wiped.stdout

@@ -55,14 +55,18 @@ class VoteDeadlines:
 
     async def settle(self, vote_id: int) -> bool:
         async with self.db.transaction() as session:
-            settled = await votes.settle_at_deadline(
-                session,
-                vote_id,
-                now=utcnow(),
-                extend_on_failed_quorum=self.settings.quorum_failure == "extend",
-                extend_by=timedelta(days=self.settings.extend_days),
-                extension_notice=self._extended,
-            )
+            try:
+                settled = await votes.settle_at_deadline(
+                    session,
+                    vote_id,
+                    now=utcnow(),
+                    extend_on_failed_quorum=self.settings.quorum_failure == "extend",
+                    extend_by=timedelta(days=self.settings.extend_days),
+                    extension_notice=self._extended,
+                )
+            except votes.BallotsDisagree as held:
+                log.error("vote %s: %s", vote_id, held)
+                return True  # the hold, its audit line and the secretariat's notice commit
             if settled is None:
                 return False
             what, vote, outcome = settled

@@ -1,0 +1,96 @@
+"""Checkpoints of the audit log, published where its database cannot reach.
+
+A hash chain shows an entry changed or removed in the middle, but not a tail cut off (or
+rewritten and hashed anew): what is left still chains. A checkpoint — the number of entries and
+the hash of the last — is posted to the secretariat's rooms at every vote close and at least
+daily; chat history is out of reach of whoever can write the database. `wgbot audit verify
+--checkpoint <count>:<hash>` then proves the log still holds that prefix, unchanged;
+without it, the last checkpoint the database itself remembers posting is checked.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from storage import notices
+from storage.errors import Refused
+from storage.models import AuditEntry, Notice
+
+TOPIC = "audit:checkpoint"
+_FORM = re.compile(r"(\d+):([0-9a-f]{64})")
+
+
+@dataclass(frozen=True)
+class Checkpoint:
+    count: int
+    head: str  # the hash of entry number `count` (in the order of the chain)
+
+    def __str__(self) -> str:
+        return f"{self.count}:{self.head}"
+
+    @classmethod
+    def read(cls, text: str) -> Checkpoint:
+        found = _FORM.search(text.strip().lower())
+        if found is None or int(found.group(1)) < 1:
+            raise Refused(f"A checkpoint reads <count>:<64 hex digits>, the count from 1, not {text!r}.")
+        return cls(int(found.group(1)), found.group(2))
+
+
+async def current(session: AsyncSession) -> Checkpoint | None:
+    """The log as it stands (None while it is empty)."""
+    count = await session.scalar(select(func.count()).select_from(AuditEntry)) or 0
+    head = await session.scalar(select(AuditEntry.hash).order_by(AuditEntry.id.desc()).limit(1))
+    return Checkpoint(count, head) if head else None
+
+
+async def began(session: AsyncSession) -> datetime | None:
+    """When the log's first entry was written (None while it is empty)."""
+    return await session.scalar(select(AuditEntry.at).order_by(AuditEntry.id).limit(1))
+
+
+async def publish(session: AsyncSession, why: str) -> Checkpoint | None:
+    """Post the log's checkpoint to the secretariat's rooms, in the caller's transaction."""
+    now = await current(session)
+    if now is not None:
+        await notices.to_secretariat(
+            session,
+            f"Audit checkpoint ({why}): {now}\nKeep it: `wgbot audit verify --checkpoint {now}` proves the "
+            "log still holds every entry up to it, unchanged.",
+            topic=TOPIC,
+        )
+    return now
+
+
+async def last_published(session: AsyncSession) -> tuple[Checkpoint, datetime] | None:
+    """The newest checkpoint this database remembers posting, and when."""
+    row = (
+        await session.execute(
+            select(Notice.text, Notice.created_at).where(Notice.topic == TOPIC).order_by(Notice.id.desc()).limit(1)
+        )
+    ).first()
+    if row is None:
+        return None
+    return Checkpoint.read(row.text), row.created_at
+
+
+async def holds(session: AsyncSession, checkpoint: Checkpoint) -> str | None:
+    """Whether the log still holds the prefix the checkpoint recorded; what is wrong if not."""
+    count = await session.scalar(select(func.count()).select_from(AuditEntry)) or 0
+    if count < checkpoint.count:
+        missing = checkpoint.count - count
+        return (
+            f"the log has {count} entries, but checkpoint {checkpoint.count}:{checkpoint.head[:12]}… recorded "
+            f"{checkpoint.count}: {missing} entr{'y was' if missing == 1 else 'ies were'} removed"
+        )
+    head = await session.scalar(select(AuditEntry.hash).order_by(AuditEntry.id).offset(checkpoint.count - 1).limit(1))
+    if head != checkpoint.head:
+        return (
+            f"entry number {checkpoint.count} is not the one checkpoint {checkpoint.count}:{checkpoint.head[:12]}… "
+            "recorded: the log was rewritten up to it"
+        )
+    return None
