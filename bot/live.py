@@ -100,7 +100,7 @@ class LiveMessages:
             try:
                 await transport.edit(
                     MessageRef(RoomRef(message.platform, message.target), message.message_id),
-                    Reply(message.text + standing.addition, buttons=buttons),
+                    Reply(message.text + standing.addition, buttons=buttons, private_buttons=message.private_buttons),
                 )
             except Exception as failure:
                 log.info(

@@ -82,7 +82,7 @@ class Postman:
             final, error = True, f"{notice.platform} is not connected in this process"
         else:
             buttons = tuple(Button(label, command) for label, command in notice.buttons or ())
-            reply = Reply(notice.text, html=notice.html, buttons=buttons)
+            reply = Reply(notice.text, html=notice.html, buttons=buttons, private_buttons=notice.private_buttons)
             try:
                 if notice.direct:
                     sent = await transport.send_direct(UserRef(notice.platform, notice.target), reply)

@@ -303,6 +303,7 @@ class Notice(Base):
     # What the message shows, for editing it later ("vote:12": the vote's live turnout), and the
     # platform's id of the message once it was sent.
     topic: Mapped[str | None] = mapped_column(String(64), index=True)
+    private_buttons: Mapped[bool] = mapped_column(default=False)  # see Reply.private_buttons
     message_id: Mapped[str | None] = mapped_column(String(255))
 
 

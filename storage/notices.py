@@ -24,6 +24,7 @@ def notice(
     *,
     direct: bool = False,
     buttons: list | None = None,
+    private_buttons: bool = False,
     pin: bool = False,
     announcement_id: int | None = None,
     topic: str | None = None,
@@ -36,6 +37,7 @@ def notice(
         text=text,
         html=html,
         buttons=buttons,
+        private_buttons=private_buttons,
         pin=pin,
         announcement_id=announcement_id,
         topic=topic,
@@ -54,22 +56,35 @@ async def to_group(
     html: str | None = None,
     buttons: list | None = None,
     topic: str | None = None,
+    private_buttons: bool = False,
 ) -> int:
     """To every room bound to the group, on every platform; returns how many rooms.
 
-    `buttons` are [label, command] pairs, shown as each platform shows choices.
+    `buttons` are [label, command] pairs, shown as each platform shows choices (with
+    `private_buttons`, only where pressing one stays private).
     """
     bindings = list(await session.scalars(select(RoomBinding).where(RoomBinding.group_id == group_id)))
-    session.add_all(notice(b.platform, b.room_id, text, html, buttons=buttons, topic=topic) for b in bindings)
+    session.add_all(
+        notice(b.platform, b.room_id, text, html, buttons=buttons, private_buttons=private_buttons, topic=topic)
+        for b in bindings
+    )
     return len(bindings)
 
 
 async def to_every_room(
-    session: AsyncSession, text: str, html: str | None = None, buttons: list | None = None, topic: str | None = None
+    session: AsyncSession,
+    text: str,
+    html: str | None = None,
+    buttons: list | None = None,
+    topic: str | None = None,
+    private_buttons: bool = False,
 ) -> int:
     """To every bound room: each group's, the plenary's and the secretariat's."""
     bindings = list(await session.scalars(select(RoomBinding)))
-    session.add_all(notice(b.platform, b.room_id, text, html, buttons=buttons, topic=topic) for b in bindings)
+    session.add_all(
+        notice(b.platform, b.room_id, text, html, buttons=buttons, private_buttons=private_buttons, topic=topic)
+        for b in bindings
+    )
     return len(bindings)
 
 
@@ -79,9 +94,11 @@ async def to_secretariat(session: AsyncSession, text: str, html: str | None = No
     session.add_all(notice(b.platform, b.room_id, text, html, topic=topic) for b in bindings)
 
 
-async def to_account(session: AsyncSession, platform: str, user_id: str, text: str, html: str | None = None) -> None:
+async def to_account(
+    session: AsyncSession, platform: str, user_id: str, text: str, html: str | None = None, topic: str | None = None
+) -> None:
     """To one chat account's private chat with the bot."""
-    session.add(notice(platform, user_id, text, html, direct=True))
+    session.add(notice(platform, user_id, text, html, direct=True, topic=topic))
 
 
 async def to_person(session: AsyncSession, person_id: int, text: str, html: str | None = None) -> int:

@@ -23,6 +23,7 @@ from storage.models import (
     Ballot,
     BallotCast,
     ElectorateMember,
+    Notice,
     Organisation,
     OrganisationStatus,
     Participation,
@@ -147,6 +148,7 @@ class Cast:
     option: str
     replaced: tuple[str, str] | None  # (option, person name) of the ballot this one replaces
     replaced_secretly: bool = False  # it replaces a ballot of a secret vote, which names neither
+    discreet: bool = False  # a secret or hidden vote: its receipt is for the voter only
 
 
 # The ballot's hot path reads everything it checks in one statement: the vote, whether the
@@ -158,6 +160,7 @@ _BALLOT_CONTEXT = (
         Vote.closes_at,
         Vote.options,
         Vote.secret,
+        Vote.hidden,
         Vote.seal_key,
         Vote.opened_at,
         ElectorateMember.organisation_name,
@@ -195,7 +198,7 @@ async def cast_ballot(session: AsyncSession, vote_id: int, option: str, actor: A
     found = (await connection.execute(query, {"vote": vote_id, "org": actor.organisation_id})).first()
     if found is None:
         raise Refused(_NO_VOTE.format(vote_id))
-    status, closes_at, options, secret, seal_key, opened_at, organisation_name, previous, previous_by = found
+    status, closes_at, options, secret, hidden, seal_key, opened_at, organisation_name, previous, previous_by = found
     if status != VoteStatus.OPEN:
         raise Refused(f"Vote #{vote_id} is {status.value}; ballots are no longer taken.")
     if now >= closes_at:
@@ -229,8 +232,9 @@ async def cast_ballot(session: AsyncSession, vote_id: int, option: str, actor: A
         details=ballot_record.cast_details(seal_key, actor.organisation_id, chosen),
     )
     if secret:
-        return Cast(vote_id, organisation_name, chosen, None, replaced_secretly=previous is not None)
-    return Cast(vote_id, organisation_name, chosen, (previous, previous_by) if previous is not None else None)
+        return Cast(vote_id, organisation_name, chosen, None, replaced_secretly=previous is not None, discreet=True)
+    replaced = (previous, previous_by) if previous is not None else None
+    return Cast(vote_id, organisation_name, chosen, replaced, discreet=hidden)
 
 
 async def electorate_size(session: AsyncSession, vote: Vote) -> int:
@@ -238,6 +242,11 @@ async def electorate_size(session: AsyncSession, vote: Vote) -> int:
         select(func.count()).select_from(ElectorateMember).where(ElectorateMember.vote_id == vote.id)
     )
     return counted or 0
+
+
+def receipt_topic(vote_id: int) -> str:
+    """Private receipts of a vote's ballots: those of a secret vote are deleted when it closes."""
+    return f"receipt:{vote_id}"
 
 
 class BallotsDisagree(RecordedRefusal):
@@ -290,8 +299,9 @@ async def close_vote(session: AsyncSession, vote_id: int, *, by: str, now: datet
         "passed": result.passed,
     }
     await audit.record(session, actor=by, action="vote.closed", subject=f"vote:{vote.id}", details=vote.result)
-    if vote.secret:  # only the totals outlive a secret vote
+    if vote.secret:  # only the totals outlive a secret vote: no ballot, no key, no receipt
         await session.execute(delete(Ballot).where(Ballot.vote_id == vote.id))
+        await session.execute(delete(Notice).where(Notice.topic == receipt_topic(vote.id)))
         vote.seal_key = None
     if result.passed and vote.action:
         await _carry_out(session, vote, vote.action, now)
@@ -473,11 +483,13 @@ async def list_votes(session: AsyncSession, group: WorkingGroup | None, limit: i
 async def announce_to_group(
     session: AsyncSession, vote: Vote, text: str, buttons: list | None = None, topic: str | None = None
 ) -> None:
-    """To every room of the vote's group (or, alliance-wide, to every bound room)."""
+    """To every room of the vote's group (or, alliance-wide, to every bound room). A secret or
+    hidden vote's buttons are offered only where pressing one stays private."""
+    private = vote.secret or vote.hidden
     if vote.group_id is not None:
-        await notices.to_group(session, vote.group_id, text, buttons=buttons, topic=topic)
+        await notices.to_group(session, vote.group_id, text, buttons=buttons, topic=topic, private_buttons=private)
     else:
-        await notices.to_every_room(session, text, buttons=buttons, topic=topic)
+        await notices.to_every_room(session, text, buttons=buttons, topic=topic, private_buttons=private)
 
 
 async def export_record(session: AsyncSession, vote_id: int) -> dict:

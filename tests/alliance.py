@@ -67,6 +67,7 @@ def message(
     event_id: str | None = None,
     direct: bool = False,
     attachments: tuple = (),
+    pressed: bool = False,
 ) -> Incoming:
     """What arrives when `sender` writes `text` in `room`."""
     return Incoming(
@@ -78,4 +79,5 @@ def message(
         event_id=event_id or f"test-event-{next(_events)}",
         is_direct=direct,
         attachments=attachments,
+        answered_privately=pressed,
     )

@@ -166,6 +166,8 @@ class BotApiEmulator:
         self.flood_control: FloodControl | None = None  # Telegram's own limits, when turned on
         self.pinned: dict[int, list[int]] = {}  # chat id → pinned message ids
         self.pin_forbidden: set[int] = set()  # chats where the bot may not pin
+        self.bot_admin_in: set[int] = set()  # groups where the bot is an admin who may delete messages
+        self.deleted: dict[int, list[SentMessage]] = {}  # chat id → messages deleted, as they were
         self.failing: dict[int, list[ApiError]] = {}  # chat id → errors its next sends meet
         self._webhook: dict | None = None
         self.server: BotApiServer | None = None
@@ -349,6 +351,16 @@ class BotApiEmulator:
         message.text, message.keyboard = params["text"], keyboard
         message.parse_mode = params.get("parse_mode")
         return {**self._message_api(message), "edit_date": int(time.time())}
+
+    async def _api_deleteMessage(self, params: dict) -> bool:
+        """As Telegram: the bot deletes its own messages, and others' only as an admin with the right."""
+        chat = self._chat_for_bot(int(params["chat_id"]))
+        message = self._find(chat.id, int(params["message_id"]))
+        if message.sender != self.bot.id and chat.type != "private" and chat.id not in self.bot_admin_in:
+            raise ApiError(400, "Bad Request: message can't be deleted")
+        self.messages[chat.id].remove(message)
+        self.deleted.setdefault(chat.id, []).append(message)
+        return True
 
     async def _api_answerCallbackQuery(self, params: dict) -> bool:
         text = params.get("text") or ""

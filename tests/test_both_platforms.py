@@ -323,3 +323,86 @@ async def test_two_organisations_draft_from_matrix_and_telegram_then_approve_ver
         await asyncio.wait_for(running, WAIT)
         await jana.stop()
         await emulator.stop()
+
+
+async def test_a_secret_vote_on_both_platforms_leaves_no_choice_in_any_room_or_table(synapse, db):
+    """ACME votes from Telegram with a button, Fab Nord by typing in the Matrix room; then every
+    room event, every Telegram group message and every row of every table is read."""
+    from sqlalchemy import select
+
+    from storage.models import Base
+
+    emulator = BotApiEmulator()
+    await emulator.start()
+    bot_user, ola_user, sam_user = await synapse.register(), await synapse.register(), await synapse.register()
+    acme = await member_organisation(db, "ACME GmbH", joins=("pfas",))
+    fab = await member_organisation(db, "Fab Nord AS", joins=("pfas",))
+    await person(db, "Jana Novak", organisation=acme, accounts=("telegram:1001",), roles=("chair:pfas",))
+    await person(db, "Ola Nordmann", organisation=fab, accounts=(f"matrix:{ola_user.user_id}",))
+    await person(db, "Sam", accounts=(f"matrix:{sam_user.user_id}",), roles=("secretariat",))
+    settings = both(synapse, emulator, bot_user)
+    app = App(settings, db, chat_transports(settings, db, build_registry()), AREAS)
+    running = asyncio.create_task(app.run())
+    sam, ola = Member(synapse, sam_user), Member(synapse, ola_user)
+    try:
+        await asyncio.wait_for(app.started.wait(), WAIT)
+        await sam.start()
+        await ola.start()
+        matrix_room = await sam.create_room(invite=[bot_user.user_id, ola_user.user_id], moderators=(bot_user.user_id,))
+        await ola.client.join(matrix_room)
+        await sam.wait_until_joined(matrix_room, bot_user.user_id)
+        jana = emulator.person(1001, "Jana")
+        emulator.group(TELEGRAM_GROUP, "PFAS", jana)
+        async with db.transaction() as session:
+            pfas = await groups.find_group(session, "pfas")
+            for platform, room_id in (("matrix", matrix_room), ("telegram", str(TELEGRAM_GROUP))):
+                await rooms.bind_room(
+                    session, actor="test", platform=platform, room_id=room_id, purpose=RoomPurpose.GROUP, group=pfas
+                )
+
+        await emulator.say(jana, TELEGRAM_GROUP, '/vote open "Elect the vice-chair?" secret')
+        posted = next(
+            m for m in await emulator.wait_for_bot(TELEGRAM_GROUP, count=2) if m.text.startswith("Vote #1 (PFAS)")
+        )
+        toast = await emulator.wait_for_toast(await emulator.press(jana, posted, "yes"))
+        assert toast["text"] == "Recorded: yes for ACME GmbH"
+        typed = await ola.say(matrix_room, "/vote 1 no")
+        await ola.wait_for(
+            lambda e: e["sender"] == bot_user.user_id and e["content"].get("body", "").startswith("A ballot for")
+        )
+        closed = await emulator.answer_to(await emulator.say(jana, TELEGRAM_GROUP, "/vote close 1"))
+        assert closed.text.startswith("Vote #1 is closed")
+        result = await sam.wait_for(
+            lambda e: e["room_id"] == matrix_room and e["content"].get("body", "").startswith("Vote #1 is closed")
+        )
+        assert "Tally: yes 1 · no 1 · abstain 0" in result["content"]["body"]
+
+        # Every room, as the servers keep it: nothing that says who chose what.
+        events = [e["event_id"] for e in sam.seen if e["room_id"] == matrix_room]
+        shared = [
+            (await sam.client.room_get_event(matrix_room, event_id)).event.source["content"].get("body", "")
+            for event_id in events
+        ]
+        shared += [m.text or m.caption or "" for m in emulator.messages[TELEGRAM_GROUP]]
+        assert len(shared) > 5
+        for text in shared:
+            assert "Recorded" not in text and not text.startswith("/vote 1 "), text
+            assert "ACME" not in text and "Fab Nord" not in text, text
+
+        # Every table: no ballot, no cast, no receipt, no key; the audit log keeps seals only.
+        async with db.transaction() as session:
+            for table in Base.metadata.sorted_tables:
+                for row in (await session.execute(select(table))).mappings():
+                    if table.name in ("ballots", "ballot_casts"):
+                        assert row["vote_id"] != 1, (table.name, dict(row))
+                    if table.name == "votes":
+                        assert row["seal_key"] is None
+                    if table.name == "audit_log" and row["action"] == "ballot.cast":
+                        assert set(row["details"]) == {"organisation_id", "seal"}
+                    assert "Recorded:" not in " ".join(str(v) for v in row.values()), (table.name, dict(row))
+    finally:
+        app.request_stop()
+        await asyncio.wait_for(running, WAIT)
+        await sam.stop()
+        await ola.stop()
+        await emulator.stop()

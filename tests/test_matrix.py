@@ -138,6 +138,39 @@ async def test_an_ordinary_reaction_is_just_a_reaction(scene):
     assert [m["event_id"] for m in bot_messages][-2:] == [answer["event_id"], marker["event_id"]]
 
 
+async def test_a_secret_vote_offers_no_reactions_and_a_ballot_typed_in_the_room_is_redacted(scene):
+    moderated = await scene.sam.create_room(invite=[scene.bot_id, scene.jana.user_id], moderators=(scene.bot_id,))
+    await scene.jana.client.join(moderated)
+    await scene.sam.wait_until_joined(moderated, scene.bot_id)
+    async with scene.db.transaction() as session:
+        group = await _group(session, "pfas")
+        await rooms.bind_room(
+            session, actor="test", platform="matrix", room_id=moderated, purpose=RoomPurpose.GROUP, group=group
+        )
+    await scene.ask('/vote open "Elect the vice-chair?" secret', room=moderated)
+    posted = await scene.jana.wait_for(
+        lambda e: (
+            e["room_id"] == moderated
+            and e["sender"] == scene.bot_id
+            and e["content"].get("body", "").startswith("Vote #1 (PFAS)")
+        )
+    )
+    assert (
+        "In a private chat with me, send one of: /vote 1 yes · /vote 1 no · /vote 1 abstain"
+        in (posted["content"]["body"])
+    )
+
+    typed = await scene.jana.say(moderated, "/vote 1 yes")
+    ack = await scene.jana.wait_for(
+        lambda e: e["sender"] == scene.bot_id and e["content"].get("body", "").startswith("A ballot for vote #1")
+    )
+    assert "m.relates_to" not in ack["content"]  # it quotes nothing: the ballot is gone
+    gone = await scene.jana.client.room_get_event(moderated, typed)
+    assert gone.event.source["content"] == {}  # redacted on the server
+    reactions = [e for e in scene.jana.seen if e["type"] == "m.reaction" and e["sender"] == scene.bot_id]
+    assert not any(e["content"]["m.relates_to"]["event_id"] == posted["event_id"] for e in reactions)
+
+
 async def test_a_restart_neither_replays_old_commands_nor_misses_new_ones(scene):
     await scene.ask("/whoami")
     first_device = scene.bot.transport.client.device_id

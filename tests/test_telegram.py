@@ -153,6 +153,35 @@ async def test_a_link_code_asked_for_in_the_group_arrives_only_in_the_private_ch
     assert all(code not in (m.text or "") for m in room.emulator.bot_messages(GROUP))
 
 
+async def test_a_secret_ballot_typed_in_the_group_is_deleted_and_a_press_is_answered_only_by_a_toast(room):
+    await room.ask(room.piet, "/start", chat_id=None)
+    room.emulator.bot_admin_in.add(GROUP)
+    opened = await room.ask(room.jana, '/vote open "Elect the vice-chair?" secret')
+    assert opened.text.startswith("Vote #1 is open")
+    posted = next(m for m in await room.emulator.wait_for_bot(GROUP, count=2) if m.text.startswith("Vote #1 (PFAS)"))
+    assert posted.buttons() == [("yes", "/vote 1 yes"), ("no", "/vote 1 no"), ("abstain", "/vote 1 abstain")]
+
+    typed = await room.emulator.say(room.piet, GROUP, "/vote 1 no")
+    ack = (await room.emulator.wait_for_bot(GROUP, count=3))[-1]
+    assert ack.text.startswith("A ballot for vote #1 was received")
+    assert typed.message_id in [m.message_id for m in room.emulator.deleted[GROUP]]
+    receipt = (await room.emulator.wait_for_bot(1002, count=2))[-1]
+    assert receipt.text == "Recorded: no for ACME GmbH"
+
+    toast = await room.emulator.wait_for_toast(await room.emulator.press(room.jana, posted, "yes"))
+    assert toast["text"] == "Recorded: yes for ACME GmbH (replaces your organisation's earlier ballot)"
+    await asyncio.sleep(0.3)
+    group = [m.text or "" for m in room.emulator.messages[GROUP]]
+    assert not any("Recorded" in text or text.startswith("/vote 1") for text in group)
+
+
+async def test_a_secret_ballot_the_bot_may_not_delete_is_flagged_in_the_group(room):
+    await room.ask(room.jana, '/vote open "Elect the vice-chair?" secret')
+    ack = await room.ask(room.piet, "/vote 1 no")
+    assert ack.text.startswith("A ballot for vote #1 was received")
+    assert "I could not remove that message: make me an admin who may delete messages" in ack.text
+
+
 async def test_flood_control_is_waited_out_and_the_answer_still_arrives(room):
     room.emulator.limit_next("sendMessage", 1, 1)
     loop = asyncio.get_running_loop()

@@ -205,6 +205,39 @@ async def test_options_that_read_the_same_are_refused_and_a_ballot_matches_howev
     assert await say("/vote 1 YE\u200bS") == "Recorded: yes for ACME GmbH"
 
 
+async def receipts(db, target: str) -> list[str]:
+    async with db.transaction() as session:
+        found = select(Notice.text).where(Notice.target == target, Notice.direct.is_(True)).order_by(Notice.id)
+        return list(await session.scalars(found))
+
+
+async def test_a_secret_ballot_typed_in_a_room_is_taken_down_and_its_receipt_goes_to_the_voter_alone(
+    router, say, db, pfas
+):
+    await say('/vote open "Elect the vice-chair?" secret')
+    typed = await router.handle(message("/vote 1 yes", sender="jana", room="pfas"))
+    assert typed.text == "A ballot for vote #1 was received; the receipt is in the voter's private chat with me."
+    assert typed.withdraw and "yes" not in typed.text and "ACME" not in typed.text
+    pressed = await router.handle(message("/vote 1 no", sender="ola", room="pfas", pressed=True))
+    assert (pressed.text, pressed.private) == ("Recorded: no for Fab Nord AS", True)  # a toast only Ola sees
+    await router.handle(message("/vote 1 abstain", sender="jana", room="pfas"))
+    assert await receipts(db, "jana") == [
+        "Recorded: yes for ACME GmbH",
+        "Recorded: abstain for ACME GmbH (replaces your organisation's earlier ballot)",
+    ]
+    await say("/vote close 1")
+    assert await receipts(db, "jana") == []  # a secret vote's receipts go with its ballots
+
+
+async def test_a_hidden_ballot_is_answered_privately_too(router, say, db, pfas):
+    await say('/vote open "Adopt it?" hidden')
+    typed = await router.handle(message("/vote 1 yes", sender="ola", room="pfas"))
+    assert typed.withdraw and typed.text.startswith("A ballot for vote #1 was received")
+    assert await receipts(db, "ola") == ["Recorded: yes for Fab Nord AS"]
+    in_private = await router.handle(message("/vote 1 no", sender="ola", room="dm-ola", direct=True))
+    assert in_private.text == "Recorded: no for Fab Nord AS (replaces yes by Ola Nordmann)"
+
+
 async def test_only_the_opener_or_the_secretariat_ends_a_vote_early(say, db, pfas):
     await open_roadmap_vote(say)
     assert (await say("/vote close 1", sender="ola")).startswith(

@@ -58,6 +58,8 @@ class Incoming:
     event_id: str
     is_direct: bool = False  # a private chat between the person and the bot
     attachments: tuple[AttachmentRef, ...] = ()
+    # A button press whose answer only the presser sees (a Telegram toast), even in a room.
+    answered_privately: bool = False
 
     @property
     def room(self) -> RoomRef:
@@ -88,6 +90,14 @@ class Reply:
     buttons: tuple[Button, ...] = ()
     file: OutgoingFile | None = None
     reply_to: str | None = None  # the event id this answers, quoted where the platform can
+    # The answered message carried a secret (a secret ballot): remove it where the platform lets
+    # the bot (a Matrix redaction, Telegram's deleteMessage), and say so where it could not.
+    withdraw: bool = False
+    # Pressing these buttons must stay private: shown only where a press is (Telegram's inline
+    # keyboard); elsewhere (Matrix reactions are public events) the text gives the command.
+    private_buttons: bool = False
+    # For the sender's eyes only (a secret ballot's receipt): never posted where others read it.
+    private: bool = False
 
 
 # The router: the answer to one incoming message, or None to stay silent. The transport renders

@@ -15,6 +15,7 @@ import logging
 import uuid
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable
+from dataclasses import replace
 from typing import Any, TypeVar
 
 import aiohttp
@@ -35,6 +36,7 @@ from nio import (
     RoomMessageFile,
     RoomMessageImage,
     RoomMessageText,
+    RoomRedactError,
     RoomSendResponse,
     SyncError,
     SyncResponse,
@@ -343,6 +345,9 @@ class MatrixTransport:
     # ── outgoing ─────────────────────────────────────────────────────────────────────────────
 
     async def send(self, room: RoomRef, reply: Reply) -> MessageRef:
+        if reply.withdraw and reply.reply_to:
+            reply = await self._withdraw(room, reply)
+        reply = _private_choice(reply)
         content = self._message_content(reply)
         choices = _choices(reply.buttons)
         if choices:
@@ -362,8 +367,21 @@ class MatrixTransport:
             await self._send_file(room.room_id, reply.file)
         return MessageRef(room, message_id)
 
+    async def _withdraw(self, room: RoomRef, reply: Reply) -> Reply:
+        """Redact the message the reply answers (the bot needs the power to redact others')."""
+        assert reply.reply_to is not None
+        answer = await self.client.room_redact(room.room_id, reply.reply_to, reason="a secret ballot")
+        if isinstance(answer, RoomRedactError):
+            log.info("matrix: could not redact %s in %s: %s", reply.reply_to, room.room_id, answer.message)
+            return replace(
+                reply,
+                text=f"{reply.text}\n(I could not remove that message: give me the power to remove messages "
+                "here, and send such commands to me privately.)",
+            )
+        return replace(reply, reply_to=None)  # nothing left to quote
+
     async def edit(self, ref: MessageRef, reply: Reply) -> None:
-        new = self._message_content(reply)
+        new = self._message_content(_private_choice(reply))
         new.pop("m.relates_to", None)
         new.pop("m.mentions", None)
         content = {
@@ -493,6 +511,15 @@ class _Recent(OrderedDict[K, V]):
         self.move_to_end(key)
         while len(self) > self.size:
             self.popitem(last=False)
+
+
+def _private_choice(reply: Reply) -> Reply:
+    """Reactions are public events: a choice that must stay private is made by command, in a
+    private chat, and offered as text."""
+    if not (reply.private_buttons and reply.buttons):
+        return reply
+    commands = " · ".join(b.command for b in reply.buttons)
+    return replace(reply, text=f"{reply.text}\n\nIn a private chat with me, send one of: {commands}", buttons=())
 
 
 def _choices(buttons: tuple[Button, ...]) -> dict[str, str]:

@@ -13,6 +13,7 @@ import logging
 import os
 import re
 from collections.abc import Awaitable, Callable
+from dataclasses import replace
 from datetime import timedelta
 from typing import Any
 from urllib.parse import urlsplit
@@ -298,11 +299,14 @@ class TelegramTransport:
             text=command,
             event_id=f"callback:{query.id}",
             is_direct=message.chat.type == ChatType.PRIVATE,
+            answered_privately=True,
         )
         reply = await self._on_incoming(incoming)
         toast = reply.text if reply else ""
+        if reply is not None and reply.private and len(toast) > TOAST_LIMIT:
+            toast = toast[: TOAST_LIMIT - 1] + "…"  # a private answer never goes to the chat
         await self._call(query.answer, toast[:TOAST_LIMIT], show_alert=len(toast) > 60)
-        if reply is not None and (len(toast) > TOAST_LIMIT or reply.file or reply.buttons):
+        if reply is not None and not reply.private and (len(toast) > TOAST_LIMIT or reply.file or reply.buttons):
             await self.send(incoming.room, reply)  # too much for a toast: say it in the chat
 
     async def _on_membership(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -371,6 +375,8 @@ class TelegramTransport:
 
     async def _send(self, room: RoomRef, reply: Reply) -> MessageRef:
         bot = self._bot
+        if reply.withdraw and reply.reply_to:
+            reply = await self._withdraw(room, reply)
         reply_parameters = None
         if reply.reply_to and reply.reply_to.startswith(f"{room.room_id}:"):
             quoted = int(reply.reply_to.rsplit(":", 1)[1])
@@ -389,6 +395,21 @@ class TelegramTransport:
                 InputFile(reply.file.content, filename=reply.file.name),
             )
         return MessageRef(room, str(sent.message_id))
+
+    async def _withdraw(self, room: RoomRef, reply: Reply) -> Reply:
+        """Delete the message the reply answers (a bot may, as an admin of the group)."""
+        assert reply.reply_to is not None
+        message_id = int(reply.reply_to.rsplit(":", 1)[1])
+        try:
+            await self._call(self._bot.delete_message, int(room.room_id), message_id)
+        except (BadRequest, Forbidden) as refused:
+            log.info("telegram: could not delete message %s in %s: %s", message_id, room.room_id, refused.message)
+            return replace(
+                reply,
+                text=f"{reply.text}\n(I could not remove that message: make me an admin who may delete messages "
+                "here, and send such commands to me privately.)",
+            )
+        return replace(reply, reply_to=None)  # nothing left to quote
 
     async def edit(self, ref: MessageRef, reply: Reply) -> None:
         try:

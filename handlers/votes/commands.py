@@ -14,7 +14,7 @@ from handlers.deliverables.versions import VersionRef, version_ref
 from handlers.votes.deadlines import DEADLINES
 from handlers.votes.live import STANDING
 from handlers.votes.wording import announce_opening, announce_result, describe_outcome
-from storage import deliverables, votes
+from storage import deliverables, notices, votes
 from storage.errors import Refused
 from storage.models import RoomPurpose, Vote, VoteStatus
 from storage.rules.access import Access
@@ -85,11 +85,24 @@ async def vote_cast(ctx: Context, call: Call) -> Reply:
     """Cast or change your organisation's ballot."""
     cast = await votes.cast_ballot(ctx.session, call[VOTE], call[OPTION], ctx.actor, ctx.now)
     ctx.changed.add(STANDING.of(cast.vote_id))
-    text = f"Recorded: {cast.option} for {cast.organisation_name}"
+    receipt = f"Recorded: {cast.option} for {cast.organisation_name}"
     if cast.replaced:
         previous, by = cast.replaced
-        text += f" (replaces {previous} by {by})"
-    return Reply(text)
+        receipt += f" (replaces {previous} by {by})"
+    elif cast.replaced_secretly:
+        receipt += " (replaces your organisation's earlier ballot)"
+    incoming = ctx.incoming
+    if not cast.discreet or incoming.is_direct or incoming.answered_privately:
+        return Reply(receipt, private=cast.discreet)
+    # Typed in a room: the receipt goes to the voter alone, the command is taken down, and the
+    # room learns only that a ballot came in.
+    await notices.to_account(
+        ctx.session, incoming.platform, incoming.sender_id, receipt, topic=votes.receipt_topic(cast.vote_id)
+    )
+    return Reply(
+        f"A ballot for vote #{cast.vote_id} was received; the receipt is in the voter's private chat with me.",
+        withdraw=True,
+    )
 
 
 async def vote_status(ctx: Context, call: Call) -> Reply:

@@ -34,12 +34,21 @@ async def announce_opening(ctx: Context, vote: Vote, proposed_by: str = "") -> i
         f"Vote #{vote.id} ({where}): {vote.question}\n{proposed_by}"
         f"Options: {', '.join(vote.options)}. One vote per member organisation "
         f"({electorate} in the electorate); {kind}quorum {vote.quorum:.0%}, {vote.majority} majority.\n"
-        f"Closes {shown(vote.closes_at, ctx.settings.alliance.timezone)}. Vote with the buttons or "
-        f"/vote {vote.id} <option>; you may change your vote until then.",
+        f"Closes {shown(vote.closes_at, ctx.settings.alliance.timezone)}. {_how_to_vote(vote)} "
+        "You may change your vote until then.",
         buttons=_buttons(vote),
         topic=f"{TOPIC}:{vote.id}",  # edited as ballots come in
     )
     return electorate
+
+
+def _how_to_vote(vote: Vote) -> str:
+    if vote.secret or vote.hidden:
+        return (
+            f"Vote with the buttons (only you see your receipt) or send /vote {vote.id} <option> to me in a "
+            "private chat; a ballot typed here is taken down."
+        )
+    return f"Vote with the buttons or /vote {vote.id} <option>."
 
 
 def describe_outcome(vote: Vote, outcome: Outcome, *, final: bool) -> str:
