@@ -378,6 +378,7 @@ async def test_a_secret_vote_on_both_platforms_leaves_no_choice_in_any_room_or_t
         assert "Tally: yes 1 · no 1 · abstain 0" in result["content"]["body"]
 
         # Every room, as the servers keep it: nothing that says who chose what.
+        assert (await ola.client.room_get_event(matrix_room, typed)).event.source["content"] == {}
         events = [e["event_id"] for e in sam.seen if e["room_id"] == matrix_room]
         shared = [
             (await sam.client.room_get_event(matrix_room, event_id)).event.source["content"].get("body", "")
