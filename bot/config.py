@@ -199,6 +199,12 @@ class FileSettings(Section):
     max_mb: float = Field(default=20, gt=0)
 
 
+class LimitSettings(Section):
+    # Acts that post to every room of the alliance (an alliance-wide vote, /wg propose, an
+    # announcement to all), per person in any 24 hours; 0 lifts the limit.
+    broadcasts_per_day: int = Field(default=5, ge=0)
+
+
 class LoggingSettings(Section):
     level: str = "INFO"
 
@@ -221,6 +227,7 @@ class Settings(Section):
     meetings: MeetingSettings = Field(default_factory=MeetingSettings)
     deliverables: DeliverableSettings = Field(default_factory=DeliverableSettings)
     files: FileSettings = Field(default_factory=FileSettings)
+    limits: LimitSettings = Field(default_factory=LimitSettings)
     matrix: MatrixSettings | None = None
     telegram: TelegramSettings | None = None
 

@@ -13,6 +13,7 @@ from bot.markdown import to_html
 from bot.scheduler import Job
 from bot.timeparse import shown
 from bot.transports.base import Reply
+from handlers.limits import count_broadcast
 from storage import announcements
 from storage.db import Database
 from storage.errors import Refused
@@ -50,6 +51,8 @@ def _to(announcement: Announcement) -> str:
 async def announce(ctx: Context, call: Call) -> Reply:
     """Post an announcement to all groups or chosen ones, now or at= a set time."""
     incoming = ctx.incoming
+    if call[TO] is None:
+        await count_broadcast(ctx, "announcement to all")
     announcement = await announcements.create(
         ctx.session,
         author=ctx.actor.label,

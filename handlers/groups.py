@@ -9,6 +9,7 @@ from bot.commands import Call, Command, Param, text
 from bot.context import Context
 from bot.transports.base import Reply
 from handlers import arguments as records
+from handlers.limits import count_broadcast
 from handlers.votes.deadlines import DEADLINES
 from handlers.votes.wording import announce_opening
 from storage import groups, votes
@@ -58,6 +59,7 @@ async def wg_propose(ctx: Context, call: Call) -> Reply:
     await groups.check_new_group(ctx.session, name)
     settings = ctx.settings.votes
     mandate = call[MANDATE]
+    await count_broadcast(ctx, "working group proposal")
     vote = await votes.open_vote(
         ctx.session,
         actor=ctx.actor,

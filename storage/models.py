@@ -420,6 +420,19 @@ class LinkFailure(Base):
     __table_args__ = (Index("ix_link_failures_account", "platform", "user_id", "at"),)
 
 
+class Broadcast(Base):
+    """An act of a person that posted to every room of the alliance: counted against a daily limit."""
+
+    __tablename__ = "broadcasts"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    person_id: Mapped[int] = mapped_column(ForeignKey("people.id", ondelete="CASCADE"))
+    what: Mapped[str] = mapped_column(String(64))
+    at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+    __table_args__ = (Index("ix_broadcasts_person_at", "person_id", "at"),)
+
+
 class VoteStatus(enum.StrEnum):
     OPEN = "open"
     CLOSED = "closed"

@@ -20,6 +20,7 @@ from storage.models import (
     Organisation,
     OrganisationStatus,
     Participation,
+    Vote,
     utcnow,
 )
 from tests.alliance import member_organisation, message, person
@@ -307,3 +308,17 @@ async def test_a_link_code_asked_for_in_a_room_goes_only_to_the_private_chat(say
     assert not any(c in answer for c in "0123456789")
     sent = await notices_to(db, "jana")
     assert len(sent) == 1 and sent[0].startswith("Your link code is ")
+
+
+async def test_one_person_can_post_to_the_whole_alliance_only_so_often(say, db, reviewers):
+    acme = await member_organisation(db, "ACME GmbH", joins=("pfas",))
+    await person(db, "Jana Novak", organisation=acme, accounts=("console:jana",))
+    for n in range(5):
+        assert (await say(dm(f'/wg propose "Group {n}" A mandate', "jana", platform="console"))).startswith(
+            "Your proposal is vote #"
+        )
+    refused = await say(dm('/wg propose "Group 5" A mandate', "jana", platform="console"))
+    assert refused.startswith("You have posted to the whole alliance 5 times in the last 24 hours")
+    assert "the next is possible" in refused
+    assert await count(db, Vote) == 5  # the refused one opened nothing
+    assert (await say(dm("/announce pfas Drafts are due", "sam", platform="console"))).startswith("Announcement #1")

@@ -11,6 +11,7 @@ from bot.context import Context
 from bot.timeparse import shown
 from bot.transports.base import Reply
 from handlers.deliverables.versions import VersionRef, version_ref
+from handlers.limits import count_broadcast
 from handlers.votes.deadlines import DEADLINES
 from handlers.votes.live import STANDING
 from handlers.votes.wording import announce_opening, announce_result, describe_outcome
@@ -52,6 +53,8 @@ async def vote_open(ctx: Context, call: Call) -> Reply:
     if approving is not None:
         rules = dataclasses.replace(rules, action=await _approval(ctx, approving))
     vote = await votes.open_vote(ctx.session, actor=ctx.actor, group=ctx.group, rules=rules, now=ctx.now)
+    if vote.group_id is None:
+        await count_broadcast(ctx, "alliance-wide vote")
     ctx.changed.add(DEADLINES.every)
     electorate = await announce_opening(ctx, vote)
     return Reply(
