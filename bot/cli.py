@@ -102,6 +102,11 @@ def _parser() -> argparse.ArgumentParser:
         choices=[s.value for s in OrganisationStatus],
     )
     org_add.add_argument("--group", action="append", default=[], help="a working group it joins (repeatable)")
+    org_add.add_argument(
+        "--look-alike-ok",
+        action="store_true",
+        help="add it although its name reads like a known organisation's (after checking it is another)",
+    )
     org_add.set_defaults(action=_admin(_org_add))
     org.add_parser("list", help="list organisations").set_defaults(action=_admin(_org_list))
 
@@ -392,6 +397,7 @@ async def _org_add(session: AsyncSession, actor: str, args) -> None:
         country=args.country,
         kind=organisations.organisation_kind(args.kind),
         status=OrganisationStatus(args.status),
+        look_alike_ok=args.look_alike_ok,
     )
     for ref in args.group:
         group = await groups.find_group(session, ref)

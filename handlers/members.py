@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
+from bot import arguments
 from bot.areas import Area
 from bot.commands import Call, Command, Handler, Param, text
 from bot.context import Context
 from bot.transports.base import Reply
 from handlers import arguments as records
-from storage import identity, notices, organisations, people
+from storage import identity, membership, notices, organisations, people
 from storage.errors import Refused
 from storage.models import OrganisationStatus, RoleName
 from storage.rules.access import Access
@@ -21,6 +22,7 @@ NAME = Param("name", text, rest=True)
 PERSON = Param("person", records.person, rest=True)
 GROUP = Param("group", records.group)
 REASON = Param("reason", text, rest=True)
+APPLICATION = Param("application", arguments.number)
 
 
 async def member_list(ctx: Context, call: Call) -> Reply:
@@ -56,6 +58,17 @@ async def member_add(ctx: Context, call: Call) -> Reply:
         f"{added} Give them this code, and to no one else: they send /link {code.code} to me from "
         "their chat account within 7 days.",
         f"{person.name}'s link code",
+    )
+
+
+async def member_confirm(ctx: Context, call: Call) -> Reply:
+    """Add an applicant as representative of the existing organisation their application names."""
+    application, organisation = await membership.confirm_representative(
+        ctx.session, call[APPLICATION], ctx.actor, ctx.now
+    )
+    return Reply(
+        f"{application.contact_name} now represents {organisation.name}, whose standing stays "
+        f"{organisation.status.value}; application #{application.id} is settled and the applicant is told."
     )
 
 
@@ -136,6 +149,12 @@ COMMANDS = [
         member_add,
         ORGANISATION,
         NAME,
+    ),
+    _secretariat(
+        "member confirm",
+        "make an applicant the representative of the existing organisation they applied for",
+        member_confirm,
+        APPLICATION,
     ),
     _secretariat("member remove", "a person stops representing their organisation", member_remove, PERSON),
     _secretariat("member chair", "name a chair of a working group", member_chair, GROUP, PERSON),

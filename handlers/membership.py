@@ -212,10 +212,12 @@ async def _next(ctx: Context, answers: dict[str, Any], preface: str = "") -> Rep
     )
     application = await membership.submit(ctx.session, form, platform=platform, user_id=user_id, actor=ctx.actor.label)
     await dialogs.end(ctx.session, platform, user_id)
+    known = await membership.standing(ctx.session, application)
     await notices.to_secretariat(
         ctx.session,
         f"New membership application #{application.id}: {application.organisation_name} "
-        f"({application.country}, {application.kind.value}). The Commission decides with /approve or /reject.",
+        f"({application.country}, {application.kind.value}). {known.describe()}\n"
+        "The Commission decides with /approve or /reject.",
     )
     return Reply(
         f"Thank you. Application #{application.id} for {application.organisation_name} is submitted "
@@ -241,7 +243,8 @@ async def applications(ctx: Context, call: Call) -> Reply:
     """List pending applications, or show one in full."""
     wanted = call.get(SOME_APPLICATION)
     if wanted is not None:
-        return Reply(_in_full(ctx, await membership.find_application(ctx.session, wanted)))
+        application = await membership.find_application(ctx.session, wanted)
+        return Reply(_in_full(ctx, application, await membership.standing(ctx.session, application)))
     pending = await membership.pending_applications(ctx.session)
     if not pending:
         return Reply("No application is pending.")
@@ -255,10 +258,11 @@ async def applications(ctx: Context, call: Call) -> Reply:
     return Reply("\n".join(lines))
 
 
-def _in_full(ctx: Context, a: MembershipApplication) -> str:
+def _in_full(ctx: Context, a: MembershipApplication, known: membership.Standing) -> str:
     lines = [
         f"Application #{a.id} — {a.status.value}",
         f"Organisation: {a.organisation_name} ({a.country}, {a.kind.value})",
+        known.describe(),
         f"Working groups: {', '.join(a.groups)}",
         f"Contact: {a.contact_name} ({a.applicant_platform} {a.applicant_user_id})",
         f"Declaration accepted {shown(a.declaration_accepted_at, ctx.zone)}, version {a.declaration_sha256[:12]}",

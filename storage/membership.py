@@ -109,6 +109,33 @@ async def submit(
     return application
 
 
+@dataclass(frozen=True)
+class Standing:
+    """What the alliance already knows of the organisation an application names."""
+
+    existing: Organisation | None  # the organisation of that very name
+    look_alikes: list[Organisation]  # organisations whose names only read like it
+
+    def describe(self) -> str:
+        lines = []
+        if self.existing is None:
+            lines.append("A new organisation.")
+        else:
+            o = self.existing
+            lines.append(
+                f"Existing organisation: {o.name} (#{o.id}), {o.status.value}. Approving never changes its "
+                "standing; the secretariat may add the applicant as its representative with /member confirm."
+            )
+        for o in self.look_alikes:
+            lines.append(f"⚠ Its name reads like {o.name} (#{o.id}, {o.status.value}): check it is not posing as it.")
+        return "\n".join(lines)
+
+
+async def standing(session: AsyncSession, application: MembershipApplication) -> Standing:
+    existing = await session.scalar(select(Organisation).where(Organisation.name_key == application.name_key))
+    return Standing(existing, await organisations.resembling(session, application.organisation_name))
+
+
 async def pending_applications(session: AsyncSession) -> list[MembershipApplication]:
     return list(
         await session.scalars(
@@ -160,36 +187,24 @@ async def _applicant_person(session: AsyncSession, application: MembershipApplic
 
 async def approve(session: AsyncSession, application_id: int, actor: Actor, now: datetime) -> MembershipApplication:
     application = await _decidable(session, application_id, actor)
-    organisation = await session.scalar(select(Organisation).where(Organisation.name_key == application.name_key))
-    if organisation is None:
-        organisation = await organisations.add_organisation(
-            session,
-            actor=actor.label,
-            name=application.organisation_name,
-            country=application.country,
-            kind=application.kind,
-            status=OrganisationStatus.MEMBER,
+    known = await standing(session, application)
+    if known.existing is not None:
+        o = known.existing
+        raise Refused(
+            f"{o.name} already exists (#{o.id}, {o.status.value}), and approving an application never changes an "
+            f"organisation's standing. If the applicant should represent it, the secretariat confirms that with "
+            f"/member confirm {application.id}; otherwise reject #{application.id}."
         )
-    elif organisation.status == OrganisationStatus.MEMBER:
-        raise Refused(f"{organisation.name} became a member meanwhile; reject #{application.id} instead.")
-    else:
-        organisation.status = OrganisationStatus.MEMBER
-    representative = await _applicant_person(session, application)
-    if representative is None:
-        representative = await people.add_person(
-            session, actor=actor.label, name=application.contact_name, organisation=organisation
-        )
-        await people.add_account(
-            session,
-            actor=actor.label,
-            person=representative,
-            platform=application.applicant_platform,
-            user_id=application.applicant_user_id,
-        )
-    elif representative.organisation_id not in (None, organisation.id):
-        raise Refused("The applicant already represents another organisation; the secretariat must move them first.")
-    else:
-        representative.organisation_id = organisation.id
+    organisation = await organisations.add_organisation(
+        session,
+        actor=actor.label,
+        name=application.organisation_name,
+        country=application.country,
+        kind=application.kind,
+        status=OrganisationStatus.MEMBER,
+        look_alike_ok=True,  # the Commission saw the warning in /applications
+    )
+    representative = await _representative(session, application, organisation, actor)
     joined = []
     for slug in application.groups:
         group = await groups.find_group(session, slug)
@@ -226,6 +241,67 @@ async def approve(session: AsyncSession, application_id: int, actor: Actor, now:
         "Send /whoami to see it, and /link to use the bot from your other chat accounts too.",
     )
     return application
+
+
+async def _representative(
+    session: AsyncSession, application: MembershipApplication, organisation: Organisation, actor: Actor
+) -> Person:
+    """The applicant, as the organisation's representative (a new person if they are unknown)."""
+    representative = await _applicant_person(session, application)
+    if representative is None:
+        representative = await people.add_person(
+            session, actor=actor.label, name=application.contact_name, organisation=organisation
+        )
+        await people.add_account(
+            session,
+            actor=actor.label,
+            person=representative,
+            platform=application.applicant_platform,
+            user_id=application.applicant_user_id,
+        )
+    elif representative.organisation_id not in (None, organisation.id):
+        raise Refused("The applicant already represents another organisation; the secretariat must move them first.")
+    else:
+        representative.organisation_id = organisation.id
+    return representative
+
+
+async def confirm_representative(
+    session: AsyncSession, application_id: int, actor: Actor, now: datetime
+) -> tuple[MembershipApplication, Organisation]:
+    """The secretariat's word that the applicant represents the existing organisation their
+    application names: they become its representative; its standing stays as it is."""
+    application = await _decidable(session, application_id, actor)
+    organisation = (await standing(session, application)).existing
+    if organisation is None:
+        raise Refused(
+            f"No organisation is called {application.organisation_name} yet: the Commission decides "
+            f"#{application.id} with /approve or /reject."
+        )
+    representative = await _representative(session, application, organisation, actor)
+    application.status = ApplicationStatus.APPROVED
+    application.decided_at, application.decided_by = now, actor.label
+    application.organisation_id = organisation.id
+    await audit.record(
+        session,
+        actor=actor.label,
+        action="application.confirmed_as_representative",
+        subject=f"application:{application.id}",
+        details={
+            "organisation_id": organisation.id,
+            "organisation_status": organisation.status.value,
+            "representative_id": representative.id,
+        },
+        at=now,
+    )
+    await notices.to_account(
+        session,
+        application.applicant_platform,
+        application.applicant_user_id,
+        f"Your application #{application.id} is settled: you now represent {organisation.name}, whose standing "
+        f"in the alliance is {organisation.status.value}. Send /whoami to see it.",
+    )
+    return application, organisation
 
 
 async def reject(

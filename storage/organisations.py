@@ -10,7 +10,7 @@ from sqlalchemy.orm import selectinload
 from storage import audit
 from storage.errors import Refused
 from storage.models import Organisation, OrganisationKind, OrganisationStatus, Participation
-from storage.naming import fold
+from storage.naming import fold, look_alike
 
 
 def country_code(text: str) -> str:
@@ -40,13 +40,20 @@ async def add_organisation(
     country: str,
     kind: OrganisationKind,
     status: OrganisationStatus,
+    look_alike_ok: bool = False,
 ) -> Organisation:
+    """A new organisation, audited; refused when its name reads like a known one's (one could
+    pass for the other) unless `look_alike_ok` says someone checked."""
     name = " ".join(name.split())
     if not name:
         raise Refused("An organisation needs a name.")
     existing = await session.scalar(select(Organisation).where(Organisation.name_key == fold(name)))
     if existing is not None:
         raise Refused(f"{existing.name} is already known (#{existing.id}).")
+    alike = await resembling(session, name)
+    if alike and not look_alike_ok:
+        known = ", ".join(f"{o.name} (#{o.id}, {o.status.value})" for o in alike)
+        raise Refused(f"{name!r} reads like {known}: refused, so that one cannot pass for the other.")
     organisation = Organisation(name=name, name_key=fold(name), country=country_code(country), kind=kind, status=status)
     session.add(organisation)
     await session.flush()
@@ -63,6 +70,14 @@ async def add_organisation(
         },
     )
     return organisation
+
+
+async def resembling(session: AsyncSession, name: str) -> list[Organisation]:
+    """Known organisations whose names read like `name` without being it (Cyrillic "А" for
+    Latin "A", an invisible space, a direction mark…)."""
+    key = fold(name)
+    known = await session.scalars(select(Organisation).order_by(Organisation.id))
+    return [o for o in known if o.name_key != key and look_alike(o.name, name)]
 
 
 async def find_organisation(session: AsyncSession, ref: str) -> Organisation:

@@ -10,7 +10,8 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import func, select, update
 
-from storage import audit
+from storage import audit, organisations
+from storage.errors import Refused
 from storage.models import (
     ApplicationStatus,
     Dialog,
@@ -18,6 +19,7 @@ from storage.models import (
     MembershipApplication,
     Notice,
     Organisation,
+    OrganisationKind,
     OrganisationStatus,
     Participation,
     Vote,
@@ -322,3 +324,48 @@ async def test_one_person_can_post_to_the_whole_alliance_only_so_often(say, db, 
     assert "the next is possible" in refused
     assert await count(db, Vote) == 5  # the refused one opened nothing
     assert (await say(dm("/announce pfas Drafts are due", "sam", platform="console"))).startswith("Announcement #1")
+
+
+def apply_for(name: str) -> str:
+    return (
+        f'/apply name="{name}" country=DE kind=industry groups=pfas contact="Mallory Mask" '
+        "declaration=accept eligibility=yes,yes,yes"
+    )
+
+
+async def test_applying_under_a_suspended_organisation_never_reinstates_it(say, db, reviewers):
+    acme = await member_organisation(db, "ACME GmbH", joins=("pfas",))
+    await say(dm('/member suspend "ACME GmbH" unpaid contribution', "sam", platform="console"))
+    assert (await say(dm(apply_for("ACME GmbH"), "666"))).startswith("Thank you. Application #1")
+    shown = await say(dm("/applications 1", "clara", platform="console"))
+    assert "Existing organisation: ACME GmbH (#1), suspended." in shown
+    refused = await say(dm("/approve 1", "clara", platform="console"))
+    assert refused.startswith("ACME GmbH already exists (#1, suspended), and approving an application never changes")
+    async with db.transaction() as session:
+        assert (await session.get_one(Organisation, acme.id, populate_existing=True)).status == "suspended"
+    assert "not yet known to the alliance" in await say(dm("/whoami", "666"))
+
+    confirmed = await say(dm("/member confirm 1", "sam", platform="console"))
+    assert confirmed.startswith("Mallory Mask now represents ACME GmbH, whose standing stays suspended")
+    whoami = await say(dm("/whoami", "666"))
+    assert "ACME GmbH" in whoami and "Voting rights: none" in whoami
+    async with db.transaction() as session:
+        assert (await session.get_one(Organisation, acme.id, populate_existing=True)).status == "suspended"
+    standing_changes = audit.AuditEntry.action == "organisation.status"
+    assert await count(db, audit.AuditEntry, standing_changes) == 1  # the suspension, and nothing else
+    assert await count(db, audit.AuditEntry, audit.AuditEntry.action == "application.confirmed_as_representative") == 1
+
+
+@pytest.mark.parametrize("look_alike", ["АСМЕ GmbH", "ACME\u200b GmbH", "ACME GmbH\u202e", "AСME GmbH"])
+async def test_a_name_that_only_looks_like_a_member_is_flagged_to_the_commission(say, db, reviewers, look_alike):
+    await member_organisation(db, "ACME GmbH", joins=("pfas",))
+    assert (await say(dm(apply_for(look_alike), "666"))).startswith("Thank you. Application #1")
+    shown = await say(dm("/applications 1", "clara", platform="console"))
+    assert "⚠ Its name reads like ACME GmbH (#1, member): check it is not posing as it." in shown
+    [told] = await notices_to(db, "secretariat")
+    assert "⚠ Its name reads like ACME GmbH (#1, member)" in told
+    async with db.transaction() as session:
+        with pytest.raises(Refused, match="reads like ACME GmbH"):
+            await organisations.add_organisation(
+                session, actor="t", name=look_alike, country="DE", kind=OrganisationKind.INDUSTRY, status="member"
+            )
