@@ -19,13 +19,14 @@ if TYPE_CHECKING:
 
 E = TypeVar("E", bound=Enum)
 _NUMBER = re.compile(r"^#?(\d{1,18})$")
+LARGEST_ID = 2**31 - 1  # the databases' integer ids; a larger number names nothing
 _DURATION = re.compile(r"^(?:(\d+)\s*h)?\s*(?:(\d+)\s*(?:m|min)?)?$")
 
 
 async def number(raw: str, ctx: Context) -> int:
     """ "12" or "#12": the id of a vote, a deliverable, an application…"""
     found = _NUMBER.match(raw.strip())
-    if found is None:
+    if found is None or int(found.group(1)) > LARGEST_ID:
         raise Unreadable("a number such as 12")
     return int(found.group(1))
 

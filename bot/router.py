@@ -16,7 +16,7 @@ from datetime import datetime
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.changes import Change
-from bot.commands import Command, CommandLine, Registry, read_command
+from bot.commands import PREFIXES, Command, CommandLine, Registry, read_command
 from bot.config import Settings
 from bot.context import Context, ReceivedFile
 from bot.transports.base import AttachmentRef, Incoming, Reply
@@ -53,6 +53,10 @@ class Router:
 
     async def handle(self, incoming: Incoming) -> Reply | None:
         """The bot's answer to one message, or None when it should stay silent."""
+        unreadable = _unreadable(incoming.text)
+        if unreadable:  # nothing such a text says reaches the database, or is echoed back
+            addressed = incoming.is_direct or incoming.text.lstrip().startswith(PREFIXES)
+            return self._answer(incoming, unreadable) if addressed else None
         line = read_command(incoming.text)
         if line is None and not incoming.is_direct:
             return None  # ordinary conversation in a room
@@ -193,6 +197,18 @@ class Router:
         if isinstance(reply, str):
             reply = Reply(reply)
         return dataclasses.replace(reply, reply_to=incoming.event_id)
+
+
+def _unreadable(text: str) -> str | None:
+    """Why a text cannot be taken at all: a NUL (PostgreSQL stores none) or a lone surrogate
+    (not Unicode text, not storable anywhere)."""
+    if "\x00" in text:
+        return "That message contains a NUL character, which I cannot take; please send it without."
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return "That message contains characters that are not valid Unicode text; please send it again."
+    return None
 
 
 class _Usage(Refused):

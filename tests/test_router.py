@@ -242,3 +242,19 @@ async def test_event_marks_are_forgotten_only_long_after_any_redelivery(router, 
 async def test_help_with_only_a_prefix_lists_the_commands(router, text):
     reply = await router.handle(message(text, sender="anyone"))
     assert reply.text.startswith("Commands you can use here")
+
+
+@pytest.mark.parametrize(
+    ("text", "answer"),
+    [
+        ("/vote 99999999999999999999 yes", "<id> is a number such as 12, not '99999999999999999999'."),
+        ("/vote 9999999999 yes", "<id> is a number such as 12, not '9999999999'."),
+        ("/meeting info 3000000000.1", "'3000000000.1' is not a meeting"),
+        ("/wg info pf\x00as", "That message contains a NUL character, which I cannot take"),
+        ("/wg info pfas\ud800", "That message contains characters that are not valid Unicode text"),
+    ],
+)
+async def test_input_no_database_can_take_is_refused_in_one_line(router, alliance, text, answer):
+    reply = await router.handle(message(text, sender="jana", room="pfas"))
+    assert reply.text.startswith(answer)
+    assert "failed on our side" not in reply.text

@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from bot.arguments import LARGEST_ID
 from bot.commands import Unreadable
 from bot.context import Context
 
@@ -21,13 +22,13 @@ class VersionRef:
 
 async def version_number(raw: str, ctx: Context) -> int:
     found = _VERSION.match(raw.strip())
-    if found is None:
+    if found is None or int(found.group(1)) > LARGEST_ID:
         raise Unreadable("a version number such as 2")
     return int(found.group(1))
 
 
 async def version_ref(raw: str, ctx: Context) -> VersionRef:
     found = _VERSION_REF.match(raw.strip())
-    if found is None:
+    if found is None or any(int(part) > LARGEST_ID for part in found.groups()):
         raise Unreadable("a deliverable's version as <deliverable>.<version>, e.g. 3.2")
     return VersionRef(int(found.group(1)), int(found.group(2)))

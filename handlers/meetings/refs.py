@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from bot.arguments import LARGEST_ID
 from bot.context import Context
 from storage.errors import Refused
 
@@ -19,7 +20,7 @@ class MeetingRef:
 
 async def meeting_ref(raw: str, ctx: Context) -> MeetingRef:
     found = _REF.match(raw.strip())
-    if found is None:
+    if found is None or any(int(part) > LARGEST_ID for part in found.groups() if part):
         raise Refused(
             f"{raw!r} is not a meeting: give its number (12) or one occurrence (12.3); /meeting list shows them."
         )
