@@ -20,7 +20,7 @@ from bot.commands import PREFIXES, Command, CommandLine, Registry, read_command
 from bot.config import Settings
 from bot.context import Context, ReceivedFile
 from bot.transports.base import AttachmentRef, Incoming, Reply
-from storage import dialogs, events, people, rooms
+from storage import dialogs, events, notices, people, rooms
 from storage.db import Database
 from storage.errors import Refused
 from storage.models import RoomBinding, utcnow
@@ -132,6 +132,7 @@ class Router:
             context = self._context(session, incoming, actor, binding, changed, files)
             call = await command.read(command.parse(line, words), context)
             reply = await command.handler(context, call)
+            await _said_once(session, incoming, reply)
         except Refused as refusal:
             raise _Usage(command, str(refusal), keep=refusal.keep) from None
         return self._answer(incoming, reply)
@@ -197,6 +198,20 @@ class Router:
         if isinstance(reply, str):
             reply = Reply(reply)
         return dataclasses.replace(reply, reply_to=incoming.event_id)
+
+
+async def _said_once(session: AsyncSession, incoming: Incoming, reply: Reply | None) -> None:
+    """One message per room: a notice to the group that says just what the answer says is not
+    posted again in the room the answer goes to."""
+    if reply is None:
+        return
+    for queued in notices.queued_here(session):
+        here = (queued.platform, queued.target) == (incoming.platform, incoming.room_id) and not queued.direct
+        if here and queued.text == reply.text and not queued.buttons:
+            if queued in session.new:
+                session.expunge(queued)
+            else:
+                await session.delete(queued)
 
 
 def _unreadable(text: str) -> str | None:

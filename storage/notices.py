@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from datetime import datetime, timedelta
 
 from sqlalchemy import func, or_, select
@@ -45,8 +45,23 @@ def notice(
     )
 
 
+QUEUED = "queued notices"  # session.info key: the notices this unit of work queued
+
+
+def queue(session: AsyncSession, queued: Iterable[Notice]) -> None:
+    """Add notices to the unit of work, remembering them (see `queued_here`)."""
+    added = list(queued)
+    session.add_all(added)
+    session.info.setdefault(QUEUED, []).extend(added)
+
+
+def queued_here(session: AsyncSession) -> list[Notice]:
+    """The notices this unit of work queued, flushed or not."""
+    return list(session.info.get(QUEUED, []))
+
+
 async def to_room(session: AsyncSession, platform: str, room_id: str, text: str, html: str | None = None) -> None:
-    session.add(notice(platform, room_id, text, html))
+    queue(session, [notice(platform, room_id, text, html)])
 
 
 async def to_group(
@@ -64,9 +79,12 @@ async def to_group(
     `private_buttons`, only where pressing one stays private).
     """
     bindings = list(await session.scalars(select(RoomBinding).where(RoomBinding.group_id == group_id)))
-    session.add_all(
-        notice(b.platform, b.room_id, text, html, buttons=buttons, private_buttons=private_buttons, topic=topic)
-        for b in bindings
+    queue(
+        session,
+        [
+            notice(b.platform, b.room_id, text, html, buttons=buttons, private_buttons=private_buttons, topic=topic)
+            for b in bindings
+        ],
     )
     return len(bindings)
 
@@ -81,9 +99,12 @@ async def to_every_room(
 ) -> int:
     """To every bound room: each group's, the plenary's and the secretariat's."""
     bindings = list(await session.scalars(select(RoomBinding)))
-    session.add_all(
-        notice(b.platform, b.room_id, text, html, buttons=buttons, private_buttons=private_buttons, topic=topic)
-        for b in bindings
+    queue(
+        session,
+        [
+            notice(b.platform, b.room_id, text, html, buttons=buttons, private_buttons=private_buttons, topic=topic)
+            for b in bindings
+        ],
     )
     return len(bindings)
 
@@ -91,20 +112,20 @@ async def to_every_room(
 async def to_secretariat(session: AsyncSession, text: str, html: str | None = None, topic: str | None = None) -> None:
     """To the rooms bound to the secretariat."""
     bindings = await session.scalars(select(RoomBinding).where(RoomBinding.purpose == RoomPurpose.SECRETARIAT))
-    session.add_all(notice(b.platform, b.room_id, text, html, topic=topic) for b in bindings)
+    queue(session, [notice(b.platform, b.room_id, text, html, topic=topic) for b in bindings])
 
 
 async def to_account(
     session: AsyncSession, platform: str, user_id: str, text: str, html: str | None = None, topic: str | None = None
 ) -> None:
     """To one chat account's private chat with the bot."""
-    session.add(notice(platform, user_id, text, html, direct=True, topic=topic))
+    queue(session, [notice(platform, user_id, text, html, direct=True, topic=topic)])
 
 
 async def to_person(session: AsyncSession, person_id: int, text: str, html: str | None = None) -> int:
     """To a person's private chat on each platform they use the bot on."""
     accounts = list(await session.scalars(select(ChatAccount).where(ChatAccount.person_id == person_id)))
-    session.add_all(notice(a.platform, a.platform_user_id, text, html, direct=True) for a in accounts)
+    queue(session, [notice(a.platform, a.platform_user_id, text, html, direct=True) for a in accounts])
     return len(accounts)
 
 
@@ -126,7 +147,7 @@ async def to_representatives(
         notice(a.platform, a.platform_user_id, text if isinstance(text, str) else text(zone), html, direct=True)
         for a, zone in accounts.tuples()
     ]
-    session.add_all(added)
+    queue(session, added)
     return len(added)
 
 
