@@ -8,7 +8,7 @@ from alembic import command
 from alembic.config import Config
 from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Connection
+from sqlalchemy import Connection, text
 
 from storage.db import Database
 
@@ -22,8 +22,16 @@ def _config(connection: Connection) -> Config:
     return config
 
 
+MIGRATION_LOCK = 0x77676D69  # any fixed number: the PostgreSQL advisory lock that serialises upgrades
+
+
 async def upgrade(db: Database, revision: str = "head") -> None:
+    """Bring the schema to `revision`. Processes starting at once take turns (on PostgreSQL an
+    advisory lock held until the migration commits; SQLite's write lock does the same), so the
+    second finds the work done instead of creating the same types and tables again."""
     async with db.engine.begin() as connection:
+        if connection.dialect.name == "postgresql":
+            await connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK})
         await connection.run_sync(lambda sync: command.upgrade(_config(sync), revision))
 
 

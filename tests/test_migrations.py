@@ -45,3 +45,36 @@ async def test_migrations_go_down_to_nothing_and_up_again(empty_database_url):
         assert await _drift(db) == []
     finally:
         await db.close()
+
+
+async def test_two_processes_starting_at_once_on_a_new_database_both_start(empty_database_url, tmp_path):
+    """Real processes, as two wgbot instances of a rolling deploy: each runs `wgbot db upgrade`."""
+    import asyncio
+    import os
+    import sys
+    from pathlib import Path
+
+    wgbot = str(Path(sys.executable).with_name("wgbot"))
+    environment = {k: v for k, v in os.environ.items() if not k.startswith("WGBOT_")}
+    environment["WGBOT_DATABASE__URL"] = empty_database_url
+
+    async def upgrade() -> tuple[int, bytes]:
+        process = await asyncio.create_subprocess_exec(
+            wgbot,
+            "db",
+            "upgrade",
+            cwd=tmp_path,
+            env=environment,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.STDOUT,
+        )
+        output, _ = await process.communicate()
+        return process.returncode, output
+
+    results = await asyncio.gather(*(upgrade() for _ in range(3)))
+    assert [code for code, _ in results] == [0, 0, 0], [output.decode()[-800:] for _, output in results]
+    db = Database.connect(empty_database_url)
+    try:
+        assert not await migrate.pending(db)
+    finally:
+        await db.close()
