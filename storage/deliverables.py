@@ -33,7 +33,7 @@ from storage.models import (
     WorkingGroup,
 )
 from storage.rules.access import Actor
-from storage.rules.documents import NotADraft, classify
+from storage.rules.documents import NotADraft, classify, safe_name
 
 # Where the chair may move a deliverable from each status.
 MOVES = {
@@ -146,8 +146,9 @@ async def submit(
         raise Refused(f"Deliverable {deliverable.id} is {deliverable.status.value}; it takes no more drafts.")
     if not (actor.is_secretariat or await _takes_part(session, actor, deliverable.group_id)):
         raise Refused(f"Only organisations taking part in {deliverable.group.name} send its drafts.")
+    name = safe_name(draft.name)
     try:
-        media_type = classify(draft.name, draft.data)
+        media_type = classify(name, draft.data)
     except NotADraft as reason:
         raise Refused(str(reason)) from None
     sha256 = FileStore.hash(draft.data)
@@ -167,7 +168,7 @@ async def submit(
         sha256=sha256,
         size=len(draft.data),
         media_type=media_type,
-        file_name=draft.name,
+        file_name=name,
         person_id=actor.person_id,
         author=actor.display_name,
         organisation=actor.organisation_name,
@@ -371,7 +372,7 @@ async def manifest(session: AsyncSession, deliverable: Deliverable) -> dict:
 
 
 def archive_name(kept: DraftVersion) -> str:
-    return f"versions/v{kept.number}-{kept.file_name.replace('/', '_')}"
+    return f"versions/v{kept.number}-{safe_name(kept.file_name)}"
 
 
 def readme(record: dict) -> str:

@@ -273,3 +273,43 @@ async def test_due_date_reminders_list_the_contributors_once(say, db, pfas, sett
         reminders = list(await session.scalars(select(Notice.text).where(Notice.text.like("Reminder: deliverable 1%"))))
     assert len(reminders) == 1 and "Contributions so far: Fab Nord AS (v1)." in reminders[0]
     assert [job.id for job in await planner.plan()] == ["deliverable:due:1:1.0"]
+
+
+def odt_bomb(inflated: int) -> bytes:
+    """An ODT whose `mimetype` member inflates from a few hundred kilobytes to `inflated` bytes."""
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_DEFLATED) as package:
+        with package.open("mimetype", "w") as member:
+            member.write(b"application/vnd.oasis.opendocument.text")
+            chunk = b"\0" * (1 << 20)
+            for _ in range(inflated >> 20):
+                member.write(chunk)
+        package.writestr("content.xml", "<office:document-content/>")
+    return buffer.getvalue()
+
+
+async def test_a_compressed_bomb_is_refused_without_inflating_it(say, pfas, uploads):
+    import tracemalloc
+
+    await say('/deliverable new "PFAS roadmap"')
+    bomb = odt_bomb(300 << 20)
+    assert len(bomb) < 1 << 20  # under the 1 MB limit as sent
+    tracemalloc.start()
+    try:
+        refused = await say("/draft 1", attachments=(uploads.attach("roadmap.odt", bomb),))
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert refused.startswith("roadmap.odt does not contain what its name says")
+    assert peak < 20 << 20  # it never held the 300 MB the member inflates to
+
+
+async def test_a_package_of_too_many_parts_is_refused(say, pfas, uploads):
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as package:
+        package.writestr("word/document.xml", "<w:document/>")
+        for n in range(10_001):
+            package.writestr(f"p/{n}", "")
+    await say('/deliverable new "PFAS roadmap"')
+    refused = await say("/draft 1", attachments=(uploads.attach("roadmap.docx", buffer.getvalue()),))
+    assert refused.startswith("roadmap.docx does not contain what its name says")

@@ -20,7 +20,16 @@ from handlers import build_registry
 from handlers.meetings.reminders import MeetingReminders, post_reminder
 from storage import meetings, rooms
 from storage.groups import find_group
-from storage.models import AuditEntry, Meeting, MeetingReminder, Notice, OrganisationStatus, RoomPurpose, utcnow
+from storage.models import (
+    AuditEntry,
+    Meeting,
+    MeetingReminder,
+    Minutes,
+    Notice,
+    OrganisationStatus,
+    RoomPurpose,
+    utcnow,
+)
 from tests.alliance import member_organisation, message, person
 
 BRUSSELS = ZoneInfo("Europe/Brussels")
@@ -257,3 +266,38 @@ async def test_tz_sets_the_zone_times_are_shown_in(say, db, pfas):
     assert "Tue 19 Oct 2027 09:00 WEST" in await say(WEEKLY + " tz=Europe/Brussels")
     assert "Tue 19 Oct 2027 10:00 WEST" in await say('/meeting schedule "2027-10-19 10:00" "Lisbon time"')
     assert (await say("/tz Atlantis/Capital")).startswith("Unknown time zone 'Atlantis/Capital'")
+
+
+async def a_meeting_that_took_place(say, db) -> None:
+    await say(WEEKLY)
+    async with db.transaction() as session:  # time passes: the first meeting took place
+        await session.execute(
+            update(Meeting).values(
+                local_start=datetime(2026, 11, 3, 10), first_start=datetime(2026, 11, 3, 9, tzinfo=UTC)
+            )
+        )
+
+
+@pytest.mark.parametrize(
+    ("name", "content", "refusal"),
+    [
+        ("tool.exe", "MZ\x90\x00", "tool.exe is not a draft type"),
+        ("empty.md", "", "empty.md is empty."),
+        ("fake.pdf", "not a pdf", "fake.pdf does not contain what its name says"),
+    ],
+)
+async def test_minutes_files_are_checked_like_drafts(db, pfas, say, name, content, refusal):
+    await a_meeting_that_took_place(say, db)
+    refused = await say("/meeting minutes 1.1", attachments=(AttachmentRef("console", content, name, "x/y"),))
+    assert refused.startswith(refusal)
+    async with db.transaction() as session:
+        assert await session.scalar(select(Minutes.file_name)) is None
+
+
+async def test_a_minutes_file_name_is_reduced_to_a_safe_base_name(router, db, pfas, say, settings):
+    await a_meeting_that_took_place(say, db)
+    hostile = AttachmentRef("console", "We agreed.", "../../../pwned\u202e.md", "text/markdown")
+    kept = await say("/meeting minutes 1.1", attachments=(hostile,))
+    assert kept.startswith("Minutes of meeting 1.1 kept: pwned.md (sha256 ")
+    reply = await router.handle(message("/meeting minutes 1.1", sender="ola"))
+    assert reply.file.name == "pwned.md"

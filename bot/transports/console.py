@@ -28,6 +28,7 @@ from bot.transports.base import (
     RoomRef,
     UserRef,
 )
+from storage.rules.documents import safe_name
 
 PLATFORM = "console"
 CONSOLE_HELP = """\
@@ -102,7 +103,7 @@ class ConsoleTransport:
         lines += [f"  [{b.label}] → {b.command}" for b in reply.buttons]
         if reply.file is not None:
             self.downloads.mkdir(parents=True, exist_ok=True)
-            path = self.downloads / reply.file.name
+            path = self.downloads / safe_name(reply.file.name)
             path.write_bytes(reply.file.content)
             lines.append(f"  📎 {reply.file.name} saved to {path}")
         return "\n".join(lines)

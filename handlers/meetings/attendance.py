@@ -13,6 +13,7 @@ from storage import meetings
 from storage.errors import Refused
 from storage.files import FileStore
 from storage.rules.access import Access
+from storage.rules.documents import NotADraft, classify, safe_name
 
 MEETING = Param("id", meeting_ref)
 ANSWER = Param("answer", text)
@@ -104,8 +105,13 @@ async def meeting_minutes(ctx: Context, call: Call) -> Reply:
     file: dict[str, Any] | None = None
     if ctx.files:
         received = ctx.files[0]
+        name = safe_name(received.name)
+        try:  # minutes are documents like drafts: the same types, checked the same way
+            media_type = classify(name, received.data)
+        except NotADraft as reason:
+            raise Refused(str(reason)) from None
         sha256, _ = store.put(ctx.session, received.data)
-        file = {"sha256": sha256, "name": received.name, "media_type": received.media_type, "size": len(received.data)}
+        file = {"sha256": sha256, "name": name, "media_type": media_type, "size": len(received.data)}
     replaced = await meetings.record_minutes(
         ctx.session, meeting, target, text=text, file=file, actor=ctx.actor, now=ctx.now
     )
