@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any, Generic, TypeVar, cast
 from storage.errors import Refused
 from storage.naming import closest
 from storage.rules.access import Access
+from storage.rules.text import quote
 
 if TYPE_CHECKING:
     from bot.context import Context
@@ -107,6 +108,14 @@ class Unreadable(Exception):
     such as 12"), and `Command.read` turns that into the one-line refusal."""
 
 
+class TooLong(Exception):
+    """A text argument longer than its declared limit."""
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(limit)
+        self.limit = limit
+
+
 # Reads one argument's text into its value: raises `Unreadable` (or `Refused`, for a lookup
 # that finds nothing, e.g. "No working group 'pfsa'. Did you mean pfas?").
 Converter = Callable[[str, "Context"], Awaitable[T]]
@@ -115,6 +124,18 @@ Converter = Callable[[str, "Context"], Awaitable[T]]
 async def text(raw: str, ctx: Context) -> str:
     """The argument as written."""
     return raw
+
+
+def at_most(limit: int) -> Converter[str]:
+    """Text as written, refused when longer than `limit` characters (a field that is shown to
+    the whole group has a length the platforms can carry)."""
+
+    async def convert(raw: str, ctx: Context) -> str:
+        if len(raw) > limit:
+            raise TooLong(limit)
+        return raw
+
+    return convert
 
 
 @dataclass(frozen=True, eq=False)
@@ -218,7 +239,7 @@ class Command:
         positional = list(self.params)
         for index, word in enumerate(words):
             if word.unclosed and not (positional and positional[0].rest):
-                raise CommandError(f"The quote in {word.text!r} is never closed.")
+                raise CommandError(f"The quote in {quote(word.text)} is never closed.")
             if word.key in known_options:
                 if word.key in options:
                     raise CommandError(f"{word.key}= is given twice.")
@@ -230,7 +251,7 @@ class Command:
             if not positional:
                 if word.key and self.options:
                     raise CommandError(_unknown_option(word.key, self.options))
-                raise CommandError(f"Too many arguments: {word.text!r} was not expected.")
+                raise CommandError(f"Too many arguments: {quote(word.text)} was not expected.")
             param = positional.pop(0)
             if param.rest:
                 rest = line.text[word.start :].strip()
@@ -255,7 +276,11 @@ class Command:
             try:
                 values[declared] = await declared.convert(raw, ctx)
             except Unreadable as expected:
-                raise CommandError(f"{declared.label} is {expected}, not {raw!r}.") from None
+                raise CommandError(f"{declared.label} is {expected}, not {quote(raw)}.") from None
+            except TooLong as long:
+                raise CommandError(
+                    f"{declared.label} is at most {long.limit} characters; yours has {len(raw)}."
+                ) from None
         return Call(values, written.flags)
 
 
@@ -323,4 +348,4 @@ class Registry:
             raise CommandError(f"/{line.name} needs one of: {', '.join(subs)}. Usage: {usage}")
         guess = closest(line.words[0].text, subs)
         hint = f" Did you mean /{line.name} {guess}?" if guess else ""
-        raise CommandError(f"Unknown /{line.name} subcommand {line.words[0].text!r}.{hint} Usage: {usage}")
+        raise CommandError(f"Unknown /{line.name} subcommand {quote(line.words[0].text)}.{hint} Usage: {usage}")

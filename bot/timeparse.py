@@ -7,6 +7,7 @@ from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from storage.errors import Refused
+from storage.rules.text import quote
 
 _DURATION = re.compile(r"^(\d+)\s*(m|min|mins|minutes?|h|hours?|d|days?|w|weeks?)$")
 _UNITS = {"m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
@@ -35,9 +36,9 @@ def parse_when(text: str, zone: str, now: datetime) -> datetime:
         },
     )
     if moment is None:
-        raise Refused(f"I cannot read {text!r} as a time; try {EXAMPLES}.")
+        raise Refused(f"I cannot read {quote(text)} as a time; try {EXAMPLES}.")
     if moment <= now:
-        raise Refused(f"{text!r} is in the past.")
+        raise Refused(f"{quote(text)} is in the past.")
     return moment
 
 
@@ -46,7 +47,7 @@ def zone_named(text: str) -> str:
     try:
         ZoneInfo(text)
     except (ZoneInfoNotFoundError, ValueError):
-        raise Refused(f"Unknown time zone {text!r}; use a name like Europe/Rome or Europe/Lisbon.") from None
+        raise Refused(f"Unknown time zone {quote(text)}; use a name like Europe/Rome or Europe/Lisbon.") from None
     return text
 
 

@@ -7,7 +7,7 @@ from collections.abc import Collection
 from bot import arguments
 from bot.areas import Area, Services
 from bot.changes import Changes
-from bot.commands import Call, Command, Option, Param, text
+from bot.commands import Call, Command, Option, Param, at_most
 from bot.context import Context
 from bot.markdown import to_html
 from bot.scheduler import Job
@@ -39,7 +39,7 @@ async def audience(raw: str, ctx: Context) -> list[str] | None:
 
 
 TO = Param("to", audience)
-TEXT = Param("text", text, rest=True)
+TEXT = Param("text", at_most(3500), rest=True)
 AT = Option("at", '"<time>"', arguments.moment)
 ANNOUNCEMENT = Param("id", arguments.number)
 

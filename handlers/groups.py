@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 from bot.areas import Area
-from bot.commands import Call, Command, Param, text
+from bot.commands import Call, Command, Param, at_most
 from bot.context import Context
 from bot.transports.base import Reply
 from handlers import arguments as records
@@ -17,8 +17,8 @@ from storage.rules.access import Access
 from storage.rules.voting import Majority
 
 GROUP = Param("group", records.group, rest=True)
-NAME = Param("name", text)
-MANDATE = Param("mandate", text, rest=True)
+NAME = Param("name", at_most(100))
+MANDATE = Param("mandate", at_most(1000), rest=True)
 
 
 async def wg_list(ctx: Context, call: Call) -> Reply:

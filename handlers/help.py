@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from bot.areas import Area
-from bot.commands import Call, Command, Param, text
+from bot.commands import Call, Command, Param, at_most
 from bot.context import Context
 from bot.transports.base import Reply
 from storage.errors import Refused
@@ -19,7 +19,7 @@ WHO = {
 }
 
 
-TOPIC = Param("command", text, required=False, rest=True)
+TOPIC = Param("command", at_most(100), required=False, rest=True)
 
 
 async def show_help(ctx: Context, call: Call) -> Reply:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from bot import arguments
 from bot.areas import Area
-from bot.commands import Call, Command, Param, text
+from bot.commands import Call, Command, Param, at_most
 from bot.context import Context
 from bot.timeparse import shown
 from bot.transports.base import Reply
@@ -12,7 +12,7 @@ from storage import identity, people
 from storage.errors import Refused
 from storage.rules.access import Actor, voting_right
 
-CODE = Param("code", text, required=False)
+CODE = Param("code", at_most(32), required=False)
 ZONE = Param("zone", arguments.zone, required=False)
 
 

@@ -6,7 +6,7 @@ from typing import Any
 
 from bot import arguments
 from bot.areas import Area
-from bot.commands import Call, Command, Handler, Param, text
+from bot.commands import Call, Command, Handler, Param, at_most
 from bot.context import Context
 from bot.transports.base import Reply
 from handlers import arguments as records
@@ -18,10 +18,10 @@ from storage.rules.access import Access
 SOME_ORGANISATION = Param("organisation", records.organisation, required=False, rest=True)
 ORGANISATION = Param("organisation", records.organisation)
 WHOLE_ORGANISATION = Param("organisation", records.organisation, rest=True)
-NAME = Param("name", text, rest=True)
+NAME = Param("name", at_most(200), rest=True)
 PERSON = Param("person", records.person, rest=True)
 GROUP = Param("group", records.group)
-REASON = Param("reason", text, rest=True)
+REASON = Param("reason", at_most(500), rest=True)
 APPLICATION = Param("application", arguments.number)
 
 

@@ -15,7 +15,7 @@ from typing import Any
 
 from bot import arguments
 from bot.areas import Area
-from bot.commands import Call, Command, Option, Param, text
+from bot.commands import Call, Command, Option, Param, at_most, text
 from bot.context import Context
 from bot.timeparse import shown
 from bot.transports.base import Reply
@@ -44,7 +44,7 @@ FORM = {
 }
 APPLICATION = Param("id", arguments.number)
 SOME_APPLICATION = Param("id", arguments.number, required=False)
-REASON = Param("reason", text, rest=True)
+REASON = Param("reason", at_most(500), rest=True)
 
 
 @dataclass(frozen=True)

@@ -20,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from storage import notices
 from storage.errors import Refused
 from storage.models import AuditEntry, Notice
+from storage.rules.text import quote
 
 TOPIC = "audit:checkpoint"
 _FORM = re.compile(r"(\d+):([0-9a-f]{64})")
@@ -37,7 +38,7 @@ class Checkpoint:
     def read(cls, text: str) -> Checkpoint:
         found = _FORM.search(text.strip().lower())
         if found is None or int(found.group(1)) < 1:
-            raise Refused(f"A checkpoint reads <count>:<64 hex digits>, the count from 1, not {text!r}.")
+            raise Refused(f"A checkpoint reads <count>:<64 hex digits>, the count from 1, not {quote(text)}.")
         return cls(int(found.group(1)), found.group(2))
 
 

@@ -34,6 +34,7 @@ from storage.models import (
 )
 from storage.rules.access import Actor
 from storage.rules.documents import NotADraft, classify, safe_name
+from storage.rules.text import quote
 
 # Where the chair may move a deliverable from each status.
 MOVES = {
@@ -50,7 +51,7 @@ def status_named(text: str) -> DeliverableStatus:
     for status in DeliverableStatus:
         if key in (status.value, status.value.removeprefix("in ")):
             return status
-    raise Refused(f"A status is drafting, review, final or submitted, not {text!r}.")
+    raise Refused(f"A status is drafting, review, final or submitted, not {quote(text)}.")
 
 
 async def create(

@@ -23,6 +23,7 @@ from storage.models import (
     WorkingGroup,
 )
 from storage.naming import closest, fold
+from storage.rules.text import quote
 
 FOUNDING_GROUPS = (
     (
@@ -72,7 +73,7 @@ async def check_new_group(session: AsyncSession, name: str, slug: str | None = N
     """Refuse a group that could not be created: no name, a bad short id, or a clash."""
     slug = (slug or slug_for(name)).lower()
     if not name.strip() or not _SLUG.match(slug):
-        raise Refused(f"A working group needs a name and a short id of letters, digits and dashes, not {slug!r}.")
+        raise Refused(f"A working group needs a name and a short id of letters, digits and dashes, not {quote(slug)}.")
     clash = await session.scalar(
         select(WorkingGroup).where(
             (WorkingGroup.slug == slug) | (func.lower(WorkingGroup.name) == name.strip().lower())
@@ -116,7 +117,7 @@ async def find_group(session: AsyncSession, ref: str) -> WorkingGroup:
     known = ", ".join(g.slug for g in groups) or "none yet"
     guess = closest(key, [g.slug for g in groups] + [fold(g.name) for g in groups])
     hint = f" Did you mean {guess}?" if guess else ""
-    raise Refused(f"No working group {ref!r}.{hint} Known groups: {known}.")
+    raise Refused(f"No working group {quote(ref)}.{hint} Known groups: {known}.")
 
 
 @dataclass(frozen=True)

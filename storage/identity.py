@@ -20,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from storage import audit, people
 from storage.errors import RecordedRefusal, Refused
 from storage.models import ChatAccount, LinkCode, LinkFailure, Person
+from storage.rules.text import quote
 
 CODE_LIFETIME = timedelta(minutes=10)  # between one's own two accounts
 WELCOME_CODE_LIFETIME = timedelta(days=7)  # from the secretariat to a new representative
@@ -58,7 +59,7 @@ async def redeem(session: AsyncSession, text: str, platform: str, user_id: str, 
     code = await session.get(LinkCode, _digest(typed), with_for_update=True)
     if code is None:
         await _failed(session, platform, user_id, now, "not a link code")
-        raise RecordedRefusal(f"{text!r} is not a link code. Send /link on your other account to get one.")
+        raise RecordedRefusal(f"{quote(text)} is not a link code. Send /link on your other account to get one.")
     if code.used_at is not None:
         await _failed(session, platform, user_id, now, "used before")
         raise RecordedRefusal("That link code was already used; each code works once. Send /link again for a new one.")

@@ -33,6 +33,7 @@ from storage.models import (
 )
 from storage.rules.access import Actor
 from storage.rules.recurrence import Occurrence, RuleError, Series, make_rule, occurrence, occurrences, upcoming
+from storage.rules.text import quote
 
 ANSWERS = ("yes", "no", "maybe")
 LATE_AFTER = timedelta(seconds=15)  # a reminder sent later than this after its time says it is late
@@ -278,7 +279,7 @@ async def answer(
 ) -> str | None:
     """Record a person's RSVP; returns their previous answer."""
     if reply not in ANSWERS:
-        raise Refused(f"Answer yes, no or maybe, not {reply!r}.")
+        raise Refused(f"Answer yes, no or maybe, not {quote(reply)}.")
     if target.start + timedelta(minutes=meeting.duration_minutes) <= now:
         raise Refused(f"Meeting {label(meeting, target)} is over.")
     existing = await session.get(Rsvp, (meeting.id, target.number, person_id))

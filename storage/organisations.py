@@ -11,6 +11,7 @@ from storage import audit
 from storage.errors import Refused
 from storage.models import Organisation, OrganisationKind, OrganisationStatus, Participation
 from storage.naming import fold, look_alike
+from storage.rules.text import quote
 
 
 def country_code(text: str) -> str:
@@ -20,7 +21,7 @@ def country_code(text: str) -> str:
         try:
             found = pycountry.countries.lookup(text)
         except LookupError:
-            raise Refused(f"Unknown country {text!r}: give an ISO code such as DE or FR.") from None
+            raise Refused(f"Unknown country {quote(text)}: give an ISO code such as DE or FR.") from None
     return found.alpha_2
 
 
@@ -29,7 +30,7 @@ def organisation_kind(text: str) -> OrganisationKind:
         return OrganisationKind(text.strip().lower())
     except ValueError:
         kinds = ", ".join(k.value for k in OrganisationKind)
-        raise Refused(f"Unknown kind {text!r}: one of {kinds}.") from None
+        raise Refused(f"Unknown kind {quote(text)}: one of {kinds}.") from None
 
 
 async def add_organisation(
@@ -53,7 +54,7 @@ async def add_organisation(
     alike = await resembling(session, name)
     if alike and not look_alike_ok:
         known = ", ".join(f"{o.name} (#{o.id}, {o.status.value})" for o in alike)
-        raise Refused(f"{name!r} reads like {known}: refused, so that one cannot pass for the other.")
+        raise Refused(f"{quote(name)} reads like {known}: refused, so that one cannot pass for the other.")
     organisation = Organisation(name=name, name_key=fold(name), country=country_code(country), kind=kind, status=status)
     session.add(organisation)
     await session.flush()
@@ -88,7 +89,7 @@ async def find_organisation(session: AsyncSession, ref: str) -> Organisation:
     else:
         found = await session.scalar(select(Organisation).where(Organisation.name_key == fold(ref)))
     if found is None:
-        raise Refused(f"No organisation {ref!r}.")
+        raise Refused(f"No organisation {quote(ref)}.")
     return found
 
 

@@ -12,6 +12,7 @@ from storage.errors import Refused
 from storage.models import ChatAccount, Organisation, Person, RoleAssignment, RoleName, WorkingGroup
 from storage.platforms import split_ref
 from storage.rules.access import Actor
+from storage.rules.text import quote
 
 
 def parse_account(text: str) -> tuple[str, str]:
@@ -103,7 +104,7 @@ def parse_role(text: str) -> tuple[RoleName, str | None]:
     try:
         role = RoleName(name.strip().lower())
     except ValueError:
-        raise Refused(f"Unknown role {text!r}: secretariat, commission or chair:<group>.") from None
+        raise Refused(f"Unknown role {quote(text)}: secretariat, commission or chair:<group>.") from None
     if (role == RoleName.CHAIR) != bool(group.strip()):
         raise Refused("Write a chair's role as chair:<group>, e.g. chair:pfas.")
     return role, group.strip() or None
@@ -124,10 +125,10 @@ async def find_person(session: AsyncSession, ref: str) -> Person:
         matches = list(await session.scalars(query.where(Person.name == " ".join(ref.split()))))
         if len(matches) > 1:
             ids = ", ".join(f"#{p.id}" for p in matches)
-            raise Refused(f"{len(matches)} people are called {ref!r} ({ids}); name one by number.")
+            raise Refused(f"{len(matches)} people are called {quote(ref)} ({ids}); name one by number.")
         found = matches[0] if matches else None
     if found is None:
-        raise Refused(f"No person {ref!r}.")
+        raise Refused(f"No person {quote(ref)}.")
     return found
 
 

@@ -1,6 +1,7 @@
 """The chat platforms wgbot serves, and how people write "platform:id" references."""
 
 from storage.errors import Refused
+from storage.rules.text import quote
 
 PLATFORMS = ("matrix", "telegram", "console")
 
@@ -11,6 +12,6 @@ def split_ref(text: str, what: str, example: str) -> tuple[str, str]:
     platform = platform.strip().lower()
     if not sep or platform not in PLATFORMS or not ident.strip():
         raise Refused(
-            f"Write {what} as platform:id with platform one of {', '.join(PLATFORMS)}, e.g. {example} — not {text!r}."
+            f"Write {what} as platform:id with platform one of {', '.join(PLATFORMS)}, e.g. {example} — not {quote(text)}."
         )
     return platform, ident.strip()

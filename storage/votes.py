@@ -36,9 +36,11 @@ from storage.models import (
     table_of,
 )
 from storage.rules.access import Actor, voting_right
+from storage.rules.text import quote
 from storage.rules.voting import Majority, Outcome, decide, look_alikes, option_key
 
 MAX_OPTIONS = 10  # Matrix shows choices as the reactions 1️⃣…🔟
+OPTION_LIMIT = 60  # characters: a button's label
 
 
 @dataclass(frozen=True)
@@ -64,9 +66,13 @@ async def open_vote(
     same = look_alikes(options)
     if same:
         first, second = same[0]
-        raise Refused(f"The options {first!r} and {second!r} read as the same option; give each a different name.")
+        raise Refused(
+            f"The options {quote(first)} and {quote(second)} read as the same option; give each a different name."
+        )
     if len(options) < 2:
         raise Refused("A vote needs at least two different options.")
+    if any(len(o) > OPTION_LIMIT for o in options):
+        raise Refused(f"An option is at most {OPTION_LIMIT} characters, so every platform can show it as a button.")
     if len(options) > MAX_OPTIONS:
         raise Refused(f"A vote offers at most {MAX_OPTIONS} options, so every platform can show each as a button.")
     if rules.closes_at <= now:
@@ -210,7 +216,7 @@ async def cast_ballot(session: AsyncSession, vote_id: int, option: str, actor: A
         raise Refused(f"{actor.organisation_name} is not in the electorate of vote #{vote_id}.")
     chosen = next((o for o in options if option_key(o) == option_key(option)), None)
     if chosen is None:
-        raise Refused(f"{option!r} is not an option of vote #{vote_id}: {', '.join(options)}.")
+        raise Refused(f"{quote(option)} is not an option of vote #{vote_id}: {', '.join(options)}.")
     assert actor.organisation_id is not None  # voting_right said so
     values = dict(
         vote_id=vote_id,

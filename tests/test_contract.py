@@ -64,3 +64,11 @@ async def test_a_file_reaches_the_command_as_its_caption_or_sent_just_before(jan
 
 async def test_the_bot_sends_files_byte_for_byte(jana: Peer):
     assert await jana.file_from("/calendar") == ("pfas.ics", CALENDAR)
+
+
+async def test_overlong_or_hostile_input_gets_a_short_clean_answer(jana: Peer):
+    answer = await jana.ask("/wg info " + "x" * 4087)
+    assert answer.startswith("No working group 'xxxx") and len(answer) < 400
+    assert "\u202e" not in await jana.ask("/wg info \u202eevil")
+    refused = await jana.ask('/wg propose "Chips" ' + "m" * 4000)
+    assert refused.startswith("<mandate> is at most 1000 characters; yours has 4000.")

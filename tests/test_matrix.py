@@ -171,6 +171,17 @@ async def test_a_secret_vote_offers_no_reactions_and_a_ballot_typed_in_the_room_
     assert not any(e["content"]["m.relates_to"]["event_id"] == posted["event_id"] for e in reactions)
 
 
+async def test_an_answer_longer_than_an_event_arrives_whole_in_pieces(scene):
+    await scene.jana.say(scene.room_id, "/long 800")
+    last = await scene.jana.wait_for(
+        lambda e: e["sender"] == scene.bot_id and "line 0800" in e["content"].get("body", "")
+    )
+    pieces = [e["content"]["body"] for e in scene.jana.from_sender(scene.bot_id, scene.room_id)]
+    lines = [line for body in pieces for line in body.splitlines() if line.startswith("line ")]
+    assert [line.split()[1] for line in lines] == [f"{n:04d}" for n in range(1, 801)]
+    assert len(pieces) >= 3 and "React with" in last["content"]["body"]
+
+
 async def test_a_restart_neither_replays_old_commands_nor_misses_new_ones(scene):
     await scene.ask("/whoami")
     first_device = scene.bot.transport.client.device_id

@@ -182,6 +182,15 @@ async def test_a_secret_ballot_the_bot_may_not_delete_is_flagged_in_the_group(ro
     assert "I could not remove that message: make me an admin who may delete messages" in ack.text
 
 
+async def test_an_answer_longer_than_a_message_arrives_whole_in_pieces(room):
+    sent = await room.emulator.say(room.jana, GROUP, "/long 300")
+    pieces = await room.emulator.wait_for_bot(GROUP, count=4)
+    text = "\n".join(p.text for p in pieces)
+    assert [line.split()[1] for line in text.splitlines()] == [f"{n:04d}" for n in range(1, 301)]
+    assert all(len(p.text) <= 4096 for p in pieces)
+    assert pieces[0].reply_to == sent.message_id and pieces[-1].buttons()  # quoted first, buttons last
+
+
 async def test_flood_control_is_waited_out_and_the_answer_still_arrives(room):
     room.emulator.limit_next("sendMessage", 1, 1)
     loop = asyncio.get_running_loop()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 
 from bot.areas import Area, registry_of
+from bot.arguments import number
 from bot.commands import Command, Param, Registry, text
 from bot.transports.base import Button, OutgoingFile, Reply
 from handlers import AREAS
@@ -47,6 +48,14 @@ async def formatted(ctx, call):
     return Reply("Important: read this", html="<b>Important</b>: read this")
 
 
+LINES = Param("lines", number)
+
+
+async def long_answer(ctx, call):
+    """An answer of many numbered lines, longer than any platform's message."""
+    return Reply("\n".join(f"line {n:04d} " + "x" * 40 for n in range(1, call[LINES] + 1)), buttons=CHOICES)
+
+
 PROBES = Area(
     "probes",
     [
@@ -56,6 +65,7 @@ PROBES = Area(
         Command("sha", "checksum an attached file", checksum, anywhere=True, takes_files=True),
         Command("calendar", "send a file", calendar),
         Command("bold", "formatted reply", formatted),
+        Command("long", "a long answer", long_answer, params=(LINES,), anywhere=True),
     ],
 )
 PROBE_AREAS = [*AREAS, PROBES]  # wgbot's areas plus the probes

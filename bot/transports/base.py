@@ -105,6 +105,21 @@ class Reply:
 IncomingHandler = Callable[[Incoming], Awaitable["Reply | None"]]
 
 
+def split_text(text: str, limit: int) -> list[str]:
+    """A text too long for one message, in pieces of at most `limit` characters: cut at the
+    last line end that fits, else the last space, else where the limit falls."""
+    pieces = []
+    while len(text) > limit:
+        cut = text.rfind("\n", 0, limit + 1)
+        if cut <= 0:
+            cut = text.rfind(" ", 0, limit + 1)
+        if cut <= 0:
+            cut = limit
+        pieces.append(text[:cut].rstrip())
+        text = text[cut:].lstrip("\n ")
+    return [*pieces, text]
+
+
 async def not_started(incoming: Incoming) -> Reply | None:
     """What a transport hands messages to before `start` gives it the bot's handler."""
     raise RuntimeError("the transport received a message before it was started")

@@ -58,9 +58,11 @@ from bot.transports.base import (
     TransportUnavailable,
     UserRef,
     not_started,
+    split_text,
 )
 
 log = logging.getLogger(__name__)
+TEXT_LIMIT = 16_000  # characters a message: well inside Matrix's 64 KiB event, however it encodes
 K = TypeVar("K")
 V = TypeVar("V")
 
@@ -348,6 +350,12 @@ class MatrixTransport:
         if reply.withdraw and reply.reply_to:
             reply = await self._withdraw(room, reply)
         reply = _private_choice(reply)
+        if len(reply.text) > TEXT_LIMIT:  # an event is at most 64 KiB: plain text, in pieces
+            *first, last = split_text(reply.text, TEXT_LIMIT)
+            for piece in first:
+                await self._send_content(room.room_id, self._message_content(replace(reply, text=piece, html=None)))
+                reply = replace(reply, reply_to=None)
+            reply = replace(reply, text=last, html=None)
         content = self._message_content(reply)
         choices = _choices(reply.buttons)
         if choices:

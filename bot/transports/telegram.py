@@ -65,6 +65,7 @@ from bot.transports.base import (
     Undeliverable,
     UserRef,
     not_started,
+    split_text,
 )
 from bot.transports.telegram_pacing import TelegramPacing
 
@@ -75,6 +76,7 @@ log = logging.getLogger(__name__)
 PLATFORM = "telegram"
 CALLBACK_LIMIT = 64  # bytes of callback data Telegram accepts
 TOAST_LIMIT = 200
+TEXT_LIMIT = 4000  # Telegram takes 4,096 characters a message; a margin for how it counts them
 _PRESENT: frozenset[str] = frozenset({ChatMemberStatus.MEMBER, ChatMemberStatus.ADMINISTRATOR})
 MAX_ATTEMPTS = 5
 UNATTACHED_FILE_SECONDS = 600
@@ -381,13 +383,17 @@ class TelegramTransport:
         if reply.reply_to and reply.reply_to.startswith(f"{room.room_id}:"):
             quoted = int(reply.reply_to.rsplit(":", 1)[1])
             reply_parameters = ReplyParameters(quoted, allow_sending_without_reply=True)
-        sent = await self._call(
-            bot.send_message,
-            int(room.room_id),
-            **_rendered(reply),
-            reply_parameters=reply_parameters,
-            reply_markup=await self._keyboard(reply.buttons),
-        )
+        rendered = _rendered(reply)
+        pieces = [rendered] if len(rendered["text"]) <= TEXT_LIMIT else _plain_pieces(reply.text)
+        for number, piece in enumerate(pieces, start=1):
+            last = number == len(pieces)
+            sent = await self._call(
+                bot.send_message,
+                int(room.room_id),
+                **piece,
+                reply_parameters=reply_parameters if number == 1 else None,
+                reply_markup=await self._keyboard(reply.buttons) if last else None,  # edits find them last
+            )
         if reply.file is not None:
             await self._call(
                 bot.send_document,
@@ -479,6 +485,12 @@ class TelegramTransport:
 def _seconds(error: RetryAfter) -> float:
     wait = error.retry_after
     return wait.total_seconds() if isinstance(wait, timedelta) else float(wait)
+
+
+def _plain_pieces(text: str) -> list[dict[str, Any]]:
+    """A text over Telegram's limit, as plain messages cut at line ends (formatting is dropped:
+    entities would have to be split with their offsets)."""
+    return [{"text": piece} for piece in split_text(text, TEXT_LIMIT)]
 
 
 def _rendered(reply: Reply) -> dict[str, Any]:

@@ -6,7 +6,7 @@ from datetime import datetime, time
 from zoneinfo import ZoneInfo
 
 from bot import arguments
-from bot.commands import Call, Command, Option, Param, text
+from bot.commands import Call, Command, Option, Param, at_most, text
 from bot.context import Context
 from bot.timeparse import parse_when, shown
 from bot.transports.base import OutgoingFile, Reply
@@ -35,14 +35,14 @@ async def status(raw: str, ctx: Context) -> DeliverableStatus:
     return deliverables.status_named(raw)
 
 
-TITLE = Param("title", text)
-DESCRIPTION = Param("description", text, required=False, rest=True)
+TITLE = Param("title", at_most(200))
+DESCRIPTION = Param("description", at_most(2000), required=False, rest=True)
 DUE = Option("due", "<date>", due_date)
 DELIVERABLE = Param("id", arguments.number)
 DRAFT_OF = Param("deliverable", arguments.number)
 TEXT = Param("text", text, required=False, rest=True)
 VERSION = Param("version", version_number)
-COMMENT = Param("text", text, rest=True)
+COMMENT = Param("text", at_most(2000), rest=True)
 STATUS = Param("status", status)
 FINAL_VERSION = Param("version", version_number, required=False)
 

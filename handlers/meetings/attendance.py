@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from bot.commands import Call, Command, Param, text
+from bot.commands import Call, Command, Param, at_most
 from bot.context import Context
 from bot.transports.base import OutgoingFile, Reply
 from handlers.meetings.refs import meeting_ref
@@ -16,9 +16,9 @@ from storage.rules.access import Access
 from storage.rules.documents import NotADraft, classify, safe_name
 
 MEETING = Param("id", meeting_ref)
-ANSWER = Param("answer", text)
-ITEM = Param("item", text, required=False, rest=True)
-MINUTES = Param("text", text, required=False, rest=True)
+ANSWER = Param("answer", at_most(20))
+ITEM = Param("item", at_most(500), required=False, rest=True)
+MINUTES = Param("text", at_most(3000), required=False, rest=True)
 
 
 async def rsvp(ctx: Context, call: Call) -> Reply:

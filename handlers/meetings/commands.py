@@ -6,7 +6,7 @@ from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
 from bot import arguments
-from bot.commands import Call, Command, Option, Param, text
+from bot.commands import Call, Command, Option, Param, at_most
 from bot.context import Context
 from bot.timeparse import parse_when, shown
 from bot.transports.base import OutgoingFile, Reply
@@ -23,12 +23,12 @@ from storage.rules.recurrence import describe, upcoming
 
 # The start and the end are read in the meeting's zone, which tz= may give: as written here,
 # read by the handler once the zone is known.
-WHEN = Param("when", text)
-TITLE = Param("title", text)
-EVERY = Option("every", "week|2weeks|month|<RRULE>", text)
-UNTIL = Option("until", "<date>", text)
+WHEN = Param("when", at_most(100))
+TITLE = Param("title", at_most(200))
+EVERY = Option("every", "week|2weeks|month|<RRULE>", at_most(200))
+UNTIL = Option("until", "<date>", at_most(100))
 DURATION = Option("duration", "90m", arguments.minutes)
-LINK = Option("link", "<video link>", text)
+LINK = Option("link", "<video link>", at_most(500))
 TZ = Option("tz", "Europe/Rome", arguments.zone)
 MEETING = Param("id", meeting_ref)
 SOME_MEETING = Param("id", meeting_ref, required=False)

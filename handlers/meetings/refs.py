@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from bot.arguments import LARGEST_ID
 from bot.context import Context
 from storage.errors import Refused
+from storage.rules.text import quote
 
 _REF = re.compile(r"^#?(\d{1,18})(?:\.(\d{1,9}))?$")
 
@@ -22,6 +23,6 @@ async def meeting_ref(raw: str, ctx: Context) -> MeetingRef:
     found = _REF.match(raw.strip())
     if found is None or any(int(part) > LARGEST_ID for part in found.groups() if part):
         raise Refused(
-            f"{raw!r} is not a meeting: give its number (12) or one occurrence (12.3); /meeting list shows them."
+            f"{quote(raw)} is not a meeting: give its number (12) or one occurrence (12.3); /meeting list shows them."
         )
     return MeetingRef(int(found.group(1)), int(found.group(2)) if found.group(2) else None)

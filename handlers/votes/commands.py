@@ -6,7 +6,7 @@ import dataclasses
 from datetime import timedelta
 
 from bot import arguments
-from bot.commands import Call, Command, Option, Param, text
+from bot.commands import Call, Command, Option, Param, at_most
 from bot.context import Context
 from bot.timeparse import shown
 from bot.transports.base import Reply
@@ -23,10 +23,10 @@ from storage.rules.voting import Majority
 
 DEFAULT_OPTIONS = ("yes", "no", "abstain")
 
-QUESTION = Param("question", text)
+QUESTION = Param("question", at_most(300))
 VOTE = Param("id", arguments.number)
-OPTION = Param("option", text, rest=True)
-OPTIONS = Option("options", "yes|no|abstain", text)
+OPTION = Param("option", at_most(200), rest=True)
+OPTIONS = Option("options", "yes|no|abstain", at_most(1000))
 APPROVE = Option("approve", "<deliverable>.<version>", version_ref)
 CLOSES = Option("closes", "<time>", arguments.moment)
 QUORUM = Option("quorum", "50%", arguments.share)

@@ -17,6 +17,8 @@ from zoneinfo import ZoneInfo
 
 from dateutil.rrule import rrulestr
 
+from storage.rules.text import quote
+
 MAX_OCCURRENCES = 520  # ten years of weekly meetings
 SHORTHANDS = {"week": "FREQ=WEEKLY", "weekly": "FREQ=WEEKLY", "2weeks": "FREQ=WEEKLY;INTERVAL=2", "day": "FREQ=DAILY"}
 ALLOWED_FREQUENCIES = {"DAILY", "WEEKLY", "MONTHLY", "YEARLY"}
@@ -85,7 +87,7 @@ def make_rule(every: str, local_start: datetime, zone: str, until: date | None) 
     parts = _parts(body) if "=" in body else {}
     if parts.get("FREQ") not in ALLOWED_FREQUENCIES:
         raise RuleError(
-            f"every= is week, 2weeks, month or an RRULE with FREQ=DAILY|WEEKLY|MONTHLY|YEARLY, not {every!r}."
+            f"every= is week, 2weeks, month or an RRULE with FREQ=DAILY|WEEKLY|MONTHLY|YEARLY, not {quote(every)}."
         )
     if until is not None:
         if "COUNT" in parts or "UNTIL" in parts:
@@ -145,7 +147,7 @@ def _parts(body: str) -> dict[str, str]:
     for item in filter(None, body.split(";")):
         key, sep, value = item.partition("=")
         if not sep or not value:
-            raise RuleError(f"{item!r} in the rule is not KEY=VALUE.")
+            raise RuleError(f"{quote(item)} in the rule is not KEY=VALUE.")
         parts[key.strip()] = value.strip()
     return parts
 
