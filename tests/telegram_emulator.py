@@ -166,6 +166,7 @@ class BotApiEmulator:
         self.flood_control: FloodControl | None = None  # Telegram's own limits, when turned on
         self.pinned: dict[int, list[int]] = {}  # chat id → pinned message ids
         self.pin_forbidden: set[int] = set()  # chats where the bot may not pin
+        self.send_latency = 0.0  # seconds every send and callback answer takes, as over a slow link
         self.bot_admin_in: set[int] = set()  # groups where the bot is an admin who may delete messages
         self.deleted: dict[int, list[SentMessage]] = {}  # chat id → messages deleted, as they were
         self.failing: dict[int, list[ApiError]] = {}  # chat id → errors its next sends meet
@@ -218,6 +219,8 @@ class BotApiEmulator:
         params = await _params(request)
         self.calls.append(method)
         handler = getattr(self, f"_api_{method}", None)
+        if self.send_latency and method.startswith(("send", "answerCallbackQuery")):
+            await asyncio.sleep(self.send_latency)
         try:
             if handler is None:
                 raise ApiError(404, "Not Found: method not found")

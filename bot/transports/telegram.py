@@ -103,14 +103,28 @@ _TAG = re.compile(r"</?([a-zA-Z][\w-]*)")
 
 
 class TolerantBot(ExtBot):
-    """A Bot whose getUpdates survives an update PTB cannot parse.
+    """A Bot whose getUpdates confirms only what was handled, and survives an update PTB cannot
+    parse.
+
+    Asking for the next updates (a higher offset) tells Telegram the earlier ones are done, and
+    PTB's Updater asks as soon as it has queued a batch. Here it first waits until every update
+    queued so far was handled — its command's transaction committed — so a crash (kill -9) never
+    loses a fetched update: Telegram sends it again, and its dedup mark makes the repeat harmless.
 
     PTB confirms updates only after parsing the whole batch, so one unreadable update would be
     fetched, and fail, forever — holding back every update behind it. Here the batch is read
     update by update; an unreadable one is logged and confirmed as an empty update.
     """
 
+    handled: Callable[[], Awaitable[None]] | None = None  # returns once the queued updates are handled
+
+    def confirm_only_after(self, handled: Callable[[], Awaitable[None]]) -> None:
+        with self._unfrozen():  # PTB freezes its objects once built
+            self.handled = handled
+
     async def get_updates(self, offset=None, limit=None, timeout=None, allowed_updates=None, **kwargs):  # noqa: ASYNC109 - PTB's signature
+        if self.handled is not None:
+            await self.handled()
         try:
             return await super().get_updates(
                 offset=offset, limit=limit, timeout=timeout, allowed_updates=allowed_updates, **kwargs
@@ -165,6 +179,7 @@ class TelegramTransport:
             get_updates_request=HTTPXRequest(connection_pool_size=2),
         )
         app = ApplicationBuilder().bot(bot).build()
+        bot.confirm_only_after(app.update_queue.join)
         app.add_handler(ChatMemberHandler(self._on_membership, ChatMemberHandler.MY_CHAT_MEMBER))
         app.add_handler(CallbackQueryHandler(self._on_button))
         app.add_handler(MessageHandler(filters.TEXT | filters.Document.ALL | filters.CAPTION, self._on_message))
