@@ -1,9 +1,12 @@
 """Delivers the outbox: every pending notice, after the transaction that wrote it commits.
 
 Woken after each command, at start (so a restart finishes what was left), and when a failed
-notice's back-off ends. A notice is marked sent right after its platform accepted it; a crash
-in between could send that one notice again after the restart, never lose it. Pacing within a
-platform's rate limits is the transport's business (Telegram's limiter, nio's 429 handling).
+notice's back-off ends. A notice is marked sent right after its platform accepted it, and is
+sent under a key derived from it: after a crash in between, Matrix (whose homeserver
+deduplicates transaction ids) gets back the same message and only what was missing of its
+reactions; Telegram has no such key, so there that one notice may be sent again — never lost.
+Pacing within a platform's rate limits is the transport's business (Telegram's limiter, nio's
+429 handling).
 """
 
 from __future__ import annotations
@@ -82,7 +85,13 @@ class Postman:
             final, error = True, f"{notice.platform} is not connected in this process"
         else:
             buttons = tuple(Button(label, command) for label, command in notice.buttons or ())
-            reply = Reply(notice.text, html=notice.html, buttons=buttons, private_buttons=notice.private_buttons)
+            reply = Reply(
+                notice.text,
+                html=notice.html,
+                buttons=buttons,
+                private_buttons=notice.private_buttons,
+                key=f"wgbot-notice-{notice.id}",
+            )
             try:
                 if notice.direct:
                     sent = await transport.send_direct(UserRef(notice.platform, notice.target), reply)

@@ -72,7 +72,7 @@ class Router:
                 async with self.db.transaction() as session:
                     if not await events.claim(session, incoming.platform, incoming.event_id):
                         log.info("event %s/%s seen before; ignored", incoming.platform, incoming.event_id)
-                        return None
+                        return self._seen_before(incoming)
                     binding = await rooms.binding_for(session, incoming.platform, incoming.room_id)
                     try:
                         if line is None:
@@ -190,6 +190,14 @@ class Router:
         if command is not None:
             text = f"{text}\nUsage: {command.usage}"
         return self._answer(incoming, text)
+
+    def _seen_before(self, incoming: Incoming) -> Reply | None:
+        """A redelivered event acts once. A press answered privately (a toast only its presser
+        sees) still gets an answer, in case the first one was lost with a crash; a message in a
+        room gets none, so nothing is said twice where others read it."""
+        if incoming.answered_privately:
+            return self._answer(incoming, Reply("Already done: this press was handled before.", private=True))
+        return None
 
     @staticmethod
     def _answer(incoming: Incoming, reply: Reply | str | None) -> Reply | None:

@@ -63,9 +63,99 @@ async def test_presses_fetched_before_a_kill_are_all_handled_after_the_restart(t
                 if counted == VOTERS:
                     break
                 await asyncio.sleep(0.1)
-        answered = {t["id"] for t in emulator.toasts if t["text"].startswith("Recorded: yes")}
-        assert len(answered) == VOTERS, bot.log()  # every voter answered, none twice
+        async with asyncio.timeout(10):
+            while len({t["id"] for t in emulator.toasts}) < VOTERS:  # every press answered
+                await asyncio.sleep(0.05)
+        recorded = [t["id"] for t in emulator.toasts if t["text"].startswith("Recorded: yes")]
+        assert len(recorded) == len(set(recorded))  # no press recorded twice
     finally:
         await bot.stop()
         await emulator.stop()
+        await db.close()
+
+
+async def test_a_notice_sent_just_before_a_kill_is_not_posted_again_after_the_restart(tmp_path, synapse):
+    """On Matrix: a meeting's announcement with its three RSVP reactions; the bot is killed as
+    soon as the message shows in the room, and after the restart the room has it once."""
+    import os
+    import sys
+    from datetime import timedelta
+    from pathlib import Path
+
+    from storage.models import utcnow
+    from tests.matrix_peers import WAIT, Member
+
+    bot_user, sam_user, jana_user = await synapse.register(), await synapse.register(), await synapse.register()
+    url = f"sqlite+aiosqlite:///{tmp_path / 'wgbot.sqlite3'}"
+    db = Database.connect(url)
+    await migrate.upgrade(db)
+    async with db.transaction() as session:
+        await groups.seed_founding_groups(session)
+    acme = await member_organisation(db, "ACME GmbH", joins=("pfas",))
+    await person(db, "Jana Novak", organisation=acme, accounts=(f"matrix:{jana_user.user_id}",), roles=("chair:pfas",))
+    await person(db, "Sam", accounts=(f"matrix:{sam_user.user_id}",), roles=("secretariat",))
+    config = tmp_path / "config.toml"
+    config.write_text(
+        f'[database]\nurl = "{url}"\n[files]\npath = "{tmp_path / "files"}"\n'
+        f'[matrix]\nhomeserver = "{synapse.url}"\nuser_id = "{bot_user.user_id}"\n'
+        f'password = "{bot_user.password}"\nsync_timeout_ms = 1000\n'
+    )
+    wgbot = str(Path(sys.executable).with_name("wgbot"))
+    environment = {k: v for k, v in os.environ.items() if not k.startswith("WGBOT_")}
+    runs: list[asyncio.subprocess.Process] = []
+
+    async def start() -> None:
+        log = (tmp_path / f"run-{len(runs)}.log").open("wb")
+        runs.append(
+            await asyncio.create_subprocess_exec(
+                wgbot, "-c", str(config), "run", cwd=tmp_path, env=environment, stdout=log, stderr=log
+            )
+        )
+
+    sam, jana = Member(synapse, sam_user), Member(synapse, jana_user)
+    await sam.start()
+    await jana.start()
+    try:
+        await start()
+        room = await sam.create_room(invite=[bot_user.user_id, jana_user.user_id])
+        await jana.client.join(room)
+        await sam.wait_until_joined(room, bot_user.user_id, timeout=30)
+        async with db.transaction() as session:
+            pfas = await groups.find_group(session, "pfas")
+            await rooms.bind_room(
+                session, actor="t", platform="matrix", room_id=room, purpose=RoomPurpose.GROUP, group=pfas
+            )
+        when = (utcnow() + timedelta(days=2)).strftime("%Y-%m-%d %H:%M")
+        await jana.say(room, f'/meeting schedule "{when} Etc/UTC" "Stand-up"')
+        announced = await sam.wait_for(
+            lambda e: e["sender"] == bot_user.user_id and e["content"].get("body", "").startswith("New meeting of PFAS")
+        )
+        runs[-1].kill()  # SIGKILL as soon as the message shows: its reactions and its record may be missing
+        await runs[-1].wait()
+
+        await start()
+        await asyncio.sleep(WAIT / 2)  # time for the restarted bot to deliver what it thinks is pending
+        bot_messages = [
+            e
+            for e in sam.seen
+            if e["room_id"] == room
+            and e["sender"] == bot_user.user_id
+            and e["content"].get("body", "").startswith("New meeting of PFAS")
+        ]
+        assert [e["event_id"] for e in bot_messages] == [announced["event_id"]]
+        reactions = [
+            e["content"]["m.relates_to"]["key"]
+            for e in sam.seen
+            if e["type"] == "m.reaction"
+            and e["sender"] == bot_user.user_id
+            and e["content"]["m.relates_to"]["event_id"] == announced["event_id"]
+        ]
+        assert len(reactions) == len(set(reactions)) == 3  # every RSVP reaction in place, none twice
+    finally:
+        for process in runs:
+            if process.returncode is None:
+                process.terminate()
+                await process.wait()
+        await sam.stop()
+        await jana.stop()
         await db.close()

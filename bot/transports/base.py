@@ -98,6 +98,9 @@ class Reply:
     private_buttons: bool = False
     # For the sender's eyes only (a secret ballot's receipt): never posted where others read it.
     private: bool = False
+    # The same key sent again (after a crash between sending and recording it) is the same
+    # message: a platform that deduplicates (Matrix, by transaction id) keeps one copy.
+    key: str | None = None
 
 
 # The router: the answer to one incoming message, or None to stay silent. The transport renders

@@ -347,13 +347,18 @@ class MatrixTransport:
     # ── outgoing ─────────────────────────────────────────────────────────────────────────────
 
     async def send(self, room: RoomRef, reply: Reply) -> MessageRef:
+        """Send a reply: its pieces, the message with its buttons' reactions, its file. With a
+        key, every event's transaction id derives from it, so sending it again after a crash
+        gives back the same events (the homeserver deduplicates) and places what was missing."""
         if reply.withdraw and reply.reply_to:
             reply = await self._withdraw(room, reply)
         reply = _private_choice(reply)
+        key = reply.key or uuid.uuid4().hex
         if len(reply.text) > TEXT_LIMIT:  # an event is at most 64 KiB: plain text, in pieces
             *first, last = split_text(reply.text, TEXT_LIMIT)
-            for piece in first:
-                await self._send_content(room.room_id, self._message_content(replace(reply, text=piece, html=None)))
+            for number, piece in enumerate(first, start=1):
+                content = self._message_content(replace(reply, text=piece, html=None))
+                await self._send_content(room.room_id, content, tx_id=f"{key}-part{number}")
                 reply = replace(reply, reply_to=None)
             reply = replace(reply, text=last, html=None)
         content = self._message_content(reply)
@@ -362,17 +367,18 @@ class MatrixTransport:
             content[BUTTONS_KEY] = choices
             legend = " · ".join(f"{emoji} {b.label}" for emoji, b in zip(choices, reply.buttons, strict=True))
             content["body"] += f"\n\nReact with {legend} — or send the command, e.g. {reply.buttons[0].command}"
-        message_id = await self._send_content(room.room_id, content)
+        message_id = await self._send_content(room.room_id, content, tx_id=key)
         if choices:
             self._buttons[message_id] = choices
-            for emoji in choices:
+            for number, emoji in enumerate(choices, start=1):
                 await self._send_content(
                     room.room_id,
                     {"m.relates_to": {"rel_type": "m.annotation", "event_id": message_id, "key": emoji}},
                     event_type="m.reaction",
+                    tx_id=f"{key}-reaction{number}",
                 )
         if reply.file is not None:
-            await self._send_file(room.room_id, reply.file)
+            await self._send_file(room.room_id, reply.file, tx_id=f"{key}-file")
         return MessageRef(room, message_id)
 
     async def _withdraw(self, room: RoomRef, reply: Reply) -> Reply:
@@ -433,7 +439,7 @@ class MatrixTransport:
             content["m.mentions"] = {"user_ids": [sender]} if sender else {}
         return content
 
-    async def _send_file(self, room_id: str, file: OutgoingFile) -> None:
+    async def _send_file(self, room_id: str, file: OutgoingFile, tx_id: str) -> None:
         uploaded, _ = await self.client.upload(
             lambda *_: file.content,
             content_type=file.media_type,
@@ -451,13 +457,16 @@ class MatrixTransport:
                 "url": uploaded.content_uri,
                 "info": {"mimetype": file.media_type, "size": len(file.content)},
             },
+            tx_id=tx_id,
         )
 
-    async def _send_content(self, room_id: str, content: dict[str, Any], event_type: str = "m.room.message") -> str:
+    async def _send_content(
+        self, room_id: str, content: dict[str, Any], event_type: str = "m.room.message", tx_id: str | None = None
+    ) -> str:
         """Send one event. nio waits out rate limits (M_LIMIT_EXCEEDED's retry_after_ms) and
         retries network failures with backoff, re-sending under the same transaction id, so the
         homeserver keeps one event even when an attempt succeeded but its answer was lost."""
-        answer = await self.client.room_send(room_id, event_type, content, tx_id=uuid.uuid4().hex)
+        answer = await self.client.room_send(room_id, event_type, content, tx_id=tx_id or uuid.uuid4().hex)
         if not isinstance(answer, RoomSendResponse):
             raise MatrixError(f"could not send to {room_id}: {answer.message}")
         return answer.event_id
