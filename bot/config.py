@@ -77,6 +77,8 @@ class MatrixSettings(Section):
     # Besides the secretariat's linked accounts, who may invite the bot into rooms.
     allowed_inviters: list[str] = Field(default_factory=list)
     sync_timeout_ms: int = Field(default=30_000, ge=0, le=300_000)
+    # Events a room's timeline brings per sync; a burst beyond it is fetched page by page.
+    sync_timeline_limit: int = Field(default=250, ge=1, le=1000)
 
     @field_validator("homeserver")
     @classmethod

@@ -291,3 +291,69 @@ async def test_a_wrong_password_stops_the_start_with_one_clear_line(synapse, db)
     bot_user = await synapse.register()
     with pytest.raises(TransportUnavailable, match=rf"^matrix: could not log in as {bot_user.user_id}"):
         await start_bot(synapse, bot_user.__class__(bot_user.user_id, "", "wrong-password"), db)
+
+
+async def test_a_burst_larger_than_a_sync_brings_is_handled_whole(synapse, db):
+    """Thirty representatives vote within a moment; the bot's sync brings five events per room,
+    so the homeserver leaves a gap, which the bot pages back through: every ballot counted,
+    every voter answered once."""
+    from sqlalchemy import func, select
+
+    from storage.models import Ballot
+
+    voters_count = 30
+    bot_user, sam_user = await synapse.register(), await synapse.register()
+    await person(db, "Sam Secretariat", accounts=(f"matrix:{sam_user.user_id}",), roles=("secretariat",))
+    voters = []
+    for n in range(voters_count):
+        user = await synapse.register()
+        organisation = await member_organisation(db, f"Member {n:02d}", joins=("pfas",))
+        await person(db, f"Voter {n}", organisation=organisation, accounts=(f"matrix:{user.user_id}",))
+        voters.append(Member(synapse, user))
+    chair = await synapse.register()
+    acme = await member_organisation(db, "ACME GmbH", joins=("pfas",))
+    await person(db, "Jana Novak", organisation=acme, accounts=(f"matrix:{chair.user_id}",), roles=("chair:pfas",))
+    sam, jana = Member(synapse, sam_user), Member(synapse, chair)
+    await sam.start()
+    bot = await start_bot(synapse, bot_user, db, sync_timeline_limit=5)
+    try:
+        room = await sam.create_room(invite=[bot_user.user_id, chair.user_id, *(v.user_id for v in voters)])
+        for member in (jana, *voters):
+            await member.client.join(room)
+        await sam.wait_until_joined(room, bot_user.user_id)
+        async with db.transaction() as session:
+            group = await _group(session, "pfas")
+            await rooms.bind_room(
+                session, actor="test", platform="matrix", room_id=room, purpose=RoomPurpose.GROUP, group=group
+            )
+        await jana.say(room, '/vote open "Adopt the roadmap?"')
+        await sam.wait_for(lambda e: e["content"].get("body", "").startswith("Vote #1 (PFAS)"))
+        await asyncio.gather(*(voter.say(room, "/vote 1 yes") for voter in voters))
+        async with asyncio.timeout(60):
+            while True:
+                async with db.transaction() as session:
+                    if await session.scalar(select(func.count()).select_from(Ballot)) == voters_count:
+                        break
+                await asyncio.sleep(0.2)
+        async with asyncio.timeout(30):
+            while True:
+                answers = [
+                    e["content"]["body"]
+                    for e in sam.from_sender(bot_user.user_id, room)
+                    if e["content"].get("body", "").startswith("Recorded: yes for Member")
+                ]
+                if len(answers) >= voters_count:
+                    break
+                await asyncio.sleep(0.2)
+        await asyncio.sleep(1)
+        answers = [
+            e["content"]["body"]
+            for e in sam.from_sender(bot_user.user_id, room)
+            if e["content"].get("body", "").startswith("Recorded: yes for Member")
+        ]
+        assert sorted(answers) == sorted(f"Recorded: yes for Member {n:02d}" for n in range(voters_count))
+    finally:
+        await bot.stop()
+        await sam.stop()
+        for member in (jana, *voters):
+            await member.client.close()

@@ -35,6 +35,7 @@ from nio import (
     RoomGetStateEventResponse,
     RoomMessageFile,
     RoomMessageImage,
+    RoomMessagesResponse,
     RoomMessageText,
     RoomRedactError,
     RoomSendResponse,
@@ -70,11 +71,7 @@ PLATFORM = "matrix"
 BUTTONS_KEY = "org.wgbot.buttons"  # emoji → command, in the content of the bot's own message
 NAMED_EMOJI = {"yes": "👍", "no": "👎", "abstain": "🤷", "maybe": "🤔"}
 NUMBERED_EMOJI = ["1️⃣", "2️⃣", "3️⃣", "4️⃣", "5️⃣", "6️⃣", "7️⃣", "8️⃣", "9️⃣", "🔟"]
-SYNC_FILTER = {
-    "presence": {"types": []},
-    "account_data": {"types": ["m.direct"]},
-    "room": {"timeline": {"limit": 100}, "ephemeral": {"types": []}},
-}
+MAX_GAP_PAGES = 100  # pages of missed events fetched to close one gap (100 events a page)
 MAX_NETWORK_RETRIES = 8  # with nio's doubling backoff, about two minutes of trying
 ENCRYPTED_NOTICE = (
     "This room is end-to-end encrypted, and wgbot cannot read encrypted rooms yet. "
@@ -177,7 +174,7 @@ class MatrixTransport:
         log.info("matrix: logged in as %s, new device %s", answer.user_id, answer.device_id)
 
     async def _sync(self, since: str | None, wait_ms: int) -> SyncResponse:
-        answer = await self.client.sync(timeout=wait_ms, since=since, sync_filter=SYNC_FILTER)
+        answer = await self.client.sync(timeout=wait_ms, since=since, sync_filter=self._sync_filter)
         if isinstance(answer, SyncError):
             raise _SyncFailed(answer)
         return answer
@@ -205,7 +202,7 @@ class MatrixTransport:
             self._handling = True
             try:
                 await self._handle_invites(answer)
-                await self._handle_timeline(answer)
+                await self._handle_timeline(answer, since)
                 since = answer.next_batch
                 await self.memory.put("next_batch", since)
             finally:
@@ -241,15 +238,53 @@ class MatrixTransport:
             self._direct_rooms.setdefault(inviter, room_id)
         log.info("matrix: joined %s at the invitation of %s", room_id, inviter)
 
-    async def _handle_timeline(self, answer: SyncResponse) -> None:
+    @property
+    def _sync_filter(self) -> dict[str, Any]:
+        return {
+            "presence": {"types": []},
+            "account_data": {"types": ["m.direct"]},
+            "room": {"timeline": {"limit": self.settings.sync_timeline_limit}, "ephemeral": {"types": []}},
+        }
+
+    async def _handle_timeline(self, answer: SyncResponse, since: str) -> None:
         for room_id, info in answer.rooms.join.items():
-            for event in info.timeline.events:
+            events = list(info.timeline.events)
+            if info.timeline.limited and info.timeline.prev_batch:
+                # More came than a sync brings: the homeserver sent the newest and left a gap.
+                events = await self._missed(room_id, info.timeline.prev_batch, since) + events
+            for event in events:
                 if event.sender == self.client.user_id:
                     continue
                 try:
                     await self._on_event(room_id, event)
                 except Exception:  # one odd event must never stop the others
                     log.exception("matrix: could not handle event %s in %s", event.event_id, room_id)
+
+    async def _missed(self, room_id: str, before: str, since: str) -> list[Any]:
+        """The events of a room between the last sync and a limited timeline, oldest first, and
+        never from before the bot joined (a room's history is not for it). Events already
+        handled may come again: their dedup mark makes that harmless."""
+        missed: list[Any] = []
+        token = before
+        for _ in range(MAX_GAP_PAGES):
+            page = await self.client.room_messages(room_id, start=token, end=since, limit=100)
+            if not isinstance(page, RoomMessagesResponse):
+                log.error("matrix: could not fetch the events missed in %s (%s)", room_id, page.message)
+                return missed
+            for newest_first, event in enumerate(page.chunk):
+                if self._is_own_join(event):
+                    return list(reversed(page.chunk[:newest_first])) + missed
+            missed = list(reversed(page.chunk)) + missed
+            if not page.chunk or not page.end or page.end == token:
+                return missed
+            token = page.end
+        log.error("matrix: more than %d events were missed in %s; the oldest are not handled", len(missed), room_id)
+        return missed
+
+    def _is_own_join(self, event: Any) -> bool:
+        return bool(
+            getattr(event, "state_key", None) == self.client.user_id and getattr(event, "membership", None) == "join"
+        )
 
     async def _on_event(self, room_id: str, event: Any) -> None:
         if isinstance(event, RoomMessageText):
