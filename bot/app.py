@@ -20,7 +20,7 @@ from bot.router import Router
 from bot.scheduler import Scheduler
 from bot.transports.base import AttachmentRef, Incoming, Reply, Transport
 from bot.transports.console import ConsoleTransport
-from storage import events, groups, migrate, people
+from storage import announcements, events, groups, migrate, people, rooms
 from storage.db import Database
 from storage.models import utcnow
 from storage.transport_state import TransportMemory
@@ -76,9 +76,9 @@ class App:
         )
         self.leadership = Leadership(db, on_elected=self._lead, on_deposed=self._follow)
         self.router = Router(db, registry_of(areas), settings, fetch=self.fetch, on_change=self._follow_up)
-        for transport in transports:
-            if isinstance(transport, ConsoleTransport):
-                transport.after_each_command = self.postman.settled
+        self.console = next((t for t in transports if isinstance(t, ConsoleTransport)), None)
+        if self.console is not None:
+            self.console.after_each_command = self._settle_if_leading
         self._stopping = asyncio.Event()
         self.started = asyncio.Event()  # every transport is connected and listening
 
@@ -93,11 +93,17 @@ class App:
                 loop.add_signal_handler(signum, self.request_stop)
         started: list[Transport] = []
         try:
+            await self._rooms_for_this_process()
             for transport in self.transports.values():
                 await transport.start(self.handle)
                 started.append(transport)
                 log.info("%s transport started", transport.platform)
             await self.leadership.start()
+            if self.console is not None and not self.leadership.leading.is_set():
+                self.console.tell_operator(
+                    "Another wgbot process serves this database: this console neither schedules nor "
+                    "delivers (your commands work; their notices go out from that process)."
+                )
             self.started.set()
             waits = [asyncio.create_task(self._stopping.wait())]
             waits += [asyncio.create_task(t.finished.wait()) for t in started]
@@ -121,6 +127,23 @@ class App:
         reply = await self.router.handle(incoming)
         self.postman.wake()
         return reply
+
+    async def _rooms_for_this_process(self) -> None:
+        """The console's rooms exist while the console is used, and never as delivery targets
+        of a process that serves chat platforms without it."""
+        async with self.db.transaction() as session:
+            if self.console is not None:
+                await rooms.bind_console(session)
+                return
+            if not self.transports:
+                return  # serves nothing (a test's bare App): nothing to deliver, nothing to tidy
+            for announcement_id in await rooms.unbind_console(session):
+                await announcements.report_if_settled(session, announcement_id)
+
+    async def _settle_if_leading(self) -> None:
+        """After a console command: deliver what it queued, if this process is the one that delivers."""
+        if self.leadership.leading.is_set():
+            await self.postman.settled()
 
     async def _lead(self) -> None:
         """This process now delivers and schedules: first whatever a previous run left undone

@@ -4,18 +4,23 @@ Every process answers commands, but only one fires reminders and deadlines and d
 outbox, or two processes could each send the same notice. With PostgreSQL the leader is the
 holder of a session-level advisory lock, on a connection kept open for the purpose: when that
 process dies, PostgreSQL drops its session and its lock, and a follower, which keeps trying,
-takes over. With SQLite there is one bot per database file (the command line's admin commands
-only write records), so it always leads.
+takes over. With SQLite the leader holds an exclusive lock on a file beside the database
+(`<database>.lead`), which the operating system releases when the process ends, however it
+ends; a second process on the same file (a console opened beside the running bot) follows.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import fcntl
 import logging
 from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import IO
 
 from sqlalchemy import text
+from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from storage.db import Database
@@ -39,12 +44,10 @@ class Leadership:
         self.leading = asyncio.Event()
         self._task: asyncio.Task | None = None
         self._connection: AsyncConnection | None = None
+        self._lock_file: IO[bytes] | None = None
 
     async def start(self) -> None:
-        """Lead at once if the lock is free (always on SQLite); else keep trying in the background."""
-        if not self.db.is_postgres:
-            await self._elected()
-            return
+        """Lead at once if the lock is free; else keep trying in the background."""
         await self._try_to_lead()
         self._task = asyncio.create_task(self._watch(), name="leadership")
 
@@ -69,6 +72,12 @@ class Leadership:
                 await self._try_to_lead()
 
     async def _try_to_lead(self) -> None:
+        if not self.db.is_postgres:
+            if self._lock_sqlite():
+                await self._elected()
+            else:
+                log.debug("leadership: another process leads")
+            return
         try:
             if self._connection is None:
                 self._connection = await self.db.engine.connect()
@@ -83,7 +92,22 @@ class Leadership:
         else:
             log.debug("leadership: another process leads")
 
+    def _lock_sqlite(self) -> bool:
+        database = make_url(self.db.url).database
+        if not database or database == ":memory:":
+            return True  # no file, so no other process can share it
+        lock = Path(f"{database}.lead").open("ab")  # noqa: SIM115 - held for as long as this process leads
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            lock.close()
+            return False
+        self._lock_file = lock
+        return True
+
     async def _still_connected(self) -> bool:
+        if not self.db.is_postgres:
+            return True  # the file lock holds until this process lets go of it
         if self._connection is None:
             return False
         try:
@@ -103,7 +127,10 @@ class Leadership:
         await self.on_deposed()
 
     async def _release(self) -> None:
-        """Closing the session releases the lock (or it is already gone with the connection)."""
+        """Closing the session (or the lock file) releases the lock (or it is already gone)."""
+        if self._lock_file is not None:
+            lock, self._lock_file = self._lock_file, None
+            lock.close()
         if self._connection is not None:
             connection, self._connection = self._connection, None
             with contextlib.suppress(Exception):

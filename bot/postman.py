@@ -70,42 +70,38 @@ class Postman:
             last_id = 0  # each notice once per round; a failed one waits for its back-off
             while True:  # until nothing is left, including what this round's sends queued (reports)
                 async with self.db.transaction() as session:
-                    batch = await notices.pending(session, utcnow(), after_id=last_id)
+                    batch = await notices.pending(session, utcnow(), self.transports.keys(), after_id=last_id)
                     if not batch:
-                        return await notices.next_retry(session)
+                        return await notices.next_retry(session, self.transports.keys())
                 for notice in batch:
                     await self._deliver(notice)
                     last_id = notice.id
 
     async def _deliver(self, notice: Notice) -> None:
         """Send one notice and record how it went (and, for an announcement, maybe the report)."""
-        transport = self.transports.get(notice.platform)
+        transport = self.transports[notice.platform]  # only notices for platforms served here come
         final, error, remark, sent = False, None, None, None
-        if transport is None:
-            final, error = True, f"{notice.platform} is not connected in this process"
-        else:
-            buttons = tuple(Button(label, command) for label, command in notice.buttons or ())
-            reply = Reply(
-                notice.text,
-                html=notice.html,
-                buttons=buttons,
-                private_buttons=notice.private_buttons,
-                key=f"wgbot-notice-{notice.id}",
-            )
-            try:
-                if notice.direct:
-                    sent = await transport.send_direct(UserRef(notice.platform, notice.target), reply)
-                else:
-                    sent = await transport.send(RoomRef(notice.platform, notice.target), reply)
-            except Undeliverable as refused:
-                final, error = True, str(refused)
-            except Exception as failure:  # retried after a back-off
-                log.warning(
-                    "postman: notice %s to %s:%s failed: %r", notice.id, notice.platform, notice.target, failure
-                )
-                error = _reason(failure)
+        buttons = tuple(Button(label, command) for label, command in notice.buttons or ())
+        reply = Reply(
+            notice.text,
+            html=notice.html,
+            buttons=buttons,
+            private_buttons=notice.private_buttons,
+            # Unique for ever: SQLite may give a deleted notice's id to a new one.
+            key=f"wgbot-notice-{notice.id}-{notice.created_at.timestamp():.6f}",
+        )
+        try:
+            if notice.direct:
+                sent = await transport.send_direct(UserRef(notice.platform, notice.target), reply)
             else:
-                remark = await self._pin(transport, notice, sent) if notice.pin else None
+                sent = await transport.send(RoomRef(notice.platform, notice.target), reply)
+        except Undeliverable as refused:
+            final, error = True, str(refused)
+        except Exception as failure:  # retried after a back-off
+            log.warning("postman: notice %s to %s:%s failed: %r", notice.id, notice.platform, notice.target, failure)
+            error = _reason(failure)
+        else:
+            remark = await self._pin(transport, notice, sent) if notice.pin else None
         async with self.db.transaction() as session:
             if error is None:
                 settled = await notices.mark_sent(session, notice.id, sent.message_id if sent else None, remark)

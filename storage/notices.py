@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Collection, Iterable
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.models import ChatAccount, Notice, NoticeStatus, Person, RoomBinding, RoomPurpose, utcnow
@@ -151,13 +151,17 @@ async def to_representatives(
     return len(added)
 
 
-async def pending(session: AsyncSession, now: datetime, after_id: int = 0, limit: int = BATCH) -> list[Notice]:
-    """Pending notices due by `now`, in the order they were written, from after `after_id`."""
+async def pending(
+    session: AsyncSession, now: datetime, platforms: Collection[str], after_id: int = 0, limit: int = BATCH
+) -> list[Notice]:
+    """Pending notices for `platforms` due by `now`, in the order they were written, from after
+    `after_id`. Another platform's notices wait for a process that serves it."""
     return list(
         await session.scalars(
             select(Notice)
             .where(
                 Notice.status == NoticeStatus.PENDING,
+                Notice.platform.in_(platforms),
                 Notice.id > after_id,
                 or_(Notice.not_before.is_(None), Notice.not_before <= now),
             )
@@ -167,10 +171,12 @@ async def pending(session: AsyncSession, now: datetime, after_id: int = 0, limit
     )
 
 
-async def next_retry(session: AsyncSession) -> datetime | None:
-    """When the soonest notice that is backing off may be tried again."""
+async def next_retry(session: AsyncSession, platforms: Collection[str]) -> datetime | None:
+    """When the soonest notice for `platforms` that is backing off may be tried again."""
     return await session.scalar(
-        select(func.min(Notice.not_before)).where(Notice.status == NoticeStatus.PENDING, Notice.not_before.is_not(None))
+        select(func.min(Notice.not_before)).where(
+            Notice.status == NoticeStatus.PENDING, Notice.platform.in_(platforms), Notice.not_before.is_not(None)
+        )
     )
 
 
@@ -180,6 +186,18 @@ async def mark_sent(session: AsyncSession, notice_id: int, message_id: str | Non
     sent.status, sent.sent_at, sent.attempts = NoticeStatus.SENT, utcnow(), sent.attempts + 1
     sent.message_id, sent.last_error = message_id, remark
     return sent
+
+
+async def erase(session: AsyncSession, topic: str, why: str) -> None:
+    """Blank the text of every notice about `topic` (those not yet delivered are not delivered).
+    Rows are kept, never deleted: the postman may be recording one of them at this moment, and a
+    deleted id could be given to a new notice."""
+    await session.execute(
+        update(Notice)
+        .where(Notice.topic == topic, Notice.status == NoticeStatus.PENDING)
+        .values(status=NoticeStatus.FAILED, last_error=why)
+    )
+    await session.execute(update(Notice).where(Notice.topic == topic).values(text=f"({why})", html=None))
 
 
 async def sent_on(session: AsyncSession, topic: str) -> list[Notice]:

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import joinedload, selectinload
 
 from storage import audit
 from storage.errors import Refused
-from storage.models import RoomBinding, RoomPurpose, WorkingGroup
+from storage.models import Notice, NoticeStatus, RoomBinding, RoomPurpose, WorkingGroup
 from storage.platforms import split_ref
 
 
@@ -71,3 +71,39 @@ def describe(binding: RoomBinding) -> str:
     if binding.purpose == RoomPurpose.GROUP and binding.group is not None:
         return f"the {binding.group.name} working group"
     return f"the {binding.purpose.value}"
+
+
+CONSOLE = "console"
+
+
+async def bind_console(session: AsyncSession) -> int:
+    """The console's rooms, for trying wgbot locally: one per working group (named by its short
+    id), the plenary and the secretariat. Idempotent; returns how many were bound now."""
+    bound = {b.room_id for b in await session.scalars(select(RoomBinding).where(RoomBinding.platform == CONSOLE))}
+    wanted: list[tuple[str, RoomPurpose, int | None]] = [
+        (g.slug, RoomPurpose.GROUP, g.id) for g in await session.scalars(select(WorkingGroup))
+    ]
+    wanted += [(p.value, p, None) for p in (RoomPurpose.PLENARY, RoomPurpose.SECRETARIAT)]
+    added = [
+        RoomBinding(platform=CONSOLE, room_id=room_id, purpose=purpose, group_id=group_id)
+        for room_id, purpose, group_id in wanted
+        if room_id not in bound
+    ]
+    session.add_all(added)
+    await session.flush()
+    return len(added)
+
+
+async def unbind_console(session: AsyncSession) -> set[int]:
+    """No console rooms while chat platforms are served: they are never delivery targets of a
+    chat bot. Their pending notices go too; returns the announcements those belonged to."""
+    dropped = set(
+        await session.scalars(
+            select(Notice.announcement_id).where(
+                Notice.platform == CONSOLE, Notice.status == NoticeStatus.PENDING, Notice.announcement_id.is_not(None)
+            )
+        )
+    )
+    await session.execute(delete(Notice).where(Notice.platform == CONSOLE, Notice.status == NoticeStatus.PENDING))
+    await session.execute(delete(RoomBinding).where(RoomBinding.platform == CONSOLE))
+    return {a for a in dropped if a is not None}

@@ -23,7 +23,6 @@ from storage.models import (
     Ballot,
     BallotCast,
     ElectorateMember,
-    Notice,
     Organisation,
     OrganisationStatus,
     Participation,
@@ -307,7 +306,7 @@ async def close_vote(session: AsyncSession, vote_id: int, *, by: str, now: datet
     await audit.record(session, actor=by, action="vote.closed", subject=f"vote:{vote.id}", details=vote.result)
     if vote.secret:  # only the totals outlive a secret vote: no ballot, no key, no receipt
         await session.execute(delete(Ballot).where(Ballot.vote_id == vote.id))
-        await session.execute(delete(Notice).where(Notice.topic == receipt_topic(vote.id)))
+        await notices.erase(session, receipt_topic(vote.id), "a secret ballot's receipt, erased when its vote closed")
         vote.seal_key = None
     if result.passed and vote.action:
         await _carry_out(session, vote, vote.action, now)

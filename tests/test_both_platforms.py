@@ -85,7 +85,7 @@ async def test_one_process_answers_in_matrix_and_telegram_rooms_of_one_group(syn
             assert text.startswith(f"You are Jana Novak (person #{jana.id}).")
             assert f"matrix {jana_user.user_id}, telegram 1001" in text
         info = await emulator.answer_to(await emulator.say(jana_tg, TELEGRAM_GROUP, "/wg info pfas"))
-        assert "Rooms: 3" in info.text  # the console room, the Matrix room and this chat
+        assert "Rooms: 2" in info.text  # the Matrix room and this chat: no console room beside a chat bot
 
         # A vote opened on Telegram is posted in both rooms: a keyboard there, reactions here.
         await emulator.say(jana_tg, TELEGRAM_GROUP, '/vote open "Adopt the PFAS roadmap v2?"')

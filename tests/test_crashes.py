@@ -159,3 +159,56 @@ async def test_a_notice_sent_just_before_a_kill_is_not_posted_again_after_the_re
         await sam.stop()
         await jana.stop()
         await db.close()
+
+
+@pytest.mark.parametrize(
+    "database_url", ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)], indirect=True
+)
+async def test_a_console_beside_the_running_bot_neither_schedules_nor_delivers(tmp_path, database_url):
+    """An operator opens `wgbot console` on the live bot's database and announces to all: the
+    console says it does not deliver, and the running bot delivers to its Telegram group."""
+    import os
+    import sys
+    from pathlib import Path
+
+    emulator = BotApiEmulator()
+    await emulator.start()
+    jana = emulator.person(1001, "Jana")
+    emulator.group(GROUP, "PFAS", jana)
+    db = Database.connect(database_url)
+    async with db.transaction() as session:
+        pfas = await groups.find_group(session, "pfas")
+        await rooms.bind_room(
+            session, actor="t", platform="telegram", room_id=str(GROUP), purpose=RoomPurpose.GROUP, group=pfas
+        )
+    acme = await member_organisation(db, "ACME GmbH", joins=("pfas",))
+    await person(db, "Jana Novak", organisation=acme, accounts=("telegram:1001",))
+    await person(db, "Sam Secretariat", accounts=("console:sam",), roles=("secretariat",))
+    bot = Bot(tmp_path, emulator, GROUP, url=database_url)
+    try:
+        await bot.start(jana)
+        environment = {k: v for k, v in os.environ.items() if not k.startswith("WGBOT_")}
+        environment["WGBOT_DATABASE__URL"] = database_url
+        console = await asyncio.create_subprocess_exec(
+            str(Path(sys.executable).with_name("wgbot")),
+            "console",
+            "--as",
+            "sam",
+            "--room",
+            "secretariat",
+            cwd=tmp_path,
+            env=environment,
+            stdin=asyncio.subprocess.PIPE,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.STDOUT,
+        )
+        output, _ = await asyncio.wait_for(console.communicate(b"/announce all Drafts are due on Friday.\n"), 60)
+        shown = output.decode()
+        assert console.returncode == 0, shown
+        assert "Another wgbot process serves this database: this console neither schedules nor delivers" in shown
+        delivered = (await emulator.wait_for_bot(GROUP, count=2, timeout=40))[-1]
+        assert delivered.text == "Drafts are due on Friday."
+    finally:
+        await bot.stop()
+        await emulator.stop()
+        await db.close()

@@ -191,6 +191,16 @@ async def test_an_answer_longer_than_a_message_arrives_whole_in_pieces(room):
     assert pieces[0].reply_to == sent.message_id and pieces[-1].buttons()  # quoted first, buttons last
 
 
+async def test_a_telegram_only_bot_delivers_an_announcement_to_all_of_its_rooms_and_no_console_room(room):
+    await person(room.db, "Sam Secretariat", accounts=("telegram:1003",), roles=("secretariat",))
+    sam = room.emulator.person(1003, "Sam", "sam")
+    await room.ask(sam, "/start", chat_id=None)
+    queued = await room.ask(sam, "/announce all Drafts are due on Friday.", chat_id=None)
+    assert queued.text.startswith("Announcement #1 to all groups and the plenary is on its way")
+    report = (await room.emulator.wait_for_bot(1003, count=3))[-1]
+    assert report.text.startswith("Announcement #1: delivered to 1 of 1 rooms."), report.text
+
+
 async def test_flood_control_is_waited_out_and_the_answer_still_arrives(room):
     room.emulator.limit_next("sendMessage", 1, 1)
     loop = asyncio.get_running_loop()

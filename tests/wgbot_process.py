@@ -15,11 +15,14 @@ WGBOT = str(Path(sys.executable).with_name("wgbot"))
 class Bot:
     """`wgbot run` in a process of its own, with a config file pointing at the emulator."""
 
-    def __init__(self, home: Path, emulator: BotApiEmulator, group: int, extra_config: str = "") -> None:
+    def __init__(
+        self, home: Path, emulator: BotApiEmulator, group: int, extra_config: str = "", url: str | None = None
+    ) -> None:
         self.home, self.emulator, self.group = home, emulator, group
         self.config = home / "config.toml"
+        self.url = url or f"sqlite+aiosqlite:///{home / 'wgbot.sqlite3'}"
         self.config.write_text(
-            f'[database]\nurl = "sqlite+aiosqlite:///{home / "wgbot.sqlite3"}"\n'
+            f'[database]\nurl = "{self.url}"\n'
             f"[meetings]\nreminder_minutes = [1]\n"
             f'[files]\npath = "{home / "files"}"\n'
             f'[telegram]\ntoken = "{emulator.token}"\napi_url = "{emulator.base_url}"\n'

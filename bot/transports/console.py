@@ -94,6 +94,10 @@ class ConsoleTransport:
     async def fetch(self, attachment: AttachmentRef) -> bytes:
         return await asyncio.to_thread(Path(attachment.file_id).read_bytes)
 
+    def tell_operator(self, text: str) -> None:
+        """A line for the person at the console, not an answer of the bot."""
+        self._print(f"({text})")
+
     def _current_room(self) -> str:
         return f"direct:{self.user}" if self.direct else self.room
 
