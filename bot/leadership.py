@@ -120,7 +120,12 @@ class Leadership:
     async def _elected(self) -> None:
         log.info("leadership: this process runs the scheduler and the postman")
         self.leading.set()
-        await self.on_elected()
+        try:
+            await self.on_elected()
+        except Exception as error:  # e.g. the database went away while the scheduler planned
+            log.warning("leadership: could not take up the scheduler and the postman (%r); trying again", error)
+            await self._deposed()
+            await self._release()
 
     async def _deposed(self) -> None:
         self.leading.clear()

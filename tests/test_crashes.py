@@ -212,3 +212,106 @@ async def test_a_console_beside_the_running_bot_neither_schedules_nor_delivers(t
         await bot.stop()
         await emulator.stop()
         await db.close()
+
+
+class Outage:
+    """A TCP relay in front of PostgreSQL that the test can take down and bring back."""
+
+    def __init__(self, port: int = 5432) -> None:
+        self.target = port
+        self.port = 0
+        self.server: asyncio.Server | None = None
+        self.links: set[asyncio.StreamWriter] = set()
+
+    async def up(self) -> None:
+        self.server = await asyncio.start_server(self._relay, "127.0.0.1", self.port)
+        self.port = self.server.sockets[0].getsockname()[1]
+
+    async def down(self) -> None:
+        assert self.server is not None
+        self.server.close()
+        for writer in list(self.links):
+            writer.transport.abort()  # as a network that went away
+        await self.server.wait_closed()
+
+    async def _relay(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        upstream_reader, upstream_writer = await asyncio.open_connection("127.0.0.1", self.target)
+        self.links |= {writer, upstream_writer}
+
+        async def pipe(source: asyncio.StreamReader, sink: asyncio.StreamWriter) -> None:
+            try:
+                while data := await source.read(65536):
+                    sink.write(data)
+                    await sink.drain()
+            except (ConnectionError, OSError):
+                pass
+            finally:
+                sink.transport.abort()
+                self.links.discard(sink)
+
+        await asyncio.gather(pipe(reader, upstream_writer), pipe(upstream_reader, writer))
+
+
+@pytest.mark.parametrize("database_url", [pytest.param("postgres", marks=pytest.mark.postgres)], indirect=True)
+async def test_the_console_answers_through_a_database_outage_and_goes_on(tmp_path, database_url):
+    import os
+    import sys
+    from pathlib import Path
+
+    from sqlalchemy.engine import make_url
+
+    outage = Outage()
+    await outage.up()
+    through = make_url(database_url).set(host="127.0.0.1", port=outage.port).render_as_string(hide_password=False)
+    environment = {k: v for k, v in os.environ.items() if not k.startswith("WGBOT_")}
+    environment["WGBOT_DATABASE__URL"] = through
+
+    async def launch() -> asyncio.subprocess.Process:
+        return await asyncio.create_subprocess_exec(
+            str(Path(sys.executable).with_name("wgbot")),
+            "console",
+            "--as",
+            "sam",
+            "--room",
+            "pfas",
+            cwd=tmp_path,
+            env=environment,
+            stdin=asyncio.subprocess.PIPE,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=(tmp_path / "console.log").open("ab"),  # the operator's log, apart from the conversation
+        )
+
+    console = await launch()
+    assert console.stdin is not None and console.stdout is not None
+
+    async def ask(text: str) -> str:
+        console.stdin.write(f"{text}\n".encode())
+        await console.stdin.drain()
+        lines = []
+        while (line := await asyncio.wait_for(console.stdout.readline(), 45)) not in (b"\n", b""):
+            lines.append(line.decode())
+        return "".join(lines)
+
+    try:
+        for _ in range(3):  # seen here once in a while: PostgreSQL ends a brand-new database's first session
+            if "3 working groups" in await ask("/wg list"):
+                break
+            await console.wait()
+            console = await launch()
+        else:
+            raise AssertionError((tmp_path / "console.log").read_text())
+        await outage.down()
+        failed = await ask("/wg list")
+        assert "Sorry, that failed on our side and nothing was changed" in failed
+        assert console.returncode is None  # still there
+        await outage.up()
+        async with asyncio.timeout(90):  # a connection lost in the outage may hold the pool for its 30 s timeout
+            while "3 working groups" not in (answer := await ask("/wg list")):
+                assert "failed on our side" in answer
+                await asyncio.sleep(0.5)
+    finally:
+        if console.returncode is None:
+            console.stdin.close()
+            await asyncio.wait_for(console.wait(), 30)
+        if outage.server is not None:
+            outage.server.close()

@@ -59,7 +59,8 @@ async def test_one_process_leads_and_another_takes_over_when_it_dies_or_stops(da
             killed = await session.scalar(
                 text(
                     "SELECT count(pg_terminate_backend(pid)) FROM pg_locks "
-                    "WHERE locktype = 'advisory' AND granted AND pid <> pg_backend_pid()"
+                    "WHERE locktype = 'advisory' AND granted AND pid <> pg_backend_pid() "
+                    "AND database = (SELECT oid FROM pg_database WHERE datname = current_database())"
                 )
             )
         assert killed == 1

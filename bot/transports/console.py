@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import logging
 import mimetypes
 import sys
 import threading
@@ -30,6 +31,7 @@ from bot.transports.base import (
 )
 from storage.rules.documents import safe_name
 
+log = logging.getLogger(__name__)
 PLATFORM = "console"
 CONSOLE_HELP = """\
 :as <user>      speak as console user <user> (link it with: wgbot person add … --account console:<user>)
@@ -152,7 +154,11 @@ class ConsoleTransport:
         if reply is not None:
             await self.send(incoming.room, reply)
         if self.after_each_command is not None:
-            await self.after_each_command()
+            try:
+                await self.after_each_command()
+            except Exception as failure:  # e.g. the database is away for a moment: keep serving
+                log.warning("console: could not deliver the notices of %r: %r", line, failure)
+                self.tell_operator("its notices could not be delivered now; they go out later")
         if line.startswith(("/", "!")) and self._sent == sent_before:
             self._print("(no answer)")
         if line.startswith(("/", "!")) or self._sent > sent_before:
