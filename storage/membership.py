@@ -218,19 +218,14 @@ async def approve(session: AsyncSession, application_id: int, actor: Actor, now:
             f"a new member of the alliance, now taking part in {group.name}.",
         )
         joined.append(group.name)
-    application.status = ApplicationStatus.APPROVED
-    application.decided_at, application.decided_by = now, actor.label
-    application.organisation_id = organisation.id
-    await audit.record(
+    await _approved(
         session,
-        actor=actor.label,
-        action="application.approved",
-        subject=f"application:{application.id}",
-        details={
-            "organisation_id": organisation.id,
-            "representative_id": representative.id,
-            "groups": application.groups,
-        },
+        application,
+        organisation,
+        actor,
+        now,
+        "application.approved",
+        {"representative_id": representative.id, "groups": application.groups},
     )
     await notices.to_account(
         session,
@@ -241,6 +236,29 @@ async def approve(session: AsyncSession, application_id: int, actor: Actor, now:
         "Send /whoami to see it, and /link to use the bot from your other chat accounts too.",
     )
     return application
+
+
+async def _approved(
+    session: AsyncSession,
+    application: MembershipApplication,
+    organisation: Organisation,
+    actor: Actor,
+    now: datetime,
+    action: str,
+    details: dict[str, object],
+) -> None:
+    """The application is settled for `organisation`; the decision is audited."""
+    application.status = ApplicationStatus.APPROVED
+    application.decided_at, application.decided_by = now, actor.label
+    application.organisation_id = organisation.id
+    await audit.record(
+        session,
+        actor=actor.label,
+        action=action,
+        subject=f"application:{application.id}",
+        details={"organisation_id": organisation.id, **details},
+        at=now,
+    )
 
 
 async def _representative(
@@ -279,20 +297,14 @@ async def confirm_representative(
             f"#{application.id} with /approve or /reject."
         )
     representative = await _representative(session, application, organisation, actor)
-    application.status = ApplicationStatus.APPROVED
-    application.decided_at, application.decided_by = now, actor.label
-    application.organisation_id = organisation.id
-    await audit.record(
+    await _approved(
         session,
-        actor=actor.label,
-        action="application.confirmed_as_representative",
-        subject=f"application:{application.id}",
-        details={
-            "organisation_id": organisation.id,
-            "organisation_status": organisation.status.value,
-            "representative_id": representative.id,
-        },
-        at=now,
+        application,
+        organisation,
+        actor,
+        now,
+        "application.confirmed_as_representative",
+        {"organisation_status": organisation.status.value, "representative_id": representative.id},
     )
     await notices.to_account(
         session,

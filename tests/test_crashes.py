@@ -13,7 +13,7 @@ from storage.db import Database
 from storage.models import Ballot, RoomPurpose
 from tests.alliance import member_organisation, person
 from tests.telegram_emulator import BotApiEmulator
-from tests.wgbot_process import Bot
+from tests.wgbot_process import Bot, database_for
 
 pytestmark = pytest.mark.sqlite_only
 GROUP = -1007778889990
@@ -27,15 +27,7 @@ async def test_presses_fetched_before_a_kill_are_all_handled_after_the_restart(t
     jana = emulator.person(1001, "Jana")
     voters = [emulator.person(2000 + n, f"Voter {n}") for n in range(VOTERS)]
     emulator.group(GROUP, "PFAS", jana, *voters)
-    url = f"sqlite+aiosqlite:///{tmp_path / 'wgbot.sqlite3'}"
-    db = Database.connect(url)
-    await migrate.upgrade(db)
-    async with db.transaction() as session:
-        await groups.seed_founding_groups(session)
-        pfas = await groups.find_group(session, "pfas")
-        await rooms.bind_room(
-            session, actor="t", platform="telegram", room_id=str(GROUP), purpose=RoomPurpose.GROUP, group=pfas
-        )
+    db = await database_for(tmp_path, GROUP)
     acme = await member_organisation(db, "ACME GmbH", joins=("pfas",))
     await person(db, "Jana Novak", organisation=acme, accounts=("telegram:1001",), roles=("chair:pfas",))
     for n in range(VOTERS):

@@ -10,13 +10,10 @@ import pytest
 
 from bot.config import Settings
 from bot.logs import REDACTED, Redactor, keep_secrets_out
-from storage import groups, migrate, rooms
-from storage.db import Database
-from storage.models import RoomPurpose
 from tests.alliance import member_organisation, person
 from tests.matrix_peers import Member, start_bot
 from tests.telegram_emulator import BotApiEmulator
-from tests.wgbot_process import Bot
+from tests.wgbot_process import Bot, database_for
 
 pytestmark = pytest.mark.sqlite_only
 GROUP = -1004445556667
@@ -61,14 +58,7 @@ async def test_wgbot_run_at_debug_on_telegram_logs_no_token(tmp_path):
     await emulator.start()
     jana = emulator.person(1001, "Jana")
     emulator.group(GROUP, "PFAS", jana)
-    db = Database.connect(f"sqlite+aiosqlite:///{tmp_path / 'wgbot.sqlite3'}")
-    await migrate.upgrade(db)
-    async with db.transaction() as session:
-        await groups.seed_founding_groups(session)
-        pfas = await groups.find_group(session, "pfas")
-        await rooms.bind_room(
-            session, actor="t", platform="telegram", room_id=str(GROUP), purpose=RoomPurpose.GROUP, group=pfas
-        )
+    db = await database_for(tmp_path, GROUP)
     acme = await member_organisation(db, "ACME GmbH", joins=("pfas",))
     await person(db, "Jana Novak", organisation=acme, accounts=("telegram:1001",))
     await db.close()

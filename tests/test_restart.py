@@ -9,12 +9,10 @@ from datetime import timedelta
 
 import pytest
 
-from storage import groups, migrate, rooms
-from storage.db import Database
-from storage.models import RoomPurpose, utcnow
+from storage.models import utcnow
 from tests.alliance import member_organisation, person
 from tests.telegram_emulator import BotApiEmulator
-from tests.wgbot_process import Bot
+from tests.wgbot_process import Bot, database_for
 
 pytestmark = pytest.mark.sqlite_only
 GROUP = -1001112223334
@@ -30,14 +28,7 @@ async def test_a_reminder_due_while_the_bot_was_killed_arrives_once_after_restar
     await emulator.start()
     jana = emulator.person(1001, "Jana")
     emulator.group(GROUP, "PFAS", jana)
-    db = Database.connect(f"sqlite+aiosqlite:///{tmp_path / 'wgbot.sqlite3'}")
-    await migrate.upgrade(db)
-    async with db.transaction() as session:
-        await groups.seed_founding_groups(session)
-        pfas = await groups.find_group(session, "pfas")
-        await rooms.bind_room(
-            session, actor="t", platform="telegram", room_id=str(GROUP), purpose=RoomPurpose.GROUP, group=pfas
-        )
+    db = await database_for(tmp_path, GROUP)
     acme = await member_organisation(db, "ACME GmbH", joins=("pfas",))
     await person(db, "Jana Novak", organisation=acme, accounts=("telegram:1001",), roles=("chair:pfas",))
     await db.close()

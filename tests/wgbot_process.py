@@ -7,9 +7,26 @@ import os
 import sys
 from pathlib import Path
 
+from storage import groups, migrate, rooms
+from storage.db import Database
+from storage.models import RoomPurpose
 from tests.telegram_emulator import BotApiEmulator
 
 WGBOT = str(Path(sys.executable).with_name("wgbot"))
+
+
+async def database_for(home: Path, telegram_group: int) -> Database:
+    """The SQLite database `wgbot run` will use from `home`: migrated, seeded, and PFAS bound to
+    the Telegram group, as an operator leaves it before the first start."""
+    db = Database.connect(f"sqlite+aiosqlite:///{home / 'wgbot.sqlite3'}")
+    await migrate.upgrade(db)
+    async with db.transaction() as session:
+        await groups.seed_founding_groups(session)
+        pfas = await groups.find_group(session, "pfas")
+        await rooms.bind_room(
+            session, actor="t", platform="telegram", room_id=str(telegram_group), purpose=RoomPurpose.GROUP, group=pfas
+        )
+    return db
 
 
 class Bot:
