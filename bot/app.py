@@ -161,8 +161,8 @@ class App:
         if self.scheduler.running:
             await self.scheduler.sync(change for change in changed if self.scheduler.follows(change))
 
-    async def fetch(self, attachment: AttachmentRef) -> bytes:
-        return await self.transports[attachment.platform].fetch(attachment)
+    async def fetch(self, attachment: AttachmentRef, limit: int) -> bytes:
+        return await self.transports[attachment.platform].fetch(attachment, limit)
 
 
 def chat_transports(settings: Settings, db: Database, registry: Registry) -> list[Transport]:

@@ -19,7 +19,7 @@ from bot.changes import Change
 from bot.commands import PREFIXES, Command, CommandLine, Registry, read_command
 from bot.config import Settings
 from bot.context import Context, ReceivedFile
-from bot.transports.base import AttachmentRef, Incoming, Reply
+from bot.transports.base import AttachmentRef, Incoming, Reply, TooLarge
 from storage import dialogs, events, notices, people, rooms
 from storage.db import Database
 from storage.errors import Refused
@@ -27,10 +27,10 @@ from storage.models import RoomBinding, utcnow
 from storage.rules.access import REFUSALS, Actor, may
 
 log = logging.getLogger(__name__)
-Fetch = Callable[[AttachmentRef], Awaitable[bytes]]
+Fetch = Callable[[AttachmentRef, int], Awaitable[bytes]]  # the bytes, or TooLarge past the limit
 
 
-async def _no_files(attachment: AttachmentRef) -> bytes:
+async def _no_files(attachment: AttachmentRef, limit: int) -> bytes:
     raise Refused(f"Files from {attachment.platform} cannot be read here.")
 
 
@@ -176,9 +176,10 @@ class Router:
             too_big = f"{attachment.name} is larger than the {self.settings.files.max_mb:g} MB limit."
             if attachment.size is not None and attachment.size > limit:
                 raise _Usage(command, too_big)
-            data = await self.fetch(attachment)
-            if len(data) > limit:
-                raise _Usage(command, too_big)
+            try:  # read as it streams in: refused the moment it passes the limit, whatever it advertised
+                data = await self.fetch(attachment, limit)
+            except TooLarge:
+                raise _Usage(command, too_big) from None
             files.append(ReceivedFile(attachment.name, attachment.media_type, data))
         return tuple(files)
 

@@ -166,7 +166,10 @@ class BotApiEmulator:
         self.flood_control: FloodControl | None = None  # Telegram's own limits, when turned on
         self.pinned: dict[int, list[int]] = {}  # chat id → pinned message ids
         self.pin_forbidden: set[int] = set()  # chats where the bot may not pin
-        self.send_latency = 0.0  # seconds every send and callback answer takes, as over a slow link
+        self.send_latency = 0.0
+        self.served = (
+            0  # file bytes sent to the bot  # seconds every send and callback answer takes, as over a slow link
+        )
         self.bot_admin_in: set[int] = set()  # groups where the bot is an admin who may delete messages
         self.deleted: dict[int, list[SentMessage]] = {}  # chat id → messages deleted, as they were
         self.failing: dict[int, list[ApiError]] = {}  # chat id → errors its next sends meet
@@ -237,10 +240,20 @@ class BotApiEmulator:
             return _error(error)
         return web.json_response({"ok": True, "result": result})
 
-    async def _serve_file(self, request: web.Request) -> web.Response:
+    async def _serve_file(self, request: web.Request) -> web.StreamResponse:
+        """Files stream in 64 KiB pieces, as over a network; `served` counts what went out."""
         for data, _, path in self.files.values():
             if path == request.match_info["path"]:
-                return web.Response(body=data)
+                answer = web.StreamResponse(headers={"Content-Length": str(len(data))})
+                await answer.prepare(request)
+                try:
+                    for start in range(0, len(data), 1 << 16):
+                        await answer.write(data[start : start + (1 << 16)])
+                        self.served += min(1 << 16, len(data) - start)
+                except (ConnectionResetError, ConnectionError):
+                    return answer  # the reader hung up: it had enough
+                await answer.write_eof()
+                return answer
         return web.Response(status=404)
 
     # ── the Bot API ──────────────────────────────────────────────────────────────────────────
@@ -409,10 +422,20 @@ class BotApiEmulator:
         return message
 
     async def upload(
-        self, user: User, chat_id: int | None, data: bytes, name: str, media_type: str, caption: str | None = None
+        self,
+        user: User,
+        chat_id: int | None,
+        data: bytes,
+        name: str,
+        media_type: str,
+        caption: str | None = None,
+        advertised_size: int | None = None,
     ) -> SentMessage:
+        """`user` sends a document; `advertised_size` is what its message claims (a lie, maybe)."""
         chat = self._chat_for_user(user, chat_id)
         document = self._keep_file(data, name, media_type)
+        if advertised_size is not None:
+            document["file_size"] = advertised_size
         message = self._store(chat, user.id, document=document, caption=caption)
         await self._deliver({"message": self._message_api(message)})
         return message

@@ -16,7 +16,7 @@ from sqlalchemy import select, update
 
 from bot.config import DeliverableSettings
 from bot.router import Router
-from bot.transports.base import AttachmentRef
+from bot.transports.base import AttachmentRef, TooLarge
 from handlers import build_registry
 from handlers.deliverables.due_dates import DueDateReminders
 from storage.files import FileStore
@@ -50,8 +50,11 @@ class Uploads:
         self.files[file_id] = data
         return AttachmentRef("console", file_id, name, "application/octet-stream", size)
 
-    async def fetch(self, attachment: AttachmentRef) -> bytes:
-        return self.files[attachment.file_id]
+    async def fetch(self, attachment: AttachmentRef, limit: int) -> bytes:
+        data = self.files[attachment.file_id]
+        if len(data) > limit:
+            raise TooLarge(limit)
+        return data
 
 
 @pytest.fixture

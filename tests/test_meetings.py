@@ -59,7 +59,7 @@ async def pfas(db):
 def router(db, settings, tmp_path) -> Router:
     settings = settings.model_copy(update={"files": settings.files.model_copy(update={"path": tmp_path / "files"})})
 
-    async def fetch(attachment: AttachmentRef) -> bytes:
+    async def fetch(attachment: AttachmentRef, limit: int) -> bytes:
         return attachment.file_id.encode()  # the tests' "files" carry their content in the id
 
     return Router(db, build_registry(), settings, fetch=fetch, clock=lambda: NOW)

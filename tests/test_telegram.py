@@ -201,6 +201,16 @@ async def test_a_telegram_only_bot_delivers_an_announcement_to_all_of_its_rooms_
     assert report.text.startswith("Announcement #1: delivered to 1 of 1 rooms."), report.text
 
 
+async def test_a_file_larger_than_it_claims_is_refused_as_it_streams_in(room):
+    huge = b"%PDF-1.7\n" + bytes(64 << 20)  # 64 MB, sent as if it were 1 kB
+    sent = await room.emulator.upload(
+        room.jana, GROUP, huge, "roadmap.pdf", "application/pdf", caption="/sha", advertised_size=1000
+    )
+    answer = await room.emulator.answer_to(sent, timeout=30)
+    assert answer.text.startswith("roadmap.pdf is larger than the 20 MB limit.")
+    assert room.emulator.served < 30 << 20  # it stopped reading soon after the limit
+
+
 async def test_flood_control_is_waited_out_and_the_answer_still_arrives(room):
     room.emulator.limit_next("sendMessage", 1, 1)
     loop = asyncio.get_running_loop()

@@ -7,7 +7,7 @@ natively. Nothing on the other side of this seam knows which platform it is talk
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -128,6 +128,20 @@ async def not_started(incoming: Incoming) -> Reply | None:
     raise RuntimeError("the transport received a message before it was started")
 
 
+class TooLarge(Exception):
+    """An attachment turned out larger than the limit while it was being read."""
+
+
+async def at_most(chunks: AsyncIterator[bytes], limit: int) -> bytes:
+    """Bytes from a stream, refused (TooLarge) once more than `limit` have come."""
+    received = bytearray()
+    async for chunk in chunks:
+        received += chunk
+        if len(received) > limit:
+            raise TooLarge(limit)
+    return bytes(received)
+
+
 class TransportUnavailable(Exception):
     """A platform cannot be served as configured (a rejected token, an unknown server)."""
 
@@ -170,4 +184,6 @@ class Transport(Protocol):
     async def send_direct(self, user: UserRef, reply: Reply) -> MessageRef:
         """A private message (nudges, application updates)."""
 
-    async def fetch(self, attachment: AttachmentRef) -> bytes: ...
+    async def fetch(self, attachment: AttachmentRef, limit: int) -> bytes:
+        """The attachment's bytes, read as they stream in: TooLarge as soon as they pass `limit`,
+        whatever size the message advertised."""

@@ -27,6 +27,7 @@ from bot.transports.base import (
     MessageRef,
     Reply,
     RoomRef,
+    TooLarge,
     UserRef,
 )
 from storage.rules.documents import safe_name
@@ -93,8 +94,11 @@ class ConsoleTransport:
         self._print(f"── private message to {user.user_id} ──\n" + self._render(reply))
         return MessageRef(RoomRef(PLATFORM, f"direct:{user.user_id}"), str(next(self._message_ids)))
 
-    async def fetch(self, attachment: AttachmentRef) -> bytes:
-        return await asyncio.to_thread(Path(attachment.file_id).read_bytes)
+    async def fetch(self, attachment: AttachmentRef, limit: int) -> bytes:
+        path = Path(attachment.file_id)
+        if (await asyncio.to_thread(path.stat)).st_size > limit:
+            raise TooLarge(limit)
+        return await asyncio.to_thread(path.read_bytes)
 
     def tell_operator(self, text: str) -> None:
         """A line for the person at the console, not an answer of the bot."""

@@ -24,7 +24,6 @@ from nio import (
     AsyncClient,
     AsyncClientConfig,
     DirectRoomsResponse,
-    DownloadError,
     ErrorResponse,
     LoginResponse,
     MegolmEvent,
@@ -58,6 +57,7 @@ from bot.transports.base import (
     RoomRef,
     TransportUnavailable,
     UserRef,
+    at_most,
     not_started,
     split_text,
 )
@@ -456,11 +456,14 @@ class MatrixTransport:
         room_id = await self._direct_room(user.user_id)
         return await self.send(RoomRef(PLATFORM, room_id), reply)
 
-    async def fetch(self, attachment: AttachmentRef) -> bytes:
-        answer = await self.client.download(mxc=attachment.file_id)
-        if isinstance(answer, DownloadError):
-            raise MatrixError(f"could not download {attachment.name}: {answer.message}")
-        return answer.body
+    async def fetch(self, attachment: AttachmentRef, limit: int) -> bytes:
+        server, _, media = attachment.file_id.removeprefix("mxc://").partition("/")
+        url = f"{self.settings.homeserver.rstrip('/')}/_matrix/client/v1/media/download/{server}/{media}"
+        headers = {"Authorization": f"Bearer {self.client.access_token}"}
+        async with aiohttp.ClientSession() as session, session.get(url, headers=headers) as answer:
+            if answer.status != 200:
+                raise MatrixError(f"could not download {attachment.name}: HTTP {answer.status}")
+            return await at_most(answer.content.iter_chunked(65536), limit)
 
     def _message_content(self, reply: Reply) -> dict[str, Any]:
         content: dict[str, Any] = {"msgtype": "m.notice", "body": reply.text}

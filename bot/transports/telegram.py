@@ -18,6 +18,7 @@ from datetime import timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
+import httpx
 from sulguk import transform_html
 from telegram import (
     BotCommand,
@@ -64,6 +65,7 @@ from bot.transports.base import (
     TransportUnavailable,
     Undeliverable,
     UserRef,
+    at_most,
     not_started,
     split_text,
 )
@@ -465,9 +467,13 @@ class TelegramTransport:
         except BadRequest as error:
             raise Undeliverable(f"Telegram refused it: {error.message}") from None
 
-    async def fetch(self, attachment: AttachmentRef) -> bytes:
+    async def fetch(self, attachment: AttachmentRef, limit: int) -> bytes:
         file = await self._call(self._bot.get_file, attachment.file_id)
-        return bytes(await file.download_as_bytearray())
+        if file.file_path is None:
+            raise Undeliverable(f"telegram: {attachment.name} cannot be downloaded")
+        async with httpx.AsyncClient(timeout=60) as client, client.stream("GET", file.file_path) as answer:
+            answer.raise_for_status()
+            return await at_most(answer.aiter_bytes(), limit)
 
     async def _call(self, method: Callable[..., Awaitable[Any]], *args: Any, **kwargs: Any) -> Any:
         """Call the Bot API, waiting out flood control and retrying failed connections.
