@@ -55,7 +55,7 @@ async def vote_open(ctx: Context, call: Call) -> Reply:
     vote = await votes.open_vote(ctx.session, actor=ctx.actor, group=ctx.group, rules=rules, now=ctx.now)
     if vote.group_id is None:
         await count_broadcast(ctx, "alliance-wide vote")
-    ctx.changed.add(DEADLINES.every)
+    ctx.changed.add(DEADLINES.of(vote.id))
     electorate = await announce_opening(ctx, vote)
     return Reply(
         f"Vote #{vote.id} is open until {shown(vote.closes_at, ctx.zone)}, with {electorate} organisations to vote."
