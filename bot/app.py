@@ -9,6 +9,11 @@ import signal
 from collections.abc import Sequence
 from datetime import timedelta
 
+import asyncpg
+from sqlalchemy import text
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import SQLAlchemyError
+
 from bot.areas import Area, Services, registry_of
 from bot.changes import Change
 from bot.commands import Registry
@@ -31,6 +36,25 @@ RESYNC_EVERY = timedelta(minutes=1)
 PLAN_AHEAD = timedelta(days=7)  # what the scheduler holds; the resync brings the rest in time
 
 
+class DatabaseUnavailable(Exception):
+    """The database cannot be reached or opened; the message says where and what to check."""
+
+
+async def reachable(db: Database) -> None:
+    """A first round trip, so that an unreachable or missing database is one clear line."""
+    try:
+        async with db.engine.connect() as connection:
+            await connection.execute(text("SELECT 1"))
+    except (OSError, SQLAlchemyError, asyncpg.PostgresError) as error:
+        await db.close()
+        where = make_url(db.url).render_as_string(hide_password=True)
+        cause = str(getattr(error, "orig", None) or error).strip().splitlines()[0]
+        raise DatabaseUnavailable(
+            f"cannot open the database {where} ({cause}); check [database] url (or WGBOT_DATABASE__URL) "
+            "and that the server runs"
+        ) from None
+
+
 class SchemaBehind(Exception):
     """The database needs `wgbot db upgrade` and the config forbids doing it on start."""
 
@@ -38,6 +62,7 @@ class SchemaBehind(Exception):
 async def open_database(settings: Settings) -> Database:
     """Connect, bring the schema up to date (or refuse to run on an old one), seed a new alliance."""
     db = Database.connect(settings.database.url)
+    await reachable(db)
     try:
         if settings.database.upgrade_on_start:
             await migrate.upgrade(db)

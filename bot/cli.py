@@ -15,7 +15,7 @@ from pathlib import Path
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.app import App, SchemaBehind, chat_transports, open_database
+from bot.app import App, DatabaseUnavailable, SchemaBehind, chat_transports, open_database, reachable
 from bot.areas import registry_of
 from bot.config import ConfigError, Settings, load_settings
 from bot.logs import keep_secrets_out
@@ -65,7 +65,7 @@ def main(argv: list[str] | None = None) -> int:
     keep_secrets_out(logging.getLogger().handlers, settings)
     try:
         return asyncio.run(args.action(settings, args))
-    except (Refused, SchemaBehind, TransportUnavailable) as error:
+    except (Refused, SchemaBehind, TransportUnavailable, DatabaseUnavailable) as error:
         print(f"wgbot: {error}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
@@ -187,6 +187,14 @@ def _parser() -> argparse.ArgumentParser:
 
 
 async def _run(settings: Settings, args) -> int:
+    if settings.matrix is None and settings.telegram is None and not sys.stdin.isatty():
+        # Under systemd or in a container this is a deployment whose secrets did not arrive.
+        print(
+            "wgbot: no chat platform is configured ([matrix] or [telegram], or WGBOT_TELEGRAM__TOKEN…) and "
+            "there is no terminal for the console; `wgbot console` serves the console on purpose",
+            file=sys.stderr,
+        )
+        return 2
     db = await open_database(settings)
     try:
         transports = chat_transports(settings, db, registry_of(AREAS))
@@ -219,6 +227,7 @@ def _console_transport(settings: Settings, args) -> ConsoleTransport:
 
 async def _db_upgrade(settings: Settings, args) -> int:
     db = Database.connect(settings.database.url)
+    await reachable(db)
     try:
         await migrate.upgrade(db)
     finally:

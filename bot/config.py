@@ -252,6 +252,8 @@ def load_settings(path: Path | None = None, environ: dict[str, str] | None = Non
     sources = {}
     for name, value in environ.items():
         if name.startswith(ENV_PREFIX) and "__" in name:
+            if name.endswith("_FILE"):  # WGBOT_MATRIX__PASSWORD_FILE: the secret is in that file
+                name, value = name.removesuffix("_FILE"), _secret_file(name, value)
             dotted = name[len(ENV_PREFIX) :].lower().split("__")
             _set_path(data, dotted, value)
             sources[tuple(dotted)] = name
@@ -259,6 +261,15 @@ def load_settings(path: Path | None = None, environ: dict[str, str] | None = Non
         return Settings.model_validate(data)
     except ValidationError as error:
         raise ConfigError(_describe(error, path, sources)) from None
+
+
+def _secret_file(variable: str, path: str) -> str:
+    """A secret delivered as a file (containers, systemd credentials): its text, less the
+    line end editors add."""
+    try:
+        return Path(path).read_text(encoding="utf-8").rstrip("\r\n")
+    except OSError as error:
+        raise ConfigError(f"{variable} (environment): cannot read {path}: {error.strerror}") from None
 
 
 def _set_path(data: dict[str, Any], dotted: list[str], value: str) -> None:

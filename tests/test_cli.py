@@ -47,10 +47,12 @@ def test_a_fresh_console_answers_help_whoami_and_lists_the_three_groups(home):
     assert "Traceback" not in done.stderr
 
 
-def test_run_without_chat_credentials_serves_the_console(home):
-    done = wgbot("run", stdin="/wg list\n")
-    assert done.returncode == 0, done.stderr
-    assert "3 working groups" in done.stdout
+def test_run_without_chat_credentials_and_without_a_terminal_refuses_in_one_line(home):
+    done = wgbot("run", stdin="/wg list\n")  # as under systemd: the secrets did not arrive
+    assert done.returncode == 2
+    [line] = done.stderr.strip().splitlines()
+    assert line.startswith("wgbot: no chat platform is configured") and "`wgbot console`" in line
+    assert wgbot("console", stdin="/wg list\n").stdout.startswith("3 working groups")
 
 
 def test_an_operator_sets_up_a_representative_who_then_sees_themselves(home):
@@ -258,3 +260,21 @@ def test_audit_verify_sees_a_cut_off_log_and_a_changed_ballot(home):
     wiped = wgbot("audit", "verify", "--checkpoint", given)
     assert wiped.returncode == 1
     assert "audit log fails the checkpoint given: the log has 0 entries" in wiped.stdout
+
+
+@pytest.mark.parametrize(
+    ("url", "cause"),
+    [
+        ("postgresql+asyncpg://postgres@127.0.0.1:5999/x", "Connect call failed"),
+        ("postgresql+asyncpg://postgres@127.0.0.1:5432/wgbot_no_such_database", "does not exist"),
+    ],
+)
+@pytest.mark.parametrize("command", [("run",), ("org", "list"), ("db", "upgrade")])
+def test_a_database_that_cannot_be_opened_is_one_line_and_a_failure(home, monkeypatch, url, cause, command):
+    monkeypatch.setenv("WGBOT_DATABASE__URL", url)
+    monkeypatch.setenv("WGBOT_TELEGRAM__TOKEN", "123456:not-used")  # `run` needs a platform to try
+    done = wgbot(*command)
+    assert done.returncode == 1
+    [line] = done.stderr.strip().splitlines()
+    assert line.startswith(f"wgbot: cannot open the database {url} (") and cause in line
+    assert line.endswith("check [database] url (or WGBOT_DATABASE__URL) and that the server runs")

@@ -76,3 +76,12 @@ def test_matrix_needs_a_credential_and_takes_it_from_the_environment(tmp_path):
     settings = load_settings(path, environ={"WGBOT_MATRIX__ACCESS_TOKEN": "syt_secret"})
     assert settings.matrix.access_token == "syt_secret"
     assert settings.matrix.homeserver == "https://m.example.org"
+
+
+def test_secrets_can_come_from_files_as_containers_deliver_them(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "token").write_text("123456:from-a-file\n")
+    settings = load_settings(environ={"WGBOT_TELEGRAM__TOKEN_FILE": str(tmp_path / "token")})
+    assert settings.telegram is not None and settings.telegram.token == "123456:from-a-file"
+    with pytest.raises(ConfigError, match=r"WGBOT_MATRIX__PASSWORD_FILE \(environment\): cannot read .*missing"):
+        load_settings(environ={"WGBOT_MATRIX__PASSWORD_FILE": str(tmp_path / "missing")})
