@@ -9,15 +9,17 @@ import getpass
 import io
 import json
 import logging
+import os
 import sys
 from collections.abc import Awaitable, Callable
+from importlib.metadata import version as package_version
 from pathlib import Path
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.app import App, DatabaseUnavailable, SchemaBehind, chat_transports, open_database, reachable
 from bot.areas import registry_of
-from bot.config import ConfigError, Settings, load_settings
+from bot.config import ConfigError, Settings, load_settings, stray_variables
 from bot.logs import keep_secrets_out
 from bot.markdown import to_html
 from bot.timeparse import parse_when, shown
@@ -63,6 +65,9 @@ def main(argv: list[str] | None = None) -> int:
         stream=sys.stderr,
     )
     keep_secrets_out(logging.getLogger().handlers, settings)
+    logging.getLogger("alembic").setLevel(max(level, logging.WARNING))  # db upgrade says what it did
+    for stray in stray_variables(dict(os.environ)):
+        log.warning("%s", stray)
     try:
         return asyncio.run(args.action(settings, args))
     except (Refused, SchemaBehind, TransportUnavailable, DatabaseUnavailable) as error:
@@ -74,10 +79,16 @@ def main(argv: list[str] | None = None) -> int:
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="wgbot", description=__doc__)
+    parser.add_argument("--version", action="version", version=f"wgbot {package_version('wgbot')}")
     parser.add_argument("-c", "--config", type=Path, help="TOML settings (default: $WGBOT_CONFIG or ./config.toml)")
     commands = parser.add_subparsers(required=True, metavar="command")
 
-    run = commands.add_parser("run", help="serve every configured chat platform")
+    run = commands.add_parser(
+        "run",
+        help="serve every configured chat platform",
+        description="Serve every configured chat platform (Matrix, Telegram) from one process, until SIGTERM "
+        "or SIGINT. With no platform it serves the console, if there is a terminal; without one it refuses.",
+    )
     run.set_defaults(action=_run)
 
     console = commands.add_parser("console", help="try the bot locally, as a chosen person and room")
@@ -86,7 +97,12 @@ def _parser() -> argparse.ArgumentParser:
     console.set_defaults(action=_console)
 
     db = commands.add_parser("db", help="database schema").add_subparsers(required=True)
-    db.add_parser("upgrade", help="apply pending migrations").set_defaults(action=_db_upgrade)
+    db.add_parser(
+        "upgrade",
+        help="apply pending migrations",
+        description="Bring the database's schema up to date (a deployment step before `wgbot run` when "
+        "[database] upgrade_on_start is false); says which migrations it applied.",
+    ).set_defaults(action=_db_upgrade)
     revision = db.add_parser("revision", help="(developers) write a migration for model changes")
     revision.add_argument("-m", "--message", required=True)
     revision.set_defaults(action=_db_revision)
@@ -229,9 +245,12 @@ async def _db_upgrade(settings: Settings, args) -> int:
     db = Database.connect(settings.database.url)
     await reachable(db)
     try:
+        before = await migrate.current(db)
         await migrate.upgrade(db)
+        applied = await migrate.applied_since(db, before)
     finally:
         await db.close()
+    print(f"applied {', '.join(applied)}; " if applied else "nothing to apply; ", end="")
     print("database schema is up to date")
     return 0
 

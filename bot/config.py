@@ -7,8 +7,10 @@ wrong, before anything starts.
 
 from __future__ import annotations
 
+import difflib
 import os
 import tomllib
+import typing
 from pathlib import Path
 from typing import Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -250,8 +252,9 @@ def load_settings(path: Path | None = None, environ: dict[str, str] | None = Non
     elif explicit:
         raise ConfigError(f"{path}: no such file (copy config.example.toml to start one)")
     sources = {}
-    for name, value in environ.items():
-        if name.startswith(ENV_PREFIX) and "__" in name:
+    for name, value in environ.items():  # other WGBOT_ names are strays: see stray_variables
+        section = name[len(ENV_PREFIX) :].split("__", 1)[0].lower()
+        if name.startswith(ENV_PREFIX) and "__" in name and section in Settings.model_fields:
             if name.endswith("_FILE"):  # WGBOT_MATRIX__PASSWORD_FILE: the secret is in that file
                 name, value = name.removesuffix("_FILE"), _secret_file(name, value)
             dotted = name[len(ENV_PREFIX) :].lower().split("__")
@@ -261,6 +264,31 @@ def load_settings(path: Path | None = None, environ: dict[str, str] | None = Non
         return Settings.model_validate(data)
     except ValidationError as error:
         raise ConfigError(_describe(error, path, sources)) from None
+
+
+def stray_variables(environ: dict[str, str]) -> list[str]:
+    """Environment variables that look like wgbot's but set nothing, each with the closest real
+    one (WGBOT_DATABASE_URL, WGBOT_DATABSE__URL → WGBOT_DATABASE__URL)."""
+    known = {f"{ENV_PREFIX}CONFIG"}
+    for section, field in Settings.model_fields.items():
+        model = _section_model(field.annotation)
+        for key in model.model_fields if model else ():
+            known.add(f"{ENV_PREFIX}{section.upper()}__{key.upper()}")
+    strays = []
+    for name in sorted(environ):
+        plain = name.removesuffix("_FILE")
+        if name.startswith(ENV_PREFIX) and plain not in known:
+            guess = difflib.get_close_matches(plain, sorted(known), n=1, cutoff=0.6)
+            hint = f"; did you mean {guess[0]}?" if guess else ""
+            strays.append(f"{name} is not a wgbot setting and is ignored{hint}")
+    return strays
+
+
+def _section_model(annotation: Any) -> type[BaseModel] | None:
+    for candidate in typing.get_args(annotation) or (annotation,):
+        if isinstance(candidate, type) and issubclass(candidate, BaseModel):
+            return candidate
+    return None
 
 
 def _secret_file(variable: str, path: str) -> str:

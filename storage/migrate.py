@@ -46,6 +46,31 @@ async def new_revision(db: Database, message: str) -> None:
         await connection.run_sync(lambda sync: command.revision(_config(sync), message=message, autogenerate=True))
 
 
+async def current(db: Database) -> set[str]:
+    """The revisions the database is at."""
+    async with db.engine.connect() as connection:
+        return set(await connection.run_sync(lambda sync: MigrationContext.configure(sync).get_current_heads()))
+
+
+async def applied_since(db: Database, before: set[str]) -> list[str]:
+    """The revisions between `before` and where the database is now, oldest first."""
+    now = await current(db)
+    async with db.engine.connect() as connection:
+        return await connection.run_sync(
+            lambda sync: [
+                script.revision
+                for script in reversed(
+                    list(
+                        ScriptDirectory.from_config(_config(sync)).iterate_revisions(
+                            tuple(now), tuple(before) or "base"
+                        )
+                    )
+                )
+                if script.revision not in before
+            ]
+        )
+
+
 async def pending(db: Database) -> bool:
     """True when the database is behind the newest migration."""
 

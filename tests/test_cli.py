@@ -128,7 +128,7 @@ def test_an_old_schema_is_refused_when_upgrades_are_manual(home):
     refused = wgbot("console", stdin="/help\n")
     assert refused.returncode == 1
     assert "schema is behind: run `wgbot db upgrade` first" in refused.stderr
-    assert wgbot("db", "upgrade").stdout.strip() == "database schema is up to date"
+    assert wgbot("db", "upgrade").stdout.strip().endswith("; database schema is up to date")  # and says what it applied
     assert "3 working groups" in wgbot("console", stdin="/wg list\n").stdout
 
 
@@ -278,3 +278,10 @@ def test_a_database_that_cannot_be_opened_is_one_line_and_a_failure(home, monkey
     [line] = done.stderr.strip().splitlines()
     assert line.startswith(f"wgbot: cannot open the database {url} (") and cause in line
     assert line.endswith("check [database] url (or WGBOT_DATABASE__URL) and that the server runs")
+
+
+def test_version_and_what_an_upgrade_applied(home):
+    assert wgbot("--version").stdout.startswith("wgbot ")
+    first = wgbot("db", "upgrade")
+    assert first.stdout.startswith("applied 0001, 0002") and "alembic" not in first.stderr
+    assert wgbot("db", "upgrade").stdout.strip() == "nothing to apply; database schema is up to date"

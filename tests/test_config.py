@@ -85,3 +85,15 @@ def test_secrets_can_come_from_files_as_containers_deliver_them(tmp_path, monkey
     assert settings.telegram is not None and settings.telegram.token == "123456:from-a-file"
     with pytest.raises(ConfigError, match=r"WGBOT_MATRIX__PASSWORD_FILE \(environment\): cannot read .*missing"):
         load_settings(environ={"WGBOT_MATRIX__PASSWORD_FILE": str(tmp_path / "missing")})
+
+
+def test_a_variable_that_only_looks_like_a_setting_is_named_with_the_real_one(tmp_path, monkeypatch):
+    from bot.config import stray_variables
+
+    monkeypatch.chdir(tmp_path)
+    environ = {"WGBOT_DATABASE_URL": "x", "WGBOT_DATABSE__URL": "y", "WGBOT_TELEGRAM__TOKEN_FILE": "t"}
+    assert stray_variables(environ) == [
+        "WGBOT_DATABASE_URL is not a wgbot setting and is ignored; did you mean WGBOT_DATABASE__URL?",
+        "WGBOT_DATABSE__URL is not a wgbot setting and is ignored; did you mean WGBOT_DATABASE__URL?",
+    ]
+    assert load_settings(environ={"WGBOT_DATABSE__URL": "y"}).database.url.startswith("sqlite")  # no error
