@@ -23,6 +23,7 @@ from sqlalchemy import text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from bot.tasks import end
 from storage.db import Database
 
 log = logging.getLogger(__name__)
@@ -53,9 +54,7 @@ class Leadership:
 
     async def stop(self) -> None:
         if self._task:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+            await end(self._task)
         if self.leading.is_set():
             await self._deposed()
         await self._release()

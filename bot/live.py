@@ -11,7 +11,6 @@ logged: the message is a convenience, the area's own command is the record.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass
@@ -19,6 +18,7 @@ from dataclasses import dataclass
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.changes import Change, Changes
+from bot.tasks import end
 from bot.transports.base import Button, MessageRef, Reply, RoomRef, Transport
 from storage import notices
 from storage.db import Database
@@ -71,9 +71,7 @@ class LiveMessages:
 
     async def stop(self) -> None:
         for task in list(self._pending.values()):
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+            await end(task)
         self._pending.clear()
 
     async def _refresh_later(self, topic: LiveTopic, key: int) -> None:

@@ -17,6 +17,7 @@ import logging
 from collections.abc import Mapping
 from datetime import datetime
 
+from bot.tasks import end
 from bot.transports.base import Button, Reply, RoomRef, Transport, Undeliverable, UserRef
 from storage import announcements, notices
 from storage.db import Database
@@ -39,9 +40,7 @@ class Postman:
 
     async def stop(self) -> None:
         if self._task:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+            await end(self._task)
             self._task = None
 
     def wake(self) -> None:
@@ -61,8 +60,11 @@ class Postman:
                     nap = min(RETRY_EVERY, max(0.05, (retry - utcnow()).total_seconds()))
             except Exception:
                 log.exception("postman: a delivery round failed")
-            with contextlib.suppress(asyncio.TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), nap)
+            # Not asyncio.wait_for: on Python 3.11 it swallows a cancellation that arrives as
+            # the wake-up does, and stop() then waits for ever on a postman that naps on.
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(nap):
+                    await self._wake.wait()
 
     async def deliver_pending(self) -> datetime | None:
         """One round; returns when the soonest notice now backing off may be tried again."""

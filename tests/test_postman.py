@@ -59,6 +59,18 @@ async def test_notices_are_delivered_once_in_order(db):
     assert [s[1] for s in await statuses(db)] == [NoticeStatus.SENT, NoticeStatus.SENT]
 
 
+async def test_the_postman_stops_even_when_woken_as_it_is_stopped(db):
+    """A command's wake-up and the shutdown in the same instant: the bot must still exit
+    (a console at end of input once hung here until killed)."""
+    postman = Postman(db, {"telegram": RecordingTransport()})
+    postman.start()
+    await postman.settled()
+    await asyncio.sleep(0.05)  # the postman naps, waiting to be woken
+    postman.wake()
+    async with asyncio.timeout(5):
+        await postman.stop()
+
+
 async def test_a_failed_send_is_retried_after_a_back_off(db):
     telegram = RecordingTransport()
     telegram.failures = [ConnectionError("network down")]

@@ -9,7 +9,6 @@ message carries the emoji → command map in its content, so presses still work 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import logging
 import uuid
@@ -45,6 +44,7 @@ from nio import (
 )
 
 from bot.config import MatrixSettings
+from bot.tasks import end
 from bot.transports.base import (
     AttachmentRef,
     Button,
@@ -146,10 +146,7 @@ class MatrixTransport:
         """Finish the batch in hand (never half-handle a command), then hang up."""
         self._stopping = True
         if self._task is not None:
-            if not self._handling:
-                self._task.cancel()  # it is only waiting for news
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+            await end(self._task, cancel=not self._handling)  # a batch in hand is finished; a wait for news is not
         await self.client.close()
 
     async def _log_in(self) -> None:
