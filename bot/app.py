@@ -8,6 +8,7 @@ import logging
 import signal
 from collections.abc import Sequence
 from datetime import timedelta
+from typing import TYPE_CHECKING
 
 import asyncpg
 from sqlalchemy import text
@@ -29,6 +30,9 @@ from storage import announcements, events, groups, migrate, people, rooms
 from storage.db import Database
 from storage.models import utcnow
 from storage.transport_state import TransportMemory
+
+if TYPE_CHECKING:
+    from bot.transports.matrix import MatrixTransport
 
 log = logging.getLogger(__name__)
 EVENT_MEMORY = timedelta(days=30)  # how long a handled event's id is remembered
@@ -198,16 +202,20 @@ def chat_transports(settings: Settings, db: Database, registry: Registry) -> lis
 
         transports.append(TelegramTransport(settings.telegram, TransportMemory(db, "telegram"), registry.menu()))
     if settings.matrix is not None:
-        from bot.transports.matrix import MatrixTransport
-
-        transports.append(
-            MatrixTransport(
-                settings.matrix,
-                TransportMemory(db, "matrix"),
-                may_invite=lambda user_id: _may_invite(db, settings, "matrix", user_id),
-            )
-        )
+        transports.append(matrix_transport(settings, db))
     return transports
+
+
+def matrix_transport(settings: Settings, db: Database) -> MatrixTransport:
+    """Imported only when Matrix is configured (nio and its crypto are heavy to load)."""
+    from bot.transports.matrix import MatrixTransport
+
+    assert settings.matrix is not None
+    return MatrixTransport(
+        settings.matrix,
+        TransportMemory(db, "matrix"),
+        may_invite=lambda user_id: _may_invite(db, settings, "matrix", user_id),
+    )
 
 
 async def _may_invite(db: Database, settings: Settings, platform: str, user_id: str) -> bool:

@@ -17,7 +17,15 @@ from pathlib import Path
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.app import App, DatabaseUnavailable, SchemaBehind, chat_transports, open_database, reachable
+from bot.app import (
+    App,
+    DatabaseUnavailable,
+    SchemaBehind,
+    chat_transports,
+    matrix_transport,
+    open_database,
+    reachable,
+)
 from bot.areas import registry_of
 from bot.config import ConfigError, Settings, load_settings, stray_variables
 from bot.logs import keep_secrets_out
@@ -199,6 +207,19 @@ def _parser() -> argparse.ArgumentParser:
         "--checkpoint", metavar="COUNT:HASH", help="a checkpoint posted earlier (default: the last one posted)"
     )
     verify.set_defaults(action=_audit_verify)
+
+    matrix = commands.add_parser("matrix", help="the bot's Matrix account").add_subparsers(required=True)
+    cross_sign = matrix.add_parser(
+        "cross-sign",
+        help="make sure the bot's device is cross-signed (done at every start too)",
+        description="Creates the account's cross-signing keys if it has none (and prints their recovery key, "
+        "once), or signs this device with the keys in the store. After a lost store: --recover asks for the "
+        "recovery key and takes the keys back; --reset makes new ones (the homeserver asks for the password).",
+    )
+    choice = cross_sign.add_mutually_exclusive_group()
+    choice.add_argument("--recover", action="store_true", help="read the recovery key from the terminal or stdin")
+    choice.add_argument("--reset", action="store_true", help="replace the keys: members re-verify the bot")
+    cross_sign.set_defaults(action=_matrix_cross_sign)
     return parser
 
 
@@ -252,6 +273,32 @@ async def _db_upgrade(settings: Settings, args) -> int:
         await db.close()
     print(f"applied {', '.join(applied)}; " if applied else "nothing to apply; ", end="")
     print("database schema is up to date")
+    return 0
+
+
+async def _matrix_cross_sign(settings: Settings, args) -> int:
+    if settings.matrix is None:
+        raise Refused("no [matrix] section is configured")
+    if not settings.matrix.encryption:
+        raise Refused("Matrix encryption is off (encryption = false): there is nothing to cross-sign")
+    recovery_key = ""
+    if args.recover:
+        prompt = "recovery key: "
+        recovery_key = getpass.getpass(prompt) if sys.stdin.isatty() else sys.stdin.readline().strip()
+    db = await open_database(settings)
+    try:
+        transport = matrix_transport(settings, db)
+        new_key = await transport.set_up_identity(recovery_key=recovery_key, reset=args.reset)
+        device = transport.client.device_id
+    finally:
+        await db.close()
+    if new_key is not None:
+        print(f"device {device} is cross-signed with new keys. Their recovery key, shown this once; keep it safe:")
+        print(new_key)
+    elif recovery_key:
+        print(f"cross-signing keys recovered into {settings.matrix.store_path}; device {device} is signed")
+    else:
+        print(f"device {device} is cross-signed; nothing to do")
     return 0
 
 

@@ -81,6 +81,11 @@ class MatrixSettings(Section):
     sync_timeout_ms: int = Field(default=30_000, ge=0, le=300_000)
     # Events a room's timeline brings per sync; a burst beyond it is fetched page by page.
     sync_timeline_limit: int = Field(default=250, ge=1, le=1000)
+    # End-to-end encryption: the bot's device keys and room keys live in store_path, sealed with
+    # store_key (WGBOT_MATRIX__STORE_KEY); losing either means the bot can no longer read its rooms.
+    encryption: bool = True
+    store_path: str = "matrix-store"
+    store_key: str = ""
 
     @field_validator("homeserver")
     @classmethod
@@ -101,6 +106,11 @@ class MatrixSettings(Section):
         if not (self.access_token or self.password):
             raise ValueError(
                 "give access_token or password (from WGBOT_MATRIX__ACCESS_TOKEN or WGBOT_MATRIX__PASSWORD)"
+            )
+        if self.encryption and len(self.store_key) < 16:
+            raise ValueError(
+                "encryption needs a store key of at least 16 characters: set WGBOT_MATRIX__STORE_KEY "
+                "(or WGBOT_MATRIX__STORE_KEY_FILE) to a long random secret, or set encryption = false"
             )
         return self
 

@@ -58,7 +58,7 @@ def secrets_of(settings: Settings) -> list[str]:
     if settings.telegram is not None:
         found += [settings.telegram.token, settings.telegram.secret_token]
     if settings.matrix is not None:
-        found += [settings.matrix.access_token, settings.matrix.password]
+        found += [settings.matrix.access_token, settings.matrix.password, settings.matrix.store_key]
     return found
 
 

@@ -17,7 +17,7 @@ from handlers import AREAS, build_registry
 from storage import groups, people, rooms
 from storage.models import RoomPurpose
 from tests.alliance import member_organisation, person
-from tests.matrix_peers import WAIT, Member
+from tests.matrix_peers import WAIT, Member, matrix_section
 from tests.telegram_emulator import BotApiEmulator, FloodControl
 
 pytestmark = pytest.mark.sqlite_only
@@ -27,13 +27,7 @@ TELEGRAM_GROUP = -1009876543210
 def both(synapse, emulator: BotApiEmulator, bot_user, inviters: tuple[str, ...] = (), **telegram) -> Settings:
     return Settings.model_validate(
         {
-            "matrix": {
-                "homeserver": synapse.url,
-                "user_id": bot_user.user_id,
-                "password": bot_user.password,
-                "sync_timeout_ms": 2000,
-                "allowed_inviters": list(inviters),
-            },
+            "matrix": matrix_section(synapse, bot_user, allowed_inviters=list(inviters)),
             "telegram": emulator.bot_settings(**telegram),
         }
     )

@@ -73,9 +73,16 @@ def test_matrix_needs_a_credential_and_takes_it_from_the_environment(tmp_path):
     path = write(tmp_path, '[matrix]\nhomeserver = "https://m.example.org/"\nuser_id = "@wgbot:example.org"\n')
     with pytest.raises(ConfigError, match="matrix: give access_token or password"):
         load_settings(path, environ={})
-    settings = load_settings(path, environ={"WGBOT_MATRIX__ACCESS_TOKEN": "syt_secret"})
+    with pytest.raises(ConfigError, match="matrix: encryption needs a store key .* WGBOT_MATRIX__STORE_KEY"):
+        load_settings(path, environ={"WGBOT_MATRIX__ACCESS_TOKEN": "syt_secret"})
+    settings = load_settings(
+        path, environ={"WGBOT_MATRIX__ACCESS_TOKEN": "syt_secret", "WGBOT_MATRIX__STORE_KEY": "a long random secret"}
+    )
     assert settings.matrix.access_token == "syt_secret"
     assert settings.matrix.homeserver == "https://m.example.org"
+    assert settings.matrix.encryption and settings.matrix.store_key == "a long random secret"
+    plain = load_settings(path, environ={"WGBOT_MATRIX__ACCESS_TOKEN": "t", "WGBOT_MATRIX__ENCRYPTION": "false"})
+    assert not plain.matrix.encryption
 
 
 def test_secrets_can_come_from_files_as_containers_deliver_them(tmp_path, monkeypatch):

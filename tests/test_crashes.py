@@ -12,6 +12,7 @@ from storage import groups, migrate, rooms
 from storage.db import Database
 from storage.models import Ballot, RoomPurpose
 from tests.alliance import member_organisation, person
+from tests.matrix_peers import STORE_KEY
 from tests.telegram_emulator import BotApiEmulator
 from tests.wgbot_process import Bot, database_for
 
@@ -91,6 +92,7 @@ async def test_a_notice_sent_just_before_a_kill_is_not_posted_again_after_the_re
         f'[database]\nurl = "{url}"\n[files]\npath = "{tmp_path / "files"}"\n'
         f'[matrix]\nhomeserver = "{synapse.url}"\nuser_id = "{bot_user.user_id}"\n'
         f'password = "{bot_user.password}"\nsync_timeout_ms = 1000\n'
+        f'store_key = "{STORE_KEY}"\nstore_path = "{tmp_path / "matrix-store"}"\n'
     )
     wgbot = str(Path(sys.executable).with_name("wgbot"))
     environment = {k: v for k, v in os.environ.items() if not k.startswith("WGBOT_")}

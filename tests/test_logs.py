@@ -11,7 +11,7 @@ import pytest
 from bot.config import Settings
 from bot.logs import REDACTED, Redactor, keep_secrets_out
 from tests.alliance import member_organisation, person
-from tests.matrix_peers import Member, start_bot
+from tests.matrix_peers import STORE_KEY, Member, matrix_section, start_bot
 from tests.telegram_emulator import BotApiEmulator
 from tests.wgbot_process import Bot, database_for
 
@@ -84,9 +84,7 @@ async def test_the_matrix_transport_at_debug_logs_no_access_token_or_password(sy
     root.setLevel(logging.DEBUG)
     root.addHandler(handler)
     bot_user, jana_user = await synapse.register(), await synapse.register()
-    settings = Settings.model_validate(
-        {"matrix": {"homeserver": synapse.url, "user_id": bot_user.user_id, "password": bot_user.password}}
-    )
+    settings = Settings.model_validate({"matrix": matrix_section(synapse, bot_user)})
     keep_secrets_out([handler], settings)
     jana = Member(synapse, jana_user)
     await jana.start()
@@ -103,4 +101,4 @@ async def test_the_matrix_transport_at_debug_logs_no_access_token_or_password(sy
         root.setLevel(previous)
     log = out.getvalue()
     assert "nio.responses: " in log  # the library did log at DEBUG
-    assert token and token not in log and bot_user.password not in log
+    assert token and token not in log and bot_user.password not in log and STORE_KEY not in log

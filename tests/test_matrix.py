@@ -225,12 +225,14 @@ async def test_invites_from_strangers_are_ignored_but_private_chats_are_welcome(
         await stranger.stop()
 
 
-async def test_an_encrypted_room_gets_an_explanation_and_the_bot_leaves(scene):
+async def test_with_encryption_turned_off_an_encrypted_room_gets_an_explanation_and_the_bot_leaves(scene):
+    await scene.bot.stop()
+    await scene.start_bot(encryption=False)
     room = await scene.sam.create_room(invite=[scene.bot_id], encrypted=True)
     notice = await scene.sam.wait_for(
         lambda e: e["room_id"] == room and e["sender"] == scene.bot_id and e["type"] == "m.room.message"
     )
-    assert "cannot read encrypted rooms yet" in notice["content"]["body"]
+    assert "runs with encryption turned off" in notice["content"]["body"]
     async with asyncio.timeout(10):
         while scene.bot_id in await scene.sam.joined_members(room):
             await asyncio.sleep(0.05)

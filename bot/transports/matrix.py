@@ -1,20 +1,27 @@
-"""Matrix, through matrix-nio: a well-behaved bot account in unencrypted rooms.
+"""Matrix, through matrix-nio: a well-behaved bot account, in plain and end-to-end encrypted rooms.
 
 The sync token is stored after each batch of events has been handled, so a restart resumes
 exactly where the bot stopped: nothing replayed (the router's dedup covers a crash mid-batch),
 nothing missed. Buttons become reactions that the bot places under its own message; the
 message carries the emoji → command map in its content, so presses still work after a restart.
+
+With encryption on, nio keeps the device's keys in a store sealed with the store key; the bot
+shares room keys with every device of a room's members without asking for verification (who
+may act is decided by wgbot's own identity registry, not by device trust), and its own device is
+cross-signed by its account (`matrix_identity`), which Element requires.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import uuid
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from dataclasses import replace
+from pathlib import Path
 from typing import Any, TypeVar
 
 import aiohttp
@@ -24,11 +31,14 @@ from nio import (
     AsyncClientConfig,
     DirectRoomsResponse,
     ErrorResponse,
+    LocalProtocolError,
     LoginResponse,
     MegolmEvent,
     ReactionEvent,
     RedactionEvent,
     RoomCreateResponse,
+    RoomEncryptedFile,
+    RoomEncryptedImage,
     RoomGetEventResponse,
     RoomGetStateEventResponse,
     RoomMessageFile,
@@ -42,6 +52,7 @@ from nio import (
     UploadResponse,
     WhoamiResponse,
 )
+from nio.crypto import decrypt_attachment
 
 from bot.config import MatrixSettings
 from bot.tasks import end
@@ -61,6 +72,8 @@ from bot.transports.base import (
     not_started,
     split_text,
 )
+from bot.transports.matrix_identity import CrossSigning, IdentityError
+from bot.transports.matrix_keys import WrongRecoveryKey
 
 log = logging.getLogger(__name__)
 TEXT_LIMIT = 16_000  # characters a message: well inside Matrix's 64 KiB event, however it encodes
@@ -74,11 +87,17 @@ NUMBERED_EMOJI = ["1️⃣", "2️⃣", "3️⃣", "4️⃣", "5️⃣", "6️�
 MAX_GAP_PAGES = 100  # pages of missed events fetched to close one gap (100 events a page)
 MAX_NETWORK_RETRIES = 8  # with nio's doubling backoff, about two minutes of trying
 ENCRYPTED_NOTICE = (
-    "This room is end-to-end encrypted, and wgbot cannot read encrypted rooms yet. "
-    "Please invite it to an unencrypted room instead."
+    "This room is end-to-end encrypted, and this wgbot runs with encryption turned off by its operator. "
+    "Please invite it to an unencrypted room, or ask the operator to turn encryption on."
+)
+UNDECRYPTABLE_ANSWER = (
+    "I could not decrypt that message: its keys have not reached my device (I have asked for them). "
+    "Please send it again."
 )
 UNATTACHED_FILE_MINUTES = 10
 PINNED = "m.room.pinned_events"
+ROOM_KNOWN_WAIT = 10.0  # seconds a send waits for the sync to bring a room the bot just joined
+ENCRYPTION_STATE = {"type": "m.room.encryption", "state_key": "", "content": {"algorithm": "m.megolm.v1.aes-sha2"}}
 
 
 class MatrixError(Exception):
@@ -101,11 +120,16 @@ class MatrixTransport:
         self.settings = settings
         self.memory = memory
         self.may_invite = may_invite
+        self.store_path = Path(settings.store_path)
+        if settings.encryption:
+            self.store_path.mkdir(mode=0o700, parents=True, exist_ok=True)
         self.client = AsyncClient(
             settings.homeserver,
             settings.user_id,
+            store_path=str(self.store_path),
             config=AsyncClientConfig(
-                encryption_enabled=False,
+                encryption_enabled=settings.encryption,
+                pickle_key=settings.store_key,
                 store_sync_tokens=False,
                 request_timeout=settings.sync_timeout_ms / 1000 + 30,
                 max_limit_exceeded=None,  # always wait out a rate limit, as the server asks
@@ -123,8 +147,11 @@ class MatrixTransport:
         self._reactions: _Recent[str, tuple[str, str]] = _Recent(10000)  # reaction → (emoji, command)
         self._quote_instead: _Recent[str, str] = _Recent(2000)  # reaction → the message it is on
         self._loose_files: dict[tuple[str, str], tuple[float, AttachmentRef]] = {}
+        self._file_keys: _Recent[str, dict[str, Any]] = _Recent(2000)  # mxc → how to decrypt it
         self._warned_encrypted: set[str] = set()
+        self.undecryptable = 0  # events whose keys never came, since start
         self._handling = False  # between receiving a batch and storing its sync token
+        self._synced = asyncio.Event()  # set after each sync's batch
         self._stopping = False
 
     # ── lifecycle ────────────────────────────────────────────────────────────────────────────
@@ -132,6 +159,9 @@ class MatrixTransport:
     async def start(self, on_incoming: IncomingHandler) -> None:
         self._on_incoming = on_incoming
         await self._log_in()
+        if self.settings.encryption:
+            await self._keep_keys()
+            await self._cross_sign()
         await self._load_direct_rooms()
         since = await self.memory.get("next_batch")
         if since is None:
@@ -140,6 +170,11 @@ class MatrixTransport:
             await self._handle_invites(first)
             since = first.next_batch
             await self.memory.put("next_batch", since)
+        else:
+            # A restart: every room's whole state (who is in it, whether it is encrypted), which
+            # sending needs, with what came while the bot was away.
+            answer = await self._sync(since, wait_ms=0, full_state=True)
+            since = await self._handle_batch(answer, since)
         self._task = asyncio.create_task(self._sync_forever(since), name="matrix-sync")
 
     async def stop(self) -> None:
@@ -156,10 +191,17 @@ class MatrixTransport:
             self.client.user_id = self.settings.user_id
             answer = await self.client.whoami()
             if isinstance(answer, WhoamiResponse):
-                self.client.device_id = answer.device_id
-                log.info("matrix: signed in as %s (device %s)", answer.user_id, answer.device_id)
-                return
-            if self.settings.access_token or not self.settings.password:
+                if self._has_store(answer.device_id) or not self.settings.password:
+                    self.client.restore_login(answer.user_id, answer.device_id, token)
+                    log.info("matrix: signed in as %s (device %s)", answer.user_id, answer.device_id)
+                    return
+                # The device's keys are gone with its store: a new device, not a device whose
+                # keys change under the members' feet.
+                log.warning(
+                    "matrix: no crypto store for device %s in %s; logging in anew", answer.device_id, self.store_path
+                )
+                self.client.device_id = None  # or nio would log in to that very device again
+            elif self.settings.access_token or not self.settings.password:
                 raise MatrixUnavailable(f"matrix: the homeserver rejected the access token ({answer.message})")
         try:
             answer = await self.client.login(self.settings.password, device_name=self.settings.device_name)
@@ -170,8 +212,55 @@ class MatrixTransport:
         await self.memory.put("access_token", answer.access_token)
         log.info("matrix: logged in as %s, new device %s", answer.user_id, answer.device_id)
 
-    async def _sync(self, since: str | None, wait_ms: int) -> SyncResponse:
-        answer = await self.client.sync(timeout=wait_ms, since=since, sync_filter=self._sync_filter)
+    async def set_up_identity(self, recovery_key: str = "", reset: bool = False) -> str | None:
+        """`wgbot matrix cross-sign`: sign in, then make sure the device is cross-signed, taking
+        the keys back with the recovery key or replacing them; a new recovery key's text."""
+        try:
+            await self._log_in()
+            await self._keep_keys()
+            signing = self.cross_signing()
+            if recovery_key:
+                await signing.recover(recovery_key)
+                return None
+            return await signing.reset() if reset else await signing.ensure()
+        except (IdentityError, WrongRecoveryKey) as error:
+            raise MatrixUnavailable(str(error)) from None
+        finally:
+            await self.client.close()
+
+    def _has_store(self, device_id: str) -> bool:
+        return not self.settings.encryption or (self.store_path / f"{self.settings.user_id}_{device_id}.db").exists()
+
+    def cross_signing(self) -> CrossSigning:
+        return CrossSigning(self.client, self.store_path, self.settings.store_key, self.settings.password)
+
+    async def _cross_sign(self) -> None:
+        """The device signed by the account's cross-signing keys (made on first start)."""
+        try:
+            recovery = await self.cross_signing().ensure()
+        except IdentityError as error:
+            raise MatrixUnavailable(str(error)) from None
+        if recovery is not None:
+            path = self.cross_signing().write_recovery_key(recovery)
+            log.warning(
+                "matrix: new cross-signing keys; their recovery key is in %s: keep it safe, then delete the file", path
+            )
+
+    async def _keep_keys(self) -> None:
+        """What an encrypting client owes the homeserver after each sync: queued to-device
+        messages (room keys), its own one-time keys, and the keys of members' new devices."""
+        await self.client.send_to_device_messages()
+        if self.client.should_upload_keys:
+            await self.client.keys_upload()
+        if self.client.should_query_keys:
+            await self.client.keys_query()
+        if self.client.should_claim_keys:
+            await self.client.keys_claim(self.client.get_users_for_key_claiming())
+
+    async def _sync(self, since: str | None, wait_ms: int, full_state: bool = False) -> SyncResponse:
+        answer = await self.client.sync(
+            timeout=wait_ms, since=since, sync_filter=self._sync_filter, full_state=full_state
+        )
         if isinstance(answer, SyncError):
             raise _SyncFailed(answer)
         return answer
@@ -196,16 +285,23 @@ class MatrixTransport:
                 backoff = min(backoff * 2, 60)
                 continue
             backoff = 1.0
-            self._handling = True
-            try:
-                await self._handle_invites(answer)
-                await self._handle_timeline(answer, since)
-                since = answer.next_batch
-                await self.memory.put("next_batch", since)
-            finally:
-                self._handling = False
+            since = await self._handle_batch(answer, since)
             if self._stopping:
                 return
+
+    async def _handle_batch(self, answer: SyncResponse, since: str) -> str:
+        """Handle one sync's news, then store its token: the next batch to ask for."""
+        self._handling = True
+        try:
+            if self.settings.encryption:
+                await self._keep_keys()
+            await self._handle_invites(answer)
+            await self._handle_timeline(answer, since)
+            await self.memory.put("next_batch", answer.next_batch)
+            return str(answer.next_batch)
+        finally:
+            self._handling = False
+            self._synced.set()
 
     # ── incoming ─────────────────────────────────────────────────────────────────────────────
 
@@ -226,7 +322,7 @@ class MatrixTransport:
             return
         await self.client.join(room_id)
         encryption = await self.client.room_get_state_event(room_id, "m.room.encryption")
-        if isinstance(encryption, RoomGetStateEventResponse):
+        if isinstance(encryption, RoomGetStateEventResponse) and not self.settings.encryption:
             await self._send_content(room_id, _notice(ENCRYPTED_NOTICE))
             await self.client.room_leave(room_id)
             log.info("matrix: left encrypted room %s after saying why", room_id)
@@ -286,15 +382,33 @@ class MatrixTransport:
     async def _on_event(self, room_id: str, event: Any) -> None:
         if isinstance(event, RoomMessageText):
             await self._deliver(room_id, event, _without_reply_fallback(event.body))
-        elif isinstance(event, (RoomMessageFile, RoomMessageImage)):
+        elif isinstance(event, (RoomMessageFile, RoomMessageImage, RoomEncryptedFile, RoomEncryptedImage)):
             await self._on_file(room_id, event)
         elif isinstance(event, ReactionEvent):
             await self._on_reaction(room_id, event)
         elif isinstance(event, RedactionEvent):
             await self._on_redaction(room_id, event)
+        elif isinstance(event, MegolmEvent) and self.settings.encryption:
+            await self._undecryptable(room_id, event)
         elif isinstance(event, MegolmEvent) and room_id not in self._warned_encrypted:
             self._warned_encrypted.add(room_id)
             await self._send_content(room_id, _notice(ENCRYPTED_NOTICE))
+
+    async def _undecryptable(self, room_id: str, event: MegolmEvent) -> None:
+        """Never dropped in silence: the keys are asked for, and the sender asked to resend."""
+        self.undecryptable += 1
+        log.warning(
+            "matrix: could not decrypt %s from %s in %s (session %s; %d since start)",
+            event.event_id,
+            event.sender,
+            room_id,
+            event.session_id,
+            self.undecryptable,
+        )
+        with contextlib.suppress(LocalProtocolError):  # asked already
+            await self.client.request_room_key(event)
+        self._senders[event.event_id] = event.sender
+        await self.send(RoomRef(PLATFORM, room_id), Reply(UNDECRYPTABLE_ANSWER, reply_to=event.event_id))
 
     async def _deliver(self, room_id: str, event: Any, text: str, attachments: tuple[AttachmentRef, ...] = ()) -> None:
         self._senders[event.event_id] = event.sender
@@ -320,6 +434,8 @@ class MatrixTransport:
         content = event.source.get("content", {})
         info = content.get("info") or {}
         name = content.get("filename") or event.body
+        if isinstance(event, (RoomEncryptedFile, RoomEncryptedImage)):
+            self._file_keys[event.url] = {"key": event.key["k"], "hash": event.hashes["sha256"], "iv": event.iv}
         attachment = AttachmentRef(
             PLATFORM, event.url, name, info.get("mimetype", "application/octet-stream"), info.get("size")
         )
@@ -354,7 +470,11 @@ class MatrixTransport:
         answer = await self.client.room_get_event(room_id, message_id)
         if not isinstance(answer, RoomGetEventResponse):
             return None
-        source = answer.event.source
+        event = answer.event
+        if isinstance(event, MegolmEvent) and self.client.olm is not None:
+            event.room_id = room_id
+            event = self.client.olm._decrypt_megolm_no_error(event) or event  # its own room key: it can
+        source = {**event.source, "sender": answer.event.sender}
         if source.get("sender") != self.client.user_id:
             self._buttons[message_id] = {}
             return None  # only the bot's own messages define buttons
@@ -454,13 +574,21 @@ class MatrixTransport:
         return await self.send(RoomRef(PLATFORM, room_id), reply)
 
     async def fetch(self, attachment: AttachmentRef, limit: int) -> bytes:
+        """The file's bytes (decrypted, for a file from an encrypted room: AES-CTR keeps its size)."""
         server, _, media = attachment.file_id.removeprefix("mxc://").partition("/")
         url = f"{self.settings.homeserver.rstrip('/')}/_matrix/client/v1/media/download/{server}/{media}"
         headers = {"Authorization": f"Bearer {self.client.access_token}"}
         async with aiohttp.ClientSession() as session, session.get(url, headers=headers) as answer:
             if answer.status != 200:
                 raise MatrixError(f"could not download {attachment.name}: HTTP {answer.status}")
-            return await at_most(answer.content.iter_chunked(65536), limit)
+            data = await at_most(answer.content.iter_chunked(65536), limit)
+        keys = self._file_keys.get(attachment.file_id)
+        if keys is None:
+            return data
+        try:
+            return bytes(decrypt_attachment(data, keys["key"], keys["hash"], keys["iv"]))
+        except Exception as error:  # nio raises EncryptionError for a hash mismatch, others for bad keys
+            raise MatrixError(f"could not decrypt {attachment.name}: {error}") from None
 
     def _message_content(self, reply: Reply) -> dict[str, Any]:
         content: dict[str, Any] = {"msgtype": "m.notice", "body": reply.text}
@@ -475,25 +603,29 @@ class MatrixTransport:
         return content
 
     async def _send_file(self, room_id: str, file: OutgoingFile, tx_id: str) -> None:
-        uploaded, _ = await self.client.upload(
+        """Upload and post a file; in an encrypted room, encrypted, with its keys in the event."""
+        room = self.client.rooms.get(room_id)
+        encrypt = bool(self.settings.encryption and room is not None and room.encrypted)
+        uploaded, keys = await self.client.upload(
             lambda *_: file.content,
-            content_type=file.media_type,
+            content_type="application/octet-stream" if encrypt else file.media_type,
             filename=file.name,
+            encrypt=encrypt,
             filesize=len(file.content),
         )
         if not isinstance(uploaded, UploadResponse):
             raise MatrixError(f"could not upload {file.name}: {uploaded.message}")
-        await self._send_content(
-            room_id,
-            {
-                "msgtype": "m.file",
-                "body": file.name,
-                "filename": file.name,
-                "url": uploaded.content_uri,
-                "info": {"mimetype": file.media_type, "size": len(file.content)},
-            },
-            tx_id=tx_id,
-        )
+        content: dict[str, Any] = {
+            "msgtype": "m.file",
+            "body": file.name,
+            "filename": file.name,
+            "info": {"mimetype": file.media_type, "size": len(file.content)},
+        }
+        if encrypt:
+            content["file"] = {"url": uploaded.content_uri, **(keys or {})}
+        else:
+            content["url"] = uploaded.content_uri
+        await self._send_content(room_id, content, tx_id=tx_id)
 
     async def _send_content(
         self, room_id: str, content: dict[str, Any], event_type: str = "m.room.message", tx_id: str | None = None
@@ -501,10 +633,22 @@ class MatrixTransport:
         """Send one event. nio waits out rate limits (M_LIMIT_EXCEEDED's retry_after_ms) and
         retries network failures with backoff, re-sending under the same transaction id, so the
         homeserver keeps one event even when an attempt succeeded but its answer was lost."""
-        answer = await self.client.room_send(room_id, event_type, content, tx_id=tx_id or uuid.uuid4().hex)
+        if self.client.olm is not None:
+            await self._known(room_id)
+        answer = await self.client.room_send(
+            room_id, event_type, content, tx_id=tx_id or uuid.uuid4().hex, ignore_unverified_devices=True
+        )
         if not isinstance(answer, RoomSendResponse):
             raise MatrixError(f"could not send to {room_id}: {answer.message}")
         return answer.event_id
+
+    async def _known(self, room_id: str) -> None:
+        """An encrypting client must know a room's state before it sends there: a room joined a
+        moment ago is known once the sync in flight brings the join, which it does at once."""
+        async with asyncio.timeout(ROOM_KNOWN_WAIT):
+            while room_id not in self.client.rooms:
+                self._synced.clear()
+                await self._synced.wait()
 
     # ── private chats ────────────────────────────────────────────────────────────────────────
 
@@ -526,7 +670,12 @@ class MatrixTransport:
         async with self._direct_lock:
             if user_id in self._direct_rooms:
                 return self._direct_rooms[user_id]
-            created = await self.client.room_create(is_direct=True, invite=[user_id])
+            created = await self.client.room_create(
+                is_direct=True,
+                invite=[user_id],
+                # As Element makes a private chat: encrypted, when the bot can read it.
+                initial_state=[ENCRYPTION_STATE] if self.settings.encryption else [],
+            )
             if not isinstance(created, RoomCreateResponse):
                 raise MatrixError(f"could not open a private chat with {user_id}: {created.message}")
             self._direct_rooms[user_id] = created.room_id
