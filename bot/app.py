@@ -24,6 +24,7 @@ from bot.live import LiveMessages
 from bot.postman import Postman
 from bot.router import Router
 from bot.scheduler import Scheduler
+from bot.tasks import end
 from bot.transports.base import AttachmentRef, Incoming, Reply, Transport
 from bot.transports.console import ConsoleTransport
 from storage import announcements, events, groups, migrate, people, rooms
@@ -122,12 +123,16 @@ class App:
                 loop.add_signal_handler(signum, self.request_stop)
         started: list[Transport] = []
         try:
-            await self._rooms_for_this_process()
-            for transport in self.transports.values():
-                await transport.start(self.handle)
-                started.append(transport)
-                log.info("%s transport started", transport.platform)
-            await self.leadership.start()
+            # A stop is honoured while starting too (a homeserver being retried can take minutes).
+            starting = asyncio.create_task(self._start(started), name="start")
+            stop = asyncio.create_task(self._stopping.wait())
+            await asyncio.wait([starting, stop], return_when=asyncio.FIRST_COMPLETED)
+            stop.cancel()
+            if not starting.done():
+                log.info("stopping before every transport had started")
+                await end(starting)
+                return
+            starting.result()
             if self.console is not None and not self.leadership.leading.is_set():
                 self.console.tell_operator(
                     "Another wgbot process serves this database: this console neither schedules nor "
@@ -150,6 +155,14 @@ class App:
             for signum in (signal.SIGINT, signal.SIGTERM):
                 with contextlib.suppress(NotImplementedError, RuntimeError):
                     loop.remove_signal_handler(signum)
+
+    async def _start(self, started: list[Transport]) -> None:
+        await self._rooms_for_this_process()
+        for transport in self.transports.values():
+            started.append(transport)  # stopped on the way out, even if its start is cut short
+            await transport.start(self.handle)
+            log.info("%s transport started", transport.platform)
+        await self.leadership.start()
 
     async def handle(self, incoming: Incoming) -> Reply | None:
         """The router's answer; then the postman delivers what the command queued."""

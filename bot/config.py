@@ -246,8 +246,13 @@ class Settings(Section):
     telegram: TelegramSettings | None = None
 
 
-def load_settings(path: Path | None = None, environ: dict[str, str] | None = None) -> Settings:
-    """Read `path` (or ./config.toml if it exists, else defaults) with environment overrides."""
+PLATFORM_SECTIONS = ("matrix", "telegram")
+
+
+def load_settings(path: Path | None = None, environ: dict[str, str] | None = None, platforms: bool = True) -> Settings:
+    """Read `path` (or ./config.toml if it exists, else defaults) with environment overrides.
+    Without `platforms`, the [matrix] and [telegram] sections are left out unread: an admin
+    command needs only the database, never the bot's password or token."""
     environ = dict(os.environ if environ is None else environ)
     explicit = path is not None or "WGBOT_CONFIG" in environ
     path = path or Path(environ.get("WGBOT_CONFIG", DEFAULT_PATH))
@@ -264,12 +269,17 @@ def load_settings(path: Path | None = None, environ: dict[str, str] | None = Non
     sources = {}
     for name, value in environ.items():  # other WGBOT_ names are strays: see stray_variables
         section = name[len(ENV_PREFIX) :].split("__", 1)[0].lower()
+        if not platforms and section in PLATFORM_SECTIONS:
+            continue
         if name.startswith(ENV_PREFIX) and "__" in name and section in Settings.model_fields:
             if name.endswith("_FILE"):  # WGBOT_MATRIX__PASSWORD_FILE: the secret is in that file
                 name, value = name.removesuffix("_FILE"), _secret_file(name, value)
             dotted = name[len(ENV_PREFIX) :].lower().split("__")
             _set_path(data, dotted, value)
             sources[tuple(dotted)] = name
+    if not platforms:
+        for section in PLATFORM_SECTIONS:
+            data.pop(section, None)
     try:
         return Settings.model_validate(data)
     except ValidationError as error:

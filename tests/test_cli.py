@@ -3,6 +3,7 @@ entry point, commands piped into the console, and admin commands with their exit
 
 from __future__ import annotations
 
+import os
 import sqlite3
 import subprocess
 import sys
@@ -285,3 +286,19 @@ def test_version_and_what_an_upgrade_applied(home):
     first = wgbot("db", "upgrade")
     assert first.stdout.startswith("applied 0001, 0002") and "alembic" not in first.stderr
     assert wgbot("db", "upgrade").stdout.strip() == "nothing to apply; database schema is up to date"
+
+
+def test_admin_commands_need_only_the_database_never_the_bot_s_secrets(home):
+    """An operator's shell has the config but not the bot's password, token or store key."""
+    (home / "config.toml").write_text(
+        '[matrix]\nhomeserver = "https://matrix.example.org"\nuser_id = "@wgbot:example.org"\n'
+        '[telegram]\nmode = "polling"\n'
+    )
+    environment = {"WGBOT_MATRIX__PASSWORD_FILE": str(home / "not-here")}
+    listed = subprocess.run(
+        [WGBOT, "wg", "list"], capture_output=True, text=True, timeout=60, env=os.environ | environment
+    )
+    assert listed.returncode == 0, listed.stderr
+    assert "PFAS" in listed.stdout and "Traceback" not in listed.stderr
+    served = subprocess.run([WGBOT, "run"], capture_output=True, text=True, timeout=60, env=os.environ | environment)
+    assert served.returncode == 2 and "WGBOT_MATRIX__PASSWORD_FILE" in served.stderr
