@@ -60,7 +60,7 @@ log = logging.getLogger("wgbot")
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
-        settings = load_settings(args.config)
+        settings = load_settings(args.config, platforms=args.action in (_run, _matrix_cross_sign))
     except ConfigError as error:
         print(f"wgbot: configuration problem:\n{error}", file=sys.stderr)
         return 2

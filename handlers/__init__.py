@@ -14,6 +14,7 @@ from handlers import (
     meetings,
     members,
     membership,
+    rooms,
     votes,
 )
 
@@ -21,6 +22,7 @@ AREAS: list[Area] = [
     help.AREA,
     identity.AREA,
     groups.AREA,
+    rooms.AREA,
     membership.AREA,
     members.AREA,
     votes.AREA,

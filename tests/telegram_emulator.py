@@ -47,12 +47,14 @@ class Chat:
     type: str  # "private", "group", "supergroup"
     title: str | None = None
     members: set[int] = field(default_factory=set)
+    is_forum: bool = False  # a supergroup with topics
+    topics: dict[int, str] = field(default_factory=dict)  # topic (message_thread_id) → name
 
     def to_api(self, users: dict[int, User]) -> dict:
         if self.type == "private":
             user = users[self.id]
             return {"id": self.id, "type": "private", "first_name": user.first_name}
-        return {"id": self.id, "type": self.type, "title": self.title}
+        return {"id": self.id, "type": self.type, "title": self.title} | ({"is_forum": True} if self.is_forum else {})
 
 
 @dataclass
@@ -71,6 +73,7 @@ class SentMessage:
     parse_mode: str | None = None
     entities: list | None = None
     edits: list[str] = field(default_factory=list)
+    topic: int | None = None  # its forum topic; None in the General topic and in other chats
 
     def buttons(self) -> list[tuple[str, str]]:
         return [(b["text"], b["callback_data"]) for row in self.keyboard or [] for b in row]
@@ -314,6 +317,14 @@ class BotApiEmulator:
         self.commands = commands
         return True
 
+    async def _api_createForumTopic(self, params: dict) -> dict:
+        chat = self._chat_for_bot(int(params["chat_id"]))
+        return {
+            "message_thread_id": self.create_topic(chat.id, params["name"]),
+            "name": params["name"],
+            "icon_color": 7322096,
+        }
+
     async def _api_sendMessage(self, params: dict) -> dict:
         chat = self._chat_for_bot(int(params["chat_id"]))
         if self.failing.get(chat.id):
@@ -327,6 +338,7 @@ class BotApiEmulator:
             chat,
             self.bot.id,
             text=text,
+            topic=_topic(chat, params),
             keyboard=_keyboard(params.get("reply_markup")),
             reply_to=_reply_to(params),
             parse_mode=params.get("parse_mode"),
@@ -350,7 +362,12 @@ class BotApiEmulator:
         name, data, media_type = upload
         document = self._keep_file(data, name, media_type)
         message = self._store(
-            chat, self.bot.id, document=document, caption=params.get("caption"), reply_to=_reply_to(params)
+            chat,
+            self.bot.id,
+            document=document,
+            caption=params.get("caption"),
+            reply_to=_reply_to(params),
+            topic=_topic(chat, params),
         )
         return self._message_api(message)
 
@@ -412,12 +429,30 @@ class BotApiEmulator:
         self.chats[chat_id] = chat
         return chat
 
-    async def say(self, user: User, chat_id: int | None, text: str, reply_to: int | None = None) -> SentMessage:
-        """`user` writes `text` in a group, or (chat_id None) in their private chat with the bot."""
+    def forum(self, chat_id: int, title: str, *members: User) -> Chat:
+        """A supergroup with topics; its General topic is the chat itself."""
+        chat = self.group(chat_id, title, *members)
+        chat.is_forum = True
+        return chat
+
+    def create_topic(self, chat_id: int, name: str) -> int:
+        """A new topic: as in Telegram, its id is that of the service message that opens it."""
+        chat = self.chats[chat_id]
+        assert chat.is_forum, f"{chat.title} has no topics"
+        topic = next(self._message_ids)  # the service message itself is not kept
+        chat.topics[topic] = name
+        return topic
+
+    async def say(
+        self, user: User, chat_id: int | None, text: str, reply_to: int | None = None, topic: int | None = None
+    ) -> SentMessage:
+        """`user` writes `text` in a group (in a forum's `topic`), or (chat_id None) in their
+        private chat with the bot."""
         chat = self._chat_for_user(user, chat_id)
         if chat.type == "private" and text.startswith("/start"):
             self.started.add(user.id)
-        message = self._store(chat, user.id, text=text, reply_to=reply_to)
+        assert topic is None or topic in chat.topics, f"no topic {topic} in {chat.title}"
+        message = self._store(chat, user.id, text=text, reply_to=reply_to, topic=topic)
         await self._deliver({"message": self._message_api(message)})
         return message
 
@@ -608,6 +643,9 @@ class BotApiEmulator:
             data["caption"] = message.caption
         if message.keyboard:
             data["reply_markup"] = {"inline_keyboard": message.keyboard}
+        if message.topic is not None:
+            data["message_thread_id"] = message.topic
+            data["is_topic_message"] = True
         if message.reply_to:
             original = self._find(message.chat_id, message.reply_to)
             data["reply_to_message"] = {k: v for k, v in self._message_api(original).items() if k != "reply_to_message"}
@@ -645,6 +683,17 @@ def _keyboard(markup: Any) -> list | None:
             if len(button.get("callback_data", "").encode()) > 64:
                 raise ApiError(400, "Bad Request: BUTTON_DATA_INVALID")
     return rows
+
+
+def _topic(chat: Chat, params: dict) -> int | None:
+    """The topic a send names, checked as Telegram does: only a forum's existing topics, and never
+    the General topic (whose messages carry no message_thread_id)."""
+    if params.get("message_thread_id") in (None, ""):
+        return None
+    topic = int(params["message_thread_id"])
+    if not chat.is_forum or topic not in chat.topics:
+        raise ApiError(400, "Bad Request: message thread not found")
+    return topic
 
 
 def _reply_to(params: dict) -> int | None:

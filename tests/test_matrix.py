@@ -278,7 +278,7 @@ async def test_rate_limited_sends_are_retried_on_a_server_with_default_limits(tm
                 await bot.transport.send(RoomRef("matrix", room), Reply(f"announcement {n}"))
             await member.wait_for(lambda e: e["content"].get("body") == "announcement 10", timeout=30)
             bodies = [e["content"]["body"] for e in member.from_sender(bot_user.user_id, room)]
-            assert bodies == [f"announcement {n}" for n in range(11)]
+            assert [b for b in bodies if not b.startswith("Hello!")] == [f"announcement {n}" for n in range(11)]
             assert any("429" in r.getMessage() for r in caplog.records), "the server never limited"
         finally:
             await bot.stop()
@@ -359,3 +359,46 @@ async def test_a_burst_larger_than_a_sync_brings_is_handled_whole(synapse, db):
         await sam.stop()
         for member in (jana, *voters):
             await member.client.close()
+
+
+async def test_a_new_room_is_greeted_with_how_to_bind_it_and_the_secretariat_binds_it_there(scene):
+    lobby = await scene.sam.create_room(invite=[scene.bot_id, scene.jana.user_id])
+    await scene.jana.client.join(lobby)
+    hello = await scene.sam.wait_for(
+        lambda e: e["room_id"] == lobby and e["sender"] == scene.bot_id and e["type"] == "m.room.message"
+    )
+    assert "/room bind <group>" in hello["content"]["body"]
+    assert f"wgbot room bind matrix:{lobby} --group <group>" in hello["content"]["body"]
+
+    refused = await scene.ask("/room bind skills", who=scene.jana, room=lobby)
+    assert "secretariat" in refused["content"]["body"].lower()
+    bound = await scene.ask("/room bind skills", who=scene.sam, room=lobby)
+    assert (
+        bound["content"]["body"]
+        == "This room is now the Skills working group's room. /help shows what can be done here."
+    )
+    info = await scene.ask("/room info", who=scene.jana, room=lobby)
+    assert info["content"]["body"] == f"This room (matrix:{lobby}) serves the Skills working group."
+
+
+async def test_a_command_in_a_thread_is_answered_in_that_thread(scene):
+    root = await scene.jana.say(scene.room_id, "Questions about the roadmap")
+    in_thread = await scene.jana.send(
+        scene.room_id,
+        {
+            "msgtype": "m.text",
+            "body": "/whoami",
+            "m.relates_to": {
+                "rel_type": "m.thread",
+                "event_id": root,
+                "is_falling_back": True,
+                "m.in_reply_to": {"event_id": root},
+            },
+        },
+    )
+    answer = await scene.jana.reply_from(scene.bot_id, in_thread)
+    relation = answer["content"]["m.relates_to"]
+    assert relation["rel_type"] == "m.thread" and relation["event_id"] == root
+    assert relation["m.in_reply_to"] == {"event_id": in_thread} and relation["is_falling_back"] is False
+    outside = await scene.ask("/whoami")
+    assert "rel_type" not in outside["content"]["m.relates_to"]

@@ -253,7 +253,7 @@ async def test_being_added_to_a_group_explains_how_to_bind_it(room):
     newcomer = room.emulator.group(-100999, "Skills working group", room.jana, with_bot=False)
     await room.emulator.set_member(room.emulator.bot, newcomer.id, "member")
     hello = (await room.emulator.wait_for_bot(newcomer.id))[0]
-    assert "wgbot room bind telegram:-100999 --group <group>" in hello.text
+    assert "/room bind <group>" in hello.text and "wgbot room bind telegram:-100999 --group <group>" in hello.text
 
 
 def _free_port() -> int:

@@ -108,6 +108,16 @@ class Reply:
 IncomingHandler = Callable[[Incoming], Awaitable["Reply | None"]]
 
 
+def greeting(room: RoomRef) -> str:
+    """What the bot says in a room it has just been brought into, on every platform."""
+    return (
+        "Hello! I am the alliance's working-group bot. Until the secretariat binds this room, I answer "
+        "only /help, /whoami, /wg and /room. To bind it, someone from the secretariat sends here:\n"
+        "/room bind <group>   (or /room bind plenary, /room bind secretariat)\n"
+        f"From a shell: wgbot room bind {room.platform}:{room.room_id} --group <group>"
+    )
+
+
 def split_text(text: str, limit: int) -> list[str]:
     """A text too long for one message, in pieces of at most `limit` characters: cut at the
     last line end that fits, else the last space, else where the limit falls."""

@@ -70,6 +70,7 @@ from bot.transports.base import (
     TransportUnavailable,
     UserRef,
     at_most,
+    greeting,
     not_started,
     split_text,
 )
@@ -147,12 +148,14 @@ class MatrixTransport:
         self._buttons: _Recent[str, dict[str, str]] = _Recent(2000)  # message id → emoji map
         self._reactions: _Recent[str, tuple[str, str]] = _Recent(10000)  # reaction → (emoji, command)
         self._quote_instead: _Recent[str, str] = _Recent(2000)  # reaction → the message it is on
+        self._threads: _Recent[str, str] = _Recent(2000)  # event in a thread → the thread's root
         self._loose_files: dict[tuple[str, str], tuple[float, AttachmentRef]] = {}
         self._file_keys: _Recent[str, dict[str, Any]] = _Recent(2000)  # mxc → how to decrypt it
         self._warned_encrypted: set[str] = set()
         self.undecryptable = 0  # events whose keys never came, since start
         self._handling = False  # between receiving a batch and storing its sync token
         self._synced = asyncio.Event()  # set after each sync's batch
+        self._greetings: set[asyncio.Task] = set()
         self._stopping = False
 
     # ── lifecycle ────────────────────────────────────────────────────────────────────────────
@@ -183,6 +186,8 @@ class MatrixTransport:
         self._stopping = True
         if self._task is not None:
             await end(self._task, cancel=not self._handling)  # a batch in hand is finished; a wait for news is not
+        for greet in list(self._greetings):
+            await end(greet)
         await self.client.close()
 
     async def _log_in(self) -> None:
@@ -330,6 +335,10 @@ class MatrixTransport:
             return
         if is_direct:
             self._direct_rooms.setdefault(inviter, room_id)
+        else:
+            greet = asyncio.create_task(self._greet(room_id), name="matrix-greeting")
+            self._greetings.add(greet)
+            greet.add_done_callback(self._greetings.discard)
         log.info("matrix: joined %s at the invitation of %s", room_id, inviter)
 
     @property
@@ -413,6 +422,9 @@ class MatrixTransport:
 
     async def _deliver(self, room_id: str, event: Any, text: str, attachments: tuple[AttachmentRef, ...] = ()) -> None:
         self._senders[event.event_id] = event.sender
+        relation = event.source.get("content", {}).get("m.relates_to") or {}
+        if relation.get("rel_type") == "m.thread" and relation.get("event_id"):
+            self._threads[event.event_id] = relation["event_id"]  # answered in that thread
         if not attachments:
             attachments = self._take_loose_file(room_id, event.sender)
         room = self.client.rooms.get(room_id)
@@ -600,6 +612,9 @@ class MatrixTransport:
         if reply.reply_to:
             quoted = self._quote_instead.get(reply.reply_to, reply.reply_to)
             content["m.relates_to"] = {"m.in_reply_to": {"event_id": quoted}}
+            thread = self._threads.get(reply.reply_to)
+            if thread is not None:  # a command in a thread is answered in it, quoting the command
+                content["m.relates_to"] |= {"rel_type": "m.thread", "event_id": thread, "is_falling_back": False}
             sender = self._senders.get(reply.reply_to)
             content["m.mentions"] = {"user_ids": [sender]} if sender else {}
         return content
@@ -643,6 +658,14 @@ class MatrixTransport:
         if not isinstance(answer, RoomSendResponse):
             raise MatrixError(f"could not send to {room_id}: {answer.message}")
         return answer.event_id
+
+    async def _greet(self, room_id: str) -> None:
+        """Say what the bot is and how to bind the room, once the sync has brought the join
+        (which happens after the batch that brought the invite, hence not in that batch)."""
+        try:
+            await self._send_content(room_id, _notice(greeting(RoomRef(PLATFORM, room_id))))
+        except Exception as error:
+            log.warning("matrix: could not greet %s: %r", room_id, error)
 
     async def _known(self, room_id: str) -> None:
         """An encrypting client must know a room's state before it sends there: a room joined a

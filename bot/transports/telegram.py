@@ -66,6 +66,7 @@ from bot.transports.base import (
     Undeliverable,
     UserRef,
     at_most,
+    greeting,
     not_started,
     split_text,
 )
@@ -244,7 +245,7 @@ class TelegramTransport:
         user = message.from_user if message else None
         if message is None or user is None or user.is_bot:
             return
-        chat_id, user_id = str(message.chat.id), str(user.id)
+        chat_id, user_id = _room_of(message), str(user.id)
         private = message.chat.type == ChatType.PRIVATE
         if private:
             await self._remember_private_chat(user_id, chat_id)
@@ -309,7 +310,7 @@ class TelegramTransport:
         if command is None or message is None:
             await self._call(query.answer, "This button no longer works; please send the command.")
             return
-        chat_id = str(message.chat.id)
+        chat_id = _room_of(message)
         incoming = Incoming(
             platform=PLATFORM,
             room_id=chat_id,
@@ -336,14 +337,8 @@ class TelegramTransport:
         was_in = change.old_chat_member.status in _PRESENT
         if joined and not was_in:
             log.info("telegram: added to %s (%s) by %s", change.chat.title, change.chat.id, change.from_user.id)
-            await self.send(
-                RoomRef(PLATFORM, str(change.chat.id)),
-                Reply(
-                    "Hello! I am the alliance's working-group bot. Until the secretariat binds this "
-                    "group, I answer only /help, /whoami and /wg. To bind it:\n"
-                    f"wgbot room bind telegram:{change.chat.id} --group <group>"
-                ),
-            )
+            room = RoomRef(PLATFORM, str(change.chat.id))
+            await self.send(room, Reply(greeting(room)))
         elif was_in and not joined:
             log.info("telegram: removed from %s (%s)", change.chat.title, change.chat.id)
 
@@ -402,20 +397,23 @@ class TelegramTransport:
             reply_parameters = ReplyParameters(quoted, allow_sending_without_reply=True)
         rendered = _rendered(reply)
         pieces = [rendered] if len(rendered["text"]) <= TEXT_LIMIT else _plain_pieces(reply.text)
+        chat, topic = _address(room.room_id)
         for number, piece in enumerate(pieces, start=1):
             last = number == len(pieces)
             sent = await self._call(
                 bot.send_message,
-                int(room.room_id),
+                chat,
                 **piece,
+                message_thread_id=topic,
                 reply_parameters=reply_parameters if number == 1 else None,
                 reply_markup=await self._keyboard(reply.buttons) if last else None,  # edits find them last
             )
         if reply.file is not None:
             await self._call(
                 bot.send_document,
-                int(room.room_id),
+                chat,
                 InputFile(reply.file.content, filename=reply.file.name),
+                message_thread_id=topic,
             )
         return MessageRef(room, str(sent.message_id))
 
@@ -424,7 +422,7 @@ class TelegramTransport:
         assert reply.reply_to is not None
         message_id = int(reply.reply_to.rsplit(":", 1)[1])
         try:
-            await self._call(self._bot.delete_message, int(room.room_id), message_id)
+            await self._call(self._bot.delete_message, _address(room.room_id)[0], message_id)
         except (BadRequest, Forbidden) as refused:
             log.info("telegram: could not delete message %s in %s: %s", message_id, room.room_id, refused.message)
             return replace(
@@ -439,7 +437,7 @@ class TelegramTransport:
             await self._call(
                 self._bot.edit_message_text,
                 **_rendered(reply),
-                chat_id=int(ref.room.room_id),
+                chat_id=_address(ref.room.room_id)[0],
                 message_id=int(ref.message_id),
                 reply_markup=await self._keyboard(reply.buttons),  # keep the keyboard
             )
@@ -451,7 +449,7 @@ class TelegramTransport:
         """Pin quietly (no extra notification); in groups the bot needs the right to pin."""
         await self._call(
             self._bot.pin_chat_message,
-            int(ref.room.room_id),
+            _address(ref.room.room_id)[0],
             int(ref.message_id),
             disable_notification=True,
         )
@@ -501,6 +499,22 @@ class TelegramTransport:
                 await asyncio.sleep(delay)
                 delay *= 2
         raise TimedOut(f"{method.__name__} kept hitting flood control")
+
+
+def _room_of(message: Any) -> str:
+    """A forum's topic is a room of its own, `<chat id>/<topic id>`, so each topic can serve its
+    own group. The General topic (and any chat without topics) is the chat itself."""
+    chat = str(message.chat.id)
+    topic = getattr(message, "message_thread_id", None)
+    if getattr(message, "is_topic_message", False) and topic:
+        return f"{chat}/{topic}"
+    return chat
+
+
+def _address(room_id: str) -> tuple[int, int | None]:
+    """Chat id and topic for a send: no topic for the chat itself, as the General topic requires."""
+    chat, _, topic = room_id.partition("/")
+    return int(chat), int(topic) if topic else None
 
 
 def _seconds(error: RetryAfter) -> float:
