@@ -27,7 +27,7 @@ from bot.scheduler import Scheduler
 from bot.tasks import end
 from bot.transports.base import AttachmentRef, Incoming, Reply, Transport
 from bot.transports.console import ConsoleTransport
-from storage import announcements, events, groups, migrate, people, rooms
+from storage import announcements, events, groups, migrate, notices, people, rooms
 from storage.db import Database
 from storage.models import utcnow
 from storage.transport_state import TransportMemory
@@ -166,6 +166,9 @@ class App:
 
     async def handle(self, incoming: Incoming) -> Reply | None:
         """The router's answer; then the postman delivers what the command queued."""
+        if incoming.opens_private_chat:
+            async with self.db.transaction() as session:
+                await notices.release_waiting(session, incoming.platform, incoming.sender_id)
         reply = await self.router.handle(incoming)
         self.postman.wake()
         return reply

@@ -14,12 +14,20 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import datetime
 
 from bot.tasks import end
-from bot.transports.base import Button, Reply, RoomRef, Transport, Undeliverable, UserRef
-from storage import announcements, notices
+from bot.transports.base import (
+    Button,
+    DirectChatUnavailable,
+    Reply,
+    RoomRef,
+    Transport,
+    Undeliverable,
+    UserRef,
+)
+from storage import announcements, notices, people
 from storage.db import Database
 from storage.models import Notice, NoticeStatus, utcnow
 
@@ -97,6 +105,10 @@ class Postman:
                 sent = await transport.send_direct(UserRef(notice.platform, notice.target), reply)
             else:
                 sent = await transport.send(RoomRef(notice.platform, notice.target), reply)
+        except DirectChatUnavailable as refused:
+            if refused.invitation is not None and await self._wait_for_private_chat(notice, refused.invitation):
+                return
+            final, error = True, str(refused)
         except Undeliverable as refused:
             final, error = True, str(refused)
         except Exception as failure:  # retried after a back-off
@@ -111,6 +123,24 @@ class Postman:
                 settled = await notices.mark_failed(session, notice.id, error, final=final)
             if notice.announcement_id is not None and settled.status != NoticeStatus.PENDING:
                 await announcements.report_if_settled(session, notice.announcement_id)
+
+    async def _wait_for_private_chat(self, notice: Notice, invitation: Callable[[str], Reply]) -> bool:
+        """Hold the notice until its reader opens a private chat, asking them once in a room they
+        share with the bot; False when there is no such room (the notice then fails as before)."""
+        async with self.db.transaction() as session:
+            room = await notices.room_to_reach(session, notice.platform, notice.target)
+            if room is None:
+                return False
+            held, first = await notices.wait_for_private_chat(session, notice.id)
+            if first and held.status == NoticeStatus.PENDING:
+                person = await people.identify(session, notice.platform, notice.target, notice.target)
+                ask = invitation(person.display_name)
+                buttons = [[b.label, b.command] for b in ask.buttons]
+                await notices.to_room(session, notice.platform, room, ask.text, ask.html, buttons=buttons)
+            if notice.announcement_id is not None and held.status != NoticeStatus.PENDING:
+                await announcements.report_if_settled(session, notice.announcement_id)
+        self.wake()  # the question itself goes out now
+        return True
 
     async def _pin(self, transport: Transport, notice: Notice, sent) -> str | None:
         """Pin a delivered message; a room that forbids it still has the message."""

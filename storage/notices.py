@@ -8,12 +8,26 @@ from datetime import datetime, timedelta
 from sqlalchemy import func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from storage.models import ChatAccount, Notice, NoticeStatus, Person, RoomBinding, RoomPurpose, utcnow
+from storage.db import rowcount
+from storage.models import (
+    ChatAccount,
+    Notice,
+    NoticeStatus,
+    Participation,
+    Person,
+    RoomBinding,
+    RoomPurpose,
+    utcnow,
+)
 
 MAX_ATTEMPTS = 5
 # Waits after the 1st, 2nd, … failed attempt: long enough for a network blip or a restart to pass.
 BACKOFF = (timedelta(seconds=5), timedelta(seconds=30), timedelta(minutes=2), timedelta(minutes=10))
 BATCH = 100
+# A private notice to someone who never opened a private chat with the bot waits this long for
+# them to do so (they are asked in a room they share with the bot); each wait is an attempt.
+PRIVATE_CHAT_WAIT = timedelta(days=3)
+WAITING = "waiting for them to open a private chat with the bot"
 
 
 def notice(
@@ -60,8 +74,10 @@ def queued_here(session: AsyncSession) -> list[Notice]:
     return list(session.info.get(QUEUED, []))
 
 
-async def to_room(session: AsyncSession, platform: str, room_id: str, text: str, html: str | None = None) -> None:
-    queue(session, [notice(platform, room_id, text, html)])
+async def to_room(
+    session: AsyncSession, platform: str, room_id: str, text: str, html: str | None = None, buttons: list | None = None
+) -> None:
+    queue(session, [notice(platform, room_id, text, html, buttons=buttons)])
 
 
 async def to_group(
@@ -209,6 +225,59 @@ async def sent_on(session: AsyncSession, topic: str) -> list[Notice]:
             )
         )
     )
+
+
+async def wait_for_private_chat(session: AsyncSession, notice_id: int) -> tuple[Notice, bool]:
+    """Hold a private notice until its reader opens a private chat (or the wait runs out).
+    Also whether it is the first held for that account: only then is the reader asked."""
+    held = await session.get_one(Notice, notice_id)
+    others = await session.scalar(
+        select(func.count()).select_from(Notice).where(*_waiting_for(held.platform, held.target), Notice.id != held.id)
+    )
+    held.attempts += 1
+    held.last_error = WAITING
+    if held.attempts >= MAX_ATTEMPTS:
+        held.status = NoticeStatus.FAILED
+    else:
+        held.not_before = utcnow() + PRIVATE_CHAT_WAIT
+    return held, not others
+
+
+async def release_waiting(session: AsyncSession, platform: str, user_id: str) -> int:
+    """The reader has opened a private chat: what waited for it is due now."""
+    released = await session.execute(update(Notice).where(*_waiting_for(platform, user_id)).values(not_before=utcnow()))
+    return rowcount(released)
+
+
+def _waiting_for(platform: str, user_id: str) -> tuple:
+    return (
+        Notice.platform == platform,
+        Notice.target == user_id,
+        Notice.direct.is_(True),
+        Notice.status == NoticeStatus.PENDING,
+        Notice.last_error == WAITING,
+    )
+
+
+async def room_to_reach(session: AsyncSession, platform: str, user_id: str) -> str | None:
+    """A room on `platform` where the account's person is likely to read a mention: one of their
+    organisation's groups' rooms, else the plenary's."""
+    person = await session.scalar(
+        select(Person)
+        .join(ChatAccount)
+        .where(ChatAccount.platform == platform, ChatAccount.platform_user_id == user_id)
+    )
+    groups = (
+        select(Participation.group_id).where(Participation.organisation_id == person.organisation_id)
+        if person is not None and person.organisation_id is not None
+        else None
+    )
+    candidates = select(RoomBinding.room_id).where(RoomBinding.platform == platform)
+    if groups is not None:
+        room = await session.scalar(candidates.where(RoomBinding.group_id.in_(groups)).order_by(RoomBinding.id))
+        if room is not None:
+            return room
+    return await session.scalar(candidates.where(RoomBinding.purpose == RoomPurpose.PLENARY).order_by(RoomBinding.id))
 
 
 async def mark_failed(session: AsyncSession, notice_id: int, error: str, *, final: bool) -> Notice:

@@ -76,7 +76,8 @@ class SentMessage:
     topic: int | None = None  # its forum topic; None in the General topic and in other chats
 
     def buttons(self) -> list[tuple[str, str]]:
-        return [(b["text"], b["callback_data"]) for row in self.keyboard or [] for b in row]
+        """(label, callback data), or (label, url) for a button that opens a link."""
+        return [(b["text"], b.get("callback_data") or b["url"]) for row in self.keyboard or [] for b in row]
 
 
 class FloodControl:

@@ -17,9 +17,10 @@ from pathlib import Path
 
 import pytest
 from Crypto.Signature import eddsa
-from nio import AsyncClient, AsyncClientConfig, LoginResponse
+from nio import AsyncClient, AsyncClientConfig, LoginResponse, MessageDirection
 
 from bot.app import TransportMemory
+from bot.transports.base import Reply, UserRef
 from bot.transports.matrix import UNDECRYPTABLE_ANSWER, MatrixTransport, MatrixUnavailable
 from bot.transports.matrix_keys import canonical_json, from_unpadded, recovery_key_text
 from handlers.meetings.reminders import post_reminder
@@ -234,6 +235,22 @@ async def test_a_message_the_bot_cannot_decrypt_is_answered_and_counted_never_dr
     # Once the member's client shares its keys (as it does with its next message), all is well.
     again = await encrypted.ask("guest", "/help")
     assert again["decrypted"] and again["content"]["body"] != UNDECRYPTABLE_ANSWER
+
+
+async def test_a_private_chat_the_bot_opens_is_encrypted_and_read_after_the_invite_is_accepted(encrypted):
+    omar = encrypted.people["omar"]
+    sent = await encrypted.bot.transport.send_direct(
+        UserRef("matrix", omar.user_id), Reply("Your vote is due tomorrow.")
+    )
+    private = sent.room.room_id
+    async with asyncio.timeout(15):  # the invitation reaches Omar's client; he accepts it
+        while private not in omar.client.invited_rooms:
+            await asyncio.sleep(0.05)
+    await omar.client.join(private)
+    history = await omar.client.room_messages(private, start="", direction=MessageDirection.back)  # read back
+    messages = [e for e in history.chunk if getattr(e, "sender", "") == encrypted.bot_id]
+    [message] = [e for e in messages if getattr(e, "body", None) == "Your vote is due tomorrow."]
+    assert message.decrypted, "sent before Omar joined, and not readable by him"
 
 
 async def test_a_member_s_new_device_reads_the_bot_s_next_message(encrypted, synapse):

@@ -60,6 +60,8 @@ class Incoming:
     attachments: tuple[AttachmentRef, ...] = ()
     # A button press whose answer only the presser sees (a Telegram toast), even in a room.
     answered_privately: bool = False
+    # The person has just opened (or reopened) their private chat: what waited for it can go.
+    opens_private_chat: bool = False
 
     @property
     def room(self) -> RoomRef:
@@ -162,7 +164,14 @@ class Undeliverable(Exception):
 
 
 class DirectChatUnavailable(Undeliverable):
-    """The person has no private chat with the bot on this platform (e.g. never started it)."""
+    """The person has no private chat with the bot on this platform (e.g. never started it).
+
+    Where the person can open one themselves, `invitation` words the message that asks them to,
+    given their name, for a room they share with the bot; the notice then waits for them."""
+
+    def __init__(self, message: str, invitation: Callable[[str], Reply] | None = None) -> None:
+        super().__init__(message)
+        self.invitation = invitation
 
 
 class Memory(Protocol):

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import html
 import logging
 import os
 import re
@@ -247,8 +248,7 @@ class TelegramTransport:
             return
         chat_id, user_id = _room_of(message), str(user.id)
         private = message.chat.type == ChatType.PRIVATE
-        if private:
-            await self._remember_private_chat(user_id, chat_id)
+        opened = private and (await self._remember_private_chat(user_id, chat_id) or _is_start(message.text))
         attachments: tuple[AttachmentRef, ...] = ()
         if message.document:
             document = message.document
@@ -280,6 +280,7 @@ class TelegramTransport:
             event_id=f"{chat_id}:{message.message_id}",
             is_direct=private,
             attachments=attachments,
+            opens_private_chat=opened,
         )
         reply = await self._on_incoming(incoming)
         if reply is not None:
@@ -345,10 +346,13 @@ class TelegramTransport:
     async def _on_error(self, update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
         log.error("telegram: handling an update failed: %r", context.error, exc_info=context.error)
 
-    async def _remember_private_chat(self, user_id: str, chat_id: str) -> None:
-        if self._private_chats.get(user_id) != chat_id:
-            self._private_chats[user_id] = chat_id
-            await self.memory.put(f"private:{user_id}", chat_id)
+    async def _remember_private_chat(self, user_id: str, chat_id: str) -> bool:
+        """Whether this private chat is new to the bot."""
+        if self._private_chats.get(user_id) == chat_id:
+            return False
+        self._private_chats[user_id] = chat_id
+        await self.memory.put(f"private:{user_id}", chat_id)
+        return True
 
     def _take_loose_file(self, chat_id: str, user_id: str) -> tuple[AttachmentRef, ...]:
         kept = self._loose_files.pop((chat_id, user_id), None)
@@ -375,7 +379,12 @@ class TelegramTransport:
     async def _keyboard(self, buttons: tuple[Button, ...]) -> InlineKeyboardMarkup | None:
         if not buttons:
             return None
-        row = [InlineKeyboardButton(b.label, callback_data=await self._callback_data(b)) for b in buttons]
+        row = [
+            InlineKeyboardButton(b.label, url=b.command)  # a link: opens it, sends no command
+            if b.command.startswith("https://")
+            else InlineKeyboardButton(b.label, callback_data=await self._callback_data(b))
+            for b in buttons
+        ]
         rows = [row[i : i + 3] for i in range(0, len(row), 3)]
         return InlineKeyboardMarkup(rows)
 
@@ -457,13 +466,32 @@ class TelegramTransport:
     async def send_direct(self, user: UserRef, reply: Reply) -> MessageRef:
         chat_id = self._private_chats.get(user.user_id) or await self.memory.get(f"private:{user.user_id}")
         if chat_id is None:
-            raise DirectChatUnavailable(f"Telegram user {user.user_id} has not started a private chat with the bot yet")
+            raise DirectChatUnavailable(
+                f"Telegram user {user.user_id} has not started a private chat with the bot yet",
+                invitation=lambda name: self._invitation(user, name),
+            )
         try:
             return await self._send(RoomRef(PLATFORM, chat_id), reply)
         except Forbidden as error:
-            raise DirectChatUnavailable(f"Telegram user {user.user_id} blocked the bot ({error.message})") from None
+            raise DirectChatUnavailable(
+                f"Telegram user {user.user_id} blocked the bot ({error.message})",
+                invitation=lambda name: self._invitation(user, name),
+            ) from None
         except BadRequest as error:
             raise Undeliverable(f"Telegram refused it: {error.message}") from None
+
+    def _invitation(self, user: UserRef, name: str) -> Reply:
+        """A mention (which notifies them) with a button that opens the private chat: Telegram
+        lets a bot write only to people who started it, and pressing Start is all it takes."""
+        wording = (
+            "I have a private message for you. Telegram lets me write to you only once you have "
+            "opened a chat with me: press the button (then Start), and it arrives at once."
+        )
+        return Reply(
+            f"{name}: {wording}",
+            html=f'<a href="tg://user?id={int(user.user_id)}">{html.escape(name)}</a>: {wording}',
+            buttons=(Button("Open a private chat", f"https://t.me/{self.username}?start=help"),),
+        )
 
     async def fetch(self, attachment: AttachmentRef, limit: int) -> bytes:
         file = await self._call(self._bot.get_file, attachment.file_id)
@@ -499,6 +527,11 @@ class TelegramTransport:
                 await asyncio.sleep(delay)
                 delay *= 2
         raise TimedOut(f"{method.__name__} kept hitting flood control")
+
+
+def _is_start(text: str | None) -> bool:
+    """Telegram's Start button (also after unblocking the bot) sends /start."""
+    return (text or "").split("@")[0].split(maxsplit=1)[:1] == ["/start"]
 
 
 def _room_of(message: Any) -> str:
