@@ -36,6 +36,7 @@ if TYPE_CHECKING:
     from bot.transports.matrix import MatrixTransport
 
 log = logging.getLogger(__name__)
+SPACE_EVERY = 300.0  # seconds between two looks for groups without a room in the Matrix Space
 EVENT_MEMORY = timedelta(days=30)  # how long a handled event's id is remembered
 RESYNC_EVERY = timedelta(minutes=1)
 PLAN_AHEAD = timedelta(days=7)  # what the scheduler holds; the resync brings the rest in time
@@ -110,6 +111,7 @@ class App:
         if self.console is not None:
             self.console.after_each_command = self._settle_if_leading
         self._stopping = asyncio.Event()
+        self._space_keeper: asyncio.Task | None = None
         self.started = asyncio.Event()  # every transport is connected and listening
 
     def request_stop(self) -> None:
@@ -195,10 +197,28 @@ class App:
         (undelivered notices, deadlines and reminders that fell due while it was down)."""
         self.postman.start()
         await self.scheduler.start()
+        if "matrix" in self.transports:
+            self._space_keeper = asyncio.create_task(self._keep_matrix_space(), name="matrix-space")
 
     async def _follow(self) -> None:
+        if self._space_keeper is not None:
+            await end(self._space_keeper)
+            self._space_keeper = None
         self.scheduler.stop()
         await self.postman.stop()
+
+    async def _keep_matrix_space(self) -> None:
+        """Once an operator has made the alliance's Space (`wgbot matrix setup`), a group made
+        since (by a /wg propose vote) gets its room there within minutes, without anyone asking."""
+        from bot.matrix_setup import furnish
+
+        token = self.transports["matrix"].client.access_token  # type: ignore[attr-defined]
+        while True:
+            await asyncio.sleep(SPACE_EVERY)
+            try:
+                await furnish(self.db, self.settings, token, create_space=False, actor="wgbot")
+            except Exception as error:  # the homeserver or the database away: the next round tries again
+                log.warning("matrix: could not bring the Space up to date: %r", error)
 
     async def _follow_up(self, changed: set[Change]) -> None:
         for change in changed:

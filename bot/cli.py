@@ -53,6 +53,7 @@ from storage.db import Database
 from storage.errors import Refused
 from storage.files import FileStore
 from storage.models import AnnouncementStatus, OrganisationStatus, RoomPurpose, utcnow
+from storage.transport_state import TransportMemory
 
 log = logging.getLogger("wgbot")
 
@@ -60,7 +61,7 @@ log = logging.getLogger("wgbot")
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
-        settings = load_settings(args.config, platforms=args.action in (_run, _matrix_cross_sign))
+        settings = load_settings(args.config, platforms=args.action in (_run, _matrix_cross_sign, _matrix_setup))
     except ConfigError as error:
         print(f"wgbot: configuration problem:\n{error}", file=sys.stderr)
         return 2
@@ -214,12 +215,21 @@ def _parser() -> argparse.ArgumentParser:
         help="make sure the bot's device is cross-signed (done at every start too)",
         description="Creates the account's cross-signing keys if it has none (and prints their recovery key, "
         "once), or signs this device with the keys in the store. After a lost store: --recover asks for the "
-        "recovery key and takes the keys back; --reset makes new ones (the homeserver asks for the password).",
+        "recovery key and takes the keys back; --reset makes new ones (the homeserver asks for the password). "
+        "Stop the bot first: this uses its crypto store.",
     )
     choice = cross_sign.add_mutually_exclusive_group()
     choice.add_argument("--recover", action="store_true", help="read the recovery key from the terminal or stdin")
     choice.add_argument("--reset", action="store_true", help="replace the keys: members re-verify the bot")
     cross_sign.set_defaults(action=_matrix_cross_sign)
+    setup = matrix.add_parser(
+        "setup",
+        help="the alliance as a Matrix Space: a room per working group, plenary and secretariat, bound",
+        description="Creates (once) a Space named after the alliance and, in it, a room for each working group "
+        "and for the plenary (joinable by the Space's members) and the secretariat (by invitation), binds each "
+        "room, and invites the secretariat's Matrix accounts. Run again, it adds only what is missing.",
+    )
+    setup.set_defaults(action=_matrix_setup)
     return parser
 
 
@@ -299,6 +309,27 @@ async def _matrix_cross_sign(settings: Settings, args) -> int:
         print(f"cross-signing keys recovered into {settings.matrix.store_path}; device {device} is signed")
     else:
         print(f"device {device} is cross-signed; nothing to do")
+    return 0
+
+
+async def _matrix_setup(settings: Settings, args) -> int:
+    if settings.matrix is None:
+        raise Refused("no [matrix] section is configured")
+    from bot.matrix_setup import furnish  # nio loads only for the commands that need it
+    from bot.transports.matrix import MatrixError
+
+    db = await open_database(settings)
+    try:
+        token = settings.matrix.access_token or await TransportMemory(db, "matrix").get("access_token")
+        if not token:
+            raise Refused("the bot has no Matrix device yet: start it once (wgbot run), then run this again")
+        try:
+            done = await furnish(db, settings, token, create_space=True, actor=f"cli:{getpass.getuser()}")
+        except MatrixError as error:
+            raise Refused(f"matrix: {error}") from None
+    finally:
+        await db.close()
+    print("\n".join(done.report()))
     return 0
 
 

@@ -8,8 +8,9 @@ from sqlalchemy.orm import joinedload, selectinload
 
 from storage import audit
 from storage.errors import Refused
-from storage.models import Notice, NoticeStatus, RoomBinding, RoomPurpose, WorkingGroup
+from storage.models import ChatAccount, Notice, NoticeStatus, RoleAssignment, RoomBinding, RoomPurpose, WorkingGroup
 from storage.platforms import split_ref
+from storage.rules.access import RoleName
 
 
 def parse_room(text: str) -> tuple[str, str]:
@@ -107,3 +108,36 @@ async def unbind_console(session: AsyncSession) -> set[int]:
     await session.execute(delete(Notice).where(Notice.platform == CONSOLE, Notice.status == NoticeStatus.PENDING))
     await session.execute(delete(RoomBinding).where(RoomBinding.platform == CONSOLE))
     return {a for a in dropped if a is not None}
+
+
+async def unhoused(session: AsyncSession, platform: str) -> list[tuple[RoomPurpose, WorkingGroup | None]]:
+    """What has no room on `platform` yet: the plenary, the secretariat, and each working group."""
+    bound = await session.execute(
+        select(RoomBinding.purpose, RoomBinding.group_id).where(RoomBinding.platform == platform)
+    )
+    purposes = set()
+    housed_groups = set()
+    for purpose, group_id in bound.tuples():
+        purposes.add(purpose)
+        housed_groups.add(group_id)
+    missing: list[tuple[RoomPurpose, WorkingGroup | None]] = [
+        (purpose, None) for purpose in (RoomPurpose.PLENARY, RoomPurpose.SECRETARIAT) if purpose not in purposes
+    ]
+    all_groups = await session.scalars(select(WorkingGroup).order_by(WorkingGroup.id))
+    missing += [(RoomPurpose.GROUP, group) for group in all_groups if group.id not in housed_groups]
+    return missing
+
+
+async def bindings_on(session: AsyncSession, platform: str) -> list[RoomBinding]:
+    return [b for b in await list_bindings(session) if b.platform == platform]
+
+
+async def secretariat_accounts(session: AsyncSession, platform: str) -> list[str]:
+    """The secretariat's accounts on `platform`, e.g. to invite them into new rooms."""
+    found = await session.scalars(
+        select(ChatAccount.platform_user_id)
+        .join(RoleAssignment, RoleAssignment.person_id == ChatAccount.person_id)
+        .where(ChatAccount.platform == platform, RoleAssignment.role == RoleName.SECRETARIAT)
+        .order_by(ChatAccount.id)
+    )
+    return list(dict.fromkeys(found))

@@ -360,7 +360,7 @@ async def _carry_out(session: AsyncSession, vote: Vote, action: dict[str, Any], 
     await notices.to_secretariat(
         session,
         f"Vote #{vote.id} created the working group {group.name} ({group.slug}). Please bind its rooms: "
-        f"wgbot room bind <platform:room> --group {group.slug}",
+        f"send /room bind {group.slug} in each (the alliance's Matrix Space, once set up, gets its room by itself)",
     )
 
 
