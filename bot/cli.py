@@ -44,6 +44,7 @@ from storage import (
     groups,
     imports,
     migrate,
+    notices,
     organisations,
     people,
     rooms,
@@ -208,6 +209,17 @@ def _parser() -> argparse.ArgumentParser:
         "--checkpoint", metavar="COUNT:HASH", help="a checkpoint posted earlier (default: the last one posted)"
     )
     verify.set_defaults(action=_audit_verify)
+
+    outbox = commands.add_parser("outbox", help="notices not delivered yet").add_subparsers(required=True)
+    outbox.add_parser("list", help="pending and failed notices, oldest first").set_defaults(action=_admin(_outbox_list))
+    retry = outbox.add_parser("retry", help="try undelivered notices again now (the running bot sends them)")
+    retry_which = retry.add_mutually_exclusive_group(required=True)
+    retry_which.add_argument("ids", type=int, nargs="*", default=[], help="notice numbers from `outbox list`")
+    retry_which.add_argument("--failed", action="store_true", help="every failed notice")
+    retry.set_defaults(action=_admin(_outbox_retry))
+    drop = outbox.add_parser("drop", help="give up an undelivered notice (kept on record as dropped)")
+    drop.add_argument("id", type=int)
+    drop.set_defaults(action=_admin(_outbox_drop))
 
     matrix = commands.add_parser("matrix", help="the bot's Matrix account").add_subparsers(required=True)
     cross_sign = matrix.add_parser(
@@ -569,6 +581,37 @@ async def _room_unbind(session: AsyncSession, actor: str, args) -> None:
     platform, room_id = rooms.parse_room(args.room)
     await rooms.unbind_room(session, actor=actor, platform=platform, room_id=room_id)
     print(f"unbound {platform}:{room_id}")
+
+
+async def _outbox_list(session: AsyncSession, actor: str, args) -> None:
+    waiting = await notices.undelivered(session)
+    for notice in waiting:
+        where = f"{notice.platform}:{'user ' if notice.direct else ''}{notice.target}"
+        # A private message may carry a secret (a link code): the operator sees that there is one.
+        shown = "(private message)" if notice.direct else _one_line(notice.text, 60)
+        why = f"\t{notice.last_error}" if notice.last_error else ""
+        tries = f"{notice.attempts} {'try' if notice.attempts == 1 else 'tries'}"
+        print(f"#{notice.id}\t{notice.status.value}\t{tries}\t{where}\t{shown}{why}")
+    print(f"{len(waiting)} undelivered" if waiting else "the outbox is empty: everything was delivered")
+
+
+async def _outbox_retry(session: AsyncSession, actor: str, args) -> None:
+    wanted = await notices.failed_ids(session) if args.failed else args.ids
+    found = await notices.retry(session, wanted, actor=actor)
+    missing = sorted(set(wanted) - set(found))
+    if missing:
+        raise Refused(f"no undelivered notice {', '.join(f'#{n}' for n in missing)}; nothing was changed")
+    print(f"{len(found)} notice{'s' if len(found) != 1 else ''} due again now; the running bot sends them")
+
+
+async def _outbox_drop(session: AsyncSession, actor: str, args) -> None:
+    await notices.drop(session, args.id, actor=actor)
+    print(f"notice #{args.id} dropped; it stays on record as failed")
+
+
+def _one_line(text: str, width: int) -> str:
+    flat = " ".join(text.split())
+    return flat if len(flat) <= width else flat[: width - 1] + "…"
 
 
 async def _room_list(session: AsyncSession, actor: str, args) -> None:

@@ -8,7 +8,9 @@ from datetime import datetime, timedelta
 from sqlalchemy import func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from storage import audit
 from storage.db import rowcount
+from storage.errors import Refused
 from storage.models import (
     ChatAccount,
     Notice,
@@ -290,3 +292,46 @@ async def mark_failed(session: AsyncSession, notice_id: int, error: str, *, fina
     else:
         failed.not_before = utcnow() + BACKOFF[failed.attempts - 1]
     return failed
+
+
+# ── the operator's view of the outbox (`wgbot outbox`) ───────────────────────────────────────
+
+
+async def undelivered(session: AsyncSession, limit: int = 200) -> list[Notice]:
+    """Pending and failed notices, oldest first."""
+    found = await session.scalars(
+        select(Notice)
+        .where(Notice.status.in_((NoticeStatus.PENDING, NoticeStatus.FAILED)))
+        .order_by(Notice.id)
+        .limit(limit)
+    )
+    return list(found)
+
+
+async def retry(session: AsyncSession, notice_ids: Collection[int], *, actor: str) -> list[int]:
+    """Undelivered notices due again now, as if never tried; the ids found."""
+    found = list(
+        await session.scalars(
+            select(Notice).where(
+                Notice.id.in_(notice_ids), Notice.status.in_((NoticeStatus.PENDING, NoticeStatus.FAILED))
+            )
+        )
+    )
+    for again in found:
+        again.status, again.attempts, again.not_before = NoticeStatus.PENDING, 0, utcnow()
+        await audit.record(session, actor=actor, action="notice.retried", subject=f"notice:{again.id}")
+    return [n.id for n in found]
+
+
+async def failed_ids(session: AsyncSession) -> list[int]:
+    return list(await session.scalars(select(Notice.id).where(Notice.status == NoticeStatus.FAILED)))
+
+
+async def drop(session: AsyncSession, notice_id: int, *, actor: str) -> Notice:
+    """Give up an undelivered notice on purpose (it stays on record, failed, with who dropped it)."""
+    dropped = await session.get(Notice, notice_id)
+    if dropped is None or dropped.status == NoticeStatus.SENT:
+        raise Refused(f"No undelivered notice #{notice_id}.")
+    dropped.status, dropped.last_error = NoticeStatus.FAILED, f"dropped by {actor}"
+    await audit.record(session, actor=actor, action="notice.dropped", subject=f"notice:{notice_id}")
+    return dropped

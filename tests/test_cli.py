@@ -3,6 +3,7 @@ entry point, commands piped into the console, and admin commands with their exit
 
 from __future__ import annotations
 
+import asyncio
 import os
 import sqlite3
 import subprocess
@@ -11,6 +12,9 @@ import zipfile
 from pathlib import Path
 
 import pytest
+
+from storage import notices
+from storage.db import Database
 
 WGBOT = str(Path(sys.executable).with_name("wgbot"))
 
@@ -302,3 +306,32 @@ def test_admin_commands_need_only_the_database_never_the_bot_s_secrets(home):
     assert "PFAS" in listed.stdout and "Traceback" not in listed.stderr
     served = subprocess.run([WGBOT, "run"], capture_output=True, text=True, timeout=60, env=os.environ | environment)
     assert served.returncode == 2 and "WGBOT_MATRIX__PASSWORD_FILE" in served.stderr
+
+
+def test_the_outbox_shows_what_waits_and_the_operator_retries_or_drops_it(home):
+    assert wgbot("db", "upgrade").returncode == 0
+
+    async def queue() -> None:
+        db = Database.connect(f"sqlite+aiosqlite:///{home / 'wgbot.sqlite3'}")
+        async with db.transaction() as session:
+            await notices.to_room(session, "telegram", "-100", "The agenda is out.")
+            await notices.to_account(session, "telegram", "42", "Your link code is 123456")
+        async with db.transaction() as session:
+            first = (await notices.undelivered(session))[0]
+            await notices.mark_failed(session, first.id, "Forbidden: bot was kicked from the group chat", final=True)
+        await db.close()
+
+    asyncio.run(queue())
+    listed = wgbot("outbox", "list")
+    assert listed.stdout.splitlines() == [
+        "#1\tfailed\t1 try\ttelegram:-100\tThe agenda is out.\tForbidden: bot was kicked from the group chat",
+        "#2\tpending\t0 tries\ttelegram:user 42\t(private message)",
+        "2 undelivered",
+    ]
+    assert "123456" not in listed.stdout  # a private message may hold a secret
+    assert wgbot("outbox", "retry", "--failed").stdout.strip() == "1 notice due again now; the running bot sends them"
+    assert wgbot("outbox", "list").stdout.startswith("#1\tpending\t0 tries\ttelegram:-100\tThe agenda is out.")
+    assert wgbot("outbox", "drop", "2").stdout.strip() == "notice #2 dropped; it stays on record as failed"
+    missing = wgbot("outbox", "retry", "9")
+    assert (missing.returncode, missing.stderr.strip()) == (1, "wgbot: no undelivered notice #9; nothing was changed")
+    assert wgbot("audit", "verify").returncode == 0  # the operator's acts are in the audit log, intact
