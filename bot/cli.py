@@ -69,11 +69,16 @@ def main(argv: list[str] | None = None) -> int:
     level = logging.getLevelName(settings.logging.level)
     if args.action is _console:
         level = max(level, logging.WARNING)  # the conversation, not the log, is the point here
-    logging.basicConfig(
-        level=level,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        stream=sys.stderr,
-    )
+    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+    if settings.logging.format == "json":
+        from pythonjsonlogger.json import JsonFormatter
+
+        json_lines = JsonFormatter(
+            "%(asctime)s %(levelname)s %(name)s %(message)s",
+            rename_fields={"asctime": "time", "levelname": "level", "name": "logger"},
+        )
+        for handler in logging.getLogger().handlers:
+            handler.setFormatter(json_lines)
     keep_secrets_out(logging.getLogger().handlers, settings)
     logging.getLogger("alembic").setLevel(max(level, logging.WARNING))  # db upgrade says what it did
     for stray in stray_variables(dict(os.environ)):

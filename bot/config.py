@@ -221,6 +221,9 @@ class LimitSettings(Section):
 
 class LoggingSettings(Section):
     level: str = "INFO"
+    # "text" for people, "json" for log collectors: one object per line, with each command's
+    # fields (command, platform, room, outcome, ms) as keys of their own.
+    format: Literal["text", "json"] = "text"
 
     @field_validator("level")
     @classmethod

@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 import secrets
+import time
 from collections.abc import Awaitable, Callable
 from datetime import datetime
 
@@ -60,6 +61,29 @@ class Router:
         line = read_command(incoming.text)
         if line is None and not incoming.is_direct:
             return None  # ordinary conversation in a room
+        trace = _Trace("(dialog)" if line is None else "(unknown)")
+        started = time.perf_counter()
+        try:
+            reply = await self._handle(incoming, line, trace)
+            if trace.outcome == "failed":
+                trace.outcome = "ok"
+            return reply
+        finally:
+            # One line per command: what, where, how it went, how long. Never its arguments: a
+            # secret ballot's choice or a link code must not reach the log.
+            ms = (time.perf_counter() - started) * 1000
+            where = f"{incoming.platform}:{incoming.room_id}"
+            fields = {"command": trace.command, "platform": incoming.platform, "room": incoming.room_id}
+            log.info(
+                "%s in %s: %s, %.1f ms",
+                trace.command,
+                where,
+                trace.outcome,
+                ms,
+                extra=fields | {"outcome": trace.outcome, "ms": round(ms, 1)},
+            )
+
+    async def _handle(self, incoming: Incoming, line: CommandLine | None, trace: _Trace) -> Reply | None:
         reference = secrets.token_hex(4)
         binding = None
         try:
@@ -71,24 +95,26 @@ class Router:
                 recorded: Refused | None = None
                 async with self.db.transaction() as session:
                     if not await events.claim(session, incoming.platform, incoming.event_id):
-                        log.info("event %s/%s seen before; ignored", incoming.platform, incoming.event_id)
+                        trace.outcome = "duplicate"
                         return self._seen_before(incoming)
                     binding = await rooms.binding_for(session, incoming.platform, incoming.room_id)
                     try:
                         if line is None:
                             reply = await self._converse(session, incoming, binding, changed)
                         else:
-                            reply = await self._run(session, incoming, line, binding, changed, files)
+                            reply = await self._run(session, incoming, line, binding, changed, files, trace)
                     except Refused as refusal:
                         if not refusal.keep:
                             raise
                         recorded = refusal  # its own record (a failed attempt, an audit line) commits
                 if recorded is not None:
+                    trace.outcome = "refused"
                     return self._refusal(incoming, binding, recorded)
                 if changed and self.on_change:
                     await self.on_change(changed)
                 return reply
             except Refused as refusal:
+                trace.outcome = "refused"
                 # The refused act is undone whole; the event is still marked as handled, so a
                 # redelivery does not repeat the refusal.
                 async with self.db.transaction() as session:
@@ -96,10 +122,11 @@ class Router:
                         return None
                 return self._refusal(incoming, binding, refusal)
         except Exception:
-            log.exception(
-                "command failed (ref %s): %r from %s:%s in %s",
+            trace.outcome = f"failed (ref {reference})"
+            log.exception(  # the command's name, never its text: it may hold a secret ballot or a code
+                "command failed (ref %s): %s from %s:%s in %s",
                 reference,
-                incoming.text,
+                trace.command,
                 incoming.platform,
                 incoming.sender_id,
                 incoming.room_id,
@@ -118,10 +145,13 @@ class Router:
         binding: RoomBinding | None,
         changed: set[Change],
         files: tuple[ReceivedFile, ...],
+        trace: _Trace,
     ) -> Reply | None:
         command, words = self.registry.resolve(line)
+        trace.command = command.path
         if binding is None and not command.anywhere:
             if not incoming.is_direct:
+                trace.outcome = "ignored (room not bound)"
                 return None  # a room the bot does not serve: stay out of the conversation
             raise _Usage(command, f"/{command.path} works only in a working group's room.")
         actor = await people.identify(session, incoming.platform, incoming.sender_id, incoming.sender_name)
@@ -233,6 +263,14 @@ def _unreadable(text: str) -> str | None:
     except UnicodeEncodeError:
         return "That message contains characters that are not valid Unicode text; please send it again."
     return None
+
+
+@dataclasses.dataclass
+class _Trace:
+    """What the command's log line says: which command, and how it went."""
+
+    command: str
+    outcome: str = "failed"
 
 
 class _Usage(Refused):

@@ -102,3 +102,49 @@ async def test_the_matrix_transport_at_debug_logs_no_access_token_or_password(sy
     log = out.getvalue()
     assert "nio.responses: " in log  # the library did log at DEBUG
     assert token and token not in log and bot_user.password not in log and STORE_KEY not in log
+
+
+async def test_each_command_is_one_log_line_with_its_name_outcome_and_time_but_never_its_arguments(db, say, caplog):
+    acme = await member_organisation(db, "ACME GmbH", joins=("pfas",))
+    await person(db, "Jana Novak", organisation=acme, accounts=("console:jana",), roles=("chair:pfas",))
+    caplog.set_level(logging.DEBUG)
+    await say("/whoami")
+    await say('/vote open "Elect the vice-chair?" options=Anna|Ben secret')
+    await say("/vote 1 Ben")
+    await say("/link 918273", direct=True, room="direct:jana")  # a wrong code: refused
+    await say("/frobnicate now")
+    lines = [r for r in caplog.records if r.name == "bot.router"]
+    assert [r.getMessage().rsplit(",", 1)[0] for r in lines] == [
+        "whoami in console:pfas: ok",
+        "vote open in console:pfas: ok",
+        "vote in console:pfas: ok",
+        "link in console:direct:jana: refused",
+        "(unknown) in console:pfas: refused",
+    ]
+    assert all(isinstance(r.ms, float) and r.outcome and r.command and r.platform == "console" for r in lines)
+    assert "Ben" not in caplog.text and "918273" not in caplog.text and "frobnicate" not in caplog.text
+
+
+def test_logs_can_be_json_lines_for_a_collector(tmp_path):
+    import json
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    environment = {k: v for k, v in os.environ.items() if not k.startswith("WGBOT_")} | {
+        "WGBOT_LOGGING__FORMAT": "json",
+        "WGBOT_DATABASE_URL": "sqlite+aiosqlite:///elsewhere.sqlite3",  # a stray: warned about
+    }
+    done = subprocess.run(
+        [str(Path(sys.executable).with_name("wgbot")), "db", "upgrade"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=tmp_path,
+        env=environment,
+    )
+    assert done.returncode == 0, done.stderr
+    [line] = [json.loads(line) for line in done.stderr.splitlines()]
+    assert line["level"] == "WARNING" and line["logger"] == "wgbot" and "WGBOT_DATABASE__URL" in line["message"]
+    assert {"time", "level", "logger", "message"} <= set(line)
