@@ -19,6 +19,7 @@ from bot.areas import Area, Services, registry_of
 from bot.changes import Change
 from bot.commands import Registry
 from bot.config import Settings
+from bot.http import HealthServer, connected_gauge_reset
 from bot.leadership import Leadership
 from bot.live import LiveMessages
 from bot.postman import Postman
@@ -124,6 +125,16 @@ class App:
             with contextlib.suppress(NotImplementedError, RuntimeError):
                 loop.add_signal_handler(signum, self.request_stop)
         started: list[Transport] = []
+        health = None
+        if self.settings.http.listen:
+            connected_gauge_reset(self.transports)
+            health = HealthServer(
+                self.settings.http.listen,
+                self.db,
+                self.transports,
+                ready=lambda: self.started.is_set() and not self._stopping.is_set(),
+            )
+            await health.start()  # answering (not ready) while the platforms connect
         try:
             # A stop is honoured while starting too (a homeserver being retried can take minutes).
             starting = asyncio.create_task(self._start(started), name="start")
@@ -147,6 +158,7 @@ class App:
             for wait in waits:
                 wait.cancel()
         finally:
+            self.started.clear()
             await self.leadership.stop()
             await self.live.stop()
             for transport in reversed(started):
@@ -157,6 +169,8 @@ class App:
             for signum in (signal.SIGINT, signal.SIGTERM):
                 with contextlib.suppress(NotImplementedError, RuntimeError):
                     loop.remove_signal_handler(signum)
+            if health is not None:
+                await health.stop()
 
     async def _start(self, started: list[Transport]) -> None:
         await self._rooms_for_this_process()

@@ -234,6 +234,20 @@ class LoggingSettings(Section):
         return value.upper()
 
 
+class HttpSettings(Section):
+    """Health, readiness and Prometheus metrics over HTTP: off unless `listen` is set."""
+
+    listen: str = ""  # e.g. "127.0.0.1:9464"
+
+    @field_validator("listen")
+    @classmethod
+    def host_and_port(cls, value: str) -> str:
+        host, _, port = value.rpartition(":")
+        if value and not (host and port.isdigit() and 0 < int(port) < 65536):
+            raise ValueError("host:port, e.g. 127.0.0.1:9464")
+        return value
+
+
 class Settings(Section):
     alliance: AllianceSettings = Field(default_factory=AllianceSettings)
     database: DatabaseSettings = Field(default_factory=DatabaseSettings)
@@ -245,6 +259,7 @@ class Settings(Section):
     deliverables: DeliverableSettings = Field(default_factory=DeliverableSettings)
     files: FileSettings = Field(default_factory=FileSettings)
     limits: LimitSettings = Field(default_factory=LimitSettings)
+    http: HttpSettings = Field(default_factory=HttpSettings)
     matrix: MatrixSettings | None = None
     telegram: TelegramSettings | None = None
 

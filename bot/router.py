@@ -20,6 +20,7 @@ from bot.changes import Change
 from bot.commands import PREFIXES, Command, CommandLine, Registry, read_command
 from bot.config import Settings
 from bot.context import Context, ReceivedFile
+from bot.metrics import COMMAND_SECONDS, COMMANDS, outcome_kind
 from bot.transports.base import AttachmentRef, Incoming, Reply, TooLarge
 from storage import dialogs, events, notices, people, rooms
 from storage.db import Database
@@ -72,6 +73,8 @@ class Router:
             # One line per command: what, where, how it went, how long. Never its arguments: a
             # secret ballot's choice or a link code must not reach the log.
             ms = (time.perf_counter() - started) * 1000
+            COMMANDS.labels(trace.command, outcome_kind(trace.outcome)).inc()
+            COMMAND_SECONDS.observe(ms / 1000)
             where = f"{incoming.platform}:{incoming.room_id}"
             fields = {"command": trace.command, "platform": incoming.platform, "room": incoming.room_id}
             log.info(

@@ -27,6 +27,7 @@ from typing import Protocol
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 from bot.changes import Change, Changes
+from bot.metrics import SCHEDULER_LAG
 from storage.models import utcnow
 
 log = logging.getLogger(__name__)
@@ -148,6 +149,7 @@ class Scheduler:
             log.info("the scheduler stopped during a resync")
 
     async def _run(self, kind: Changes, job: Job) -> None:
+        SCHEDULER_LAG.set(max(0.0, (utcnow() - job.at).total_seconds()))
         try:
             queued = await job.action(*job.args)
         except asyncio.CancelledError:

@@ -335,3 +335,13 @@ async def drop(session: AsyncSession, notice_id: int, *, actor: str) -> Notice:
     dropped.status, dropped.last_error = NoticeStatus.FAILED, f"dropped by {actor}"
     await audit.record(session, actor=actor, action="notice.dropped", subject=f"notice:{notice_id}")
     return dropped
+
+
+async def backlog(session: AsyncSession) -> list[tuple[str, NoticeStatus, int]]:
+    """How many notices wait or failed, by platform and status (for /metrics)."""
+    counted = await session.execute(
+        select(Notice.platform, Notice.status, func.count())
+        .where(Notice.status.in_((NoticeStatus.PENDING, NoticeStatus.FAILED)))
+        .group_by(Notice.platform, Notice.status)
+    )
+    return [(platform, status, int(count)) for platform, status, count in counted.tuples()]

@@ -56,6 +56,7 @@ from nio import (
 from nio.crypto import decrypt_attachment
 
 from bot.config import MatrixSettings
+from bot.metrics import CONNECTED, SYNC_ERRORS
 from bot.tasks import end
 from bot.transports.base import (
     AttachmentRef,
@@ -179,11 +180,13 @@ class MatrixTransport:
             # sending needs, with what came while the bot was away.
             answer = await self._sync(since, wait_ms=0, full_state=True)
             since = await self._handle_batch(answer, since)
+        CONNECTED.labels(PLATFORM).set(1)
         self._task = asyncio.create_task(self._sync_forever(since), name="matrix-sync")
 
     async def stop(self) -> None:
         """Finish the batch in hand (never half-handle a command), then hang up."""
         self._stopping = True
+        CONNECTED.labels(PLATFORM).set(0)
         if self._task is not None:
             await end(self._task, cancel=not self._handling)  # a batch in hand is finished; a wait for news is not
         for greet in list(self._greetings):
@@ -277,6 +280,8 @@ class MatrixTransport:
             try:
                 answer = await self._sync(since, self.settings.sync_timeout_ms)
             except _SyncFailed as failed:
+                SYNC_ERRORS.labels(PLATFORM).inc()
+                CONNECTED.labels(PLATFORM).set(0)
                 if failed.answer.status_code in ("M_UNKNOWN_TOKEN", "M_FORBIDDEN"):
                     log.error("matrix: the homeserver signed the bot out (%s)", failed.answer.message)
                     self.finished.set()
@@ -286,11 +291,14 @@ class MatrixTransport:
                 backoff = min(backoff * 2, 60)
                 continue
             except (TimeoutError, aiohttp.ClientError, OSError) as error:
+                SYNC_ERRORS.labels(PLATFORM).inc()
+                CONNECTED.labels(PLATFORM).set(0)
                 log.warning("matrix: connection lost (%r); retrying in %.0fs", error, backoff)
                 await asyncio.sleep(backoff)
                 backoff = min(backoff * 2, 60)
                 continue
             backoff = 1.0
+            CONNECTED.labels(PLATFORM).set(1)
             since = await self._handle_batch(answer, since)
             if self._stopping:
                 return

@@ -53,6 +53,7 @@ from telegram.ext import (
 from telegram.request import HTTPXRequest
 
 from bot.config import TelegramSettings
+from bot.metrics import CONNECTED, SYNC_ERRORS
 from bot.transports.base import (
     AttachmentRef,
     Button,
@@ -130,10 +131,14 @@ class TolerantBot(ExtBot):
         if self.handled is not None:
             await self.handled()
         try:
-            return await super().get_updates(
+            batch = await super().get_updates(
                 offset=offset, limit=limit, timeout=timeout, allowed_updates=allowed_updates, **kwargs
             )
+            CONNECTED.labels(PLATFORM).set(1)
+            return batch
         except TelegramError:
+            SYNC_ERRORS.labels(PLATFORM).inc()
+            CONNECTED.labels(PLATFORM).set(0)
             raise
         except Exception:
             log.exception("telegram: a batch of updates could not be read; reading them one by one")
@@ -204,6 +209,7 @@ class TelegramTransport:
             await self.stop()
             raise
         log.info("telegram: @%s is listening (%s)", self.username, self.settings.mode)
+        CONNECTED.labels(PLATFORM).set(1)
 
     async def _listen(self, app: Application[Any, Any, Any, Any, Any, Any]) -> None:
         updates = [Update.MESSAGE, Update.CALLBACK_QUERY, Update.MY_CHAT_MEMBER]
@@ -231,6 +237,7 @@ class TelegramTransport:
         return self._app.bot
 
     async def stop(self) -> None:
+        CONNECTED.labels(PLATFORM).set(0)
         if self._app is None:
             return
         if self._app.updater is not None and self._app.updater.running:
