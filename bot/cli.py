@@ -60,7 +60,7 @@ log = logging.getLogger("wgbot")
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
+    args = _parser().parse_args(_config_first(sys.argv[1:] if argv is None else argv))
     try:
         settings = load_settings(args.config, platforms=args.action in (_run, _matrix_cross_sign, _matrix_setup))
     except ConfigError as error:
@@ -90,6 +90,22 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     except KeyboardInterrupt:
         return 130
+
+
+def _config_first(argv: list[str]) -> list[str]:
+    """`--config` may follow the subcommand too (`wgbot db upgrade -c prod.toml`), as operators
+    type it: it is moved before the subcommand, where the parser reads it."""
+    rest, moved = list(argv), []
+    for index, word in enumerate(argv):
+        if word in ("-c", "--config") and index + 1 < len(argv):
+            moved = [word, argv[index + 1]]
+            del rest[index : index + 2]
+            break
+        if word.startswith("--config="):
+            moved = [word]
+            del rest[index]
+            break
+    return moved + rest
 
 
 def _parser() -> argparse.ArgumentParser:

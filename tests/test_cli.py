@@ -335,3 +335,12 @@ def test_the_outbox_shows_what_waits_and_the_operator_retries_or_drops_it(home):
     missing = wgbot("outbox", "retry", "9")
     assert (missing.returncode, missing.stderr.strip()) == (1, "wgbot: no undelivered notice #9; nothing was changed")
     assert wgbot("audit", "verify").returncode == 0  # the operator's acts are in the audit log, intact
+
+
+def test_the_config_may_follow_the_subcommand(home):
+    (home / "elsewhere.toml").write_text(f'[database]\nurl = "sqlite+aiosqlite:///{home / "other.sqlite3"}"\n')
+    for command in (["db", "upgrade", "--config", "elsewhere.toml"], ["-c", "elsewhere.toml", "wg", "list"]):
+        done = wgbot(*command)
+        assert done.returncode == 0, done.stderr
+    assert (home / "other.sqlite3").exists() and not (home / "wgbot.sqlite3").exists()
+    assert wgbot("wg", "list", "--config=elsewhere.toml").stdout.startswith("pfas\tPFAS\t")
