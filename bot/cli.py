@@ -27,7 +27,8 @@ from bot.app import (
     reachable,
 )
 from bot.areas import registry_of
-from bot.config import ConfigError, Settings, load_settings, stray_variables
+from bot.backup import Where, backup, restore
+from bot.config import ConfigError, Settings, load_settings, matrix_store_path, stray_variables
 from bot.logs import keep_secrets_out
 from bot.markdown import to_html
 from bot.timeparse import parse_when, shown
@@ -231,6 +232,23 @@ def _parser() -> argparse.ArgumentParser:
     )
     verify.set_defaults(action=_audit_verify)
 
+    backing_up = commands.add_parser(
+        "backup",
+        help="the database, the file store and the Matrix crypto store, with a manifest of sha256s",
+        description="A consistent copy while the bot runs: SQLite through its online backup API, PostgreSQL "
+        "through pg_dump. The recovery key is never included; keep it elsewhere.",
+    )
+    backing_up.add_argument("dir", type=Path, help="a new (or empty) directory")
+    backing_up.set_defaults(action=_backup)
+    restoring = commands.add_parser(
+        "restore",
+        help="bring a backup back, into an empty database and empty stores",
+        description="Checks every file against the manifest first; refuses a database or store that is not "
+        "empty. Run `wgbot audit verify` afterwards.",
+    )
+    restoring.add_argument("dir", type=Path, help="a directory written by `wgbot backup`")
+    restoring.set_defaults(action=_restore)
+
     outbox = commands.add_parser("outbox", help="notices not delivered yet").add_subparsers(required=True)
     outbox.add_parser("list", help="pending and failed notices, oldest first").set_defaults(action=_admin(_outbox_list))
     retry = outbox.add_parser("retry", help="try undelivered notices again now (the running bot sends them)")
@@ -343,6 +361,34 @@ async def _matrix_cross_sign(settings: Settings, args) -> int:
     else:
         print(f"device {device} is cross-signed; nothing to do")
     return 0
+
+
+async def _backup(settings: Settings, args) -> int:
+    db = Database.connect(settings.database.url)
+    try:
+        await reachable(db)
+        manifest = await backup(_parts(settings, db, args), args.dir)
+    finally:
+        await db.close()
+    print(f"backed up to {args.dir}: {len(manifest['sha256'])} files, schema {', '.join(manifest['schema'])}")
+    print("manifest.json lists their sha256; keep the store key and the recovery key apart from this backup")
+    return 0
+
+
+async def _restore(settings: Settings, args) -> int:
+    db = Database.connect(settings.database.url)
+    try:
+        await reachable(db)
+        manifest = await restore(_parts(settings, db, args), args.dir)
+    finally:
+        await db.close()
+    print(f"restored the backup of {manifest['created_at']} ({len(manifest['sha256'])} files checked)")
+    print("next: wgbot db upgrade (if this wgbot is newer), then wgbot audit verify")
+    return 0
+
+
+def _parts(settings: Settings, db: Database, args) -> Where:
+    return Where(db, settings.files.path, matrix_store_path(args.config))
 
 
 async def _matrix_setup(settings: Settings, args) -> int:

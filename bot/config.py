@@ -7,6 +7,7 @@ wrong, before anything starts.
 
 from __future__ import annotations
 
+import contextlib
 import difflib
 import os
 import tomllib
@@ -357,3 +358,18 @@ def _describe(error: ValidationError, path: Path, sources: dict[tuple[str, ...],
         where = f"{origin} (environment)" if origin else f"{path}: {key}"
         lines.append(f"{where}: {message}")
     return "\n".join(lines)
+
+
+def matrix_store_path(path: Path | None = None, environ: dict[str, str] | None = None) -> Path | None:
+    """Where the Matrix crypto store is, when Matrix is configured at all, read without the
+    section's secrets (backups run where the bot's password and store key are not)."""
+    environ = dict(os.environ if environ is None else environ)
+    path = path or Path(environ.get("WGBOT_CONFIG", DEFAULT_PATH))
+    section: dict[str, Any] = {}
+    if path.exists():
+        with contextlib.suppress(OSError, tomllib.TOMLDecodeError):
+            section = tomllib.loads(path.read_text(encoding="utf-8")).get("matrix") or {}
+    configured = bool(section) or any(name.startswith(f"{ENV_PREFIX}MATRIX__") for name in environ)
+    if not configured:
+        return None
+    return Path(environ.get(f"{ENV_PREFIX}MATRIX__STORE_PATH") or section.get("store_path") or "matrix-store")
