@@ -213,8 +213,25 @@ class Member:
         return {m.user_id for m in answer.members}
 
     async def wait_until_joined(self, room_id: str, user_id: str, timeout: float = WAIT) -> None:
+        """Joined on the server, and known to this client's sync (an encrypting client shares
+        its room key only with the members its sync has shown it)."""
         async with asyncio.timeout(timeout):
             while user_id not in await self.joined_members(room_id):
+                await asyncio.sleep(0.05)
+            while self.client.olm is not None and user_id not in getattr(self.client.rooms.get(room_id), "users", {}):
+                await asyncio.sleep(0.05)
+        if self.client.olm is not None and user_id != self.user_id:
+            await self.wait_until_keys_known(user_id, timeout)
+
+    async def wait_until_keys_known(self, user_id: str, timeout: float = WAIT) -> None:
+        """This client knows `user_id`'s devices, so its next message shares its key with them
+        (as Element does before it sends)."""
+        async with asyncio.timeout(timeout):
+            while not list(self.client.device_store.active_user_devices(user_id)):
+                if self.client.should_query_keys:
+                    await self.client.keys_query()
+                else:
+                    self.client.olm.users_for_key_query.add(user_id)
                 await asyncio.sleep(0.05)
 
 

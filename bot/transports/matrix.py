@@ -29,6 +29,7 @@ from nio import (
     Api,
     AsyncClient,
     AsyncClientConfig,
+    BadEvent,
     DirectRoomsResponse,
     EncryptionError,
     ErrorResponse,
@@ -50,6 +51,7 @@ from nio import (
     RoomSendResponse,
     SyncError,
     SyncResponse,
+    UnknownBadEvent,
     UploadResponse,
     WhoamiResponse,
 )
@@ -99,6 +101,7 @@ UNDECRYPTABLE_ANSWER = (
 )
 UNATTACHED_FILE_MINUTES = 10
 PINNED = "m.room.pinned_events"
+KEY_WAIT = 10.0  # seconds a message waits for its room key, which often comes a sync after it
 ROOM_KNOWN_WAIT = 10.0  # seconds a send waits for the sync to bring a room the bot just joined
 ENCRYPTION_STATE = {"type": "m.room.encryption", "state_key": "", "content": {"algorithm": "m.megolm.v1.aes-sha2"}}
 
@@ -113,6 +116,7 @@ class MatrixUnavailable(MatrixError, TransportUnavailable):
 
 class MatrixTransport:
     platform = PLATFORM
+    exclusive = True  # one sync per device: a second process stands by until this one goes
 
     def __init__(
         self,
@@ -154,6 +158,8 @@ class MatrixTransport:
         self._file_keys: _Recent[str, dict[str, Any]] = _Recent(2000)  # mxc → how to decrypt it
         self._warned_encrypted: set[str] = set()
         self.undecryptable = 0  # events whose keys never came, since start
+        self.key_wait = KEY_WAIT
+        self._waiting_keys: dict[str, tuple[str, MegolmEvent, float]] = {}  # event → (room, event, since)
         self._handling = False  # between receiving a batch and storing its sync token
         self._synced = asyncio.Event()  # set after each sync's batch
         self._greetings: set[asyncio.Task] = set()
@@ -167,6 +173,7 @@ class MatrixTransport:
         if self.settings.encryption:
             await self._keep_keys()
             await self._cross_sign()
+            await self._reload_waiting_keys()
         await self._load_direct_rooms()
         since = await self.memory.get("next_batch")
         if since is None:
@@ -309,6 +316,7 @@ class MatrixTransport:
         try:
             if self.settings.encryption:
                 await self._keep_keys()
+                await self._retry_waiting_keys()  # this sync may have brought their keys
             await self._handle_invites(answer)
             await self._handle_timeline(answer, since)
             await self.memory.put("next_batch", answer.next_batch)
@@ -407,13 +415,53 @@ class MatrixTransport:
         elif isinstance(event, RedactionEvent):
             await self._on_redaction(room_id, event)
         elif isinstance(event, MegolmEvent) and self.settings.encryption:
-            await self._undecryptable(room_id, event)
+            await self._wait_for_key(room_id, event)
         elif isinstance(event, MegolmEvent) and room_id not in self._warned_encrypted:
             self._warned_encrypted.add(room_id)
             await self._send_content(room_id, _notice(ENCRYPTED_NOTICE))
 
+    async def _wait_for_key(self, room_id: str, event: MegolmEvent) -> None:
+        """A message whose room key has not come yet: the key is asked for, and the message is
+        tried again after each sync until `key_wait` has passed (also across a restart)."""
+        with contextlib.suppress(LocalProtocolError):  # asked already
+            await self.client.request_room_key(event)
+        self._waiting_keys[event.event_id] = (room_id, event, asyncio.get_running_loop().time())
+        await self._remember_waiting_keys()
+
+    async def _retry_waiting_keys(self) -> None:
+        now = asyncio.get_running_loop().time()
+        for event_id, (room_id, event, since) in list(self._waiting_keys.items()):
+            decrypted: Any = None
+            with contextlib.suppress(EncryptionError):
+                decrypted = self.client.decrypt_event(event)
+            if decrypted is None or isinstance(decrypted, MegolmEvent | BadEvent | UnknownBadEvent):
+                if now - since < self.key_wait:
+                    continue
+                del self._waiting_keys[event_id]
+                await self._undecryptable(room_id, event)
+                continue
+            del self._waiting_keys[event_id]
+            log.info("matrix: the key of %s came; handling it now", event_id)
+            try:
+                await self._on_event(room_id, decrypted)
+            except Exception:
+                log.exception("matrix: could not handle event %s in %s", event_id, room_id)
+        await self._remember_waiting_keys()
+
+    async def _remember_waiting_keys(self) -> None:
+        waiting = sorted([room_id, event_id] for event_id, (room_id, _, _) in self._waiting_keys.items())
+        await self.memory.put("waiting_keys", json.dumps(waiting))
+
+    async def _reload_waiting_keys(self) -> None:
+        """After a restart: the messages that were still waiting for their keys wait again."""
+        for room_id, event_id in json.loads(await self.memory.get("waiting_keys") or "[]"):
+            answer = await self.client.room_get_event(room_id, event_id)
+            if isinstance(answer, RoomGetEventResponse) and isinstance(answer.event, MegolmEvent):
+                answer.event.room_id = room_id
+                self._waiting_keys[event_id] = (room_id, answer.event, asyncio.get_running_loop().time())
+
     async def _undecryptable(self, room_id: str, event: MegolmEvent) -> None:
-        """Never dropped in silence: the keys are asked for, and the sender asked to resend."""
+        """Never dropped in silence: the keys were asked for, and the sender is asked to resend."""
         self.undecryptable += 1
         log.warning(
             "matrix: could not decrypt %s from %s in %s (session %s; %d since start)",
@@ -423,8 +471,6 @@ class MatrixTransport:
             event.session_id,
             self.undecryptable,
         )
-        with contextlib.suppress(LocalProtocolError):  # asked already
-            await self.client.request_room_key(event)
         self._senders[event.event_id] = event.sender
         await self.send(RoomRef(PLATFORM, room_id), Reply(UNDECRYPTABLE_ANSWER, reply_to=event.event_id))
 
@@ -713,7 +759,21 @@ class MatrixTransport:
                 raise MatrixError(f"could not open a private chat with {user_id}: {created.message}")
             self._direct_rooms[user_id] = created.room_id
             await self._save_direct_rooms()
+            if self.client.olm is not None:
+                await self._ready_to_encrypt_for(created.room_id, user_id)
             return created.room_id
+
+    async def _ready_to_encrypt_for(self, room_id: str, user_id: str) -> None:
+        """Before the first message in a private chat just opened: the invitation is known to
+        this client and so are the invitee's devices, so the room key goes to them too and they
+        can read it once they accept (not only what the bot says after that)."""
+        async with asyncio.timeout(ROOM_KNOWN_WAIT):
+            while user_id not in getattr(self.client.rooms.get(room_id), "users", {}):
+                self._synced.clear()
+                await self._synced.wait()
+        if not list(self.client.device_store.active_user_devices(user_id)):
+            self.client.olm.users_for_key_query.add(user_id)
+            await self.client.keys_query()
 
     async def _save_direct_rooms(self) -> None:
         """Record the private chats in m.direct, where every Matrix client looks for them."""
