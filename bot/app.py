@@ -26,7 +26,7 @@ from bot.postman import Postman
 from bot.router import Router
 from bot.scheduler import Scheduler
 from bot.tasks import end
-from bot.transports.base import AttachmentRef, Incoming, Reply, Transport
+from bot.transports.base import AttachmentRef, Incoming, Reply, Transport, TransportUnavailable
 from bot.transports.console import ConsoleTransport
 from storage import announcements, events, groups, migrate, notices, people, rooms
 from storage.db import Database
@@ -113,6 +113,9 @@ class App:
             self.console.after_each_command = self._settle_if_leading
         self._stopping = asyncio.Event()
         self._space_keeper: asyncio.Task | None = None
+        self._active: list[Transport] = []  # exclusive transports this process runs while it leads
+        self._watchers: list[asyncio.Task] = []
+        self._fatal: TransportUnavailable | None = None
         self.started = asyncio.Event()  # every transport is connected and listening
 
     def request_stop(self) -> None:
@@ -131,7 +134,7 @@ class App:
             health = HealthServer(
                 self.settings.http.listen,
                 self.db,
-                self.transports,
+                expected=self._connected_here,
                 ready=lambda: self.started.is_set() and not self._stopping.is_set(),
             )
             await health.start()  # answering (not ready) while the platforms connect
@@ -153,7 +156,7 @@ class App:
                 )
             self.started.set()
             waits = [asyncio.create_task(self._stopping.wait())]
-            waits += [asyncio.create_task(t.finished.wait()) for t in started]
+            waits += [asyncio.create_task(t.finished.wait()) for t in started]  # the exclusive: _watch
             await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
             for wait in waits:
                 wait.cancel()
@@ -175,10 +178,20 @@ class App:
     async def _start(self, started: list[Transport]) -> None:
         await self._rooms_for_this_process()
         for transport in self.transports.values():
+            if _exclusive(transport):
+                continue  # started by the process that leads (see _lead)
             started.append(transport)  # stopped on the way out, even if its start is cut short
             await transport.start(self.handle)
             log.info("%s transport started", transport.platform)
         await self.leadership.start()
+        if self._fatal is not None:
+            raise self._fatal
+
+    def _connected_here(self) -> list[str]:
+        """The platforms this process must be connected to: a standby does not receive on the
+        platforms only one process may (it takes them over when the leader goes)."""
+        leading = self.leadership.leading.is_set()
+        return [p for p, t in self.transports.items() if p != "console" and (leading or not _exclusive(t))]
 
     async def handle(self, incoming: Incoming) -> Reply | None:
         """The router's answer; then the postman delivers what the command queued."""
@@ -207,8 +220,21 @@ class App:
             await self.postman.settled()
 
     async def _lead(self) -> None:
-        """This process now delivers and schedules: first whatever a previous run left undone
+        """This process now receives on the platforms only one process may (a Matrix sync, a
+        Telegram poll), delivers and schedules: first whatever a previous run left undone
         (undelivered notices, deadlines and reminders that fell due while it was down)."""
+        for transport in self.transports.values():
+            if not _exclusive(transport):
+                continue
+            self._active.append(transport)  # stopped when this process steps down, even half-started
+            try:
+                await transport.start(self.handle)
+            except TransportUnavailable as error:  # wrong credentials: no standby can do better
+                self._fatal = error
+                self.request_stop()
+                return
+            log.info("%s transport started", transport.platform)
+            self._watchers.append(asyncio.create_task(self._stop_when_finished(transport)))
         self.postman.start()
         await self.scheduler.start()
         if "matrix" in self.transports:
@@ -220,6 +246,20 @@ class App:
             self._space_keeper = None
         self.scheduler.stop()
         await self.postman.stop()
+        for watcher in self._watchers:
+            await end(watcher)
+        self._watchers.clear()
+        for transport in reversed(self._active):
+            try:
+                await transport.stop()
+            except Exception:
+                log.exception("%s transport did not stop cleanly", transport.platform)
+        self._active.clear()
+
+    async def _stop_when_finished(self, transport: Transport) -> None:
+        """A platform that ends by itself (e.g. Matrix signed the bot out) ends the process."""
+        await transport.finished.wait()
+        self.request_stop()
 
     async def _keep_matrix_space(self) -> None:
         """Once an operator has made the alliance's Space (`wgbot matrix setup`), a group made
@@ -242,6 +282,11 @@ class App:
 
     async def fetch(self, attachment: AttachmentRef, limit: int) -> bytes:
         return await self.transports[attachment.platform].fetch(attachment, limit)
+
+
+def _exclusive(transport: Transport) -> bool:
+    """Only one process at a time may receive on it (one Matrix sync, one Telegram poller)."""
+    return bool(getattr(transport, "exclusive", False))
 
 
 def chat_transports(settings: Settings, db: Database, registry: Registry) -> list[Transport]:

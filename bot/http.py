@@ -25,11 +25,11 @@ DATABASE_TIMEOUT = 2.0  # seconds a health check waits for the database
 
 
 class HealthServer:
-    def __init__(self, listen: str, db: Database, platforms: Iterable[str], ready: Callable[[], bool]) -> None:
+    def __init__(self, listen: str, db: Database, expected: Callable[[], list[str]], ready: Callable[[], bool]) -> None:
         self.host, _, port = listen.rpartition(":")
         self.port = int(port)
         self.db = db
-        self.platforms = [p for p in platforms if p != "console"]
+        self.expected = expected  # the platforms this process must be connected to, now
         self.ready = ready
         self._runner: web.AppRunner | None = None
 
@@ -55,7 +55,7 @@ class HealthServer:
                 await session.execute(text("SELECT 1"))
         except Exception as error:
             problems["database"] = f"does not answer ({type(error).__name__})"
-        for platform in self.platforms:
+        for platform in self.expected():
             if REGISTRY.get_sample_value("wgbot_platform_connected", {"platform": platform}) != 1:
                 problems[platform] = "not connected"
         if problems:

@@ -171,6 +171,11 @@ class TelegramTransport:
 
     # ── lifecycle ────────────────────────────────────────────────────────────────────────────
 
+    @property
+    def exclusive(self) -> bool:
+        """Telegram lets one process poll a token; webhooks reach whichever process they are sent to."""
+        return self.settings.mode == "polling"
+
     async def start(self, on_incoming: IncomingHandler) -> None:
         self._on_incoming = on_incoming
         bot = TolerantBot(
