@@ -364,31 +364,27 @@ async def _matrix_cross_sign(settings: Settings, args) -> int:
 
 
 async def _backup(settings: Settings, args) -> int:
-    db = Database.connect(settings.database.url)
-    try:
-        await reachable(db)
-        manifest = await backup(_parts(settings, db, args), args.dir)
-    finally:
-        await db.close()
+    manifest = await _with_parts(settings, args, backup)
     print(f"backed up to {args.dir}: {len(manifest['sha256'])} files, schema {', '.join(manifest['schema'])}")
     print("manifest.json lists their sha256; keep the store key and the recovery key apart from this backup")
     return 0
 
 
 async def _restore(settings: Settings, args) -> int:
-    db = Database.connect(settings.database.url)
-    try:
-        await reachable(db)
-        manifest = await restore(_parts(settings, db, args), args.dir)
-    finally:
-        await db.close()
+    manifest = await _with_parts(settings, args, restore)
     print(f"restored the backup of {manifest['created_at']} ({len(manifest['sha256'])} files checked)")
     print("next: wgbot db upgrade (if this wgbot is newer), then wgbot audit verify")
     return 0
 
 
-def _parts(settings: Settings, db: Database, args) -> Where:
-    return Where(db, settings.files.path, matrix_store_path(args.config))
+async def _with_parts(settings: Settings, args, act: Callable[[Where, Path], Awaitable[dict]]) -> dict:
+    """Backup and restore work on the database as it is: no schema check, no migration."""
+    db = Database.connect(settings.database.url)
+    try:
+        await reachable(db)
+        return await act(Where(db, settings.files.path, matrix_store_path(args.config)), args.dir)
+    finally:
+        await db.close()
 
 
 async def _matrix_setup(settings: Settings, args) -> int:
