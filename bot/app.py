@@ -116,7 +116,8 @@ class App:
         self._active: list[Transport] = []  # exclusive transports this process runs while it leads
         self._watchers: list[asyncio.Task] = []
         self._fatal: TransportUnavailable | None = None
-        self.started = asyncio.Event()  # every transport is connected and listening
+        # Every transport is listening (a standby: all but those it stands by for; see _lead).
+        self.started = asyncio.Event()
 
     def request_stop(self) -> None:
         self._stopping.set()
@@ -156,7 +157,7 @@ class App:
                 )
             self.started.set()
             waits = [asyncio.create_task(self._stopping.wait())]
-            waits += [asyncio.create_task(t.finished.wait()) for t in started]  # the exclusive: _watch
+            waits += [asyncio.create_task(t.finished.wait()) for t in started]  # exclusive ones: _stop_when_finished
             await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
             for wait in waits:
                 wait.cancel()
