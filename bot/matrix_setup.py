@@ -78,6 +78,7 @@ async def _furnish(db: Database, settings: Settings, builder: SpaceBuilder, done
         if room_id not in children:
             await builder.add_child(done.space, room_id)
             done.rooms_added.append(f"{served}: {room_id}")
+    created: list[str] = []
     for purpose, group in missing:
         name = group.name if group else purpose.value.capitalize()
         topic = group.mandate if group and group.mandate else f"{settings.alliance.name}: {name}"
@@ -87,5 +88,6 @@ async def _furnish(db: Database, settings: Settings, builder: SpaceBuilder, done
                 session, actor=actor, platform=PLATFORM, room_id=room_id, purpose=purpose, group=group
             )
             done.rooms_created.append(f"{rooms.describe(binding)}: {room_id}")
-    for room_id in [done.space, *(line.rsplit(": ", 1)[1] for line in done.rooms_created)]:
+        created.append(room_id)
+    for room_id in [done.space, *created]:
         done.invited += [f"{user} to {room_id}" for user in await builder.invite(room_id, secretariat)]

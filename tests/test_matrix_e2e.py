@@ -339,10 +339,16 @@ async def test_a_lost_store_stops_the_bot_in_one_line_and_the_recovery_key_resto
         "WGBOT_MATRIX__STORE_PATH": str(store),
     }
     command = await asyncio.create_subprocess_exec(
-        str(Path(sys.executable).with_name("wgbot")), "matrix", "cross-sign", "--recover",
-        env=environment, cwd=encrypted.tmp_path,
-        stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
-    )  # fmt: skip
+        str(Path(sys.executable).with_name("wgbot")),
+        "matrix",
+        "cross-sign",
+        "--recover",
+        env=environment,
+        cwd=encrypted.tmp_path,
+        stdin=asyncio.subprocess.PIPE,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
     out, err = await command.communicate(f"{recovery}\n".encode())
     assert command.returncode == 0, err.decode()
     assert "cross-signing keys recovered" in out.decode() and recovery not in out.decode() + err.decode()
