@@ -10,11 +10,6 @@ from collections.abc import Sequence
 from datetime import timedelta
 from typing import TYPE_CHECKING
 
-import asyncpg
-from sqlalchemy import text
-from sqlalchemy.engine import make_url
-from sqlalchemy.exc import SQLAlchemyError
-
 from bot.areas import Area, Services, registry_of
 from bot.changes import Change
 from bot.commands import Registry
@@ -28,9 +23,8 @@ from bot.scheduler import Scheduler
 from bot.tasks import end
 from bot.transports.base import AttachmentRef, Incoming, Reply, Transport, TransportUnavailable
 from bot.transports.console import ConsoleTransport
-from storage import announcements, events, groups, migrate, notices, people, rooms
+from storage import announcements, notices, people, rooms
 from storage.db import Database
-from storage.models import utcnow
 from storage.transport_state import TransportMemory
 
 if TYPE_CHECKING:
@@ -38,51 +32,8 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 SPACE_EVERY = 300.0  # seconds between two looks for groups without a room in the Matrix Space
-EVENT_MEMORY = timedelta(days=30)  # how long a handled event's id is remembered
 RESYNC_EVERY = timedelta(minutes=1)
 PLAN_AHEAD = timedelta(days=7)  # what the scheduler holds; the resync brings the rest in time
-
-
-class DatabaseUnavailable(Exception):
-    """The database cannot be reached or opened; the message says where and what to check."""
-
-
-async def reachable(db: Database) -> None:
-    """A first round trip, so that an unreachable or missing database is one clear line."""
-    try:
-        async with db.engine.connect() as connection:
-            await connection.execute(text("SELECT 1"))
-    except (OSError, SQLAlchemyError, asyncpg.PostgresError) as error:
-        await db.close()
-        where = make_url(db.url).render_as_string(hide_password=True)
-        cause = str(getattr(error, "orig", None) or error).strip().splitlines()[0]
-        raise DatabaseUnavailable(
-            f"cannot open the database {where} ({cause}); check [database] url (or WGBOT_DATABASE__URL) "
-            "and that the server runs"
-        ) from None
-
-
-class SchemaBehind(Exception):
-    """The database needs `wgbot db upgrade` and the config forbids doing it on start."""
-
-
-async def open_database(settings: Settings) -> Database:
-    """Connect, bring the schema up to date (or refuse to run on an old one), seed a new alliance."""
-    db = Database.connect(settings.database.url)
-    await reachable(db)
-    try:
-        if settings.database.upgrade_on_start:
-            await migrate.upgrade(db)
-        elif await migrate.pending(db):
-            raise SchemaBehind("the database schema is behind: run `wgbot db upgrade` first")
-        async with db.transaction() as session:
-            for group in await groups.seed_founding_groups(session):
-                log.info("created the founding working group %s", group.name)
-            await events.forget_before(session, utcnow() - EVENT_MEMORY)
-    except BaseException:
-        await db.close()
-        raise
-    return db
 
 
 class App:
@@ -107,7 +58,9 @@ class App:
             horizon=PLAN_AHEAD,
         )
         self.leadership = Leadership(db, on_elected=self._lead, on_deposed=self._follow)
-        self.router = Router(db, registry_of(areas), settings, fetch=self.fetch, on_change=self._follow_up)
+        self.router = Router(
+            db, registry_of(areas), settings, fetch=self.fetch, on_change=self._follow_up, on_queued=self.postman.wake
+        )
         self.console = next((t for t in transports if isinstance(t, ConsoleTransport)), None)
         if self.console is not None:
             self.console.after_each_command = self._settle_if_leading
@@ -195,13 +148,14 @@ class App:
         return [p for p, t in self.transports.items() if p != "console" and (leading or not _exclusive(t))]
 
     async def handle(self, incoming: Incoming) -> Reply | None:
-        """The router's answer; then the postman delivers what the command queued."""
+        """The router's answer. The postman is woken by the router when a command queued notices:
+        a command that queued none costs no outbox query."""
         if incoming.opens_private_chat:
             async with self.db.transaction() as session:
-                await notices.release_waiting(session, incoming.platform, incoming.sender_id)
-        reply = await self.router.handle(incoming)
-        self.postman.wake()
-        return reply
+                released = await notices.release_waiting(session, incoming.platform, incoming.sender_id)
+            if released:
+                self.postman.wake()
+        return await self.router.handle(incoming)
 
     async def _rooms_for_this_process(self) -> None:
         """The console's rooms exist while the console is used, and never as delivery targets

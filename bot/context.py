@@ -13,7 +13,8 @@ from bot.config import Settings
 from bot.transports.base import Incoming, Reply
 from storage import notices
 from storage.errors import Refused
-from storage.models import RoomBinding, WorkingGroup
+from storage.models import WorkingGroup
+from storage.rooms import Room
 from storage.rules.access import Actor
 
 
@@ -31,7 +32,7 @@ class Context:
     incoming: Incoming
     actor: Actor
     session: AsyncSession  # the command's one unit of work
-    binding: RoomBinding | None  # what the room is bound to, if anything
+    binding: Room | None  # what the room is bound to, if anything
     settings: Settings
     registry: Registry
     now: datetime
@@ -45,9 +46,11 @@ class Context:
         """The reader's time zone: their own when known, else the alliance's."""
         return self.actor.timezone or self.settings.alliance.timezone
 
-    @property
-    def group(self) -> WorkingGroup | None:
-        return self.binding.group if self.binding else None
+    async def group(self) -> WorkingGroup | None:
+        """The working group this room serves, loaded when a command needs more than its id."""
+        if self.binding is None or self.binding.group_id is None:
+            return None
+        return await self.session.get_one(WorkingGroup, self.binding.group_id)
 
     async def privately(self, secret: str, what: str) -> Reply:
         """The answer when it carries a secret (a link code): as it is in a private chat; from a
@@ -60,7 +63,14 @@ class Context:
             "with me and ask there."
         )
 
-    def require_group(self) -> WorkingGroup:
-        if self.group is None:
+    def require_group_id(self) -> int:
+        """The id of the working group this room serves; refused in any other room."""
+        if self.binding is None or self.binding.group_id is None:
             raise Refused("This works only in a working group's room.")
-        return self.group
+        return self.binding.group_id
+
+    async def require_group(self) -> WorkingGroup:
+        group = await self.group()
+        if group is None:
+            raise Refused("This works only in a working group's room.")
+        return group

@@ -22,10 +22,11 @@ from bot.config import Settings
 from bot.context import Context, ReceivedFile
 from bot.metrics import COMMAND_SECONDS, COMMANDS, outcome_kind
 from bot.transports.base import AttachmentRef, Incoming, Reply, TooLarge
-from storage import dialogs, events, notices, people, rooms
+from storage import arrivals, dialogs, events, notices
 from storage.db import Database
 from storage.errors import Refused
-from storage.models import RoomBinding, utcnow
+from storage.models import utcnow
+from storage.rooms import Room
 from storage.rules.access import REFUSALS, Actor, may
 
 log = logging.getLogger(__name__)
@@ -45,6 +46,7 @@ class Router:
         fetch: Fetch | None = None,
         clock: Callable[[], datetime] = utcnow,
         on_change: Callable[[set[Change]], Awaitable[None]] | None = None,
+        on_queued: Callable[[], None] | None = None,
     ) -> None:
         self.db = db
         self.registry = registry
@@ -52,6 +54,7 @@ class Router:
         self.fetch = fetch or _no_files
         self.clock = clock
         self.on_change = on_change  # told, after the commit, what a command changed
+        self.on_queued = on_queued  # told, after the commit, that a command queued notices
 
     async def handle(self, incoming: Incoming) -> Reply | None:
         """The bot's answer to one message, or None when it should stay silent."""
@@ -97,19 +100,32 @@ class Router:
                 files = await self._received_files(incoming, line)
                 recorded: Refused | None = None
                 async with self.db.transaction() as session:
-                    if not await events.claim(session, incoming.platform, incoming.event_id):
+                    arrival = await arrivals.arrive(
+                        session,
+                        incoming.platform,
+                        incoming.event_id,
+                        incoming.room_id,
+                        incoming.sender_id,
+                        incoming.sender_name,
+                        utcnow(),
+                    )
+                    if not arrival.first_time:
                         trace.outcome = "duplicate"
                         return self._seen_before(incoming)
-                    binding = await rooms.binding_for(session, incoming.platform, incoming.room_id)
+                    assert arrival.sender is not None
+                    binding = arrival.room
                     try:
                         if line is None:
-                            reply = await self._converse(session, incoming, binding, changed)
+                            reply = await self._converse(session, incoming, arrival.sender, binding, changed)
                         else:
-                            reply = await self._run(session, incoming, line, binding, changed, files, trace)
+                            reply = await self._run(session, incoming, line, arrival, changed, files, trace)
                     except Refused as refusal:
                         if not refusal.keep:
                             raise
                         recorded = refusal  # its own record (a failed attempt, an audit line) commits
+                    queued = bool(notices.queued_here(session))
+                if queued and self.on_queued:
+                    self.on_queued()
                 if recorded is not None:
                     trace.outcome = "refused"
                     return self._refusal(incoming, binding, recorded)
@@ -145,11 +161,13 @@ class Router:
         session: AsyncSession,
         incoming: Incoming,
         line: CommandLine,
-        binding: RoomBinding | None,
+        arrival: arrivals.Arrival,
         changed: set[Change],
         files: tuple[ReceivedFile, ...],
         trace: _Trace,
     ) -> Reply | None:
+        binding, actor = arrival.room, arrival.sender
+        assert actor is not None
         command, words = self.registry.resolve(line)
         trace.command = command.path
         if binding is None and not command.anywhere:
@@ -157,7 +175,6 @@ class Router:
                 trace.outcome = "ignored (room not bound)"
                 return None  # a room the bot does not serve: stay out of the conversation
             raise _Usage(command, f"/{command.path} works only in a working group's room.")
-        actor = await people.identify(session, incoming.platform, incoming.sender_id, incoming.sender_name)
         group_id = binding.group_id if binding else None
         if not may(command.access, actor, group_id):
             raise _Usage(command, REFUSALS[command.access])
@@ -171,13 +188,12 @@ class Router:
         return self._answer(incoming, reply)
 
     async def _converse(
-        self, session: AsyncSession, incoming: Incoming, binding: RoomBinding | None, changed: set[Change]
+        self, session: AsyncSession, incoming: Incoming, actor: Actor, binding: Room | None, changed: set[Change]
     ) -> Reply | None:
         """Plain text in a private chat: the next answer of the sender's guided dialog."""
         dialog = await dialogs.current(session, incoming.platform, incoming.sender_id)
         if dialog is None or dialog.kind not in self.registry.conversations:
             return self._answer(incoming, "I answer commands; send /help to see them.")
-        actor = await people.identify(session, incoming.platform, incoming.sender_id, incoming.sender_name)
         context = self._context(session, incoming, actor, binding, changed)
         reply = await self.registry.conversations[dialog.kind](context, incoming.text.strip())
         return self._answer(incoming, reply)
@@ -187,7 +203,7 @@ class Router:
         session: AsyncSession,
         incoming: Incoming,
         actor: Actor,
-        binding: RoomBinding | None,
+        binding: Room | None,
         changed: set[Change],
         files: tuple[ReceivedFile, ...] = (),
     ) -> Context:
@@ -216,7 +232,7 @@ class Router:
             files.append(ReceivedFile(attachment.name, attachment.media_type, data))
         return tuple(files)
 
-    def _refusal(self, incoming: Incoming, binding: RoomBinding | None, refusal: Refused) -> Reply | None:
+    def _refusal(self, incoming: Incoming, binding: Room | None, refusal: Refused) -> Reply | None:
         command = refusal.command if isinstance(refusal, _Usage) else None
         if binding is None and not incoming.is_direct and not (command and command.anywhere):
             return None  # no chatter in rooms the bot does not serve, even about mistakes

@@ -71,7 +71,7 @@ async def room_info(ctx: Context, call: Call) -> Reply:
     where = f"{platform}:{room_id}"
     if ctx.binding is None:
         return Reply(f"This room ({where}) serves no group yet. The secretariat binds it with /room bind <group>.")
-    return Reply(f"This room ({where}) serves {rooms.describe(ctx.binding)}.")
+    return Reply(f"This room ({where}) serves {ctx.binding.describe()}.")
 
 
 COMMANDS = [

@@ -13,7 +13,7 @@ from storage.models import ProcessedEvent, UTCDateTime, utcnow
 # Written as SQL that SQLite and PostgreSQL both speak: SQLAlchemy's dialect inserts with
 # ON CONFLICT are compiled anew on every call (they have no cache key), and every command
 # claims its event.
-_CLAIM = text(
+CLAIM = text(
     "INSERT INTO processed_events (platform, event_id, seen_at) VALUES (:platform, :event_id, :seen_at) "
     "ON CONFLICT DO NOTHING"
 ).bindparams(bindparam("seen_at", type_=UTCDateTime()))
@@ -27,7 +27,7 @@ async def claim(session: AsyncSession, platform: str, event_id: str) -> bool:
     a concurrent claim of the same event waits for the first and then finds it taken.
     """
     connection = await session.connection()
-    result = await connection.execute(_CLAIM, {"platform": platform, "event_id": event_id, "seen_at": utcnow()})
+    result = await connection.execute(CLAIM, {"platform": platform, "event_id": event_id, "seen_at": utcnow()})
     return rowcount(result) == 1
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Collection, Iterable
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import func, or_, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage import audit
@@ -22,6 +22,9 @@ from storage.models import (
     utcnow,
 )
 
+# Written out, not bound: with a bound parameter (which could be any status) SQLite's planner
+# walks every notice ever sent in id order; with the literal it reads the status index.
+_PENDING = text("notices.status = 'pending'")
 MAX_ATTEMPTS = 5
 # Waits after the 1st, 2nd, … failed attempt: long enough for a network blip or a restart to pass.
 BACKOFF = (timedelta(seconds=5), timedelta(seconds=30), timedelta(minutes=2), timedelta(minutes=10))
@@ -178,7 +181,7 @@ async def pending(
         await session.scalars(
             select(Notice)
             .where(
-                Notice.status == NoticeStatus.PENDING,
+                _PENDING,
                 Notice.platform.in_(platforms),
                 Notice.id > after_id,
                 or_(Notice.not_before.is_(None), Notice.not_before <= now),
@@ -193,7 +196,7 @@ async def next_retry(session: AsyncSession, platforms: Collection[str]) -> datet
     """When the soonest notice for `platforms` that is backing off may be tried again."""
     return await session.scalar(
         select(func.min(Notice.not_before)).where(
-            Notice.status == NoticeStatus.PENDING, Notice.platform.in_(platforms), Notice.not_before.is_not(None)
+            _PENDING, Notice.platform.in_(platforms), Notice.not_before.is_not(None)
         )
     )
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import select
+from sqlalchemy import Connection, bindparam, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import joinedload, selectinload
@@ -159,30 +159,45 @@ async def load_person(session: AsyncSession, person_id: int) -> Person:
     return found.one()
 
 
+_IDENTITY = (
+    select(
+        Person.id,
+        Person.name,
+        Person.timezone,
+        Organisation.id,
+        Organisation.name,
+        Organisation.status,
+        RoleAssignment.role,
+        RoleAssignment.group_id,
+    )
+    .join(ChatAccount, ChatAccount.person_id == Person.id)
+    .outerjoin(Organisation, Organisation.id == Person.organisation_id)
+    .outerjoin(RoleAssignment, RoleAssignment.person_id == Person.id)
+    .where(ChatAccount.platform == bindparam("platform"), ChatAccount.platform_user_id == bindparam("user_id"))
+)
+
+
 async def identify(session: AsyncSession, platform: str, user_id: str, display_name: str) -> Actor:
     """Who sent a message: one query from the account to the person, organisation and roles."""
-    rows = (
-        await session.execute(
-            select(Person, Organisation, RoleAssignment.role, RoleAssignment.group_id)
-            .join(ChatAccount, ChatAccount.person_id == Person.id)
-            .outerjoin(Organisation, Organisation.id == Person.organisation_id)
-            .outerjoin(RoleAssignment, RoleAssignment.person_id == Person.id)
-            .where(ChatAccount.platform == platform, ChatAccount.platform_user_id == user_id)
-        )
-    ).all()
+    return await session.run_sync(lambda sync: identify_on(sync.connection(), platform, user_id, display_name))
+
+
+def identify_on(connection: Connection, platform: str, user_id: str, display_name: str) -> Actor:
+    """`identify` on a synchronous connection: plain rows, no ORM objects (every command asks)."""
+    rows = connection.execute(_IDENTITY, {"platform": platform, "user_id": user_id}).all()
     if not rows:
         return Actor(platform, user_id, display_name)
-    person, organisation = rows[0][0], rows[0][1]
+    person_id, name, timezone, organisation_id, organisation_name, status = rows[0][:6]
     return Actor(
         platform,
         user_id,
-        person.name,
-        person_id=person.id,
-        organisation_id=organisation.id if organisation else None,
-        organisation_name=organisation.name if organisation else None,
-        organisation_status=organisation.status if organisation else None,
-        roles=frozenset((role, group_id) for _, _, role, group_id in rows if role is not None),
-        timezone=person.timezone,
+        name,
+        person_id=person_id,
+        organisation_id=organisation_id,
+        organisation_name=organisation_name,
+        organisation_status=status,
+        roles=frozenset((role, group_id) for *_, role, group_id in rows if role is not None),
+        timezone=timezone,
     )
 
 

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from sqlalchemy import delete, select
+from dataclasses import dataclass
+
+from sqlalchemy import Connection, bindparam, delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import joinedload, selectinload
 
@@ -68,10 +70,47 @@ async def list_bindings(session: AsyncSession) -> list[RoomBinding]:
     return list(result)
 
 
+@dataclass(frozen=True)
+class Room:
+    """What a chat room is bound to: a working group, the secretariat or the plenary."""
+
+    platform: str
+    room_id: str
+    purpose: RoomPurpose
+    group_id: int | None
+    group_name: str | None
+
+    @classmethod
+    def of(cls, binding: RoomBinding) -> Room:
+        return cls(
+            binding.platform,
+            binding.room_id,
+            binding.purpose,
+            binding.group_id,
+            binding.group.name if binding.group else None,
+        )
+
+    def describe(self) -> str:
+        if self.purpose == RoomPurpose.GROUP and self.group_name is not None:
+            return f"the {self.group_name} working group"
+        return f"the {self.purpose.value}"
+
+
+_ROOM = (
+    select(RoomBinding.purpose, RoomBinding.group_id, WorkingGroup.name)
+    .outerjoin(WorkingGroup, WorkingGroup.id == RoomBinding.group_id)
+    .where(RoomBinding.platform == bindparam("platform"), RoomBinding.room_id == bindparam("room_id"))
+)
+
+
+def room_on(connection: Connection, platform: str, room_id: str) -> Room | None:
+    """What the room is bound to, as a plain row on a synchronous connection (every command asks)."""
+    bound = connection.execute(_ROOM, {"platform": platform, "room_id": room_id}).first()
+    return Room(platform, room_id, *bound) if bound else None
+
+
 def describe(binding: RoomBinding) -> str:
-    if binding.purpose == RoomPurpose.GROUP and binding.group is not None:
-        return f"the {binding.group.name} working group"
-    return f"the {binding.purpose.value}"
+    return Room.of(binding).describe()
 
 
 CONSOLE = "console"

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import bindparam, delete, func, insert, select, text
+from sqlalchemy import Connection, bindparam, delete, func, insert, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
@@ -196,11 +196,14 @@ _UPSERT = text(
 
 async def cast_ballot(session: AsyncSession, vote_id: int, option: str, actor: Actor, now: datetime) -> Cast:
     """Cast or change the organisation's ballot: its upsert, the cast kept in the history and
-    the audit line, in the caller's transaction. Plain statements on the session's connection:
+    the audit line, in the caller's transaction. Plain statements run as one synchronous unit:
     every press of a vote button comes through here."""
-    connection = await session.connection()
+    return await session.run_sync(lambda sync: _cast_on(sync.connection(), vote_id, option, actor, now))
+
+
+def _cast_on(connection: Connection, vote_id: int, option: str, actor: Actor, now: datetime) -> Cast:
     query = _BALLOT_CONTEXT_SHARED if connection.dialect.name == "postgresql" else _BALLOT_CONTEXT
-    found = (await connection.execute(query, {"vote": vote_id, "org": actor.organisation_id})).first()
+    found = connection.execute(query, {"vote": vote_id, "org": actor.organisation_id}).first()
     if found is None:
         raise Refused(_NO_VOTE.format(vote_id))
     status, closes_at, options, secret, hidden, seal_key, opened_at, organisation_name, previous, previous_by = found
@@ -226,11 +229,11 @@ async def cast_ballot(session: AsyncSession, vote_id: int, option: str, actor: A
         platform=None if secret else actor.platform,
         cast_at=opened_at if secret else now,
     )
-    await connection.execute(_UPSERT, values)
+    connection.execute(_UPSERT, values)
     if not secret:  # the history of casts, by whom: never for a secret vote
-        await connection.execute(_RECORD_CAST, values)
-    await audit.record(
-        session,
+        connection.execute(_RECORD_CAST, values)
+    audit.append_on(
+        connection,
         actor=actor.label,
         action="ballot.cast",
         subject=f"vote:{vote_id}",
@@ -263,9 +266,12 @@ async def outcome(session: AsyncSession, vote: Vote) -> Outcome:
     secret vote keeps only its totals)."""
     if vote.status == VoteStatus.CLOSED and vote.result:
         return _recorded(vote, vote.result)
-    ballots = await session.scalars(select(Ballot.option).where(Ballot.vote_id == vote.id))
+    counted = await session.execute(
+        select(Ballot.option, func.count()).where(Ballot.vote_id == vote.id).group_by(Ballot.option)
+    )
+    ballots = {option: int(n) for option, n in counted.tuples()}
     electorate = await electorate_size(session, vote)
-    return decide(vote.options, list(ballots), electorate, vote.quorum, Majority(vote.majority), vote.abstentions_count)
+    return decide(vote.options, ballots, electorate, vote.quorum, Majority(vote.majority), vote.abstentions_count)
 
 
 def _recorded(vote: Vote, result: dict[str, Any]) -> Outcome:

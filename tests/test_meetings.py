@@ -5,6 +5,7 @@ and calendars that other programs read right. On SQLite and PostgreSQL."""
 from __future__ import annotations
 
 import asyncio
+import re
 from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -24,12 +25,14 @@ from storage.models import (
     AuditEntry,
     Meeting,
     MeetingReminder,
+    MeetingStatus,
     Minutes,
     Notice,
     OrganisationStatus,
     RoomPurpose,
     utcnow,
 )
+from storage.rules.recurrence import upcoming
 from tests.alliance import member_organisation, message, person
 
 BRUSSELS = ZoneInfo("Europe/Brussels")
@@ -301,3 +304,46 @@ async def test_a_minutes_file_name_is_reduced_to_a_safe_base_name(router, db, pf
     assert kept.startswith("Minutes of meeting 1.1 kept: pwned.md (sha256 ")
     reply = await router.handle(message("/meeting minutes 1.1", sender="ola"))
     assert reply.file.name == "pwned.md"
+
+
+async def test_the_next_meetings_are_the_soonest_of_many_series_as_time_passes(db, pfas, settings, tmp_path):
+    """/meeting list reads series in the order of their stored lower bound: what it lists must
+    be exactly the soonest occurrences of all series, whichever was scheduled first, after
+    moves, and after occurrences have passed (when the stored bounds are stale)."""
+    clock = [NOW]
+    router = Router(db, build_registry(), settings, clock=lambda: clock[0])
+
+    async def chair(text: str) -> str:
+        reply = await router.handle(message(text, sender="jana", room="pfas"))
+        assert reply is not None
+        return reply.text
+
+    for n in range(12):  # series scheduled late in the year first, sooner one-offs after them
+        day = date(2027, 3, 1) + timedelta(days=3 * n)
+        await chair(f'/meeting schedule "{day} 10:{n:02d}" "Series {n}" every=week until=2027-06-30')
+    for n in range(12):
+        day = date(2027, 2, 1) + timedelta(days=7 * n)
+        await chair(f'/meeting schedule "{day} 09:00" "One-off {n}"')
+    await chair('/meeting move 12.3 "2027-01-20 08:00"')  # an occurrence moved before every bound
+
+    async def expected() -> list[str]:
+        """The soonest ten occurrences, by expanding every series (what the list must equal)."""
+        async with db.transaction() as session:
+            every = list(await session.scalars(select(Meeting).where(Meeting.status == MeetingStatus.ACTIVE)))
+            changes = await meetings.changes_of(session, [m.id for m in every])
+        soonest = sorted(
+            (o.start, meetings.label(m, o))
+            for m in every
+            for o in upcoming(meetings.series_of(m), changes.get(m.id), clock[0] - timedelta(minutes=90), 10)
+        )
+        return [label for _, label in soonest[:10]]
+
+    for now in (
+        NOW,
+        datetime(2027, 2, 20, tzinfo=UTC),
+        datetime(2027, 4, 2, tzinfo=UTC),
+        datetime(2027, 6, 25, tzinfo=UTC),
+    ):
+        clock[0] = now
+        shown = re.findall(r"\(meeting ([\d.]+)\)", await chair("/meeting list"))
+        assert shown == await expected() and shown, now

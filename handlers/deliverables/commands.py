@@ -67,7 +67,7 @@ def describe_version(kept: DraftVersion, zone: str) -> str:
 
 async def deliverable_new(ctx: Context, call: Call) -> Reply:
     """Create a deliverable of this group."""
-    group = ctx.require_group()
+    group = await ctx.require_group()
     due = call.get(DUE)
     made = await deliverables.create(
         ctx.session,
@@ -91,13 +91,14 @@ async def deliverable_new(ctx: Context, call: Call) -> Reply:
 
 async def deliverable_list(ctx: Context, call: Call) -> Reply:
     """This group's deliverables (all in a private chat), with status and due date."""
-    found = await deliverables.listed(ctx.session, ctx.group)
+    group = await ctx.group()
+    found = await deliverables.listed(ctx.session, group)
     if not found:
         return Reply("No deliverables yet. A chair creates one with /deliverable new.")
     lines = []
     for item in found:
         due = f", due {shown(item.due_at, ctx.zone)}" if item.due_at else ""
-        where = "" if ctx.group else f" ({item.group.name})"
+        where = "" if group else f" ({item.group.name})"
         lines.append(f"{item.id}. {item.title}{where} — {item.status.value}{due}")
     return Reply("\n".join(lines))
 
@@ -155,7 +156,7 @@ async def comment(ctx: Context, call: Call) -> Reply:
 async def deliverable_status(ctx: Context, call: Call) -> Reply:
     """Move a deliverable: drafting → review → final (a version) → submitted."""
     item = await deliverables.find(ctx.session, call[DELIVERABLE])
-    if item.group_id != ctx.require_group().id and not ctx.actor.is_secretariat:
+    if item.group_id != ctx.require_group_id() and not ctx.actor.is_secretariat:
         raise Refused(f"Deliverable {item.id} belongs to {item.group.name}; move it in that group's room.")
     to = call[STATUS]
     change = await deliverables.move(

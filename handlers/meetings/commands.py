@@ -45,7 +45,7 @@ def _until(text: str, zone: str, now: datetime) -> date:
 
 
 def _may_manage(ctx: Context, meeting: Meeting) -> None:
-    if meeting.group_id != ctx.require_group().id and not ctx.actor.is_secretariat:
+    if meeting.group_id != ctx.require_group_id() and not ctx.actor.is_secretariat:
         raise Refused(f"Meeting {meeting.id} belongs to {meeting.group.name}; manage it in that group's room.")
 
 
@@ -57,7 +57,7 @@ def _recurrence(meeting: Meeting) -> str:
 
 async def meeting_schedule(ctx: Context, call: Call) -> Reply:
     """Schedule a one-off or recurring meeting of this group."""
-    group = ctx.require_group()
+    group = await ctx.require_group()
     zone = call.get(TZ) or ctx.zone
     start = parse_when(call[WHEN], zone, ctx.now)
     until = call.get(UNTIL)
@@ -87,11 +87,12 @@ async def meeting_schedule(ctx: Context, call: Call) -> Reply:
 
 async def meeting_list(ctx: Context, call: Call) -> Reply:
     """The next meetings of this group (of every group in a private chat)."""
-    found = await meetings.upcoming_in(ctx.session, ctx.group, ctx.now)
+    group = await ctx.group()
+    found = await meetings.upcoming_in(ctx.session, group, ctx.now)
     if not found:
         return Reply("No meetings to come. A chair schedules one with /meeting schedule.")
-    lines = [f"{'Next meetings' if ctx.group is None else f'Next meetings of {ctx.group.name}'}:"]
-    lines += [f"• {where(m, o, ctx.zone)}" + ("" if ctx.group else f" — {m.group.name}") for m, o in found]
+    lines = [f"{'Next meetings' if group is None else f'Next meetings of {group.name}'}:"]
+    lines += [f"• {where(m, o, ctx.zone)}" + ("" if group else f" — {m.group.name}") for m, o in found]
     return Reply("\n".join(lines))
 
 
@@ -167,7 +168,7 @@ async def meeting_ics(ctx: Context, call: Call) -> Reply:
         meeting = await meetings.find(ctx.session, ref.meeting)
         chosen, name = [meeting], f"meeting-{meeting.id}.ics"
     else:
-        group = ctx.require_group()
+        group = await ctx.require_group()
         chosen, name = await meetings.of_group(ctx.session, group), f"{group.slug}-meetings.ics"
         if not chosen:
             raise Refused(f"{group.name} has no meetings yet.")

@@ -52,7 +52,7 @@ async def vote_open(ctx: Context, call: Call) -> Reply:
     approving = call.get(APPROVE)
     if approving is not None:
         rules = dataclasses.replace(rules, action=await _approval(ctx, approving))
-    vote = await votes.open_vote(ctx.session, actor=ctx.actor, group=ctx.group, rules=rules, now=ctx.now)
+    vote = await votes.open_vote(ctx.session, actor=ctx.actor, group=await ctx.group(), rules=rules, now=ctx.now)
     if vote.group_id is None:
         await count_broadcast(ctx, "alliance-wide vote")
     ctx.changed.add(DEADLINES.of(vote.id))
@@ -70,7 +70,7 @@ def _or(given: float | None, default: float) -> float:
 async def _approval(ctx: Context, ref: VersionRef) -> dict[str, object]:
     """approve=3.2: passing the vote makes version 2 of deliverable 3 final (those very bytes)."""
     deliverable = await deliverables.find(ctx.session, ref.deliverable)
-    if deliverable.group_id != ctx.require_group().id:
+    if deliverable.group_id != ctx.require_group_id():
         raise Refused(f"Deliverable {deliverable.id} belongs to {deliverable.group.name}; open its vote there.")
     version = await deliverables.version(ctx.session, deliverable, ref.version)
     return {
@@ -127,7 +127,7 @@ async def vote_status(ctx: Context, call: Call) -> Reply:
 
 async def vote_list(ctx: Context, call: Call) -> Reply:
     """The recent votes of this group (all votes elsewhere)."""
-    listed = await votes.list_votes(ctx.session, ctx.group)
+    listed = await votes.list_votes(ctx.session, await ctx.group())
     if not listed:
         return Reply("No votes yet.")
     lines = []

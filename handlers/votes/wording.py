@@ -20,7 +20,7 @@ def _buttons(vote: Vote) -> list[list[str]]:
 async def announce_opening(ctx: Context, vote: Vote, proposed_by: str = "") -> int:
     """Post a new vote, with its buttons, in every room it concerns; returns the electorate's size."""
     electorate = await votes.electorate_size(ctx.session, vote)
-    where = ctx.group.name if vote.group_id and ctx.group else "the whole alliance"
+    where = ctx.binding.group_name if vote.group_id and ctx.binding and ctx.binding.group_name else "the whole alliance"
     kind = "secret ballot; " if vote.secret else ("results hidden until close; " if vote.hidden else "")
     approving = (vote.action or {}).get("approve_version")
     if approving:

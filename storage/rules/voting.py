@@ -17,7 +17,7 @@ import enum
 import math
 import unicodedata
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 ABSTAIN = "abstain"
@@ -66,8 +66,9 @@ def look_alikes(options: Sequence[str]) -> list[tuple[str, str]]:
     return pairs
 
 
-def tally(options: Sequence[str], ballots: Iterable[str]) -> dict[str, int]:
-    counts = Counter(ballots)
+def tally(options: Sequence[str], ballots: Iterable[str] | Mapping[str, int]) -> dict[str, int]:
+    """Ballots per option, from the ballots themselves or from counts already made per option."""
+    counts = ballots if isinstance(ballots, Mapping) else Counter(ballots)
     return {option: counts.get(option, 0) for option in options}
 
 
@@ -78,7 +79,7 @@ def quorum_needed(electorate: int, quorum: float) -> int:
 
 def decide(
     options: Sequence[str],
-    ballots: Iterable[str],
+    ballots: Iterable[str] | Mapping[str, int],
     electorate: int,
     quorum: float,
     majority: Majority,
