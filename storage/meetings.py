@@ -87,6 +87,7 @@ async def schedule(
         status=MeetingStatus.ACTIVE,
         first_start=starts[0],
         last_start=starts[-1],
+        next_start=starts[0],
         created_by=actor.label,
         created_at=now,
     )
@@ -160,24 +161,40 @@ def label(meeting: Meeting, occurrence_: Occurrence) -> str:
 async def upcoming_in(
     session: AsyncSession, group: WorkingGroup | None, now: datetime, limit: int = 10
 ) -> list[tuple[Meeting, Occurrence]]:
-    """The next occurrences of the group's meetings (of every group's without one), soonest first."""
+    """The next occurrences of the group's meetings (of every group's without one), soonest first.
+
+    Series are read in the order of their `next_start` (a lower bound of their next occurrence)
+    and expanded until no series left can come before the `limit`-th occurrence found, so the
+    cost follows `limit`, not the number of meetings. Each series read gets its bound tightened
+    to its actual next occurrence, so series whose occurrences have passed are read once.
+    """
     query = (
         select(Meeting)
         .options(selectinload(Meeting.group))
         .where(Meeting.status == MeetingStatus.ACTIVE, Meeting.last_start > now - timedelta(days=1))
+        .order_by(Meeting.next_start, Meeting.id)
     )
     if group is not None:
         query = query.where(Meeting.group_id == group.id)
-    meetings = list(await session.scalars(query))
-    changes = await changes_of(session, [m.id for m in meetings])
-    found = [
-        (meeting, o)
-        for meeting in meetings
-        for o in upcoming(
-            series_of(meeting), changes.get(meeting.id), now - timedelta(minutes=meeting.duration_minutes), limit
-        )
-    ]
-    return sorted(found, key=lambda pair: pair[1].start)[:limit]
+    found: list[tuple[Meeting, Occurrence]] = []
+    offset = 0
+    while True:
+        with session.no_autoflush:  # tightened bounds are written at the commit, not mid-walk
+            batch = list(await session.scalars(query.offset(offset).limit(limit)))
+        offset += len(batch)
+        if len(found) >= limit:
+            batch = [m for m in batch if m.next_start <= found[-1][1].start]
+        if not batch:
+            return found
+        with session.no_autoflush:
+            changes = await changes_of(session, [m.id for m in batch])
+        for meeting in batch:
+            coming = upcoming(
+                series_of(meeting), changes.get(meeting.id), now - timedelta(minutes=meeting.duration_minutes), limit
+            )
+            meeting.next_start = max(meeting.next_start, coming[0].start if coming else meeting.last_start)
+            found += [(meeting, o) for o in coming]
+        found = sorted(found, key=lambda pair: pair[1].start)[:limit]
 
 
 async def of_group(session: AsyncSession, group: WorkingGroup) -> list[Meeting]:
@@ -239,6 +256,7 @@ async def move(
     if to <= now:
         raise Refused("That time is in the past; give a time to come.")
     await _change(session, meeting, before.number, actor, now, moved_to=to)
+    meeting.next_start = min(meeting.next_start, to)
     if meeting.rule is None:
         meeting.first_start = meeting.last_start = to
     else:

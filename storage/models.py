@@ -236,6 +236,7 @@ class AuditEntry(Base):
     """
 
     __tablename__ = "audit_log"
+    __table_args__ = (Index("ix_audit_log_subject", "subject", "id"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     at: Mapped[datetime] = mapped_column(UTCDateTime)
@@ -530,6 +531,10 @@ class Meeting(Base):
     """
 
     __tablename__ = "meetings"
+    __table_args__ = (
+        Index("ix_meetings_status_next", "status", "next_start"),
+        Index("ix_meetings_group_status_next", "group_id", "status", "next_start"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     group_id: Mapped[int] = mapped_column(ForeignKey("working_groups.id", ondelete="CASCADE"), index=True)
@@ -542,6 +547,9 @@ class Meeting(Base):
     status: Mapped[MeetingStatus] = mapped_column(_enum(MeetingStatus), index=True)
     first_start: Mapped[datetime] = mapped_column(UTCDateTime)
     last_start: Mapped[datetime] = mapped_column(UTCDateTime, index=True)  # when the series is over
+    # No occurrence still to come starts before this (a lower bound, tightened as occurrences
+    # pass): the next meetings are read from an index, not by expanding every series.
+    next_start: Mapped[datetime] = mapped_column(UTCDateTime)
     created_by: Mapped[str] = mapped_column(String(255))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
