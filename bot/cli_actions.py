@@ -1,4 +1,4 @@
-"""`wgbot`: run the bot, try it in the console, and administer the alliance's records."""
+"""What each `wgbot` command does (`bot.cli` reads the command line and calls `perform`)."""
 
 from __future__ import annotations
 
@@ -12,30 +12,18 @@ import logging
 import os
 import sys
 from collections.abc import Awaitable, Callable
-from importlib.metadata import version as package_version
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.app import (
-    App,
-    DatabaseUnavailable,
-    SchemaBehind,
-    chat_transports,
-    matrix_transport,
-    open_database,
-    reachable,
-)
-from bot.areas import registry_of
 from bot.backup import Where, backup, restore
 from bot.config import ConfigError, Settings, load_settings, matrix_store_path, stray_variables
+from bot.database import DatabaseUnavailable, SchemaBehind, open_database, reachable
 from bot.logs import keep_secrets_out
 from bot.markdown import to_html
 from bot.timeparse import parse_when, shown
 from bot.transports.base import TransportUnavailable
-from bot.transports.console import ConsoleTransport
-from handlers import AREAS
-from handlers.announcements import groups_named
 from storage import (
     announcements,
     audit,
@@ -57,18 +45,21 @@ from storage.files import FileStore
 from storage.models import AnnouncementStatus, OrganisationStatus, RoomPurpose, utcnow
 from storage.transport_state import TransportMemory
 
+if TYPE_CHECKING:
+    from bot.transports.console import ConsoleTransport
+
 log = logging.getLogger("wgbot")
 
 
-def main(argv: list[str] | None = None) -> int:
-    args = _parser().parse_args(_config_first(sys.argv[1:] if argv is None else argv))
+def perform(args: argparse.Namespace, *, platforms: bool) -> int:
+    """Carry out the command `bot.cli` read, with its settings loaded and logging set up."""
     try:
-        settings = load_settings(args.config, platforms=args.action in (_run, _matrix_cross_sign, _matrix_setup))
+        settings = load_settings(args.config, platforms=platforms)
     except ConfigError as error:
         print(f"wgbot: configuration problem:\n{error}", file=sys.stderr)
         return 2
     level = logging.getLevelName(settings.logging.level)
-    if args.action is _console:
+    if args.action == "console":
         level = max(level, logging.WARNING)  # the conversation, not the log, is the point here
     logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr)
     if settings.logging.format == "json":
@@ -85,203 +76,13 @@ def main(argv: list[str] | None = None) -> int:
     for stray in stray_variables(dict(os.environ)):
         log.warning("%s", stray)
     try:
-        return asyncio.run(args.action(settings, args))
+        action = globals()[f"_{args.action}"]
+        return asyncio.run((_admin(action) if getattr(args, "admin", False) else action)(settings, args))
     except (Refused, SchemaBehind, TransportUnavailable, DatabaseUnavailable) as error:
         print(f"wgbot: {error}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         return 130
-
-
-def _config_first(argv: list[str]) -> list[str]:
-    """`--config` may follow the subcommand too (`wgbot db upgrade -c prod.toml`), as operators
-    type it: it is moved before the subcommand, where the parser reads it."""
-    rest, moved = list(argv), []
-    for index, word in enumerate(argv):
-        if word in ("-c", "--config") and index + 1 < len(argv):
-            moved = [word, argv[index + 1]]
-            del rest[index : index + 2]
-            break
-        if word.startswith("--config="):
-            moved = [word]
-            del rest[index]
-            break
-    return moved + rest
-
-
-def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="wgbot", description=__doc__)
-    parser.add_argument("--version", action="version", version=f"wgbot {package_version('wgbot')}")
-    parser.add_argument("-c", "--config", type=Path, help="TOML settings (default: $WGBOT_CONFIG or ./config.toml)")
-    commands = parser.add_subparsers(required=True, metavar="command")
-
-    run = commands.add_parser(
-        "run",
-        help="serve every configured chat platform",
-        description="Serve every configured chat platform (Matrix, Telegram) from one process, until SIGTERM "
-        "or SIGINT. With no platform it serves the console, if there is a terminal; without one it refuses.",
-    )
-    run.set_defaults(action=_run)
-
-    console = commands.add_parser("console", help="try the bot locally, as a chosen person and room")
-    console.add_argument("--as", dest="user", help="console user to speak as")
-    console.add_argument("--room", help="console room to speak in (e.g. pfas)")
-    console.set_defaults(action=_console)
-
-    db = commands.add_parser("db", help="database schema").add_subparsers(required=True)
-    db.add_parser(
-        "upgrade",
-        help="apply pending migrations",
-        description="Bring the database's schema up to date (a deployment step before `wgbot run` when "
-        "[database] upgrade_on_start is false); says which migrations it applied.",
-    ).set_defaults(action=_db_upgrade)
-    revision = db.add_parser("revision", help="(developers) write a migration for model changes")
-    revision.add_argument("-m", "--message", required=True)
-    revision.set_defaults(action=_db_revision)
-
-    org = commands.add_parser("org", help="member organisations").add_subparsers(required=True)
-    org_add = org.add_parser("add", help="add an organisation")
-    org_add.add_argument("name")
-    org_add.add_argument("--country", required=True, help="ISO code, e.g. DE")
-    org_add.add_argument("--kind", required=True, help="industry, research, university, association or cluster")
-    org_add.add_argument(
-        "--status",
-        default=OrganisationStatus.MEMBER.value,
-        choices=[s.value for s in OrganisationStatus],
-    )
-    org_add.add_argument("--group", action="append", default=[], help="a working group it joins (repeatable)")
-    org_add.add_argument(
-        "--look-alike-ok",
-        action="store_true",
-        help="add it although its name reads like a known organisation's (after checking it is another)",
-    )
-    org_add.set_defaults(action=_admin(_org_add))
-    org.add_parser("list", help="list organisations").set_defaults(action=_admin(_org_list))
-
-    person = commands.add_parser("person", help="people and their accounts").add_subparsers(required=True)
-    person_add = person.add_parser("add", help="add a person")
-    person_add.add_argument("name")
-    person_add.add_argument("--org", help="the organisation they represent (name or #id)")
-    person_add.add_argument(
-        "--role", action="append", default=[], help="secretariat, commission or chair:<group> (repeatable)"
-    )
-    person_add.add_argument(
-        "--account", action="append", default=[], help="platform:user, e.g. telegram:12345 (repeatable)"
-    )
-    person_add.set_defaults(action=_admin(_person_add))
-    person.add_parser("list", help="list people").set_defaults(action=_admin(_person_list))
-
-    wg = commands.add_parser("wg", help="working groups").add_subparsers(required=True)
-    wg_add = wg.add_parser("add", help="add a working group")
-    wg_add.add_argument("name")
-    wg_add.add_argument("--slug", help="short id (default: from the name)")
-    wg_add.add_argument("--mandate", default="")
-    wg_add.set_defaults(action=_admin(_wg_add))
-    wg.add_parser("list", help="list working groups").set_defaults(action=_admin(_wg_list))
-
-    room = commands.add_parser("room", help="bind chat rooms to groups").add_subparsers(required=True)
-    bind = room.add_parser("bind", help="bind a room")
-    bind.add_argument("room", help="platform:room, e.g. matrix:!abc:example.org or telegram:-100123")
-    target = bind.add_mutually_exclusive_group(required=True)
-    target.add_argument("--group", help="the working group the room belongs to")
-    target.add_argument("--secretariat", action="store_true")
-    target.add_argument("--plenary", action="store_true")
-    bind.set_defaults(action=_admin(_room_bind))
-    unbind = room.add_parser("unbind", help="unbind a room")
-    unbind.add_argument("room")
-    unbind.set_defaults(action=_admin(_room_unbind))
-    room.add_parser("list", help="list bound rooms").set_defaults(action=_admin(_room_list))
-
-    importing = commands.add_parser("import", help="bulk imports").add_subparsers(required=True)
-    members = importing.add_parser("members", help="organisations and representatives from a CSV file")
-    members.add_argument("file", type=Path, help="columns: " + ", ".join(imports.COLUMNS))
-    members.set_defaults(action=_import_members)
-
-    votes_cmd = commands.add_parser("votes", help="votes").add_subparsers(required=True)
-    export = votes_cmd.add_parser("export", help="a vote's electorate, ballots, result and audit hashes")
-    export.add_argument("id", type=int)
-    export.add_argument("--format", choices=("json", "csv"), default="json")
-    export.add_argument("-o", "--output", type=Path, help="file to write (default: standard output)")
-    export.set_defaults(action=_votes_export)
-
-    deliverable = commands.add_parser("deliverable", help="deliverables").add_subparsers(required=True)
-    archive = deliverable.add_parser("export", help="every version, manifest.json and README.md as a zip")
-    archive.add_argument("id", type=int)
-    archive.add_argument("-o", "--output", type=Path, required=True, help="the zip file to write")
-    archive.set_defaults(action=_deliverable_export)
-
-    announce = commands.add_parser(
-        "announce",
-        help="post an announcement to the groups' rooms (the running bot delivers it)",
-        description="Queue an announcement, or show or cancel one. The running bot delivers it.",
-    )
-    announce.add_argument("text", nargs="?", help="the announcement (Markdown)")
-    announce.add_argument("--to", default="all", help="all (default), or groups separated by commas: pfas,skills")
-    announce.add_argument("--at", help="when to send it, e.g. '2026-12-03 09:00 Europe/Brussels' (default: now)")
-    announce.add_argument("--pin", action="store_true", help="pin it where the bot may pin")
-    announce.add_argument("--status", metavar="ID", type=int, help="show an announcement's delivery report")
-    announce.add_argument("--cancel", metavar="ID", type=int, help="withdraw a scheduled announcement")
-    announce.set_defaults(action=_announce)
-
-    audit_cmd = commands.add_parser("audit", help="the audit log").add_subparsers(required=True)
-    verify = audit_cmd.add_parser(
-        "verify", help="check the hash chain, a checkpoint it must hold, and every vote's ballots against its casts"
-    )
-    verify.add_argument(
-        "--checkpoint", metavar="COUNT:HASH", help="a checkpoint posted earlier (default: the last one posted)"
-    )
-    verify.set_defaults(action=_audit_verify)
-
-    backing_up = commands.add_parser(
-        "backup",
-        help="the database, the file store and the Matrix crypto store, with a manifest of sha256s",
-        description="A consistent copy while the bot runs: SQLite through its online backup API, PostgreSQL "
-        "through pg_dump. The recovery key is never included; keep it elsewhere.",
-    )
-    backing_up.add_argument("dir", type=Path, help="a new (or empty) directory")
-    backing_up.set_defaults(action=_backup)
-    restoring = commands.add_parser(
-        "restore",
-        help="bring a backup back, into an empty database and empty stores",
-        description="Checks every file against the manifest first; refuses a database or store that is not "
-        "empty. Run `wgbot audit verify` afterwards.",
-    )
-    restoring.add_argument("dir", type=Path, help="a directory written by `wgbot backup`")
-    restoring.set_defaults(action=_restore)
-
-    outbox = commands.add_parser("outbox", help="notices not delivered yet").add_subparsers(required=True)
-    outbox.add_parser("list", help="pending and failed notices, oldest first").set_defaults(action=_admin(_outbox_list))
-    retry = outbox.add_parser("retry", help="try undelivered notices again now (the running bot sends them)")
-    retry_which = retry.add_mutually_exclusive_group(required=True)
-    retry_which.add_argument("ids", type=int, nargs="*", default=[], help="notice numbers from `outbox list`")
-    retry_which.add_argument("--failed", action="store_true", help="every failed notice")
-    retry.set_defaults(action=_admin(_outbox_retry))
-    drop = outbox.add_parser("drop", help="give up an undelivered notice (kept on record as dropped)")
-    drop.add_argument("id", type=int)
-    drop.set_defaults(action=_admin(_outbox_drop))
-
-    matrix = commands.add_parser("matrix", help="the bot's Matrix account").add_subparsers(required=True)
-    cross_sign = matrix.add_parser(
-        "cross-sign",
-        help="make sure the bot's device is cross-signed (done at every start too)",
-        description="Creates the account's cross-signing keys if it has none (and prints their recovery key, "
-        "once), or signs this device with the keys in the store. After a lost store: --recover asks for the "
-        "recovery key and takes the keys back; --reset makes new ones (the homeserver asks for the password). "
-        "Stop the bot first: this uses its crypto store.",
-    )
-    choice = cross_sign.add_mutually_exclusive_group()
-    choice.add_argument("--recover", action="store_true", help="read the recovery key from the terminal or stdin")
-    choice.add_argument("--reset", action="store_true", help="replace the keys: members re-verify the bot")
-    cross_sign.set_defaults(action=_matrix_cross_sign)
-    setup = matrix.add_parser(
-        "setup",
-        help="the alliance as a Matrix Space: a room per working group, plenary and secretariat, bound",
-        description="Creates (once) a Space named after the alliance and, in it, a room for each working group "
-        "and for the plenary (joinable by the Space's members) and the secretariat (by invitation), binds each "
-        "room, and invites the secretariat's Matrix accounts. Run again, it adds only what is missing.",
-    )
-    setup.set_defaults(action=_matrix_setup)
-    return parser
 
 
 async def _run(settings: Settings, args) -> int:
@@ -295,6 +96,10 @@ async def _run(settings: Settings, args) -> int:
         return 2
     db = await open_database(settings)
     try:
+        from bot.app import App, chat_transports
+        from bot.areas import registry_of
+        from handlers import AREAS
+
         transports = chat_transports(settings, db, registry_of(AREAS))
         if not transports:
             log.info("no chat platform is configured: serving the console")
@@ -306,6 +111,9 @@ async def _run(settings: Settings, args) -> int:
 
 
 async def _console(settings: Settings, args) -> int:
+    from bot.app import App
+    from handlers import AREAS
+
     transport = _console_transport(settings, args)
     db = await open_database(settings)
     try:
@@ -316,6 +124,8 @@ async def _console(settings: Settings, args) -> int:
 
 
 def _console_transport(settings: Settings, args) -> ConsoleTransport:
+    from bot.transports.console import ConsoleTransport
+
     chosen = {"user": getattr(args, "user", None), "room": getattr(args, "room", None)}
     transport = ConsoleTransport(settings.console.model_copy(update={k: v for k, v in chosen.items() if v}))
     if transport.interactive:
@@ -348,6 +158,8 @@ async def _matrix_cross_sign(settings: Settings, args) -> int:
         recovery_key = getpass.getpass(prompt) if sys.stdin.isatty() else sys.stdin.readline().strip()
     db = await open_database(settings)
     try:
+        from bot.app import matrix_transport
+
         transport = matrix_transport(settings, db)
         new_key = await transport.set_up_identity(recovery_key=recovery_key, reset=args.reset)
         device = transport.client.device_id
@@ -540,6 +352,8 @@ async def _announce(settings: Settings, args) -> int:
 
 
 async def _announcing(session: AsyncSession, actor: str, args, zone: str) -> None:
+    from handlers.announcements import groups_named
+
     now = utcnow()
     if args.status:
         found = await announcements.find(session, args.status)
@@ -680,7 +494,3 @@ def _one_line(text: str, width: int) -> str:
 async def _room_list(session: AsyncSession, actor: str, args) -> None:
     for binding in await rooms.list_bindings(session):
         print(f"{binding.platform}:{binding.room_id}\t{rooms.describe(binding)}")
-
-
-if __name__ == "__main__":
-    sys.exit(main())

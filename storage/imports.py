@@ -19,8 +19,7 @@ from storage.db import Database
 from storage.errors import Refused
 from storage.models import ChatAccount, Organisation, OrganisationStatus, Person
 from storage.naming import fold
-
-COLUMNS = ("organisation", "country", "kind", "groups", "representative", "accounts", "roles")
+from storage.rules.imports import COLUMNS
 
 
 @dataclass

@@ -1,0 +1,65 @@
+"""Opening the database for the bot and for admin commands, with one clear line when it fails.
+
+Kept apart from `bot.app` so that an admin command at the shell loads the database layer only,
+not the router, the transports and the HTTP server.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+
+import asyncpg
+from sqlalchemy import text
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import SQLAlchemyError
+
+from bot.config import Settings
+from storage import events, groups, migrate
+from storage.db import Database
+from storage.models import utcnow
+
+log = logging.getLogger(__name__)
+EVENT_MEMORY = timedelta(days=30)  # how long a handled event's id is remembered
+
+
+class DatabaseUnavailable(Exception):
+    """The database cannot be reached or opened; the message says where and what to check."""
+
+
+async def reachable(db: Database) -> None:
+    """A first round trip, so that an unreachable or missing database is one clear line."""
+    try:
+        async with db.engine.connect() as connection:
+            await connection.execute(text("SELECT 1"))
+    except (OSError, SQLAlchemyError, asyncpg.PostgresError) as error:
+        await db.close()
+        where = make_url(db.url).render_as_string(hide_password=True)
+        cause = str(getattr(error, "orig", None) or error).strip().splitlines()[0]
+        raise DatabaseUnavailable(
+            f"cannot open the database {where} ({cause}); check [database] url (or WGBOT_DATABASE__URL) "
+            "and that the server runs"
+        ) from None
+
+
+class SchemaBehind(Exception):
+    """The database needs `wgbot db upgrade` and the config forbids doing it on start."""
+
+
+async def open_database(settings: Settings) -> Database:
+    """Connect, bring the schema up to date (or refuse to run on an old one), seed a new alliance."""
+    db = Database.connect(settings.database.url)
+    await reachable(db)
+    try:
+        if settings.database.upgrade_on_start:
+            await migrate.upgrade(db)
+        elif await migrate.pending(db):
+            raise SchemaBehind("the database schema is behind: run `wgbot db upgrade` first")
+        async with db.transaction() as session:
+            for group in await groups.seed_founding_groups(session):
+                log.info("created the founding working group %s", group.name)
+            await events.forget_before(session, utcnow() - EVENT_MEMORY)
+    except BaseException:
+        await db.close()
+        raise
+    return db
