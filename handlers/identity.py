@@ -25,17 +25,13 @@ async def whoami(ctx: Context, call: Call) -> Reply:
             "not yet known to the alliance. If your organisation is a member, ask the "
             "secretariat to add you as a representative; if it is not, /apply.\n" + _voting_line(actor)
         )
-    person = await people.load_person(ctx.session, actor.person_id)
-    lines = [f"You are {person.name} (person #{person.id})."]
-    if person.organisation:
-        org = person.organisation
-        lines.append(f"Organisation: {org.name} ({org.country}, {org.kind.value}), {org.status.value}.")
-    else:
-        lines.append("Organisation: none.")
-    roles = [f"chair of {r.group.name}" if r.group else r.role.value for r in person.roles]
-    lines.append(f"Roles: {', '.join(roles) or 'none'}.")
-    accounts = [f"{a.platform} {a.platform_user_id}" for a in person.accounts]
-    lines.append(f"Linked accounts: {', '.join(accounts)}.")
+    person = await people.profile(ctx.session, actor.person_id)
+    lines = [
+        f"You are {person.name} (person #{person.person_id}).",
+        f"Organisation: {person.organisation or 'none'}.",
+        f"Roles: {', '.join(person.roles) or 'none'}.",
+        f"Linked accounts: {', '.join(person.accounts)}.",
+    ]
     lines.append(f"Time zone: {ctx.zone}.")
     lines.append(_voting_line(actor))
     return Reply("\n".join(lines))

@@ -166,12 +166,13 @@ async def upcoming_in(
     Series are read in the order of their `next_start` (a lower bound of their next occurrence)
     and expanded until no series left can come before the `limit`-th occurrence found, so the
     cost follows `limit`, not the number of meetings. Each series read gets its bound tightened
-    to its actual next occurrence, so series whose occurrences have passed are read once.
+    to its actual next occurrence, or to none once it is over, so a series whose occurrences
+    have passed is read once more and then never again.
     """
     query = (
         select(Meeting)
         .options(selectinload(Meeting.group))
-        .where(Meeting.status == MeetingStatus.ACTIVE, Meeting.last_start > now - timedelta(days=1))
+        .where(Meeting.status == MeetingStatus.ACTIVE, Meeting.next_start.is_not(None))
         .order_by(Meeting.next_start, Meeting.id)
     )
     if group is not None:
@@ -183,7 +184,7 @@ async def upcoming_in(
             batch = list(await session.scalars(query.offset(offset).limit(limit)))
         offset += len(batch)
         if len(found) >= limit:
-            batch = [m for m in batch if m.next_start <= found[-1][1].start]
+            batch = [m for m in batch if m.next_start is not None and m.next_start < found[-1][1].start]
         if not batch:
             return found
         with session.no_autoflush:
@@ -192,7 +193,7 @@ async def upcoming_in(
             coming = upcoming(
                 series_of(meeting), changes.get(meeting.id), now - timedelta(minutes=meeting.duration_minutes), limit
             )
-            meeting.next_start = max(meeting.next_start, coming[0].start if coming else meeting.last_start)
+            meeting.next_start = coming[0].start if coming else None
             found += [(meeting, o) for o in coming]
         found = sorted(found, key=lambda pair: pair[1].start)[:limit]
 
@@ -256,7 +257,7 @@ async def move(
     if to <= now:
         raise Refused("That time is in the past; give a time to come.")
     await _change(session, meeting, before.number, actor, now, moved_to=to)
-    meeting.next_start = min(meeting.next_start, to)
+    meeting.next_start = to if meeting.next_start is None else min(meeting.next_start, to)
     if meeting.rule is None:
         meeting.first_start = meeting.last_start = to
     else:

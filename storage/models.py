@@ -548,8 +548,9 @@ class Meeting(Base):
     first_start: Mapped[datetime] = mapped_column(UTCDateTime)
     last_start: Mapped[datetime] = mapped_column(UTCDateTime, index=True)  # when the series is over
     # No occurrence still to come starts before this (a lower bound, tightened as occurrences
-    # pass): the next meetings are read from an index, not by expanding every series.
-    next_start: Mapped[datetime] = mapped_column(UTCDateTime)
+    # pass; None once none is to come): the next meetings are read from an index, not by
+    # expanding every series.
+    next_start: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_by: Mapped[str] = mapped_column(String(255))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 

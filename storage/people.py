@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from sqlalchemy import Connection, bindparam, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import joinedload, selectinload
+from sqlalchemy.orm import Session, joinedload, selectinload
 
 from storage import audit
 from storage.errors import Refused
@@ -157,6 +159,50 @@ async def load_person(session: AsyncSession, person_id: int) -> Person:
         )
     )
     return found.one()
+
+
+@dataclass(frozen=True)
+class Profile:
+    """What /whoami tells a person about themselves, read as plain rows."""
+
+    person_id: int
+    name: str
+    organisation: str | None  # "ACME GmbH (DE, industry), member"
+    roles: list[str]  # "secretariat", "chair of PFAS"
+    accounts: list[str]  # "telegram 1001"
+
+
+_PROFILE = (
+    select(Person.name, Organisation.name, Organisation.country, Organisation.kind, Organisation.status)
+    .outerjoin(Organisation, Organisation.id == Person.organisation_id)
+    .where(Person.id == bindparam("person"))
+)
+_PROFILE_ROLES = (
+    select(RoleAssignment.role, WorkingGroup.name)
+    .outerjoin(WorkingGroup, WorkingGroup.id == RoleAssignment.group_id)
+    .where(RoleAssignment.person_id == bindparam("person"))
+    .order_by(RoleAssignment.id)
+)
+_PROFILE_ACCOUNTS = (
+    select(ChatAccount.platform, ChatAccount.platform_user_id)
+    .where(ChatAccount.person_id == bindparam("person"))
+    .order_by(ChatAccount.id)
+)
+
+
+async def profile(session: AsyncSession, person_id: int) -> Profile:
+    def read(sync: Session) -> Profile:
+        connection, where = sync.connection(), {"person": person_id}
+        name, organisation, country, kind, status = connection.execute(_PROFILE, where).one()
+        return Profile(
+            person_id,
+            name,
+            f"{organisation} ({country}, {kind.value}), {status.value}" if organisation else None,
+            [f"chair of {group}" if group else role.value for role, group in connection.execute(_PROFILE_ROLES, where)],
+            [f"{platform} {user_id}" for platform, user_id in connection.execute(_PROFILE_ACCOUNTS, where)],
+        )
+
+    return await session.run_sync(read)
 
 
 _IDENTITY = (

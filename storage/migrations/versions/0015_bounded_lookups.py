@@ -10,6 +10,7 @@ Create Date: 2026-12-02 19:00:00
 """
 
 from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
 
 import sqlalchemy as sa
 from alembic import op
@@ -24,14 +25,23 @@ def upgrade() -> None:
     with op.batch_alter_table("meetings", schema=None) as batch_op:
         batch_op.add_column(sa.Column("next_start", sa.DateTime(timezone=True), nullable=True))
     # The first start is a lower bound of every regular occurrence; a series' moved occurrence
-    # may come earlier, so the earliest move counts too. Listing tightens the bound later.
+    # may come earlier, so the earliest move counts too. Listing tightens the bound later (to
+    # none for a series that is over).
     op.execute(
         "UPDATE meetings SET next_start = COALESCE(("
         "SELECT MIN(c.moved_to) FROM occurrence_changes c WHERE c.meeting_id = meetings.id AND c.moved_to IS NOT NULL"
         " AND c.moved_to < meetings.first_start), first_start)"
     )
+    # A series over for more than the longest meeting (a day) has none to come.
+    meetings = sa.table(
+        "meetings",
+        sa.column("next_start", sa.DateTime(timezone=True)),
+        sa.column("last_start", sa.DateTime(timezone=True)),
+    )
+    op.execute(
+        meetings.update().where(meetings.c.last_start < datetime.now(UTC) - timedelta(days=2)).values(next_start=None)
+    )
     with op.batch_alter_table("meetings", schema=None) as batch_op:
-        batch_op.alter_column("next_start", existing_type=sa.DateTime(timezone=True), nullable=False)
         batch_op.create_index("ix_meetings_status_next", ["status", "next_start"], unique=False)
         batch_op.create_index("ix_meetings_group_status_next", ["group_id", "status", "next_start"], unique=False)
     with op.batch_alter_table("audit_log", schema=None) as batch_op:
