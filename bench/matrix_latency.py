@@ -39,6 +39,10 @@ from tests.alliance import member_organisation, person
 from tests.matrix_peers import Member, start_bot
 from tests.synapse import Synapse
 
+# A burst brings more events than a sync's default timeline (10): ask for all of them, as wgbot
+# fetches a gap itself.
+WHOLE_TIMELINE = {"room": {"timeline": {"limit": 500}}}
+
 
 async def bare_bot(synapse: Synapse, user) -> tuple[AsyncClient, asyncio.Task]:
     client = AsyncClient(
@@ -64,7 +68,9 @@ async def bare_bot(synapse: Synapse, user) -> tuple[AsyncClient, asyncio.Task]:
     first = await client.sync(timeout=0)
     client.add_event_callback(on_message, RoomMessageText)
     client.add_event_callback(on_invite, InviteMemberEvent)
-    return client, asyncio.create_task(client.sync_forever(timeout=30000, since=first.next_batch))
+    return client, asyncio.create_task(
+        client.sync_forever(timeout=30000, since=first.next_batch, sync_filter=WHOLE_TIMELINE)
+    )
 
 
 async def round_trip(member: Member, room: str, text: str, bot_id: str) -> float:

@@ -102,6 +102,7 @@ UNDECRYPTABLE_ANSWER = (
 UNATTACHED_FILE_MINUTES = 10
 PINNED = "m.room.pinned_events"
 KEY_WAIT = 10.0  # seconds a message waits for its room key, which often comes a sync after it
+REPLIES_AT_ONCE = 8  # replies of one sync batch in flight together, within the homeserver's rate limit
 ROOM_KNOWN_WAIT = 10.0  # seconds a send waits for the sync to bring a room the bot just joined
 ENCRYPTION_STATE = {"type": "m.room.encryption", "state_key": "", "content": {"algorithm": "m.megolm.v1.aes-sha2"}}
 
@@ -161,6 +162,10 @@ class MatrixTransport:
         self.key_wait = KEY_WAIT
         self._waiting_keys: dict[str, tuple[str, MegolmEvent, float]] = {}  # event → (room, event, since)
         self._handling = False  # between receiving a batch and storing its sync token
+        # Replies of the batch in hand, sent while the next commands are handled; the last one
+        # to each sender in each room, so their replies keep the order of their commands.
+        self._replies: dict[tuple[str, str], asyncio.Task[None]] = {}
+        self._reply_slots = asyncio.Semaphore(REPLIES_AT_ONCE)
         self._synced = asyncio.Event()  # set after each sync's batch
         self._greetings: set[asyncio.Task] = set()
         self._stopping = False
@@ -318,7 +323,10 @@ class MatrixTransport:
                 await self._keep_keys()
                 await self._retry_waiting_keys()  # this sync may have brought their keys
             await self._handle_invites(answer)
-            await self._handle_timeline(answer, since)
+            try:
+                await self._handle_timeline(answer, since)
+            finally:
+                await self._replies_sent()
             await self.memory.put("next_batch", answer.next_batch)
             return str(answer.next_batch)
         finally:
@@ -495,7 +503,29 @@ class MatrixTransport:
             )
         )
         if reply is not None:
-            await self.send(RoomRef(PLATFORM, room_id), reply)
+            self._reply(room_id, event.sender, reply)
+
+    def _reply(self, room_id: str, sender: str, reply: Reply) -> None:
+        """Send a command's reply while the batch's next commands are handled: a burst of a
+        hundred votes does not wait for a hundred sends one after the other."""
+        before = self._replies.get((room_id, sender))
+
+        async def send() -> None:
+            if before is not None:
+                await asyncio.shield(before)
+            async with self._reply_slots:
+                try:
+                    await self.send(RoomRef(PLATFORM, room_id), reply)
+                except Exception:  # as when it was sent in line: logged, and the batch goes on
+                    log.exception("matrix: could not send the reply to %s in %s", reply.reply_to, room_id)
+
+        self._replies[(room_id, sender)] = asyncio.create_task(send(), name=f"matrix-reply-{reply.reply_to}")
+
+    async def _replies_sent(self) -> None:
+        """Every reply of the batch is sent (or failed) before its sync token is stored."""
+        replies, self._replies = list(self._replies.values()), {}
+        if replies:
+            await asyncio.wait(replies)
 
     async def _on_file(self, room_id: str, event: Any) -> None:
         content = event.source.get("content", {})
