@@ -117,16 +117,19 @@ async def release(session: AsyncSession, announcement_id: int, now: datetime) ->
         return None
     announcement = await session.get_one(Announcement, announcement_id, populate_existing=True)
     bindings = list(await session.scalars(audience(announcement)))
-    session.add_all(
-        notices.notice(
-            b.platform,
-            b.room_id,
-            announcement.text,
-            announcement.html,
-            announcement_id=announcement.id,
-            pin=announcement.pin,
-        )
-        for b in bindings
+    notices.queue(
+        session,
+        (
+            notices.notice(
+                b.platform,
+                b.room_id,
+                announcement.text,
+                announcement.html,
+                announcement_id=announcement.id,
+                pin=announcement.pin,
+            )
+            for b in bindings
+        ),
     )
     await session.flush()
     if not bindings:
@@ -156,10 +159,13 @@ async def report_if_settled(session: AsyncSession, announcement_id: int) -> bool
     if announcement.report_platform is None or announcement.report_target is None:
         return True  # made at the shell: `wgbot announce --status` shows the report there
     text = await delivery_report(session, announcement)
-    session.add(
-        notices.notice(
-            announcement.report_platform, announcement.report_target, text, direct=announcement.report_direct
-        )
+    notices.queue(
+        session,
+        [
+            notices.notice(
+                announcement.report_platform, announcement.report_target, text, direct=announcement.report_direct
+            )
+        ],
     )
     return True
 
