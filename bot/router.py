@@ -99,7 +99,7 @@ class Router:
                 # the database (on SQLite, every other command would wait for it).
                 files = await self._received_files(incoming, line)
                 recorded: Refused | None = None
-                async with self.db.transaction() as session:
+                async with self.db.command() as session:
                     arrival = await arrivals.arrive(
                         session,
                         incoming.platform,
@@ -136,7 +136,7 @@ class Router:
                 trace.outcome = "refused"
                 # The refused act is undone whole; the event is still marked as handled, so a
                 # redelivery does not repeat the refusal.
-                async with self.db.transaction() as session:
+                async with self.db.command() as session:
                     if not await events.claim(session, incoming.platform, incoming.event_id):
                         return None
                 return self._refusal(incoming, binding, refusal)

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass
 from functools import partial
 from typing import Any, cast
@@ -25,6 +25,9 @@ import aiosqlite
 from sqlalchemy import CursorResult, Result, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+
+from storage.group_commit import GroupCommit
+
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 
@@ -97,11 +100,13 @@ class Database:
     url: str
     engine: AsyncEngine
     sessions: async_sessionmaker[AsyncSession]
+    group_commit: GroupCommit
 
     @classmethod
     def connect(cls, url: str) -> Database:
         engine = create_engine(url)
-        return cls(url, engine, async_sessionmaker(engine, expire_on_commit=False))
+        sessions = async_sessionmaker(engine, expire_on_commit=False)
+        return cls(url, engine, sessions, GroupCommit(sessions))
 
     @property
     def is_postgres(self) -> bool:
@@ -112,6 +117,11 @@ class Database:
         """One unit of work: committed when the block ends, rolled back if it raises."""
         async with self.sessions() as session, session.begin():
             yield session
+
+    def command(self) -> AbstractAsyncContextManager[AsyncSession]:
+        """A chat command's unit of work: like `transaction`, but commands that arrive together
+        share one durable commit (see storage/group_commit.py); it returns only once committed."""
+        return self.group_commit.unit()
 
     async def close(self) -> None:
         await self.engine.dispose()

@@ -7,7 +7,7 @@ import asyncio
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 
 from bot.app import App
 from bot.live import LiveMessages
@@ -17,13 +17,14 @@ from bot.timeparse import shown
 from bot.transports.base import MessageRef
 from handlers import AREAS, build_registry
 from handlers.votes.live import LIVE
-from storage import rooms, votes
+from storage import audit, rooms, votes
 from storage.groups import find_group
 from storage.models import (
     AuditEntry,
     Ballot,
     BallotCast,
     Notice,
+    Organisation,
     OrganisationStatus,
     RoomPurpose,
     Vote,
@@ -116,6 +117,41 @@ async def test_two_representatives_voting_at_the_same_instant_leave_one_ballot(d
     async with db.transaction() as session:
         outcome = await votes.outcome(session, await votes.find_vote(session, 1))
     assert outcome.turnout == 1
+
+
+async def test_a_burst_of_ballots_shares_commits_yet_each_is_answered_and_undone_alone(db, pfas, say):
+    """Eight representatives press at once: their commands share durable commits (see
+    storage/group_commit.py). Each still gets its own answer, the one with a wrong option is
+    refused and leaves nothing, and every ballot taken is in the audit chain, which holds."""
+    for n in range(8):
+        organisation = await member_organisation(db, f"Member {n}", joins=("pfas",))
+        await person(db, f"Voter {n}", organisation=organisation, accounts=(f"telegram:{3000 + n}",))
+    await open_roadmap_vote(say)
+    texts = [f"/vote 1 {'yes' if n % 2 else 'no'}" for n in range(8)]
+    texts[3] = "/vote 1 perhaps"
+    replies = await asyncio.gather(
+        *(say(text, sender=str(3000 + n), platform="telegram", room="-100") for n, text in enumerate(texts))
+    )
+    assert replies[3].startswith("'perhaps' is not an option of vote #1"), replies[3]
+    assert [r for n, r in enumerate(replies) if n != 3] == [
+        f"Recorded: {'yes' if n % 2 else 'no'} for Member {n}" for n in range(8) if n != 3
+    ]
+    async with db.transaction() as session:
+        taken = dict(
+            (
+                await session.execute(
+                    select(Organisation.name, Ballot.option).join(Ballot, Ballot.organisation_id == Organisation.id)
+                )
+            )
+            .tuples()
+            .all()
+        )
+        audited = await session.scalar(
+            select(func.count()).select_from(AuditEntry).where(AuditEntry.action == "ballot.cast")
+        )
+        chain = await audit.verify(session)
+    assert taken == {f"Member {n}": "yes" if n % 2 else "no" for n in range(8) if n != 3}
+    assert audited == 7 and chain.intact, chain.describe()
 
 
 async def test_the_same_press_delivered_twice_is_counted_once(router, db, pfas, say):
