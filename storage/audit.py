@@ -11,12 +11,14 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
+from json.encoder import encode_basestring
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, insert, select, text
+from sqlalchemy import Connection, String, Text, bindparam, cast, insert, select, text, type_coerce
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from storage.db import canonical
 from storage.models import AuditEntry, table_of, utcnow
 
 GENESIS_HASH = "0" * 64
@@ -27,20 +29,23 @@ _APPEND_LOCK = text(f"SELECT pg_advisory_xact_lock({0x77676F74})")
 
 
 def entry_hash(prev_hash: str, at: datetime, actor: str, action: str, subject: str, details: dict[str, Any]) -> str:
-    payload = json.dumps(
-        {
-            "prev": prev_hash,
-            "at": at.isoformat(timespec="microseconds"),
-            "actor": actor,
-            "action": action,
-            "subject": subject,
-            "details": details,
-        },
-        sort_keys=True,
-        separators=(",", ":"),
-        ensure_ascii=False,
+    """SHA-256 of the entry's canonical JSON: {"action", "actor", "at", "details", "prev",
+    "subject"}, keys sorted, no spaces, UTF-8 (`canonical`, as every JSON column is written)."""
+    return _hash_of(prev_hash, at.isoformat(timespec="microseconds"), actor, action, subject, canonical(details))
+
+
+def _hash_of(prev_hash: str, at: str, actor: str, action: str, subject: str, details_json: str) -> str:
+    """`entry_hash` with the time in ISO 8601 and the details in canonical JSON, as the database
+    keeps them: the payload is put together as `canonical` would write it, nothing parsed."""
+    payload = (
+        f'{{"action":{_string(action)},"actor":{_string(actor)},"at":"{at}","details":{details_json},'
+        f'"prev":{_string(prev_hash)},"subject":{_string(subject)}}}'
     )
     return hashlib.sha256(payload.encode()).hexdigest()
+
+
+# A JSON string as `canonical` writes it (ensure_ascii=False escapes only what JSON must).
+_string = encode_basestring
 
 
 async def record(
@@ -118,11 +123,11 @@ _VERIFY_BATCH = 5000
 _CHAIN = (
     select(
         AuditEntry.id,
-        AuditEntry.at,
+        type_coerce(AuditEntry.at, String),  # as stored (see _iso)
         AuditEntry.actor,
         AuditEntry.action,
         AuditEntry.subject,
-        AuditEntry.details,
+        cast(AuditEntry.details, Text),  # as stored: hashed without being parsed
         AuditEntry.prev_hash,
         AuditEntry.hash,
     )
@@ -130,6 +135,15 @@ _CHAIN = (
     .order_by(AuditEntry.id)
     .limit(_VERIFY_BATCH)
 )
+
+
+def _iso(stored: str | datetime) -> str:
+    """The entry's time as its hash has it (ISO 8601, microseconds, UTC). SQLite keeps it as
+    "YYYY-MM-DD HH:MM:SS.ffffff" in UTC, rewritten here without parsing; PostgreSQL's driver
+    gives an aware datetime."""
+    if isinstance(stored, str):
+        return f"{stored[:10]}T{stored[11:26]}+00:00"
+    return stored.astimezone(UTC).isoformat(timespec="microseconds")
 
 
 def _verify_on(connection: Connection) -> ChainReport:
@@ -144,7 +158,11 @@ def _verify_on(connection: Connection) -> ChainReport:
                     entry_id,
                     "it does not follow the entry before it (an entry was removed or reordered)",
                 )
-            if entry_hash(prev_hash, at, actor, action, subject, details) != hash_:
+            iso = _iso(at)
+            if _hash_of(prev_hash, iso, actor, action, subject, details) != hash_ and (
+                # Written before JSON was stored canonically (or changed): parsed, then judged.
+                _hash_of(prev_hash, iso, actor, action, subject, canonical(json.loads(details))) != hash_
+            ):
                 return ChainReport(rows, entry_id, f"its content ({action} {subject}) was changed")
             expected_prev = hash_
         after = batch[-1][0]
