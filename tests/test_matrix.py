@@ -402,3 +402,40 @@ async def test_a_command_in_a_thread_is_answered_in_that_thread(scene):
     assert relation["m.in_reply_to"] == {"event_id": in_thread} and relation["is_falling_back"] is False
     outside = await scene.ask("/whoami")
     assert "rel_type" not in outside["content"]["m.relates_to"]
+
+
+async def test_one_persons_quick_commands_are_answered_in_their_order(scene):
+    """Replies of one sync batch are sent side by side, but one person's replies in a room keep
+    the order of their commands, even when the first send is slow: a changed ballot never
+    reads as if it came first."""
+    opened = await scene.ask('/vote open "Adopt the roadmap?"')
+    assert opened["content"]["body"].startswith("Vote #1 is open")
+    transport = scene.bot.transport
+    send, slowed = transport.send, []
+
+    async def slow_at_first(room, reply):
+        """A slow homeserver: the /whoami answer holds its batch while the votes come in (so the
+        next sync brings them together), and the first receipt is slow too."""
+        kind = "whoami" if reply.text.startswith("You are") else "receipt"
+        if kind not in slowed:
+            slowed.append(kind)
+            await asyncio.sleep(1.0)
+        return await send(room, reply)
+
+    transport.send = slow_at_first
+    await scene.jana.say(scene.room_id, "/whoami")
+    await asyncio.sleep(0.3)
+    choices = ["yes", "no", "abstain", "no"]
+    for choice in choices:
+        await scene.jana.say(scene.room_id, f"/vote 1 {choice}")
+
+    def bodies(sender: str, prefix: str) -> list[str]:
+        found = scene.jana.from_sender(sender, scene.room_id)
+        return [e["content"]["body"] for e in found if e["content"].get("body", "").startswith(prefix)]
+
+    async with asyncio.timeout(15):
+        while len(bodies(scene.bot_id, "Recorded:")) < len(choices):
+            await asyncio.sleep(0.1)
+    commanded = [body.removeprefix("/vote 1 ") for body in bodies(scene.jana.user_id, "/vote 1 ")]
+    answered = [body.removeprefix("Recorded: ").split(" for ")[0] for body in bodies(scene.bot_id, "Recorded:")]
+    assert slowed == ["whoami", "receipt"] and answered == commanded == choices
