@@ -109,16 +109,15 @@ class Router:
                         incoming.sender_name,
                         utcnow(),
                     )
-                    if not arrival.first_time:
+                    if arrival is None:
                         trace.outcome = "duplicate"
                         return self._seen_before(incoming)
-                    assert arrival.sender is not None
-                    binding = arrival.room
+                    binding, actor = arrival.room, arrival.sender
                     try:
                         if line is None:
-                            reply = await self._converse(session, incoming, arrival.sender, binding, changed)
+                            reply = await self._converse(session, incoming, actor, binding, changed)
                         else:
-                            reply = await self._run(session, incoming, line, arrival, changed, files, trace)
+                            reply = await self._run(session, incoming, line, actor, binding, changed, files, trace)
                     except Refused as refusal:
                         if not refusal.keep:
                             raise
@@ -161,13 +160,12 @@ class Router:
         session: AsyncSession,
         incoming: Incoming,
         line: CommandLine,
-        arrival: arrivals.Arrival,
+        actor: Actor,
+        binding: Room | None,
         changed: set[Change],
         files: tuple[ReceivedFile, ...],
         trace: _Trace,
     ) -> Reply | None:
-        binding, actor = arrival.room, arrival.sender
-        assert actor is not None
         command, words = self.registry.resolve(line)
         trace.command = command.path
         if binding is None and not command.anywhere:

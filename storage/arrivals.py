@@ -23,22 +23,23 @@ from storage.rules.access import Actor
 
 @dataclass(frozen=True)
 class Arrival:
-    first_time: bool  # False: the event was handled before, and nothing else was read
-    room: Room | None = None
-    sender: Actor | None = None
+    room: Room | None  # None: a room the bot does not serve
+    sender: Actor
 
 
 async def arrive(
     session: AsyncSession, platform: str, event_id: str, room_id: str, sender_id: str, sender_name: str, now: datetime
-) -> Arrival:
-    """Claim the event; if it is new, also who sent it and what the room is bound to."""
+) -> Arrival | None:
+    """Claim the event and read who sent it and what the room is bound to; None when the event
+    was handled before (and nothing else is read)."""
 
-    def read(sync_session: Session) -> Arrival:
+    def read(sync_session: Session) -> Arrival | None:
         connection = sync_session.connection()
         claimed = connection.execute(CLAIM, {"platform": platform, "event_id": event_id, "seen_at": now})
         if rowcount(claimed) != 1:
-            return Arrival(first_time=False)
-        room = room_on(connection, platform, room_id)
-        return Arrival(True, room, identify_on(connection, platform, sender_id, sender_name))
+            return None
+        return Arrival(
+            room_on(connection, platform, room_id), identify_on(connection, platform, sender_id, sender_name)
+        )
 
     return await session.run_sync(read)

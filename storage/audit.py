@@ -15,22 +15,27 @@ from datetime import UTC, datetime
 from json.encoder import encode_basestring
 from typing import Any
 
-from sqlalchemy import Connection, String, Text, bindparam, cast, insert, select, text, type_coerce
+from sqlalchemy import JSON, Connection, String, Text, bindparam, cast, insert, select, text, type_coerce
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from storage.db import canonical
 from storage.models import AuditEntry, table_of, utcnow
 
 GENESIS_HASH = "0" * 64
 _LAST_HASH = select(AuditEntry.hash).order_by(AuditEntry.id.desc()).limit(1)
-_APPEND = insert(table_of(AuditEntry))
+# One entry's insert, by dialect: the details go in as their canonical text itself (JSON on
+# PostgreSQL keeps its input as given), which `verify` hashes as it reads it.
+_DETAILS_TEXT = type_coerce(bindparam("details"), Text)
+APPEND = {
+    "sqlite": insert(table_of(AuditEntry)).values(details=_DETAILS_TEXT),
+    "postgresql": insert(table_of(AuditEntry)).values(details=cast(_DETAILS_TEXT, JSON)),
+}
 # Any fixed number: the key of the PostgreSQL advisory lock that serialises appends.
 _APPEND_LOCK = text(f"SELECT pg_advisory_xact_lock({0x77676F74})")
 
 
 def entry_hash(prev_hash: str, at: datetime, actor: str, action: str, subject: str, details: dict[str, Any]) -> str:
     """SHA-256 of the entry's canonical JSON: {"action", "actor", "at", "details", "prev",
-    "subject"}, keys sorted, no spaces, UTF-8 (`canonical`, as every JSON column is written)."""
+    "subject"}, keys sorted, no spaces, UTF-8 (`canonical`)."""
     return _hash_of(prev_hash, at.isoformat(timespec="microseconds"), actor, action, subject, canonical(details))
 
 
@@ -42,6 +47,13 @@ def _hash_of(prev_hash: str, at: str, actor: str, action: str, subject: str, det
         f'"prev":{_string(prev_hash)},"subject":{_string(subject)}}}'
     )
     return hashlib.sha256(payload.encode()).hexdigest()
+
+
+def canonical(value: Any) -> str:
+    """JSON with sorted keys, no spaces and text as itself: one spelling for one value. An
+    entry's details are stored so, so that read back as text they are exactly what its hash
+    covers, and `verify` need not parse them."""
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 
 
 # A JSON string as `canonical` writes it (ensure_ascii=False escapes only what JSON must).
@@ -79,20 +91,14 @@ def append_on(
     prev_hash = connection.scalar(_LAST_HASH) or GENESIS_HASH
     at = at or utcnow()
     details = details or {}
-    row = dict(
-        at=at,
-        actor=actor,
-        action=action,
-        subject=subject,
-        details=details,
-        prev_hash=prev_hash,
-        hash=entry_hash(prev_hash, at, actor, action, subject, details),
-    )
+    details_json = canonical(details)
+    digest = _hash_of(prev_hash, at.isoformat(timespec="microseconds"), actor, action, subject, details_json)
+    row = dict(at=at, actor=actor, action=action, subject=subject, prev_hash=prev_hash, hash=digest)
     # A plain insert, not a unit of work: the log is written on every ballot, and this is its
     # hot path. The statement is built once.
-    inserted = connection.execute(_APPEND, row)
+    inserted = connection.execute(APPEND[connection.dialect.name], row | {"details": details_json})
     (entry_id,) = inserted.inserted_primary_key or (None,)
-    return AuditEntry(id=entry_id, **row)
+    return AuditEntry(id=entry_id, details=details, **row)
 
 
 @dataclass(frozen=True)
@@ -160,7 +166,7 @@ def _verify_on(connection: Connection) -> ChainReport:
                 )
             iso = _iso(at)
             if _hash_of(prev_hash, iso, actor, action, subject, details) != hash_ and (
-                # Written before JSON was stored canonically (or changed): parsed, then judged.
+                # Written before details were stored canonically (or changed): parsed, then judged.
                 _hash_of(prev_hash, iso, actor, action, subject, canonical(json.loads(details))) != hash_
             ):
                 return ChainReport(rows, entry_id, f"its content ({action} {subject}) was changed")

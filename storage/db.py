@@ -14,7 +14,6 @@ shell) is waited for in the loop, for as long as that short transaction lasts.
 
 from __future__ import annotations
 
-import json
 import sqlite3
 from collections.abc import AsyncIterator
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
@@ -28,14 +27,6 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
 from storage.group_commit import GroupCommit
-
-
-def canonical(value: Any) -> str:
-    """JSON with sorted keys, no spaces and text as itself: one spelling for one value. Every
-    JSON column is written this way, so an audit entry's details read back as text are exactly
-    what its hash covers (storage/audit.py), and `audit verify` need not parse them."""
-    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 
@@ -95,12 +86,10 @@ def create_engine(url: str) -> AsyncEngine:
             await connection  # opens it, in its thread
             return connection
 
-        engine = create_async_engine(
-            url, async_creator=connect, pool_size=1, max_overflow=0, pool_timeout=60, json_serializer=canonical
-        )
+        engine = create_async_engine(url, async_creator=connect, pool_size=1, max_overflow=0, pool_timeout=60)
         _tune_sqlite(engine)
         return engine
-    return create_async_engine(url, pool_pre_ping=True, json_serializer=canonical)
+    return create_async_engine(url, pool_pre_ping=True)
 
 
 @dataclass
