@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import Connection, bindparam, select
 from sqlalchemy.exc import IntegrityError
@@ -230,8 +232,15 @@ async def identify(session: AsyncSession, platform: str, user_id: str, display_n
 
 def identify_on(connection: Connection, platform: str, user_id: str, display_name: str) -> Actor:
     """`identify` on a synchronous connection: plain rows, no ORM objects (every command asks)."""
-    rows = connection.execute(_IDENTITY, {"platform": platform, "user_id": user_id}).all()
-    if not rows:
+    return actor_of(
+        platform, user_id, display_name, connection.execute(_IDENTITY, {"platform": platform, "user_id": user_id}).all()
+    )
+
+
+def actor_of(platform: str, user_id: str, display_name: str, rows: Sequence[Sequence[Any]]) -> Actor:
+    """The Actor from identity rows (person id, name, time zone, organisation id, name and
+    status, role, role's group), one per role; no rows or no person: a stranger."""
+    if not rows or rows[0][0] is None:
         return Actor(platform, user_id, display_name)
     person_id, name, timezone, organisation_id, organisation_name, status = rows[0][:6]
     return Actor(

@@ -192,6 +192,12 @@ _UPSERT = text(
     "ON CONFLICT (vote_id, organisation_id) DO UPDATE SET "
     + ", ".join(f"{field} = excluded.{field}" for field in _CAST_FIELDS)
 ).bindparams(bindparam("cast_at", type_=UTCDateTime()))
+# On PostgreSQL, where each statement is a round trip, the upsert and the cast's record are one.
+_UPSERT_AND_RECORD_PG = text(
+    f"WITH upserted AS ({_UPSERT.text} RETURNING 1) "
+    "INSERT INTO ballot_casts (vote_id, organisation_id, option, person_id, platform, cast_at) "
+    "VALUES (:vote_id, :organisation_id, :option, :person_id, :platform, :cast_at)"
+).bindparams(bindparam("cast_at", type_=UTCDateTime()))
 
 
 async def cast_ballot(session: AsyncSession, vote_id: int, option: str, actor: Actor, now: datetime) -> Cast:
@@ -229,8 +235,12 @@ def _cast_on(connection: Connection, vote_id: int, option: str, actor: Actor, no
         platform=None if secret else actor.platform,
         cast_at=opened_at if secret else now,
     )
-    connection.execute(_UPSERT, values)
-    if not secret:  # the history of casts, by whom: never for a secret vote
+    if secret:  # the history of casts, by whom: never for a secret vote
+        connection.execute(_UPSERT, values)
+    elif connection.dialect.name == "postgresql":
+        connection.execute(_UPSERT_AND_RECORD_PG, values)
+    else:
+        connection.execute(_UPSERT, values)
         connection.execute(_RECORD_CAST, values)
     audit.append_on(
         connection,
