@@ -220,8 +220,9 @@ class Member:
                 await asyncio.sleep(0.05)
             while self.client.olm is not None and user_id not in getattr(self.client.rooms.get(room_id), "users", {}):
                 await asyncio.sleep(0.05)
-        if self.client.olm is not None and user_id != self.user_id:
-            await self.wait_until_keys_known(user_id, timeout)
+        room = self.client.rooms.get(room_id)
+        if self.client.olm is not None and user_id != self.user_id and room is not None and room.encrypted:
+            await self.wait_until_keys_known(user_id, timeout)  # a plain room needs no keys (a bare bot has none)
 
     async def wait_until_keys_known(self, user_id: str, timeout: float = WAIT) -> None:
         """This client knows `user_id`'s devices, so its next message shares its key with them
