@@ -516,6 +516,16 @@ class VoteNudge(Base):
     sent_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 
+class VoteChase(Base):
+    """The last time a chair or the secretariat reminded an organisation to vote (/vote remind)."""
+
+    __tablename__ = "vote_chases"
+
+    vote_id: Mapped[int] = mapped_column(ForeignKey("votes.id", ondelete="CASCADE"), primary_key=True)
+    organisation_id: Mapped[int] = mapped_column(ForeignKey("organisations.id", ondelete="CASCADE"), primary_key=True)
+    sent_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
 class MeetingStatus(enum.StrEnum):
     ACTIVE = "active"
     CANCELLED = "cancelled"  # the whole series

@@ -22,6 +22,7 @@ from storage.errors import RecordedRefusal, Refused
 from storage.models import (
     Ballot,
     BallotCast,
+    ChatAccount,
     ElectorateMember,
     Organisation,
     OrganisationStatus,
@@ -29,6 +30,7 @@ from storage.models import (
     Person,
     UTCDateTime,
     Vote,
+    VoteChase,
     VoteNudge,
     VoteStatus,
     WorkingGroup,
@@ -395,6 +397,104 @@ async def non_voters(session: AsyncSession, vote: Vote) -> list[tuple[int, str]]
 
 
 Wording = Callable[[Vote, str | None], str]  # a message about the vote, for a reader's zone (None: not set)
+
+CHASE_EVERY = timedelta(hours=12)  # an organisation is reminded by hand at most this often
+
+
+@dataclass(frozen=True)
+class Waiting:
+    """An organisation of the electorate that has not voted, and who could vote for it."""
+
+    organisation_id: int
+    organisation: str
+    representatives: list[str]  # names, with how many chat accounts each can be reached on
+    accounts: int
+
+
+async def waiting(session: AsyncSession, vote: Vote) -> list[Waiting]:
+    """The organisations that have not voted yet, by name, with their representatives. Turnout
+    is not the ballot: this holds for secret votes too."""
+    missing = await non_voters(session, vote)
+    people = (
+        await session.execute(
+            select(Person.organisation_id, Person.name, func.count(ChatAccount.id))
+            .outerjoin(ChatAccount, ChatAccount.person_id == Person.id)
+            .where(Person.organisation_id.in_([org_id for org_id, _ in missing]))
+            .group_by(Person.id, Person.organisation_id, Person.name)
+            .order_by(Person.name)
+        )
+    ).tuples()
+    by_organisation: dict[int, list[tuple[str, int]]] = {}
+    for org_id, name, accounts in people:
+        if org_id is not None:  # the query asked for these organisations only
+            by_organisation.setdefault(org_id, []).append((name, accounts))
+    return sorted(
+        (
+            Waiting(
+                org_id,
+                org_name,
+                [name for name, _ in by_organisation.get(org_id, [])],
+                sum(n for _, n in by_organisation.get(org_id, [])),
+            )
+            for org_id, org_name in missing
+        ),
+        key=lambda w: w.organisation.casefold(),
+    )
+
+
+@dataclass(frozen=True)
+class Chase:
+    """What `/vote remind` did, organisation by organisation."""
+
+    reminded: list[str]  # organisations whose representatives were sent a reminder
+    messages: int  # how many private messages that took
+    recently: list[tuple[str, datetime]]  # reminded within CHASE_EVERY: (organisation, when)
+    unreachable: list[str]  # no representative on any chat platform
+
+
+async def chase(session: AsyncSession, vote_id: int, *, actor: Actor, now: datetime, wording: Wording) -> Chase:
+    """Remind, privately and now, the representatives of every organisation that has not voted,
+    each organisation at most once per CHASE_EVERY (also when two people ask at once: the vote
+    is locked while the reminders are counted)."""
+    vote = await find_vote(session, vote_id, lock=True)
+    if vote.status != VoteStatus.OPEN or now >= vote.closes_at:
+        raise Refused(f"Vote #{vote.id} is no longer open; there is no one to remind.")
+    last = dict(
+        (
+            await session.execute(
+                select(VoteChase.organisation_id, VoteChase.sent_at).where(VoteChase.vote_id == vote.id)
+            )
+        )
+        .tuples()
+        .all()
+    )
+    reminded, recently, unreachable, messages = [], [], [], 0
+    for organisation in await waiting(session, vote):
+        before = last.get(organisation.organisation_id)
+        if before is not None and now - before < CHASE_EVERY:
+            recently.append((organisation.organisation, before))
+        elif not organisation.accounts:
+            unreachable.append(organisation.organisation)
+        else:
+            messages += await notices.to_representatives(
+                session, organisation.organisation_id, lambda zone: wording(vote, zone)
+            )
+            await session.merge(VoteChase(vote_id=vote.id, organisation_id=organisation.organisation_id, sent_at=now))
+            reminded.append(organisation.organisation)
+    await audit.record(
+        session,
+        actor=actor.label,
+        action="vote.reminded",
+        subject=f"vote:{vote.id}",
+        details={
+            "organisations": reminded,
+            "messages": messages,
+            "recently": len(recently),
+            "unreachable": unreachable,
+        },
+        at=now,
+    )
+    return Chase(reminded, messages, recently, unreachable)
 
 
 async def _remind(session: AsyncSession, vote: Vote, wording: Wording) -> int:

@@ -464,3 +464,79 @@ async def test_a_posted_vote_shows_its_turnout_and_never_a_hidden_tally(say, db,
     assert closed.endswith(
         "Closed: Turnout: 1 of 2 organisations (quorum 1: met).\nTally: yes 0 · no 1 · abstain 0\nOutcome: REJECTED — no 1 · yes 0 · abstain 0."
     )
+
+
+@pytest.fixture
+async def chase_scene(db, pfas):
+    """PFAS's vote #1 has ACME's ballot; Fab Nord (Ola, on the console) has not voted, nor has
+    Quiet BV, whose representative is on no chat platform. Sam is the secretariat."""
+    quiet = await member_organisation(db, "Quiet BV", joins=("pfas",))
+    await person(db, "Quentin Quiet", organisation=quiet)
+    await person(db, "Sam", accounts=("console:sam",), roles=("secretariat",))
+    return pfas
+
+
+async def private_notices(db, like: str) -> list[tuple[str, str]]:
+    async with db.transaction() as session:
+        found = await session.execute(
+            select(Notice.platform, Notice.target).where(Notice.direct.is_(True), Notice.text.like(like))
+        )
+        return sorted(found.tuples())
+
+
+async def test_the_chair_sees_who_has_not_voted_and_a_representative_may_not(db, chase_scene, say):
+    await open_roadmap_vote(say)
+    await say("/vote 1 yes", sender="jana")
+    pending = await say("/vote pending 1", sender="jana")
+    assert pending.splitlines() == [
+        "2 of 3 organisations have not voted on #1 (Adopt the PFAS roadmap v2?):",
+        "• Fab Nord AS — Ola Nordmann",
+        "• Quiet BV — Quentin Quiet (not on any chat: /vote remind cannot reach them)",
+        "/vote remind 1 reminds them privately now.",
+    ]
+    assert await say("/vote pending 1", sender="sam", room="secretariat") == pending
+    refused = await say("/vote pending 1", sender="ola")
+    assert refused.startswith("Who has not voted on #1 is for the chairs of its group and the secretariat to see.")
+    assert "Usage: /vote pending <id>" in refused
+
+
+async def test_a_reminder_by_hand_reaches_each_organisation_once_per_12_hours(db, chase_scene, settings, say):
+    clock = [utcnow()]
+    say = say.using(Router(db, build_registry(), settings, clock=lambda: clock[0]))
+    await open_roadmap_vote(say)
+    first = await say("/vote remind 1", sender="jana")
+    assert first.splitlines() == [
+        "Reminded 2 organisations privately (4 messages): ACME GmbH, Fab Nord AS.",
+        "Not reachable, no representative on any chat: Quiet BV.",
+    ]
+    reminded = await private_notices(db, "Reminder: vote #1 %")
+    assert reminded == sorted(
+        [("console", "jana"), ("telegram", "1001"), ("matrix", "@piet:example.org"), ("console", "ola")]
+    )
+    await say("/vote 1 yes", sender="jana")
+    clock[0] += timedelta(hours=11)
+    again = await say("/vote remind 1", sender="sam", room="secretariat")
+    assert again.startswith("Not reminded again within 12 hours: Fab Nord AS (reminded ")
+    assert len(await private_notices(db, "Reminder: vote #1 %")) == len(reminded)
+    clock[0] += timedelta(hours=2)
+    later = await say("/vote remind 1", sender="jana")
+    assert (
+        later
+        == "Reminded 1 organisation privately (1 message): Fab Nord AS.\nNot reachable, no representative on any chat: Quiet BV."
+    )
+    assert len(await private_notices(db, "Reminder: vote #1 %")) == 5
+    async with db.transaction() as session:
+        lines = list(await session.scalars(select(AuditEntry.details).where(AuditEntry.action == "vote.reminded")))
+    assert [line["organisations"] for line in lines] == [["ACME GmbH", "Fab Nord AS"], [], ["Fab Nord AS"]]
+
+
+async def test_two_chairs_reminding_at_the_same_instant_remind_each_organisation_once(db, chase_scene, say):
+    await open_roadmap_vote(say)
+    replies = await asyncio.gather(
+        say("/vote remind 1", sender="jana"), say("/vote remind 1", sender="sam", room="secretariat")
+    )
+    assert sorted(r.splitlines()[0].split(" (")[0] for r in replies) == [
+        "Not reminded again within 12 hours: ACME GmbH",
+        "Reminded 2 organisations privately",
+    ]
+    assert len(await private_notices(db, "Reminder: vote #1 %")) == 4

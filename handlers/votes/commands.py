@@ -14,11 +14,11 @@ from handlers.deliverables.versions import VersionRef, version_ref
 from handlers.limits import count_broadcast
 from handlers.votes.deadlines import DEADLINES
 from handlers.votes.live import STANDING
-from handlers.votes.wording import announce_opening, announce_result, describe_outcome
+from handlers.votes.wording import announce_opening, announce_result, describe_outcome, reminder
 from storage import deliverables, notices, votes
 from storage.errors import Refused
 from storage.models import RoomPurpose, Vote, VoteStatus
-from storage.rules.access import Access
+from storage.rules.access import Access, may
 from storage.rules.voting import Majority
 
 DEFAULT_OPTIONS = ("yes", "no", "abstain")
@@ -137,6 +137,62 @@ async def vote_list(ctx: Context, call: Call) -> Reply:
     return Reply("\n".join(lines))
 
 
+def _may_chase(ctx: Context, vote: Vote) -> None:
+    """The vote's chairs and the secretariat, from any room or a private chat."""
+    if not may(Access.CHAIR, ctx.actor, vote.group_id):
+        whose = "the chairs of its group" if vote.group_id else "the secretariat alone (it is alliance-wide)"
+        raise Refused(f"Who has not voted on #{vote.id} is for {whose} and the secretariat to see.")
+
+
+async def vote_pending(ctx: Context, call: Call) -> Reply:
+    """The member organisations that have not voted yet, with their representatives."""
+    vote = await votes.find_vote(ctx.session, call[VOTE])
+    _may_chase(ctx, vote)
+    missing = await votes.waiting(ctx.session, vote)
+    electorate = await votes.electorate_size(ctx.session, vote)
+    if not missing:
+        return Reply(f"Every one of the {electorate} organisations has voted on #{vote.id}.")
+    lines = [f"{len(missing)} of {electorate} organisations have not voted on #{vote.id} ({vote.question}):"]
+    for organisation in missing:
+        who = ", ".join(organisation.representatives) or "no representative known"
+        unreachable = "" if organisation.accounts else " (not on any chat: /vote remind cannot reach them)"
+        lines.append(f"• {organisation.organisation} — {who}{unreachable}")
+    if vote.status == VoteStatus.OPEN:
+        lines.append(f"/vote remind {vote.id} reminds them privately now.")
+    return Reply("\n".join(lines))
+
+
+async def vote_remind(ctx: Context, call: Call) -> Reply:
+    """Remind the organisations that have not voted, privately, now (each once per 12 hours)."""
+    vote = await votes.find_vote(ctx.session, call[VOTE])
+    _may_chase(ctx, vote)
+    done = await votes.chase(
+        ctx.session, vote.id, actor=ctx.actor, now=ctx.now, wording=lambda v, zone: reminder(v, zone or ctx.zone)
+    )
+    if not (done.reminded or done.recently or done.unreachable):
+        return Reply(f"Every organisation has voted on #{vote.id}; no one to remind.")
+    lines = []
+    if done.reminded:
+        lines.append(
+            f"Reminded {_counted(len(done.reminded), 'organisation')} privately "
+            f"({_counted(done.messages, 'message')}): " + ", ".join(done.reminded) + "."
+        )
+    if done.recently:
+        hours = int(votes.CHASE_EVERY.total_seconds() // 3600)
+        lines.append(
+            f"Not reminded again within {hours} hours: "
+            + ", ".join(f"{name} (reminded {shown(at, ctx.zone)})" for name, at in done.recently)
+            + "."
+        )
+    if done.unreachable:
+        lines.append("Not reachable, no representative on any chat: " + ", ".join(done.unreachable) + ".")
+    return Reply("\n".join(lines))
+
+
+def _counted(n: int, what: str) -> str:
+    return f"{n} {what}{'s' if n != 1 else ''}"
+
+
 def _may_end(ctx: Context, vote: Vote) -> None:
     if not (ctx.actor.is_secretariat or (ctx.actor.person_id and ctx.actor.person_id == vote.opener_person_id)):
         raise Refused(f"Only whoever opened vote #{vote.id}, or the secretariat, may end it early.")
@@ -179,6 +235,22 @@ COMMANDS = [
         "vote status", "turnout, quorum and tally of a vote", vote_status, Access.MEMBER, params=(VOTE,), anywhere=True
     ),
     Command("vote list", "the recent votes", vote_list, Access.MEMBER, anywhere=True),
+    Command(
+        "vote pending",
+        "who has not voted yet (chairs, secretariat)",
+        vote_pending,
+        Access.MEMBER,
+        params=(VOTE,),
+        anywhere=True,
+    ),
+    Command(
+        "vote remind",
+        "remind those who have not voted, privately (chairs, secretariat)",
+        vote_remind,
+        Access.MEMBER,
+        params=(VOTE,),
+        anywhere=True,
+    ),
     Command("vote close", "close a vote early", vote_close, Access.MEMBER, params=(VOTE,), anywhere=True),
     Command("vote cancel", "cancel a vote", vote_cancel, Access.MEMBER, params=(VOTE,), anywhere=True),
     Command(

@@ -18,7 +18,7 @@ from bot.config import VoteSettings
 from bot.scheduler import Job
 from bot.timeparse import shown
 from handlers.votes.live import STANDING
-from handlers.votes.wording import announce_result
+from handlers.votes.wording import announce_result, reminder
 from storage import votes
 from storage.db import Database
 from storage.models import Vote, utcnow
@@ -99,10 +99,7 @@ class VoteDeadlines:
         )
 
     def _reminder(self, vote: Vote, zone: str | None) -> str:
-        return (
-            f"Reminder: vote #{vote.id} ({vote.question}) closes {shown(vote.closes_at, zone or self.zone)} and your "
-            f"organisation has not voted yet. Options: {', '.join(vote.options)}. Send /vote {vote.id} <option>."
-        )
+        return reminder(vote, zone or self.zone)
 
 
 def vote_deadlines(services: Services) -> VoteDeadlines:

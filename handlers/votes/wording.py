@@ -13,6 +13,14 @@ from storage.rules.voting import Outcome
 TOPIC = "vote"  # a vote's posted messages are kept up to date under "vote:<id>" (handlers/votes/live.py)
 
 
+def reminder(vote: Vote, zone: str) -> str:
+    """The private reminder to an organisation that has not voted (before the deadline, or by hand)."""
+    return (
+        f"Reminder: vote #{vote.id} ({vote.question}) closes {shown(vote.closes_at, zone)} and your "
+        f"organisation has not voted yet. Options: {', '.join(vote.options)}. Send /vote {vote.id} <option>."
+    )
+
+
 def _buttons(vote: Vote) -> list[list[str]]:
     return [[option, f"/vote {vote.id} {option}"] for option in vote.options]
 
