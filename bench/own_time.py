@@ -17,32 +17,23 @@ import asyncio
 import os
 import statistics
 import sys
-import tempfile
 import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from sqlalchemy import text
 
-from bench.scale import build, commands
+from bench.scale import build, commands, empty_database
 from bot.areas import registry_of
 from bot.config import Settings
 from bot.router import Router
 from handlers import AREAS
-from storage.db import Database
 
 TIMED = ("/whoami", "/vote", "/vote status", "/meeting list")
 
 
 async def main(repeat: int, url: str | None) -> None:
-    if url:
-        db = Database.connect(url)
-        async with db.engine.begin() as connection:
-            await connection.execute(text("DROP SCHEMA public CASCADE"))
-            await connection.execute(text("CREATE SCHEMA public"))
-    else:
-        db = Database.connect(f"sqlite+aiosqlite:///{tempfile.mkdtemp(prefix='wgbot-own-')}/wgbot.sqlite3")
+    db = await empty_database(url)
     vote_id = await build(db, 1)
     router = Router(db, registry_of(AREAS), Settings())
     acts = commands(router, db, vote_id)

@@ -229,17 +229,22 @@ async def timed(act: Callable[[], Awaitable[object]], repeat: int) -> float:
     return statistics.median(runs)
 
 
+async def empty_database(url: str | None) -> Database:
+    """The PostgreSQL database at `url`, emptied (its public schema dropped), or a new SQLite file."""
+    if url is None:
+        return Database.connect(f"sqlite+aiosqlite:///{tempfile.mkdtemp(prefix='wgbot-bench-')}/wgbot.sqlite3")
+    db = Database.connect(url)
+    async with db.engine.begin() as connection:
+        await connection.execute(text("DROP SCHEMA public CASCADE"))
+        await connection.execute(text("CREATE SCHEMA public"))
+    return db
+
+
 async def main(sizes: list[int], repeat: int, url: str | None) -> None:
     print(f"load average {' '.join(f'{x:.2f}' for x in os.getloadavg())}, {os.cpu_count()} cores")
     results: dict[str, dict[int, float]] = {}
     for scale in sizes:
-        if url:
-            db = Database.connect(url)
-            async with db.engine.begin() as connection:
-                await connection.execute(text("DROP SCHEMA public CASCADE"))
-                await connection.execute(text("CREATE SCHEMA public"))
-        else:
-            db = Database.connect(f"sqlite+aiosqlite:///{tempfile.mkdtemp(prefix='wgbot-scale-')}/wgbot.sqlite3")
+        db = await empty_database(url)
         began = time.perf_counter()
         vote_id = await build(db, scale)
         backend = "PostgreSQL" if db.is_postgres else "SQLite"
