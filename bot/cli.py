@@ -137,6 +137,16 @@ def _parser() -> argparse.ArgumentParser:
     export.add_argument("-o", "--output", type=Path, help="file to write (default: standard output)")
     export.set_defaults(action="votes_export")
 
+    decisions = commands.add_parser("decisions", help="the register of decisions").add_subparsers(required=True)
+    register = decisions.add_parser(
+        "export", help="every closed vote with its outcome, turnout, tally and audit hash, newest first"
+    )
+    register.add_argument("--format", choices=("csv", "json", "md"), default="csv")
+    register.add_argument("--group", help="one working group (short id or name), or 'alliance' for alliance-wide votes")
+    register.add_argument("--year", type=int, help="the year the votes closed in (UTC)")
+    register.add_argument("-o", "--output", type=Path, help="file to write (default: standard output)")
+    register.set_defaults(action="decisions_export")
+
     deliverable = commands.add_parser("deliverable", help="deliverables").add_subparsers(required=True)
     archive = deliverable.add_parser("export", help="every version, manifest.json and README.md as a zip")
     archive.add_argument("id", type=int)

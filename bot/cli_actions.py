@@ -259,6 +259,25 @@ async def _votes_export(settings: Settings, args) -> int:
     return 0
 
 
+async def _decisions_export(settings: Settings, args) -> int:
+    from handlers.votes import register
+
+    db = await open_database(settings)
+    try:
+        async with db.transaction() as session:
+            scope = await register.resolve_scope(session, args.group, args.year)
+            content = register.as_file(await register.register(session, scope), args.format)
+    finally:
+        await db.close()
+    if args.output:
+        args.output.write_bytes(content)
+    else:
+        sys.stdout.flush()
+        sys.stdout.buffer.write(content)
+        sys.stdout.buffer.flush()
+    return 0
+
+
 async def _deliverable_export(settings: Settings, args) -> int:
     db = await open_database(settings)
     try:

@@ -10,16 +10,17 @@ from __future__ import annotations
 
 from collections.abc import Callable, Collection
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, delete, func, insert, select, text
+from sqlalchemy import Connection, String, bindparam, cast, delete, func, insert, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
 from storage import audit, ballot_record, checkpoints, deliverables, groups, notices
 from storage.errors import RecordedRefusal, Refused
 from storage.models import (
+    AuditEntry,
     Ballot,
     BallotCast,
     ChatAccount,
@@ -686,3 +687,35 @@ async def export_record(session: AsyncSession, vote_id: int) -> dict:
     )
     record["audit"] = [{"entry": e.id, "action": e.action, "at": e.at.isoformat(), "hash": e.hash} for e in entries]
     return record
+
+
+@dataclass(frozen=True)
+class Decided:
+    """A closed vote as the register of decisions lists it."""
+
+    vote: Vote
+    group: str | None  # the working group's name; None: an alliance-wide vote
+    audit_hash: str | None  # of its "vote.closed" entry, to check against `wgbot audit verify`
+
+
+async def decided(
+    session: AsyncSession, *, group_id: int | None = None, alliance_wide: bool = False, year: int | None = None
+) -> list[Decided]:
+    """Every closed vote, newest first: of one group, or only the alliance-wide ones, or all;
+    of one year (by its close, in UTC) or of every year."""
+    closed_entry = (AuditEntry.action == "vote.closed") & (AuditEntry.subject == "vote:" + cast(Vote.id, String))
+    query = (
+        select(Vote, WorkingGroup.name, AuditEntry.hash)
+        .outerjoin(WorkingGroup, WorkingGroup.id == Vote.group_id)
+        .outerjoin(AuditEntry, closed_entry)
+        .where(Vote.status == VoteStatus.CLOSED)
+        .order_by(Vote.closed_at.desc(), Vote.id.desc())
+    )
+    if group_id is not None:
+        query = query.where(Vote.group_id == group_id)
+    elif alliance_wide:
+        query = query.where(Vote.group_id.is_(None))
+    if year is not None:
+        start = datetime(year, 1, 1, tzinfo=UTC)
+        query = query.where(Vote.closed_at >= start, Vote.closed_at < start.replace(year=year + 1))
+    return [Decided(vote, group, digest) for vote, group, digest in (await session.execute(query)).tuples()]

@@ -190,6 +190,27 @@ def test_a_vote_is_exported_with_its_ballots_and_audit_hashes(home):
     assert table[2] == "1,2,Fab Nord AS,,,,"
 
 
+def test_the_register_of_decisions_is_exported_with_each_vote_s_audit_hash(home):
+    import json
+
+    wgbot("org", "add", "ACME GmbH", "--country", "DE", "--kind", "industry", "--group", "pfas")
+    wgbot("person", "add", "Jana Novak", "--org", "ACME GmbH", "--role", "chair:pfas", "--account", "console:jana")
+    votes_cast = '/vote open "Adopt the roadmap?"\n/vote 1 yes\n/vote close 1\n/vote open "Meet in Lisbon?"\n'
+    wgbot("console", "--as", "jana", "--room", "pfas", stdin=votes_cast)
+    entries = json.loads(wgbot("decisions", "export", "--format", "json", "--group", "pfas").stdout)
+    assert [(e["vote"], e["group"], e["outcome"], e["tally"]) for e in entries] == [
+        (1, "PFAS", "ADOPTED", "yes 1 · no 0 · abstain 0")
+    ]
+    closed = json.loads(wgbot("votes", "export", "1").stdout)["audit"][-1]
+    assert closed["action"] == "vote.closed" and entries[0]["audit_hash"] == closed["hash"]
+    table = wgbot("decisions", "export", "--year", "1999").stdout
+    assert table == "vote,closed,group,question,outcome,turnout,electorate,tally,secret,consequence,audit_hash\n"
+    markdown = wgbot("decisions", "export", "--format", "md").stdout.splitlines()
+    assert markdown[0].startswith("| vote | closed | group |") and markdown[2].startswith("| 1 | ")
+    unknown = wgbot("decisions", "export", "--group", "nonesuch")
+    assert unknown.returncode == 1 and unknown.stderr.startswith("wgbot: ") and "Traceback" not in unknown.stderr
+
+
 def test_an_operator_announces_from_the_shell_and_the_running_bot_delivers_it(home):
     queued = wgbot("announce", "--to", "pfas,skills", "Drafts are due on **Friday**.")
     assert queued.stdout.strip() == "announcement #1 queued for now; `wgbot announce --status 1` shows its delivery"

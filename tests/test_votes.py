@@ -4,6 +4,8 @@ on SQLite and PostgreSQL."""
 from __future__ import annotations
 
 import asyncio
+import csv
+import io
 from datetime import timedelta
 
 import pytest
@@ -540,3 +542,46 @@ async def test_two_chairs_reminding_at_the_same_instant_remind_each_organisation
         "Reminded 2 organisations privately",
     ]
     assert len(await private_notices(db, "Reminder: vote #1 %")) == 4
+
+
+async def test_the_register_lists_closed_votes_newest_first_and_a_secret_one_by_its_totals(db, pfas, say):
+    await open_roadmap_vote(say)
+    await say("/vote 1 yes", sender="jana")
+    await say("/vote 1 no", sender="ola")
+    await say("/vote close 1", sender="jana")
+    await say('/vote open "Elect the PFAS rapporteur?" secret', sender="jana")
+    await say("/vote 2 yes", sender="jana", room="jana", direct=True)
+    await say("/vote close 2", sender="jana")
+    await say('/vote open "Still open?"', sender="jana")
+
+    listed = await say("/decisions pfas", sender="ola")
+    assert listed.splitlines()[0] == "Decisions (PFAS), newest first:"
+    assert [line.split(" ")[0] for line in listed.splitlines()[1::2]] == ["#2", "#1"]
+    assert "Still open?" not in listed
+
+    reply = await say.router.handle(message("/decisions as=csv", sender="ola"))
+    assert reply.file.name == "decisions-all-groups.csv" and reply.file.media_type == "text/csv"
+    rows = list(csv.DictReader(io.StringIO(reply.file.content.decode())))
+    assert [(r["vote"], r["secret"], r["tally"], r["turnout"], r["electorate"]) for r in rows] == [
+        ("2", "True", "yes 1 · no 0 · abstain 0", "1", "2"),
+        ("1", "False", "yes 1 · no 1 · abstain 0", "2", "2"),
+    ]
+    assert rows[1]["outcome"].startswith("NOT ADOPTED — no simple majority")
+    assert "ACME" not in reply.file.content.decode() and "Fab Nord" not in reply.file.content.decode()
+    async with db.transaction() as session:
+        closed = dict(
+            (
+                await session.execute(
+                    select(AuditEntry.subject, AuditEntry.hash).where(AuditEntry.action == "vote.closed")
+                )
+            )
+            .tuples()
+            .all()
+        )
+        chain = await audit.verify(session)
+    assert [r["audit_hash"] for r in rows] == [closed["vote:2"], closed["vote:1"]] and chain.intact
+
+    assert (await say("/decisions alliance 2026", sender="ola")) == "No decisions yet (alliance-wide votes, 2026)."
+    refused = await say("/decisions pfas skills", sender="ola")
+    assert refused.startswith("Give one group and one year at most")
+    assert (await say("/decisions as=pdf", sender="ola")).startswith("as= is one of csv, json, md.")

@@ -1,8 +1,8 @@
 """Votes: one ballot per member organisation. Commands in `commands`, the deadlines and
 reminders to non-voters in `deadlines`, how a vote is told in `wording`, its live message in
-`live`; the transactions in storage/votes.py, the counting rules in storage/rules/voting.py."""
+`live`, the register of decisions in `register`; the transactions in storage/votes.py, the counting rules in storage/rules/voting.py."""
 
 from bot.areas import Area
-from handlers.votes import commands, deadlines, live
+from handlers.votes import commands, deadlines, live, register
 
-AREA = Area("votes", commands.COMMANDS, planners=[deadlines.vote_deadlines], live=[live.LIVE])
+AREA = Area("votes", commands.COMMANDS + register.COMMANDS, planners=[deadlines.vote_deadlines], live=[live.LIVE])

@@ -65,7 +65,7 @@ def describe_outcome(vote: Vote, outcome: Outcome, *, final: bool) -> str:
         f"(quorum {outcome.quorum_needed}: {'met' if outcome.quorum_met else 'not met'})."
     ]
     if final or not vote.hidden:
-        lines.append("Tally: " + _counts(outcome.tally))
+        lines.append("Tally: " + tally_line(outcome.tally))
     if final:
         lines.append(f"Outcome: {verdict(vote, outcome)}.")
         if vote.result and vote.result.get("action"):
@@ -80,17 +80,18 @@ def verdict(vote: Vote, outcome: Outcome) -> str:
     if not outcome.quorum_met:
         return f"{'NOT ADOPTED' if motion else 'NO CHOICE'} — quorum not met"
     if outcome.winner is None:
-        no_majority = f"no {vote.majority} majority ({_counts(outcome.tally)})"
+        no_majority = f"no {vote.majority} majority ({tally_line(outcome.tally)})"
         return f"NOT ADOPTED — {no_majority}" if motion else f"NO CHOICE — {no_majority}"
     if not motion:
         return f"CHOSEN: {outcome.winner}"
     if outcome.passed:
         return "ADOPTED"
     leading_first = {outcome.winner: outcome.tally[outcome.winner], **outcome.tally}
-    return f"REJECTED — {_counts(leading_first)}"
+    return f"REJECTED — {tally_line(leading_first)}"
 
 
-def _counts(tally: dict[str, int]) -> str:
+def tally_line(tally: dict[str, int]) -> str:
+    """ "yes 3 · no 1 · abstain 0", in the order given."""
     return " · ".join(f"{option} {count}" for option, count in tally.items())
 
 

@@ -1,0 +1,176 @@
+"""The register of decisions: every closed vote, what it decided and what followed, newest first.
+
+In chat (`/decisions`) and from the shell (`wgbot decisions export`), as a list or as a file in
+CSV, JSON or Markdown. Each entry carries the hash of the vote's "vote.closed" audit entry, so a
+reader can check it against `wgbot audit verify` and a posted checkpoint. A secret vote shows
+its totals only: they are all it keeps.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from dataclasses import asdict, dataclass
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.commands import Call, Command, Option, Param
+from bot.context import Context
+from bot.transports.base import OutgoingFile, Reply
+from handlers.votes.wording import tally_line, verdict
+from storage import groups, votes
+from storage.errors import Refused
+from storage.rules.access import Access
+from storage.rules.voting import Outcome
+
+FORMATS = {"csv": "text/csv", "json": "application/json", "md": "text/markdown"}
+SHOWN_IN_CHAT = 15  # entries listed in a message; the file has them all
+ALLIANCE_WIDE = ("alliance", "plenary")
+
+
+@dataclass(frozen=True)
+class Decision:
+    """One entry of the register, as every format shows it (these are the CSV columns)."""
+
+    vote: int
+    closed: str  # ISO 8601, UTC
+    group: str  # a working group's name, or "whole alliance"
+    question: str
+    outcome: str
+    turnout: int
+    electorate: int
+    tally: str  # "yes 3 · no 1 · abstain 0": totals only, also for secret votes
+    secret: bool
+    consequence: str  # what was carried out (a group created, a version made final), or ""
+    audit_hash: str  # of the vote's "vote.closed" entry
+
+
+@dataclass(frozen=True)
+class Scope:
+    """Which decisions: one group's, only the alliance-wide ones, or all; one year or every year."""
+
+    group_id: int | None = None
+    group_name: str | None = None
+    alliance_wide: bool = False
+    year: int | None = None
+
+    def describe(self) -> str:
+        where = self.group_name or ("alliance-wide votes" if self.alliance_wide else "all groups")
+        return f"{where}, {self.year}" if self.year else where
+
+
+async def register(session: AsyncSession, scope: Scope) -> list[Decision]:
+    found = await votes.decided(session, group_id=scope.group_id, alliance_wide=scope.alliance_wide, year=scope.year)
+    return [_entry(item, await votes.outcome(session, item.vote)) for item in found]
+
+
+def _entry(item: votes.Decided, outcome: Outcome) -> Decision:
+    """One closed vote as the register shows it (its outcome is the one recorded at the close)."""
+    vote = item.vote
+    assert vote.closed_at is not None  # a closed vote
+    return Decision(
+        vote=vote.id,
+        closed=vote.closed_at.isoformat(timespec="seconds"),
+        group=item.group or "whole alliance",
+        question=vote.question,
+        outcome=verdict(vote, outcome),
+        turnout=outcome.turnout,
+        electorate=outcome.electorate,
+        tally=tally_line({option: outcome.tally.get(option, 0) for option in vote.options}),
+        secret=vote.secret,
+        consequence=(vote.result or {}).get("action", ""),
+        audit_hash=item.audit_hash or "",
+    )
+
+
+def as_file(decisions: list[Decision], kind: str) -> bytes:
+    """The register as CSV (a header row, UTF-8), JSON (a list of objects) or Markdown (a table)."""
+    rows = [asdict(d) for d in decisions]
+    if kind == "json":
+        return json.dumps(rows, indent=2, ensure_ascii=False).encode()
+    if kind == "md":
+        columns = list(Decision.__dataclass_fields__)
+        lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
+        lines += ["| " + " | ".join(_cell(row[c]) for c in columns) + " |" for row in rows]
+        return ("\n".join(lines) + "\n").encode()
+    text = io.StringIO()
+    writer = csv.DictWriter(text, fieldnames=list(Decision.__dataclass_fields__), lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(rows)
+    return text.getvalue().encode()
+
+
+def _cell(value: object) -> str:
+    """A Markdown table cell: the text as it is, its pipes and line breaks made harmless."""
+    return str(value).replace("\\", "\\\\").replace("|", "\\|").replace("\n", " ")
+
+
+async def scope_of(raw: str, ctx: Context) -> Scope:
+    """ "pfas", "2026", "pfas 2026", "alliance 2025": a group (or the alliance-wide votes) and a year."""
+    years = [int(word) for word in raw.split() if word.isdigit() and len(word) == 4]
+    names = [word for word in raw.split() if not (word.isdigit() and len(word) == 4)]
+    if len(years) > 1 or len(names) > 1:
+        raise Refused("Give one group and one year at most, e.g. /decisions pfas 2026.")
+    return await resolve_scope(ctx.session, names[0] if names else None, years[0] if years else None)
+
+
+async def resolve_scope(session: AsyncSession, group: str | None, year: int | None) -> Scope:
+    """A group by short id, name or number, or "alliance" for the alliance-wide votes; a year."""
+    if group is None:
+        return Scope(year=year)
+    if group.casefold() in ALLIANCE_WIDE:
+        return Scope(alliance_wide=True, year=year)
+    found = await groups.find_group(session, group)
+    return Scope(found.id, found.name, year=year)
+
+
+async def file_format(raw: str, ctx: Context) -> str:
+    kind = raw.strip().lower()
+    if kind not in FORMATS:
+        raise Refused(f"as= is one of {', '.join(FORMATS)}.")
+    return kind
+
+
+WHICH = Param("group and/or year", scope_of, required=False, rest=True)
+AS = Option("as", "csv|json|md", file_format)
+
+
+async def decisions(ctx: Context, call: Call) -> Reply:
+    """Every closed vote with its outcome, turnout and tally, newest first (as a file with as=)."""
+    scope = call.get(WHICH) or Scope()
+    found = await register(ctx.session, scope)
+    kind = call.get(AS)
+    if kind is not None:
+        name = f"decisions-{'-'.join(scope.describe().replace(',', '').split()).lower()}.{kind}"
+        return Reply(
+            f"The register of decisions ({scope.describe()}): {len(found)} entries.",
+            file=OutgoingFile(name, FORMATS[kind], as_file(found, kind)),
+        )
+    if not found:
+        return Reply(f"No decisions yet ({scope.describe()}).")
+    lines = [f"Decisions ({scope.describe()}), newest first:"]
+    for entry in found[:SHOWN_IN_CHAT]:
+        lines.append(
+            f"#{entry.vote} {entry.closed[:10]} — {entry.group}: {entry.question}\n"
+            f"   {entry.outcome}; turnout {entry.turnout} of {entry.electorate}; {entry.tally}"
+            + (f"; {entry.consequence}" if entry.consequence else "")
+            + f"; audit {entry.audit_hash[:12]}"
+        )
+    if len(found) > SHOWN_IN_CHAT:
+        lines.append(f"…and {len(found) - SHOWN_IN_CHAT} earlier. /decisions as=csv gives them all as a file.")
+    return Reply("\n".join(lines))
+
+
+COMMANDS = [
+    Command(
+        "decisions",
+        "the register of decisions: every closed vote, newest first",
+        decisions,
+        Access.MEMBER,
+        params=(WHICH,),
+        options=(AS,),
+        anywhere=True,
+        details="e.g. /decisions pfas 2026, /decisions alliance, /decisions as=csv (a file).",
+    ),
+]
