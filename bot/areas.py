@@ -11,7 +11,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from bot.changes import Change
-from bot.commands import Command, Conversation, Registry
+from bot.commands import Command, Conversation, Registry, Section
 from bot.config import Settings
 from bot.live import LiveTopic
 from bot.scheduler import Planner
@@ -34,6 +34,12 @@ class Area:
     conversations: Mapping[str, Conversation] = field(default_factory=dict)  # by dialog kind
     planners: Sequence[Callable[[Services], Planner]] = ()
     live: Sequence[LiveTopic] = ()
+    title: str = ""  # how /help heads its commands (default: its name, capitalised)
+    topics: Mapping[str, str] = field(default_factory=dict)  # what a family of commands is for
+
+    @property
+    def section(self) -> Section:
+        return Section(self.title or self.name.capitalize(), tuple(self.commands), self.topics)
 
 
 def registry_of(areas: Iterable[Area]) -> Registry:
@@ -42,4 +48,8 @@ def registry_of(areas: Iterable[Area]) -> Registry:
     conversations: dict[str, Conversation] = {}
     for area in areas:
         conversations.update(area.conversations)
-    return Registry([command for area in areas for command in area.commands], conversations)
+    return Registry(
+        [command for area in areas for command in area.commands],
+        conversations,
+        [area.section for area in areas if area.commands],
+    )

@@ -7,7 +7,7 @@ A command is declared once (`Command`), and everything people see about it — i
 from __future__ import annotations
 
 import re
-from collections.abc import Awaitable, Callable, Iterator, Mapping
+from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Generic, TypeVar, cast
 
@@ -293,13 +293,31 @@ def _unknown_option(key: str, known: tuple[Option[Any], ...]) -> str:
 Conversation = Callable[["Context", str], Awaitable["Reply"]]
 
 
+@dataclass(frozen=True)
+class Section:
+    """An area's commands as /help groups them, with what each family of them is for when no
+    one command says it (e.g. "meeting": "your group's meetings: …")."""
+
+    title: str
+    commands: tuple[Command, ...]
+    topics: Mapping[str, str] = field(default_factory=dict)
+
+
 class Registry:
     """Every command wgbot knows, in the order /help lists them, and the guided dialogs that
     take plain answers in private chats (by dialog kind)."""
 
-    def __init__(self, commands: list[Command], conversations: dict[str, Conversation] | None = None) -> None:
+    def __init__(
+        self,
+        commands: list[Command],
+        conversations: dict[str, Conversation] | None = None,
+        sections: Sequence[Section] = (),
+    ) -> None:
         self.commands = commands
         self.conversations = conversations or {}
+        # The areas /help groups the commands under, and what each family of commands is for.
+        self.sections = list(sections) or [Section("Commands", tuple(commands))]
+        self._topics = {name: text for section in self.sections for name, text in section.topics.items()}
         self._by_path = {c.path: c for c in commands}
         if len(self._by_path) != len(commands):
             raise ValueError("two commands share a path")
@@ -312,15 +330,18 @@ class Registry:
 
     def menu(self) -> list[tuple[str, str]]:
         """One line per command family, for chat clients' command completion."""
-        lines = []
-        for name in self.families():
-            family = self.family(name)
-            if len(family) == 1 and family[0].path == name:
-                lines.append((name, family[0].summary))
-            else:
-                subs = ", ".join(c.path.split(" ", 1)[1] for c in family if " " in c.path)
-                lines.append((name, f"subcommands: {subs}"))
-        return lines
+        return [(name, self.describe(name)) for name in self.families()]
+
+    def describe(self, name: str, among: Sequence[Command] | None = None) -> str:
+        """What a family of commands is for, then its subcommands (of `among`, if given): "cast
+        or change your organisation's vote · also open, status, list"."""
+        family = [c for c in self.family(name) if among is None or c in among]
+        bare = next((c for c in family if c.path == name), None)
+        what = self._topics.get(name) or (bare.summary if bare else family[0].summary)
+        subs = [c.path.split(" ", 1)[1] for c in family if " " in c.path]
+        if not subs:
+            return what
+        return f"{what} · {'also ' if bare else ''}{', '.join(subs)}"
 
     def family(self, name: str) -> list[Command]:
         return [c for c in self.commands if c.path.split()[0] == name]

@@ -103,4 +103,4 @@ COMMANDS = [
     ),
 ]
 
-AREA = Area("groups", COMMANDS)
+AREA = Area("groups", COMMANDS, title="Working groups", topics={"wg": "the working groups"})

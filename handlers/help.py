@@ -31,8 +31,13 @@ async def show_help(ctx: Context, call: Call) -> Reply:
     usable = [c for c in ctx.registry if may(c.access, ctx.actor, group_id)]
     if ctx.binding is None:
         usable = [c for c in usable if c.anywhere]
-    lines = ["Commands you can use here (/ or ! both work; /help <command> for details):"]
-    lines += [f"{c.usage} — {c.summary}" for c in usable]
+    lines = ["Commands you can use here (/ or ! both work; /help <command> shows all of one, e.g. /help vote):"]
+    for section in ctx.registry.sections:
+        mine = [c for c in section.commands if c in usable]
+        families = list(dict.fromkeys(c.path.split()[0] for c in mine))
+        if families:
+            lines.append(section.title)
+            lines += [f"  /{name} — {ctx.registry.describe(name, mine)}" for name in families]
     hidden = len(ctx.registry.commands) - len(usable)
     if hidden:
         lines.append(f"{hidden} more need another role or a working group's room.")
@@ -40,11 +45,13 @@ async def show_help(ctx: Context, call: Call) -> Reply:
 
 
 def _one(ctx: Context, topic: str) -> Reply:
-    command = ctx.registry.find(topic)
+    """ "/help vote": every /vote command, one line each; "/help vote open": that one in full."""
+    words = " ".join(topic.lower().lstrip("/!").split())
+    family = ctx.registry.family(words.split()[0])
+    if " " not in words and len(family) > 1:
+        return Reply("\n".join(f"{c.usage} — {c.summary}" for c in family))
+    command = ctx.registry.find(words)
     if command is None:
-        family = ctx.registry.family(topic.lower().lstrip("/!").split()[0])
-        if family:
-            return Reply("\n".join(f"{c.usage} — {c.summary}" for c in family))
         guess = closest(topic.lstrip("/!"), ctx.registry.families())
         hint = f" Did you mean /{guess}?" if guess else ""
         raise Refused(f"There is no command /{topic.lstrip('/!')}.{hint}")

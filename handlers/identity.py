@@ -91,4 +91,4 @@ COMMANDS = [
     Command("tz", "show or set your time zone", tz, params=(ZONE,), anywhere=True),
 ]
 
-AREA = Area("identity", COMMANDS)
+AREA = Area("identity", COMMANDS, title="You")

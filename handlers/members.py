@@ -169,4 +169,4 @@ COMMANDS = [
     _secretariat("member reinstate", "reinstate a suspended organisation", member_reinstate, WHOLE_ORGANISATION),
 ]
 
-AREA = Area("members", COMMANDS)
+AREA = Area("members", COMMANDS, topics={"member": "the member organisations and their representatives"})

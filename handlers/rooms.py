@@ -87,4 +87,4 @@ COMMANDS = [
     Command("room info", "which group this room serves, and its id", room_info, anywhere=True),
 ]
 
-AREA = Area("rooms", COMMANDS)
+AREA = Area("rooms", COMMANDS, topics={"room": "which working group this chat room serves"})

@@ -35,6 +35,10 @@ REPORT_ROOMS = 25  # a report names at most this many rooms, to fit one chat mes
 _GRACE = timedelta(minutes=1)  # "at=14:00" typed at 14:00:30 still means now
 
 
+# Every copy says first whose word it is: a pinned message in a group room is read without context.
+HEADER = "From the Secretariat:"
+
+
 @dataclass(frozen=True)
 class ReportTo:
     """The chat the announcement was made from, which receives its delivery report."""
@@ -123,8 +127,8 @@ async def release(session: AsyncSession, announcement_id: int, now: datetime) ->
             notices.notice(
                 b.platform,
                 b.room_id,
-                announcement.text,
-                announcement.html,
+                f"{HEADER}\n{announcement.text}",
+                f"<p><b>{HEADER}</b></p>\n{announcement.html}" if announcement.html else None,
                 announcement_id=announcement.id,
                 pin=announcement.pin,
             )

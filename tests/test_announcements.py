@@ -102,8 +102,10 @@ async def test_an_announcement_to_all_goes_to_every_group_room_and_the_plenary_b
     async with db.transaction() as session:
         notice = (await session.scalars(select(Notice).where(Notice.target == "-100"))).one()
         logged = (await session.scalars(select(AuditEntry).where(AuditEntry.action == "announcement.created"))).one()
-    assert notice.text == "The **plenary** meets on 3 December."
-    assert notice.html == "<p>The <strong>plenary</strong> meets on 3 December.</p>"
+    assert notice.text == "From the Secretariat:\nThe **plenary** meets on 3 December."
+    assert (
+        notice.html == "<p><b>From the Secretariat:</b></p>\n<p>The <strong>plenary</strong> meets on 3 December.</p>"
+    )
     assert logged.details["to"] == "all" and logged.actor.startswith("person:1 ")
 
 

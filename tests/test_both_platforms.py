@@ -185,16 +185,20 @@ async def test_an_announcement_to_all_arrives_once_in_every_bound_room_of_both_p
 
         for room in (pfas_room, plenary):
             posted = [
-                e for e in sam.from_sender(bot_user.user_id, room) if e["content"]["body"].startswith("**Plenary**")
+                e
+                for e in sam.from_sender(bot_user.user_id, room)
+                if e["content"]["body"].startswith("From the Secretariat:\n**Plenary**")
             ]
             assert len(posted) == 1
             assert posted[0]["content"]["formatted_body"] == (
+                "<p><b>From the Secretariat:</b></p>\n"
                 "<p><strong>Plenary</strong> on 3 December:</p>\n<ul>\n<li>agenda</li>\n<li>budget</li>\n</ul>"
             )
         for chat in (TELEGRAM_GROUP, TELEGRAM_GROUP - 1):
             [posted] = emulator.bot_messages(chat)
-            assert posted.text == "Plenary on 3 December:\n\n• agenda\n• budget"
-            assert {"type": "bold", "offset": 0, "length": 7} in posted.entities
+            assert posted.text == "From the Secretariat:\n\nPlenary on 3 December:\n\n• agenda\n• budget"
+            assert {"type": "bold", "offset": 0, "length": 21} in posted.entities  # the header
+            assert {"type": "bold", "offset": 23, "length": 7} in posted.entities  # **Plenary**
             assert emulator.pinned[chat] == [posted.message_id]
         assert emulator.rate_limited == 0
         pinned = await sam.client.room_get_state_event(plenary, "m.room.pinned_events")
@@ -202,11 +206,13 @@ async def test_an_announcement_to_all_arrives_once_in_every_bound_room_of_both_p
             next(
                 e["event_id"]
                 for e in sam.from_sender(bot_user.user_id, plenary)
-                if e["content"]["body"].startswith("**Plenary**")
+                if e["content"]["body"].startswith("From the Secretariat:\n**Plenary**")
             )
         ]
         copies_here = [
-            e for e in sam.from_sender(bot_user.user_id, secretariat) if e["content"]["body"].startswith("**Plenary**")
+            e
+            for e in sam.from_sender(bot_user.user_id, secretariat)
+            if e["content"]["body"].startswith("From the Secretariat:\n**Plenary**")
         ]
         assert copies_here == [], "the secretariat's room is not an audience of 'all'"
     finally:

@@ -224,8 +224,8 @@ def test_an_operator_announces_from_the_shell_and_the_running_bot_delivers_it(ho
     assert wgbot("announce", "--cancel", "2").stdout.strip() == "announcement #2 is cancelled"
 
     delivered = wgbot("console", "--as", "nobody", stdin="/whoami\n")  # the bot starts: the outbox goes out
-    assert "── in pfas ──\nDrafts are due on **Friday**." in delivered.stdout
-    assert "── in skills ──\nDrafts are due on **Friday**." in delivered.stdout
+    assert "── in pfas ──\nFrom the Secretariat:\nDrafts are due on **Friday**." in delivered.stdout
+    assert "── in skills ──\nFrom the Secretariat:\nDrafts are due on **Friday**." in delivered.stdout
     assert "New year." not in delivered.stdout
     assert wgbot("announce", "--status", "1").stdout.splitlines() == [
         "Announcement #1: delivered to 2 of 2 rooms.",

@@ -31,7 +31,11 @@ async def jana(request, db, tmp_path):
 async def test_help_lists_the_commands_usable_here(jana: Peer):
     answer = await jana.ask("/help")
     assert answer.startswith("Commands you can use here")
-    assert "/vote <id> <option…> — cast or change your organisation's vote" in answer
+    assert "\nVotes\n  /vote — cast or change your organisation's vote · also open, status, list," in answer
+    assert len(answer.splitlines()) < 40  # one line a family: it fits a phone's screen or two
+    every_vote_command = await jana.ask("/help vote")
+    assert "/vote <id> <option…> — cast or change your organisation's vote" in every_vote_command
+    assert "/vote remind <id> — remind those who have not voted, privately" in every_vote_command
 
 
 async def test_whoami_names_the_person_their_organisation_and_their_role(jana: Peer):

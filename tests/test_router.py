@@ -12,7 +12,7 @@ from hypothesis import settings as hsettings
 from hypothesis import strategies as st
 from sqlalchemy import func, select
 
-from bot.commands import Command, Param, Registry, text
+from bot.commands import Command, Param, Registry, Section, text
 from bot.router import Router
 from bot.transports.base import Reply
 from handlers import build_registry
@@ -36,7 +36,8 @@ async def crash(ctx, call):
 
 
 def registry_with(*extra: Command) -> Registry:
-    return Registry([*build_registry(), *extra])
+    every = build_registry()
+    return Registry([*every, *extra], sections=[*every.sections, Section("Probes", extra)])
 
 
 DECIDE = Command("decide", "decide", record_decision, Access.SECRETARIAT, params=(WHAT,))
@@ -176,8 +177,8 @@ async def test_a_crash_is_logged_with_context_and_answered_without_a_traceback(r
 async def test_help_lists_only_what_the_sender_may_use_here(router, alliance):
     stranger = (await router.handle(message("/help", sender="nobody"))).text
     secretariat = (await router.handle(message("/help", sender="sam"))).text
-    assert "/wg list" in stranger and "/decide" not in stranger
-    assert "/decide <what>" in secretariat
+    assert "\n  /wg — the working groups · list, info\n" in stranger and "/decide" not in stranger
+    assert "\n  /decide — " in secretariat
     detail = (await router.handle(message("/help wg info"))).text
     assert detail.startswith("Usage: /wg info <group…>")
     assert "Who: anyone, anywhere." in detail

@@ -83,7 +83,13 @@ async def room(db):
 async def test_the_command_menu_is_registered_at_start(room):
     names = [c["command"] for c in room.emulator.commands]
     assert names == [name for name, _ in REGISTRY.menu()]
-    assert {"command": "wg", "description": "subcommands: list, info, propose"} in room.emulator.commands
+    # Each says what it does, then its subcommands.
+    assert {"command": "wg", "description": "the working groups · list, info, propose"} in room.emulator.commands
+    assert {
+        "command": "vote",
+        "description": "cast or change your organisation's vote · also open, status, list, "
+        "pending, remind, close, cancel",
+    } in room.emulator.commands
 
 
 async def test_two_people_in_one_group_each_get_a_quoted_answer(room):

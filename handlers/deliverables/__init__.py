@@ -5,4 +5,9 @@ storage/deliverables.py, what a draft may be in storage/rules/documents.py."""
 from bot.areas import Area
 from handlers.deliverables import commands, due_dates
 
-AREA = Area("deliverables", commands.COMMANDS, planners=[due_dates.due_date_reminders])
+AREA = Area(
+    "deliverables",
+    commands.COMMANDS,
+    planners=[due_dates.due_date_reminders],
+    topics={"deliverable": "your group's deliverables: their drafts, versions and status"},
+)

@@ -6,4 +6,12 @@ storage/rules/recurrence.py."""
 from bot.areas import Area
 from handlers.meetings import attendance, commands, reminders
 
-AREA = Area("meetings", [*commands.COMMANDS, *attendance.COMMANDS], planners=[reminders.meeting_reminders])
+AREA = Area(
+    "meetings",
+    [*commands.COMMANDS, *attendance.COMMANDS],
+    planners=[reminders.meeting_reminders],
+    topics={
+        "meeting": "your group's meetings: when, agenda, minutes, calendar",
+        "guest": "guests from outside the alliance at a meeting",
+    },
+)
