@@ -269,8 +269,25 @@ async def _decisions_export(settings: Settings, args) -> int:
             content = register.as_file(await register.register(session, scope), args.format)
     finally:
         await db.close()
-    if args.output:
-        args.output.write_bytes(content)
+    return _write(content, args.output)
+
+
+async def _export(settings: Settings, args) -> int:
+    from handlers import exports
+
+    db = await open_database(settings)
+    try:
+        async with db.transaction() as session:
+            table = await exports.TABLES[args.list](session)
+    finally:
+        await db.close()
+    return _write(exports.as_file(table, args.format), args.output)
+
+
+def _write(content: bytes, output: Path | None) -> int:
+    """A file the command made: to `output`, or to standard output as it is (bytes)."""
+    if output:
+        output.write_bytes(content)
     else:
         sys.stdout.flush()
         sys.stdout.buffer.write(content)

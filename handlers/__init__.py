@@ -8,6 +8,7 @@ from handlers import (
     announcements,
     audit,
     deliverables,
+    exports,
     groups,
     help,
     identity,
@@ -29,6 +30,7 @@ AREAS: list[Area] = [
     meetings.AREA,
     deliverables.AREA,
     announcements.AREA,
+    exports.AREA,
     audit.AREA,
 ]
 

@@ -190,7 +190,7 @@ def test_a_vote_is_exported_with_its_ballots_and_audit_hashes(home):
     assert table[2] == "1,2,Fab Nord AS,,,,"
 
 
-def test_the_register_of_decisions_is_exported_with_each_vote_s_audit_hash(home):
+def test_the_register_and_the_lists_are_exported_from_the_shell(home):
     import json
 
     wgbot("org", "add", "ACME GmbH", "--country", "DE", "--kind", "industry", "--group", "pfas")
@@ -207,6 +207,11 @@ def test_the_register_of_decisions_is_exported_with_each_vote_s_audit_hash(home)
     assert table == "vote,closed,group,question,outcome,turnout,electorate,tally,secret,consequence,audit_hash\n"
     markdown = wgbot("decisions", "export", "--format", "md").stdout.splitlines()
     assert markdown[0].startswith("| vote | closed | group |") and markdown[2].startswith("| 1 | ")
+    members = wgbot("export", "members").stdout.splitlines()
+    assert members[0] == "organisation,country,kind,standing,groups,representatives"
+    assert members[1] == "ACME GmbH,DE,industry,member,pfas,Jana Novak"
+    assert wgbot("export", "deliverables", "--format", "xlsx", "-o", "d.xlsx").returncode == 0
+    assert (home / "d.xlsx").read_bytes()[:2] == b"PK"  # a workbook is a zip
     unknown = wgbot("decisions", "export", "--group", "nonesuch")
     assert unknown.returncode == 1 and unknown.stderr.startswith("wgbot: ") and "Traceback" not in unknown.stderr
 

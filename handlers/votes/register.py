@@ -8,8 +8,6 @@ its totals only: they are all it keeps.
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 from dataclasses import asdict, dataclass
 
@@ -18,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.commands import Call, Command, Option, Param
 from bot.context import Context
 from bot.transports.base import OutgoingFile, Reply
+from handlers import exports
 from handlers.votes.wording import tally_line, verdict
 from storage import groups, votes
 from storage.errors import Refused
@@ -94,11 +93,12 @@ def as_file(decisions: list[Decision], kind: str) -> bytes:
         lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
         lines += ["| " + " | ".join(_cell(row[c]) for c in columns) + " |" for row in rows]
         return ("\n".join(lines) + "\n").encode()
-    text = io.StringIO()
-    writer = csv.DictWriter(text, fieldnames=list(Decision.__dataclass_fields__), lineterminator="\n")
-    writer.writeheader()
-    writer.writerows(rows)
-    return text.getvalue().encode()
+    columns = list(Decision.__dataclass_fields__)
+    return exports.as_csv(columns, [[_csv_value(row[c]) for c in columns] for row in rows])
+
+
+def _csv_value(value: object) -> exports.Value:
+    return value if isinstance(value, int | None) and not isinstance(value, bool) else str(value)
 
 
 def _cell(value: object) -> str:

@@ -1,0 +1,175 @@
+"""Lists the secretariat hands on (to the Commission, to a group's chairs): the member
+organisations and the deliverables, as CSV (a header row, UTF-8, ISO dates) or as an Excel
+workbook.
+
+A cell is always text or a number, never a formula: a name such as `=HYPERLINK(…)` would
+otherwise run when the file is opened in a spreadsheet. In CSV such a cell starts with an
+apostrophe (what spreadsheets take as "this is text"); in the workbook it is stored as a string.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from openpyxl import Workbook
+from openpyxl.cell import WriteOnlyCell
+from openpyxl.cell.cell import Cell
+from openpyxl.worksheet._write_only import WriteOnlyWorksheet
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import selectinload
+
+from bot.areas import Area
+from bot.commands import Call, Command, Option, Param
+from bot.context import Context
+from bot.transports.base import OutgoingFile, Reply
+from storage import organisations, people
+from storage.errors import Refused
+from storage.models import Deliverable, DraftVersion
+from storage.rules.access import Access
+
+Value = str | int | None
+FORMATS = {
+    "csv": "text/csv",
+    "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+}
+_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+@dataclass(frozen=True)
+class Table:
+    name: str
+    columns: tuple[str, ...]
+    rows: list[tuple[Value, ...]]
+
+
+def as_csv(columns: Sequence[str], rows: Sequence[Sequence[Value]]) -> bytes:
+    text = io.StringIO()
+    writer = csv.writer(text, lineterminator="\n")
+    writer.writerow(columns)
+    writer.writerows([[_inert(cell) for cell in row] for row in rows])
+    return text.getvalue().encode()
+
+
+def as_xlsx(table: Table) -> bytes:
+    workbook = Workbook(write_only=True)
+    sheet = workbook.create_sheet(table.name)
+    sheet.append(list(table.columns))
+    for row in table.rows:
+        sheet.append([_text_cell(sheet, cell) for cell in row])
+    out = io.BytesIO()
+    workbook.save(out)
+    return out.getvalue()
+
+
+def as_file(table: Table, kind: str) -> bytes:
+    return as_xlsx(table) if kind == "xlsx" else as_csv(table.columns, table.rows)
+
+
+def _inert(cell: Value) -> Value:
+    if isinstance(cell, str) and cell.startswith(_FORMULA_STARTS):
+        return "'" + cell
+    return cell
+
+
+def _text_cell(sheet: WriteOnlyWorksheet, cell: Value) -> Value | Cell:
+    if not isinstance(cell, str):
+        return cell
+    kept = WriteOnlyCell(sheet, value=cell)
+    kept.data_type = "s"  # a string, even when it starts with "="
+    return kept
+
+
+def _date(moment: datetime | None) -> str:
+    return moment.date().isoformat() if moment else ""
+
+
+async def members(session: AsyncSession) -> Table:
+    """Every organisation: country, kind, standing, working groups and representatives."""
+    everyone = await people.list_people(session)
+    rows: list[tuple[Value, ...]] = []
+    for org in await organisations.list_organisations(session):
+        groups = "; ".join(sorted(p.group.slug for p in org.participations))
+        representatives = "; ".join(p.name for p in everyone if p.organisation_id == org.id)
+        rows.append((org.name, org.country, org.kind.value, org.status.value, groups, representatives))
+    return Table("members", ("organisation", "country", "kind", "standing", "groups", "representatives"), rows)
+
+
+async def deliverables(session: AsyncSession) -> Table:
+    """Every deliverable: its group, status, due date, versions and who contributed them."""
+    found = list(
+        await session.scalars(select(Deliverable).options(selectinload(Deliverable.group)).order_by(Deliverable.id))
+    )
+    every_version: dict[int, list[DraftVersion]] = {}
+    for version in await session.scalars(select(DraftVersion).order_by(DraftVersion.number)):
+        every_version.setdefault(version.deliverable_id, []).append(version)
+    rows: list[tuple[Value, ...]] = []
+    for item in found:
+        versions = every_version.get(item.id, [])
+        contributors = dict.fromkeys(f"{v.author} ({v.organisation})" if v.organisation else v.author for v in versions)
+        rows.append(
+            (
+                item.id,
+                item.group.slug,
+                item.title,
+                item.status.value,
+                _date(item.due_at),
+                len(versions),
+                item.final_version,
+                "; ".join(contributors),
+                _date(versions[-1].submitted_at) if versions else "",
+            )
+        )
+    columns = ("deliverable", "group", "title", "status", "due", "versions", "final_version", "contributors", "last")
+    return Table("deliverables", columns, rows)
+
+
+TABLES: dict[str, Callable[[AsyncSession], Awaitable[Table]]] = {"members": members, "deliverables": deliverables}
+
+
+async def which_table(raw: str, ctx: Context) -> str:
+    name = raw.strip().lower()
+    if name not in TABLES:
+        raise Refused(f"{raw!r} is not a list I can export: {', '.join(TABLES)}.")
+    return name
+
+
+async def file_format(raw: str, ctx: Context) -> str:
+    kind = raw.strip().lower()
+    if kind not in FORMATS:
+        raise Refused(f"as= is one of {', '.join(FORMATS)}.")
+    return kind
+
+
+WHAT = Param("list", which_table)
+AS = Option("as", "csv|xlsx", file_format)
+
+
+async def export(ctx: Context, call: Call) -> Reply:
+    """A list as a file: the member organisations or the deliverables."""
+    table = await TABLES[call[WHAT]](ctx.session)
+    kind = call.get(AS) or "csv"
+    return Reply(
+        f"{table.name.capitalize()}: {len(table.rows)} rows.",
+        file=OutgoingFile(f"{table.name}-{ctx.now.date().isoformat()}.{kind}", FORMATS[kind], as_file(table, kind)),
+    )
+
+
+COMMANDS = [
+    Command(
+        "export",
+        "a list as a file: members or deliverables (CSV, or as=xlsx)",
+        export,
+        Access.SECRETARIAT,
+        params=(WHAT,),
+        options=(AS,),
+        anywhere=True,
+        details="e.g. /export members, /export deliverables as=xlsx.",
+    ),
+]
+
+AREA = Area("exports", COMMANDS, title="Lists")
