@@ -147,8 +147,8 @@ def _parser() -> argparse.ArgumentParser:
     register.add_argument("-o", "--output", type=Path, help="file to write (default: standard output)")
     register.set_defaults(action="decisions_export")
 
-    listing = commands.add_parser("export", help="a list as a file: members or deliverables")
-    listing.add_argument("list", choices=("members", "deliverables"))
+    listing = commands.add_parser("export", help="a list as a file: members, attendance or deliverables")
+    listing.add_argument("list", choices=("members", "attendance", "deliverables"))
     listing.add_argument("--format", choices=("csv", "xlsx"), default="csv")
     listing.add_argument("-o", "--output", type=Path, help="file to write (default: standard output)")
     listing.set_defaults(action="export")

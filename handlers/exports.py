@@ -1,5 +1,5 @@
 """Lists the secretariat hands on (to the Commission, to a group's chairs): the member
-organisations and the deliverables, as CSV (a header row, UTF-8, ISO dates) or as an Excel
+organisations, attendance at meetings and the deliverables, as CSV (a header row, UTF-8, ISO dates) or as an Excel
 workbook.
 
 A cell is always text or a number, never a formula: a name such as `=HYPERLINK(…)` would
@@ -27,10 +27,11 @@ from bot.areas import Area
 from bot.commands import Call, Command, Option, Param
 from bot.context import Context
 from bot.transports.base import OutgoingFile, Reply
-from storage import organisations, people
+from storage import meetings, organisations, people
 from storage.errors import Refused
-from storage.models import Deliverable, DraftVersion
+from storage.models import Deliverable, DraftVersion, Meeting, Organisation, Person, Presence, Rsvp
 from storage.rules.access import Access
+from storage.rules.recurrence import occurrence
 
 Value = str | int | None
 FORMATS = {
@@ -128,7 +129,57 @@ async def deliverables(session: AsyncSession) -> Table:
     return Table("deliverables", columns, rows)
 
 
-TABLES: dict[str, Callable[[AsyncSession], Awaitable[Table]]] = {"members": members, "deliverables": deliverables}
+async def attendance(session: AsyncSession) -> Table:
+    """Per occurrence that has answers or a record: each organisation's RSVPs (its
+    representatives' answers) and whether the chair recorded it as present."""
+    answers: dict[tuple[int, int], dict[int | None, list[str]]] = {}
+    for meeting_id, number, organisation_id, answer in (
+        await session.execute(
+            select(Rsvp.meeting_id, Rsvp.occurrence, Person.organisation_id, Rsvp.answer)
+            .join(Person, Person.id == Rsvp.person_id)
+            .order_by(Rsvp.answered_at)
+        )
+    ).tuples():
+        answers.setdefault((meeting_id, number), {}).setdefault(organisation_id, []).append(answer)
+    present: dict[tuple[int, int], set[int]] = {}
+    for meeting_id, number, organisation_id in (
+        await session.execute(select(Presence.meeting_id, Presence.occurrence, Presence.organisation_id))
+    ).tuples():
+        present.setdefault((meeting_id, number), set()).add(organisation_id)
+    held = set(answers) | set(present)
+    found = await session.scalars(
+        select(Meeting).options(selectinload(Meeting.group)).where(Meeting.id.in_({m for m, _ in held}))
+    )
+    by_id = {m.id: m for m in found}
+    changes = await meetings.changes_of(session, list(by_id))
+    names = dict((await session.execute(select(Organisation.id, Organisation.name))).tuples().all())
+    rows: list[tuple[Value, ...]] = []
+    for meeting_id, number in held:
+        meeting = by_id[meeting_id]
+        when = occurrence(meetings.series_of(meeting), changes.get(meeting_id), number)
+        recorded = (meeting_id, number) in present
+        for organisation_id in set(answers.get((meeting_id, number), {})) | present.get((meeting_id, number), set()):
+            rows.append(
+                (
+                    f"{meeting_id}.{number}" if meeting.rule else str(meeting_id),
+                    meeting.title,
+                    meeting.group.slug,
+                    when.start.isoformat(timespec="minutes") if when else "",
+                    names.get(organisation_id, "(no organisation)") if organisation_id else "(no organisation)",
+                    "; ".join(answers.get((meeting_id, number), {}).get(organisation_id, [])),
+                    ("yes" if organisation_id in present[(meeting_id, number)] else "no") if recorded else "",
+                )
+            )
+    rows.sort(key=lambda row: (str(row[3]), str(row[4]).casefold()))
+    columns = ("meeting", "title", "group", "start", "organisation", "rsvp", "present")
+    return Table("attendance", columns, rows)
+
+
+TABLES: dict[str, Callable[[AsyncSession], Awaitable[Table]]] = {
+    "members": members,
+    "attendance": attendance,
+    "deliverables": deliverables,
+}
 
 
 async def which_table(raw: str, ctx: Context) -> str:
@@ -150,7 +201,7 @@ AS = Option("as", "csv|xlsx", file_format)
 
 
 async def export(ctx: Context, call: Call) -> Reply:
-    """A list as a file: the member organisations or the deliverables."""
+    """A list as a file: the member organisations, attendance at meetings, or the deliverables."""
     table = await TABLES[call[WHAT]](ctx.session)
     kind = call.get(AS) or "csv"
     return Reply(
@@ -162,13 +213,13 @@ async def export(ctx: Context, call: Call) -> Reply:
 COMMANDS = [
     Command(
         "export",
-        "a list as a file: members or deliverables (CSV, or as=xlsx)",
+        "a list as a file: members, attendance or deliverables (CSV, or as=xlsx)",
         export,
         Access.SECRETARIAT,
         params=(WHAT,),
         options=(AS,),
         anywhere=True,
-        details="e.g. /export members, /export deliverables as=xlsx.",
+        details="e.g. /export members, /export attendance, /export deliverables as=xlsx.",
     ),
 ]
 

@@ -7,12 +7,12 @@ Every change is audited; reminders are marked done in the transaction that queue
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
@@ -26,7 +26,9 @@ from storage.models import (
     MeetingStatus,
     Minutes,
     OccurrenceChange,
+    Organisation,
     Person,
+    Presence,
     Rsvp,
     WorkingGroup,
     table_of,
@@ -149,7 +151,7 @@ async def last_held(session: AsyncSession, meeting: Meeting, now: datetime) -> O
     changes = (await changes_of(session, [meeting.id])).get(meeting.id)
     held = [o for o in occurrences(series_of(meeting), changes) if o.start <= now and not o.cancelled]
     if not held:
-        raise Refused(f"Meeting {meeting.id} has not taken place yet; minutes come after it.")
+        raise Refused(f"Meeting {meeting.id} has not taken place yet.")
     return max(held, key=lambda o: o.start)
 
 
@@ -390,6 +392,57 @@ async def record_minutes(
         at=now,
     )
     return existing is not None
+
+
+async def record_presence(
+    session: AsyncSession,
+    meeting: Meeting,
+    target: Occurrence,
+    organisations: Sequence[Organisation],
+    *,
+    actor: Actor,
+    now: datetime,
+) -> list[str]:
+    """Record which organisations attended an occurrence that has begun (a new record replaces
+    the one before: the chair corrects it by recording again); returns their names."""
+    if target.start > now:
+        raise Refused(f"Meeting {label(meeting, target)} has not begun; attendance is recorded from its start.")
+    if target.cancelled:
+        raise Refused(f"Meeting {label(meeting, target)} was cancelled.")
+    await session.execute(
+        delete(Presence).where(Presence.meeting_id == meeting.id, Presence.occurrence == target.number)
+    )
+    present = list({o.id: o for o in organisations}.values())
+    session.add_all(
+        Presence(
+            meeting_id=meeting.id,
+            occurrence=target.number,
+            organisation_id=o.id,
+            recorded_by=actor.label,
+            recorded_at=now,
+        )
+        for o in present
+    )
+    names = sorted((o.name for o in present), key=str.casefold)
+    await audit.record(
+        session,
+        actor=actor.label,
+        action="meeting.attendance",
+        subject=f"meeting:{meeting.id}",
+        details={"occurrence": target.number, "present": names},
+        at=now,
+    )
+    return names
+
+
+async def presence(session: AsyncSession, meeting_id: int, number: int) -> list[str]:
+    """The organisations recorded as present, by name."""
+    names = await session.scalars(
+        select(Organisation.name)
+        .join(Presence, Presence.organisation_id == Organisation.id)
+        .where(Presence.meeting_id == meeting_id, Presence.occurrence == number)
+    )
+    return sorted(names, key=str.casefold)
 
 
 async def minutes_of(session: AsyncSession, meeting_id: int, number: int) -> Minutes | None:

@@ -607,6 +607,20 @@ class AgendaItem(Base):
     person: Mapped[Person | None] = relationship()
 
 
+class Presence(Base):
+    """An organisation recorded by the chair as present at one occurrence of a meeting."""
+
+    __tablename__ = "presence"
+
+    meeting_id: Mapped[int] = mapped_column(ForeignKey("meetings.id", ondelete="CASCADE"), primary_key=True)
+    occurrence: Mapped[int] = mapped_column(primary_key=True)
+    organisation_id: Mapped[int] = mapped_column(ForeignKey("organisations.id", ondelete="CASCADE"), primary_key=True)
+    recorded_by: Mapped[str] = mapped_column(String(255))
+    recorded_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+    organisation: Mapped[Organisation] = relationship()
+
+
 class Minutes(Base):
     """What was said at one occurrence: a text, a file in the file store, or both."""
 

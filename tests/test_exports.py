@@ -86,4 +86,4 @@ async def test_only_the_secretariat_exports(router, alliance):
     refused = await router.handle(message("/export members", sender="jana", room="pfas"))
     assert refused.file is None and refused.text.startswith("Only the secretariat may do this.")
     unknown = await router.handle(message("/export ballots", sender="sam", room="secretariat"))
-    assert unknown.text.startswith("'ballots' is not a list I can export: members, deliverables.")
+    assert unknown.text.startswith("'ballots' is not a list I can export: members, attendance, deliverables.")

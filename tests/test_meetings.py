@@ -5,6 +5,8 @@ and calendars that other programs read right. On SQLite and PostgreSQL."""
 from __future__ import annotations
 
 import asyncio
+import csv
+import io
 import re
 from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -347,3 +349,39 @@ async def test_the_next_meetings_are_the_soonest_of_many_series_as_time_passes(d
         clock[0] = now
         shown = re.findall(r"\(meeting ([\d.]+)\)", await chair("/meeting list"))
         assert shown == await expected() and shown, now
+
+
+async def test_the_chair_records_who_attended_and_the_minutes_and_the_export_show_it(db, pfas, settings):
+    clock = [NOW]
+    router = Router(db, build_registry(), settings, clock=lambda: clock[0])
+
+    async def said(text: str, sender: str = "jana", room: str = "pfas") -> str:
+        reply = await router.handle(message(text, sender=sender, room=room))
+        assert reply is not None
+        return reply.text
+
+    await said('/meeting schedule "2026-12-01 10:00" "PFAS sync"')
+    await said("/rsvp 1 yes", sender="ola")
+    await said("/rsvp 1 maybe")
+    early = await said("/meeting attended 1 ACME GmbH")
+    assert early.startswith("Meeting 1 has not taken place yet")
+    clock[0] = datetime(2026, 12, 1, 9, 30, tzinfo=UTC)  # 10:30 in Brussels: under way
+    assert (await said("/meeting attended 1 ACME GmbH", sender="ola")).startswith(
+        "Only the group's chair or the secretariat record who attended."
+    )
+    assert (await said("/meeting attended 1 Nobody Ltd")).startswith("No organisation 'Nobody Ltd'")
+    assert await said("/meeting attended 1 ACME GmbH, acme gmbh") == (
+        "Attendance of meeting 1 recorded: ACME GmbH (1 organisation)."
+    )
+    await said("/meeting minutes 1 Budget agreed.")
+    assert (await said("/meeting minutes 1", sender="ola")).splitlines()[1:] == [
+        "Present: ACME GmbH.",
+        "Budget agreed.",
+    ]
+    await router.handle(message("/whoami", sender="sam", room="secretariat"))
+    exported = await router.handle(message("/export attendance", sender="sam", room="secretariat"))
+    rows = list(csv.DictReader(io.StringIO(exported.file.content.decode())))
+    assert [(r["meeting"], r["start"], r["organisation"], r["rsvp"], r["present"]) for r in rows] == [
+        ("1", "2026-12-01T09:00+00:00", "ACME GmbH", "maybe", "yes"),
+        ("1", "2026-12-01T09:00+00:00", "Fab Nord AS", "yes", "no"),
+    ]

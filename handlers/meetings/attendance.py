@@ -1,4 +1,4 @@
-"""Taking part in a meeting: /rsvp, the agenda, the minutes."""
+"""Taking part in a meeting: /rsvp, the agenda, the minutes, who attended."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from bot.context import Context
 from bot.transports.base import OutgoingFile, Reply
 from handlers.meetings.refs import meeting_ref
 from handlers.meetings.wording import where
-from storage import meetings
+from storage import meetings, organisations
 from storage.errors import Refused
 from storage.files import FileStore
 from storage.rules.access import Access
@@ -19,6 +19,7 @@ MEETING = Param("id", meeting_ref)
 ANSWER = Param("answer", at_most(20))
 ITEM = Param("item", at_most(500), required=False, rest=True)
 MINUTES = Param("text", at_most(3000), required=False, rest=True)
+PRESENT = Param("organisations", at_most(3000), rest=True)
 
 
 async def rsvp(ctx: Context, call: Call) -> Reply:
@@ -99,7 +100,11 @@ async def meeting_minutes(ctx: Context, call: Call) -> Reply:
             if minutes.file_sha256
             else None
         )
-        return Reply(f"Minutes of {where(meeting, target, ctx.zone)}:\n{minutes.text or ''}".rstrip(), file=kept)
+        present = await meetings.presence(ctx.session, meeting.id, target.number)
+        attended = f"\nPresent: {', '.join(present)}." if present else ""
+        return Reply(
+            f"Minutes of {where(meeting, target, ctx.zone)}:{attended}\n{minutes.text or ''}".rstrip(), file=kept
+        )
     if not (ctx.actor.is_secretariat or ctx.actor.chairs(meeting.group_id)):
         raise Refused("Only the group's chair or the secretariat keep the minutes.")
     file: dict[str, Any] | None = None
@@ -117,6 +122,28 @@ async def meeting_minutes(ctx: Context, call: Call) -> Reply:
     )
     what = f"{file['name']} (sha256 {file['sha256'][:12]}…)" if file else "the text"
     return Reply(f"Minutes of meeting {meetings.label(meeting, target)} {'replaced' if replaced else 'kept'}: {what}.")
+
+
+async def meeting_attended(ctx: Context, call: Call) -> Reply:
+    """Record which organisations attended: /meeting attended 12.3 ACME GmbH, Fab Nord AS."""
+    ref = call[MEETING]
+    meeting = await meetings.find(ctx.session, ref.meeting)
+    if not (ctx.actor.is_secretariat or ctx.actor.chairs(meeting.group_id)):
+        raise Refused("Only the group's chair or the secretariat record who attended.")
+    target = (
+        await meetings.pick(ctx.session, meeting, ref.occurrence, ctx.now)
+        if ref.occurrence
+        else await meetings.last_held(ctx.session, meeting, ctx.now)
+    )
+    names = [name.strip() for name in call[PRESENT].split(",") if name.strip()]
+    if not names:
+        raise Refused("Name the organisations that attended, separated by commas.")
+    present = [await organisations.find_organisation(ctx.session, name) for name in names]
+    recorded = await meetings.record_presence(ctx.session, meeting, target, present, actor=ctx.actor, now=ctx.now)
+    return Reply(
+        f"Attendance of meeting {meetings.label(meeting, target)} recorded: {', '.join(recorded)} "
+        f"({len(recorded)} organisation{'s' if len(recorded) != 1 else ''})."
+    )
 
 
 COMMANDS = [
@@ -146,5 +173,14 @@ COMMANDS = [
         params=(MEETING, MINUTES),
         anywhere=True,
         takes_files=True,
+    ),
+    Command(
+        "meeting attended",
+        "record which organisations attended a meeting (chair, secretariat)",
+        meeting_attended,
+        Access.MEMBER,
+        params=(MEETING, PRESENT),
+        anywhere=True,
+        details="e.g. /meeting attended 12.3 ACME GmbH, Fab Nord AS (recording again replaces the list).",
     ),
 ]
