@@ -349,6 +349,79 @@ async def add_agenda_item(
     return len(await agenda(session, meeting.id, target.number))
 
 
+async def remove_agenda_item(
+    session: AsyncSession, meeting: Meeting, target: Occurrence, position: int, actor: Actor, now: datetime
+) -> str:
+    """Take item `position` (1, 2, …) off the agenda of an occurrence to come; returns its text."""
+    if target.start <= now:
+        raise Refused(f"Meeting {label(meeting, target)} has already begun; its agenda is closed.")
+    items = await agenda(session, meeting.id, target.number)
+    if not 1 <= position <= len(items):
+        raise Refused(
+            f"The agenda of meeting {label(meeting, target)} has {len(items)} item{'s' if len(items) != 1 else ''}; "
+            f"there is no item {position}."
+        )
+    removed = items[position - 1]
+    await session.delete(removed)
+    await audit.record(
+        session,
+        actor=actor.label,
+        action="meeting.agenda_item_removed",
+        subject=f"meeting:{meeting.id}",
+        details={"occurrence": target.number, "position": position, "text": removed.text},
+        at=now,
+    )
+    return removed.text
+
+
+@dataclass(frozen=True)
+class Corrections:
+    """What a chair corrects in a meeting series: None leaves it as it is ("" clears the link)."""
+
+    title: str | None = None
+    link: str | None = None
+    duration_minutes: int | None = None
+
+
+async def correct(
+    session: AsyncSession, meeting: Meeting, fix: Corrections, *, actor: Actor, now: datetime
+) -> list[str]:
+    """Change a meeting's title, link or duration; returns what changed, in words ("title: A → B")."""
+    if meeting.status == MeetingStatus.CANCELLED:
+        raise Refused(f"Meeting {meeting.id} is cancelled.")
+    changed: dict[str, tuple[object, object]] = {}
+    if fix.title is not None:
+        title = " ".join(fix.title.split())
+        if not title or len(title) > MAX_TITLE:
+            raise Refused(f"A title has 1 to {MAX_TITLE} characters.")
+        if title != meeting.title:
+            changed["title"] = (meeting.title, title)
+            meeting.title = title
+    if fix.link is not None:
+        link = fix.link.strip() or None
+        if link != meeting.link:
+            changed["link"] = (meeting.link, link)
+            meeting.link = link
+    if fix.duration_minutes is not None:
+        if not 5 <= fix.duration_minutes <= 24 * 60:
+            raise Refused("duration= is between 5m and 24h, e.g. 90m or 2h.")
+        if fix.duration_minutes != meeting.duration_minutes:
+            changed["duration"] = (meeting.duration_minutes, fix.duration_minutes)
+            meeting.duration_minutes = fix.duration_minutes
+    if not changed:
+        raise Refused(f"Nothing to change: give title=, link= or duration= with a new value for meeting {meeting.id}.")
+    await audit.record(
+        session,
+        actor=actor.label,
+        action="meeting.edited",
+        subject=f"meeting:{meeting.id}",
+        details={what: {"from": before, "to": after} for what, (before, after) in changed.items()},
+        at=now,
+    )
+    words = {"title": "title", "link": "link", "duration": "duration (minutes)"}
+    return [f"{words[what]}: {before or 'none'} → {after or 'none'}" for what, (before, after) in changed.items()]
+
+
 async def agenda(session: AsyncSession, meeting_id: int, number: int) -> list[AgendaItem]:
     return list(
         await session.scalars(

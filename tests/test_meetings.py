@@ -385,3 +385,36 @@ async def test_the_chair_records_who_attended_and_the_minutes_and_the_export_sho
         ("1", "2026-12-01T09:00+00:00", "ACME GmbH", "maybe", "yes"),
         ("1", "2026-12-01T09:00+00:00", "Fab Nord AS", "yes", "no"),
     ]
+
+
+async def test_the_chair_corrects_a_meeting_and_its_agenda_and_everyone_is_told(db, pfas, say):
+    await say(WEEKLY)
+    fixed = await say('/meeting edit 1 title="PFAS weekly sync" link=none duration=60m')
+    assert fixed == (
+        "Meeting 1 corrected (title: PFAS weekly → PFAS weekly sync; link: https://meet.example.org/pfas → none; "
+        "duration (minutes): 90 → 60); everyone is told."
+    )
+    assert [target for target, _ in await posted(db, "Corrected: meeting 1 (PFAS weekly sync): title:%")] == [
+        "pfas",
+        "-100",
+    ]
+    info = await say("/meeting info 1")
+    assert "PFAS weekly sync" in info and "60 min" in info and "meet.example.org" not in info
+    assert (await say("/meeting edit 1 duration=60m")).startswith("Nothing to change: give title=, link= or duration=")
+    assert (await say('/meeting edit 1 title="Mine now"', sender="ola")).startswith(
+        "Only the chair of this working group or the secretariat may do this."
+    )
+
+    await say('/meeting agenda 1 add "Budget"')
+    await say('/meeting agenda 1 add "AOB"')
+    assert (await say("/meeting agenda 1 remove 1", sender="ola")).startswith(
+        "Only the group's chair or the secretariat remove agenda items."
+    )
+    assert await say("/meeting agenda 1 remove 1") == "Removed item 1 (Budget) from the agenda of meeting 1.1."
+    assert (await say("/meeting agenda 1")).splitlines()[1:] == ["1. AOB (Jana Novak)"]
+    assert (await say("/meeting agenda 1 remove 5")).startswith(
+        "The agenda of meeting 1.1 has 1 item; there is no item 5."
+    )
+    async with db.transaction() as session:
+        actions = list(await session.scalars(select(AuditEntry.action).where(AuditEntry.subject == "meeting:1")))
+    assert "meeting.edited" in actions and "meeting.agenda_item_removed" in actions

@@ -52,10 +52,18 @@ async def meeting_agenda(ctx: Context, call: Call) -> Reply:
     more = call.get(ITEM) or ""
     if more:
         verb, _, text = more.partition(" ")
+        here = meetings.label(meeting, target)
+        if verb.lower() == "remove":
+            if not (ctx.actor.is_secretariat or ctx.actor.chairs(meeting.group_id)):
+                raise Refused("Only the group's chair or the secretariat remove agenda items.")
+            if not text.strip().isdigit():
+                raise Refused(f"Say which item by its number: /meeting agenda {here} remove 2.")
+            removed = await meetings.remove_agenda_item(ctx.session, meeting, target, int(text), ctx.actor, ctx.now)
+            return Reply(f"Removed item {int(text)} ({removed}) from the agenda of meeting {here}.")
         if verb.lower() != "add":
-            raise Refused(f'Say add and the item: /meeting agenda {meetings.label(meeting, target)} add "<item>".')
+            raise Refused(f'Say add and the item: /meeting agenda {here} add "<item>", or remove and its number.')
         position = await meetings.add_agenda_item(ctx.session, meeting, target, _unquoted(text), ctx.actor, ctx.now)
-        return Reply(f"Added as item {position} of the agenda of meeting {meetings.label(meeting, target)}.")
+        return Reply(f"Added as item {position} of the agenda of meeting {here}.")
     agenda = await meetings.agenda(ctx.session, meeting.id, target.number)
     if not agenda:
         return Reply(
@@ -163,7 +171,8 @@ COMMANDS = [
         Access.MEMBER,
         params=(MEETING, ITEM),
         anywhere=True,
-        details='/meeting agenda 12 add "Budget 2027" adds an item to the next occurrence of meeting 12.',
+        details='/meeting agenda 12 add "Budget 2027" adds an item to the next occurrence of meeting 12; '
+        "/meeting agenda 12 remove 2 takes item 2 off (the chair, the secretariat).",
     ),
     Command(
         "meeting minutes",

@@ -30,6 +30,7 @@ UNTIL = Option("until", "<date>", at_most(100))
 DURATION = Option("duration", "90m", arguments.minutes)
 LINK = Option("link", "<video link>", at_most(500))
 TZ = Option("tz", "Europe/Rome", arguments.zone)
+NEW_TITLE = Option("title", '"<new title>"', at_most(200))
 MEETING = Param("id", meeting_ref)
 SOME_MEETING = Param("id", meeting_ref, required=False)
 NEW_TIME = Param("when", arguments.moment, rest=True)
@@ -161,6 +162,24 @@ async def meeting_move(ctx: Context, call: Call) -> Reply:
     return Reply(f"Moved to {shown(after.start, ctx.zone)}; everyone is told.")
 
 
+async def meeting_edit(ctx: Context, call: Call) -> Reply:
+    """Correct a meeting's title, link or duration; its rooms and guests are told."""
+    meeting = await meetings.find(ctx.session, call[MEETING].meeting)
+    _may_manage(ctx, meeting)
+    link = call.get(LINK)
+    fix = meetings.Corrections(
+        title=call.get(NEW_TITLE),
+        link=None if link is None else ("" if link.strip().lower() == "none" else link),
+        duration_minutes=call.get(DURATION),
+    )
+    changes = await meetings.correct(ctx.session, meeting, fix, actor=ctx.actor, now=ctx.now)
+    ctx.changed.add(REMINDERS.of(meeting.id))  # reminders name the title and the link
+    await tell_everyone(
+        ctx.session, meeting, f"Corrected: meeting {meeting.id} ({meeting.title}): {'; '.join(changes)}."
+    )
+    return Reply(f"Meeting {meeting.id} corrected ({'; '.join(changes)}); everyone is told.")
+
+
 async def meeting_ics(ctx: Context, call: Call) -> Reply:
     """An iCalendar file: one meeting, or all of this group's."""
     ref = call.get(SOME_MEETING)
@@ -232,6 +251,16 @@ COMMANDS = [
         meeting_move,
         Access.CHAIR,
         params=(MEETING, NEW_TIME),
+    ),
+    Command(
+        "meeting edit",
+        "correct a meeting's title, link or duration",
+        meeting_edit,
+        Access.CHAIR,
+        params=(MEETING,),
+        options=(NEW_TITLE, LINK, DURATION),
+        details='e.g. /meeting edit 12 title="PFAS monthly" link=https://meet.example.org/pfas duration=90m '
+        "(link=none removes the link). The group's rooms and the meeting's guests are told.",
     ),
     Command(
         "meeting ics",
