@@ -257,7 +257,12 @@ async def move(
         kept = await versions(session, deliverable.id)
         if not kept:
             raise Refused(f"Deliverable {deliverable.id} has no version to make final yet.")
-        final = (await version(session, deliverable, number)) if number else kept[-1]
+        standing = [v for v in kept if v.withdrawn_at is None]
+        if not standing:
+            raise Refused(f"Every version of deliverable {deliverable.id} was withdrawn; send a new draft first.")
+        final = (await version(session, deliverable, number)) if number else standing[-1]
+        if final.withdrawn_at is not None:
+            raise Refused(f"Version {final.number} of deliverable {deliverable.id} was withdrawn; it cannot be final.")
     elif number:
         raise Refused("Only final takes a version.")
     return await _record_move(session, deliverable, to, final, by, now)
@@ -309,10 +314,44 @@ async def approve(
     approved = await version(session, deliverable, number)
     if approved.sha256 != sha256:
         return f"not carried out: version {number} is not the file the vote was about"
+    if approved.withdrawn_at is not None:
+        return f"not carried out: version {number} was withdrawn meanwhile"
     if deliverable.status == DeliverableStatus.SUBMITTED:
         return f"not carried out: deliverable {deliverable_id} was submitted meanwhile"
     await _record_move(session, deliverable, DeliverableStatus.FINAL, approved, by, now)
     return f"version {number} of deliverable {deliverable_id} is final"
+
+
+async def withdraw(
+    session: AsyncSession, deliverable: Deliverable, number: int, *, actor: Actor, may_any: bool, now: datetime
+) -> DraftVersion:
+    """Withdraw one version: its author may, and with `may_any` (the chair, the secretariat) anyone.
+    It stays on record (and in the export), marked withdrawn; a final version must first be
+    moved back to review."""
+    deliverable = await find(session, deliverable.id, lock=True)
+    kept = await version(session, deliverable, number)
+    if not may_any and (actor.person_id is None or kept.person_id != actor.person_id):
+        raise Refused(f"Only its author, the group's chair or the secretariat may withdraw version {number}.")
+    if kept.withdrawn_at is not None:
+        raise Refused(f"Version {number} of deliverable {deliverable.id} was already withdrawn.")
+    if deliverable.final_version == number and deliverable.status in (
+        DeliverableStatus.FINAL,
+        DeliverableStatus.SUBMITTED,
+    ):
+        raise Refused(
+            f"Version {number} is the final version of deliverable {deliverable.id}; "
+            f"move it back to review first (/deliverable status {deliverable.id} review)."
+        )
+    kept.withdrawn_at, kept.withdrawn_by = now, actor.label
+    await audit.record(
+        session,
+        actor=actor.label,
+        action="deliverable.version_withdrawn",
+        subject=f"deliverable:{deliverable.id}",
+        details={"version": number, "sha256": kept.sha256},
+        at=now,
+    )
+    return kept
 
 
 async def contributors(session: AsyncSession, deliverable_id: int) -> dict[str, list[int]]:
@@ -357,6 +396,8 @@ async def manifest(session: AsyncSession, deliverable: Deliverable) -> dict:
                 "organisation": v.organisation,
                 "platform": v.platform,
                 "submitted_at": _stamp(v.submitted_at),
+                "withdrawn_at": _stamp(v.withdrawn_at),
+                "withdrawn_by": v.withdrawn_by,
                 "comments": [
                     {"author": c.author, "organisation": c.organisation, "at": _stamp(c.at), "text": c.text}
                     for c in notes

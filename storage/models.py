@@ -707,6 +707,9 @@ class DraftVersion(Base):
     organisation: Mapped[str | None] = mapped_column(String(200))  # as it was named then
     platform: Mapped[str] = mapped_column(String(16))
     submitted_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    # Withdrawn by its author or the chair: kept, listed and exported as withdrawn, never final.
+    withdrawn_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    withdrawn_by: Mapped[str | None] = mapped_column(String(255))
 
 
 class DraftComment(Base):

@@ -19,6 +19,7 @@ from bot.router import Router
 from bot.transports.base import AttachmentRef, TooLarge
 from handlers import build_registry
 from handlers.deliverables.due_dates import DueDateReminders
+from storage import deliverables
 from storage.files import FileStore
 from storage.models import AuditEntry, Deliverable, DraftVersion, Notice, Vote, utcnow
 from tests.alliance import member_organisation, message, person
@@ -316,3 +317,37 @@ async def test_a_package_of_too_many_parts_is_refused(say, pfas, uploads):
     await say('/deliverable new "PFAS roadmap"')
     refused = await say("/draft 1", attachments=(uploads.attach("roadmap.docx", buffer.getvalue()),))
     assert refused.startswith("roadmap.docx does not contain what its name says")
+
+
+async def test_a_withdrawn_version_stays_on_record_marked_and_is_never_made_final(say, db, pfas, settings):
+    await say('/deliverable new "PFAS roadmap"')
+    await say("/draft 1 Ola's first words.", sender="ola")
+    await say("/draft 1 Jana's better words.")
+    assert (await say("/deliverable withdraw 1.2", sender="ola")).startswith(
+        "Only its author, the group's chair or the secretariat may withdraw version 2."
+    )
+    withdrawn = await say("/deliverable withdraw 1.1", sender="ola")
+    assert withdrawn == (
+        "Version 1 of deliverable 1 (PFAS roadmap) is withdrawn by Ola Nordmann; it stays on record, marked withdrawn."
+    )
+    assert (await say("/deliverable withdraw 1.1")).startswith("Version 1 of deliverable 1 was already withdrawn.")
+    info = (await say("/deliverable info 1")).splitlines()
+    assert "WITHDRAWN" in next(line for line in info if line.startswith("v1 ")) and "WITHDRAWN" not in info[-1]
+    assert (await say("/deliverable status 1 review")).startswith("Deliverable 1 (PFAS roadmap) is now in review")
+    assert (await say("/deliverable status 1 final 1")).startswith(
+        "Version 1 of deliverable 1 was withdrawn; it cannot be final."
+    )
+    assert (await say("/deliverable status 1 final")).startswith(
+        "Deliverable 1 (PFAS roadmap) is now final (version 2)"
+    )
+    assert (await say("/deliverable withdraw 1.2")).startswith("Version 2 is the final version of deliverable 1;")
+    async with db.transaction() as session:
+        item = await deliverables.find(session, 1)
+        record = await deliverables.manifest(session, item)
+        logged = list(
+            await session.scalars(
+                select(AuditEntry.details).where(AuditEntry.action == "deliverable.version_withdrawn")
+            )
+        )
+    assert [v["withdrawn_by"] is not None for v in record["versions"]] == [True, False]
+    assert logged == [{"version": 1, "sha256": record["versions"][0]["sha256"]}]

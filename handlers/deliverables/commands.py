@@ -11,7 +11,7 @@ from bot.context import Context
 from bot.timeparse import parse_when, shown
 from bot.transports.base import OutgoingFile, Reply
 from handlers.deliverables.due_dates import DUE_DATES
-from handlers.deliverables.versions import version_number
+from handlers.deliverables.versions import version_number, version_ref
 from storage import deliverables, notices
 from storage.errors import Refused
 from storage.files import FileStore
@@ -45,6 +45,7 @@ VERSION = Param("version", version_number)
 COMMENT = Param("text", at_most(2000), rest=True)
 STATUS = Param("status", status)
 FINAL_VERSION = Param("version", version_number, required=False)
+WITHDRAWN = Param("deliverable.version", version_ref)
 
 
 def _store(ctx: Context) -> FileStore:
@@ -59,9 +60,10 @@ def _size(size: int) -> str:
 
 def describe_version(kept: DraftVersion, zone: str) -> str:
     by = f"{kept.author} ({kept.organisation})" if kept.organisation else kept.author
+    withdrawn = f" — WITHDRAWN {shown(kept.withdrawn_at, zone)}" if kept.withdrawn_at else ""
     return (
         f"v{kept.number} {kept.file_name} — {by}, {shown(kept.submitted_at, zone)}, {_size(kept.size)}, "
-        f"sha256 {kept.sha256[:12]}…"
+        f"sha256 {kept.sha256[:12]}…{withdrawn}"
     )
 
 
@@ -173,6 +175,20 @@ def status_text(item: Deliverable, before: str | None, version: int | None) -> s
     return f"Deliverable {item.id} ({item.title}) is now {item.status.value}{which}; it was {before}."
 
 
+async def deliverable_withdraw(ctx: Context, call: Call) -> Reply:
+    """Withdraw a version (its author, the chair, the secretariat): kept, marked withdrawn."""
+    ref = call[WITHDRAWN]
+    item = await deliverables.find(ctx.session, ref.deliverable)
+    may_any = ctx.actor.is_secretariat or ctx.actor.chairs(item.group_id)
+    kept = await deliverables.withdraw(ctx.session, item, ref.version, actor=ctx.actor, may_any=may_any, now=ctx.now)
+    text = (
+        f"Version {kept.number} of deliverable {item.id} ({item.title}) is withdrawn by {ctx.actor.display_name}; "
+        "it stays on record, marked withdrawn."
+    )
+    await notices.to_group(ctx.session, item.group_id, text)
+    return Reply(text)
+
+
 async def deliverable_export(ctx: Context, call: Call) -> Reply:
     """Every version, a manifest.json and a README.md, as one zip."""
     item = await deliverables.find(ctx.session, call[DELIVERABLE])
@@ -210,6 +226,15 @@ COMMANDS = [
         deliverable_status,
         Access.CHAIR,
         params=(DELIVERABLE, STATUS, FINAL_VERSION),
+    ),
+    Command(
+        "deliverable withdraw",
+        "withdraw a draft version (kept on record, marked withdrawn)",
+        deliverable_withdraw,
+        Access.MEMBER,
+        params=(WITHDRAWN,),
+        anywhere=True,
+        details="e.g. /deliverable withdraw 3.2: its author, the group's chair or the secretariat.",
     ),
     Command(
         "deliverable export",
