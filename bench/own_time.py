@@ -17,13 +17,12 @@ import asyncio
 import os
 import statistics
 import sys
-import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 
-from bench.scale import build, commands, empty_database
+from bench.scale import build, commands, empty_database, samples
 from bot.areas import registry_of
 from bot.config import Settings
 from bot.router import Router
@@ -40,14 +39,7 @@ async def main(repeat: int, url: str | None) -> None:
     backend = "PostgreSQL" if db.is_postgres else "SQLite"
     print(f"{backend}, load average {' '.join(f'{x:.2f}' for x in os.getloadavg())}, {os.cpu_count()} cores")
     for name in TIMED:
-        act = acts[name]
-        for _ in range(20):
-            await act()
-        runs = []
-        for _ in range(repeat):
-            began = time.perf_counter()
-            await act()
-            runs.append((time.perf_counter() - began) * 1000)
+        runs = await samples(acts[name], repeat, warm_up=20)
         cuts = statistics.quantiles(runs, n=100)
         p50 = statistics.median(runs)
         line = f"{name:<15} p50 {p50:6.2f} ms   p95 {cuts[94]:6.2f} ms   p99 {cuts[98]:6.2f} ms"

@@ -217,16 +217,21 @@ def commands(router: Router, db: Database, vote_id: int) -> dict[str, Callable[[
     }
 
 
-async def timed(act: Callable[[], Awaitable[object]], repeat: int) -> float:
-    """The median of `repeat` runs, in ms, after a few to warm up."""
-    for _ in range(3):
+async def samples(act: Callable[[], Awaitable[object]], repeat: int, warm_up: int = 3) -> list[float]:
+    """How long each of `repeat` runs took, in ms, after `warm_up` runs not counted."""
+    for _ in range(warm_up):
         await act()
     runs = []
     for _ in range(repeat):
         began = time.perf_counter()
         await act()
         runs.append((time.perf_counter() - began) * 1000)
-    return statistics.median(runs)
+    return runs
+
+
+async def timed(act: Callable[[], Awaitable[object]], repeat: int) -> float:
+    """The median of `repeat` runs, in ms."""
+    return statistics.median(await samples(act, repeat))
 
 
 async def empty_database(url: str | None) -> Database:
