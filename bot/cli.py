@@ -103,6 +103,10 @@ def _parser() -> argparse.ArgumentParser:
     )
     person_add.set_defaults(action="person_add", admin=True)
     person.add_parser("list", help="list people").set_defaults(action="person_list", admin=True)
+    person_export = person.add_parser("export", help="everything wgbot holds about a person, as JSON")
+    person_export.add_argument("person", help="#id, platform:user or exact name")
+    person_export.add_argument("-o", "--output", type=Path, help="file to write (default: standard output)")
+    person_export.set_defaults(action="person_export")
 
     wg = commands.add_parser("wg", help="working groups").add_subparsers(required=True)
     wg_add = wg.add_parser("add", help="add a working group")

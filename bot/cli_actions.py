@@ -36,6 +36,7 @@ from storage import (
     notices,
     organisations,
     people,
+    personal_data,
     rooms,
     votes,
 )
@@ -270,6 +271,23 @@ async def _decisions_export(settings: Settings, args) -> int:
     finally:
         await db.close()
     return _write(content, args.output)
+
+
+async def _person_export(settings: Settings, args) -> int:
+    db = await open_database(settings)
+    try:
+        async with db.transaction() as session:
+            person = await people.find_person(session, args.person)
+            held = await personal_data.export(session, person)
+            await audit.record(
+                session,
+                actor=f"cli:{getpass.getuser()}",
+                action="person.exported",
+                subject=f"person:{person.id}",
+            )
+    finally:
+        await db.close()
+    return _write((json.dumps(held, indent=2, ensure_ascii=False) + "\n").encode(), args.output)
 
 
 async def _export(settings: Settings, args) -> int:

@@ -370,3 +370,28 @@ def test_the_config_may_follow_the_subcommand(home):
         assert done.returncode == 0, done.stderr
     assert (home / "other.sqlite3").exists() and not (home / "wgbot.sqlite3").exists()
     assert wgbot("wg", "list", "--config=elsewhere.toml").stdout.startswith("pfas\tPFAS\t")
+
+
+def test_a_person_s_data_is_exported_whole_and_the_export_is_audited(home):
+    import json
+
+    wgbot("org", "add", "ACME GmbH", "--country", "DE", "--kind", "industry", "--group", "pfas")
+    wgbot("person", "add", "Jana Novak", "--org", "ACME GmbH", "--role", "chair:pfas", "--account", "console:jana")
+    wgbot("person", "add", "Ola Nordmann", "--org", "ACME GmbH", "--account", "console:ola")
+    said = '/vote open "Adopt the roadmap?"\n/vote 1 yes\n/meeting schedule "2099-01-12 10:00" Budget\n/rsvp 1 yes\n'
+    wgbot("console", "--as", "jana", "--room", "pfas", stdin=said)
+    done = wgbot("person", "export", "console:jana")
+    assert done.returncode == 0, done.stderr
+    held = json.loads(done.stdout)
+    assert held["person"]["name"] == "Jana Novak" and held["person"]["organisation"] == "ACME GmbH"
+    assert held["accounts"] == [{"platform": "console", "user_id": "jana", "since": held["accounts"][0]["since"]}]
+    assert held["roles"] == [{"role": "chair", "group": "pfas"}]
+    assert [(c["vote"], c["option"]) for c in held["casts"]] == [(1, "yes")]
+    assert [(r["meeting"], r["answer"]) for r in held["rsvps"]] == [(1, "yes")]
+    assert [v["question"] for v in held["votes_opened"]] == ["Adopt the roadmap?"]
+    assert "Ola Nordmann" not in done.stdout  # another person's data is not theirs
+    assert any(e["action"] == "ballot.cast" for e in held["audit_entries"])
+    log = wgbot("audit", "verify")
+    assert log.returncode == 0, log.stdout
+    assert json.loads(wgbot("person", "export", "#1").stdout)["person"]["name"] == "Jana Novak"
+    assert wgbot("person", "export", "#99").stderr.startswith("wgbot: ")
