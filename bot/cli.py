@@ -2,7 +2,7 @@
 
 This module only reads the command line: `wgbot --help`, a mistyped command and `--version`
 answer without loading the database layer or any chat library. What a command does is in
-`bot.cli_actions`, imported once the command is known.
+`bot.main`, imported once the command is known.
 """
 
 from __future__ import annotations
@@ -21,9 +21,9 @@ ON_PLATFORMS = {"run", "matrix_cross_sign", "matrix_setup"}
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(_config_first(sys.argv[1:] if argv is None else argv))
-    from bot import cli_actions
+    from bot.main import perform  # the database layer and chat libraries load only now
 
-    return cli_actions.perform(args, platforms=args.action in ON_PLATFORMS)
+    return perform(args, platforms=args.action in ON_PLATFORMS)
 
 
 def _config_first(argv: list[str]) -> list[str]:

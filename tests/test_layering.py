@@ -12,7 +12,7 @@ import pytest
 
 from tests.conftest import REPO
 
-COMPOSITION_ROOT = {"bot/cli_actions.py"}  # the one bot/ module that hands the areas to the bot
+COMPOSITION_ROOT = {"bot/main.py"}  # the one bot/ module that hands the areas to the bot
 # Pure computation the rules may lean on: RFC 5545 recurrence is dateutil's, not ours to write.
 PURE_LIBRARIES = {"dateutil"}
 

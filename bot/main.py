@@ -1,4 +1,5 @@
-"""What each `wgbot` command does (`bot.cli` reads the command line and calls `perform`)."""
+"""What each `wgbot` command does (`bot.cli` reads the command line and calls `perform`). The
+composition root: the one bot/ module that hands the areas of handlers/ to the bot."""
 
 from __future__ import annotations
 
