@@ -478,6 +478,14 @@ async def chase_scene(db, pfas):
     return pfas
 
 
+async def private_texts(db, like: str) -> list[tuple[str, str]]:
+    async with db.transaction() as session:
+        found = await session.execute(
+            select(Notice.target, Notice.text).where(Notice.direct.is_(True), Notice.text.like(like))
+        )
+        return list(found.tuples())
+
+
 async def private_notices(db, like: str) -> list[tuple[str, str]]:
     async with db.transaction() as session:
         found = await session.execute(
@@ -489,7 +497,10 @@ async def private_notices(db, like: str) -> list[tuple[str, str]]:
 async def test_the_chair_sees_who_has_not_voted_and_a_representative_may_not(db, chase_scene, say):
     await open_roadmap_vote(say)
     await say("/vote 1 yes", sender="jana")
-    pending = await say("/vote pending 1", sender="jana")
+    asked_in_the_room = await say("/vote pending 1", sender="jana")
+    assert asked_in_the_room.startswith("I have sent the organisations that have not voted yet to you in a private")
+    [(target, pending)] = await private_texts(db, "2 of 3 organisations have not voted%")
+    assert target == "jana" and pending == await say("/vote pending 1", sender="jana", room="jana", direct=True)
     assert pending.splitlines() == [
         "2 of 3 organisations have not voted on #1 (Adopt the PFAS roadmap v2?):",
         "• Fab Nord AS — Ola Nordmann",

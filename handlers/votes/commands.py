@@ -159,6 +159,9 @@ async def vote_pending(ctx: Context, call: Call) -> Reply:
         lines.append(f"• {organisation.organisation} — {who}{unreachable}")
     if vote.status == VoteStatus.OPEN:
         lines.append(f"/vote remind {vote.id} reminds them privately now.")
+    if ctx.binding is not None and ctx.binding.purpose == RoomPurpose.GROUP:
+        # Who has not voted is for the chairs: asked in a group's room, it goes to a private chat.
+        return await ctx.privately("\n".join(lines), "the organisations that have not voted yet")
     return Reply("\n".join(lines))
 
 
