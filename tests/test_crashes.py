@@ -201,7 +201,7 @@ async def test_a_console_beside_the_running_bot_neither_schedules_nor_delivers(t
         assert console.returncode == 0, shown
         assert "Another wgbot process serves this database: this console neither schedules nor delivers" in shown
         delivered = (await emulator.wait_for_bot(GROUP, count=2, timeout=40))[-1]
-        assert delivered.text == "Drafts are due on Friday."
+        assert delivered.text == "From the Secretariat:\n\nDrafts are due on Friday."
     finally:
         await bot.stop()
         await emulator.stop()
