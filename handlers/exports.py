@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -24,7 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
 from bot.areas import Area
-from bot.commands import Call, Command, Option, Param
+from bot.commands import Call, Command, Converter, Option, Param
 from bot.context import Context
 from bot.transports.base import OutgoingFile, Reply
 from storage import meetings, organisations, people
@@ -189,15 +189,20 @@ async def which_table(raw: str, ctx: Context) -> str:
     return name
 
 
-async def file_format(raw: str, ctx: Context) -> str:
-    kind = raw.strip().lower()
-    if kind not in FORMATS:
-        raise Refused(f"as= is one of {', '.join(FORMATS)}.")
-    return kind
+def format_among(formats: Mapping[str, str]) -> Converter[str]:
+    """The `as=` option's converter: one of `formats`' names, however it is cased."""
+
+    async def file_format(raw: str, ctx: Context) -> str:
+        kind = raw.strip().lower()
+        if kind not in formats:
+            raise Refused(f"as= is one of {', '.join(formats)}.")
+        return kind
+
+    return file_format
 
 
 WHAT = Param("list", which_table)
-AS = Option("as", "csv|xlsx", file_format)
+AS = Option("as", "csv|xlsx", format_among(FORMATS))
 
 
 async def export(ctx: Context, call: Call) -> Reply:

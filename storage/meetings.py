@@ -35,7 +35,7 @@ from storage.models import (
 )
 from storage.rules.access import Actor
 from storage.rules.recurrence import Occurrence, RuleError, Series, make_rule, occurrence, occurrences, upcoming
-from storage.rules.text import quote
+from storage.rules.text import counted, quote
 
 ANSWERS = ("yes", "no", "maybe")
 LATE_AFTER = timedelta(seconds=15)  # a reminder sent later than this after its time says it is late
@@ -358,7 +358,7 @@ async def remove_agenda_item(
     items = await agenda(session, meeting.id, target.number)
     if not 1 <= position <= len(items):
         raise Refused(
-            f"The agenda of meeting {label(meeting, target)} has {len(items)} item{'s' if len(items) != 1 else ''}; "
+            f"The agenda of meeting {label(meeting, target)} has {counted(len(items), 'item')}; "
             f"there is no item {position}."
         )
     removed = items[position - 1]

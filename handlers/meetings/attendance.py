@@ -12,8 +12,10 @@ from handlers.meetings.wording import where
 from storage import meetings, organisations
 from storage.errors import Refused
 from storage.files import FileStore
+from storage.models import Meeting
 from storage.rules.access import Access
 from storage.rules.documents import NotADraft, classify, safe_name
+from storage.rules.text import counted
 
 MEETING = Param("id", meeting_ref)
 ANSWER = Param("answer", at_most(20))
@@ -54,8 +56,7 @@ async def meeting_agenda(ctx: Context, call: Call) -> Reply:
         verb, _, text = more.partition(" ")
         here = meetings.label(meeting, target)
         if verb.lower() == "remove":
-            if not (ctx.actor.is_secretariat or ctx.actor.chairs(meeting.group_id)):
-                raise Refused("Only the group's chair or the secretariat remove agenda items.")
+            _keeps_the_record(ctx, meeting, "remove agenda items")
             if not text.strip().isdigit():
                 raise Refused(f"Say which item by its number: /meeting agenda {here} remove 2.")
             removed = await meetings.remove_agenda_item(ctx.session, meeting, target, int(text), ctx.actor, ctx.now)
@@ -75,6 +76,13 @@ async def meeting_agenda(ctx: Context, call: Call) -> Reply:
         f"{n}. {item.text}" + (f" ({item.person.name})" if item.person else "") for n, item in enumerate(agenda, 1)
     ]
     return Reply("\n".join(lines))
+
+
+def _keeps_the_record(ctx: Context, meeting: Meeting, what: str) -> None:
+    """The meeting's record (minutes, attendance, agenda removals) is kept by the group's chair or
+    the secretariat."""
+    if not (ctx.actor.is_secretariat or ctx.actor.chairs(meeting.group_id)):
+        raise Refused(f"Only the group's chair or the secretariat {what}.")
 
 
 def _unquoted(text: str) -> str:
@@ -113,8 +121,7 @@ async def meeting_minutes(ctx: Context, call: Call) -> Reply:
         return Reply(
             f"Minutes of {where(meeting, target, ctx.zone)}:{attended}\n{minutes.text or ''}".rstrip(), file=kept
         )
-    if not (ctx.actor.is_secretariat or ctx.actor.chairs(meeting.group_id)):
-        raise Refused("Only the group's chair or the secretariat keep the minutes.")
+    _keeps_the_record(ctx, meeting, "keep the minutes")
     file: dict[str, Any] | None = None
     if ctx.files:
         received = ctx.files[0]
@@ -136,8 +143,7 @@ async def meeting_attended(ctx: Context, call: Call) -> Reply:
     """Record which organisations attended: /meeting attended 12.3 ACME GmbH, Fab Nord AS."""
     ref = call[MEETING]
     meeting = await meetings.find(ctx.session, ref.meeting)
-    if not (ctx.actor.is_secretariat or ctx.actor.chairs(meeting.group_id)):
-        raise Refused("Only the group's chair or the secretariat record who attended.")
+    _keeps_the_record(ctx, meeting, "record who attended")
     target = (
         await meetings.pick(ctx.session, meeting, ref.occurrence, ctx.now)
         if ref.occurrence
@@ -150,7 +156,7 @@ async def meeting_attended(ctx: Context, call: Call) -> Reply:
     recorded = await meetings.record_presence(ctx.session, meeting, target, present, actor=ctx.actor, now=ctx.now)
     return Reply(
         f"Attendance of meeting {meetings.label(meeting, target)} recorded: {', '.join(recorded)} "
-        f"({len(recorded)} organisation{'s' if len(recorded) != 1 else ''})."
+        f"({counted(len(recorded), 'organisation')})."
     )
 
 

@@ -19,6 +19,7 @@ from storage import deliverables, notices, votes
 from storage.errors import Refused
 from storage.models import RoomPurpose, Vote, VoteStatus
 from storage.rules.access import Access, may
+from storage.rules.text import counted
 from storage.rules.voting import Majority
 
 DEFAULT_OPTIONS = ("yes", "no", "abstain")
@@ -177,8 +178,8 @@ async def vote_remind(ctx: Context, call: Call) -> Reply:
     lines = []
     if done.reminded:
         lines.append(
-            f"Reminded {_counted(len(done.reminded), 'organisation')} privately "
-            f"({_counted(done.messages, 'message')}): " + ", ".join(done.reminded) + "."
+            f"Reminded {counted(len(done.reminded), 'organisation')} privately "
+            f"({counted(done.messages, 'message')}): " + ", ".join(done.reminded) + "."
         )
     if done.recently:
         hours = int(votes.CHASE_EVERY.total_seconds() // 3600)
@@ -190,10 +191,6 @@ async def vote_remind(ctx: Context, call: Call) -> Reply:
     if done.unreachable:
         lines.append("Not reachable, no representative on any chat: " + ", ".join(done.unreachable) + ".")
     return Reply("\n".join(lines))
-
-
-def _counted(n: int, what: str) -> str:
-    return f"{n} {what}{'s' if n != 1 else ''}"
 
 
 def _may_end(ctx: Context, vote: Vote) -> None:

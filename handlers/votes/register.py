@@ -125,15 +125,8 @@ async def resolve_scope(session: AsyncSession, group: str | None, year: int | No
     return Scope(found.id, found.name, year=year)
 
 
-async def file_format(raw: str, ctx: Context) -> str:
-    kind = raw.strip().lower()
-    if kind not in FORMATS:
-        raise Refused(f"as= is one of {', '.join(FORMATS)}.")
-    return kind
-
-
 WHICH = Param("group and/or year", scope_of, required=False, rest=True)
-AS = Option("as", "csv|json|md", file_format)
+AS = Option("as", "csv|json|md", exports.format_among(FORMATS))
 
 
 async def decisions(ctx: Context, call: Call) -> Reply:

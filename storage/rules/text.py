@@ -14,3 +14,8 @@ def quote(text: str) -> str:
     if len(shown) > QUOTE_LIMIT:
         shown = shown[: QUOTE_LIMIT - 1] + "…"
     return f"'{shown}'"
+
+
+def counted(n: int, thing: str) -> str:
+    """ "1 organisation", "3 organisations": a count in words an answer can use."""
+    return f"{n} {thing}{'' if n == 1 else 's'}"
