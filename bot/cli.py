@@ -107,6 +107,14 @@ def _parser() -> argparse.ArgumentParser:
     person_export.add_argument("person", help="#id, platform:user or exact name")
     person_export.add_argument("-o", "--output", type=Path, help="file to write (default: standard output)")
     person_export.set_defaults(action="person_export")
+    person_erase = person.add_parser(
+        "erase", help="remove or pseudonymise everything wgbot holds about a person (the audit log stays whole)"
+    )
+    person_erase.add_argument("person", help="#id, platform:user or exact name")
+    person_erase.add_argument(
+        "--yes", action="store_true", help="do it (without: show what it would do, change nothing)"
+    )
+    person_erase.set_defaults(action="person_erase")
 
     wg = commands.add_parser("wg", help="working groups").add_subparsers(required=True)
     wg_add = wg.add_parser("add", help="add a working group")

@@ -291,6 +291,26 @@ async def _person_export(settings: Settings, args) -> int:
     return _write((json.dumps(held, indent=2, ensure_ascii=False) + "\n").encode(), args.output)
 
 
+async def _person_erase(settings: Settings, args) -> int:
+    db = await open_database(settings)
+    try:
+        async with db.sessions() as session:
+            person = await people.find_person(session, args.person)
+            who = f"{person.name} (#{person.id})"
+            erased = await personal_data.erase(session, person)
+            await (session.commit() if args.yes else session.rollback())
+        if args.yes:
+            await db.forget_overwritten()
+    finally:
+        await db.close()
+    if not args.yes:
+        print(f"Would erase {who}; nothing was changed. Run again with --yes to do it.")
+        print(erased.describe(only_shown=True))
+        return 1
+    print(erased.describe())
+    return 0
+
+
 async def _export(settings: Settings, args) -> int:
     from handlers import exports
 

@@ -19,7 +19,7 @@ from bot.commands import Call, Command, Option, Param, at_most, text
 from bot.context import Context
 from bot.timeparse import shown
 from bot.transports.base import Reply
-from storage import dialogs, groups, membership, notices, organisations
+from storage import dialogs, groups, membership, notices, organisations, people
 from storage.errors import Refused
 from storage.models import MembershipApplication, OrganisationKind
 from storage.rules.access import Access
@@ -244,7 +244,9 @@ async def applications(ctx: Context, call: Call) -> Reply:
     wanted = call.get(SOME_APPLICATION)
     if wanted is not None:
         application = await membership.find_application(ctx.session, wanted)
-        return Reply(_in_full(ctx, application, await membership.standing(ctx.session, application)))
+        standing = await membership.standing(ctx.session, application)
+        decider = await people.name_of(ctx.session, application.decided_by) if application.decided_by else ""
+        return Reply(_in_full(ctx, application, standing, decider))
     pending = await membership.pending_applications(ctx.session)
     if not pending:
         return Reply("No application is pending.")
@@ -258,7 +260,7 @@ async def applications(ctx: Context, call: Call) -> Reply:
     return Reply("\n".join(lines))
 
 
-def _in_full(ctx: Context, a: MembershipApplication, known: membership.Standing) -> str:
+def _in_full(ctx: Context, a: MembershipApplication, known: membership.Standing, decider: str) -> str:
     lines = [
         f"Application #{a.id} — {a.status.value}",
         f"Organisation: {a.organisation_name} ({a.country}, {a.kind.value})",
@@ -271,9 +273,7 @@ def _in_full(ctx: Context, a: MembershipApplication, known: membership.Standing)
         f"Applied {shown(a.created_at, ctx.zone)}",
     ]
     if a.decided_at:
-        lines.append(
-            f"Decided {shown(a.decided_at, ctx.zone)} by {a.decided_by}" + (f": {a.reason}" if a.reason else "")
-        )
+        lines.append(f"Decided {shown(a.decided_at, ctx.zone)} by {decider}" + (f": {a.reason}" if a.reason else ""))
     return "\n".join(lines)
 
 

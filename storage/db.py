@@ -14,6 +14,7 @@ shell) is waited for in the loop, for as long as that short transaction lasts.
 
 from __future__ import annotations
 
+import asyncio
 import sqlite3
 from collections.abc import AsyncIterator
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
@@ -51,6 +52,9 @@ def _tune_sqlite(engine: AsyncEngine) -> None:
         cursor.execute("PRAGMA journal_mode=WAL")
         # Said, not assumed from how SQLite was built: a commit is on disk before the reply.
         cursor.execute("PRAGMA synchronous=FULL")
+        # What is deleted is overwritten, not left in free pages: an erased person's data is gone
+        # from the file (Debian builds SQLite so; said here for every build).
+        cursor.execute("PRAGMA secure_delete=ON")
         cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
         cursor.close()
 
@@ -121,6 +125,24 @@ class Database:
         """A chat command's unit of work: like `transaction`, but commands that arrive together
         share one durable commit (see storage/group_commit.py); it returns only once committed."""
         return self.group_commit.unit()
+
+    async def forget_overwritten(self) -> None:
+        """Empty an SQLite write-ahead log into the file: its older frames still hold pages as
+        they were before the last changes (the file itself overwrites what is deleted, see
+        `_tune_sqlite`). PostgreSQL keeps dead rows until VACUUM FULL, an operator's choice
+        (see the README)."""
+        path = make_url(self.url).database
+        if not is_sqlite(self.url) or path in (None, "", ":memory:"):
+            return
+
+        def checkpoint() -> None:
+            connection = sqlite3.connect(path, isolation_level=None)
+            try:
+                connection.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            finally:
+                connection.close()
+
+        await asyncio.to_thread(checkpoint)
 
     async def close(self) -> None:
         await self.engine.dispose()

@@ -79,7 +79,7 @@ async def redeem(session: AsyncSession, text: str, platform: str, user_id: str, 
     code.used_at = now
     await people.add_account(
         session,
-        actor=f"person:{person.id} {person.name} with a link code",
+        actor=f"person:{person.id} with a link code",
         person=person,
         platform=platform,
         user_id=user_id,
@@ -116,9 +116,9 @@ async def _failed(session: AsyncSession, platform: str, user_id: str, now: datet
 async def _refused(session: AsyncSession, platform: str, user_id: str, now: datetime, reason: str) -> None:
     await audit.record(
         session,
-        actor=f"{platform}:{user_id}",
+        actor=audit.Personal(f"{platform}:{user_id}", account=f"{platform}:{user_id}"),
         action="link.refused",
-        subject=f"account:{platform}:{user_id}",
+        subject=audit.Personal(f"account:{platform}:{user_id}", account=f"{platform}:{user_id}"),
         details={"reason": reason},
         at=now,
     )

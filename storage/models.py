@@ -246,6 +246,27 @@ class AuditEntry(Base):
     details: Mapped[dict] = mapped_column(JSON)
     prev_hash: Mapped[str] = mapped_column(String(64), unique=True)
     hash: Mapped[str] = mapped_column(String(64), unique=True)
+    # Only for an entry written before personal data was kept apart (migration 0019): the hash
+    # of its content as kept now, with its personal data as tokens (see storage/audit.py).
+    sealed: Mapped[str | None] = mapped_column(String(64))
+
+
+class AuditPersonal(Base):
+    """A piece of personal data an audit entry names, kept outside the hashed payload.
+
+    The entry holds `token` — "personal:" and a salted digest of the value — where the value
+    would be, so erasing a person deletes these rows and leaves the chain whole: the token
+    still proves an entry unchanged, and without the salt it no longer leads to the person.
+    """
+
+    __tablename__ = "audit_personal"
+
+    token: Mapped[str] = mapped_column(String(48), primary_key=True)
+    value: Mapped[str] = mapped_column(Text)
+    salt: Mapped[str] = mapped_column(String(32))
+    # Whose it is, to find it on erasure: a person, or a chat account ("telegram:12345").
+    person_id: Mapped[int | None] = mapped_column(index=True)
+    account: Mapped[str | None] = mapped_column(String(300), index=True)
 
 
 class ProcessedEvent(Base):

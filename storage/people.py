@@ -37,7 +37,10 @@ async def add_person(
         actor=actor,
         action="person.added",
         subject=f"person:{person.id}",
-        details={"name": name, "organisation": organisation.name if organisation else None},
+        details={
+            "name": audit.Personal(name, person_id=person.id),
+            "organisation": organisation.name if organisation else None,
+        },
     )
     return person
 
@@ -62,7 +65,10 @@ async def add_account(session: AsyncSession, *, actor: str, person: Person, plat
         actor=actor,
         action="account.linked",
         subject=f"person:{person.id}",
-        details={"platform": platform, "user_id": user_id},
+        details={
+            "platform": platform,
+            "user_id": audit.Personal(user_id, person_id=person.id, account=f"{platform}:{user_id}"),
+        },
     )
     return account
 
@@ -134,6 +140,16 @@ async def find_person(session: AsyncSession, ref: str) -> Person:
     if found is None:
         raise Refused(f"No person {quote(ref)}.")
     return found
+
+
+async def name_of(session: AsyncSession, label: str) -> str:
+    """Who a record's label ("person:12 via telegram") names, for a reader: the person's name
+    as it is now (a pseudonym once erased); another label as it is."""
+    reference, _, _ = label.partition(" ")
+    number = reference.removeprefix("person:")
+    if reference == number or not number.isdigit():
+        return label
+    return await session.scalar(select(Person.name).where(Person.id == int(number))) or label
 
 
 async def list_people(session: AsyncSession) -> list[Person]:
@@ -273,7 +289,7 @@ async def stop_representing(session: AsyncSession, *, actor: str, person: Person
         actor=actor,
         action="representative.removed",
         subject=f"person:{person.id}",
-        details={"name": person.name, "organisation": organisation.name},
+        details={"name": audit.Personal(person.name, person_id=person.id), "organisation": organisation.name},
     )
     return organisation
 

@@ -1,4 +1,4 @@
-"""Everything wgbot holds about one person, for their request to see it (GDPR art. 15).
+"""Everything wgbot holds about one person: to show it them (GDPR art. 15) or erase it (art. 17).
 
 `export` gathers, as plain JSON, every row that names the person or one of their chat accounts:
 their accounts, name, roles, time zone, membership applications (with the eligibility answers
@@ -9,29 +9,44 @@ guided dialogs, and the audit entries that name them as actor or subject.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
+from typing import cast as cast_as
 
-from sqlalchemy import false, or_, select
+from sqlalchemy import JSON, String, Text, cast, delete, false, func, or_, select, update
+from sqlalchemy.engine import CursorResult
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from storage import audit
 from storage.models import (
     AgendaItem,
     Announcement,
     AuditEntry,
+    AuditPersonal,
     BallotCast,
+    Base,
+    Broadcast,
     ChatAccount,
+    Deliverable,
     Dialog,
     DraftComment,
     DraftVersion,
+    LinkCode,
+    LinkFailure,
+    Meeting,
     MeetingGuest,
     MembershipApplication,
     Minutes,
+    Notice,
+    OccurrenceChange,
     Person,
+    Presence,
     RoleAssignment,
     Rsvp,
     Vote,
     WorkingGroup,
+    table_of,
 )
 
 
@@ -142,3 +157,126 @@ async def export(session: AsyncSession, person: Person) -> dict[str, Any]:
             )
         ],
     }
+
+
+@dataclass(frozen=True)
+class Erasure:
+    """What `erase` did, by kind of record, and where the person's name is still written."""
+
+    pseudonym: str
+    done: dict[str, int]
+    still_named: list[str]
+
+    def describe(self, *, only_shown: bool = False) -> str:
+        """What was done; with `only_shown`, what would be done (the transaction rolled back)."""
+        head = "Would erase, by kind:" if only_shown else f"Erased: the person is now {self.pseudonym!r}."
+        lines = [head, *(f"  {kind}: {count}" for kind, count in self.done.items() if count)]
+        if self.still_named:
+            lines.append("Their name is still written in (check and correct these by hand):")
+            lines += [f"  {where}" for where in self.still_named]
+        else:
+            lines.append(f"Their name {'would be' if only_shown else 'is'} found nowhere in the database.")
+        return "\n".join(lines)
+
+
+# Records that name an actor by their label ("person:12 via telegram"); before labels were
+# references, they held the name and the account too.
+_LABELS = (
+    table_of(Vote).c.opened_by,
+    table_of(Meeting).c.created_by,
+    table_of(OccurrenceChange).c.changed_by,
+    table_of(Presence).c.recorded_by,
+    table_of(MeetingGuest).c.invited_by,
+    table_of(Deliverable).c.created_by,
+    table_of(DraftVersion).c.withdrawn_by,
+    table_of(MembershipApplication).c.decided_by,
+    table_of(Announcement).c.author,
+)
+# Free texts outside the audit chain that people wrote or wgbot sent: a name in them is replaced.
+_TEXTS = (
+    table_of(Notice).c.text,
+    table_of(Notice).c.html,
+    table_of(AgendaItem).c.text,
+    table_of(DraftComment).c.text,
+    table_of(Minutes).c.text,
+)
+
+
+async def erase(session: AsyncSession, person: Person) -> Erasure:
+    """Remove or pseudonymise everything wgbot holds about `person` (GDPR art. 17), in the
+    caller's transaction, keeping what their organisation did: their casts, RSVPs, drafts and
+    the audit entries stay, naming a pseudonym. The audit chain holds only tokens for their
+    name and accounts; the rows those stand for are deleted, and the chain still verifies."""
+    pid, name = person.id, person.name
+    pseudonym = f"erased person #{pid}"
+    accounts = [
+        (platform, user)
+        for platform, user in await session.execute(
+            select(ChatAccount.platform, ChatAccount.platform_user_id).where(ChatAccount.person_id == pid)
+        )
+    ]
+    refs = [f"{platform}:{user}" for platform, user in accounts]
+
+    def of_accounts(platform: Any, user: Any) -> Any:
+        return or_(false(), *((platform == p) & (user == u) for p, u in accounts))
+
+    done: dict[str, int] = {}
+
+    async def count(kind: str, statement: Any) -> None:
+        changed = cast_as(CursorResult[Any], await session.execute(statement))
+        done[kind] = done.get(kind, 0) + changed.rowcount
+
+    await count(
+        "personal data the audit log named",
+        delete(AuditPersonal).where(or_(AuditPersonal.person_id == pid, AuditPersonal.account.in_(refs))),
+    )
+    await count("guided dialogs", delete(Dialog).where(of_accounts(Dialog.platform, Dialog.user_id)))
+    await count("wrong link codes", delete(LinkFailure).where(of_accounts(LinkFailure.platform, LinkFailure.user_id)))
+    await count("link codes", delete(LinkCode).where(LinkCode.person_id == pid))
+    await count(
+        "private messages",
+        delete(Notice).where(Notice.direct.is_(True), of_accounts(Notice.platform, Notice.target)),
+    )
+    await count(
+        "membership applications",
+        update(MembershipApplication)
+        .where(of_accounts(MembershipApplication.applicant_platform, MembershipApplication.applicant_user_id))
+        .values(contact_name=pseudonym, applicant_user_id=pseudonym),
+    )
+    await count("roles", delete(RoleAssignment).where(RoleAssignment.person_id == pid))
+    await count("broadcast limits", delete(Broadcast).where(Broadcast.person_id == pid))
+    await count("chat accounts", delete(ChatAccount).where(ChatAccount.person_id == pid))
+    for model in (DraftVersion, DraftComment):
+        await count("authorships", update(model).where(model.person_id == pid).values(author=pseudonym))
+    for column in _LABELS:
+        await count(
+            "records of their acts",
+            update(column.table).where(column.like(f"person:{pid} %")).values({column.name: f"person:{pid}"}),
+        )
+    for column in _TEXTS:
+        await count(
+            "texts naming them",
+            update(column.table)
+            .where(column.contains(name))
+            .values({column.name: func.replace(column, name, pseudonym)}),
+        )
+    await session.execute(
+        update(Person).where(Person.id == pid).values(name=pseudonym, timezone=None, organisation_id=None)
+    )
+    await audit.record(session, actor="wgbot person erase", action="person.erased", subject=f"person:{pid}")
+    return Erasure(pseudonym, done, await where_named(session, name))
+
+
+async def where_named(session: AsyncSession, name: str) -> list[str]:
+    """Every table and column whose text still holds `name` (any case), with how many rows."""
+    found = []
+    for table in Base.metadata.sorted_tables:
+        for column in table.columns:
+            if not isinstance(column.type, String | Text | JSON):
+                continue
+            held = await session.scalar(
+                select(func.count()).select_from(table).where(func.lower(cast(column, Text)).contains(name.lower()))
+            )
+            if held:
+                found.append(f"{table.name}.{column.name}: {held} row{'s' if held != 1 else ''}")
+    return found

@@ -395,3 +395,27 @@ def test_a_person_s_data_is_exported_whole_and_the_export_is_audited(home):
     assert log.returncode == 0, log.stdout
     assert json.loads(wgbot("person", "export", "#1").stdout)["person"]["name"] == "Jana Novak"
     assert wgbot("person", "export", "#99").stderr.startswith("wgbot: ")
+
+
+def test_an_erased_person_s_name_is_gone_from_the_database_file_and_the_log_still_verifies(home):
+    wgbot("org", "add", "ACME GmbH", "--country", "DE", "--kind", "industry", "--group", "pfas")
+    wgbot(
+        "person", "add", "Jana Novak", "--org", "ACME GmbH", "--role", "chair:pfas",
+        "--account", "console:jana", "--account", "telegram:987654321",
+    )  # fmt: skip
+    wgbot("console", "--as", "jana", "--room", "pfas", stdin='/vote open "Adopt the roadmap?"\n/vote 1 yes\n')
+
+    asked = wgbot("person", "erase", "console:jana")
+    assert asked.returncode == 1 and "Run again with --yes" in asked.stdout and "chat accounts: 2" in asked.stdout
+    assert wgbot("person", "list").stdout.count("Jana Novak") == 1  # nothing was changed
+
+    done = wgbot("person", "erase", "console:jana", "--yes")
+    assert done.returncode == 0, done.stderr
+    assert "Their name is found nowhere in the database." in done.stdout
+    assert wgbot("audit", "verify").returncode == 0
+    files = [path for path in home.iterdir() if path.name.startswith("wgbot.sqlite3")]
+    for gone in (b"Jana Novak", b"987654321"):
+        assert files and not any(gone in path.read_bytes() for path in files), (
+            gone
+        )  # nor in deleted space or the write-ahead log
+    assert "erased person #1" in wgbot("person", "list").stdout

@@ -347,6 +347,7 @@ async def test_applying_under_a_suspended_organisation_never_reinstates_it(say, 
 
     confirmed = await say(dm("/member confirm 1", "sam", platform="console"))
     assert confirmed.startswith("Mallory Mask now represents ACME GmbH, whose standing stays suspended")
+    assert "by Sam" in (await say(dm("/applications 1", "clara", platform="console"))).splitlines()[-1]
     whoami = await say(dm("/whoami", "666"))
     assert "ACME GmbH" in whoami and "Voting rights: none" in whoami
     async with db.transaction() as session:

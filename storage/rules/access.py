@@ -66,9 +66,10 @@ class Actor:
 
     @property
     def label(self) -> str:
-        """How the audit log names this actor: stable ids first, names for the reader."""
+        """How records name this actor: by reference, never by name or account, so that erasing
+        a person's data leaves what they did (the audit chain hashes this) whole."""
         who = f"person:{self.person_id}" if self.is_known else "stranger"
-        return f"{who} {self.display_name} via {self.platform}:{self.platform_user_id}"
+        return f"{who} via {self.platform}"
 
 
 def may(access: Access, actor: Actor, group_id: int | None) -> bool:
