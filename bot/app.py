@@ -14,7 +14,7 @@ from bot.areas import Area, Services, registry_of
 from bot.changes import Change
 from bot.commands import Registry
 from bot.config import Settings
-from bot.http import HealthServer, connected_gauge_reset
+from bot.http import HttpServer, connected_gauge_reset
 from bot.leadership import Leadership
 from bot.live import LiveMessages
 from bot.postman import Postman
@@ -49,6 +49,8 @@ class App:
         self.postman = Postman(db, self.transports)
         self.live = LiveMessages(db, self.transports, [topic for area in areas for topic in area.live])
         services = Services(db, settings, changed=self.live.touch)
+        self.services = services
+        self.pages = [page for area in areas for page in area.pages]
         self.scheduler = Scheduler(
             [plan(services) for area in areas for plan in area.planners],
             after_change=self.postman.wake,
@@ -85,11 +87,13 @@ class App:
         health = None
         if self.settings.http.listen:
             connected_gauge_reset(self.transports)
-            health = HealthServer(
-                self.settings.http.listen,
+            health = HttpServer(
+                self.settings.http,
                 self.db,
                 expected=self._connected_here,
                 ready=lambda: self.started.is_set() and not self._stopping.is_set(),
+                pages=self.pages,
+                services=self.services,
             )
             await health.start()  # answering (not ready) while the platforms connect
         try:

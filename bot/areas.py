@@ -1,13 +1,14 @@
 """What each area of the alliance's work contributes to the running bot, as typed objects.
 
 An area (votes, meetings, deliverables, …) lives in one slice of `handlers/`: its commands, its
-guided dialogs, its scheduled jobs and how its live messages are drawn. It hands them over as
+guided dialogs, its scheduled jobs, how its live messages are drawn and its read-only web pages.
+It hands them over as
 one `Area`; the composition root gives the list to the bot, which knows no area by name.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from bot.changes import Change
@@ -28,6 +29,34 @@ class Services:
 
 
 @dataclass(frozen=True)
+class PageRequest:
+    """What a web page is asked: the parts of its path, the query, and how to link to another
+    page of the site (keeping the site's token, when the pages need one)."""
+
+    params: Mapping[str, str]
+    query: Mapping[str, str]
+    link: Callable[..., str]  # link("/decisions", group="pfas")
+
+
+@dataclass(frozen=True)
+class PageAnswer:
+    body: str | bytes
+    content_type: str = "text/html; charset=utf-8"
+    status: int = 200
+
+
+@dataclass(frozen=True)
+class Page:
+    """A read-only page on the HTTP server (`[http] pages`). `site` pages follow the pages' rule
+    (public, or the site token); the others guard themselves (a calendar feed, by its group's
+    secret)."""
+
+    path: str  # an aiohttp route, e.g. "/calendar/{group}.ics"
+    answer: Callable[[PageRequest, Services], Awaitable[PageAnswer]]
+    site: bool = True
+
+
+@dataclass(frozen=True)
 class Area:
     name: str
     commands: Sequence[Command] = ()
@@ -36,6 +65,7 @@ class Area:
     live: Sequence[LiveTopic] = ()
     title: str = ""  # how /help heads its commands (default: its name, capitalised)
     topics: Mapping[str, str] = field(default_factory=dict)  # what a family of commands is for
+    pages: Sequence[Page] = ()
 
     @property
     def section(self) -> Section:

@@ -236,9 +236,16 @@ class LoggingSettings(Section):
 
 
 class HttpSettings(Section):
-    """Health, readiness and Prometheus metrics over HTTP: off unless `listen` is set."""
+    """Health, readiness and Prometheus metrics over HTTP: off unless `listen` is set. The
+    read-only web view (the register, each group's meetings, calendar feeds) is off unless
+    `pages` says who may read it."""
 
     listen: str = ""  # e.g. "127.0.0.1:9464"
+    # "public": anyone who reaches the server; "token": only links carrying ?token=<pages_token>.
+    # The calendar feeds need their group's own secret either way.
+    pages: Literal["off", "public", "token"] = "off"
+    pages_token: str = ""  # WGBOT_HTTP__PAGES_TOKEN
+    base_url: str = ""  # how people reach this server, e.g. https://wgbot.example.org (for feed links)
 
     @field_validator("listen")
     @classmethod
@@ -247,6 +254,21 @@ class HttpSettings(Section):
         if value and not (host and port.isdigit() and 0 < int(port) < 65536):
             raise ValueError("host:port, e.g. 127.0.0.1:9464")
         return value
+
+    @field_validator("base_url")
+    @classmethod
+    def web_address(cls, value: str) -> str:
+        if value and not value.startswith(("https://", "http://")):
+            raise ValueError("the address people reach the server at, e.g. https://wgbot.example.org")
+        return value.rstrip("/")
+
+    @model_validator(mode="after")
+    def pages_reachable(self) -> HttpSettings:
+        if self.pages != "off" and not self.listen:
+            raise ValueError("pages need listen (host:port) to be served")
+        if self.pages == "token" and len(self.pages_token) < 16:
+            raise ValueError('pages = "token" needs a pages_token of 16 characters or more (WGBOT_HTTP__PAGES_TOKEN)')
+        return self
 
 
 class Settings(Section):

@@ -1,36 +1,67 @@
 """Seen from outside: `/healthz`, `/readyz` and `/metrics` over HTTP, for a container runtime,
-a load balancer or Prometheus (`[http] listen`, off by default).
+a load balancer or Prometheus (`[http] listen`, off by default), and the areas' read-only pages
+(`[http] pages`, off by default).
 
 /healthz is OK when the database answers and every configured chat platform is connected (a
 restart would help otherwise); /readyz is OK once the bot has started and until it stops (send
 it work, or not); /metrics is Prometheus's text format (bot/metrics.py).
+
+A page is served as its area answers it, with headers that keep it inert: no script may run, no
+other site may frame it, and no address (which may carry a secret) is sent on as a referrer.
 """
 
 from __future__ import annotations
 
 import asyncio
+import hmac
 import logging
-from collections.abc import Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable, Sequence
+from html import escape
+from urllib.parse import urlencode
 
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy import text
 
+from bot.areas import Page, PageAnswer, PageRequest, Services
+from bot.config import HttpSettings
 from bot.metrics import CONNECTED, OUTBOX, REGISTRY
 from storage import notices
 from storage.db import Database
+from storage.errors import Refused
 
 log = logging.getLogger(__name__)
 DATABASE_TIMEOUT = 2.0  # seconds a health check waits for the database
 
 
-class HealthServer:
-    def __init__(self, listen: str, db: Database, expected: Callable[[], list[str]], ready: Callable[[], bool]) -> None:
-        self.host, _, port = listen.rpartition(":")
+# Served with every page: nothing runs, nothing frames it, no address leaves as a referrer.
+PAGE_HEADERS = {
+    "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; img-src 'self'; form-action 'self'",
+    "X-Content-Type-Options": "nosniff",
+    "X-Frame-Options": "DENY",
+    "Referrer-Policy": "no-referrer",
+    "Cache-Control": "no-store",
+}
+
+
+class HttpServer:
+    def __init__(
+        self,
+        settings: HttpSettings,
+        db: Database,
+        expected: Callable[[], list[str]],
+        ready: Callable[[], bool],
+        pages: Sequence[Page] = (),
+        services: Services | None = None,
+    ) -> None:
+        self.settings = settings
+        self.host, _, port = settings.listen.rpartition(":")
         self.port = int(port)
         self.db = db
         self.expected = expected  # the platforms this process must be connected to, now
         self.ready = ready
+        self.pages = pages if settings.pages != "off" and services is not None else ()
+        self.services = services
         self._runner: web.AppRunner | None = None
 
     async def start(self) -> None:
@@ -38,10 +69,36 @@ class HealthServer:
         app.router.add_get("/healthz", self._health)
         app.router.add_get("/readyz", self._readiness)
         app.router.add_get("/metrics", self._metrics)
+        for page in self.pages:
+            app.router.add_get(page.path, self._serving(page))
         self._runner = web.AppRunner(app, access_log=None)
         await self._runner.setup()
         await web.TCPSite(self._runner, self.host, self.port).start()
-        log.info("http: /healthz, /readyz and /metrics on %s:%s", self.host, self.port)
+        served = f" and {len(self.pages)} pages ({self.settings.pages})" if self.pages else ""
+        log.info("http: /healthz, /readyz, /metrics%s on %s:%s", served, self.host, self.port)
+
+    def _serving(self, page: Page) -> Callable[[web.Request], Awaitable[web.Response]]:
+        async def serve(request: web.Request) -> web.Response:
+            assert self.services is not None
+            token = request.query.get("token", "")
+            if page.site and self.settings.pages == "token" and not _same(token, self.settings.pages_token):
+                return _page(PageAnswer(_problem("This page needs the link with its token."), status=403))
+
+            def link(path: str, **query: str) -> str:
+                if self.settings.pages == "token":
+                    query = {**query, "token": token}
+                return f"{path}?{urlencode(query)}" if query else path
+
+            asked = PageRequest(dict(request.match_info), dict(request.query), link)
+            try:
+                return _page(await page.answer(asked, self.services))
+            except Refused as refusal:
+                return _page(PageAnswer(_problem(str(refusal)), status=404))
+            except Exception:
+                log.exception("http: the page %s failed", request.path)
+                return _page(PageAnswer(_problem("Something went wrong; the operator can see what."), status=500))
+
+        return serve
 
     async def stop(self) -> None:
         if self._runner is not None:
@@ -77,6 +134,23 @@ class HealthServer:
         except Exception as error:  # the rest of the figures still help while the database is away
             log.warning("http: could not count the outbox for /metrics: %r", error)
         return web.Response(body=generate_latest(REGISTRY), headers={"Content-Type": CONTENT_TYPE_LATEST})
+
+
+def _same(given: str, expected: str) -> bool:
+    return bool(expected) and hmac.compare_digest(given.encode(), expected.encode())
+
+
+def _page(answer: PageAnswer) -> web.Response:
+    body = answer.body.encode() if isinstance(answer.body, str) else answer.body
+    return web.Response(body=body, status=answer.status, headers={"Content-Type": answer.content_type, **PAGE_HEADERS})
+
+
+def _problem(text: str) -> str:
+    return (
+        '<!doctype html><html lang="en"><meta charset="utf-8">'
+        '<meta name="viewport" content="width=device-width, initial-scale=1">'
+        f"<title>wgbot</title><p>{escape(text)}</p></html>"
+    )
 
 
 def connected_gauge_reset(platforms: Iterable[str]) -> None:

@@ -59,6 +59,7 @@ def secrets_of(settings: Settings) -> list[str]:
         found += [settings.telegram.token, settings.telegram.secret_token]
     if settings.matrix is not None:
         found += [settings.matrix.access_token, settings.matrix.password, settings.matrix.store_key]
+    found.append(settings.http.pages_token)
     return found
 
 

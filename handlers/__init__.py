@@ -1,5 +1,5 @@
 """The alliance's work, one slice per area: each module or package gives its `AREA` (commands,
-guided dialogs, scheduled jobs, live messages) and the composition root hands the list to the
+guided dialogs, scheduled jobs, live messages, web pages) and the composition root hands the list to the
 bot. The order is the order /help lists the commands in."""
 
 from bot.areas import Area, registry_of
@@ -17,6 +17,7 @@ from handlers import (
     membership,
     rooms,
     votes,
+    web,
 )
 
 AREAS: list[Area] = [
@@ -32,6 +33,7 @@ AREAS: list[Area] = [
     announcements.AREA,
     exports.AREA,
     audit.AREA,
+    web.AREA,
 ]
 
 

@@ -200,16 +200,12 @@ async def upcoming_in(
         found = sorted(found, key=lambda pair: pair[1].start)[:limit]
 
 
-async def of_group(session: AsyncSession, group: WorkingGroup) -> list[Meeting]:
-    """The group's meetings, cancelled series left out."""
-    return list(
-        await session.scalars(
-            select(Meeting)
-            .options(selectinload(Meeting.group))
-            .where(Meeting.group_id == group.id, Meeting.status == MeetingStatus.ACTIVE)
-            .order_by(Meeting.id)
-        )
-    )
+async def of_group(session: AsyncSession, group: WorkingGroup, *, cancelled: bool = False) -> list[Meeting]:
+    """The group's meetings; cancelled ones too if asked (a calendar feed shows them cancelled)."""
+    query = select(Meeting).options(selectinload(Meeting.group)).where(Meeting.group_id == group.id)
+    if not cancelled:
+        query = query.where(Meeting.status == MeetingStatus.ACTIVE)
+    return list(await session.scalars(query.order_by(Meeting.id)))
 
 
 async def cancel(

@@ -251,6 +251,19 @@ class AuditEntry(Base):
     sealed: Mapped[str | None] = mapped_column(String(64))
 
 
+class CalendarFeed(Base):
+    """The secret in a working group's calendar subscription link (`/meeting feed`). One per
+    group, shared by its representatives; renewing it replaces it, and the old link stops working.
+    It is kept as it is, to be given again: it reads no more than the group's room already shows."""
+
+    __tablename__ = "calendar_feeds"
+
+    group_id: Mapped[int] = mapped_column(ForeignKey("working_groups.id", ondelete="CASCADE"), primary_key=True)
+    token: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    created_by: Mapped[str] = mapped_column(String(255))
+
+
 class AuditPersonal(Base):
     """A piece of personal data an audit entry names, kept outside the hashed payload.
 

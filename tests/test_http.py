@@ -41,13 +41,16 @@ async def test_health_readiness_and_metrics_say_how_the_bot_is_doing(db):
     await person(db, "Jana Novak", organisation=acme, accounts=("telegram:1001",))
     jana = emulator.person(1001, "Jana", "jana")
     port = free_port()
-    settings = Settings.model_validate({"telegram": emulator.bot_settings(), "http": {"listen": f"127.0.0.1:{port}"}})
+    http_settings = {"listen": f"127.0.0.1:{port}", "pages": "public"}
+    settings = Settings.model_validate({"telegram": emulator.bot_settings(), "http": http_settings})
     app = App(settings, db, chat_transports(settings, db, registry_of(AREAS)), AREAS)
     running = asyncio.create_task(app.run())
     base = f"http://127.0.0.1:{port}"
     try:
         async with aiohttp.ClientSession() as http:
             await asyncio.wait_for(app.started.wait(), 10)
+            async with http.get(f"{base}/groups/pfas") as page:  # the areas' pages, as the bot serves them
+                assert page.status == 200 and "<h1>PFAS" in await page.text()
             async with http.get(f"{base}/readyz") as ready:
                 assert ready.status == 200
             async with http.get(f"{base}/healthz") as health:

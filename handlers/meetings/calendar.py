@@ -3,6 +3,7 @@
 A series is one event with its RRULE on the wall-clock start in its zone (with the zone's
 VTIMEZONE, so calendars keep 10:00 across daylight saving), EXDATE for each cancelled
 occurrence, and one extra event per moved occurrence (RECURRENCE-ID: the time the rule gave it).
+A cancelled meeting stays, marked cancelled, so a subscribed calendar takes it off.
 """
 
 from __future__ import annotations
@@ -13,17 +14,22 @@ from zoneinfo import ZoneInfo
 from icalendar import Calendar, Event, vRecur
 
 from storage.meetings import series_of
-from storage.models import Meeting, OccurrenceChange
+from storage.models import Meeting, MeetingStatus, OccurrenceChange
 from storage.rules.recurrence import occurrences
 
 PRODUCT = "-//wgbot//meetings//EN"
 
 
-def ics(meetings: list[Meeting], changes: dict[int, dict[int, OccurrenceChange]]) -> bytes:
+def ics(meetings: list[Meeting], changes: dict[int, dict[int, OccurrenceChange]], name: str = "") -> bytes:
+    """The meetings as one calendar; `name` titles a subscribed feed in people's calendars."""
     calendar = Calendar()
     calendar.add("prodid", PRODUCT)
     calendar.add("version", "2.0")
     calendar.add("calscale", "GREGORIAN")
+    if name:
+        calendar.add("x-wr-calname", name)
+        calendar.add("refresh-interval", timedelta(hours=1), parameters={"VALUE": "DURATION"})
+        calendar.add("x-published-ttl", timedelta(hours=1))
     for meeting in meetings:
         for event in _events(meeting, changes.get(meeting.id, {})):
             calendar.add_component(event)
@@ -56,6 +62,8 @@ def _event(meeting: Meeting, start: datetime) -> Event:
     event.add("dtstart", start)
     event.add("dtend", start + timedelta(minutes=meeting.duration_minutes))
     event.add("dtstamp", meeting.created_at)
+    if meeting.status == MeetingStatus.CANCELLED:
+        event.add("status", "CANCELLED")
     if meeting.link:
         event.add("url", meeting.link)
         event.add("location", meeting.link)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import enum
 from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
@@ -15,10 +16,10 @@ from handlers.meetings import calendar
 from handlers.meetings.refs import meeting_ref
 from handlers.meetings.reminders import REMINDERS
 from handlers.meetings.wording import describe_occurrence, rsvp_buttons, tell_everyone, where
-from storage import meetings, notices
+from storage import calendar_feeds, meetings, notices
 from storage.errors import Refused
 from storage.models import Meeting, MeetingStatus
-from storage.rules.access import Access
+from storage.rules.access import REFUSALS, Access, may
 from storage.rules.recurrence import describe, upcoming
 
 # The start and the end are read in the meeting's zone, which tz= may give: as written here,
@@ -199,6 +200,41 @@ async def meeting_ics(ctx: Context, call: Call) -> Reply:
     )
 
 
+class FeedAct(enum.StrEnum):
+    RENEW = "renew"
+
+
+RENEW = Param("renew", arguments.one_of(FeedAct), required=False)
+
+
+async def meeting_feed(ctx: Context, call: Call) -> Reply:
+    """The group's calendar subscription link, privately; `renew` makes a new one (the chair)."""
+    group = await ctx.require_group()
+    base = ctx.settings.http.base_url
+    if not base or ctx.settings.http.pages == "off":
+        raise Refused(
+            "The calendar feed is not served here: the operator sets [http] listen, pages and base_url "
+            "first. /meeting ics sends the group's meetings as a file meanwhile."
+        )
+    if call.get(RENEW) is not None:
+        if not may(Access.CHAIR, ctx.actor, group.id):
+            raise Refused(REFUSALS[Access.CHAIR])
+        await calendar_feeds.renew(ctx.session, group, ctx.actor.label)
+        return Reply(
+            f"{group.name}'s calendar link is renewed: the old one no longer works. "
+            "Representatives ask /meeting feed for the new one."
+        )
+    token = await calendar_feeds.token_for(ctx.session, group, ctx.actor.label)
+    url = f"{base}/calendar/{group.slug}.ics?token={token}"
+    return await ctx.privately(
+        f"{group.name}'s meetings as a calendar to subscribe to (Outlook: Add calendar › From internet; "
+        f"Thunderbird: New calendar › On the network; Google: Other calendars › From URL):\n{url}\n"
+        "It follows moves and cancellations. Keep it to the alliance: anyone with the link sees the "
+        "group's meetings; the chair can renew it with /meeting feed renew.",
+        "the calendar link",
+    )
+
+
 async def guest_invite(ctx: Context, call: Call) -> Reply:
     """Invite a person of a non-member organisation to a meeting: they get its reminders."""
     meeting = await meetings.find(ctx.session, call[INVITED_TO].meeting)
@@ -269,6 +305,15 @@ COMMANDS = [
         Access.MEMBER,
         params=(SOME_MEETING,),
         anywhere=True,
+    ),
+    Command(
+        "meeting feed",
+        "a link that puts the group's meetings in your own calendar",
+        meeting_feed,
+        Access.MEMBER,
+        params=(RENEW,),
+        details="Sent to you privately; it follows moves and cancellations. "
+        "/meeting feed renew (the chair, the secretariat) replaces it: the old link stops working.",
     ),
     Command(
         "guest invite",
