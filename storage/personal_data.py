@@ -257,7 +257,7 @@ async def erase(session: AsyncSession, person: Person) -> Erasure:
         await count(
             "texts naming them",
             update(column.table)
-            .where(column.contains(name))
+            .where(column.contains(name, autoescape=True))
             .values({column.name: func.replace(column, name, pseudonym)}),
         )
     await session.execute(
@@ -275,7 +275,9 @@ async def where_named(session: AsyncSession, name: str) -> list[str]:
             if not isinstance(column.type, String | Text | JSON):
                 continue
             held = await session.scalar(
-                select(func.count()).select_from(table).where(func.lower(cast(column, Text)).contains(name.lower()))
+                select(func.count())
+                .select_from(table)
+                .where(func.lower(cast(column, Text)).contains(name.lower(), autoescape=True))
             )
             if held:
                 found.append(f"{table.name}.{column.name}: {held} row{'s' if held != 1 else ''}")

@@ -2,7 +2,8 @@
 meetings, the audit log's state, and each group's calendar feed.
 
 Pages are rendered on the server from the templates beside this module, every value escaped,
-readable on a phone and with no script. The register, the groups and the audit state follow the
+readable on a phone and with no script. A meeting's video link is not on them: it is for the
+group's rooms and its calendar feed, not for whoever reaches a page. The register, the groups and the audit state follow the
 pages' rule (public, or the site's token); a calendar feed needs its group's own secret, which
 `/meeting feed` gives representatives in a private chat.
 """
@@ -60,7 +61,6 @@ class _Shown:
     when: str
     duration: int
     moved: bool
-    link: str | None
 
 
 async def group_page(asked: PageRequest, services: Services) -> PageAnswer:
@@ -75,7 +75,6 @@ async def group_page(asked: PageRequest, services: Services) -> PageAnswer:
             shown(occurrence.start, zone),
             meeting.duration_minutes,
             occurrence.moved,
-            meeting.link if (meeting.link or "").startswith(("https://", "http://")) else None,
         )
         for meeting, occurrence in upcoming
     ]
