@@ -47,7 +47,9 @@ class App:
         self.db = db
         self.transports = {t.platform: t for t in transports}
         self.postman = Postman(db, self.transports)
-        self.live = LiveMessages(db, self.transports, [topic for area in areas for topic in area.live])
+        self.live = LiveMessages(
+            db, self.transports, [topic for area in areas for topic in area.live], language=settings.alliance.language
+        )
         services = Services(db, settings, changed=self.live.touch)
         self.services = services
         self.pages = [page for area in areas for page in area.pages]

@@ -12,6 +12,7 @@ from enum import Enum
 from typing import TYPE_CHECKING, TypeVar
 
 from bot.commands import Converter, Unreadable
+from bot.i18n import LANGUAGES, supported
 from bot.timeparse import parse_when, zone_named
 
 if TYPE_CHECKING:
@@ -62,8 +63,17 @@ async def minutes(raw: str, ctx: Context) -> int:
 
 
 async def moment(raw: str, ctx: Context) -> datetime:
-    """A time in the reader's zone: ISO, with a zone, or a phrase such as "tomorrow 10:00"."""
-    return parse_when(raw, ctx.zone, ctx.now)
+    """A time in the reader's zone: ISO, with a zone, or a phrase such as "tomorrow 10:00" (or
+    "morgen 10 Uhr", "demain 10h" in the reader's language)."""
+    return parse_when(raw, ctx.zone, ctx.now, ctx.reader.code)
+
+
+async def language(raw: str, ctx: Context) -> str:
+    """One of the languages wgbot speaks, by its code ("de", "pl", "fr-BE")."""
+    found = supported(raw.strip())
+    if found is None:
+        raise Unreadable("one of " + ", ".join(f"{code} ({name})" for code, name in LANGUAGES.items()))
+    return found
 
 
 async def zone(raw: str, ctx: Context) -> str:

@@ -40,6 +40,19 @@ class Section(BaseModel):
 class AllianceSettings(Section):
     name: str = "European Alliance on Processors and Semiconductor Technologies"
     timezone: str = "Europe/Brussels"
+    # What wgbot speaks to a person who chose none and whose platform says none, and in the rooms
+    # of a group that chose none (/lang, /wg language): en, de, fr, it, es, pl or nl.
+    language: str = "en"
+
+    @field_validator("language")
+    @classmethod
+    def shipped_language(cls, value: str) -> str:
+        from bot.i18n import LANGUAGES, supported
+
+        found = supported(value)
+        if found is None:
+            raise ValueError(f"one of {', '.join(LANGUAGES)}")
+        return found
 
     @field_validator("timezone")
     @classmethod

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -10,10 +11,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.changes import Change
 from bot.commands import Registry
 from bot.config import Settings
+from bot.i18n import Language, language, worded_in
 from bot.transports.base import Incoming, Reply
 from storage import notices
 from storage.errors import Refused
 from storage.models import WorkingGroup
+from storage.notices import Worded
 from storage.rooms import Room
 from storage.rules.access import Actor
 
@@ -45,6 +48,25 @@ class Context:
     def zone(self) -> str:
         """The reader's time zone: their own when known, else the alliance's."""
         return self.actor.timezone or self.settings.alliance.timezone
+
+    @property
+    def reader(self) -> Language:
+        """The sender's language: their choice (/lang), else their platform's, else the alliance's."""
+        return language(self.actor.language or self.incoming.language, self.settings.alliance.language)
+
+    @property
+    def room_language(self) -> Language:
+        """The room's: its group's choice (/wg language), else the alliance's."""
+        return language(self.binding.language if self.binding else None, self.settings.alliance.language)
+
+    @property
+    def lang(self) -> Language:
+        """What the answer is written in: the reader's in a private chat, the room's in a room."""
+        return self.reader if self.incoming.is_direct else self.room_language
+
+    def worded(self, text: Callable[[Language], str]) -> Worded:
+        """`text` for notices to rooms, each in its group's language (the alliance's by default)."""
+        return worded_in(text, self.settings.alliance.language)
 
     async def group(self) -> WorkingGroup | None:
         """The working group this room serves, loaded when a command needs more than its id."""

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.changes import Change, Changes
+from bot.i18n import SOURCE, Language, language
 from bot.tasks import end
 from bot.transports.base import Button, MessageRef, Reply, RoomRef, Transport
 from storage import notices
@@ -29,9 +30,10 @@ EVERY = 5.0  # seconds between two refreshes of one topic's messages
 
 @dataclass(frozen=True)
 class Standing:
-    """What a live message shows now, below the text it was posted with."""
+    """What a live message shows now, below the text it was posted with, in the language that
+    text was written in."""
 
-    addition: str
+    addition: Callable[[Language], str]
     buttons: bool  # keep its buttons (False once there is nothing left to press)
 
 
@@ -47,9 +49,15 @@ class LiveTopic:
 
 class LiveMessages:
     def __init__(
-        self, db: Database, transports: Mapping[str, Transport], topics: Iterable[LiveTopic], every: float = EVERY
+        self,
+        db: Database,
+        transports: Mapping[str, Transport],
+        topics: Iterable[LiveTopic],
+        every: float = EVERY,
+        language: str = SOURCE,
     ) -> None:
         self.db = db
+        self.language = language  # the alliance's: for a message posted before notices said theirs
         self.transports = transports
         self.topics = {topic.changes: topic for topic in topics}
         self.every = every
@@ -98,7 +106,11 @@ class LiveMessages:
             try:
                 await transport.edit(
                     MessageRef(RoomRef(message.platform, message.target), message.message_id),
-                    Reply(message.text + standing.addition, buttons=buttons, private_buttons=message.private_buttons),
+                    Reply(
+                        message.text + standing.addition(language(message.language, self.language)),
+                        buttons=buttons,
+                        private_buttons=message.private_buttons,
+                    ),
                 )
             except Exception as failure:
                 log.info(

@@ -11,11 +11,15 @@ from storage.rules.text import quote
 
 _DURATION = re.compile(r"^(\d+)\s*(m|min|mins|minutes?|h|hours?|d|days?|w|weeks?)$")
 _UNITS = {"m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
+# "10 Uhr", "10h", "10h30" in a phrase: a clock time, which dateparser would read as now (or as
+# ten hours from now).
+_CLOCK = re.compile(r"(?<![:\d])(\d{1,2})\s*(?:uhr|h)(?:\s*(\d{2}))?\b", re.IGNORECASE)
 EXAMPLES = "2026-12-03 14:00, 2026-12-03 14:00 Europe/Rome, tomorrow 10:00, next tuesday 14:30 or 3d"
 
 
-def parse_when(text: str, zone: str, now: datetime) -> datetime:
-    """An aware future moment; a time without a zone is read in `zone` (the reader's)."""
+def parse_when(text: str, zone: str, now: datetime, language: str = "en") -> datetime:
+    """An aware future moment; a time without a zone is read in `zone` (the reader's), and
+    words in the reader's `language` or in English."""
     text = " ".join(text.split())
     duration = _DURATION.match(text.lower())
     if duration:
@@ -23,11 +27,13 @@ def parse_when(text: str, zone: str, now: datetime) -> datetime:
     words = text.split(" ")
     if len(words) > 1 and "/" in words[-1]:  # an IANA zone written after the time
         zone, text = zone_named(words[-1]), " ".join(words[:-1])
+    phrase = _CLOCK.sub(lambda found: f"{int(found.group(1)):02d}:{found.group(2) or '00'}", text)
     import dateparser  # slow to import, so only when a time is read
 
     local_now = now.astimezone(ZoneInfo(zone)).replace(tzinfo=None)
     moment = dateparser.parse(
-        text,
+        phrase,
+        languages=list(dict.fromkeys((language, "en"))),
         settings={
             "PREFER_DATES_FROM": "future",
             "TIMEZONE": zone,

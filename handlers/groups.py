@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from bot import arguments
 from bot.areas import Area
 from bot.commands import Call, Command, Param, at_most
 from bot.context import Context
+from bot.i18n import LANGUAGES, Language
 from bot.transports.base import Reply
 from handlers import arguments as records
 from handlers.limits import count_broadcast
@@ -19,6 +21,7 @@ from storage.rules.voting import Majority
 GROUP = Param("group", records.group, rest=True)
 NAME = Param("name", at_most(100))
 MANDATE = Param("mandate", at_most(1000), rest=True)
+LANGUAGE = Param("code", arguments.language)
 
 
 async def wg_list(ctx: Context, call: Call) -> Reply:
@@ -76,11 +79,30 @@ async def wg_propose(ctx: Context, call: Call) -> Reply:
         now=ctx.now,
     )
     ctx.changed.add(DEADLINES.of(vote.id))
+    actor = ctx.actor
     await announce_opening(
-        ctx, vote, proposed_by=f"Proposed by {ctx.actor.display_name} ({ctx.actor.organisation_name}).\n"
+        ctx,
+        vote,
+        proposed_by=lambda lang: lang._(
+            "Proposed by {name} ({organisation}).", name=actor.display_name, organisation=actor.organisation_name
+        ),
     )
     return Reply(
         f"Your proposal is vote #{vote.id}; if it passes, {name} is created and the secretariat binds its rooms."
+    )
+
+
+async def wg_language(ctx: Context, call: Call) -> Reply:
+    """Choose the language the group's rooms get wgbot's messages in."""
+    group = await ctx.require_group()
+    chosen = call[LANGUAGE]
+    await groups.set_language(ctx.session, group, chosen, actor=ctx.actor.label)
+    return Reply(
+        Language(chosen)._(
+            "{group}'s rooms now get my messages in {language}; private messages stay in each reader's (/lang).",
+            group=group.name,
+            language=LANGUAGES[chosen],
+        )
     )
 
 
@@ -100,6 +122,14 @@ COMMANDS = [
         Access.MEMBER,
         params=(NAME, MANDATE),
         anywhere=True,
+    ),
+    Command(
+        "wg language",
+        "choose the language of the group's rooms",
+        wg_language,
+        Access.CHAIR,
+        params=(LANGUAGE,),
+        details="e.g. /wg language de, in the group's room: votes, reminders and replies there are then in German.",
     ),
 ]
 

@@ -6,6 +6,7 @@ from bot import arguments
 from bot.areas import Area
 from bot.commands import Call, Command, Param, at_most
 from bot.context import Context
+from bot.i18n import LANGUAGES, Language
 from bot.timeparse import shown
 from bot.transports.base import Reply
 from storage import identity, people
@@ -14,6 +15,7 @@ from storage.rules.access import Actor, voting_right
 
 CODE = Param("code", at_most(32), required=False)
 ZONE = Param("zone", arguments.zone, required=False)
+LANGUAGE = Param("code", arguments.language, required=False)
 
 
 async def whoami(ctx: Context, call: Call) -> Reply:
@@ -72,6 +74,31 @@ async def tz(ctx: Context, call: Call) -> Reply:
     return Reply(f"Your time zone is now {zone}: times are shown to you in it, e.g. now is {shown(ctx.now, zone)}.")
 
 
+async def lang(ctx: Context, call: Call) -> Reply:
+    """Show the language wgbot writes to you in, or choose it."""
+    chosen = call.get(LANGUAGE)
+    if chosen is None:
+        others = ", ".join(f"{code} {name}" for code, name in LANGUAGES.items())
+        reader = ctx.reader
+        return Reply(
+            reader._(
+                "I write to you in {language} ({code}). /lang <code> changes it: {languages}.",
+                language=LANGUAGES[reader.code],
+                code=reader.code,
+                languages=others,
+            )
+        )
+    if ctx.actor.person_id is None:
+        raise Refused(
+            ctx.reader._(
+                "You are not known to the alliance yet, so there is no one to keep a language for; "
+                "I follow your app's language meanwhile."
+            )
+        )
+    await people.set_language(ctx.session, ctx.actor.person_id, chosen)
+    return Reply(Language(chosen)._("From now on I write to you in {language}.", language=LANGUAGES[chosen]))
+
+
 def _voting_line(actor: Actor) -> str:
     reason = voting_right(actor)
     if reason is None:
@@ -89,6 +116,14 @@ COMMANDS = [
         anywhere=True,
     ),
     Command("tz", "show or set your time zone", tz, params=(ZONE,), anywhere=True),
+    Command(
+        "lang",
+        "show or choose the language I write to you in",
+        lang,
+        params=(LANGUAGE,),
+        anywhere=True,
+        details="e.g. /lang de. Rooms speak their group's language (/wg language).",
+    ),
 ]
 
 AREA = Area("identity", COMMANDS, title="You")

@@ -61,7 +61,8 @@ _ARRIVE_PG = text(
     )
     SELECT (SELECT count(*) FROM claimed) AS fresh,
            rb.purpose AS room_purpose, rb.group_id AS room_group_id, g.name AS room_group_name,
-           p.id AS person_id, p.name AS person_name, p.timezone AS person_timezone,
+           g.language AS room_language,
+           p.id AS person_id, p.name AS person_name, p.timezone AS person_timezone, p.language AS person_language,
            o.id AS organisation_id, o.name AS organisation_name, o.status AS organisation_status,
            ra.role AS role, ra.group_id AS role_group_id
     FROM (SELECT 1) AS one
@@ -78,9 +79,11 @@ _ARRIVE_PG_COLUMNS = _ARRIVE_PG.columns(
     room_purpose=RoomBinding.__table__.c.purpose.type,
     room_group_id=Integer(),
     room_group_name=String(),
+    room_language=String(),
     person_id=Integer(),
     person_name=String(),
     person_timezone=String(),
+    person_language=String(),
     organisation_id=Integer(),
     organisation_name=String(),
     organisation_status=Organisation.__table__.c.status.type,
@@ -100,8 +103,8 @@ def _arrive_in_one(
     if not first.fresh:
         return None
     room = (
-        Room(platform, room_id, first.room_purpose, first.room_group_id, first.room_group_name)
+        Room(platform, room_id, first.room_purpose, first.room_group_id, first.room_group_name, first.room_language)
         if first.room_purpose is not None
         else None
     )
-    return Arrival(room, actor_of(platform, sender_id, sender_name, [row[4:] for row in rows]))
+    return Arrival(room, actor_of(platform, sender_id, sender_name, [row[5:] for row in rows]))

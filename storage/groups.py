@@ -103,6 +103,23 @@ async def seed_founding_groups(session: AsyncSession) -> list[WorkingGroup]:
     return created
 
 
+async def set_language(session: AsyncSession, group: WorkingGroup, language: str, *, actor: str) -> None:
+    """The language the group's rooms speak from now on (audited: it changes what every member reads)."""
+    before, group.language = group.language, language
+    await audit.record(
+        session,
+        actor=actor,
+        action="group.language",
+        subject=f"group:{group.id}",
+        details={"from": before, "to": language},
+    )
+
+
+async def language_of(session: AsyncSession, group_id: int) -> str | None:
+    """The language the group's rooms speak, if it chose one (/wg language)."""
+    return await session.scalar(select(WorkingGroup.language).where(WorkingGroup.id == group_id))
+
+
 async def list_groups(session: AsyncSession) -> list[WorkingGroup]:
     return list(await session.scalars(select(WorkingGroup).order_by(WorkingGroup.name)))
 

@@ -125,6 +125,7 @@ class Person(Base):
     name: Mapped[str] = mapped_column(String(200))
     organisation_id: Mapped[int | None] = mapped_column(ForeignKey("organisations.id", ondelete="RESTRICT"), index=True)
     timezone: Mapped[str | None] = mapped_column(String(64))
+    language: Mapped[str | None] = mapped_column(String(8))  # their choice (/lang); None: as their platform says
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     organisation: Mapped[Organisation | None] = relationship(back_populates="representatives")
@@ -158,6 +159,7 @@ class WorkingGroup(Base):
     slug: Mapped[str] = mapped_column(String(64), unique=True)
     name: Mapped[str] = mapped_column(String(200), unique=True)
     mandate: Mapped[str] = mapped_column(Text, default="")
+    language: Mapped[str | None] = mapped_column(String(8))  # its rooms' (/wg language); None: the alliance's
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     participations: Mapped[list[Participation]] = relationship(back_populates="group", cascade="all, delete-orphan")
@@ -340,6 +342,7 @@ class Notice(Base):
     topic: Mapped[str | None] = mapped_column(String(64), index=True)
     private_buttons: Mapped[bool] = mapped_column(default=False)  # see Reply.private_buttons
     message_id: Mapped[str | None] = mapped_column(String(255))
+    language: Mapped[str | None] = mapped_column(String(8))  # what it is written in, when worded per room
 
 
 class AnnouncementStatus(enum.StrEnum):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Iterable
+from collections.abc import Callable, Collection, Iterable, Sequence
 from datetime import datetime, timedelta
 
 from sqlalchemy import func, or_, select, text, update
@@ -19,6 +19,7 @@ from storage.models import (
     Person,
     RoomBinding,
     RoomPurpose,
+    WorkingGroup,
     utcnow,
 )
 
@@ -47,6 +48,7 @@ def notice(
     pin: bool = False,
     announcement_id: int | None = None,
     topic: str | None = None,
+    language: str | None = None,
 ) -> Notice:
     """One pending message: to a room, or with `direct` to a user's private chat."""
     return Notice(
@@ -60,6 +62,7 @@ def notice(
         pin=pin,
         announcement_id=announcement_id,
         topic=topic,
+        language=language,
         status=NoticeStatus.PENDING,
     )
 
@@ -85,10 +88,15 @@ async def to_room(
     queue(session, [notice(platform, room_id, text, html, buttons=buttons)])
 
 
+# A text worded in a room's language: given the group's choice of language, or None where it
+# made none (the caller knows the alliance's); it says which language it wrote and the text.
+Worded = Callable[[str | None], tuple[str, str]]
+
+
 async def to_group(
     session: AsyncSession,
     group_id: int,
-    text: str,
+    text: str | Worded,
     html: str | None = None,
     buttons: list | None = None,
     topic: str | None = None,
@@ -97,37 +105,61 @@ async def to_group(
     """To every room bound to the group, on every platform; returns how many rooms.
 
     `buttons` are [label, command] pairs, shown as each platform shows choices (with
-    `private_buttons`, only where pressing one stays private).
+    `private_buttons`, only where pressing one stays private). A `text` that is a function is
+    worded in the group's language.
     """
-    bindings = list(await session.scalars(select(RoomBinding).where(RoomBinding.group_id == group_id)))
-    queue(
-        session,
-        [
-            notice(b.platform, b.room_id, text, html, buttons=buttons, private_buttons=private_buttons, topic=topic)
-            for b in bindings
-        ],
+    rooms = await session.execute(
+        select(RoomBinding.platform, RoomBinding.room_id, WorkingGroup.language)
+        .join(WorkingGroup, WorkingGroup.id == RoomBinding.group_id)
+        .where(RoomBinding.group_id == group_id)
     )
-    return len(bindings)
+    return _to_rooms(session, rooms.tuples().all(), text, html, buttons, topic, private_buttons)
 
 
 async def to_every_room(
     session: AsyncSession,
-    text: str,
+    text: str | Worded,
     html: str | None = None,
     buttons: list | None = None,
     topic: str | None = None,
     private_buttons: bool = False,
 ) -> int:
-    """To every bound room: each group's, the plenary's and the secretariat's."""
-    bindings = list(await session.scalars(select(RoomBinding)))
+    """To every bound room: each group's (in its language), the plenary's and the secretariat's."""
+    rooms = await session.execute(
+        select(RoomBinding.platform, RoomBinding.room_id, WorkingGroup.language).outerjoin(
+            WorkingGroup, WorkingGroup.id == RoomBinding.group_id
+        )
+    )
+    return _to_rooms(session, rooms.tuples().all(), text, html, buttons, topic, private_buttons)
+
+
+def _to_rooms(
+    session: AsyncSession,
+    rooms: Sequence[tuple[str, str, str | None]],
+    text: str | Worded,
+    html: str | None,
+    buttons: list | None,
+    topic: str | None,
+    private_buttons: bool,
+) -> int:
+    worded = {language: text(language) for language in {language for *_, language in rooms}} if callable(text) else {}
     queue(
         session,
         [
-            notice(b.platform, b.room_id, text, html, buttons=buttons, private_buttons=private_buttons, topic=topic)
-            for b in bindings
+            notice(
+                platform,
+                room_id,
+                worded[language][1] if callable(text) else text,
+                html,
+                buttons=buttons,
+                private_buttons=private_buttons,
+                topic=topic,
+                language=worded[language][0] if callable(text) else None,
+            )
+            for platform, room_id, language in rooms
         ],
     )
-    return len(bindings)
+    return len(rooms)
 
 
 async def to_secretariat(session: AsyncSession, text: str, html: str | None = None, topic: str | None = None) -> None:

@@ -228,6 +228,7 @@ _IDENTITY = (
         Person.id,
         Person.name,
         Person.timezone,
+        Person.language,
         Organisation.id,
         Organisation.name,
         Organisation.status,
@@ -254,11 +255,11 @@ def identify_on(connection: Connection, platform: str, user_id: str, display_nam
 
 
 def actor_of(platform: str, user_id: str, display_name: str, rows: Sequence[Sequence[Any]]) -> Actor:
-    """The Actor from identity rows (person id, name, time zone, organisation id, name and
-    status, role, role's group), one per role; no rows or no person: a stranger."""
+    """The Actor from identity rows (person id, name, time zone, language, organisation id, name
+    and status, role, role's group), one per role; no rows or no person: a stranger."""
     if not rows or rows[0][0] is None:
         return Actor(platform, user_id, display_name)
-    person_id, name, timezone, organisation_id, organisation_name, status = rows[0][:6]
+    person_id, name, timezone, language, organisation_id, organisation_name, status = rows[0][:7]
     return Actor(
         platform,
         user_id,
@@ -269,6 +270,7 @@ def actor_of(platform: str, user_id: str, display_name: str, rows: Sequence[Sequ
         organisation_status=status,
         roles=frozenset((role, group_id) for *_, role, group_id in rows if role is not None),
         timezone=timezone,
+        language=language,
     )
 
 
@@ -309,6 +311,12 @@ async def unassign_role(
         subject=f"person:{person.id}",
         details={"role": role.value, "group": group.slug if group else None},
     )
+
+
+async def set_language(session: AsyncSession, person_id: int, language: str) -> None:
+    """The language a person reads wgbot in (not a governance act: not audited)."""
+    person = await session.get_one(Person, person_id)
+    person.language = language
 
 
 async def set_timezone(session: AsyncSession, person_id: int, zone: str) -> None:

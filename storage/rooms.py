@@ -79,6 +79,7 @@ class Room:
     purpose: RoomPurpose
     group_id: int | None
     group_name: str | None
+    language: str | None = None  # the group's, when it chose one (/wg language)
 
     @classmethod
     def of(cls, binding: RoomBinding) -> Room:
@@ -88,6 +89,7 @@ class Room:
             binding.purpose,
             binding.group_id,
             binding.group.name if binding.group else None,
+            binding.group.language if binding.group else None,
         )
 
     def describe(self) -> str:
@@ -97,7 +99,7 @@ class Room:
 
 
 _ROOM = (
-    select(RoomBinding.purpose, RoomBinding.group_id, WorkingGroup.name)
+    select(RoomBinding.purpose, RoomBinding.group_id, WorkingGroup.name, WorkingGroup.language)
     .outerjoin(WorkingGroup, WorkingGroup.id == RoomBinding.group_id)
     .where(RoomBinding.platform == bindparam("platform"), RoomBinding.room_id == bindparam("room_id"))
 )

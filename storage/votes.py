@@ -603,7 +603,7 @@ async def list_votes(session: AsyncSession, group: WorkingGroup | None, limit: i
 
 
 async def announce_to_group(
-    session: AsyncSession, vote: Vote, text: str, buttons: list | None = None, topic: str | None = None
+    session: AsyncSession, vote: Vote, text: str | notices.Worded, buttons: list | None = None, topic: str | None = None
 ) -> None:
     """To every room of the vote's group (or, alliance-wide, to every bound room). A secret or
     hidden vote's buttons are offered only where pressing one stays private."""

@@ -33,11 +33,14 @@ class User:
     first_name: str
     username: str | None = None
     is_bot: bool = False
+    language_code: str | None = None  # what the person's Telegram app is set to
 
     def to_api(self) -> dict:
         data = {"id": self.id, "is_bot": self.is_bot, "first_name": self.first_name}
         if self.username:
             data["username"] = self.username
+        if self.language_code:
+            data["language_code"] = self.language_code
         return data
 
 
@@ -421,8 +424,10 @@ class BotApiEmulator:
 
     # ── acting as people (the tests' side) ──────────────────────────────────────────────────
 
-    def person(self, user_id: int, first_name: str, username: str | None = None) -> User:
-        self.users[user_id] = User(user_id, first_name, username)
+    def person(
+        self, user_id: int, first_name: str, username: str | None = None, language_code: str | None = None
+    ) -> User:
+        self.users[user_id] = User(user_id, first_name, username, language_code=language_code)
         return self.users[user_id]
 
     def group(self, chat_id: int, title: str, *members: User, with_bot: bool = True) -> Chat:

@@ -99,7 +99,7 @@ async def test_one_process_answers_in_matrix_and_telegram_rooms_of_one_group(syn
         assert changed["content"]["body"] == "Recorded: no for ACME GmbH (replaces yes by Jana Novak)"
 
         # The vote message in both rooms is edited to show how the vote stands, keeping its buttons.
-        standing = "So far: Turnout: 1 of 1 organisations (quorum 1: met).\nTally: yes 0 · no 1 · abstain 0"
+        standing = "So far: Turnout: 1 of 1 organisation (quorum 1: met).\nTally: yes 0 · no 1 · abstain 0"
         async with asyncio.timeout(WAIT):
             while not posted.text.endswith(standing):
                 await asyncio.sleep(0.05)

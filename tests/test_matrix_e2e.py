@@ -202,7 +202,7 @@ async def test_announcements_and_private_chats_are_encrypted_and_a_restart_keeps
     await encrypted.ask("jana", f'/meeting schedule "{when} Etc/UTC" "Stand-up"')
     async with encrypted.db.transaction() as session:
         meeting = await meetings.find(session, 1)
-        await post_reminder(session, meeting, await meetings.pick(session, meeting, 1, utcnow()), False, utcnow())
+        await post_reminder(session, meeting, await meetings.pick(session, meeting, 1, utcnow()), False, utcnow(), "en")
     encrypted.bot.app.postman.wake()
     for start in ("New meeting of PFAS", "Reminder: "):
         notice = await jana.wait_for(

@@ -231,7 +231,7 @@ async def test_a_guest_is_invited_to_one_meeting_and_gets_its_reminders_privatel
     async with db.transaction() as session:
         due = await meetings.claim_due_reminder(session, 1, [1440, 15], due_at)
         assert due is not None and due[1].minutes_before == 1440 and due[2] is False  # on time, not late
-        await post_reminder(session, due[0], due[1].occurrence, False, due_at)
+        await post_reminder(session, due[0], due[1].occurrence, False, due_at, "en")
     texts = await posted(db, "Reminder: PFAS weekly%")
     assert [t for t, _ in texts] == ["pfas", "-100", "777"]
     assert "Attending (1): Gus Guest (Consult Ltd)" in texts[0][1] and "starts in 24 hours" in texts[0][1]

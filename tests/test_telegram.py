@@ -84,7 +84,10 @@ async def test_the_command_menu_is_registered_at_start(room):
     names = [c["command"] for c in room.emulator.commands]
     assert names == [name for name, _ in REGISTRY.menu()]
     # Each says what it does, then its subcommands.
-    assert {"command": "wg", "description": "the working groups · list, info, propose"} in room.emulator.commands
+    assert {
+        "command": "wg",
+        "description": "the working groups · list, info, propose, language",
+    } in room.emulator.commands
     assert {
         "command": "vote",
         "description": "cast or change your organisation's vote · also open, status, list, "

@@ -62,6 +62,7 @@ class Incoming:
     answered_privately: bool = False
     # The person has just opened (or reopened) their private chat: what waited for it can go.
     opens_private_chat: bool = False
+    language: str | None = None  # what the platform says the person reads (Telegram's language_code)
 
     @property
     def room(self) -> RoomRef:

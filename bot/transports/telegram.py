@@ -293,6 +293,7 @@ class TelegramTransport:
             is_direct=private,
             attachments=attachments,
             opens_private_chat=opened,
+            language=user.language_code,
         )
         reply = await self._on_incoming(incoming)
         if reply is not None:
@@ -333,6 +334,7 @@ class TelegramTransport:
             event_id=f"callback:{query.id}",
             is_direct=message.chat.type == ChatType.PRIVATE,
             answered_privately=True,
+            language=query.from_user.language_code,
         )
         reply = await self._on_incoming(incoming)
         toast = reply.text if reply else ""

@@ -25,7 +25,7 @@ async def due_date(raw: str, ctx: Context) -> datetime:
     try:
         day = datetime.fromisoformat(text)
     except ValueError:
-        return parse_when(text, ctx.zone, ctx.now)
+        return parse_when(text, ctx.zone, ctx.now, ctx.reader.code)
     if len(text) == 10:
         day = datetime.combine(day.date(), time(23, 59))
     return day.replace(tzinfo=ZoneInfo(ctx.zone)) if day.tzinfo is None else day

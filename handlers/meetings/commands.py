@@ -39,11 +39,11 @@ GUEST = Param("person", records.person)
 INVITED_TO = Param("meeting", meeting_ref)
 
 
-def _until(text: str, zone: str, now: datetime) -> date:
+def _until(text: str, zone: str, now: datetime, language: str) -> date:
     try:
         return date.fromisoformat(text.strip())
     except ValueError:
-        return parse_when(text, zone, now).astimezone(ZoneInfo(zone)).date()
+        return parse_when(text, zone, now, language).astimezone(ZoneInfo(zone)).date()
 
 
 def _may_manage(ctx: Context, meeting: Meeting) -> None:
@@ -61,7 +61,7 @@ async def meeting_schedule(ctx: Context, call: Call) -> Reply:
     """Schedule a one-off or recurring meeting of this group."""
     group = await ctx.require_group()
     zone = call.get(TZ) or ctx.zone
-    start = parse_when(call[WHEN], zone, ctx.now)
+    start = parse_when(call[WHEN], zone, ctx.now, ctx.reader.code)
     until = call.get(UNTIL)
     duration = call.get(DURATION)
     plan = meetings.MeetingPlan(
@@ -69,7 +69,7 @@ async def meeting_schedule(ctx: Context, call: Call) -> Reply:
         local_start=start.astimezone(ZoneInfo(zone)).replace(tzinfo=None, microsecond=0),
         zone=zone,
         every=call.get(EVERY),
-        until=_until(until, zone, ctx.now) if until is not None else None,
+        until=_until(until, zone, ctx.now, ctx.reader.code) if until is not None else None,
         duration_minutes=duration if duration is not None else ctx.settings.meetings.default_duration_minutes,
         link=call.get(LINK),
     )

@@ -18,9 +18,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.areas import Services
 from bot.changes import Changes
 from bot.config import MeetingSettings
+from bot.i18n import Language, language
 from bot.scheduler import Job
 from handlers.meetings.wording import describe_occurrence, rsvp_buttons, where
-from storage import meetings, notices
+from storage import groups, meetings, notices
 from storage.db import Database
 from storage.models import Meeting, utcnow
 from storage.rules.recurrence import Occurrence
@@ -32,9 +33,10 @@ REMINDERS = Changes("meeting reminders")  # a meeting was scheduled, moved or ca
 class MeetingReminders:
     changes = REMINDERS
 
-    def __init__(self, db: Database, settings: MeetingSettings) -> None:
+    def __init__(self, db: Database, settings: MeetingSettings, language: str = "en") -> None:
         self.db = db
         self.offsets = settings.reminder_minutes
+        self.language = language  # the alliance's: for groups and guests that chose none
 
     async def plan(self, keys: Collection[int] | None = None) -> list[Job]:
         now = utcnow()
@@ -53,7 +55,7 @@ class MeetingReminders:
                 if due is None:
                     return False
                 meeting, reminder, late = due
-                await post_reminder(session, meeting, reminder.occurrence, late, utcnow())
+                await post_reminder(session, meeting, reminder.occurrence, late, utcnow(), self.language)
         except IntegrityError:
             log.info("meeting %s: its reminder was sent by another run already", meeting_id)
             return False
@@ -68,29 +70,39 @@ class MeetingReminders:
 
 
 async def post_reminder(
-    session: AsyncSession, meeting: Meeting, occurrence: Occurrence, late: bool, now: datetime
+    session: AsyncSession, meeting: Meeting, occurrence: Occurrence, late: bool, now: datetime, default_language: str
 ) -> None:
-    """The reminder in the group's rooms (in the meeting's zone) and to each guest (in theirs)."""
-    details = await describe_occurrence(session, meeting, occurrence)
-    link = [f"Link: {meeting.link}"] if meeting.link else []
-    late_note = ["(Sent late: the bot was not running when this reminder was due.)"] if late else []
+    """The reminder in the group's rooms (in the meeting's zone and the group's language) and to
+    each guest (in their zone and language)."""
 
-    def text(zone: str) -> str:
-        heading = f"Reminder: {where(meeting, occurrence, zone)} — starts {_in(occurrence.start - now)}."
-        return "\n".join([heading, *link, *details, *late_note])
+    async def text(zone: str, lang: Language) -> str:
+        when = {"meeting": where(meeting, occurrence, zone, lang), "starts": _in(occurrence.start - now, lang)}
+        lines = [lang._("Reminder: {meeting} — starts {starts}.", **when)]
+        if meeting.link:
+            lines.append(lang._("Link: {link}", link=meeting.link))
+        lines += await describe_occurrence(session, meeting, occurrence, lang)
+        if late:
+            lines.append(lang._("(Sent late: the bot was not running when this reminder was due.)"))
+        return "\n".join(lines)
 
-    await notices.to_group(session, meeting.group_id, text(meeting.zone), buttons=rsvp_buttons(meeting, occurrence))
+    in_group = language(await groups.language_of(session, meeting.group_id), default_language)
+    await notices.to_group(
+        session, meeting.group_id, await text(meeting.zone, in_group), buttons=rsvp_buttons(meeting, occurrence)
+    )
     for guest in await meetings.guests(session, meeting.id):
-        await notices.to_person(session, guest.id, text(guest.timezone or meeting.zone))
+        reader = language(guest.language, default_language)
+        await notices.to_person(session, guest.id, await text(guest.timezone or meeting.zone, reader))
 
 
-def _in(left: timedelta) -> str:
+def _in(left: timedelta, lang: Language) -> str:
     minutes = max(0, round(left.total_seconds() / 60))
     if minutes < 90:
-        return f"in {minutes} minute{'s' if minutes != 1 else ''}"
+        return lang.n_("in {count} minute", "in {count} minutes", minutes)
     hours = round(minutes / 60)
-    return f"in {hours} hours" if hours < 48 else f"in {round(hours / 24)} days"
+    if hours < 48:
+        return lang.n_("in {count} hour", "in {count} hours", hours)
+    return lang.n_("in {count} day", "in {count} days", round(hours / 24))
 
 
 def meeting_reminders(services: Services) -> MeetingReminders:
-    return MeetingReminders(services.db, services.settings.meetings)
+    return MeetingReminders(services.db, services.settings.meetings, services.settings.alliance.language)

@@ -5,19 +5,30 @@ from __future__ import annotations
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.timeparse import shown
+from bot.i18n import N_, Language
 from storage import meetings, notices
 from storage.models import Meeting, Person
 from storage.rules.recurrence import Occurrence
 
+ENGLISH = Language()
+ATTENDANCE = {
+    "yes": N_("Attending ({count}): {names}"),
+    "maybe": N_("Maybe ({count}): {names}"),
+    "no": N_("Not attending ({count}): {names}"),
+}
 
-def where(meeting: Meeting, occurrence: Occurrence, zone: str) -> str:
+
+def where(meeting: Meeting, occurrence: Occurrence, zone: str, lang: Language = ENGLISH) -> str:
     """ "PFAS monthly (meeting 12.3), Tue 01 Dec 2026 10:00 CET, 90 min" in the reader's zone."""
-    moved = " (moved)" if occurrence.moved else ""
-    return (
-        f"{meeting.title} (meeting {meetings.label(meeting, occurrence)}), "
-        f"{shown(occurrence.start, zone)}{moved}, {meeting.duration_minutes} min"
-    )
+    about = {
+        "title": meeting.title,
+        "label": meetings.label(meeting, occurrence),
+        "when": lang.moment(occurrence.start, zone),
+        "minutes": meeting.duration_minutes,
+    }
+    if occurrence.moved:
+        return lang._("{title} (meeting {label}), {when} (moved), {minutes} min", **about)
+    return lang._("{title} (meeting {label}), {when}, {minutes} min", **about)
 
 
 def rsvp_buttons(meeting: Meeting, occurrence: Occurrence) -> list[list[str]]:
@@ -34,18 +45,20 @@ async def tell_everyone(
         await notices.to_person(session, guest.id, text)
 
 
-async def describe_occurrence(session: AsyncSession, meeting: Meeting, target: Occurrence) -> list[str]:
+async def describe_occurrence(
+    session: AsyncSession, meeting: Meeting, target: Occurrence, lang: Language = ENGLISH
+) -> list[str]:
     """Its agenda in order and who said they will come."""
     lines = []
     agenda = await meetings.agenda(session, meeting.id, target.number)
     if agenda:
-        lines.append("Agenda:")
+        lines.append(lang._("Agenda:"))
         lines += [f"{n}. {item.text}" for n, item in enumerate(agenda, start=1)]
     replies = await meetings.attendance(session, meeting.id, target.number)
-    for answer, heading in (("yes", "Attending"), ("maybe", "Maybe"), ("no", "Not attending")):
+    for answer, heading in ATTENDANCE.items():
         names = [_attendee(r.person) for r in replies if r.answer == answer]
         if names:
-            lines.append(f"{heading} ({len(names)}): {', '.join(names)}")
+            lines.append(lang._(heading, count=len(names), names=", ".join(names)))
     return lines
 
 

@@ -59,7 +59,13 @@ async def vote_open(ctx: Context, call: Call) -> Reply:
     ctx.changed.add(DEADLINES.of(vote.id))
     electorate = await announce_opening(ctx, vote)
     return Reply(
-        f"Vote #{vote.id} is open until {shown(vote.closes_at, ctx.zone)}, with {electorate} organisations to vote."
+        ctx.lang.n_(
+            "Vote #{id} is open until {closes}, with {count} organisation to vote.",
+            "Vote #{id} is open until {closes}, with {count} organisations to vote.",
+            electorate,
+            id=vote.id,
+            closes=ctx.lang.moment(vote.closes_at, ctx.zone),
+        )
     )
 
 
@@ -89,13 +95,19 @@ async def vote_cast(ctx: Context, call: Call) -> Reply:
     """Cast or change your organisation's ballot."""
     cast = await votes.cast_ballot(ctx.session, call[VOTE], call[OPTION], ctx.actor, ctx.now)
     ctx.changed.add(STANDING.of(cast.vote_id))
-    receipt = f"Recorded: {cast.option} for {cast.organisation_name}"
+    incoming = ctx.incoming
+    # Said to the voter alone when discreet (their language), else where it was typed.
+    lang = ctx.reader if cast.discreet else ctx.lang
+    what = {"option": cast.option, "organisation": cast.organisation_name}
     if cast.replaced:
         previous, by = cast.replaced
-        receipt += f" (replaces {previous} by {by})"
+        receipt = lang._(
+            "Recorded: {option} for {organisation} (replaces {previous} by {by})", previous=previous, by=by, **what
+        )
     elif cast.replaced_secretly:
-        receipt += " (replaces your organisation's earlier ballot)"
-    incoming = ctx.incoming
+        receipt = lang._("Recorded: {option} for {organisation} (replaces your organisation's earlier ballot)", **what)
+    else:
+        receipt = lang._("Recorded: {option} for {organisation}", **what)
     if not cast.discreet or incoming.is_direct or incoming.answered_privately:
         return Reply(receipt, private=cast.discreet)
     # Typed in a room: the receipt goes to the voter alone, the command is taken down, and the
@@ -104,7 +116,9 @@ async def vote_cast(ctx: Context, call: Call) -> Reply:
         ctx.session, incoming.platform, incoming.sender_id, receipt, topic=votes.receipt_topic(cast.vote_id)
     )
     return Reply(
-        f"A ballot for vote #{cast.vote_id} was received; the receipt is in the voter's private chat with me.",
+        ctx.lang._(
+            "A ballot for vote #{id} was received; the receipt is in the voter's private chat with me.", id=cast.vote_id
+        ),
         withdraw=True,
     )
 
@@ -113,17 +127,19 @@ async def vote_status(ctx: Context, call: Call) -> Reply:
     """Turnout, quorum so far, and the tally unless secret or hidden."""
     vote = await votes.find_vote(ctx.session, call[VOTE])
     outcome = await votes.outcome(ctx.session, vote)
+    lang, about = ctx.lang, {"id": vote.id, "question": vote.question}
     match vote.status:
         case VoteStatus.OPEN:
-            state = f"open until {shown(vote.closes_at, ctx.zone)}"
+            state = lang._(
+                "Vote #{id}: {question} — open until {closes}", closes=lang.moment(vote.closes_at, ctx.zone), **about
+            )
         case VoteStatus.CLOSED if vote.closed_at is not None:
-            state = f"closed {shown(vote.closed_at, ctx.zone)}"
+            state = lang._(
+                "Vote #{id}: {question} — closed {closed}", closed=lang.moment(vote.closed_at, ctx.zone), **about
+            )
         case _:
-            state = "cancelled"
-    return Reply(
-        f"Vote #{vote.id}: {vote.question} — {state}\n"
-        + describe_outcome(vote, outcome, final=vote.status == VoteStatus.CLOSED)
-    )
+            state = lang._("Vote #{id}: {question} — cancelled", **about)
+    return Reply(state + "\n" + describe_outcome(vote, outcome, final=vote.status == VoteStatus.CLOSED, lang=lang))
 
 
 async def vote_list(ctx: Context, call: Call) -> Reply:
@@ -206,7 +222,7 @@ async def vote_close(ctx: Context, call: Call) -> Reply:
         raise Refused(f"Vote #{call[VOTE]} is not open.")
     vote, outcome = closed
     ctx.changed.update({DEADLINES.of(vote.id), STANDING.of(vote.id)})
-    await announce_result(ctx.session, vote, outcome)
+    await announce_result(ctx.session, vote, outcome, ctx.settings.alliance.language)
     return Reply(f"Vote #{vote.id} is closed; the result is posted in its rooms.")
 
 

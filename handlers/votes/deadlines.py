@@ -31,11 +31,17 @@ class VoteDeadlines:
     changes = DEADLINES
 
     def __init__(
-        self, db: Database, settings: VoteSettings, zone: str, on_settled: Callable[[int], None] = lambda vote_id: None
+        self,
+        db: Database,
+        settings: VoteSettings,
+        zone: str,
+        on_settled: Callable[[int], None] = lambda vote_id: None,
+        language: str = "en",
     ) -> None:
         self.db = db
         self.settings = settings
         self.zone = zone  # the alliance's: for rooms, and for readers who have set none
+        self.language = language  # the alliance's: for the rooms of groups that chose none
         self.on_settled = on_settled  # e.g. refresh the vote's posted messages
 
     async def plan(self, keys: Collection[int] | None = None) -> list[Job]:
@@ -71,7 +77,7 @@ class VoteDeadlines:
                 return False
             what, vote, outcome = settled
             if what == "closed":
-                await announce_result(session, vote, outcome)
+                await announce_result(session, vote, outcome, self.language)
             else:
                 await votes.announce_to_group(
                     session,
@@ -110,4 +116,5 @@ def vote_deadlines(services: Services) -> VoteDeadlines:
         settings.votes,
         settings.alliance.timezone,
         on_settled=lambda vote_id: services.changed(STANDING.of(vote_id)),
+        language=settings.alliance.language,
     )

@@ -1,23 +1,51 @@
-"""How a vote is told to its rooms: its opening, with buttons, and its result."""
+"""How a vote is told to its rooms: its opening, with buttons, and its result, each room in its
+group's language and each reader in theirs."""
 
 from __future__ import annotations
+
+from collections.abc import Callable
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.context import Context
-from bot.timeparse import shown
+from bot.i18n import N_, Language, worded_in
 from storage import votes
 from storage.models import Vote
 from storage.rules.voting import Outcome
 
 TOPIC = "vote"  # a vote's posted messages are kept up to date under "vote:<id>" (handlers/votes/live.py)
+ENGLISH = Language()
+# How a vote's rules are told, by the kind of ballot.
+RULES = {
+    "secret": N_(
+        "Options: {options}. One vote per member organisation ({count} in the electorate); "
+        "secret ballot; quorum {quorum}, {majority}."
+    ),
+    "hidden": N_(
+        "Options: {options}. One vote per member organisation ({count} in the electorate); "
+        "results hidden until close; quorum {quorum}, {majority}."
+    ),
+    "open": N_(
+        "Options: {options}. One vote per member organisation ({count} in the electorate); quorum {quorum}, {majority}."
+    ),
+}
+MAJORITIES = {
+    "simple": N_("simple majority"),
+    "absolute": N_("absolute majority"),
+    "two-thirds": N_("two-thirds majority"),
+    "unanimous": N_("unanimous majority"),
+}
 
 
-def reminder(vote: Vote, zone: str) -> str:
+def reminder(vote: Vote, zone: str, lang: Language = ENGLISH) -> str:
     """The private reminder to an organisation that has not voted (before the deadline, or by hand)."""
-    return (
-        f"Reminder: vote #{vote.id} ({vote.question}) closes {shown(vote.closes_at, zone)} and your "
-        f"organisation has not voted yet. Options: {', '.join(vote.options)}. Send /vote {vote.id} <option>."
+    return lang._(
+        "Reminder: vote #{id} ({question}) closes {closes} and your organisation has not voted yet. "
+        "Options: {options}. Send /vote {id} <option>.",
+        id=vote.id,
+        question=vote.question,
+        closes=lang.moment(vote.closes_at, zone),
+        options=", ".join(vote.options),
     )
 
 
@@ -25,77 +53,121 @@ def _buttons(vote: Vote) -> list[list[str]]:
     return [[option, f"/vote {vote.id} {option}"] for option in vote.options]
 
 
-async def announce_opening(ctx: Context, vote: Vote, proposed_by: str = "") -> int:
-    """Post a new vote, with its buttons, in every room it concerns; returns the electorate's size."""
+async def announce_opening(ctx: Context, vote: Vote, proposed_by: Callable[[Language], str] | None = None) -> int:
+    """Post a new vote, with its buttons, in every room it concerns; returns the electorate's size.
+    `proposed_by` words who proposed it, when that is for the rooms to know."""
     electorate = await votes.electorate_size(ctx.session, vote)
-    where = ctx.binding.group_name if vote.group_id and ctx.binding and ctx.binding.group_name else "the whole alliance"
-    kind = "secret ballot; " if vote.secret else ("results hidden until close; " if vote.hidden else "")
-    approving = (vote.action or {}).get("approve_version")
-    if approving:
-        proposed_by += (
-            f"If adopted, version {approving['version']} of deliverable {approving['deliverable']} "
-            f"({approving['title']}: {approving['file']}, sha256 {approving['sha256']}) becomes final.\n"
-        )
+    group = ctx.binding.group_name if vote.group_id and ctx.binding and ctx.binding.group_name else None
+    zone = ctx.settings.alliance.timezone
+
+    def text(lang: Language) -> str:
+        lines = [
+            lang._("Vote #{id} ({where}): {question}", id=vote.id, where=group, question=vote.question)
+            if group
+            else lang._("Vote #{id} (the whole alliance): {question}", id=vote.id, question=vote.question)
+        ]
+        if proposed_by is not None:
+            lines.append(proposed_by(lang))
+        approving = (vote.action or {}).get("approve_version")
+        if approving:
+            lines.append(
+                lang._(
+                    "If adopted, version {version} of deliverable {deliverable} ({title}: {file}, sha256 {sha256}) "
+                    "becomes final.",
+                    **approving,
+                )
+            )
+        rules = {
+            "options": ", ".join(vote.options),
+            "quorum": lang.percent(vote.quorum),
+            "majority": lang._(MAJORITIES[vote.majority]),
+        }
+        kind = "secret" if vote.secret else "hidden" if vote.hidden else "open"
+        lines.append(lang._(RULES[kind], count=electorate, **rules))
+        closes = lang.moment(vote.closes_at, zone)
+        if vote.secret or vote.hidden:
+            lines.append(
+                lang._(
+                    "Closes {closes}. Vote with the buttons (only you see your receipt) or send /vote {id} <option> "
+                    "to me in a private chat; a ballot typed here is taken down. You may change your vote until then.",
+                    closes=closes,
+                    id=vote.id,
+                )
+            )
+        else:
+            lines.append(
+                lang._(
+                    "Closes {closes}. Vote with the buttons or /vote {id} <option>. "
+                    "You may change your vote until then.",
+                    closes=closes,
+                    id=vote.id,
+                )
+            )
+        return "\n".join(lines)
+
     await votes.announce_to_group(
         ctx.session,
         vote,
-        f"Vote #{vote.id} ({where}): {vote.question}\n{proposed_by}"
-        f"Options: {', '.join(vote.options)}. One vote per member organisation "
-        f"({electorate} in the electorate); {kind}quorum {vote.quorum:.0%}, {vote.majority} majority.\n"
-        f"Closes {shown(vote.closes_at, ctx.settings.alliance.timezone)}. {_how_to_vote(vote)} "
-        "You may change your vote until then.",
+        ctx.worded(text),
         buttons=_buttons(vote),
         topic=f"{TOPIC}:{vote.id}",  # edited as ballots come in
     )
     return electorate
 
 
-def _how_to_vote(vote: Vote) -> str:
-    if vote.secret or vote.hidden:
-        return (
-            f"Vote with the buttons (only you see your receipt) or send /vote {vote.id} <option> to me in a "
-            "private chat; a ballot typed here is taken down."
-        )
-    return f"Vote with the buttons or /vote {vote.id} <option>."
-
-
-def describe_outcome(vote: Vote, outcome: Outcome, *, final: bool) -> str:
+def describe_outcome(vote: Vote, outcome: Outcome, *, final: bool, lang: Language = ENGLISH) -> str:
+    counts = {"turnout": outcome.turnout, "needed": outcome.quorum_needed}
     lines = [
-        f"Turnout: {outcome.turnout} of {outcome.electorate} organisations "
-        f"(quorum {outcome.quorum_needed}: {'met' if outcome.quorum_met else 'not met'})."
+        lang.n_(
+            "Turnout: {turnout} of {count} organisation (quorum {needed}: met).",
+            "Turnout: {turnout} of {count} organisations (quorum {needed}: met).",
+            outcome.electorate,
+            **counts,
+        )
+        if outcome.quorum_met
+        else lang.n_(
+            "Turnout: {turnout} of {count} organisation (quorum {needed}: not met).",
+            "Turnout: {turnout} of {count} organisations (quorum {needed}: not met).",
+            outcome.electorate,
+            **counts,
+        )
     ]
     if final or not vote.hidden:
-        lines.append("Tally: " + tally_line(outcome.tally))
+        lines.append(lang._("Tally: {tally}", tally=tally_line(outcome.tally)))
     if final:
-        lines.append(f"Outcome: {verdict(vote, outcome)}.")
+        lines.append(lang._("Outcome: {verdict}.", verdict=verdict(vote, outcome, lang)))
         if vote.result and vote.result.get("action"):
-            lines.append(f"As decided: {vote.result['action']}.")
+            lines.append(lang._("As decided: {action}.", action=vote.result["action"]))
     return "\n".join(lines)
 
 
-def verdict(vote: Vote, outcome: Outcome) -> str:
+def verdict(vote: Vote, outcome: Outcome, lang: Language = ENGLISH) -> str:
     """What the vote decided, in words that say why: a motion is ADOPTED, REJECTED (another
     option won), or NOT ADOPTED (no quorum, or no option had the majority the vote required)."""
     motion = "yes" in vote.options
     if not outcome.quorum_met:
-        return f"{'NOT ADOPTED' if motion else 'NO CHOICE'} — quorum not met"
+        return lang._("NOT ADOPTED — quorum not met") if motion else lang._("NO CHOICE — quorum not met")
     if outcome.winner is None:
-        no_majority = f"no {vote.majority} majority ({tally_line(outcome.tally)})"
-        return f"NOT ADOPTED — {no_majority}" if motion else f"NO CHOICE — {no_majority}"
+        why = {"majority": lang._(MAJORITIES[vote.majority]), "tally": tally_line(outcome.tally)}
+        if motion:
+            return lang._("NOT ADOPTED — no {majority} ({tally})", **why)
+        return lang._("NO CHOICE — no {majority} ({tally})", **why)
     if not motion:
-        return f"CHOSEN: {outcome.winner}"
+        return lang._("CHOSEN: {option}", option=outcome.winner)
     if outcome.passed:
-        return "ADOPTED"
+        return lang._("ADOPTED")
     leading_first = {outcome.winner: outcome.tally[outcome.winner], **outcome.tally}
-    return f"REJECTED — {tally_line(leading_first)}"
+    return lang._("REJECTED — {tally}", tally=tally_line(leading_first))
 
 
 def tally_line(tally: dict[str, int]) -> str:
-    """ "yes 3 · no 1 · abstain 0", in the order given."""
+    """ "yes 3 · no 1 · abstain 0", in the order given (the options are the vote's own words)."""
     return " · ".join(f"{option} {count}" for option, count in tally.items())
 
 
-async def announce_result(session: AsyncSession, vote: Vote, outcome: Outcome) -> None:
-    await votes.announce_to_group(
-        session, vote, f"Vote #{vote.id} is closed: {vote.question}\n" + describe_outcome(vote, outcome, final=True)
-    )
+async def announce_result(session: AsyncSession, vote: Vote, outcome: Outcome, default_language: str) -> None:
+    def text(lang: Language) -> str:
+        heading = lang._("Vote #{id} is closed: {question}", id=vote.id, question=vote.question)
+        return heading + "\n" + describe_outcome(vote, outcome, final=True, lang=lang)
+
+    await votes.announce_to_group(session, vote, worded_in(text, default_language))

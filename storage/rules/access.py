@@ -44,6 +44,7 @@ class Actor:
     # (role, group id or None for alliance-wide roles)
     roles: frozenset[tuple[RoleName, int | None]] = field(default_factory=frozenset)
     timezone: str | None = None
+    language: str | None = None  # chosen with /lang; None: as their platform says, else the alliance's
 
     @property
     def is_known(self) -> bool:

@@ -1,0 +1,164 @@
+"""The members' languages: translated messages (gettext catalogues, read with Babel), and dates and
+numbers as each language writes them.
+
+A message is written in English in the code, with named placeholders a translator may reorder:
+`lang._("Vote #{id} is closed: {question}", id=…, question=…)`, and
+`lang.n_("{count} organisation", "{count} organisations", count)` where the number decides the
+form (Polish has three). `_` and `n_` are what `pybabel extract` looks for (see the README).
+
+The catalogues are the `.po` files under bot/locale/, compiled in memory the first time a
+language is needed: nothing binary is kept in the repository, and a process that never speaks
+German never reads the German catalogue.
+"""
+
+from __future__ import annotations
+
+import functools
+import gettext
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from io import BytesIO
+from pathlib import Path
+from typing import TYPE_CHECKING
+from zoneinfo import ZoneInfo
+
+if TYPE_CHECKING:
+    from babel.messages.catalog import Catalog
+
+SOURCE = "en"
+# The shipped languages, each named in itself (as /lang lists them).
+LANGUAGES = {
+    "en": "English",
+    "de": "Deutsch",
+    "fr": "Français",
+    "it": "Italiano",
+    "es": "Español",
+    "pl": "Polski",
+    "nl": "Nederlands",
+}
+CATALOGUES = Path(__file__).with_name("locale")
+DOMAIN = "wgbot"
+
+
+def N_(message: str) -> str:
+    """Marks a message to translate later, where it is defined (a table of names): it is
+    extracted into the catalogues, and `Language._` translates it where it is shown."""
+    return message
+
+
+def supported(code: str | None) -> str | None:
+    """The shipped language a code names ("fr", "fr-CA", "FR_fr"), or None."""
+    if not code:
+        return None
+    base = code.replace("_", "-").split("-")[0].lower()
+    return base if base in LANGUAGES else None
+
+
+@functools.cache
+def _catalogue(code: str) -> gettext.NullTranslations:
+    if code == SOURCE:
+        return gettext.NullTranslations()
+    from babel.messages.mofile import write_mo
+    from babel.messages.pofile import read_po
+
+    with (CATALOGUES / code / "LC_MESSAGES" / f"{DOMAIN}.po").open("rb") as po:
+        catalog = read_po(po, locale=code)
+    compiled = BytesIO()
+    write_mo(compiled, catalog)
+    compiled.seek(0)
+    return gettext.GNUTranslations(compiled)
+
+
+@dataclass(frozen=True)
+class Language:
+    """One reader's (or one room's) language: its words, its dates, its numbers."""
+
+    code: str = SOURCE
+
+    def _(self, message: str, **values: object) -> str:
+        return _catalogue(self.code).gettext(message).format(**values)
+
+    def n_(self, singular: str, plural: str, count: int, **values: object) -> str:
+        return _catalogue(self.code).ngettext(singular, plural, count).format(count=count, **values)
+
+    def moment(self, moment: datetime, zone: str) -> str:
+        """A moment as a reader of this language in `zone` reads it: "Tue 19 Oct 2027 10:00 CEST",
+        "Di., 19. Okt. 2027, 10:00 MESZ"."""
+        local = moment.astimezone(ZoneInfo(zone))
+        if self.code == SOURCE:
+            return local.strftime("%a %d %b %Y %H:%M %Z")
+        from babel import Locale
+        from babel.dates import format_datetime, format_skeleton, format_time
+
+        locale = Locale.parse(self.code)
+        day = format_skeleton("yMMMEd", local, locale=locale, fuzzy=True)
+        both = locale.datetime_formats["medium"].format(format_time(local, "short", locale=locale), day)
+        return f"{both} {format_datetime(local, 'z', locale=locale)}"
+
+    def percent(self, share: float) -> str:
+        if self.code == SOURCE:
+            return f"{share:.0%}"
+        from babel.numbers import format_percent
+
+        return format_percent(share, locale=self.code)
+
+
+def language(code: str | None, default: str = SOURCE) -> Language:
+    """The Language for a code, or for `default` when the code names none that ships."""
+    return Language(supported(code) or supported(default) or SOURCE)
+
+
+def worded_in(text: Callable[[Language], str], default: str) -> Callable[[str | None], tuple[str, str]]:
+    """`text` as storage/notices.py words a room's message: given the room's group's choice of
+    language (None: the `default`), the language written and the text."""
+
+    def word(code: str | None) -> tuple[str, str]:
+        chosen = language(code, default)
+        return chosen.code, text(chosen)
+
+    return word
+
+
+KEYWORDS = {"_": None, "n_": (1, 2), "N_": None}  # what `extract` looks for, and where the words are
+
+
+def extract() -> Catalog:
+    """Every message the code marks for translation (`_`, `n_`, `N_`), from bot/, handlers/ and
+    storage/, as a template catalogue."""
+    from babel.messages.catalog import Catalog
+    from babel.messages.extract import extract_from_dir
+
+    template = Catalog(project="wgbot", msgid_bugs_address="", fuzzy=False)
+    root = Path(__file__).parent.parent
+    for package in ("bot", "handlers", "storage"):
+        for file, line, message, comments, context in extract_from_dir(
+            root / package, method_map=[("**.py", "python")], keywords=KEYWORDS, comment_tags=("TRANSLATORS:",)
+        ):
+            template.add(message, None, [(f"{package}/{file}", line)], auto_comments=comments, context=context)
+    return template
+
+
+def update() -> None:
+    """Write the template (bot/locale/wgbot.pot) and bring each language's catalogue up to it:
+    new messages appear untranslated (the tests then fail until they are translated), gone
+    ones are dropped. `python -m bot.i18n` runs it."""
+    from babel.messages.pofile import read_po, write_po
+
+    template = extract()
+    with (CATALOGUES / f"{DOMAIN}.pot").open("wb") as pot:
+        write_po(pot, template, width=100, omit_header=False)
+    for code in LANGUAGES:
+        if code == SOURCE:
+            continue
+        path = CATALOGUES / code / "LC_MESSAGES" / f"{DOMAIN}.po"
+        with path.open("rb") as po:
+            catalog = read_po(po, locale=code)
+        catalog.update(template, update_header_comment=False)
+        catalog.obsolete.clear()
+        with path.open("wb") as po:
+            write_po(po, catalog, width=100, ignore_obsolete=True)
+
+
+if __name__ == "__main__":
+    update()

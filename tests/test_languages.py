@@ -1,0 +1,188 @@
+"""The members' languages: every marked message translated in every shipped catalogue with the
+same placeholders; a whole vote and a meeting reminder in German and Polish on the console; a
+French Telegram user answered in French without asking."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from babel.messages.pofile import read_po
+from sqlalchemy import select
+
+from bot.app import App, chat_transports
+from bot.areas import registry_of
+from bot.config import Settings
+from bot.i18n import CATALOGUES, DOMAIN, LANGUAGES, SOURCE, Language, extract
+from bot.router import Router
+from handlers import AREAS, build_registry
+from handlers.meetings.reminders import post_reminder
+from storage import meetings
+from storage.models import Notice
+from tests.alliance import member_organisation, message, person
+from tests.telegram_emulator import BotApiEmulator
+
+SHIPPED = [code for code in LANGUAGES if code != SOURCE]
+PLACEHOLDER = re.compile(r"\{(\w*)\}")
+NOW = datetime(2026, 11, 25, 9, 0, tzinfo=UTC)
+CLOSES = 'closes="2027-02-03 10:00"'  # a Wednesday in winter: Brussels is on CET
+
+
+def placeholders(text: str) -> set[str]:
+    return set(PLACEHOLDER.findall(text))
+
+
+@pytest.mark.parametrize("code", SHIPPED)
+def test_every_message_is_translated_with_the_same_placeholders(code):
+    with (CATALOGUES / code / "LC_MESSAGES" / f"{DOMAIN}.po").open("rb") as po:
+        catalog = read_po(po, locale=code)
+    assert "Machine-made" in catalog.header_comment  # a machine's translation says so
+    problems = []
+    for source in extract():
+        if not source.id:
+            continue
+        found = catalog.get(source.id)
+        forms = ([found.string] if isinstance(found.string, str) else list(found.string)) if found else []
+        expected = placeholders(" ".join(source.id) if isinstance(source.id, tuple) else source.id)
+        if isinstance(source.id, tuple):
+            expected |= {"count"}
+        if found is None or found.fuzzy or not forms or not all(forms):
+            problems.append(f"untranslated: {source.id!r}")
+        elif isinstance(source.id, tuple) and len(forms) != catalog.num_plurals:
+            problems.append(f"{len(forms)} of {catalog.num_plurals} plural forms: {source.id!r}")
+        else:
+            problems += [f"placeholders differ: {form!r}" for form in forms if placeholders(form) != expected]
+    assert problems == []
+
+
+def test_a_catalogue_with_a_wrong_placeholder_would_fail():
+    """The check above catches a translator's slip: it is not vacuous."""
+    assert placeholders("Abstimmung #{id} ist geschlossen: {frage}") != placeholders("Vote #{id} is closed: {question}")
+
+
+@pytest.fixture
+def router(db, settings) -> Router:
+    return Router(db, build_registry(), settings, clock=lambda: NOW)
+
+
+async def electorate(db, size: int) -> None:
+    """`size` member organisations in PFAS, Jana (the chair) representing the first."""
+    organisations = [await member_organisation(db, f"Org {n}", joins=("pfas",)) for n in range(1, size + 1)]
+    await person(db, "Jana Novak", organisation=organisations[0], accounts=("console:jana",), roles=("chair:pfas",))
+
+
+async def room_texts(db, like: str) -> list[str]:
+    async with db.transaction() as session:
+        return list(await session.scalars(select(Notice.text).where(Notice.text.like(like)).order_by(Notice.id)))
+
+
+GERMAN = {
+    "language": "Die Räume von PFAS erhalten meine Nachrichten jetzt auf Deutsch",
+    "opened": "Abstimmung #1 ist offen bis Mi., 3. Feb. 2027, 10:00 MEZ; {count}",
+    "posted": "Abstimmung #1 (PFAS): Budget 2027?",
+    "receipt": "Erfasst: yes für Org 1",
+    "closed": "Abstimmung #1 ist geschlossen: Budget 2027?",
+    "turnout": "Beteiligung: 1 von {count} (Quorum",
+    "adopted": "Entscheidung: ANGENOMMEN.",
+    "no quorum": "Entscheidung: NICHT ANGENOMMEN — Quorum nicht erreicht.",
+    "reminder": "Erinnerung: Budget (Sitzung 1), Mi., 3. Feb. 2027, 10:00 MEZ, 60 Min. — beginnt in 15 Minuten.",
+}
+GERMAN_COUNTS = {1: "1 Organisation ist stimmberechtigt", 2: "2 Organisationen sind stimmberechtigt"}
+GERMAN_COUNTS[5] = "5 Organisationen sind stimmberechtigt"
+POLISH = {
+    "language": "Pokoje grupy PFAS otrzymują teraz moje wiadomości w języku: Polski",
+    "opened": "Głosowanie #1 jest otwarte do śr., 3 lut 2027, 10:00 CET; {count}",
+    "posted": "Głosowanie #1 (PFAS): Budget 2027?",
+    "receipt": "Zapisano: yes w imieniu Org 1",
+    "closed": "Głosowanie #1 zamknięte: Budget 2027?",
+    "turnout": "Frekwencja: 1 z {count} (kworum",
+    "adopted": "Rozstrzygnięcie: PRZYJĘTO.",
+    "no quorum": "Rozstrzygnięcie: NIE PRZYJĘTO — brak kworum.",
+    "reminder": "Przypomnienie: Budget (spotkanie 1), śr., 3 lut 2027, 10:00 CET, 60 min — początek za 15 minut.",
+}
+POLISH_COUNTS = {1: "głosuje 1 organizacja", 2: "głosują 2 organizacje", 5: "głosuje 5 organizacji"}
+
+
+@pytest.mark.parametrize(
+    ("code", "words", "counts"),
+    [("de", GERMAN, GERMAN_COUNTS), ("pl", POLISH, POLISH_COUNTS)],
+    ids=["German", "Polish"],
+)
+@pytest.mark.parametrize("size", [1, 2, 5])
+async def test_a_whole_vote_and_a_meeting_reminder_in_the_group_s_language(db, router, say, code, words, counts, size):
+    await electorate(db, size)
+    assert (await say(f"/wg language {code}")).startswith(words["language"])
+
+    opened = await say(f'/vote open "Budget 2027?" {CLOSES}')
+    assert opened.startswith(words["opened"].format(count=counts[size])), opened
+    [posted] = await room_texts(db, "%#1 (PFAS)%")
+    assert posted.startswith(words["posted"])
+    assert await say("/vote 1 yes") == words["receipt"]
+    await say("/vote close 1")
+    [closed] = await room_texts(db, words["closed"] + "%")
+    turnout = re.search(r"\d+ \w+\b", counts[size]).group() if code == "de" else f"{size} organizacji"
+    assert words["turnout"].format(count=turnout) in closed
+    assert words["adopted" if size < 5 else "no quorum"] in closed  # one of five misses the 50% quorum
+
+    await say('/meeting schedule "2027-02-03 10:00" Budget duration=60m')
+    starts = datetime(2027, 2, 3, 9, 0, tzinfo=UTC)
+    async with db.transaction() as session:
+        meeting = await meetings.find(session, 1)
+        occurrence = await meetings.pick(session, meeting, 1, NOW)
+        await post_reminder(session, meeting, occurrence, False, starts - timedelta(minutes=15), "en")
+    [reminder] = await room_texts(db, words["reminder"].split(":")[0] + ":%")
+    assert reminder.startswith(words["reminder"]), reminder
+
+
+async def test_a_reader_s_own_language_for_what_is_said_to_them_and_times_read_in_it(db, router, say):
+    await electorate(db, 1)
+    assert await say("/lang pl", room="jana", direct=True) == "Od teraz piszę do Ciebie w języku: Polski."
+    assert (await say("/lang", room="jana", direct=True)).startswith("Piszę do Ciebie w języku: Polski (pl).")
+    refused = await say("/lang xx", room="jana", direct=True)
+    assert "pl (Polski)" in refused and "not 'xx'" in refused
+    scheduled = await say('/meeting schedule "jutro 10:00" Budget')  # the room is English; Jana reads Polish
+    assert scheduled.startswith("Scheduled: Budget (meeting 1), Thu 26 Nov 2026 10:00 CET")
+    assert await say("/lang en", room="jana", direct=True) == "From now on I write to you in English."
+    german = Language("de")
+    assert german.moment(datetime(2027, 2, 2, 9, tzinfo=UTC), "Europe/Berlin") == "Di., 2. Feb. 2027, 10:00 MEZ"
+    assert german.percent(0.5) == "50\u00a0%"  # a no-break space, as German writes it
+
+
+async def test_german_times_are_read_as_germans_write_them(db, router, say):
+    await electorate(db, 1)
+    await say("/lang de", room="jana", direct=True)
+    scheduled = await say('/meeting schedule "morgen 10 Uhr" Budget')
+    assert scheduled.startswith("Scheduled: Budget (meeting 1), Thu 26 Nov 2026 10:00 CET"), scheduled
+
+
+@pytest.mark.sqlite_only
+async def test_a_french_telegram_user_is_answered_in_french_until_they_choose_english(db, settings):
+    emulator = BotApiEmulator()
+    await emulator.start()
+    acme = await member_organisation(db, "ACME GmbH", joins=("pfas",))
+    await person(db, "Jeanne Dupont", organisation=acme, accounts=("telegram:1001", "console:jeanne"))
+    jeanne = emulator.person(1001, "Jeanne", "jeanne", language_code="fr")
+    await person(db, "Jana Novak", organisation=acme, accounts=("console:jana",), roles=("chair:pfas",))
+    console = Router(db, build_registry(), settings)
+    await console.handle(message('/vote open "Budget 2027?"', sender="jana", room="pfas"))
+
+    telegram = Settings.model_validate({"telegram": emulator.bot_settings()})
+    app = App(telegram, db, chat_transports(telegram, db, registry_of(AREAS)), AREAS)
+    running = asyncio.create_task(app.run())
+    try:
+        await asyncio.wait_for(app.started.wait(), 10)
+
+        async def ask(text: str) -> str:
+            return (await emulator.answer_to(await emulator.say(jeanne, None, text))).text
+
+        await ask("/start")
+        assert (await ask("/lang")).startswith("Je vous écris dans cette langue : Français (fr).")
+        assert await ask("/vote 1 yes") == "Enregistré : yes pour ACME GmbH"
+        assert await ask("/lang en") == "From now on I write to you in English."
+        assert await ask("/vote 1 no") == "Recorded: no for ACME GmbH (replaces yes by Jeanne Dupont)"
+    finally:
+        app.request_stop()
+        await asyncio.wait_for(running, 15)
+        await emulator.stop()
