@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.changes import Change
 from bot.commands import Registry
 from bot.config import Settings
-from bot.i18n import Language, language, worded_in
+from bot.i18n import Language, for_answer, worded_in
 from bot.transports.base import Incoming, Reply
 from storage import notices
 from storage.errors import Refused
@@ -49,20 +49,24 @@ class Context:
         """The reader's time zone: their own when known, else the alliance's."""
         return self.actor.timezone or self.settings.alliance.timezone
 
-    @property
-    def reader(self) -> Language:
-        """The sender's language: their choice (/lang), else their platform's, else the alliance's."""
-        return language(self.actor.language or self.incoming.language, self.settings.alliance.language)
+    def _language(self, *, direct: bool) -> Language:
+        return for_answer(
+            direct=direct,
+            chosen=self.actor.language,
+            platform_says=self.incoming.language,
+            room_speaks=self.binding.language if self.binding else None,
+            default=self.settings.alliance.language,
+        )
 
     @property
-    def room_language(self) -> Language:
-        """The room's: its group's choice (/wg language), else the alliance's."""
-        return language(self.binding.language if self.binding else None, self.settings.alliance.language)
+    def reader(self) -> Language:
+        """The sender's language, wherever they wrote (for what is said to them alone)."""
+        return self._language(direct=True)
 
     @property
     def lang(self) -> Language:
         """What the answer is written in: the reader's in a private chat, the room's in a room."""
-        return self.reader if self.incoming.is_direct else self.room_language
+        return self._language(direct=self.incoming.is_direct)
 
     def worded(self, text: Callable[[Language], str]) -> Worded:
         """`text` for notices to rooms, each in its group's language (the alliance's by default)."""

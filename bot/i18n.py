@@ -23,6 +23,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
+from storage.rules.text import Words
+
 if TYPE_CHECKING:
     from babel.messages.catalog import Catalog
 
@@ -39,12 +41,6 @@ LANGUAGES = {
 }
 CATALOGUES = Path(__file__).with_name("locale")
 DOMAIN = "wgbot"
-
-
-def N_(message: str) -> str:
-    """Marks a message to translate later, where it is defined (a table of names): it is
-    extracted into the catalogues, and `Language._` translates it where it is shown."""
-    return message
 
 
 def supported(code: str | None) -> str | None:
@@ -77,7 +73,13 @@ class Language:
     code: str = SOURCE
 
     def _(self, message: str, **values: object) -> str:
-        return _catalogue(self.code).gettext(message).format(**values)
+        translated = _catalogue(self.code).gettext(message)
+        return translated.format(**values) if values else translated
+
+    def say(self, words: Words) -> str:
+        """Words made before the reader was known, in this language (their values too)."""
+        values = {key: self.say(value) if isinstance(value, Words) else value for key, value in words.values.items()}
+        return self._(words.template, **values)
 
     def n_(self, singular: str, plural: str, count: int, **values: object) -> str:
         return _catalogue(self.code).ngettext(singular, plural, count).format(count=count, **values)
@@ -109,6 +111,17 @@ def language(code: str | None, default: str = SOURCE) -> Language:
     return Language(supported(code) or supported(default) or SOURCE)
 
 
+def for_answer(
+    *, direct: bool, chosen: str | None, platform_says: str | None, room_speaks: str | None, default: str
+) -> Language:
+    """What an answer is written in: in a private chat, the reader's (their /lang choice, else
+    what their platform says, else the alliance's); in a room, the room's (its group's choice,
+    else the alliance's). The one place this is decided."""
+    if direct:
+        return language(chosen or platform_says, default)
+    return language(room_speaks, default)
+
+
 def worded_in(text: Callable[[Language], str], default: str) -> Callable[[str | None], tuple[str, str]]:
     """`text` as storage/notices.py words a room's message: given the room's group's choice of
     language (None: the `default`), the language written and the text."""
@@ -120,12 +133,15 @@ def worded_in(text: Callable[[Language], str], default: str) -> Callable[[str | 
     return word
 
 
-KEYWORDS = {"_": None, "n_": (1, 2), "N_": None}  # what `extract` looks for, and where the words are
+OPERATOR_ONLY = [(name, "ignore") for name in ("cli.py", "main.py", "backup.py", "matrix_setup.py")]
+# What `extract` looks for, and where the words are.
+KEYWORDS = {"_": None, "n_": (1, 2), "N_": None, "Words": None, "Refused": None, "RecordedRefusal": None}
 
 
 def extract() -> Catalog:
-    """Every message the code marks for translation (`_`, `n_`, `N_`), from bot/, handlers/ and
-    storage/, as a template catalogue."""
+    """Every message the code marks for translation (`_`, `n_`, `N_`, and refusals written as
+    templates), from bot/, handlers/ and storage/, as a template catalogue. The shell's commands
+    (bot/cli.py, main.py, backup.py) speak to the operator, in English, and are left out."""
     from babel.messages.catalog import Catalog
     from babel.messages.extract import extract_from_dir
 
@@ -133,7 +149,10 @@ def extract() -> Catalog:
     root = Path(__file__).parent.parent
     for package in ("bot", "handlers", "storage"):
         for file, line, message, comments, context in extract_from_dir(
-            root / package, method_map=[("**.py", "python")], keywords=KEYWORDS, comment_tags=("TRANSLATORS:",)
+            root / package,
+            method_map=OPERATOR_ONLY + [("**.py", "python")],
+            keywords=KEYWORDS,
+            comment_tags=("TRANSLATORS:",),
         ):
             template.add(message, None, [(f"{package}/{file}", line)], auto_comments=comments, context=context)
     return template

@@ -20,6 +20,7 @@ from bot.changes import Change
 from bot.commands import PREFIXES, Command, CommandLine, Registry, read_command
 from bot.config import Settings
 from bot.context import Context, ReceivedFile
+from bot.i18n import for_answer
 from bot.metrics import COMMAND_SECONDS, COMMANDS, outcome_kind
 from bot.transports.base import AttachmentRef, Incoming, Reply, TooLarge
 from storage import arrivals, dialogs, events, notices
@@ -28,6 +29,7 @@ from storage.errors import Refused
 from storage.models import utcnow
 from storage.rooms import Room
 from storage.rules.access import REFUSALS, Actor, may
+from storage.rules.text import Words
 
 log = logging.getLogger(__name__)
 Fetch = Callable[[AttachmentRef, int], Awaitable[bytes]]  # the bytes, or TooLarge past the limit
@@ -91,7 +93,7 @@ class Router:
 
     async def _handle(self, incoming: Incoming, line: CommandLine | None, trace: _Trace) -> Reply | None:
         reference = secrets.token_hex(4)
-        binding = None
+        binding, actor = None, None
         try:
             try:
                 changed: set[Change] = set()
@@ -127,7 +129,7 @@ class Router:
                     self.on_queued()
                 if recorded is not None:
                     trace.outcome = "refused"
-                    return self._refusal(incoming, binding, recorded)
+                    return self._refusal(incoming, binding, actor, recorded)
                 if changed and self.on_change:
                     await self.on_change(changed)
                 return reply
@@ -138,7 +140,7 @@ class Router:
                 async with self.db.command() as session:
                     if not await events.claim(session, incoming.platform, incoming.event_id):
                         return None
-                return self._refusal(incoming, binding, refusal)
+                return self._refusal(incoming, binding, actor, refusal)
         except Exception:
             trace.outcome = f"failed (ref {reference})"
             log.exception(  # the command's name, never its text: it may hold a secret ballot or a code
@@ -172,7 +174,7 @@ class Router:
             if not incoming.is_direct:
                 trace.outcome = "ignored (room not bound)"
                 return None  # a room the bot does not serve: stay out of the conversation
-            raise _Usage(command, f"/{command.path} works only in a working group's room.")
+            raise _Usage(command, Words("/{command} works only in a working group's room.", {"command": command.path}))
         group_id = binding.group_id if binding else None
         if not may(command.access, actor, group_id):
             raise _Usage(command, REFUSALS[command.access])
@@ -182,7 +184,7 @@ class Router:
             reply = await command.handler(context, call)
             await _said_once(session, incoming, reply)
         except Refused as refusal:
-            raise _Usage(command, str(refusal), keep=refusal.keep) from None
+            raise _Usage(command, refusal.words, keep=refusal.keep) from None
         return self._answer(incoming, reply)
 
     async def _converse(
@@ -230,13 +232,20 @@ class Router:
             files.append(ReceivedFile(attachment.name, attachment.media_type, data))
         return tuple(files)
 
-    def _refusal(self, incoming: Incoming, binding: Room | None, refusal: Refused) -> Reply | None:
+    def _refusal(self, incoming: Incoming, binding: Room | None, actor: Actor | None, refusal: Refused) -> Reply | None:
         command = refusal.command if isinstance(refusal, _Usage) else None
         if binding is None and not incoming.is_direct and not (command and command.anywhere):
             return None  # no chatter in rooms the bot does not serve, even about mistakes
-        text = str(refusal)
+        lang = for_answer(
+            direct=incoming.is_direct,
+            chosen=actor.language if actor else None,
+            platform_says=incoming.language,
+            room_speaks=binding.language if binding else None,
+            default=self.settings.alliance.language,
+        )
+        text = lang.say(refusal.words)
         if command is not None:
-            text = f"{text}\nUsage: {command.usage}"
+            text += "\n" + lang._("Usage: {usage}", usage=command.usage)
         return self._answer(incoming, text)
 
     def _seen_before(self, incoming: Incoming) -> Reply | None:
@@ -293,7 +302,7 @@ class _Trace:
 class _Usage(Refused):
     """A refusal of a known command: answered with that command's usage line."""
 
-    def __init__(self, command: Command, message: str, keep: bool = False) -> None:
+    def __init__(self, command: Command, message: str | Words, keep: bool = False) -> None:
         super().__init__(message)
         self.command = command
         self.keep = keep

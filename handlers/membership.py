@@ -166,8 +166,9 @@ def _from_form(key: str, options: dict[str, str], ctx: Context) -> str | None:
             return None
         if len(answers) != len(ctx.settings.membership.eligibility):
             raise Refused(
-                f"eligibility= needs {len(ctx.settings.membership.eligibility)} answers (yes or no), "
-                "one per criterion in order; /apply without it asks them one by one."
+                "eligibility= needs {count} answers (yes or no), one per criterion in order; "
+                "/apply without it asks them one by one.",
+                count=len(ctx.settings.membership.eligibility),
             )
         return answers[int(key.split("_")[1])]
     return options.get(key)

@@ -1,14 +1,22 @@
 """The one exception the rest of wgbot turns into a one-line answer."""
 
+from storage.rules.text import Words
+
 
 class Refused(Exception):
     """An act refused for a reason the person can understand and fix.
 
-    Its message goes back to the person as it is, so it must say what was wrong in their words.
-    Everything the act wrote is undone.
+    Its message goes back to the person, so it must say what was wrong in their words. Written
+    as a template with named values (`Refused("No vote {id}.", id=7)`), it is said in the
+    reader's language; an f-string is said as it is, in English. Everything the act wrote is
+    undone.
     """
 
     keep = False  # whether what was written before the refusal is kept (see RecordedRefusal)
+
+    def __init__(self, message: str | Words, **values: object) -> None:
+        self.words = message if isinstance(message, Words) else Words(message, values)
+        super().__init__(str(self.words))
 
 
 class RecordedRefusal(Refused):

@@ -102,9 +102,9 @@ async def _within_limits(session: AsyncSession, platform: str, user_id: str, now
     all_count, all_first = (await session.execute(recent)).one()
     if all_count >= ALLIANCE_LIMIT:
         await _refused(session, platform, user_id, now, "too many wrong codes alliance-wide")
+        wait = _wait(all_first + WINDOW - now)
         raise RecordedRefusal(
-            f"Too many wrong link codes were sent lately; linking is paused for everyone. "
-            f"Try again in {_wait(all_first + WINDOW - now)}."
+            f"Too many wrong link codes were sent lately; linking is paused for everyone. Try again in {wait}."
         )
 
 

@@ -191,9 +191,13 @@ async def approve(session: AsyncSession, application_id: int, actor: Actor, now:
     if known.existing is not None:
         o = known.existing
         raise Refused(
-            f"{o.name} already exists (#{o.id}, {o.status.value}), and approving an application never changes an "
-            f"organisation's standing. If the applicant should represent it, the secretariat confirms that with "
-            f"/member confirm {application.id}; otherwise reject #{application.id}."
+            "{name} already exists (#{id}, {status}), and approving an application never changes an "
+            "organisation's standing. If the applicant should represent it, the secretariat confirms that with "
+            "/member confirm {application}; otherwise reject #{application}.",
+            name=o.name,
+            id=o.id,
+            status=o.status.value,
+            application=application.id,
         )
     organisation = await organisations.add_organisation(
         session,

@@ -182,23 +182,26 @@ async def to_person(session: AsyncSession, person_id: int, text: str, html: str 
     return len(accounts)
 
 
-ForZone = Callable[[str | None], str]  # a text worded for a reader's zone (None: they have set none)
+# A text worded for one reader: given their zone and their language (each None where they set none).
+ForReader = Callable[[str | None, str | None], str]
 
 
 async def to_representatives(
-    session: AsyncSession, organisation_id: int, text: str | ForZone, html: str | None = None
+    session: AsyncSession, organisation_id: int, text: str | ForReader, html: str | None = None
 ) -> int:
     """To the private chats of everyone representing the organisation; returns how many.
 
-    A `text` that is a function is worded for each reader, e.g. to show a time in their zone."""
+    A `text` that is a function is worded for each reader: a time in their zone, in their language."""
     accounts = await session.execute(
-        select(ChatAccount, Person.timezone)
+        select(ChatAccount, Person.timezone, Person.language)
         .join(Person, Person.id == ChatAccount.person_id)
         .where(Person.organisation_id == organisation_id)
     )
     added = [
-        notice(a.platform, a.platform_user_id, text if isinstance(text, str) else text(zone), html, direct=True)
-        for a, zone in accounts.tuples()
+        notice(
+            a.platform, a.platform_user_id, text if isinstance(text, str) else text(zone, language), html, direct=True
+        )
+        for a, zone, language in accounts.tuples()
     ]
     queue(session, added)
     return len(added)

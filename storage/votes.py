@@ -38,7 +38,7 @@ from storage.models import (
     table_of,
 )
 from storage.rules.access import Actor, voting_right
-from storage.rules.text import quote
+from storage.rules.text import N_, quote
 from storage.rules.voting import Majority, Outcome, decide, look_alikes, option_key
 
 MAX_OPTIONS = 10  # Matrix shows choices as the reactions 1️⃣…🔟
@@ -135,7 +135,12 @@ async def _electorate(session: AsyncSession, group: WorkingGroup | None) -> list
     return list((await session.execute(query.order_by(Organisation.name_key))).tuples())
 
 
-_NO_VOTE = "No vote '{}'; /vote list shows them."
+_NO_VOTE = N_("No vote '{id}'; /vote list shows them.")
+_NO_LONGER = {
+    VoteStatus.CLOSED: N_("Vote #{id} is closed; ballots are no longer taken."),
+    VoteStatus.CANCELLED: N_("Vote #{id} is cancelled; ballots are no longer taken."),
+    VoteStatus.HELD: N_("Vote #{id} is held; ballots are no longer taken."),
+}
 
 
 async def find_vote(session: AsyncSession, vote_id: int, *, lock: bool = False, share: bool = False) -> Vote:
@@ -145,7 +150,7 @@ async def find_vote(session: AsyncSession, vote_id: int, *, lock: bool = False, 
     row_lock = {"read": True} if share else lock
     vote = await session.get(Vote, vote_id, with_for_update=row_lock, populate_existing=bool(row_lock))
     if vote is None:
-        raise Refused(_NO_VOTE.format(vote_id))
+        raise Refused(_NO_VOTE, id=vote_id)
     return vote
 
 
@@ -214,20 +219,27 @@ def _cast_on(connection: Connection, vote_id: int, option: str, actor: Actor, no
     query = _BALLOT_CONTEXT_SHARED if connection.dialect.name == "postgresql" else _BALLOT_CONTEXT
     found = connection.execute(query, {"vote": vote_id, "org": actor.organisation_id}).first()
     if found is None:
-        raise Refused(_NO_VOTE.format(vote_id))
+        raise Refused(_NO_VOTE, id=vote_id)
     status, closes_at, options, secret, hidden, seal_key, opened_at, organisation_name, previous, previous_by = found
     if status != VoteStatus.OPEN:
-        raise Refused(f"Vote #{vote_id} is {status.value}; ballots are no longer taken.")
+        raise Refused(_NO_LONGER[status], id=vote_id)
     if now >= closes_at:
-        raise Refused(f"Vote #{vote_id} closed at its deadline; ballots are no longer taken.")
+        raise Refused("Vote #{id} closed at its deadline; ballots are no longer taken.", id=vote_id)
     refusal = voting_right(actor)
     if refusal:
-        raise Refused(f"You cannot vote: {refusal}.")
+        raise Refused("You cannot vote: {reason}.", reason=refusal)
     if organisation_name is None:
-        raise Refused(f"{actor.organisation_name} is not in the electorate of vote #{vote_id}.")
+        raise Refused(
+            "{organisation} is not in the electorate of vote #{id}.", organisation=actor.organisation_name, id=vote_id
+        )
     chosen = next((o for o in options if option_key(o) == option_key(option)), None)
     if chosen is None:
-        raise Refused(f"{quote(option)} is not an option of vote #{vote_id}: {', '.join(options)}.")
+        raise Refused(
+            "{option} is not an option of vote #{id}: {options}.",
+            option=quote(option),
+            id=vote_id,
+            options=", ".join(options),
+        )
     assert actor.organisation_id is not None  # voting_right said so
     values = dict(
         vote_id=vote_id,
@@ -397,7 +409,8 @@ async def non_voters(session: AsyncSession, vote: Vote) -> list[tuple[int, str]]
     )
 
 
-Wording = Callable[[Vote, str | None], str]  # a message about the vote, for a reader's zone (None: not set)
+# A message about the vote for one reader: given their zone and language (None where they set none).
+Wording = Callable[[Vote, str | None, str | None], str]
 
 CHASE_EVERY = timedelta(hours=12)  # an organisation is reminded by hand at most this often
 
@@ -478,7 +491,7 @@ async def chase(session: AsyncSession, vote_id: int, *, actor: Actor, now: datet
             unreachable.append(organisation.organisation)
         else:
             messages += await notices.to_representatives(
-                session, organisation.organisation_id, lambda zone: wording(vote, zone)
+                session, organisation.organisation_id, lambda zone, language: wording(vote, zone, language)
             )
             await session.merge(VoteChase(vote_id=vote.id, organisation_id=organisation.organisation_id, sent_at=now))
             reminded.append(organisation.organisation)
@@ -502,7 +515,7 @@ async def _remind(session: AsyncSession, vote: Vote, wording: Wording) -> int:
     """Tell the representatives of every organisation that has not voted; returns how many."""
     return sum(
         [
-            await notices.to_representatives(session, org_id, lambda zone: wording(vote, zone))
+            await notices.to_representatives(session, org_id, lambda zone, language: wording(vote, zone, language))
             for org_id, _ in await non_voters(session, vote)
         ]
     )

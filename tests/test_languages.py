@@ -83,6 +83,7 @@ GERMAN = {
     "opened": "Abstimmung #1 ist offen bis Mi., 3. Feb. 2027, 10:00 MEZ; {count}",
     "posted": "Abstimmung #1 (PFAS): Budget 2027?",
     "receipt": "Erfasst: yes für Org 1",
+    "not an option": "'maybe' ist keine Option von Abstimmung #1: yes, no, abstain.\nVerwendung: /vote <id> <option…>",
     "closed": "Abstimmung #1 ist geschlossen: Budget 2027?",
     "turnout": "Beteiligung: 1 von {count} (Quorum",
     "adopted": "Entscheidung: ANGENOMMEN.",
@@ -96,6 +97,7 @@ POLISH = {
     "opened": "Głosowanie #1 jest otwarte do śr., 3 lut 2027, 10:00 CET; {count}",
     "posted": "Głosowanie #1 (PFAS): Budget 2027?",
     "receipt": "Zapisano: yes w imieniu Org 1",
+    "not an option": "'maybe' nie jest opcją głosowania #1: yes, no, abstain.\nUżycie: /vote <id> <option…>",
     "closed": "Głosowanie #1 zamknięte: Budget 2027?",
     "turnout": "Frekwencja: 1 z {count} (kworum",
     "adopted": "Rozstrzygnięcie: PRZYJĘTO.",
@@ -119,6 +121,7 @@ async def test_a_whole_vote_and_a_meeting_reminder_in_the_group_s_language(db, r
     assert opened.startswith(words["opened"].format(count=counts[size])), opened
     [posted] = await room_texts(db, "%#1 (PFAS)%")
     assert posted.startswith(words["posted"])
+    assert await say("/vote 1 maybe") == words["not an option"]  # a refusal is in the room's language too
     assert await say("/vote 1 yes") == words["receipt"]
     await say("/vote close 1")
     [closed] = await room_texts(db, words["closed"] + "%")
@@ -148,6 +151,24 @@ async def test_a_reader_s_own_language_for_what_is_said_to_them_and_times_read_i
     german = Language("de")
     assert german.moment(datetime(2027, 2, 2, 9, tzinfo=UTC), "Europe/Berlin") == "Di., 2. Feb. 2027, 10:00 MEZ"
     assert german.percent(0.5) == "50\u00a0%"  # a no-break space, as German writes it
+
+
+async def test_a_refusal_is_in_the_language_of_whoever_reads_it(db, router, say):
+    await electorate(db, 1)
+    await person(db, "Ola Nordmann", accounts=("console:ola",))
+    await say("/wg language de")
+    refused = await say("/wg language pl", sender="ola")
+    assert (
+        refused
+        == "Nur der Vorsitz dieser Arbeitsgruppe oder das Sekretariat darf das.\nVerwendung: /wg language <code>"
+    )
+    await say("/lang pl", room="jana", direct=True)
+    assert await say("/vote 7 yes", room="jana", direct=True) == (
+        "Nie ma głosowania '7'; /vote list pokazuje głosowania.\nUżycie: /vote <id> <option…>"
+    )
+    assert await say("/vote 7 yes", sender="ola", room="ola", direct=True) == (  # Ola chose none: the alliance's
+        "Only representatives of member organisations may do this.\nUsage: /vote <id> <option…>"
+    )
 
 
 async def test_german_times_are_read_as_germans_write_them(db, router, say):

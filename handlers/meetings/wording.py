@@ -5,10 +5,11 @@ from __future__ import annotations
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.i18n import N_, Language
+from bot.i18n import Language
 from storage import meetings, notices
 from storage.models import Meeting, Person
 from storage.rules.recurrence import Occurrence
+from storage.rules.text import N_
 
 ENGLISH = Language()
 ATTENDANCE = {

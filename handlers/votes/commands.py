@@ -8,6 +8,7 @@ from datetime import timedelta
 from bot import arguments
 from bot.commands import Call, Command, Option, Param, at_most
 from bot.context import Context
+from bot.i18n import language
 from bot.timeparse import shown
 from bot.transports.base import Reply
 from handlers.deliverables.versions import VersionRef, version_ref
@@ -187,7 +188,11 @@ async def vote_remind(ctx: Context, call: Call) -> Reply:
     vote = await votes.find_vote(ctx.session, call[VOTE])
     _may_chase(ctx, vote)
     done = await votes.chase(
-        ctx.session, vote.id, actor=ctx.actor, now=ctx.now, wording=lambda v, zone: reminder(v, zone or ctx.zone)
+        ctx.session,
+        vote.id,
+        actor=ctx.actor,
+        now=ctx.now,
+        wording=lambda v, zone, code: reminder(v, zone or ctx.zone, language(code, ctx.settings.alliance.language)),
     )
     if not (done.reminded or done.recently or done.unreachable):
         return Reply(f"Every organisation has voted on #{vote.id}; no one to remind.")

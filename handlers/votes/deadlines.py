@@ -15,10 +15,10 @@ from datetime import timedelta
 from bot.areas import Services
 from bot.changes import Changes
 from bot.config import VoteSettings
+from bot.i18n import language, worded_in
 from bot.scheduler import Job
-from bot.timeparse import shown
 from handlers.votes.live import STANDING
-from handlers.votes.wording import announce_result, reminder
+from handlers.votes.wording import announce_result, extended_reminder, extension, reminder
 from storage import votes
 from storage.db import Database
 from storage.models import Vote, utcnow
@@ -80,11 +80,7 @@ class VoteDeadlines:
                 await announce_result(session, vote, outcome, self.language)
             else:
                 await votes.announce_to_group(
-                    session,
-                    vote,
-                    f"Vote #{vote.id} ({vote.question}) reached only {outcome.turnout} of the "
-                    f"{outcome.quorum_needed} organisations its quorum needs, so it is extended once, "
-                    f"until {shown(vote.closes_at, self.zone)}.",
+                    session, vote, worded_in(lambda lang: extension(vote, outcome, self.zone, lang), self.language)
                 )
         log.info("vote %s %s at its deadline", vote_id, what)
         self.on_settled(vote_id)
@@ -98,14 +94,11 @@ class VoteDeadlines:
         log.info("vote %s: %d reminders %sh before the deadline", vote_id, told, hours)
         return True
 
-    def _extended(self, vote: Vote, zone: str | None) -> str:
-        return (
-            f"Vote #{vote.id} ({vote.question}) did not reach its quorum, so it is extended until "
-            f"{shown(vote.closes_at, zone or self.zone)}. Your organisation has not voted yet: /vote {vote.id} <option>."
-        )
+    def _extended(self, vote: Vote, zone: str | None, code: str | None) -> str:
+        return extended_reminder(vote, zone or self.zone, language(code, self.language))
 
-    def _reminder(self, vote: Vote, zone: str | None) -> str:
-        return reminder(vote, zone or self.zone)
+    def _reminder(self, vote: Vote, zone: str | None, code: str | None) -> str:
+        return reminder(vote, zone or self.zone, language(code, self.language))
 
 
 def vote_deadlines(services: Services) -> VoteDeadlines:

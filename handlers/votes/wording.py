@@ -8,9 +8,10 @@ from collections.abc import Callable
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.context import Context
-from bot.i18n import N_, Language, worded_in
+from bot.i18n import Language, worded_in
 from storage import votes
 from storage.models import Vote
+from storage.rules.text import N_
 from storage.rules.voting import Outcome
 
 TOPIC = "vote"  # a vote's posted messages are kept up to date under "vote:<id>" (handlers/votes/live.py)
@@ -46,6 +47,32 @@ def reminder(vote: Vote, zone: str, lang: Language = ENGLISH) -> str:
         question=vote.question,
         closes=lang.moment(vote.closes_at, zone),
         options=", ".join(vote.options),
+    )
+
+
+def extended_reminder(vote: Vote, zone: str, lang: Language = ENGLISH) -> str:
+    """The private reminder to an organisation that has not voted, when the vote was extended."""
+    return lang._(
+        "Vote #{id} ({question}) did not reach its quorum, so it is extended until {closes}. "
+        "Your organisation has not voted yet: /vote {id} <option>.",
+        id=vote.id,
+        question=vote.question,
+        closes=lang.moment(vote.closes_at, zone),
+    )
+
+
+def extension(vote: Vote, outcome: Outcome, zone: str, lang: Language = ENGLISH) -> str:
+    """What the vote's rooms are told when its deadline passed without a quorum."""
+    return lang.n_(
+        "Vote #{id} ({question}) reached only {turnout} of the {count} organisation its quorum needs, so it is "
+        "extended once, until {closes}.",
+        "Vote #{id} ({question}) reached only {turnout} of the {count} organisations its quorum needs, so it is "
+        "extended once, until {closes}.",
+        outcome.quorum_needed,
+        id=vote.id,
+        question=vote.question,
+        turnout=outcome.turnout,
+        closes=lang.moment(vote.closes_at, zone),
     )
 
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass, field
 
+from storage.rules.text import N_, Words
+
 
 class OrganisationStatus(enum.StrEnum):
     APPLICANT = "applicant"
@@ -93,23 +95,26 @@ def may(access: Access, actor: Actor, group_id: int | None) -> bool:
 
 
 REFUSALS = {
-    Access.MEMBER: "Only representatives of member organisations may do this.",
-    Access.CHAIR: "Only the chair of this working group or the secretariat may do this.",
-    Access.SECRETARIAT: "Only the secretariat may do this.",
-    Access.COMMISSION: "Only the Commission's reviewers may do this.",
+    Access.MEMBER: N_("Only representatives of member organisations may do this."),
+    Access.CHAIR: N_("Only the chair of this working group or the secretariat may do this."),
+    Access.SECRETARIAT: N_("Only the secretariat may do this."),
+    Access.COMMISSION: N_("Only the Commission's reviewers may do this."),
 }
 
 
-def voting_right(actor: Actor) -> str | None:
+def voting_right(actor: Actor) -> Words | None:
     """None when the actor may vote for an organisation; otherwise why not.
 
     Only member organisations vote, one vote each, cast by any of their representatives.
     """
     if not actor.is_known:
-        return "you are not known to the alliance"
+        return Words(N_("you are not known to the alliance"))
     if actor.organisation_id is None:
-        return "you do not represent an organisation"
+        return Words(N_("you do not represent an organisation"))
     if actor.organisation_status != OrganisationStatus.MEMBER:
         status = actor.organisation_status.value if actor.organisation_status else "unknown"
-        return f"{actor.organisation_name} is not a member organisation ({status})"
+        return Words(
+            N_("{organisation} is not a member organisation ({status})"),
+            {"organisation": actor.organisation_name, "status": status},
+        )
     return None

@@ -1,8 +1,11 @@
-"""How user text is echoed in an answer: pure functions."""
+"""How user text is echoed in an answer, and how a message waits for its reader's language:
+pure functions and values."""
 
 from __future__ import annotations
 
 import unicodedata
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 
 QUOTE_LIMIT = 80
 
@@ -14,6 +17,27 @@ def quote(text: str) -> str:
     if len(shown) > QUOTE_LIMIT:
         shown = shown[: QUOTE_LIMIT - 1] + "…"
     return f"'{shown}'"
+
+
+def N_(message: str) -> str:
+    """Marks a message to translate where it is shown (bot/i18n.py): `pybabel extract` and the
+    tests find it in the catalogues."""
+    return message
+
+
+@dataclass(frozen=True)
+class Words:
+    """A message said before its reader is known (a refusal deep in storage): its English
+    template, marked for translation, and the values of its placeholders. `str()` gives the
+    English; bot/i18n.py's `Language.say` the reader's language."""
+
+    template: str
+    values: Mapping[str, object] = field(default_factory=dict)
+
+    def __str__(self) -> str:
+        if not self.values:
+            return self.template
+        return self.template.format(**{key: str(value) for key, value in self.values.items()})
 
 
 def counted(n: int, thing: str) -> str:
