@@ -19,6 +19,7 @@ from storage.models import WorkingGroup
 from storage.notices import Worded
 from storage.rooms import Room
 from storage.rules.access import Actor
+from storage.rules.text import Words
 
 
 @dataclass(frozen=True)
@@ -78,16 +79,13 @@ class Context:
             return None
         return await self.session.get_one(WorkingGroup, self.binding.group_id)
 
-    async def privately(self, secret: str, what: str) -> Reply:
+    async def privately(self, secret: str, sent: Words) -> Reply:
         """The answer when it carries a secret (a link code): as it is in a private chat; from a
-        room, sent to the sender's private chat, and the room learns only that `what` was sent."""
+        room, sent to the sender's private chat, and the room is told only `sent` (that it was)."""
         if self.incoming.is_direct:
             return Reply(secret)
         await notices.to_account(self.session, self.incoming.platform, self.incoming.sender_id, secret)
-        return Reply(
-            f"I have sent {what} to you in a private chat. If it does not arrive, open a private chat "
-            "with me and ask there."
-        )
+        return Reply(self.lang.say(sent))
 
     def require_group_id(self) -> int:
         """The id of the working group this room serves; refused in any other room."""

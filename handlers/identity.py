@@ -7,11 +7,11 @@ from bot.areas import Area
 from bot.commands import Call, Command, Param, at_most
 from bot.context import Context
 from bot.i18n import LANGUAGES, Language
-from bot.timeparse import shown
 from bot.transports.base import Reply
 from storage import identity, people
 from storage.errors import Refused
 from storage.rules.access import Actor, voting_right
+from storage.rules.text import Words
 
 CODE = Param("code", at_most(32), required=False)
 ZONE = Param("zone", arguments.zone, required=False)
@@ -20,22 +20,26 @@ LANGUAGE = Param("code", arguments.language, required=False)
 
 async def whoami(ctx: Context, call: Call) -> Reply:
     """Show the sender's person, organisation, roles and linked accounts."""
-    actor = ctx.actor
+    actor, lang = ctx.actor, ctx.lang
     if actor.person_id is None:
-        return Reply(
-            f"You are {actor.display_name} on {actor.platform} ({actor.platform_user_id}), "
-            "not yet known to the alliance. If your organisation is a member, ask the "
-            "secretariat to add you as a representative; if it is not, /apply.\n" + _voting_line(actor)
+        stranger = lang._(
+            "You are {name} on {platform} ({user}), not yet known to the alliance. If your organisation is a "
+            "member, ask the secretariat to add you as a representative; if it is not, /apply.",
+            name=actor.display_name,
+            platform=actor.platform,
+            user=actor.platform_user_id,
         )
+        return Reply(stranger + "\n" + _voting_line(actor, lang))
     person = await people.profile(ctx.session, actor.person_id)
+    none = lang._("none")
     lines = [
-        f"You are {person.name} (person #{person.person_id}).",
-        f"Organisation: {person.organisation or 'none'}.",
-        f"Roles: {', '.join(person.roles) or 'none'}.",
-        f"Linked accounts: {', '.join(person.accounts)}.",
+        lang._("You are {name} (person #{id}).", name=person.name, id=person.person_id),
+        lang._("Organisation: {organisation}.", organisation=person.organisation or none),
+        lang._("Roles: {roles}.", roles=", ".join(person.roles) or none),
+        lang._("Linked accounts: {accounts}.", accounts=", ".join(person.accounts)),
+        lang._("Time zone: {zone}.", zone=ctx.zone),
+        _voting_line(actor, lang),
     ]
-    lines.append(f"Time zone: {ctx.zone}.")
-    lines.append(_voting_line(actor))
     return Reply("\n".join(lines))
 
 
@@ -45,8 +49,11 @@ async def link(ctx: Context, call: Call) -> Reply:
     if code:
         person = await identity.redeem(ctx.session, code, ctx.incoming.platform, ctx.incoming.sender_id, ctx.now)
         return Reply(
-            f"Linked: this {ctx.incoming.platform} account now belongs to {person.name}. "
-            "/whoami shows all your accounts."
+            ctx.lang._(
+                "Linked: this {platform} account now belongs to {name}. /whoami shows all your accounts.",
+                platform=ctx.incoming.platform,
+                name=person.name,
+            )
         )
     if ctx.actor.person_id is None:
         raise Refused(
@@ -57,21 +64,35 @@ async def link(ctx: Context, call: Call) -> Reply:
     issued = await identity.issue_code(ctx.session, person, ctx.now)
     minutes = int(identity.CODE_LIFETIME.total_seconds() // 60)
     return await ctx.privately(
-        f"Your link code is {issued.code}. Within {minutes} minutes, send /link {issued.code} from "
-        "your other chat account (on Telegram, in a private chat with me). It works once; keep it to yourself.",
-        "your link code",
+        ctx.reader._(
+            "Your link code is {code}. Within {minutes} minutes, send /link {code} from your other chat account "
+            "(on Telegram, in a private chat with me). It works once; keep it to yourself.",
+            code=issued.code,
+            minutes=minutes,
+        ),
+        Words(
+            "I have sent your link code to you in a private chat. If it does not arrive, open a private chat "
+            "with me and ask there."
+        ),
     )
 
 
 async def tz(ctx: Context, call: Call) -> Reply:
     """Show your time zone, or set it: every time the bot shows you is then in it."""
     zone = call.get(ZONE)
+    lang = ctx.lang
     if zone is None:
-        return Reply(f"Your time zone is {ctx.zone}. /tz Europe/Lisbon changes it.")
+        return Reply(lang._("Your time zone is {zone}. /tz Europe/Lisbon changes it.", zone=ctx.zone))
     if ctx.actor.person_id is None:
         raise Refused("You are not known to the alliance yet, so there is no one to keep a zone for.")
     await people.set_timezone(ctx.session, ctx.actor.person_id, zone)
-    return Reply(f"Your time zone is now {zone}: times are shown to you in it, e.g. now is {shown(ctx.now, zone)}.")
+    return Reply(
+        lang._(
+            "Your time zone is now {zone}: times are shown to you in it, e.g. now is {now}.",
+            zone=zone,
+            now=lang.moment(ctx.now, zone),
+        )
+    )
 
 
 async def lang(ctx: Context, call: Call) -> Reply:
@@ -99,11 +120,14 @@ async def lang(ctx: Context, call: Call) -> Reply:
     return Reply(Language(chosen)._("From now on I write to you in {language}.", language=LANGUAGES[chosen]))
 
 
-def _voting_line(actor: Actor) -> str:
+def _voting_line(actor: Actor, lang: Language) -> str:
     reason = voting_right(actor)
     if reason is None:
-        return f"Voting rights: yes — you may cast {actor.organisation_name}'s one vote in its groups."
-    return f"Voting rights: none — {reason}."
+        return lang._(
+            "Voting rights: yes — you may cast {organisation}'s one vote in its groups.",
+            organisation=actor.organisation_name,
+        )
+    return lang._("Voting rights: none — {reason}.", reason=lang.say(reason))
 
 
 COMMANDS = [

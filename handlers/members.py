@@ -14,6 +14,7 @@ from storage import identity, membership, notices, organisations, people
 from storage.errors import Refused
 from storage.models import OrganisationStatus, RoleName
 from storage.rules.access import Access
+from storage.rules.text import Words
 
 SOME_ORGANISATION = Param("organisation", records.organisation, required=False, rest=True)
 ORGANISATION = Param("organisation", records.organisation)
@@ -57,7 +58,11 @@ async def member_add(ctx: Context, call: Call) -> Reply:
     return await ctx.privately(
         f"{added} Give them this code, and to no one else: they send /link {code.code} to me from "
         "their chat account within 7 days.",
-        f"{person.name}'s link code",
+        Words(
+            "I have sent {name}'s link code to you in a private chat. If it does not arrive, open a private chat "
+            "with me and ask there.",
+            {"name": person.name},
+        ),
     )
 
 

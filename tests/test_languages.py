@@ -88,7 +88,8 @@ GERMAN = {
     "turnout": "Beteiligung: 1 von {count} (Quorum",
     "adopted": "Entscheidung: ANGENOMMEN.",
     "no quorum": "Entscheidung: NICHT ANGENOMMEN — Quorum nicht erreicht.",
-    "reminder": "Erinnerung: Budget (Sitzung 1), Mi., 3. Feb. 2027, 10:00 MEZ, 60 Min. — beginnt in 15 Minuten.",
+    "reminder": "Erinnerung: Budget (Sitzung 1), Mi., 3. Feb. 2027, 10:00 MEZ, 60 Minuten — beginnt in 15 Minuten.",
+    "scheduled": "Geplant: Budget (Sitzung 1), Mi., 3. Feb. 2027, 10:00 MEZ, 60 Minuten. /meeting info 1 zeigt sie.",
 }
 GERMAN_COUNTS = {1: "1 Organisation ist stimmberechtigt", 2: "2 Organisationen sind stimmberechtigt"}
 GERMAN_COUNTS[5] = "5 Organisationen sind stimmberechtigt"
@@ -103,6 +104,7 @@ POLISH = {
     "adopted": "Rozstrzygnięcie: PRZYJĘTO.",
     "no quorum": "Rozstrzygnięcie: NIE PRZYJĘTO — brak kworum.",
     "reminder": "Przypomnienie: Budget (spotkanie 1), śr., 3 lut 2027, 10:00 CET, 60 min — początek za 15 minut.",
+    "scheduled": "Zaplanowano: Budget (spotkanie 1), śr., 3 lut 2027, 10:00 CET, 60 min. /meeting info 1 je pokazuje.",
 }
 POLISH_COUNTS = {1: "głosuje 1 organizacja", 2: "głosują 2 organizacje", 5: "głosuje 5 organizacji"}
 
@@ -129,7 +131,7 @@ async def test_a_whole_vote_and_a_meeting_reminder_in_the_group_s_language(db, r
     assert words["turnout"].format(count=turnout) in closed
     assert words["adopted" if size < 5 else "no quorum"] in closed  # one of five misses the 50% quorum
 
-    await say('/meeting schedule "2027-02-03 10:00" Budget duration=60m')
+    assert await say('/meeting schedule "2027-02-03 10:00" Budget duration=60m') == words["scheduled"]
     starts = datetime(2027, 2, 3, 9, 0, tzinfo=UTC)
     async with db.transaction() as session:
         meeting = await meetings.find(session, 1)
@@ -147,6 +149,8 @@ async def test_a_reader_s_own_language_for_what_is_said_to_them_and_times_read_i
     assert "pl (Polski)" in refused and "not 'xx'" in refused
     scheduled = await say('/meeting schedule "jutro 10:00" Budget')  # the room is English; Jana reads Polish
     assert scheduled.startswith("Scheduled: Budget (meeting 1), Thu 26 Nov 2026 10:00 CET")
+    whoami = await say("/whoami", room="jana", direct=True)
+    assert "Jesteś Jana Novak (osoba #1)." in whoami and "Prawo głosu: tak" in whoami
     assert await say("/lang en", room="jana", direct=True) == "From now on I write to you in English."
     german = Language("de")
     assert german.moment(datetime(2027, 2, 2, 9, tzinfo=UTC), "Europe/Berlin") == "Di., 2. Feb. 2027, 10:00 MEZ"

@@ -15,7 +15,7 @@ from storage.files import FileStore
 from storage.models import Meeting
 from storage.rules.access import Access
 from storage.rules.documents import NotADraft, classify, safe_name
-from storage.rules.text import counted
+from storage.rules.text import N_
 
 MEETING = Param("id", meeting_ref)
 ANSWER = Param("answer", at_most(20))
@@ -34,7 +34,7 @@ async def rsvp(ctx: Context, call: Call) -> Reply:
         raise Refused("Only member representatives and invited guests answer for a meeting.")
     target = await meetings.pick(ctx.session, meeting, number, ctx.now)
     if target.cancelled:
-        raise Refused(f"Meeting {meetings.label(meeting, target)} is cancelled.")
+        raise Refused("Meeting {label} is cancelled.", label=meetings.label(meeting, target))
     answer = call[ANSWER].strip().lower()
     previous = await meetings.answer(ctx.session, meeting, target, person_id, answer, ctx.now)
     who = (
@@ -42,8 +42,10 @@ async def rsvp(ctx: Context, call: Call) -> Reply:
         if ctx.actor.organisation_name
         else ctx.actor.display_name
     )
-    changed = f" (was {previous})" if previous and previous != answer else ""
-    return Reply(f"Noted: {answer} for {who} — {where(meeting, target, ctx.zone)}{changed}.")
+    noted = {"answer": answer, "who": who, "meeting": where(meeting, target, ctx.zone, ctx.lang)}
+    if previous and previous != answer:
+        return Reply(ctx.lang._("Noted: {answer} for {who} — {meeting} (was {previous}).", previous=previous, **noted))
+    return Reply(ctx.lang._("Noted: {answer} for {who} — {meeting}.", **noted))
 
 
 async def meeting_agenda(ctx: Context, call: Call) -> Reply:
@@ -52,37 +54,45 @@ async def meeting_agenda(ctx: Context, call: Call) -> Reply:
     meeting = await meetings.find(ctx.session, ref.meeting)
     target = await meetings.pick(ctx.session, meeting, ref.occurrence, ctx.now)
     more = call.get(ITEM) or ""
+    lang, here = ctx.lang, meetings.label(meeting, target)
     if more:
         verb, _, text = more.partition(" ")
-        here = meetings.label(meeting, target)
         if verb.lower() == "remove":
-            _keeps_the_record(ctx, meeting, "remove agenda items")
+            _keeps_the_record(ctx, meeting, N_("Only the group's chair or the secretariat remove agenda items."))
             if not text.strip().isdigit():
-                raise Refused(f"Say which item by its number: /meeting agenda {here} remove 2.")
+                raise Refused("Say which item by its number: /meeting agenda {label} remove 2.", label=here)
             removed = await meetings.remove_agenda_item(ctx.session, meeting, target, int(text), ctx.actor, ctx.now)
-            return Reply(f"Removed item {int(text)} ({removed}) from the agenda of meeting {here}.")
+            return Reply(
+                lang._(
+                    "Removed item {number} ({item}) from the agenda of meeting {label}.",
+                    number=int(text),
+                    item=removed,
+                    label=here,
+                )
+            )
         if verb.lower() != "add":
-            raise Refused(f'Say add and the item: /meeting agenda {here} add "<item>", or remove and its number.')
+            raise Refused(
+                'Say add and the item: /meeting agenda {label} add "<item>", or remove and its number.', label=here
+            )
         position = await meetings.add_agenda_item(ctx.session, meeting, target, _unquoted(text), ctx.actor, ctx.now)
-        return Reply(f"Added as item {position} of the agenda of meeting {here}.")
+        return Reply(lang._("Added as item {number} of the agenda of meeting {label}.", number=position, label=here))
     agenda = await meetings.agenda(ctx.session, meeting.id, target.number)
     if not agenda:
         return Reply(
-            f"The agenda of meeting {meetings.label(meeting, target)} is empty; "
-            f'/meeting agenda {meetings.label(meeting, target)} add "<item>" adds one.'
+            lang._('The agenda of meeting {label} is empty; /meeting agenda {label} add "<item>" adds one.', label=here)
         )
-    lines = [f"Agenda of {where(meeting, target, ctx.zone)}:"]
+    lines = [lang._("Agenda of {meeting}:", meeting=where(meeting, target, ctx.zone, lang))]
     lines += [
         f"{n}. {item.text}" + (f" ({item.person.name})" if item.person else "") for n, item in enumerate(agenda, 1)
     ]
     return Reply("\n".join(lines))
 
 
-def _keeps_the_record(ctx: Context, meeting: Meeting, what: str) -> None:
+def _keeps_the_record(ctx: Context, meeting: Meeting, refusal: str) -> None:
     """The meeting's record (minutes, attendance, agenda removals) is kept by the group's chair or
-    the secretariat."""
+    the secretariat; anyone else gets `refusal`."""
     if not (ctx.actor.is_secretariat or ctx.actor.chairs(meeting.group_id)):
-        raise Refused(f"Only the group's chair or the secretariat {what}.")
+        raise Refused(refusal)
 
 
 def _unquoted(text: str) -> str:
@@ -106,7 +116,7 @@ async def meeting_minutes(ctx: Context, call: Call) -> Reply:
     if not text and not ctx.files:
         minutes = await meetings.minutes_of(ctx.session, meeting.id, target.number)
         if minutes is None:
-            return Reply(f"No minutes yet for meeting {meetings.label(meeting, target)}.")
+            return Reply(ctx.lang._("No minutes yet for meeting {label}.", label=meetings.label(meeting, target)))
         kept = (
             OutgoingFile(
                 minutes.file_name or "minutes",
@@ -117,11 +127,11 @@ async def meeting_minutes(ctx: Context, call: Call) -> Reply:
             else None
         )
         present = await meetings.presence(ctx.session, meeting.id, target.number)
-        attended = f"\nPresent: {', '.join(present)}." if present else ""
-        return Reply(
-            f"Minutes of {where(meeting, target, ctx.zone)}:{attended}\n{minutes.text or ''}".rstrip(), file=kept
-        )
-    _keeps_the_record(ctx, meeting, "keep the minutes")
+        lines = [ctx.lang._("Minutes of {meeting}:", meeting=where(meeting, target, ctx.zone, ctx.lang))]
+        if present:
+            lines.append(ctx.lang._("Present: {organisations}.", organisations=", ".join(present)))
+        return Reply("\n".join([*lines, minutes.text or ""]).rstrip(), file=kept)
+    _keeps_the_record(ctx, meeting, N_("Only the group's chair or the secretariat keep the minutes."))
     file: dict[str, Any] | None = None
     if ctx.files:
         received = ctx.files[0]
@@ -135,15 +145,22 @@ async def meeting_minutes(ctx: Context, call: Call) -> Reply:
     replaced = await meetings.record_minutes(
         ctx.session, meeting, target, text=text, file=file, actor=ctx.actor, now=ctx.now
     )
-    what = f"{file['name']} (sha256 {file['sha256'][:12]}…)" if file else "the text"
-    return Reply(f"Minutes of meeting {meetings.label(meeting, target)} {'replaced' if replaced else 'kept'}: {what}.")
+    label = meetings.label(meeting, target)
+    if file:
+        what = {"label": label, "file": file["name"], "sha256": file["sha256"][:12]}
+        if replaced:
+            return Reply(ctx.lang._("Minutes of meeting {label} replaced: {file} (sha256 {sha256}…).", **what))
+        return Reply(ctx.lang._("Minutes of meeting {label} kept: {file} (sha256 {sha256}…).", **what))
+    if replaced:
+        return Reply(ctx.lang._("Minutes of meeting {label} replaced: the text.", label=label))
+    return Reply(ctx.lang._("Minutes of meeting {label} kept: the text.", label=label))
 
 
 async def meeting_attended(ctx: Context, call: Call) -> Reply:
     """Record which organisations attended: /meeting attended 12.3 ACME GmbH, Fab Nord AS."""
     ref = call[MEETING]
     meeting = await meetings.find(ctx.session, ref.meeting)
-    _keeps_the_record(ctx, meeting, "record who attended")
+    _keeps_the_record(ctx, meeting, N_("Only the group's chair or the secretariat record who attended."))
     target = (
         await meetings.pick(ctx.session, meeting, ref.occurrence, ctx.now)
         if ref.occurrence
@@ -155,8 +172,13 @@ async def meeting_attended(ctx: Context, call: Call) -> Reply:
     present = [await organisations.find_organisation(ctx.session, name) for name in names]
     recorded = await meetings.record_presence(ctx.session, meeting, target, present, actor=ctx.actor, now=ctx.now)
     return Reply(
-        f"Attendance of meeting {meetings.label(meeting, target)} recorded: {', '.join(recorded)} "
-        f"({counted(len(recorded), 'organisation')})."
+        ctx.lang.n_(
+            "Attendance of meeting {label} recorded: {organisations} ({count} organisation).",
+            "Attendance of meeting {label} recorded: {organisations} ({count} organisations).",
+            len(recorded),
+            label=meetings.label(meeting, target),
+            organisations=", ".join(recorded),
+        )
     )
 
 

@@ -9,7 +9,8 @@ from zoneinfo import ZoneInfo
 from bot import arguments
 from bot.commands import Call, Command, Option, Param, at_most
 from bot.context import Context
-from bot.timeparse import parse_when, shown
+from bot.i18n import Language
+from bot.timeparse import parse_when
 from bot.transports.base import OutgoingFile, Reply
 from handlers import arguments as records
 from handlers.meetings import calendar
@@ -21,6 +22,7 @@ from storage.errors import Refused
 from storage.models import Meeting, MeetingStatus
 from storage.rules.access import REFUSALS, Access, may
 from storage.rules.recurrence import describe, upcoming
+from storage.rules.text import Words
 
 # The start and the end are read in the meeting's zone, which tz= may give: as written here,
 # read by the handler once the zone is known.
@@ -51,10 +53,15 @@ def _may_manage(ctx: Context, meeting: Meeting) -> None:
         raise Refused(f"Meeting {meeting.id} belongs to {meeting.group.name}; manage it in that group's room.")
 
 
-def _recurrence(meeting: Meeting) -> str:
+def _recurrence(meeting: Meeting, lang: Language) -> str:
     if meeting.rule is None:
         return ""
-    return f"\nRepeats {describe(meeting.rule)}, until {shown(meeting.last_start, meeting.zone)}."
+    # TRANSLATORS: {rule} is the RFC 5545 rule in English words, e.g. "weekly on Tuesday".
+    return "\n" + lang._(
+        "Repeats {rule}, until {until}.",
+        rule=describe(meeting.rule),
+        until=lang.moment(meeting.last_start, meeting.zone),
+    )
 
 
 async def meeting_schedule(ctx: Context, call: Call) -> Reply:
@@ -76,25 +83,42 @@ async def meeting_schedule(ctx: Context, call: Call) -> Reply:
     meeting = await meetings.schedule(ctx.session, actor=ctx.actor, group=group, plan=plan, now=ctx.now)
     ctx.changed.add(REMINDERS.of(meeting.id))
     first = await meetings.pick(ctx.session, meeting, None, ctx.now)
-    link = f"\nLink: {meeting.link}" if meeting.link else ""
+
+    def news(lang: Language) -> str:
+        lines = [
+            lang._(
+                "New meeting of {group}: {meeting}.",
+                group=group.name,
+                meeting=where(meeting, first, meeting.zone, lang),
+            )
+        ]
+        lines[0] += _recurrence(meeting, lang)
+        if meeting.link:
+            lines.append(lang._("Link: {link}", link=meeting.link))
+        lines.append(lang._("Will you attend? /rsvp {label} yes|no|maybe", label=meetings.label(meeting, first)))
+        return "\n".join(lines)
+
     await tell_everyone(
-        ctx.session,
-        meeting,
-        f"New meeting of {group.name}: {where(meeting, first, meeting.zone)}.{_recurrence(meeting)}{link}\n"
-        f"Will you attend? /rsvp {meetings.label(meeting, first)} yes|no|maybe",
-        buttons=rsvp_buttons(meeting, first),
+        ctx.session, meeting, news, ctx.settings.alliance.language, buttons=rsvp_buttons(meeting, first)
     )
-    return Reply(f"Scheduled: {where(meeting, first, ctx.zone)}. /meeting info {meeting.id} shows it.")
+    return Reply(
+        ctx.lang._(
+            "Scheduled: {meeting}. /meeting info {id} shows it.",
+            meeting=where(meeting, first, ctx.zone, ctx.lang),
+            id=meeting.id,
+        )
+    )
 
 
 async def meeting_list(ctx: Context, call: Call) -> Reply:
     """The next meetings of this group (of every group in a private chat)."""
     group = await ctx.group()
     found = await meetings.upcoming_in(ctx.session, group, ctx.now)
+    lang = ctx.lang
     if not found:
-        return Reply("No meetings to come. A chair schedules one with /meeting schedule.")
-    lines = [f"{'Next meetings' if group is None else f'Next meetings of {group.name}'}:"]
-    lines += [f"• {where(m, o, ctx.zone)}" + ("" if group else f" — {m.group.name}") for m, o in found]
+        return Reply(lang._("No meetings to come. A chair schedules one with /meeting schedule."))
+    lines = [lang._("Next meetings:") if group is None else lang._("Next meetings of {group}:", group=group.name)]
+    lines += [f"• {where(m, o, ctx.zone, lang)}" + ("" if group else f" — {m.group.name}") for m, o in found]
     return Reply("\n".join(lines))
 
 
@@ -102,28 +126,43 @@ async def meeting_info(ctx: Context, call: Call) -> Reply:
     """One meeting: its time, link, agenda, who comes, and the next occurrences of a series."""
     ref = call[MEETING]
     meeting, number = await meetings.find(ctx.session, ref.meeting), ref.occurrence
+    lang = ctx.lang
     if meeting.status == MeetingStatus.CANCELLED:
-        return Reply(f"Meeting {meeting.id} ({meeting.title}, {meeting.group.name}) is cancelled.")
+        return Reply(
+            lang._(
+                "Meeting {id} ({title}, {group}) is cancelled.",
+                id=meeting.id,
+                title=meeting.title,
+                group=meeting.group.name,
+            )
+        )
     target = await meetings.pick(ctx.session, meeting, number, ctx.now)
+    about = {"meeting": where(meeting, target, ctx.zone, lang), "group": meeting.group.name}
     lines = [
-        f"{where(meeting, target, ctx.zone)} — {meeting.group.name}" + (" — CANCELLED" if target.cancelled else "")
+        lang._("{meeting} — {group} — CANCELLED", **about)
+        if target.cancelled
+        else f"{about['meeting']} — {about['group']}"
     ]
     if meeting.link:
-        lines.append(f"Link: {meeting.link}")
-    lines += await describe_occurrence(ctx.session, meeting, target)
+        lines.append(lang._("Link: {link}", link=meeting.link))
+    lines += await describe_occurrence(ctx.session, meeting, target, lang)
     if meeting.rule is not None:
         changes = (await meetings.changes_of(ctx.session, [meeting.id])).get(meeting.id)
         ahead = upcoming(meetings.series_of(meeting), changes, target.start, limit=4)
-        repeats = f"Repeats {describe(meeting.rule)}"
+        rule = describe(meeting.rule)
+        then = "; ".join(f"{meetings.label(meeting, o)} {lang.moment(o.start, ctx.zone)}" for o in ahead)
         lines.append(
-            f"{repeats}. Then: " + "; ".join(f"{meetings.label(meeting, o)} {shown(o.start, ctx.zone)}" for o in ahead)
+            lang._("Repeats {rule}. Then: {then}", rule=rule, then=then)
             if ahead
-            else f"{repeats}; that was the last one."
+            else lang._("Repeats {rule}; that was the last one.", rule=rule)
         )
     minutes = await meetings.minutes_of(ctx.session, meeting.id, target.number)
     if minutes:
+        label = meetings.label(meeting, target)
         lines.append(
-            "Minutes: " + (minutes.file_name or "as text") + f" — /meeting minutes {meetings.label(meeting, target)}"
+            lang._("Minutes: {file} — /meeting minutes {label}", file=minutes.file_name, label=label)
+            if minutes.file_name
+            else lang._("Minutes: as text — /meeting minutes {label}", label=label)
         )
     return Reply("\n".join(lines))
 
@@ -136,12 +175,14 @@ async def meeting_cancel(ctx: Context, call: Call) -> Reply:
     whole = "all" in call.flags
     cancelled = await meetings.cancel(ctx.session, meeting, ref.occurrence, whole=whole, actor=ctx.actor, now=ctx.now)
     ctx.changed.add(REMINDERS.of(meeting.id))
-    if cancelled is None:
-        text = f"Meeting {meeting.id} ({meeting.title}) is cancelled: the whole series."
-    else:
-        text = f"Cancelled: {where(meeting, cancelled, meeting.zone)}."
-    await tell_everyone(ctx.session, meeting, text)
-    return Reply(text)
+
+    def text(lang: Language) -> str:
+        if cancelled is None:
+            return lang._("Meeting {id} ({title}) is cancelled: the whole series.", id=meeting.id, title=meeting.title)
+        return lang._("Cancelled: {meeting}.", meeting=where(meeting, cancelled, meeting.zone, lang))
+
+    await tell_everyone(ctx.session, meeting, text, ctx.settings.alliance.language)
+    return Reply(text(ctx.lang))
 
 
 async def meeting_move(ctx: Context, call: Call) -> Reply:
@@ -153,14 +194,20 @@ async def meeting_move(ctx: Context, call: Call) -> Reply:
         ctx.session, meeting, ref.occurrence, call[NEW_TIME], actor=ctx.actor, now=ctx.now
     )
     ctx.changed.add(REMINDERS.of(meeting.id))
+
+    def text(lang: Language) -> str:
+        return lang._(
+            "Moved: {title} (meeting {label}) from {before} to {after}.",
+            title=meeting.title,
+            label=meetings.label(meeting, after),
+            before=lang.moment(before.start, meeting.zone),
+            after=lang.moment(after.start, meeting.zone),
+        )
+
     await tell_everyone(
-        ctx.session,
-        meeting,
-        f"Moved: {meeting.title} (meeting {meetings.label(meeting, after)}) from {shown(before.start, meeting.zone)} "
-        f"to {shown(after.start, meeting.zone)}.",
-        buttons=rsvp_buttons(meeting, after),
+        ctx.session, meeting, text, ctx.settings.alliance.language, buttons=rsvp_buttons(meeting, after)
     )
-    return Reply(f"Moved to {shown(after.start, ctx.zone)}; everyone is told.")
+    return Reply(ctx.lang._("Moved to {when}; everyone is told.", when=ctx.lang.moment(after.start, ctx.zone)))
 
 
 async def meeting_edit(ctx: Context, call: Call) -> Reply:
@@ -175,10 +222,16 @@ async def meeting_edit(ctx: Context, call: Call) -> Reply:
     )
     changes = await meetings.correct(ctx.session, meeting, fix, actor=ctx.actor, now=ctx.now)
     ctx.changed.add(REMINDERS.of(meeting.id))  # reminders name the title and the link
+    done = "; ".join(changes)
     await tell_everyone(
-        ctx.session, meeting, f"Corrected: meeting {meeting.id} ({meeting.title}): {'; '.join(changes)}."
+        ctx.session,
+        meeting,
+        lambda lang: lang._(
+            "Corrected: meeting {id} ({title}): {changes}.", id=meeting.id, title=meeting.title, changes=done
+        ),
+        ctx.settings.alliance.language,
     )
-    return Reply(f"Meeting {meeting.id} corrected ({'; '.join(changes)}); everyone is told.")
+    return Reply(ctx.lang._("Meeting {id} corrected ({changes}); everyone is told.", id=meeting.id, changes=done))
 
 
 async def meeting_ics(ctx: Context, call: Call) -> Reply:
@@ -191,11 +244,11 @@ async def meeting_ics(ctx: Context, call: Call) -> Reply:
         group = await ctx.require_group()
         chosen, name = await meetings.of_group(ctx.session, group), f"{group.slug}-meetings.ics"
         if not chosen:
-            raise Refused(f"{group.name} has no meetings yet.")
+            raise Refused("{group} has no meetings yet.", group=group.name)
     changes = await meetings.changes_of(ctx.session, [m.id for m in chosen])
     content = calendar.ics(chosen, changes)
     return Reply(
-        f"{len(chosen)} meeting{'s' if len(chosen) != 1 else ''} as a calendar file:",
+        ctx.lang.n_("{count} meeting as a calendar file:", "{count} meetings as a calendar file:", len(chosen)),
         file=OutgoingFile(name, "text/calendar", content),
     )
 
@@ -221,17 +274,27 @@ async def meeting_feed(ctx: Context, call: Call) -> Reply:
             raise Refused(REFUSALS[Access.CHAIR])
         await calendar_feeds.renew(ctx.session, group, ctx.actor.label)
         return Reply(
-            f"{group.name}'s calendar link is renewed: the old one no longer works. "
-            "Representatives ask /meeting feed for the new one."
+            ctx.lang._(
+                "{group}'s calendar link is renewed: the old one no longer works. "
+                "Representatives ask /meeting feed for the new one.",
+                group=group.name,
+            )
         )
     token = await calendar_feeds.token_for(ctx.session, group, ctx.actor.label)
     url = f"{base}/calendar/{group.slug}.ics?token={token}"
     return await ctx.privately(
-        f"{group.name}'s meetings as a calendar to subscribe to (Outlook: Add calendar › From internet; "
-        f"Thunderbird: New calendar › On the network; Google: Other calendars › From URL):\n{url}\n"
-        "It follows moves and cancellations. Keep it to the alliance: anyone with the link sees the "
-        "group's meetings; the chair can renew it with /meeting feed renew.",
-        "the calendar link",
+        ctx.reader._(
+            "{group}'s meetings as a calendar to subscribe to (Outlook: Add calendar › From internet; "
+            "Thunderbird: New calendar › On the network; Google: Other calendars › From URL):\n{url}\n"
+            "It follows moves and cancellations. Keep it to the alliance: anyone with the link sees the "
+            "group's meetings; the chair can renew it with /meeting feed renew.",
+            group=group.name,
+            url=url,
+        ),
+        Words(
+            "I have sent the calendar link to you in a private chat. If it does not arrive, open a private chat "
+            "with me and ask there."
+        ),
     )
 
 

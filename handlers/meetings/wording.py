@@ -3,9 +3,11 @@ agenda and who comes, to the group's rooms and the meeting's guests."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.i18n import Language
+from bot.i18n import Language, language, worded_in
 from storage import meetings, notices
 from storage.models import Meeting, Person
 from storage.rules.recurrence import Occurrence
@@ -38,12 +40,16 @@ def rsvp_buttons(meeting: Meeting, occurrence: Occurrence) -> list[list[str]]:
 
 
 async def tell_everyone(
-    session: AsyncSession, meeting: Meeting, text: str, buttons: list[list[str]] | None = None
+    session: AsyncSession,
+    meeting: Meeting,
+    text: Callable[[Language], str],
+    default_language: str,
+    buttons: list[list[str]] | None = None,
 ) -> None:
-    """The group's rooms and the meeting's guests (privately)."""
-    await notices.to_group(session, meeting.group_id, text, buttons=buttons)
+    """The group's rooms (in the group's language) and the meeting's guests (privately, in theirs)."""
+    await notices.to_group(session, meeting.group_id, worded_in(text, default_language), buttons=buttons)
     for guest in await meetings.guests(session, meeting.id):
-        await notices.to_person(session, guest.id, text)
+        await notices.to_person(session, guest.id, text(language(guest.language, default_language)))
 
 
 async def describe_occurrence(

@@ -20,7 +20,7 @@ from storage import deliverables, notices, votes
 from storage.errors import Refused
 from storage.models import RoomPurpose, Vote, VoteStatus
 from storage.rules.access import Access, may
-from storage.rules.text import counted
+from storage.rules.text import Words, counted
 from storage.rules.voting import Majority
 
 DEFAULT_OPTIONS = ("yes", "no", "abstain")
@@ -179,7 +179,13 @@ async def vote_pending(ctx: Context, call: Call) -> Reply:
         lines.append(f"/vote remind {vote.id} reminds them privately now.")
     if ctx.binding is not None and ctx.binding.purpose == RoomPurpose.GROUP:
         # Who has not voted is for the chairs: asked in a group's room, it goes to a private chat.
-        return await ctx.privately("\n".join(lines), "the organisations that have not voted yet")
+        return await ctx.privately(
+            "\n".join(lines),
+            Words(
+                "I have sent the organisations that have not voted yet to you in a private chat. If it does not "
+                "arrive, open a private chat with me and ask there."
+            ),
+        )
     return Reply("\n".join(lines))
 
 
