@@ -15,6 +15,7 @@ from bot.changes import Change
 from bot.commands import Registry
 from bot.config import Settings
 from bot.http import HttpServer, connected_gauge_reset
+from bot.i18n import LANGUAGES, Language, language
 from bot.leadership import Leadership
 from bot.live import LiveMessages
 from bot.postman import Postman
@@ -256,7 +257,10 @@ def chat_transports(settings: Settings, db: Database, registry: Registry) -> lis
     if settings.telegram is not None:
         from bot.transports.telegram import TelegramTransport
 
-        transports.append(TelegramTransport(settings.telegram, TransportMemory(db, "telegram"), registry.menu()))
+        # The menu in the alliance's language, and in each shipped one for apps set to it.
+        menus: dict[str | None, list[tuple[str, str]]] = {None: registry.menu(language(settings.alliance.language))}
+        menus |= {code: registry.menu(Language(code)) for code in LANGUAGES}
+        transports.append(TelegramTransport(settings.telegram, TransportMemory(db, "telegram"), menus))
     if settings.matrix is not None:
         transports.append(matrix_transport(settings, db))
     return transports

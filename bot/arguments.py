@@ -49,7 +49,7 @@ def one_of(kind: type[E]) -> Converter[E]:
         try:
             return kind(raw.strip().lower())
         except ValueError:
-            raise Unreadable(f"one of {', '.join(str(member.value) for member in kind)}") from None
+            raise Unreadable("one of {choices}", choices=", ".join(str(member.value) for member in kind)) from None
 
     return convert
 
@@ -72,7 +72,7 @@ async def language(raw: str, ctx: Context) -> str:
     """One of the languages wgbot speaks, by its code ("de", "pl", "fr-BE")."""
     found = supported(raw.strip())
     if found is None:
-        raise Unreadable("one of " + ", ".join(f"{code} ({name})" for code, name in LANGUAGES.items()))
+        raise Unreadable("one of {choices}", choices=", ".join(f"{code} ({name})" for code, name in LANGUAGES.items()))
     return found
 
 

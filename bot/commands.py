@@ -11,10 +11,12 @@ from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Generic, TypeVar, cast
 
+from bot.i18n import ENGLISH, Language
 from storage.errors import Refused
 from storage.naming import closest
+from storage.rules import text as wording
 from storage.rules.access import Access
-from storage.rules.text import quote
+from storage.rules.text import N_, quote
 
 if TYPE_CHECKING:
     from bot.context import Context
@@ -105,7 +107,12 @@ def read_command(text: str) -> CommandLine | None:
 
 class Unreadable(Exception):
     """A converter could not read an argument; its message says what it expected ("a number
-    such as 12"), and `Command.read` turns that into the one-line refusal."""
+    such as 12"), and `Command.read` turns that into the one-line refusal (in the reader's
+    language, like a Refused written as a template)."""
+
+    def __init__(self, expected: str, **values: object) -> None:
+        self.words = wording.Words(expected, values)
+        super().__init__(str(self.words))
 
 
 class TooLong(Exception):
@@ -239,10 +246,10 @@ class Command:
         positional = list(self.params)
         for index, word in enumerate(words):
             if word.unclosed and not (positional and positional[0].rest):
-                raise CommandError(f"The quote in {quote(word.text)} is never closed.")
+                raise CommandError("The quote in {word} is never closed.", word=quote(word.text))
             if word.key in known_options:
                 if word.key in options:
-                    raise CommandError(f"{word.key}= is given twice.")
+                    raise CommandError("{key}= is given twice.", key=word.key)
                 options[word.key] = word.value
                 continue
             if not word.quoted and word.text.lower() in self.flags:
@@ -251,7 +258,7 @@ class Command:
             if not positional:
                 if word.key and self.options:
                     raise CommandError(_unknown_option(word.key, self.options))
-                raise CommandError(f"Too many arguments: {quote(word.text)} was not expected.")
+                raise CommandError("Too many arguments: {word} was not expected.", word=quote(word.text))
             param = positional.pop(0)
             if param.rest:
                 rest = line.text[word.start :].strip()
@@ -261,7 +268,7 @@ class Command:
             args[param.name] = word.text
         for param in positional:
             if param.required:
-                raise CommandError(f"Missing <{param.name}>.")
+                raise CommandError("Missing <{name}>.", name=param.name)
         return Words(args, options, frozenset(flags))
 
     async def read(self, written: Words, ctx: Context) -> Call:
@@ -276,18 +283,27 @@ class Command:
             try:
                 values[declared] = await declared.convert(raw, ctx)
             except Unreadable as expected:
-                raise CommandError(f"{declared.label} is {expected}, not {quote(raw)}.") from None
+                raise CommandError(
+                    "{argument} is {expected}, not {written}.",
+                    argument=declared.label,
+                    expected=expected.words,
+                    written=quote(raw),
+                ) from None
             except TooLong as long:
                 raise CommandError(
-                    f"{declared.label} is at most {long.limit} characters; yours has {len(raw)}."
+                    "{argument} is at most {limit} characters; yours has {length}.",
+                    argument=declared.label,
+                    limit=long.limit,
+                    length=len(raw),
                 ) from None
         return Call(values, written.flags)
 
 
-def _unknown_option(key: str, known: tuple[Option[Any], ...]) -> str:
+def _unknown_option(key: str, known: tuple[Option[Any], ...]) -> wording.Words:
     guess = closest(key, [o.key for o in known])
-    hint = f" Did you mean {guess}=?" if guess else ""
-    return f"Unknown option {key}=.{hint}"
+    if guess:
+        return wording.Words("Unknown option {key}=. Did you mean {guess}=?", {"key": key, "guess": guess})
+    return wording.Words("Unknown option {key}=.", {"key": key})
 
 
 Conversation = Callable[["Context", str], Awaitable["Reply"]]
@@ -316,7 +332,7 @@ class Registry:
         self.commands = commands
         self.conversations = conversations or {}
         # The areas /help groups the commands under, and what each family of commands is for.
-        self.sections = list(sections) or [Section("Commands", tuple(commands))]
+        self.sections = list(sections) or [Section(N_("Commands"), tuple(commands))]
         self._topics = {name: text for section in self.sections for name, text in section.topics.items()}
         self._by_path = {c.path: c for c in commands}
         if len(self._by_path) != len(commands):
@@ -328,20 +344,20 @@ class Registry:
     def families(self) -> list[str]:
         return sorted({c.path.split()[0] for c in self.commands})
 
-    def menu(self) -> list[tuple[str, str]]:
+    def menu(self, lang: Language = ENGLISH) -> list[tuple[str, str]]:
         """One line per command family, for chat clients' command completion."""
-        return [(name, self.describe(name)) for name in self.families()]
+        return [(name, self.describe(name, lang=lang)) for name in self.families()]
 
-    def describe(self, name: str, among: Sequence[Command] | None = None) -> str:
+    def describe(self, name: str, among: Sequence[Command] | None = None, lang: Language = ENGLISH) -> str:
         """What a family of commands is for, then its subcommands (of `among`, if given): "cast
         or change your organisation's vote · also open, status, list"."""
         family = [c for c in self.family(name) if among is None or c in among]
         bare = next((c for c in family if c.path == name), None)
-        what = self._topics.get(name) or (bare.summary if bare else family[0].summary)
-        subs = [c.path.split(" ", 1)[1] for c in family if " " in c.path]
+        what = lang._(self._topics.get(name) or (bare.summary if bare else family[0].summary))
+        subs = ", ".join(c.path.split(" ", 1)[1] for c in family if " " in c.path)
         if not subs:
             return what
-        return f"{what} · {'also ' if bare else ''}{', '.join(subs)}"
+        return lang._("{what} · also {subcommands}", what=what, subcommands=subs) if bare else f"{what} · {subs}"
 
     def family(self, name: str) -> list[Command]:
         return [c for c in self.commands if c.path.split()[0] == name]
@@ -354,8 +370,13 @@ class Registry:
         family = self.family(line.name)
         if not family:
             guess = closest(line.name, self.families())
-            hint = f" Did you mean /{guess}?" if guess else ""
-            raise CommandError(f"Unknown command /{line.name}.{hint} Send /help to see them all.")
+            if guess:
+                raise CommandError(
+                    "Unknown command /{name}. Did you mean /{guess}? Send /help to see them all.",
+                    name=line.name,
+                    guess=guess,
+                )
+            raise CommandError("Unknown command /{name}. Send /help to see them all.", name=line.name)
         if line.words and not line.words[0].quoted:
             sub = self._by_path.get(f"{line.name} {line.words[0].text.lower()}")
             if sub is not None:
@@ -366,7 +387,16 @@ class Registry:
         subs = [c.path.split(" ", 1)[1] for c in family]
         usage = " · ".join(c.usage for c in family)
         if not line.words:
-            raise CommandError(f"/{line.name} needs one of: {', '.join(subs)}. Usage: {usage}")
+            raise CommandError(
+                "/{name} needs one of: {subcommands}. Usage: {usage}",
+                name=line.name,
+                subcommands=", ".join(subs),
+                usage=usage,
+            )
         guess = closest(line.words[0].text, subs)
-        hint = f" Did you mean /{line.name} {guess}?" if guess else ""
-        raise CommandError(f"Unknown /{line.name} subcommand {quote(line.words[0].text)}.{hint} Usage: {usage}")
+        asked = {"name": line.name, "word": quote(line.words[0].text), "usage": usage}
+        if guess:
+            raise CommandError(
+                "Unknown /{name} subcommand {word}. Did you mean /{name} {guess}? Usage: {usage}", guess=guess, **asked
+            )
+        raise CommandError("Unknown /{name} subcommand {word}. Usage: {usage}", **asked)

@@ -106,6 +106,9 @@ class Language:
         return format_percent(share, locale=self.code)
 
 
+ENGLISH = Language()
+
+
 def language(code: str | None, default: str = SOURCE) -> Language:
     """The Language for a code, or for `default` when the code names none that ships."""
     return Language(supported(code) or supported(default) or SOURCE)
@@ -135,7 +138,17 @@ def worded_in(text: Callable[[Language], str], default: str) -> Callable[[str | 
 
 OPERATOR_ONLY = [(name, "ignore") for name in ("cli.py", "main.py", "backup.py", "matrix_setup.py")]
 # What `extract` looks for, and where the words are.
-KEYWORDS = {"_": None, "n_": (1, 2), "N_": None, "Words": None, "Refused": None, "RecordedRefusal": None}
+KEYWORDS = {
+    "_": None,
+    "n_": (1, 2),
+    "N_": None,
+    "Words": None,
+    "Refused": None,
+    "RecordedRefusal": None,
+    "CommandError": None,
+    "Command": (2,),  # a command's summary; its details are marked N_
+    "Unreadable": None,
+}
 
 
 def extract() -> Catalog:

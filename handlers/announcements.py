@@ -19,6 +19,7 @@ from storage.db import Database
 from storage.errors import Refused
 from storage.models import Announcement, AnnouncementStatus, utcnow
 from storage.rules.access import Access
+from storage.rules.text import N_
 
 EVERYONE = "all"
 RELEASES = Changes("announcement releases")  # one was scheduled or cancelled
@@ -138,8 +139,10 @@ COMMANDS = [
         options=(AT,),
         flags=("pin",),
         anywhere=True,
-        details="<to> is all (every group's rooms and the plenary) or groups separated by commas, "
-        "e.g. pfas,skills. Markdown is allowed. With pin, the message is pinned where the bot may pin.",
+        details=N_(
+            "<to> is all (every group's rooms and the plenary) or groups separated by commas, "
+            "e.g. pfas,skills. Markdown is allowed. With pin, the message is pinned where the bot may pin."
+        ),
     ),
 ]
 
@@ -169,4 +172,4 @@ def announcement_releases(services: Services) -> AnnouncementReleases:
     return AnnouncementReleases(services.db)
 
 
-AREA = Area("announcements", COMMANDS, planners=[announcement_releases])
+AREA = Area("announcements", COMMANDS, planners=[announcement_releases], title=N_("Announcements"))

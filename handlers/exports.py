@@ -32,6 +32,7 @@ from storage.errors import Refused
 from storage.models import Deliverable, DraftVersion, Meeting, Organisation, Person, Presence, Rsvp
 from storage.rules.access import Access
 from storage.rules.recurrence import occurrence
+from storage.rules.text import N_
 
 Value = str | int | None
 FORMATS = {
@@ -224,8 +225,8 @@ COMMANDS = [
         params=(WHAT,),
         options=(AS,),
         anywhere=True,
-        details="e.g. /export members, /export attendance, /export deliverables as=xlsx.",
+        details=N_("e.g. /export members, /export attendance, /export deliverables as=xlsx."),
     ),
 ]
 
-AREA = Area("exports", COMMANDS, title="Lists")
+AREA = Area("exports", COMMANDS, title=N_("Lists"))

@@ -16,6 +16,7 @@ from handlers.votes.deadlines import DEADLINES
 from handlers.votes.wording import announce_opening
 from storage import groups, votes
 from storage.rules.access import Access
+from storage.rules.text import N_
 from storage.rules.voting import Majority
 
 GROUP = Param("group", records.group, rest=True)
@@ -129,8 +130,8 @@ COMMANDS = [
         wg_language,
         Access.CHAIR,
         params=(LANGUAGE,),
-        details="e.g. /wg language de, in the group's room: votes, reminders and replies there are then in German.",
+        details=N_("e.g. /wg language de, in the group's room: votes, reminders and replies there are then in German."),
     ),
 ]
 
-AREA = Area("groups", COMMANDS, title="Working groups", topics={"wg": "the working groups"})
+AREA = Area("groups", COMMANDS, title=N_("Working groups"), topics={"wg": N_("the working groups")})

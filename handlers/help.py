@@ -9,13 +9,14 @@ from bot.transports.base import Reply
 from storage.errors import Refused
 from storage.naming import closest
 from storage.rules.access import Access, may
+from storage.rules.text import N_
 
 WHO = {
-    Access.ANYONE: "anyone",
-    Access.MEMBER: "representatives of member organisations",
-    Access.CHAIR: "the group's chair and the secretariat",
-    Access.SECRETARIAT: "the secretariat",
-    Access.COMMISSION: "the Commission's reviewers",
+    Access.ANYONE: N_("anyone"),
+    Access.MEMBER: N_("representatives of member organisations"),
+    Access.CHAIR: N_("the group's chair and the secretariat"),
+    Access.SECRETARIAT: N_("the secretariat"),
+    Access.COMMISSION: N_("the Commission's reviewers"),
 }
 
 
@@ -31,16 +32,23 @@ async def show_help(ctx: Context, call: Call) -> Reply:
     usable = [c for c in ctx.registry if may(c.access, ctx.actor, group_id)]
     if ctx.binding is None:
         usable = [c for c in usable if c.anywhere]
-    lines = ["Commands you can use here (/ or ! both work; /help <command> shows all of one, e.g. /help vote):"]
+    lang = ctx.lang
+    lines = [lang._("Commands you can use here (/ or ! both work; /help <command> shows all of one, e.g. /help vote):")]
     for section in ctx.registry.sections:
         mine = [c for c in section.commands if c in usable]
         families = list(dict.fromkeys(c.path.split()[0] for c in mine))
         if families:
-            lines.append(section.title)
-            lines += [f"  /{name} — {ctx.registry.describe(name, mine)}" for name in families]
+            lines.append(lang._(section.title))
+            lines += [f"  /{name} — {ctx.registry.describe(name, mine, lang)}" for name in families]
     hidden = len(ctx.registry.commands) - len(usable)
     if hidden:
-        lines.append(f"{hidden} more need another role or a working group's room.")
+        lines.append(
+            lang.n_(
+                "{count} more needs another role or a working group's room.",
+                "{count} more need another role or a working group's room.",
+                hidden,
+            )
+        )
     return Reply("\n".join(lines))
 
 
@@ -48,18 +56,24 @@ def _one(ctx: Context, topic: str) -> Reply:
     """ "/help vote": every /vote command, one line each; "/help vote open": that one in full."""
     words = " ".join(topic.lower().lstrip("/!").split())
     family = ctx.registry.family(words.split()[0])
+    lang = ctx.lang
     if " " not in words and len(family) > 1:
-        return Reply("\n".join(f"{c.usage} — {c.summary}" for c in family))
+        return Reply("\n".join(f"{c.usage} — {lang._(c.summary)}" for c in family))
     command = ctx.registry.find(words)
     if command is None:
-        guess = closest(topic.lstrip("/!"), ctx.registry.families())
-        hint = f" Did you mean /{guess}?" if guess else ""
-        raise Refused(f"There is no command /{topic.lstrip('/!')}.{hint}")
-    lines = [f"Usage: {command.usage}", command.summary]
+        asked = topic.lstrip("/!")
+        guess = closest(asked, ctx.registry.families())
+        if guess:
+            raise Refused("There is no command /{name}. Did you mean /{guess}?", name=asked, guess=guess)
+        raise Refused("There is no command /{name}.", name=asked)
+    lines = [lang._("Usage: {usage}", usage=command.usage), lang._(command.summary)]
     if command.details:
-        lines.append(command.details)
-    where = "anywhere" if command.anywhere else "in a working group's room"
-    lines.append(f"Who: {WHO[command.access]}, {where}.")
+        lines.append(lang._(command.details))
+    who = lang._(WHO[command.access])
+    if command.anywhere:
+        lines.append(lang._("Who: {who}, anywhere.", who=who))
+    else:
+        lines.append(lang._("Who: {who}, in a working group's room.", who=who))
     return Reply("\n".join(lines))
 
 
@@ -73,4 +87,4 @@ COMMANDS = [
     ),
 ]
 
-AREA = Area("help", COMMANDS)
+AREA = Area("help", COMMANDS, title=N_("Help"))

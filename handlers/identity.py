@@ -11,7 +11,7 @@ from bot.transports.base import Reply
 from storage import identity, people
 from storage.errors import Refused
 from storage.rules.access import Actor, voting_right
-from storage.rules.text import Words
+from storage.rules.text import N_, Words
 
 CODE = Param("code", at_most(32), required=False)
 ZONE = Param("zone", arguments.zone, required=False)
@@ -146,8 +146,8 @@ COMMANDS = [
         lang,
         params=(LANGUAGE,),
         anywhere=True,
-        details="e.g. /lang de. Rooms speak their group's language (/wg language).",
+        details=N_("e.g. /lang de. Rooms speak their group's language (/wg language)."),
     ),
 ]
 
-AREA = Area("identity", COMMANDS, title="You")
+AREA = Area("identity", COMMANDS, title=N_("You"))

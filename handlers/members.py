@@ -14,7 +14,7 @@ from storage import identity, membership, notices, organisations, people
 from storage.errors import Refused
 from storage.models import OrganisationStatus, RoleName
 from storage.rules.access import Access
-from storage.rules.text import Words
+from storage.rules.text import N_, Words
 
 SOME_ORGANISATION = Param("organisation", records.organisation, required=False, rest=True)
 ORGANISATION = Param("organisation", records.organisation)
@@ -174,4 +174,9 @@ COMMANDS = [
     _secretariat("member reinstate", "reinstate a suspended organisation", member_reinstate, WHOLE_ORGANISATION),
 ]
 
-AREA = Area("members", COMMANDS, topics={"member": "the member organisations and their representatives"})
+AREA = Area(
+    "members",
+    COMMANDS,
+    title=N_("Members"),
+    topics={"member": N_("the member organisations and their representatives")},
+)

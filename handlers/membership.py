@@ -23,6 +23,7 @@ from storage import dialogs, groups, membership, notices, organisations, people
 from storage.errors import Refused
 from storage.models import MembershipApplication, OrganisationKind
 from storage.rules.access import Access
+from storage.rules.text import N_
 
 DIALOG = "apply"
 YES, NO = {"yes", "y", "oui", "ja", "si", "sí"}, {"no", "n", "non", "nein"}
@@ -300,7 +301,7 @@ COMMANDS = [
         apply,
         options=tuple(FORM.values()),
         anywhere=True,
-        details="Without options it asks one question at a time; answers given as options are not asked again.",
+        details=N_("Without options it asks one question at a time; answers given as options are not asked again."),
     ),
     Command("apply cancel", "drop your application in progress", cancel, anywhere=True),
     Command("declaration", "show the Declaration members accept", show_declaration, anywhere=True),
@@ -325,4 +326,4 @@ COMMANDS = [
     ),
 ]
 
-AREA = Area("membership", COMMANDS, conversations={DIALOG: continue_application})
+AREA = Area("membership", COMMANDS, conversations={DIALOG: continue_application}, title=N_("Membership"))

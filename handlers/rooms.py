@@ -12,6 +12,7 @@ from storage import groups, rooms
 from storage.errors import Refused
 from storage.models import RoomPurpose, WorkingGroup
 from storage.rules.access import Access
+from storage.rules.text import N_
 
 
 @dataclass(frozen=True)
@@ -87,4 +88,4 @@ COMMANDS = [
     Command("room info", "which group this room serves, and its id", room_info, anywhere=True),
 ]
 
-AREA = Area("rooms", COMMANDS, topics={"room": "which working group this chat room serves"})
+AREA = Area("rooms", COMMANDS, title=N_("Rooms"), topics={"room": N_("which working group this chat room serves")})

@@ -161,6 +161,7 @@ class BotApiEmulator:
         self.started: set[int] = set()  # users who pressed Start in a private chat
         self.toasts: list[dict] = []
         self.commands: list[dict] = []
+        self.commands_in: dict[str, list[dict]] = {}  # by language_code
         self.files: dict[str, tuple[bytes, str, str]] = {}  # file_id → (data, name, path)
         self.calls: list[str] = []  # every method the bot called, in order
         self.rate_limited: int = 0  # 429s answered
@@ -318,7 +319,10 @@ class BotApiEmulator:
                 raise ApiError(400, f"Bad Request: BOT_COMMAND_INVALID ({name!r})")
             if not 1 <= len(description) <= 256:
                 raise ApiError(400, "Bad Request: command description is invalid")
-        self.commands = commands
+        if params.get("language_code"):
+            self.commands_in[params["language_code"]] = commands
+        else:
+            self.commands = commands
         return True
 
     async def _api_createForumTopic(self, params: dict) -> dict:

@@ -146,9 +146,11 @@ async def test_a_reader_s_own_language_for_what_is_said_to_them_and_times_read_i
     assert await say("/lang pl", room="jana", direct=True) == "Od teraz piszę do Ciebie w języku: Polski."
     assert (await say("/lang", room="jana", direct=True)).startswith("Piszę do Ciebie w języku: Polski (pl).")
     refused = await say("/lang xx", room="jana", direct=True)
-    assert "pl (Polski)" in refused and "not 'xx'" in refused
+    assert refused.startswith("<code> musi być jednym z: en (English), de (Deutsch)") and "a nie 'xx'" in refused
     scheduled = await say('/meeting schedule "jutro 10:00" Budget')  # the room is English; Jana reads Polish
     assert scheduled.startswith("Scheduled: Budget (meeting 1), Thu 26 Nov 2026 10:00 CET")
+    helped = await say("/help", room="jana", direct=True)
+    assert helped.startswith("Polecenia dostępne tutaj") and "  /lang — pokaż lub wybierz język" in helped
     whoami = await say("/whoami", room="jana", direct=True)
     assert "Jesteś Jana Novak (osoba #1)." in whoami and "Prawo głosu: tak" in whoami
     assert await say("/lang en", room="jana", direct=True) == "From now on I write to you in English."
@@ -203,6 +205,11 @@ async def test_a_french_telegram_user_is_answered_in_french_until_they_choose_en
             return (await emulator.answer_to(await emulator.say(jeanne, None, text))).text
 
         await ask("/start")
+        # The command menu in each app's language, the alliance's for the others.
+        assert {"command": "help", "description": "lister les commandes, ou en expliquer une"} in (
+            emulator.commands_in["fr"]
+        )
+        assert {"command": "help", "description": "list the commands, or explain one"} in emulator.commands
         assert (await ask("/lang")).startswith("Je vous écris dans cette langue : Français (fr).")
         assert await ask("/vote 1 yes") == "Enregistré : yes pour ACME GmbH"
         assert await ask("/lang en") == "From now on I write to you in English."

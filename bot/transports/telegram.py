@@ -13,7 +13,7 @@ import html
 import logging
 import os
 import re
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import replace
 from datetime import timedelta
 from typing import Any
@@ -158,10 +158,12 @@ class TolerantBot(ExtBot):
 class TelegramTransport:
     platform = PLATFORM
 
-    def __init__(self, settings: TelegramSettings, memory: Memory, menu: list[tuple[str, str]]) -> None:
+    def __init__(
+        self, settings: TelegramSettings, memory: Memory, menus: Mapping[str | None, list[tuple[str, str]]]
+    ) -> None:
         self.settings = settings
         self.memory = memory
-        self.menu = menu
+        self.menus = menus  # by the language of the person's app (None: anyone else)
         self.finished = asyncio.Event()
         self.username = ""
         self._on_incoming: IncomingHandler = not_started
@@ -207,7 +209,9 @@ class TelegramTransport:
         self.username = bot.username or ""
         self._app = app
         try:
-            await self._call(bot.set_my_commands, [BotCommand(name, text[:256]) for name, text in self.menu])
+            for code, menu in self.menus.items():
+                commands = [BotCommand(name, text[:256]) for name, text in menu]
+                await self._call(bot.set_my_commands, commands, language_code=code)
             await app.start()
             await self._listen(app)
         except BaseException:

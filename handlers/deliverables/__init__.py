@@ -4,10 +4,12 @@ storage/deliverables.py, what a draft may be in storage/rules/documents.py."""
 
 from bot.areas import Area
 from handlers.deliverables import commands, due_dates
+from storage.rules.text import N_
 
 AREA = Area(
     "deliverables",
     commands.COMMANDS,
     planners=[due_dates.due_date_reminders],
-    topics={"deliverable": "your group's deliverables: their drafts, versions and status"},
+    title=N_("Deliverables"),
+    topics={"deliverable": N_("your group's deliverables: their drafts, versions and status")},
 )

@@ -17,6 +17,7 @@ from storage.errors import Refused
 from storage.files import FileStore
 from storage.models import Deliverable, DeliverableStatus, DraftVersion
 from storage.rules.access import Access
+from storage.rules.text import N_
 
 
 async def due_date(raw: str, ctx: Context) -> datetime:
@@ -234,7 +235,7 @@ COMMANDS = [
         Access.MEMBER,
         params=(WITHDRAWN,),
         anywhere=True,
-        details="e.g. /deliverable withdraw 3.2: its author, the group's chair or the secretariat.",
+        details=N_("e.g. /deliverable withdraw 3.2: its author, the group's chair or the secretariat."),
     ),
     Command(
         "deliverable export",
@@ -252,7 +253,7 @@ COMMANDS = [
         params=(DRAFT_OF, TEXT),
         anywhere=True,
         takes_files=True,
-        details="Attach a PDF, DOCX, ODT, Markdown or text file with /draft <deliverable> as its caption.",
+        details=N_("Attach a PDF, DOCX, ODT, Markdown or text file with /draft <deliverable> as its caption."),
     ),
     Command(
         "comment",

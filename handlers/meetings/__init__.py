@@ -5,13 +5,15 @@ storage/rules/recurrence.py."""
 
 from bot.areas import Area
 from handlers.meetings import attendance, commands, reminders
+from storage.rules.text import N_
 
 AREA = Area(
     "meetings",
     [*commands.COMMANDS, *attendance.COMMANDS],
     planners=[reminders.meeting_reminders],
+    title=N_("Meetings"),
     topics={
-        "meeting": "your group's meetings: when, agenda, minutes, calendar",
-        "guest": "guests from outside the alliance at a meeting",
+        "meeting": N_("your group's meetings: when, agenda, minutes, calendar"),
+        "guest": N_("guests from outside the alliance at a meeting"),
     },
 )

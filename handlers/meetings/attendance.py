@@ -190,7 +190,7 @@ COMMANDS = [
         Access.ANYONE,
         params=(MEETING, ANSWER),
         anywhere=True,
-        details="Answer yes, no or maybe.",
+        details=N_("Answer yes, no or maybe."),
     ),
     Command(
         "meeting agenda",
@@ -199,8 +199,10 @@ COMMANDS = [
         Access.MEMBER,
         params=(MEETING, ITEM),
         anywhere=True,
-        details='/meeting agenda 12 add "Budget 2027" adds an item to the next occurrence of meeting 12; '
-        "/meeting agenda 12 remove 2 takes item 2 off (the chair, the secretariat).",
+        details=N_(
+            '/meeting agenda 12 add "Budget 2027" adds an item to the next occurrence of meeting 12; '
+            "/meeting agenda 12 remove 2 takes item 2 off (the chair, the secretariat)."
+        ),
     ),
     Command(
         "meeting minutes",
@@ -218,6 +220,6 @@ COMMANDS = [
         Access.MEMBER,
         params=(MEETING, PRESENT),
         anywhere=True,
-        details="e.g. /meeting attended 12.3 ACME GmbH, Fab Nord AS (recording again replaces the list).",
+        details=N_("e.g. /meeting attended 12.3 ACME GmbH, Fab Nord AS (recording again replaces the list)."),
     ),
 ]

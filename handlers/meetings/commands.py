@@ -22,7 +22,7 @@ from storage.errors import Refused
 from storage.models import Meeting, MeetingStatus
 from storage.rules.access import REFUSALS, Access, may
 from storage.rules.recurrence import describe, upcoming
-from storage.rules.text import Words
+from storage.rules.text import N_, Words
 
 # The start and the end are read in the meeting's zone, which tz= may give: as written here,
 # read by the handler once the zone is known.
@@ -323,9 +323,11 @@ COMMANDS = [
         Access.CHAIR,
         params=(WHEN, TITLE),
         options=(EVERY, UNTIL, DURATION, LINK, TZ),
-        details='Quote what has spaces: /meeting schedule "next tuesday 14:30" "PFAS monthly" every=month '
-        "until=2027-06-30. every=month keeps the weekday (the first Tuesday stays the first Tuesday). "
-        "A recurring meeting needs until= (or COUNT/UNTIL in its RRULE).",
+        details=N_(
+            'Quote what has spaces: /meeting schedule "next tuesday 14:30" "PFAS monthly" every=month '
+            "until=2027-06-30. every=month keeps the weekday (the first Tuesday stays the first Tuesday). "
+            "A recurring meeting needs until= (or COUNT/UNTIL in its RRULE)."
+        ),
     ),
     Command("meeting list", "the next meetings", meeting_list, Access.MEMBER, anywhere=True),
     Command(
@@ -358,8 +360,10 @@ COMMANDS = [
         Access.CHAIR,
         params=(MEETING,),
         options=(NEW_TITLE, LINK, DURATION),
-        details='e.g. /meeting edit 12 title="PFAS monthly" link=https://meet.example.org/pfas duration=90m '
-        "(link=none removes the link). The group's rooms and the meeting's guests are told.",
+        details=N_(
+            'e.g. /meeting edit 12 title="PFAS monthly" link=https://meet.example.org/pfas duration=90m '
+            "(link=none removes the link). The group's rooms and the meeting's guests are told."
+        ),
     ),
     Command(
         "meeting ics",
@@ -375,8 +379,10 @@ COMMANDS = [
         meeting_feed,
         Access.MEMBER,
         params=(RENEW,),
-        details="Sent to you privately; it follows moves and cancellations. "
-        "/meeting feed renew (the chair, the secretariat) replaces it: the old link stops working.",
+        details=N_(
+            "Sent to you privately; it follows moves and cancellations. "
+            "/meeting feed renew (the chair, the secretariat) replaces it: the old link stops working."
+        ),
     ),
     Command(
         "guest invite",

@@ -4,5 +4,12 @@ reminders to non-voters in `deadlines`, how a vote is told in `wording`, its liv
 
 from bot.areas import Area
 from handlers.votes import commands, deadlines, live, register
+from storage.rules.text import N_
 
-AREA = Area("votes", commands.COMMANDS + register.COMMANDS, planners=[deadlines.vote_deadlines], live=[live.LIVE])
+AREA = Area(
+    "votes",
+    commands.COMMANDS + register.COMMANDS,
+    planners=[deadlines.vote_deadlines],
+    live=[live.LIVE],
+    title=N_("Votes"),
+)

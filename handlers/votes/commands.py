@@ -20,7 +20,7 @@ from storage import deliverables, notices, votes
 from storage.errors import Refused
 from storage.models import RoomPurpose, Vote, VoteStatus
 from storage.rules.access import Access, may
-from storage.rules.text import Words, counted
+from storage.rules.text import N_, Words, counted
 from storage.rules.voting import Majority
 
 DEFAULT_OPTIONS = ("yes", "no", "abstain")
@@ -256,7 +256,7 @@ COMMANDS = [
         params=(QUESTION,),
         options=(OPTIONS, APPROVE, CLOSES, QUORUM, MAJORITY),
         flags=("secret", "hidden"),
-        details="Alliance-wide votes are opened by the secretariat in the plenary room.",
+        details=N_("Alliance-wide votes are opened by the secretariat in the plenary room."),
     ),
     Command(
         "vote status", "turnout, quorum and tally of a vote", vote_status, Access.MEMBER, params=(VOTE,), anywhere=True

@@ -21,6 +21,7 @@ from handlers.votes.wording import tally_line, verdict
 from storage import groups, votes
 from storage.errors import Refused
 from storage.rules.access import Access
+from storage.rules.text import N_
 from storage.rules.voting import Outcome
 
 FORMATS = {"csv": "text/csv", "json": "application/json", "md": "text/markdown"}
@@ -164,6 +165,6 @@ COMMANDS = [
         params=(WHICH,),
         options=(AS,),
         anywhere=True,
-        details="e.g. /decisions pfas 2026, /decisions alliance, /decisions as=csv (a file).",
+        details=N_("e.g. /decisions pfas 2026, /decisions alliance, /decisions as=csv (a file)."),
     ),
 ]
