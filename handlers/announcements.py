@@ -9,9 +9,9 @@ from bot.areas import Area, Services
 from bot.changes import Changes
 from bot.commands import Call, Command, Option, Param, at_most
 from bot.context import Context
+from bot.i18n import Language
 from bot.markdown import to_html
 from bot.scheduler import Job
-from bot.timeparse import shown
 from bot.transports.base import Reply
 from handlers.limits import count_broadcast
 from storage import announcements
@@ -45,8 +45,16 @@ AT = Option("at", '"<time>"', arguments.moment)
 ANNOUNCEMENT = Param("id", arguments.number)
 
 
-def _to(announcement: Announcement) -> str:
-    return "all groups and the plenary" if announcement.groups is None else ", ".join(announcement.groups)
+STATES = {
+    AnnouncementStatus.SCHEDULED: N_("scheduled"),
+    AnnouncementStatus.DELIVERING: N_("delivering"),
+    AnnouncementStatus.DELIVERED: N_("delivered"),
+    AnnouncementStatus.CANCELLED: N_("cancelled"),
+}
+
+
+def _to(announcement: Announcement, lang: Language) -> str:
+    return lang._("all groups and the plenary") if announcement.groups is None else ", ".join(announcement.groups)
 
 
 async def announce(ctx: Context, call: Call) -> Reply:
@@ -70,28 +78,38 @@ async def announce(ctx: Context, call: Call) -> Reply:
         ),
         now=ctx.now,
     )
+    lang = ctx.lang
+    about = {"id": announcement.id, "to": _to(announcement, lang)}
     if announcement.status == AnnouncementStatus.SCHEDULED:
         ctx.changed.add(RELEASES.of(announcement.id))
         return Reply(
-            f"Announcement #{announcement.id} to {_to(announcement)} is scheduled for "
-            f"{shown(announcement.due_at, ctx.zone)}. /announce cancel {announcement.id} withdraws it."
+            lang._(
+                "Announcement #{id} to {to} is scheduled for {when}. /announce cancel {id} withdraws it.",
+                when=lang.moment(announcement.due_at, ctx.zone),
+                **about,
+            )
         )
-    return Reply(f"Announcement #{announcement.id} to {_to(announcement)} is on its way; a delivery report follows.")
+    return Reply(lang._("Announcement #{id} to {to} is on its way; a delivery report follows.", **about))
 
 
 async def announce_list(ctx: Context, call: Call) -> Reply:
     """Scheduled announcements, then the latest sent."""
     listed = await announcements.recent(ctx.session)
+    lang = ctx.lang
     if not listed:
-        return Reply("No announcements yet.")
+        return Reply(lang._("No announcements yet."))
     lines = []
     for item in listed:
-        when = shown(item.due_at, ctx.zone)
-        state = (
-            f"scheduled for {when}" if item.status == AnnouncementStatus.SCHEDULED else f"{item.status.value} ({when})"
-        )
+        when = lang.moment(item.due_at, ctx.zone)
+        if item.status == AnnouncementStatus.SCHEDULED:
+            state = lang._("scheduled for {when}", when=when)
+        else:
+            state = lang._("{state} ({when})", state=lang._(STATES[item.status]), when=when)
         first_line = item.text.splitlines()[0]
-        lines.append(f"#{item.id} to {_to(item)} — {state}: {first_line[:60]}{'…' if len(first_line) > 60 else ''}")
+        shown_text = first_line[:60] + ("…" if len(first_line) > 60 else "")
+        lines.append(
+            lang._("#{id} to {to} — {state}: {text}", id=item.id, to=_to(item, lang), state=state, text=shown_text)
+        )
     return Reply("\n".join(lines))
 
 
@@ -99,9 +117,15 @@ async def announce_status(ctx: Context, call: Call) -> Reply:
     """Where an announcement has been delivered so far."""
     announcement = await announcements.find(ctx.session, call[ANNOUNCEMENT])
     if announcement.status == AnnouncementStatus.SCHEDULED:
-        return Reply(f"Announcement #{announcement.id} is scheduled for {shown(announcement.due_at, ctx.zone)}.")
+        return Reply(
+            ctx.lang._(
+                "Announcement #{id} is scheduled for {when}.",
+                id=announcement.id,
+                when=ctx.lang.moment(announcement.due_at, ctx.zone),
+            )
+        )
     if announcement.status == AnnouncementStatus.CANCELLED:
-        return Reply(f"Announcement #{announcement.id} was cancelled before it went out.")
+        return Reply(ctx.lang._("Announcement #{id} was cancelled before it went out.", id=announcement.id))
     return Reply(await announcements.delivery_report(ctx.session, announcement))
 
 
@@ -109,7 +133,7 @@ async def announce_cancel(ctx: Context, call: Call) -> Reply:
     """Withdraw a scheduled announcement."""
     announcement = await announcements.cancel(ctx.session, call[ANNOUNCEMENT], actor=ctx.actor.label, now=ctx.now)
     ctx.changed.add(RELEASES.of(announcement.id))
-    return Reply(f"Announcement #{announcement.id} is cancelled; it will not be sent.")
+    return Reply(ctx.lang._("Announcement #{id} is cancelled; it will not be sent.", id=announcement.id))
 
 
 COMMANDS = [

@@ -176,6 +176,7 @@ async def attendance(session: AsyncSession) -> Table:
     return Table("attendance", columns, rows)
 
 
+LIST_NAMES = {"members": N_("Members"), "deliverables": N_("Deliverables"), "attendance": N_("Attendance")}
 TABLES: dict[str, Callable[[AsyncSession], Awaitable[Table]]] = {
     "members": members,
     "attendance": attendance,
@@ -186,7 +187,7 @@ TABLES: dict[str, Callable[[AsyncSession], Awaitable[Table]]] = {
 async def which_table(raw: str, ctx: Context) -> str:
     name = raw.strip().lower()
     if name not in TABLES:
-        raise Refused(f"{raw!r} is not a list I can export: {', '.join(TABLES)}.")
+        raise Refused("{list} is not a list I can export: {lists}.", list=repr(raw), lists=", ".join(TABLES))
     return name
 
 
@@ -196,7 +197,7 @@ def format_among(formats: Mapping[str, str]) -> Converter[str]:
     async def file_format(raw: str, ctx: Context) -> str:
         kind = raw.strip().lower()
         if kind not in formats:
-            raise Refused(f"as= is one of {', '.join(formats)}.")
+            raise Refused("as= is one of {formats}.", formats=", ".join(formats))
         return kind
 
     return file_format
@@ -211,7 +212,9 @@ async def export(ctx: Context, call: Call) -> Reply:
     table = await TABLES[call[WHAT]](ctx.session)
     kind = call.get(AS) or "csv"
     return Reply(
-        f"{table.name.capitalize()}: {len(table.rows)} rows.",
+        ctx.lang.n_(
+            "{list}: {count} row.", "{list}: {count} rows.", len(table.rows), list=ctx.lang._(LIST_NAMES[table.name])
+        ),
         file=OutgoingFile(f"{table.name}-{ctx.now.date().isoformat()}.{kind}", FORMATS[kind], as_file(table, kind)),
     )
 

@@ -28,19 +28,26 @@ LANGUAGE = Param("code", arguments.language)
 async def wg_list(ctx: Context, call: Call) -> Reply:
     """List every working group with its members and chairs."""
     all_groups = await groups.list_groups(ctx.session)
+    lang = ctx.lang
     if not all_groups:
-        return Reply("There are no working groups yet.")
+        return Reply(lang._("There are no working groups yet."))
     counts = await groups.member_counts(ctx.session)
     chairs = await groups.chairs_by_group(ctx.session)
-    lines = [f"{len(all_groups)} working groups:"]
+    lines = [lang.n_("{count} working group:", "{count} working groups:", len(all_groups))]
     for group in all_groups:
         members = counts.get(group.id, 0)
-        chaired = ", ".join(chairs.get(group.id, [])) or "no chair yet"
+        chaired = ", ".join(chairs.get(group.id, [])) or lang._("no chair yet")
         lines.append(
-            f"• {group.name} ({group.slug}) — {members} member organisation"
-            f"{'' if members == 1 else 's'}, chair: {chaired}"
+            lang.n_(
+                "• {name} ({slug}) — {count} member organisation, chair: {chairs}",
+                "• {name} ({slug}) — {count} member organisations, chair: {chairs}",
+                members,
+                name=group.name,
+                slug=group.slug,
+                chairs=chaired,
+            )
         )
-    lines.append("/wg info <group> for details.")
+    lines.append(lang._("/wg info <group> for details."))
     return Reply("\n".join(lines))
 
 
@@ -48,12 +55,20 @@ async def wg_info(ctx: Context, call: Call) -> Reply:
     """Show one group's mandate, chairs, member organisations and rooms."""
     group = call[GROUP]
     view = await groups.overview(ctx.session, group)
+    lang = ctx.lang
+    none = lang._("none yet")
     lines = [f"{group.name} ({group.slug})"]
     if group.mandate:
-        lines.append(f"Mandate: {group.mandate}")
-    lines.append(f"Chair: {', '.join(view.chairs) or 'none yet'}")
-    lines.append(f"Member organisations ({len(view.members)}): {', '.join(view.members) or 'none yet'}")
-    lines.append(f"Rooms: {len(view.rooms)}")
+        lines.append(lang._("Mandate: {mandate}", mandate=group.mandate))
+    lines.append(lang._("Chair: {chairs}", chairs=", ".join(view.chairs) or none))
+    lines.append(
+        lang._(
+            "Member organisations ({count}): {members}",
+            count=len(view.members),
+            members=", ".join(view.members) or none,
+        )
+    )
+    lines.append(lang._("Rooms: {count}", count=len(view.rooms)))
     return Reply("\n".join(lines))
 
 

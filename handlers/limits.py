@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from bot.context import Context
-from bot.timeparse import shown
 from storage import limits
 from storage.errors import Refused
 
@@ -16,6 +15,8 @@ async def count_broadcast(ctx: Context, what: str) -> None:
     again = await limits.take_broadcast(ctx.session, ctx.actor.person_id, what, per_day, ctx.now)
     if again is not None:
         raise Refused(
-            f"You have posted to the whole alliance {per_day} times in the last 24 hours, the most one person "
-            f"may; the next is possible {shown(again, ctx.zone)}."
+            "You have posted to the whole alliance {count} times in the last 24 hours, the most one person "
+            "may; the next is possible {when}.",
+            count=per_day,
+            when=ctx.lang.moment(again, ctx.zone),
         )

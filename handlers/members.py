@@ -8,6 +8,7 @@ from bot import arguments
 from bot.areas import Area
 from bot.commands import Call, Command, Handler, Param, at_most
 from bot.context import Context
+from bot.i18n import language
 from bot.transports.base import Reply
 from handlers import arguments as records
 from storage import identity, membership, notices, organisations, people
@@ -81,7 +82,9 @@ async def member_remove(ctx: Context, call: Call) -> Reply:
     """A person stops representing their organisation."""
     person = call[PERSON]
     organisation = await people.stop_representing(ctx.session, actor=ctx.actor.label, person=person)
-    return Reply(f"{person.name} no longer represents {organisation.name}.")
+    return Reply(
+        ctx.lang._("{name} no longer represents {organisation}.", name=person.name, organisation=organisation.name)
+    )
 
 
 async def member_chair(ctx: Context, call: Call) -> Reply:
@@ -89,12 +92,13 @@ async def member_chair(ctx: Context, call: Call) -> Reply:
     group = call[GROUP]
     person = call[PERSON]
     if person.organisation is None or person.organisation.status != OrganisationStatus.MEMBER:
-        raise Refused(f"A chair represents a member organisation; {person.name} does not.")
+        raise Refused("A chair represents a member organisation; {name} does not.", name=person.name)
     await people.assign_role(ctx.session, actor=ctx.actor.label, person=person, role=RoleName.CHAIR, group=group)
+    chair = {"name": person.name, "organisation": person.organisation.name, "group": group.name}
     await notices.to_group(
-        ctx.session, group.id, f"{person.name} ({person.organisation.name}) now chairs {group.name}."
+        ctx.session, group.id, ctx.worded(lambda lang: lang._("{name} ({organisation}) now chairs {group}.", **chair))
     )
-    return Reply(f"{person.name} chairs {group.name}.")
+    return Reply(ctx.lang._("{name} chairs {group}.", name=person.name, group=group.name))
 
 
 async def member_unchair(ctx: Context, call: Call) -> Reply:
@@ -102,14 +106,18 @@ async def member_unchair(ctx: Context, call: Call) -> Reply:
     group = call[GROUP]
     person = call[PERSON]
     await people.unassign_role(ctx.session, actor=ctx.actor.label, person=person, role=RoleName.CHAIR, group=group)
-    return Reply(f"{person.name} no longer chairs {group.name}.")
+    return Reply(ctx.lang._("{name} no longer chairs {group}.", name=person.name, group=group.name))
 
 
 async def member_suspend(ctx: Context, call: Call) -> Reply:
     """Suspend an organisation: it keeps its records but loses its vote."""
     organisation = call[ORGANISATION]
     if organisation.status != OrganisationStatus.MEMBER:
-        raise Refused(f"Only a member can be suspended; {organisation.name} is {organisation.status.value}.")
+        raise Refused(
+            "Only a member can be suspended; {organisation} is {status}.",
+            organisation=organisation.name,
+            status=organisation.status.value,
+        )
     await organisations.set_status(
         ctx.session,
         actor=ctx.actor.label,
@@ -117,24 +125,38 @@ async def member_suspend(ctx: Context, call: Call) -> Reply:
         status=OrganisationStatus.SUSPENDED,
         reason=call[REASON],
     )
+    reason, default = call[REASON], ctx.settings.alliance.language
     await notices.to_representatives(
         ctx.session,
         organisation.id,
-        f"{organisation.name}'s membership is suspended: {call[REASON]}. It cannot vote until reinstated.",
+        lambda zone, code: language(code, default)._(
+            "{organisation}'s membership is suspended: {reason}. It cannot vote until reinstated.",
+            organisation=organisation.name,
+            reason=reason,
+        ),
     )
-    return Reply(f"{organisation.name} is suspended; its representatives are told.")
+    return Reply(
+        ctx.lang._("{organisation} is suspended; its representatives are told.", organisation=organisation.name)
+    )
 
 
 async def member_reinstate(ctx: Context, call: Call) -> Reply:
     """Reinstate a suspended organisation."""
     organisation = call[WHOLE_ORGANISATION]
     if organisation.status != OrganisationStatus.SUSPENDED:
-        raise Refused(f"{organisation.name} is not suspended.")
+        raise Refused("{organisation} is not suspended.", organisation=organisation.name)
     await organisations.set_status(
         ctx.session, actor=ctx.actor.label, organisation=organisation, status=OrganisationStatus.MEMBER
     )
-    await notices.to_representatives(ctx.session, organisation.id, f"{organisation.name} is reinstated as a member.")
-    return Reply(f"{organisation.name} is a member again.")
+    default = ctx.settings.alliance.language
+    await notices.to_representatives(
+        ctx.session,
+        organisation.id,
+        lambda zone, code: language(code, default)._(
+            "{organisation} is reinstated as a member.", organisation=organisation.name
+        ),
+    )
+    return Reply(ctx.lang._("{organisation} is a member again.", organisation=organisation.name))
 
 
 def _secretariat(path: str, summary: str, handler: Handler, *params: Param[Any]) -> Command:

@@ -101,13 +101,17 @@ def _steps(ctx: Context) -> list[Step]:
     kinds = ", ".join(k.value for k in OrganisationKind)
     questions = ctx.settings.membership.eligibility
     return [
-        Step("organisation", lambda c: "What is your organisation's name?", _read_organisation),
+        Step("organisation", lambda c: c.reader._("What is your organisation's name?"), _read_organisation),
         Step(
-            "country", lambda c: "In which country is it established? (ISO code such as DE, or the name)", _read_country
+            "country",
+            lambda c: c.reader._("In which country is it established? (ISO code such as DE, or the name)"),
+            _read_country,
         ),
-        Step("kind", lambda c: f"What kind of organisation is it? ({kinds})", _read_kind),
+        Step("kind", lambda c: c.reader._("What kind of organisation is it? ({kinds})", kinds=kinds), _read_kind),
         Step("groups", _groups_question, _read_groups),
-        Step("contact", lambda c: "Who is its contact person and representative? (full name)", _read_contact),
+        Step(
+            "contact", lambda c: c.reader._("Who is its contact person and representative? (full name)"), _read_contact
+        ),
         Step("declaration", _declaration_question, _read_declaration),
         *(
             Step(
@@ -121,19 +125,23 @@ def _steps(ctx: Context) -> list[Step]:
 
 
 def _eligibility_question(n: int, question: str, total: int) -> Callable[[Context], str]:
-    return lambda ctx: f"Eligibility {n + 1}/{total}: {question} (yes/no)"
+    return lambda ctx: ctx.reader._(
+        "Eligibility {number}/{total}: {question} (yes/no)", number=n + 1, total=total, question=question
+    )
 
 
 def _groups_question(ctx: Context) -> str:
-    return "Which working groups does it want to join? (comma-separated, e.g. pfas, skills; /wg list shows them)"
+    return ctx.reader._(
+        "Which working groups does it want to join? (comma-separated, e.g. pfas, skills; /wg list shows them)"
+    )
 
 
 def _declaration_question(ctx: Context) -> str:
-    return (
-        f"{ctx.settings.membership.declaration_text().strip()}\n\n"
-        f"(version {_declaration_sha256(ctx)[:12]}) Do you accept this Declaration on behalf of "
-        "your organisation? Answer 'I accept'."
+    asked = ctx.reader._(
+        "(version {version}) Do you accept this Declaration on behalf of your organisation? Answer 'I accept'.",
+        version=_declaration_sha256(ctx)[:12],
     )
+    return f"{ctx.settings.membership.declaration_text().strip()}\n\n{asked}"
 
 
 def _declaration_sha256(ctx: Context) -> str:
@@ -145,7 +153,9 @@ async def apply(ctx: Context, call: Call) -> Reply:
     if not ctx.incoming.is_direct:
         raise Refused("Apply in a private chat with me, so your answers stay between us.")
     if ctx.actor.represents_member:
-        raise Refused(f"You already represent {ctx.actor.organisation_name}, a member organisation.")
+        raise Refused(
+            "You already represent {organisation}, a member organisation.", organisation=ctx.actor.organisation_name
+        )
     dialog = await dialogs.current(ctx.session, ctx.incoming.platform, ctx.incoming.sender_id)
     answers = dict(dialog.answers) if dialog and dialog.kind == DIALOG else {}
     form = {key: value for key, option in FORM.items() if (value := call.get(option)) is not None}
@@ -154,7 +164,7 @@ async def apply(ctx: Context, call: Call) -> Reply:
         given = _from_form(step.key, form, ctx)
         if given is not None:
             answers[step.key] = await step.read(ctx, given)
-    return await _next(ctx, answers, preface="Welcome back — let's continue. " if resumed else "")
+    return await _next(ctx, answers, resumed=resumed)
 
 
 def _from_form(key: str, options: dict[str, str], ctx: Context) -> str | None:
@@ -185,19 +195,24 @@ async def continue_application(ctx: Context, text: str) -> Reply:
     try:
         answers[step.key] = await step.read(ctx, text)
     except Refused as refusal:
-        raise Refused(f"{refusal} {step.question(ctx)}") from None
+        raise Refused("{refusal} {question}", refusal=refusal.words, question=step.question(ctx)) from None
     return await _next(ctx, answers)
 
 
-async def _next(ctx: Context, answers: dict[str, Any], preface: str = "") -> Reply:
+async def _next(ctx: Context, answers: dict[str, Any], resumed: bool = False) -> Reply:
     """Ask the first unanswered question, or submit when everything is answered."""
     platform, user_id = ctx.incoming.platform, ctx.incoming.sender_id
     missing = [s for s in _steps(ctx) if s.key not in answers]
     if missing:
         first = not await dialogs.current(ctx.session, platform, user_id)
         await dialogs.save(ctx.session, platform, user_id, DIALOG, answers)
-        hint = "\n(Answer each question in a message; /apply cancel stops, and /apply resumes later.)"
-        return Reply(f"{preface}{missing[0].question(ctx)}{hint if first or preface else ''}")
+        asked = missing[0].question(ctx)
+        if resumed:
+            asked = ctx.reader._("Welcome back — let's continue. {question}", question=asked)
+        if first or resumed:
+            hint = ctx.reader._("(Answer each question in a message; /apply cancel stops, and /apply resumes later.)")
+            asked = f"{asked}\n{hint}"
+        return Reply(asked)
     questions = ctx.settings.membership.eligibility
     form = membership.ApplicationForm(
         organisation=answers["organisation"],
@@ -222,23 +237,29 @@ async def _next(ctx: Context, answers: dict[str, Any], preface: str = "") -> Rep
         "The Commission decides with /approve or /reject.",
     )
     return Reply(
-        f"Thank you. Application #{application.id} for {application.organisation_name} is submitted "
-        f"({application.country}, {application.kind.value}; groups: {', '.join(application.groups)}). "
-        "The European Commission decides on membership; you will be told here."
+        ctx.reader._(
+            "Thank you. Application #{id} for {organisation} is submitted ({country}, {kind}; groups: {groups}). "
+            "The European Commission decides on membership; you will be told here.",
+            id=application.id,
+            organisation=application.organisation_name,
+            country=application.country,
+            kind=application.kind.value,
+            groups=", ".join(application.groups),
+        )
     )
 
 
 async def cancel(ctx: Context, call: Call) -> Reply:
     """Drop an application in progress."""
     if await dialogs.end(ctx.session, ctx.incoming.platform, ctx.incoming.sender_id):
-        return Reply("Your application in progress is cancelled; nothing was submitted.")
-    return Reply("You have no application in progress.")
+        return Reply(ctx.lang._("Your application in progress is cancelled; nothing was submitted."))
+    return Reply(ctx.lang._("You have no application in progress."))
 
 
 async def show_declaration(ctx: Context, call: Call) -> Reply:
     """Show the Declaration applicants accept, with its version."""
     text = ctx.settings.membership.declaration_text().strip()
-    return Reply(f"{text}\n\n(version {_declaration_sha256(ctx)[:12]})")
+    return Reply(f"{text}\n\n" + ctx.lang._("(version {version})", version=_declaration_sha256(ctx)[:12]))
 
 
 async def applications(ctx: Context, call: Call) -> Reply:

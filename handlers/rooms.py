@@ -52,7 +52,12 @@ async def room_bind(ctx: Context, call: Call) -> Reply:
         purpose=chosen.purpose,
         group=chosen.group,
     )
-    return Reply(f"This room is now {rooms.describe(binding)}'s room. /help shows what can be done here.")
+    return Reply(
+        ctx.lang._(
+            "This room is now {served}'s room. /help shows what can be done here.",
+            served=ctx.lang.say(rooms.describe(binding)),
+        )
+    )
 
 
 async def room_unbind(ctx: Context, call: Call) -> Reply:
@@ -61,9 +66,9 @@ async def room_unbind(ctx: Context, call: Call) -> Reply:
     binding = await rooms.binding_for(ctx.session, platform, room_id)
     if binding is None:
         raise Refused("This room is not bound to anything.")
-    served = rooms.describe(binding)
+    served = ctx.lang.say(rooms.describe(binding))
     await rooms.unbind_room(ctx.session, actor=ctx.actor.label, platform=platform, room_id=room_id)
-    return Reply(f"This room no longer serves {served}. /room bind <group> binds it again.")
+    return Reply(ctx.lang._("This room no longer serves {served}. /room bind <group> binds it again.", served=served))
 
 
 async def room_info(ctx: Context, call: Call) -> Reply:
@@ -71,8 +76,14 @@ async def room_info(ctx: Context, call: Call) -> Reply:
     platform, room_id = _here(ctx)
     where = f"{platform}:{room_id}"
     if ctx.binding is None:
-        return Reply(f"This room ({where}) serves no group yet. The secretariat binds it with /room bind <group>.")
-    return Reply(f"This room ({where}) serves {ctx.binding.describe()}.")
+        return Reply(
+            ctx.lang._(
+                "This room ({room}) serves no group yet. The secretariat binds it with /room bind <group>.", room=where
+            )
+        )
+    return Reply(
+        ctx.lang._("This room ({room}) serves {served}.", room=where, served=ctx.lang.say(ctx.binding.describe()))
+    )
 
 
 COMMANDS = [

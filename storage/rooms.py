@@ -13,6 +13,7 @@ from storage.errors import Refused
 from storage.models import ChatAccount, Notice, NoticeStatus, RoleAssignment, RoomBinding, RoomPurpose, WorkingGroup
 from storage.platforms import split_ref
 from storage.rules.access import RoleName
+from storage.rules.text import N_, Words
 
 
 def parse_room(text: str) -> tuple[str, str]:
@@ -92,10 +93,13 @@ class Room:
             binding.group.language if binding.group else None,
         )
 
-    def describe(self) -> str:
+    def describe(self) -> Words:
+        """What the room serves, in words for a sentence ("the PFAS working group")."""
         if self.purpose == RoomPurpose.GROUP and self.group_name is not None:
-            return f"the {self.group_name} working group"
-        return f"the {self.purpose.value}"
+            return Words(N_("the {group} working group"), {"group": self.group_name})
+        if self.purpose == RoomPurpose.PLENARY:
+            return Words(N_("the plenary"))
+        return Words(N_("the secretariat"))
 
 
 _ROOM = (
@@ -111,7 +115,7 @@ def room_on(connection: Connection, platform: str, room_id: str) -> Room | None:
     return Room(platform, room_id, *bound) if bound else None
 
 
-def describe(binding: RoomBinding) -> str:
+def describe(binding: RoomBinding) -> Words:
     return Room.of(binding).describe()
 
 

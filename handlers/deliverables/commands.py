@@ -8,7 +8,8 @@ from zoneinfo import ZoneInfo
 from bot import arguments
 from bot.commands import Call, Command, Option, Param, at_most, text
 from bot.context import Context
-from bot.timeparse import parse_when, shown
+from bot.i18n import ENGLISH, Language
+from bot.timeparse import parse_when
 from bot.transports.base import OutgoingFile, Reply
 from handlers.deliverables.due_dates import DUE_DATES
 from handlers.deliverables.versions import version_number, version_ref
@@ -59,13 +60,23 @@ def _size(size: int) -> str:
     return f"{size / 1024 / 1024:.1f} MB" if size >= 1024 * 1024 else f"{round(size / 1024)} kB"
 
 
-def describe_version(kept: DraftVersion, zone: str) -> str:
+STATUSES = {
+    DeliverableStatus.DRAFTING: N_("drafting"),
+    DeliverableStatus.IN_REVIEW: N_("in review"),
+    DeliverableStatus.FINAL: N_("final"),
+    DeliverableStatus.SUBMITTED: N_("submitted"),
+}
+
+
+def describe_version(kept: DraftVersion, zone: str, lang: Language = ENGLISH) -> str:
     by = f"{kept.author} ({kept.organisation})" if kept.organisation else kept.author
-    withdrawn = f" — WITHDRAWN {shown(kept.withdrawn_at, zone)}" if kept.withdrawn_at else ""
-    return (
-        f"v{kept.number} {kept.file_name} — {by}, {shown(kept.submitted_at, zone)}, {_size(kept.size)}, "
-        f"sha256 {kept.sha256[:12]}…{withdrawn}"
+    line = (
+        f"v{kept.number} {kept.file_name} — {by}, {lang.moment(kept.submitted_at, zone)}, {_size(kept.size)}, "
+        f"sha256 {kept.sha256[:12]}…"
     )
+    if kept.withdrawn_at:
+        return lang._("{version} — WITHDRAWN {when}", version=line, when=lang.moment(kept.withdrawn_at, zone))
+    return line
 
 
 async def deliverable_new(ctx: Context, call: Call) -> Reply:
@@ -82,44 +93,72 @@ async def deliverable_new(ctx: Context, call: Call) -> Reply:
         now=ctx.now,
     )
     ctx.changed.add(DUE_DATES.of(made.id))
-    by = f", due {shown(due, ctx.settings.alliance.timezone)}" if due else ""
-    await notices.to_group(
-        ctx.session,
-        group.id,
-        f"New deliverable {made.id} of {group.name}: {made.title}{by}. "
-        f"Send drafts with /draft {made.id} (a file, or text).",
+    about = {"id": made.id, "group": group.name, "title": made.title}
+
+    def news(lang: Language) -> str:
+        if due:
+            when = lang.moment(due, ctx.settings.alliance.timezone)
+            return lang._(
+                "New deliverable {id} of {group}: {title}, due {due}. Send drafts with /draft {id} (a file, or text).",
+                due=when,
+                **about,
+            )
+        return lang._(
+            "New deliverable {id} of {group}: {title}. Send drafts with /draft {id} (a file, or text).", **about
+        )
+
+    await notices.to_group(ctx.session, group.id, ctx.worded(news))
+    return Reply(
+        ctx.lang._(
+            "Deliverable {id} ({title}) is open for drafts: /draft {id} with a file or text.",
+            id=made.id,
+            title=made.title,
+        )
     )
-    return Reply(f"Deliverable {made.id} ({made.title}) is open for drafts: /draft {made.id} with a file or text.")
 
 
 async def deliverable_list(ctx: Context, call: Call) -> Reply:
     """This group's deliverables (all in a private chat), with status and due date."""
     group = await ctx.group()
     found = await deliverables.listed(ctx.session, group)
+    lang = ctx.lang
     if not found:
-        return Reply("No deliverables yet. A chair creates one with /deliverable new.")
+        return Reply(lang._("No deliverables yet. A chair creates one with /deliverable new."))
     lines = []
     for item in found:
-        due = f", due {shown(item.due_at, ctx.zone)}" if item.due_at else ""
         where = "" if group else f" ({item.group.name})"
-        lines.append(f"{item.id}. {item.title}{where} — {item.status.value}{due}")
+        line = f"{item.id}. {item.title}{where} — {lang._(STATUSES[item.status])}"
+        if item.due_at:
+            line = lang._("{deliverable}, due {due}", deliverable=line, due=lang.moment(item.due_at, ctx.zone))
+        lines.append(line)
     return Reply("\n".join(lines))
 
 
 async def deliverable_info(ctx: Context, call: Call) -> Reply:
     """Versions, authors, comments and status of one deliverable."""
     item = await deliverables.find(ctx.session, call[DELIVERABLE])
-    due = f", due {shown(item.due_at, ctx.zone)}" if item.due_at else ""
-    final = f" (version {item.final_version})" if item.final_version else ""
-    lines = [f"Deliverable {item.id}: {item.title} — {item.group.name}, {item.status.value}{final}{due}"]
+    lang = ctx.lang
+    status = lang._(STATUSES[item.status])
+    if item.final_version:
+        status = lang._("{status} (version {version})", status=status, version=item.final_version)
+    heading = lang._(
+        "Deliverable {id}: {title} — {group}, {status}",
+        id=item.id,
+        title=item.title,
+        group=item.group.name,
+        status=status,
+    )
+    if item.due_at:
+        heading = lang._("{deliverable}, due {due}", deliverable=heading, due=lang.moment(item.due_at, ctx.zone))
+    lines = [heading]
     if item.description:
         lines.append(item.description)
     kept = await deliverables.versions(ctx.session, item.id)
     notes = await deliverables.comments(ctx.session, item.id)
     if not kept:
-        lines.append(f"No drafts yet: /draft {item.id} with a file or text.")
+        lines.append(lang._("No drafts yet: /draft {id} with a file or text.", id=item.id))
     for version in kept:
-        lines.append(describe_version(version, ctx.zone))
+        lines.append(describe_version(version, ctx.zone, lang))
         lines += [f"   💬 {c.author}: {c.text}" for c in notes if c.version == version.number]
     return Reply("\n".join(lines))
 
@@ -136,16 +175,30 @@ async def draft(ctx: Context, call: Call) -> Reply:
     elif text:
         submitted = deliverables.Draft(f"deliverable-{item.id}-draft.md", text.encode(), ctx.incoming.platform)
     else:
-        raise Refused(f"Attach the draft, or write it after the command: /draft {item.id} <text>.")
+        raise Refused("Attach the draft, or write it after the command: /draft {id} <text>.", id=item.id)
     kept = await deliverables.submit(ctx.session, item, submitted, actor=ctx.actor, store=_store(ctx), now=ctx.now)
+    zone = ctx.settings.alliance.timezone
     await notices.to_group(
         ctx.session,
         item.group_id,
-        f"New draft of deliverable {item.id} ({item.title}): {describe_version(kept, ctx.settings.alliance.timezone)}",
+        ctx.worded(
+            lambda lang: lang._(
+                "New draft of deliverable {id} ({title}): {version}",
+                id=item.id,
+                title=item.title,
+                version=describe_version(kept, zone, lang),
+            )
+        ),
     )
     return Reply(
-        f"Recorded as version {kept.number} of deliverable {item.id}: {kept.file_name}, "
-        f"{_size(kept.size)}, sha256 {kept.sha256}."
+        ctx.lang._(
+            "Recorded as version {version} of deliverable {id}: {file}, {size}, sha256 {sha256}.",
+            version=kept.number,
+            id=item.id,
+            file=kept.file_name,
+            size=_size(kept.size),
+            sha256=kept.sha256,
+        )
     )
 
 
@@ -153,27 +206,42 @@ async def comment(ctx: Context, call: Call) -> Reply:
     """Comment on one version of a deliverable."""
     item = await deliverables.find(ctx.session, call[DRAFT_OF])
     added = await deliverables.comment(ctx.session, item, call[VERSION], call[COMMENT], actor=ctx.actor, now=ctx.now)
-    return Reply(f"Comment added to version {added.version} of deliverable {item.id}.")
+    return Reply(
+        ctx.lang._("Comment added to version {version} of deliverable {id}.", version=added.version, id=item.id)
+    )
 
 
 async def deliverable_status(ctx: Context, call: Call) -> Reply:
     """Move a deliverable: drafting → review → final (a version) → submitted."""
     item = await deliverables.find(ctx.session, call[DELIVERABLE])
     if item.group_id != ctx.require_group_id() and not ctx.actor.is_secretariat:
-        raise Refused(f"Deliverable {item.id} belongs to {item.group.name}; move it in that group's room.")
+        raise Refused(
+            "Deliverable {id} belongs to {group}; move it in that group's room.", id=item.id, group=item.group.name
+        )
     to = call[STATUS]
     change = await deliverables.move(
         ctx.session, item, to, number=call.get(FINAL_VERSION), by=ctx.actor.label, now=ctx.now
     )
     ctx.changed.add(DUE_DATES.of(item.id))
-    text = status_text(item, change.from_status, change.version)
-    await notices.to_group(ctx.session, item.group_id, text)
-    return Reply(text)
+
+    def text(lang: Language) -> str:
+        return status_text(item, change.from_status, change.version, lang)
+
+    await notices.to_group(ctx.session, item.group_id, ctx.worded(text))
+    return Reply(text(ctx.lang))
 
 
-def status_text(item: Deliverable, before: str | None, version: int | None) -> str:
-    which = f" (version {version})" if version else ""
-    return f"Deliverable {item.id} ({item.title}) is now {item.status.value}{which}; it was {before}."
+def status_text(item: Deliverable, before: str | None, version: int | None, lang: Language = ENGLISH) -> str:
+    facts = {"id": item.id, "title": item.title, "status": lang._(STATUSES[item.status])}
+    was = lang._(STATUSES[DeliverableStatus(before)]) if before else lang._("none")
+    if version:
+        return lang._(
+            "Deliverable {id} ({title}) is now {status} (version {version}); it was {before}.",
+            version=version,
+            before=was,
+            **facts,
+        )
+    return lang._("Deliverable {id} ({title}) is now {status}; it was {before}.", before=was, **facts)
 
 
 async def deliverable_withdraw(ctx: Context, call: Call) -> Reply:
@@ -182,12 +250,18 @@ async def deliverable_withdraw(ctx: Context, call: Call) -> Reply:
     item = await deliverables.find(ctx.session, ref.deliverable)
     may_any = ctx.actor.is_secretariat or ctx.actor.chairs(item.group_id)
     kept = await deliverables.withdraw(ctx.session, item, ref.version, actor=ctx.actor, may_any=may_any, now=ctx.now)
-    text = (
-        f"Version {kept.number} of deliverable {item.id} ({item.title}) is withdrawn by {ctx.actor.display_name}; "
-        "it stays on record, marked withdrawn."
-    )
-    await notices.to_group(ctx.session, item.group_id, text)
-    return Reply(text)
+
+    def text(lang: Language) -> str:
+        return lang._(
+            "Version {version} of deliverable {id} ({title}) is withdrawn by {name}; it stays on record, marked withdrawn.",
+            version=kept.number,
+            id=item.id,
+            title=item.title,
+            name=ctx.actor.display_name,
+        )
+
+    await notices.to_group(ctx.session, item.group_id, ctx.worded(text))
+    return Reply(text(ctx.lang))
 
 
 async def deliverable_export(ctx: Context, call: Call) -> Reply:
@@ -196,7 +270,13 @@ async def deliverable_export(ctx: Context, call: Call) -> Reply:
     archive = await deliverables.export_archive(ctx.session, item, _store(ctx))
     kept = len(await deliverables.versions(ctx.session, item.id))
     return Reply(
-        f"Deliverable {item.id} ({item.title}): {kept} versions with their manifest.",
+        ctx.lang.n_(
+            "Deliverable {id} ({title}): {count} version with its manifest.",
+            "Deliverable {id} ({title}): {count} versions with their manifest.",
+            kept,
+            id=item.id,
+            title=item.title,
+        ),
         file=OutgoingFile(f"deliverable-{item.id}.zip", "application/zip", archive),
     )
 

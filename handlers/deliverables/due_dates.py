@@ -11,8 +11,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.areas import Services
 from bot.changes import Changes
 from bot.config import DeliverableSettings
+from bot.i18n import Language, worded_in
 from bot.scheduler import Job
-from bot.timeparse import shown
 from storage import deliverables, notices
 from storage.db import Database
 from storage.models import Deliverable, utcnow
@@ -24,10 +24,11 @@ DUE_DATES = Changes("deliverable due dates")  # a deliverable was created, or mo
 class DueDateReminders:
     changes = DUE_DATES
 
-    def __init__(self, db: Database, settings: DeliverableSettings, zone: str) -> None:
+    def __init__(self, db: Database, settings: DeliverableSettings, zone: str, language: str = "en") -> None:
         self.db = db
         self.offsets = settings.reminder_days
         self.zone = zone  # the group's rooms read the due date in the alliance's zone
+        self.language = language  # the alliance's: for the rooms of groups that chose none
 
     async def plan(self, keys: Collection[int] | None = None) -> list[Job]:
         async with self.db.transaction() as session:
@@ -53,25 +54,32 @@ class DueDateReminders:
             deliverable = await deliverables.claim_reminder(session, deliverable_id, days, utcnow())
             if deliverable is None:
                 return False
-            await post_due_reminder(session, deliverable, self.zone)
+            await post_due_reminder(session, deliverable, self.zone, self.language)
         log.info("deliverable %s: reminder %s days before its due date", deliverable_id, days)
         return True
 
 
-async def post_due_reminder(session: AsyncSession, item: Deliverable, zone: str) -> None:
+async def post_due_reminder(session: AsyncSession, item: Deliverable, zone: str, default_language: str) -> None:
     """To the group's rooms: the due date (in the alliance's zone), and who has contributed."""
     if item.due_at is None:
         return  # its due date was taken away since the reminder was planned
     sent = await deliverables.contributors(session, item.id)
-    who = "; ".join(f"{name} (v{', v'.join(map(str, numbers))})" for name, numbers in sent.items()) or "none yet"
-    await notices.to_group(
-        session,
-        item.group_id,
-        f"Reminder: deliverable {item.id} ({item.title}) is due {shown(item.due_at, zone)}. "
-        f"Contributions so far: {who}. Send yours with /draft {item.id}.",
-    )
+    due_at = item.due_at
+
+    def text(lang: Language) -> str:
+        who = "; ".join(f"{name} (v{', v'.join(map(str, numbers))})" for name, numbers in sent.items())
+        return lang._(
+            "Reminder: deliverable {id} ({title}) is due {due}. Contributions so far: {who}. "
+            "Send yours with /draft {id}.",
+            id=item.id,
+            title=item.title,
+            due=lang.moment(due_at, zone),
+            who=who or lang._("none yet"),
+        )
+
+    await notices.to_group(session, item.group_id, worded_in(text, default_language))
 
 
 def due_date_reminders(services: Services) -> DueDateReminders:
     settings = services.settings
-    return DueDateReminders(services.db, settings.deliverables, settings.alliance.timezone)
+    return DueDateReminders(services.db, settings.deliverables, settings.alliance.timezone, settings.alliance.language)

@@ -9,7 +9,6 @@ from bot import arguments
 from bot.commands import Call, Command, Option, Param, at_most
 from bot.context import Context
 from bot.i18n import language
-from bot.timeparse import shown
 from bot.transports.base import Reply
 from handlers.deliverables.versions import VersionRef, version_ref
 from handlers.limits import count_broadcast
@@ -20,10 +19,16 @@ from storage import deliverables, notices, votes
 from storage.errors import Refused
 from storage.models import RoomPurpose, Vote, VoteStatus
 from storage.rules.access import Access, may
-from storage.rules.text import N_, Words, counted
+from storage.rules.text import N_, Words
 from storage.rules.voting import Majority
 
 DEFAULT_OPTIONS = ("yes", "no", "abstain")
+STATES = {
+    VoteStatus.OPEN: N_("open"),
+    VoteStatus.CLOSED: N_("closed"),
+    VoteStatus.CANCELLED: N_("cancelled"),
+    VoteStatus.HELD: N_("held"),
+}
 
 QUESTION = Param("question", at_most(300))
 VOTE = Param("id", arguments.number)
@@ -146,11 +151,12 @@ async def vote_status(ctx: Context, call: Call) -> Reply:
 async def vote_list(ctx: Context, call: Call) -> Reply:
     """The recent votes of this group (all votes elsewhere)."""
     listed = await votes.list_votes(ctx.session, await ctx.group())
+    lang = ctx.lang
     if not listed:
-        return Reply("No votes yet.")
+        return Reply(lang._("No votes yet."))
     lines = []
     for vote in listed:
-        when = shown(vote.closes_at, ctx.zone) if vote.status == VoteStatus.OPEN else vote.status.value
+        when = lang.moment(vote.closes_at, ctx.zone) if vote.status == VoteStatus.OPEN else lang._(STATES[vote.status])
         lines.append(f"#{vote.id} {vote.question} — {when}")
     return Reply("\n".join(lines))
 
@@ -158,8 +164,13 @@ async def vote_list(ctx: Context, call: Call) -> Reply:
 def _may_chase(ctx: Context, vote: Vote) -> None:
     """The vote's chairs and the secretariat, from any room or a private chat."""
     if not may(Access.CHAIR, ctx.actor, vote.group_id):
-        whose = "the chairs of its group" if vote.group_id else "the secretariat alone (it is alliance-wide)"
-        raise Refused(f"Who has not voted on #{vote.id} is for {whose} and the secretariat to see.")
+        if vote.group_id:
+            raise Refused(
+                "Who has not voted on #{id} is for the chairs of its group and the secretariat to see.", id=vote.id
+            )
+        raise Refused(
+            "Who has not voted on #{id} is for the secretariat alone to see (it is alliance-wide).", id=vote.id
+        )
 
 
 async def vote_pending(ctx: Context, call: Call) -> Reply:
@@ -168,15 +179,40 @@ async def vote_pending(ctx: Context, call: Call) -> Reply:
     _may_chase(ctx, vote)
     missing = await votes.waiting(ctx.session, vote)
     electorate = await votes.electorate_size(ctx.session, vote)
+    lang = ctx.reader if ctx.binding is not None and ctx.binding.purpose == RoomPurpose.GROUP else ctx.lang
     if not missing:
-        return Reply(f"Every one of the {electorate} organisations has voted on #{vote.id}.")
-    lines = [f"{len(missing)} of {electorate} organisations have not voted on #{vote.id} ({vote.question}):"]
+        return Reply(
+            lang.n_(
+                "The {count} organisation has voted on #{id}.",
+                "Every one of the {count} organisations has voted on #{id}.",
+                electorate,
+                id=vote.id,
+            )
+        )
+    lines = [
+        lang.n_(
+            "{missing} of {count} organisation has not voted on #{id} ({question}):",
+            "{missing} of {count} organisations have not voted on #{id} ({question}):",
+            electorate,
+            missing=len(missing),
+            id=vote.id,
+            question=vote.question,
+        )
+    ]
     for organisation in missing:
-        who = ", ".join(organisation.representatives) or "no representative known"
-        unreachable = "" if organisation.accounts else " (not on any chat: /vote remind cannot reach them)"
-        lines.append(f"• {organisation.organisation} — {who}{unreachable}")
+        who = ", ".join(organisation.representatives) or lang._("no representative known")
+        if organisation.accounts:
+            lines.append(f"• {organisation.organisation} — {who}")
+        else:
+            lines.append(
+                lang._(
+                    "• {organisation} — {who} (not on any chat: /vote remind cannot reach them)",
+                    organisation=organisation.organisation,
+                    who=who,
+                )
+            )
     if vote.status == VoteStatus.OPEN:
-        lines.append(f"/vote remind {vote.id} reminds them privately now.")
+        lines.append(lang._("/vote remind {id} reminds them privately now.", id=vote.id))
     if ctx.binding is not None and ctx.binding.purpose == RoomPurpose.GROUP:
         # Who has not voted is for the chairs: asked in a group's room, it goes to a private chat.
         return await ctx.privately(
@@ -200,29 +236,48 @@ async def vote_remind(ctx: Context, call: Call) -> Reply:
         now=ctx.now,
         wording=lambda v, zone, code: reminder(v, zone or ctx.zone, language(code, ctx.settings.alliance.language)),
     )
+    lang = ctx.lang
     if not (done.reminded or done.recently or done.unreachable):
-        return Reply(f"Every organisation has voted on #{vote.id}; no one to remind.")
+        return Reply(lang._("Every organisation has voted on #{id}; no one to remind.", id=vote.id))
     lines = []
     if done.reminded:
+        messages = lang.n_("{count} message", "{count} messages", done.messages)
         lines.append(
-            f"Reminded {counted(len(done.reminded), 'organisation')} privately "
-            f"({counted(done.messages, 'message')}): " + ", ".join(done.reminded) + "."
+            lang.n_(
+                "Reminded {count} organisation privately ({messages}): {organisations}.",
+                "Reminded {count} organisations privately ({messages}): {organisations}.",
+                len(done.reminded),
+                messages=messages,
+                organisations=", ".join(done.reminded),
+            )
         )
     if done.recently:
         hours = int(votes.CHASE_EVERY.total_seconds() // 3600)
+        reminded = ", ".join(
+            lang._("{organisation} (reminded {when})", organisation=name, when=lang.moment(at, ctx.zone))
+            for name, at in done.recently
+        )
         lines.append(
-            f"Not reminded again within {hours} hours: "
-            + ", ".join(f"{name} (reminded {shown(at, ctx.zone)})" for name, at in done.recently)
-            + "."
+            lang.n_(
+                "Not reminded again within {count} hour: {organisations}.",
+                "Not reminded again within {count} hours: {organisations}.",
+                hours,
+                organisations=reminded,
+            )
         )
     if done.unreachable:
-        lines.append("Not reachable, no representative on any chat: " + ", ".join(done.unreachable) + ".")
+        lines.append(
+            lang._(
+                "Not reachable, no representative on any chat: {organisations}.",
+                organisations=", ".join(done.unreachable),
+            )
+        )
     return Reply("\n".join(lines))
 
 
 def _may_end(ctx: Context, vote: Vote) -> None:
     if not (ctx.actor.is_secretariat or (ctx.actor.person_id and ctx.actor.person_id == vote.opener_person_id)):
-        raise Refused(f"Only whoever opened vote #{vote.id}, or the secretariat, may end it early.")
+        raise Refused("Only whoever opened vote #{id}, or the secretariat, may end it early.", id=vote.id)
 
 
 async def vote_close(ctx: Context, call: Call) -> Reply:
@@ -230,11 +285,11 @@ async def vote_close(ctx: Context, call: Call) -> Reply:
     _may_end(ctx, await votes.find_vote(ctx.session, call[VOTE]))
     closed = await votes.close_vote(ctx.session, call[VOTE], by=ctx.actor.label, now=ctx.now)
     if closed is None:
-        raise Refused(f"Vote #{call[VOTE]} is not open.")
+        raise Refused("Vote #{id} is not open.", id=call[VOTE])
     vote, outcome = closed
     ctx.changed.update({DEADLINES.of(vote.id), STANDING.of(vote.id)})
     await announce_result(ctx.session, vote, outcome, ctx.settings.alliance.language)
-    return Reply(f"Vote #{vote.id} is closed; the result is posted in its rooms.")
+    return Reply(ctx.lang._("Vote #{id} is closed; the result is posted in its rooms.", id=vote.id))
 
 
 async def vote_cancel(ctx: Context, call: Call) -> Reply:
@@ -243,8 +298,12 @@ async def vote_cancel(ctx: Context, call: Call) -> Reply:
     _may_end(ctx, vote)
     await votes.cancel_vote(ctx.session, vote.id, actor=ctx.actor, now=ctx.now)
     ctx.changed.add(DEADLINES.of(vote.id))
-    await votes.announce_to_group(ctx.session, vote, f"Vote #{vote.id} is cancelled: {vote.question}")
-    return Reply(f"Vote #{vote.id} is cancelled.")
+    await votes.announce_to_group(
+        ctx.session,
+        vote,
+        ctx.worded(lambda lang: lang._("Vote #{id} is cancelled: {question}", id=vote.id, question=vote.question)),
+    )
+    return Reply(ctx.lang._("Vote #{id} is cancelled.", id=vote.id))
 
 
 COMMANDS = [

@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.commands import Call, Command, Option, Param
 from bot.context import Context
+from bot.i18n import ENGLISH, Language
 from bot.transports.base import OutgoingFile, Reply
 from handlers import exports
 from handlers.votes.wording import tally_line, verdict
@@ -55,26 +56,27 @@ class Scope:
     alliance_wide: bool = False
     year: int | None = None
 
-    def describe(self) -> str:
-        where = self.group_name or ("alliance-wide votes" if self.alliance_wide else "all groups")
+    def describe(self, lang: Language = ENGLISH) -> str:
+        where = self.group_name or (lang._("alliance-wide votes") if self.alliance_wide else lang._("all groups"))
         return f"{where}, {self.year}" if self.year else where
 
 
-async def register(session: AsyncSession, scope: Scope) -> list[Decision]:
+async def register(session: AsyncSession, scope: Scope, lang: Language = ENGLISH) -> list[Decision]:
+    """The register (its files in English; in chat, the reader's language)."""
     found = await votes.decided(session, group_id=scope.group_id, alliance_wide=scope.alliance_wide, year=scope.year)
-    return [_entry(item, await votes.outcome(session, item.vote)) for item in found]
+    return [_entry(item, await votes.outcome(session, item.vote), lang) for item in found]
 
 
-def _entry(item: votes.Decided, outcome: Outcome) -> Decision:
+def _entry(item: votes.Decided, outcome: Outcome, lang: Language) -> Decision:
     """One closed vote as the register shows it (its outcome is the one recorded at the close)."""
     vote = item.vote
     assert vote.closed_at is not None  # a closed vote
     return Decision(
         vote=vote.id,
         closed=vote.closed_at.isoformat(timespec="seconds"),
-        group=item.group or "whole alliance",
+        group=item.group or lang._("whole alliance"),
         question=vote.question,
-        outcome=verdict(vote, outcome),
+        outcome=verdict(vote, outcome, lang),
         turnout=outcome.turnout,
         electorate=outcome.electorate,
         tally=tally_line({option: outcome.tally.get(option, 0) for option in vote.options}),
@@ -133,26 +135,38 @@ AS = Option("as", "csv|json|md", exports.format_among(FORMATS))
 async def decisions(ctx: Context, call: Call) -> Reply:
     """Every closed vote with its outcome, turnout and tally, newest first (as a file with as=)."""
     scope = call.get(WHICH) or Scope()
-    found = await register(ctx.session, scope)
     kind = call.get(AS)
+    lang = ctx.lang
     if kind is not None:
+        found = await register(ctx.session, scope)  # a file is the record: in English, as the CLI writes it
         name = f"decisions-{'-'.join(scope.describe().replace(',', '').split()).lower()}.{kind}"
         return Reply(
-            f"The register of decisions ({scope.describe()}): {len(found)} entries.",
+            lang.n_(
+                "The register of decisions ({scope}): {count} entry.",
+                "The register of decisions ({scope}): {count} entries.",
+                len(found),
+                scope=scope.describe(lang),
+            ),
             file=OutgoingFile(name, FORMATS[kind], as_file(found, kind)),
         )
+    found = await register(ctx.session, scope, lang)
     if not found:
-        return Reply(f"No decisions yet ({scope.describe()}).")
-    lines = [f"Decisions ({scope.describe()}), newest first:"]
+        return Reply(lang._("No decisions yet ({scope}).", scope=scope.describe(lang)))
+    lines = [lang._("Decisions ({scope}), newest first:", scope=scope.describe(lang))]
     for entry in found[:SHOWN_IN_CHAT]:
+        facts = {"outcome": entry.outcome, "turnout": entry.turnout, "count": entry.electorate, "tally": entry.tally}
+        said = lang._("{outcome}; turnout {turnout} of {count}; {tally}", **facts)
         lines.append(
-            f"#{entry.vote} {entry.closed[:10]} — {entry.group}: {entry.question}\n"
-            f"   {entry.outcome}; turnout {entry.turnout} of {entry.electorate}; {entry.tally}"
+            f"#{entry.vote} {entry.closed[:10]} — {entry.group}: {entry.question}\n   {said}"
             + (f"; {entry.consequence}" if entry.consequence else "")
-            + f"; audit {entry.audit_hash[:12]}"
+            + lang._("; audit {hash}", hash=entry.audit_hash[:12])
         )
     if len(found) > SHOWN_IN_CHAT:
-        lines.append(f"…and {len(found) - SHOWN_IN_CHAT} earlier. /decisions as=csv gives them all as a file.")
+        lines.append(
+            lang._(
+                "…and {count} earlier. /decisions as=csv gives them all as a file.", count=len(found) - SHOWN_IN_CHAT
+            )
+        )
     return Reply("\n".join(lines))
 
 
