@@ -55,7 +55,7 @@ async def room_bind(ctx: Context, call: Call) -> Reply:
     return Reply(
         ctx.lang._(
             "This room is now {served}'s room. /help shows what can be done here.",
-            served=ctx.lang.say(rooms.describe(binding)),
+            served=ctx.lang.say(rooms.Room.of(binding).describe()),
         )
     )
 
@@ -66,7 +66,7 @@ async def room_unbind(ctx: Context, call: Call) -> Reply:
     binding = await rooms.binding_for(ctx.session, platform, room_id)
     if binding is None:
         raise Refused("This room is not bound to anything.")
-    served = ctx.lang.say(rooms.describe(binding))
+    served = ctx.lang.say(rooms.Room.of(binding).describe())
     await rooms.unbind_room(ctx.session, actor=ctx.actor.label, platform=platform, room_id=room_id)
     return Reply(ctx.lang._("This room no longer serves {served}. /room bind <group> binds it again.", served=served))
 

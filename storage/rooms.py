@@ -115,8 +115,9 @@ def room_on(connection: Connection, platform: str, room_id: str) -> Room | None:
     return Room(platform, room_id, *bound) if bound else None
 
 
-def describe(binding: RoomBinding) -> Words:
-    return Room.of(binding).describe()
+def describe(binding: RoomBinding) -> str:
+    """What the room serves, in English (for the operator's tools)."""
+    return str(Room.of(binding).describe())
 
 
 CONSOLE = "console"

@@ -32,7 +32,7 @@ class Words:
     English; bot/i18n.py's `Language.say` the reader's language."""
 
     template: str
-    values: Mapping[str, object] = field(default_factory=dict)
+    values: Mapping[str, object] = field(default_factory=dict, hash=False)
 
     def __str__(self) -> str:
         if not self.values:
