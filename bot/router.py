@@ -36,7 +36,7 @@ Fetch = Callable[[AttachmentRef, int], Awaitable[bytes]]  # the bytes, or TooLar
 
 
 async def _no_files(attachment: AttachmentRef, limit: int) -> bytes:
-    raise Refused(f"Files from {attachment.platform} cannot be read here.")
+    raise Refused("Files from {platform} cannot be read here.", platform=attachment.platform)
 
 
 class Router:

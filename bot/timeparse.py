@@ -42,9 +42,9 @@ def parse_when(text: str, zone: str, now: datetime, language: str = "en") -> dat
         },
     )
     if moment is None:
-        raise Refused(f"I cannot read {quote(text)} as a time; try {EXAMPLES}.")
+        raise Refused("I cannot read {text} as a time; try {EXAMPLES}.", text=quote(text), EXAMPLES=EXAMPLES)
     if moment <= now:
-        raise Refused(f"{quote(text)} is in the past.")
+        raise Refused("{text} is in the past.", text=quote(text))
     return moment
 
 
@@ -53,7 +53,9 @@ def zone_named(text: str) -> str:
     try:
         ZoneInfo(text)
     except (ZoneInfoNotFoundError, ValueError):
-        raise Refused(f"Unknown time zone {quote(text)}; use a name like Europe/Rome or Europe/Lisbon.") from None
+        raise Refused(
+            "Unknown time zone {text}; use a name like Europe/Rome or Europe/Lisbon.", text=quote(text)
+        ) from None
     return text
 
 

@@ -11,6 +11,7 @@ from bot.context import Context
 from bot.i18n import language
 from bot.transports.base import Reply
 from handlers import arguments as records
+from handlers.membership import saying
 from storage import identity, membership, notices, organisations, people
 from storage.errors import Refused
 from storage.models import OrganisationStatus, RoleName
@@ -70,7 +71,7 @@ async def member_add(ctx: Context, call: Call) -> Reply:
 async def member_confirm(ctx: Context, call: Call) -> Reply:
     """Add an applicant as representative of the existing organisation their application names."""
     application, organisation = await membership.confirm_representative(
-        ctx.session, call[APPLICATION], ctx.actor, ctx.now
+        ctx.session, call[APPLICATION], ctx.actor, ctx.now, say=saying(ctx)
     )
     return Reply(
         f"{application.contact_name} now represents {organisation.name}, whose standing stays "

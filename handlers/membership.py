@@ -17,6 +17,7 @@ from bot import arguments
 from bot.areas import Area
 from bot.commands import Call, Command, Option, Param, at_most, text
 from bot.context import Context
+from bot.i18n import language
 from bot.timeparse import shown
 from bot.transports.base import Reply
 from storage import dialogs, groups, membership, notices, organisations, people
@@ -227,7 +228,9 @@ async def _next(ctx: Context, answers: dict[str, Any], resumed: bool = False) ->
         declaration_sha256=answers["declaration"]["sha256"],
         declaration_accepted_at=datetime.fromisoformat(answers["declaration"]["accepted_at"]),
     )
-    application = await membership.submit(ctx.session, form, platform=platform, user_id=user_id, actor=ctx.actor.label)
+    application = await membership.submit(
+        ctx.session, form, platform=platform, user_id=user_id, actor=ctx.actor.label, language=ctx.reader.code
+    )
     await dialogs.end(ctx.session, platform, user_id)
     known = await membership.standing(ctx.session, application)
     await notices.to_secretariat(
@@ -300,9 +303,14 @@ def _in_full(ctx: Context, a: MembershipApplication, known: membership.Standing,
     return "\n".join(lines)
 
 
+def saying(ctx: Context) -> membership.Say:
+    """How storage says something to an applicant or a room: in their language, else the alliance's."""
+    return lambda words, code: language(code, ctx.settings.alliance.language).say(words)
+
+
 async def approve(ctx: Context, call: Call) -> Reply:
     """Approve an application: the organisation becomes a member."""
-    application = await membership.approve(ctx.session, call[APPLICATION], ctx.actor, ctx.now)
+    application = await membership.approve(ctx.session, call[APPLICATION], ctx.actor, ctx.now, say=saying(ctx))
     return Reply(
         f"Approved #{application.id}: {application.organisation_name} is a member, in "
         f"{', '.join(application.groups)}. The applicant and the groups' rooms are told."
@@ -311,7 +319,9 @@ async def approve(ctx: Context, call: Call) -> Reply:
 
 async def reject(ctx: Context, call: Call) -> Reply:
     """Reject an application, with the reason the applicant is told."""
-    application = await membership.reject(ctx.session, call[APPLICATION], ctx.actor, call[REASON], ctx.now)
+    application = await membership.reject(
+        ctx.session, call[APPLICATION], ctx.actor, call[REASON], ctx.now, say=saying(ctx)
+    )
     return Reply(f"Rejected #{application.id} ({application.organisation_name}); the applicant is told why.")
 
 

@@ -68,7 +68,11 @@ async def create(
     if not text.strip():
         raise Refused("An announcement needs a text.")
     if len(text) > MAX_LENGTH:
-        raise Refused(f"An announcement is at most {MAX_LENGTH} characters; this one has {len(text)}.")
+        raise Refused(
+            "An announcement is at most {MAX_LENGTH} characters; this one has {count}.",
+            MAX_LENGTH=MAX_LENGTH,
+            count=len(text),
+        )
     if due_at < now - _GRACE:
         raise Refused("at= is in the past; give a time to come, or leave it out to announce now.")
     slugs = None if group_refs is None else [(await groups.find_group(session, ref)).slug for ref in group_refs]
@@ -235,7 +239,9 @@ def _room_name(binding: RoomBinding | None) -> str:
 async def find(session: AsyncSession, announcement_id: int, *, lock: bool = False) -> Announcement:
     found = await session.get(Announcement, announcement_id, with_for_update=lock)
     if found is None:
-        raise Refused(f"No announcement '{announcement_id}'; /announce list shows them.")
+        raise Refused(
+            "No announcement '{announcement_id}'; /announce list shows them.", announcement_id=announcement_id
+        )
     return found
 
 
@@ -244,7 +250,9 @@ async def cancel(session: AsyncSession, announcement_id: int, *, actor: str, now
     announcement = await find(session, announcement_id, lock=True)
     if announcement.status != AnnouncementStatus.SCHEDULED:
         raise Refused(
-            f"Announcement #{announcement.id} is {announcement.status.value}; only a scheduled one can be cancelled."
+            "Announcement #{id} is {value}; only a scheduled one can be cancelled.",
+            id=announcement.id,
+            value=announcement.status.value,
         )
     announcement.status = AnnouncementStatus.CANCELLED
     await audit.record(

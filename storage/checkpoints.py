@@ -38,7 +38,7 @@ class Checkpoint:
     def read(cls, text: str) -> Checkpoint:
         found = _FORM.search(text.strip().lower())
         if found is None or int(found.group(1)) < 1:
-            raise Refused(f"A checkpoint reads <count>:<64 hex digits>, the count from 1, not {quote(text)}.")
+            raise Refused("A checkpoint reads <count>:<64 hex digits>, the count from 1, not {text}.", text=quote(text))
         return cls(int(found.group(1)), found.group(2))
 
 

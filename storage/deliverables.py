@@ -51,7 +51,7 @@ def status_named(text: str) -> DeliverableStatus:
     for status in DeliverableStatus:
         if key in (status.value, status.value.removeprefix("in ")):
             return status
-    raise Refused(f"A status is drafting, review, final or submitted, not {quote(text)}.")
+    raise Refused("A status is drafting, review, final or submitted, not {text}.", text=quote(text))
 
 
 async def create(
@@ -101,7 +101,7 @@ async def find(session: AsyncSession, deliverable_id: int, *, lock: bool = False
         Deliverable, deliverable_id, options=[selectinload(Deliverable.group)], with_for_update=lock
     )
     if found is None:
-        raise Refused(f"No deliverable '{deliverable_id}'; /deliverable list shows them.")
+        raise Refused("No deliverable '{deliverable_id}'; /deliverable list shows them.", deliverable_id=deliverable_id)
     return found
 
 
@@ -126,7 +126,9 @@ async def version(session: AsyncSession, deliverable: Deliverable, number: int) 
     )
     if found is None:
         raise Refused(
-            f"Deliverable {deliverable.id} has no version {number}; /deliverable info {deliverable.id} lists them."
+            "Deliverable {id} has no version {number}; /deliverable info {id} lists them.",
+            id=deliverable.id,
+            number=number,
         )
     return found
 
@@ -144,9 +146,11 @@ async def submit(
     """Record a new version; the same bytes as an earlier version are refused (nothing is kept)."""
     deliverable = await find(session, deliverable.id, lock=True)  # versions are numbered one at a time
     if deliverable.status in (DeliverableStatus.FINAL, DeliverableStatus.SUBMITTED):
-        raise Refused(f"Deliverable {deliverable.id} is {deliverable.status.value}; it takes no more drafts.")
+        raise Refused(
+            "Deliverable {id} is {value}; it takes no more drafts.", id=deliverable.id, value=deliverable.status.value
+        )
     if not (actor.is_secretariat or await _takes_part(session, actor, deliverable.group_id)):
-        raise Refused(f"Only organisations taking part in {deliverable.group.name} send its drafts.")
+        raise Refused("Only organisations taking part in {name} send its drafts.", name=deliverable.group.name)
     name = safe_name(draft.name)
     try:
         media_type = classify(name, draft.data)
@@ -157,7 +161,9 @@ async def submit(
         select(DraftVersion.number).where(DraftVersion.deliverable_id == deliverable.id, DraftVersion.sha256 == sha256)
     )
     if same is not None:
-        raise Refused(f"That is exactly version {same} (sha256 {sha256[:12]}…); no new version was made.")
+        raise Refused(
+            "That is exactly version {same} (sha256 {sha256}…); no new version was made.", same=same, sha256=sha256[:12]
+        )
     store.put(session, draft.data)
     number = (
         await session.scalar(select(func.max(DraftVersion.number)).where(DraftVersion.deliverable_id == deliverable.id))
@@ -207,7 +213,7 @@ async def comment(
     if not text:
         raise Refused("A comment needs a text.")
     if len(text) > MAX_COMMENT:
-        raise Refused(f"A comment is at most {MAX_COMMENT} characters.")
+        raise Refused("A comment is at most {MAX_COMMENT} characters.", MAX_COMMENT=MAX_COMMENT)
     on = await version(session, deliverable, number)
     added = DraftComment(
         deliverable_id=deliverable.id,
@@ -251,18 +257,27 @@ async def move(
     deliverable = await find(session, deliverable.id, lock=True)
     if to not in MOVES[deliverable.status]:
         allowed = ", ".join(s.value for s in MOVES[deliverable.status]) or "nothing: it is done"
-        raise Refused(f"Deliverable {deliverable.id} is {deliverable.status.value}; it can move to {allowed}.")
+        raise Refused(
+            "Deliverable {id} is {value}; it can move to {allowed}.",
+            id=deliverable.id,
+            value=deliverable.status.value,
+            allowed=allowed,
+        )
     final = None
     if to == DeliverableStatus.FINAL:
         kept = await versions(session, deliverable.id)
         if not kept:
-            raise Refused(f"Deliverable {deliverable.id} has no version to make final yet.")
+            raise Refused("Deliverable {id} has no version to make final yet.", id=deliverable.id)
         standing = [v for v in kept if v.withdrawn_at is None]
         if not standing:
-            raise Refused(f"Every version of deliverable {deliverable.id} was withdrawn; send a new draft first.")
+            raise Refused("Every version of deliverable {id} was withdrawn; send a new draft first.", id=deliverable.id)
         final = (await version(session, deliverable, number)) if number else standing[-1]
         if final.withdrawn_at is not None:
-            raise Refused(f"Version {final.number} of deliverable {deliverable.id} was withdrawn; it cannot be final.")
+            raise Refused(
+                "Version {number} of deliverable {id} was withdrawn; it cannot be final.",
+                number=final.number,
+                id=deliverable.id,
+            )
     elif number:
         raise Refused("Only final takes a version.")
     return await _record_move(session, deliverable, to, final, by, now)
@@ -331,16 +346,19 @@ async def withdraw(
     deliverable = await find(session, deliverable.id, lock=True)
     kept = await version(session, deliverable, number)
     if not may_any and (actor.person_id is None or kept.person_id != actor.person_id):
-        raise Refused(f"Only its author, the group's chair or the secretariat may withdraw version {number}.")
+        raise Refused(
+            "Only its author, the group's chair or the secretariat may withdraw version {number}.", number=number
+        )
     if kept.withdrawn_at is not None:
-        raise Refused(f"Version {number} of deliverable {deliverable.id} was already withdrawn.")
+        raise Refused("Version {number} of deliverable {id} was already withdrawn.", number=number, id=deliverable.id)
     if deliverable.final_version == number and deliverable.status in (
         DeliverableStatus.FINAL,
         DeliverableStatus.SUBMITTED,
     ):
         raise Refused(
-            f"Version {number} is the final version of deliverable {deliverable.id}; "
-            f"move it back to review first (/deliverable status {deliverable.id} review)."
+            "Version {number} is the final version of deliverable {id}; move it back to review first (/deliverable status {id} review).",
+            number=number,
+            id=deliverable.id,
         )
     kept.withdrawn_at, kept.withdrawn_by = now, actor.label
     await audit.record(

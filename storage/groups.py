@@ -73,14 +73,16 @@ async def check_new_group(session: AsyncSession, name: str, slug: str | None = N
     """Refuse a group that could not be created: no name, a bad short id, or a clash."""
     slug = (slug or slug_for(name)).lower()
     if not name.strip() or not _SLUG.match(slug):
-        raise Refused(f"A working group needs a name and a short id of letters, digits and dashes, not {quote(slug)}.")
+        raise Refused(
+            "A working group needs a name and a short id of letters, digits and dashes, not {slug}.", slug=quote(slug)
+        )
     clash = await session.scalar(
         select(WorkingGroup).where(
             (WorkingGroup.slug == slug) | (func.lower(WorkingGroup.name) == name.strip().lower())
         )
     )
     if clash is not None:
-        raise Refused(f"The working group {clash.name} ({clash.slug}) already exists.")
+        raise Refused("The working group {name} ({slug}) already exists.", name=clash.name, slug=clash.slug)
 
 
 async def seed_founding_groups(session: AsyncSession) -> list[WorkingGroup]:
@@ -134,7 +136,7 @@ async def find_group(session: AsyncSession, ref: str) -> WorkingGroup:
     known = ", ".join(g.slug for g in groups) or "none yet"
     guess = closest(key, [g.slug for g in groups] + [fold(g.name) for g in groups])
     hint = f" Did you mean {guess}?" if guess else ""
-    raise Refused(f"No working group {quote(ref)}.{hint} Known groups: {known}.")
+    raise Refused("No working group {ref}.{hint} Known groups: {known}.", ref=quote(ref), hint=hint, known=known)
 
 
 @dataclass(frozen=True)

@@ -59,7 +59,9 @@ async def redeem(session: AsyncSession, text: str, platform: str, user_id: str, 
     code = await session.get(LinkCode, _digest(typed), with_for_update=True)
     if code is None:
         await _failed(session, platform, user_id, now, "not a link code")
-        raise RecordedRefusal(f"{quote(text)} is not a link code. Send /link on your other account to get one.")
+        raise RecordedRefusal(
+            "{text} is not a link code. Send /link on your other account to get one.", text=quote(text)
+        )
     if code.used_at is not None:
         await _failed(session, platform, user_id, now, "used before")
         raise RecordedRefusal("That link code was already used; each code works once. Send /link again for a new one.")
@@ -73,9 +75,13 @@ async def redeem(session: AsyncSession, text: str, platform: str, user_id: str, 
         .where(ChatAccount.platform == platform, ChatAccount.platform_user_id == user_id)
     )
     if owner is not None and owner.id == person.id:
-        raise Refused(f"This {platform} account is already linked to you.")
+        raise Refused("This {platform} account is already linked to you.", platform=platform)
     if owner is not None:
-        raise Refused(f"This {platform} account already belongs to {owner.name}; the secretariat can merge the two.")
+        raise Refused(
+            "This {platform} account already belongs to {name}; the secretariat can merge the two.",
+            platform=platform,
+            name=owner.name,
+        )
     code.used_at = now
     await people.add_account(
         session,
@@ -97,14 +103,15 @@ async def _within_limits(session: AsyncSession, platform: str, user_id: str, now
     if mine_count >= ACCOUNT_LIMIT:
         await _refused(session, platform, user_id, now, "too many wrong codes from this account")
         raise RecordedRefusal(
-            f"Too many wrong link codes from this account; try again in {_wait(mine_first + WINDOW - now)}."
+            "Too many wrong link codes from this account; try again in {value}.", value=_wait(mine_first + WINDOW - now)
         )
     all_count, all_first = (await session.execute(recent)).one()
     if all_count >= ALLIANCE_LIMIT:
         await _refused(session, platform, user_id, now, "too many wrong codes alliance-wide")
         wait = _wait(all_first + WINDOW - now)
         raise RecordedRefusal(
-            f"Too many wrong link codes were sent lately; linking is paused for everyone. Try again in {wait}."
+            "Too many wrong link codes were sent lately; linking is paused for everyone. Try again in {wait}.",
+            wait=wait,
         )
 
 

@@ -38,7 +38,12 @@ async def import_members(db: Database, path: Path, actor: str) -> ImportReport:
         reader = csv.DictReader(file)
         missing = [c for c in ("organisation", "country", "kind") if c not in (reader.fieldnames or [])]
         if missing:
-            raise Refused(f"{path}: the header lacks {', '.join(missing)} (columns: {', '.join(COLUMNS)}).")
+            raise Refused(
+                "{path}: the header lacks {missing} (columns: {COLUMNS}).",
+                path=path,
+                missing=", ".join(missing),
+                COLUMNS=", ".join(COLUMNS),
+            )
         for row in reader:
             line = f"line {reader.line_num}"
             row_report = ImportReport()

@@ -66,7 +66,7 @@ async def schedule(
     if not title:
         raise Refused("A meeting needs a title.")
     if len(title) > MAX_TITLE:
-        raise Refused(f"A title is at most {MAX_TITLE} characters.")
+        raise Refused("A title is at most {MAX_TITLE} characters.", MAX_TITLE=MAX_TITLE)
     if not 5 <= plan.duration_minutes <= 24 * 60:
         raise Refused("duration= is between 5m and 24h, e.g. 90m or 2h.")
     if plan.until is not None and plan.every is None:
@@ -116,7 +116,7 @@ async def schedule(
 async def find(session: AsyncSession, meeting_id: int) -> Meeting:
     meeting = await session.get(Meeting, meeting_id, options=[selectinload(Meeting.group)])
     if meeting is None:
-        raise Refused(f"No meeting {meeting_id}; /meeting list shows them.")
+        raise Refused("No meeting {meeting_id}; /meeting list shows them.", meeting_id=meeting_id)
     return meeting
 
 
@@ -131,18 +131,22 @@ async def changes_of(session: AsyncSession, meeting_ids: Collection[int]) -> dic
 async def pick(session: AsyncSession, meeting: Meeting, number: int | None, now: datetime) -> Occurrence:
     """Occurrence `number`, or the next one to come (or under way) when no number is given."""
     if meeting.status == MeetingStatus.CANCELLED:
-        raise Refused(f"Meeting {meeting.id} ({meeting.title}) is cancelled.")
+        raise Refused("Meeting {id} ({title}) is cancelled.", id=meeting.id, title=meeting.title)
     changes = (await changes_of(session, [meeting.id])).get(meeting.id, {})
     if number is None:
         ahead = upcoming(series_of(meeting), changes, now - timedelta(minutes=meeting.duration_minutes))
         if not ahead:
             raise Refused(
-                f"Meeting {meeting.id} ({meeting.title}) has no occurrence to come; name one, e.g. {meeting.id}.1."
+                "Meeting {id} ({title}) has no occurrence to come; name one, e.g. {id}.1.",
+                id=meeting.id,
+                title=meeting.title,
             )
         return ahead[0]
     found = occurrence(series_of(meeting), changes, number)
     if found is None:
-        raise Refused(f"Meeting {meeting.id} has no occurrence {number}; /meeting info {meeting.id} lists them.")
+        raise Refused(
+            "Meeting {id} has no occurrence {number}; /meeting info {id} lists them.", id=meeting.id, number=number
+        )
     return found
 
 
@@ -151,7 +155,7 @@ async def last_held(session: AsyncSession, meeting: Meeting, now: datetime) -> O
     changes = (await changes_of(session, [meeting.id])).get(meeting.id)
     held = [o for o in occurrences(series_of(meeting), changes) if o.start <= now and not o.cancelled]
     if not held:
-        raise Refused(f"Meeting {meeting.id} has not taken place yet.")
+        raise Refused("Meeting {id} has not taken place yet.", id=meeting.id)
     return max(held, key=lambda o: o.start)
 
 
@@ -213,7 +217,7 @@ async def cancel(
 ) -> Occurrence | None:
     """Cancel one occurrence, or with `whole` the series; returns the occurrence cancelled."""
     if meeting.status == MeetingStatus.CANCELLED:
-        raise Refused(f"Meeting {meeting.id} is already cancelled.")
+        raise Refused("Meeting {id} is already cancelled.", id=meeting.id)
     if whole:
         meeting.status = MeetingStatus.CANCELLED
         await audit.record(
@@ -222,13 +226,14 @@ async def cancel(
         return None
     if number is None and meeting.rule is not None:
         raise Refused(
-            f"Meeting {meeting.id} is a series: cancel one occurrence ({meeting.id}.N, see /meeting info {meeting.id}) or add `all`."
+            "Meeting {id} is a series: cancel one occurrence ({id}.N, see /meeting info {id}) or add `all`.",
+            id=meeting.id,
         )
     target = await pick(session, meeting, number or 1, now)
     if target.cancelled:
-        raise Refused(f"Meeting {label(meeting, target)} is already cancelled.")
+        raise Refused("Meeting {value} is already cancelled.", value=label(meeting, target))
     if target.start <= now:
-        raise Refused(f"Meeting {label(meeting, target)} has already begun.")
+        raise Refused("Meeting {value} has already begun.", value=label(meeting, target))
     if meeting.rule is None:
         meeting.status = MeetingStatus.CANCELLED
     await _change(session, meeting, target.number, actor, now, cancelled=True)
@@ -249,9 +254,9 @@ async def move(
     """Move one occurrence (the next one by default); returns it before and after."""
     before = await pick(session, meeting, number, now)
     if before.cancelled:
-        raise Refused(f"Meeting {label(meeting, before)} is cancelled; schedule a new one instead.")
+        raise Refused("Meeting {value} is cancelled; schedule a new one instead.", value=label(meeting, before))
     if before.start <= now:
-        raise Refused(f"Meeting {label(meeting, before)} has already begun.")
+        raise Refused("Meeting {value} has already begun.", value=label(meeting, before))
     if to <= now:
         raise Refused("That time is in the past; give a time to come.")
     await _change(session, meeting, before.number, actor, now, moved_to=to)
@@ -296,9 +301,9 @@ async def answer(
 ) -> str | None:
     """Record a person's RSVP; returns their previous answer."""
     if reply not in ANSWERS:
-        raise Refused(f"Answer yes, no or maybe, not {quote(reply)}.")
+        raise Refused("Answer yes, no or maybe, not {reply}.", reply=quote(reply))
     if target.start + timedelta(minutes=meeting.duration_minutes) <= now:
-        raise Refused(f"Meeting {label(meeting, target)} is over.")
+        raise Refused("Meeting {value} is over.", value=label(meeting, target))
     existing = await session.get(Rsvp, (meeting.id, target.number, person_id))
     previous = existing.answer if existing else None
     if existing is None:
@@ -329,7 +334,7 @@ async def add_agenda_item(
     if not text:
         raise Refused("An agenda item needs a text.")
     if target.start <= now:
-        raise Refused(f"Meeting {label(meeting, target)} has already begun; its agenda is closed.")
+        raise Refused("Meeting {value} has already begun; its agenda is closed.", value=label(meeting, target))
     session.add(
         AgendaItem(meeting_id=meeting.id, occurrence=target.number, text=text, person_id=actor.person_id, added_at=now)
     )
@@ -350,12 +355,14 @@ async def remove_agenda_item(
 ) -> str:
     """Take item `position` (1, 2, …) off the agenda of an occurrence to come; returns its text."""
     if target.start <= now:
-        raise Refused(f"Meeting {label(meeting, target)} has already begun; its agenda is closed.")
+        raise Refused("Meeting {value} has already begun; its agenda is closed.", value=label(meeting, target))
     items = await agenda(session, meeting.id, target.number)
     if not 1 <= position <= len(items):
         raise Refused(
-            f"The agenda of meeting {label(meeting, target)} has {counted(len(items), 'item')}; "
-            f"there is no item {position}."
+            "The agenda of meeting {value} has {value2}; there is no item {position}.",
+            value=label(meeting, target),
+            value2=counted(len(items), "item"),
+            position=position,
         )
     removed = items[position - 1]
     await session.delete(removed)
@@ -384,12 +391,12 @@ async def correct(
 ) -> list[str]:
     """Change a meeting's title, link or duration; returns what changed, in words ("title: A → B")."""
     if meeting.status == MeetingStatus.CANCELLED:
-        raise Refused(f"Meeting {meeting.id} is cancelled.")
+        raise Refused("Meeting {id} is cancelled.", id=meeting.id)
     changed: dict[str, tuple[object, object]] = {}
     if fix.title is not None:
         title = " ".join(fix.title.split())
         if not title or len(title) > MAX_TITLE:
-            raise Refused(f"A title has 1 to {MAX_TITLE} characters.")
+            raise Refused("A title has 1 to {MAX_TITLE} characters.", MAX_TITLE=MAX_TITLE)
         if title != meeting.title:
             changed["title"] = (meeting.title, title)
             meeting.title = title
@@ -405,7 +412,9 @@ async def correct(
             changed["duration"] = (meeting.duration_minutes, fix.duration_minutes)
             meeting.duration_minutes = fix.duration_minutes
     if not changed:
-        raise Refused(f"Nothing to change: give title=, link= or duration= with a new value for meeting {meeting.id}.")
+        raise Refused(
+            "Nothing to change: give title=, link= or duration= with a new value for meeting {id}.", id=meeting.id
+        )
     await audit.record(
         session,
         actor=actor.label,
@@ -441,7 +450,7 @@ async def record_minutes(
 ) -> bool:
     """Keep the minutes of a past occurrence (a text, a stored file, or both); True if replacing."""
     if target.start > now:
-        raise Refused(f"Meeting {label(meeting, target)} has not taken place yet; minutes come after it.")
+        raise Refused("Meeting {value} has not taken place yet; minutes come after it.", value=label(meeting, target))
     if not text and not file:
         raise Refused("Give the minutes as text after the meeting id, or attach the file.")
     existing = await session.get(Minutes, (meeting.id, target.number))
@@ -475,9 +484,11 @@ async def record_presence(
     """Record which organisations attended an occurrence that has begun (a new record replaces
     the one before: the chair corrects it by recording again); returns their names."""
     if target.start > now:
-        raise Refused(f"Meeting {label(meeting, target)} has not begun; attendance is recorded from its start.")
+        raise Refused(
+            "Meeting {value} has not begun; attendance is recorded from its start.", value=label(meeting, target)
+        )
     if target.cancelled:
-        raise Refused(f"Meeting {label(meeting, target)} was cancelled.")
+        raise Refused("Meeting {value} was cancelled.", value=label(meeting, target))
     await session.execute(
         delete(Presence).where(Presence.meeting_id == meeting.id, Presence.occurrence == target.number)
     )
@@ -521,7 +532,7 @@ async def minutes_of(session: AsyncSession, meeting_id: int, number: int) -> Min
 async def invite(session: AsyncSession, meeting: Meeting, person: Person, actor: Actor, now: datetime) -> bool:
     """Invite a person to the meeting; False if they were already invited."""
     if meeting.status == MeetingStatus.CANCELLED:
-        raise Refused(f"Meeting {meeting.id} is cancelled.")
+        raise Refused("Meeting {id} is cancelled.", id=meeting.id)
     if await is_guest(session, meeting.id, person.id):
         return False
     session.add(MeetingGuest(meeting_id=meeting.id, person_id=person.id, invited_by=actor.label, invited_at=now))

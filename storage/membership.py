@@ -7,6 +7,7 @@ rooms are told of the new member, all in the one transaction of the decision.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -27,6 +28,7 @@ from storage.models import (
 )
 from storage.naming import fold
 from storage.rules.access import Actor
+from storage.rules.text import Words
 
 
 @dataclass(frozen=True)
@@ -50,7 +52,7 @@ async def applicable_name(session: AsyncSession, name: str) -> str:
         raise Refused("An application needs the organisation's name.")
     existing = await session.scalar(select(Organisation).where(Organisation.name_key == fold(name)))
     if existing is not None and existing.status == OrganisationStatus.MEMBER:
-        raise Refused(f"{existing.name} is already a member of the alliance.")
+        raise Refused("{name} is already a member of the alliance.", name=existing.name)
     pending = await session.scalar(
         select(MembershipApplication).where(
             MembershipApplication.name_key == fold(name),
@@ -58,13 +60,25 @@ async def applicable_name(session: AsyncSession, name: str) -> str:
         )
     )
     if pending is not None:
-        raise Refused(f"An application for {pending.organisation_name} is already pending (#{pending.id}).")
+        raise Refused(
+            "An application for {organisation_name} is already pending (#{id}).",
+            organisation_name=pending.organisation_name,
+            id=pending.id,
+        )
     return name
 
 
 async def submit(
-    session: AsyncSession, form: ApplicationForm, *, platform: str, user_id: str, actor: str
+    session: AsyncSession,
+    form: ApplicationForm,
+    *,
+    platform: str,
+    user_id: str,
+    actor: str,
+    language: str | None = None,
 ) -> MembershipApplication:
+    """The application, recorded with the language the applicant read it in (to be told the
+    decision in it)."""
     name = await applicable_name(session, form.organisation)
     if not form.contact.strip():
         raise Refused("An application needs a contact person.")
@@ -84,13 +98,14 @@ async def submit(
         declaration_accepted_at=form.declaration_accepted_at,
         eligibility=[{"question": q, "answer": a} for q, a in form.eligibility],
         status=ApplicationStatus.PENDING,
+        language=language,
     )
     session.add(application)
     try:
         async with session.begin_nested():
             await session.flush()
     except IntegrityError:  # another application for it was submitted at the same instant
-        raise Refused(f"An application for {name} is already pending.") from None
+        raise Refused("An application for {name} is already pending.", name=name) from None
     await audit.record(
         session,
         actor=actor,
@@ -154,14 +169,16 @@ async def find_application(
         MembershipApplication, application_id, with_for_update=for_decision, populate_existing=for_decision
     )
     if application is None:
-        raise Refused(f"No application '{application_id}'; /applications lists the pending ones.")
+        raise Refused(
+            "No application '{application_id}'; /applications lists the pending ones.", application_id=application_id
+        )
     return application
 
 
 async def _decidable(session: AsyncSession, application_id: int, actor: Actor) -> MembershipApplication:
     application = await find_application(session, application_id, for_decision=True)
     if application.status != ApplicationStatus.PENDING:
-        raise Refused(f"Application #{application.id} was already {application.status.value}.")
+        raise Refused("Application #{id} was already {value}.", id=application.id, value=application.status.value)
     if await _is_applicant(session, application, actor):
         raise Refused("You cannot decide on an application you made yourself.")
     return application
@@ -185,7 +202,26 @@ async def _applicant_person(session: AsyncSession, application: MembershipApplic
     )
 
 
-async def approve(session: AsyncSession, application_id: int, actor: Actor, now: datetime) -> MembershipApplication:
+# Words said in a language: the applicant's or a room's group's (None: the alliance's).
+Say = Callable[[Words, str | None], str]
+
+
+def _in_english(words: Words, language: str | None) -> str:
+    return str(words)
+
+
+def _worded(words: Words, say: Say) -> notices.Worded:
+    """`words` as each room's group language says them."""
+
+    def word(code: str | None) -> tuple[str | None, str]:
+        return code, say(words, code)
+
+    return word
+
+
+async def approve(
+    session: AsyncSession, application_id: int, actor: Actor, now: datetime, say: Say = _in_english
+) -> MembershipApplication:
     application = await _decidable(session, application_id, actor)
     known = await standing(session, application)
     if known.existing is not None:
@@ -215,12 +251,16 @@ async def approve(session: AsyncSession, application_id: int, actor: Actor, now:
         await organisations.join_group(
             session, actor=actor.label, organisation=organisation, group_id=group.id, group_slug=group.slug
         )
-        await notices.to_group(
-            session,
-            group.id,
-            f"Welcome to {organisation.name} ({organisation.country}, {organisation.kind.value}), "
-            f"a new member of the alliance, now taking part in {group.name}.",
+        welcome = Words(
+            "Welcome to {organisation} ({country}, {kind}), a new member of the alliance, now taking part in {group}.",
+            {
+                "organisation": organisation.name,
+                "country": organisation.country,
+                "kind": organisation.kind.value,
+                "group": group.name,
+            },
         )
+        await notices.to_group(session, group.id, _worded(welcome, say))
         joined.append(group.name)
     await _approved(
         session,
@@ -235,9 +275,15 @@ async def approve(session: AsyncSession, application_id: int, actor: Actor, now:
         session,
         application.applicant_platform,
         application.applicant_user_id,
-        f"Your application #{application.id} is approved: {organisation.name} is now a member of the "
-        f"alliance, taking part in {', '.join(joined)}, and you are its representative. "
-        "Send /whoami to see it, and /link to use the bot from your other chat accounts too.",
+        say(
+            Words(
+                "Your application #{id} is approved: {organisation} is now a member of the alliance, taking part "
+                "in {groups}, and you are its representative. Send /whoami to see it, and /link to use the bot "
+                "from your other chat accounts too.",
+                {"id": application.id, "organisation": organisation.name, "groups": ", ".join(joined)},
+            ),
+            application.language,
+        ),
     )
     return application
 
@@ -289,7 +335,7 @@ async def _representative(
 
 
 async def confirm_representative(
-    session: AsyncSession, application_id: int, actor: Actor, now: datetime
+    session: AsyncSession, application_id: int, actor: Actor, now: datetime, say: Say = _in_english
 ) -> tuple[MembershipApplication, Organisation]:
     """The secretariat's word that the applicant represents the existing organisation their
     application names: they become its representative; its standing stays as it is."""
@@ -297,8 +343,9 @@ async def confirm_representative(
     organisation = (await standing(session, application)).existing
     if organisation is None:
         raise Refused(
-            f"No organisation is called {application.organisation_name} yet: the Commission decides "
-            f"#{application.id} with /approve or /reject."
+            "No organisation is called {organisation_name} yet: the Commission decides #{id} with /approve or /reject.",
+            organisation_name=application.organisation_name,
+            id=application.id,
         )
     representative = await _representative(session, application, organisation, actor)
     await _approved(
@@ -314,14 +361,20 @@ async def confirm_representative(
         session,
         application.applicant_platform,
         application.applicant_user_id,
-        f"Your application #{application.id} is settled: you now represent {organisation.name}, whose standing "
-        f"in the alliance is {organisation.status.value}. Send /whoami to see it.",
+        say(
+            Words(
+                "Your application #{id} is settled: you now represent {organisation}, whose standing in the "
+                "alliance is {status}. Send /whoami to see it.",
+                {"id": application.id, "organisation": organisation.name, "status": organisation.status.value},
+            ),
+            application.language,
+        ),
     )
     return application, organisation
 
 
 async def reject(
-    session: AsyncSession, application_id: int, actor: Actor, reason: str, now: datetime
+    session: AsyncSession, application_id: int, actor: Actor, reason: str, now: datetime, say: Say = _in_english
 ) -> MembershipApplication:
     reason = " ".join(reason.split())
     if not reason:
@@ -340,6 +393,12 @@ async def reject(
         session,
         application.applicant_platform,
         application.applicant_user_id,
-        f"Your application #{application.id} for {application.organisation_name} was not approved. Reason: {reason}",
+        say(
+            Words(
+                "Your application #{id} for {organisation} was not approved. Reason: {reason}",
+                {"id": application.id, "organisation": application.organisation_name, "reason": reason},
+            ),
+            application.language,
+        ),
     )
     return application

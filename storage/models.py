@@ -418,6 +418,7 @@ class MembershipApplication(Base):
     decided_by: Mapped[str | None] = mapped_column(String(255))
     reason: Mapped[str | None] = mapped_column(Text)
     organisation_id: Mapped[int | None] = mapped_column(ForeignKey("organisations.id"))
+    language: Mapped[str | None] = mapped_column(String(8))  # the applicant's, to tell them the decision in it
 
 
 class Dialog(Base):

@@ -89,8 +89,9 @@ async def to_room(
 
 
 # A text worded in a room's language: given the group's choice of language, or None where it
-# made none (the caller knows the alliance's); it says which language it wrote and the text.
-Worded = Callable[[str | None], tuple[str, str]]
+# made none (the caller knows the alliance's); it says which language it wrote (None: it does
+# not know, the alliance's) and the text.
+Worded = Callable[[str | None], tuple[str | None, str]]
 
 
 async def to_group(
@@ -369,7 +370,7 @@ async def drop(session: AsyncSession, notice_id: int, *, actor: str) -> Notice:
     """Give up an undelivered notice on purpose (it stays on record, failed, with who dropped it)."""
     dropped = await session.get(Notice, notice_id)
     if dropped is None or dropped.status == NoticeStatus.SENT:
-        raise Refused(f"No undelivered notice #{notice_id}.")
+        raise Refused("No undelivered notice #{notice_id}.", notice_id=notice_id)
     dropped.status, dropped.last_error = NoticeStatus.FAILED, f"dropped by {actor}"
     await audit.record(session, actor=actor, action="notice.dropped", subject=f"notice:{notice_id}")
     return dropped

@@ -21,7 +21,7 @@ def country_code(text: str) -> str:
         try:
             found = pycountry.countries.lookup(text)
         except LookupError:
-            raise Refused(f"Unknown country {quote(text)}: give an ISO code such as DE or FR.") from None
+            raise Refused("Unknown country {text}: give an ISO code such as DE or FR.", text=quote(text)) from None
     return found.alpha_2
 
 
@@ -30,7 +30,7 @@ def organisation_kind(text: str) -> OrganisationKind:
         return OrganisationKind(text.strip().lower())
     except ValueError:
         kinds = ", ".join(k.value for k in OrganisationKind)
-        raise Refused(f"Unknown kind {quote(text)}: one of {kinds}.") from None
+        raise Refused("Unknown kind {text}: one of {kinds}.", text=quote(text), kinds=kinds) from None
 
 
 async def add_organisation(
@@ -50,11 +50,13 @@ async def add_organisation(
         raise Refused("An organisation needs a name.")
     existing = await session.scalar(select(Organisation).where(Organisation.name_key == fold(name)))
     if existing is not None:
-        raise Refused(f"{existing.name} is already known (#{existing.id}).")
+        raise Refused("{name} is already known (#{id}).", name=existing.name, id=existing.id)
     alike = await resembling(session, name)
     if alike and not look_alike_ok:
         known = ", ".join(f"{o.name} (#{o.id}, {o.status.value})" for o in alike)
-        raise Refused(f"{quote(name)} reads like {known}: refused, so that one cannot pass for the other.")
+        raise Refused(
+            "{name} reads like {known}: refused, so that one cannot pass for the other.", name=quote(name), known=known
+        )
     organisation = Organisation(name=name, name_key=fold(name), country=country_code(country), kind=kind, status=status)
     session.add(organisation)
     await session.flush()
@@ -89,7 +91,7 @@ async def find_organisation(session: AsyncSession, ref: str) -> Organisation:
     else:
         found = await session.scalar(select(Organisation).where(Organisation.name_key == fold(ref)))
     if found is None:
-        raise Refused(f"No organisation {quote(ref)}.")
+        raise Refused("No organisation {ref}.", ref=quote(ref))
     return found
 
 
@@ -125,7 +127,7 @@ async def set_status(
 ) -> None:
     """Suspend or reinstate an organisation (its representatives keep their accounts)."""
     if organisation.status == status:
-        raise Refused(f"{organisation.name} is already {status.value}.")
+        raise Refused("{name} is already {value}.", name=organisation.name, value=status.value)
     before = organisation.status
     organisation.status = status
     await audit.record(

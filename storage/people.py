@@ -52,14 +52,21 @@ async def add_account(session: AsyncSession, *, actor: str, person: Person, plat
         .where(ChatAccount.platform == platform, ChatAccount.platform_user_id == user_id)
     )
     if owner is not None:
-        raise Refused(f"The {platform} account {user_id} already belongs to {owner.name}.")
+        raise Refused(
+            "The {platform} account {user_id} already belongs to {name}.",
+            platform=platform,
+            user_id=user_id,
+            name=owner.name,
+        )
     account = ChatAccount(person_id=person.id, platform=platform, platform_user_id=user_id)
     session.add(account)
     try:
         async with session.begin_nested():
             await session.flush()
     except IntegrityError:
-        raise Refused(f"The {platform} account {user_id} was just linked to someone else.") from None
+        raise Refused(
+            "The {platform} account {user_id} was just linked to someone else.", platform=platform, user_id=user_id
+        ) from None
     await audit.record(
         session,
         actor=actor,
@@ -114,7 +121,7 @@ def parse_role(text: str) -> tuple[RoleName, str | None]:
     try:
         role = RoleName(name.strip().lower())
     except ValueError:
-        raise Refused(f"Unknown role {quote(text)}: secretariat, commission or chair:<group>.") from None
+        raise Refused("Unknown role {text}: secretariat, commission or chair:<group>.", text=quote(text)) from None
     if (role == RoleName.CHAIR) != bool(group.strip()):
         raise Refused("Write a chair's role as chair:<group>, e.g. chair:pfas.")
     return role, group.strip() or None
@@ -135,10 +142,15 @@ async def find_person(session: AsyncSession, ref: str) -> Person:
         matches = list(await session.scalars(query.where(Person.name == " ".join(ref.split()))))
         if len(matches) > 1:
             ids = ", ".join(f"#{p.id}" for p in matches)
-            raise Refused(f"{len(matches)} people are called {quote(ref)} ({ids}); name one by number.")
+            raise Refused(
+                "{count} people are called {ref} ({ids}); name one by number.",
+                count=len(matches),
+                ref=quote(ref),
+                ids=ids,
+            )
         found = matches[0] if matches else None
     if found is None:
-        raise Refused(f"No person {quote(ref)}.")
+        raise Refused("No person {ref}.", ref=quote(ref))
     return found
 
 
@@ -278,7 +290,7 @@ async def stop_representing(session: AsyncSession, *, actor: str, person: Person
     """The person no longer represents their organisation (their chair roles end with it)."""
     organisation = person.organisation
     if organisation is None:
-        raise Refused(f"{person.name} does not represent an organisation.")
+        raise Refused("{name} does not represent an organisation.", name=person.name)
     person.organisation_id = None
     for role in list(
         await session.scalars(
@@ -302,7 +314,7 @@ async def unassign_role(
     assignment = await _assignment(session, person, role, group)
     if assignment is None:
         where = f" of {group.name}" if group else ""
-        raise Refused(f"{person.name} is not {role.value}{where}.")
+        raise Refused("{name} is not {value}{where}.", name=person.name, value=role.value, where=where)
     await session.delete(assignment)
     await audit.record(
         session,

@@ -12,6 +12,10 @@ def split_ref(text: str, what: str, example: str) -> tuple[str, str]:
     platform = platform.strip().lower()
     if not sep or platform not in PLATFORMS or not ident.strip():
         raise Refused(
-            f"Write {what} as platform:id with platform one of {', '.join(PLATFORMS)}, e.g. {example} — not {quote(text)}."
+            "Write {what} as platform:id with platform one of {PLATFORMS}, e.g. {example} — not {text}.",
+            what=what,
+            PLATFORMS=", ".join(PLATFORMS),
+            example=example,
+            text=quote(text),
         )
     return platform, ident.strip()

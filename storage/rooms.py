@@ -33,7 +33,12 @@ async def bind_room(
         raise Refused("A room is bound to one working group, or to the secretariat or plenary.")
     existing = await binding_for(session, platform, room_id)
     if existing is not None:
-        raise Refused(f"{platform}:{room_id} is already bound to {describe(existing)}; unbind it first.")
+        raise Refused(
+            "{platform}:{room_id} is already bound to {existing}; unbind it first.",
+            platform=platform,
+            room_id=room_id,
+            existing=describe(existing),
+        )
     binding = RoomBinding(platform=platform, room_id=room_id, purpose=purpose, group_id=group.id if group else None)
     session.add(binding)
     await session.flush()
@@ -51,7 +56,7 @@ async def bind_room(
 async def unbind_room(session: AsyncSession, *, actor: str, platform: str, room_id: str) -> None:
     binding = await binding_for(session, platform, room_id)
     if binding is None:
-        raise Refused(f"{platform}:{room_id} is not bound to anything.")
+        raise Refused("{platform}:{room_id} is not bound to anything.", platform=platform, room_id=room_id)
     await session.delete(binding)
     await audit.record(session, actor=actor, action="room.unbound", subject=f"room:{platform}:{room_id}")
 

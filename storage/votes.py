@@ -69,14 +69,22 @@ async def open_vote(
     if same:
         first, second = same[0]
         raise Refused(
-            f"The options {quote(first)} and {quote(second)} read as the same option; give each a different name."
+            "The options {first} and {second} read as the same option; give each a different name.",
+            first=quote(first),
+            second=quote(second),
         )
     if len(options) < 2:
         raise Refused("A vote needs at least two different options.")
     if any(len(o) > OPTION_LIMIT for o in options):
-        raise Refused(f"An option is at most {OPTION_LIMIT} characters, so every platform can show it as a button.")
+        raise Refused(
+            "An option is at most {OPTION_LIMIT} characters, so every platform can show it as a button.",
+            OPTION_LIMIT=OPTION_LIMIT,
+        )
     if len(options) > MAX_OPTIONS:
-        raise Refused(f"A vote offers at most {MAX_OPTIONS} options, so every platform can show each as a button.")
+        raise Refused(
+            "A vote offers at most {MAX_OPTIONS} options, so every platform can show each as a button.",
+            MAX_OPTIONS=MAX_OPTIONS,
+        )
     if rules.closes_at <= now:
         raise Refused("The deadline has to be in the future.")
     if not 0 <= rules.quorum <= 1:
@@ -84,7 +92,7 @@ async def open_vote(
     electorate = await _electorate(session, group)
     if not electorate:
         where = group.name if group else "the alliance"
-        raise Refused(f"{where} has no member organisation to vote.")
+        raise Refused("{where} has no member organisation to vote.", where=where)
     vote = Vote(
         group_id=group.id if group else None,
         question=question,
@@ -472,7 +480,7 @@ async def chase(session: AsyncSession, vote_id: int, *, actor: Actor, now: datet
     is locked while the reminders are counted)."""
     vote = await find_vote(session, vote_id, lock=True)
     if vote.status != VoteStatus.OPEN or now >= vote.closes_at:
-        raise Refused(f"Vote #{vote.id} is no longer open; there is no one to remind.")
+        raise Refused("Vote #{id} is no longer open; there is no one to remind.", id=vote.id)
     last = dict(
         (
             await session.execute(
@@ -580,7 +588,7 @@ async def nudge(
 async def cancel_vote(session: AsyncSession, vote_id: int, *, actor: Actor, now: datetime) -> Vote:
     vote = await find_vote(session, vote_id, lock=True)
     if vote.status != VoteStatus.OPEN:
-        raise Refused(f"Vote #{vote.id} is already {vote.status.value}.")
+        raise Refused("Vote #{id} is already {value}.", id=vote.id, value=vote.status.value)
     vote.status, vote.closed_at = VoteStatus.CANCELLED, now
     await audit.record(session, actor=actor.label, action="vote.cancelled", subject=f"vote:{vote.id}")
     return vote

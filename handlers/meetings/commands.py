@@ -50,7 +50,9 @@ def _until(text: str, zone: str, now: datetime, language: str) -> date:
 
 def _may_manage(ctx: Context, meeting: Meeting) -> None:
     if meeting.group_id != ctx.require_group_id() and not ctx.actor.is_secretariat:
-        raise Refused(f"Meeting {meeting.id} belongs to {meeting.group.name}; manage it in that group's room.")
+        raise Refused(
+            "Meeting {id} belongs to {name}; manage it in that group's room.", id=meeting.id, name=meeting.group.name
+        )
 
 
 def _recurrence(meeting: Meeting, lang: Language) -> str:

@@ -23,6 +23,7 @@ async def meeting_ref(raw: str, ctx: Context) -> MeetingRef:
     found = _REF.match(raw.strip())
     if found is None or any(int(part) > LARGEST_ID for part in found.groups() if part):
         raise Refused(
-            f"{quote(raw)} is not a meeting: give its number (12) or one occurrence (12.3); /meeting list shows them."
+            "{raw} is not a meeting: give its number (12) or one occurrence (12.3); /meeting list shows them.",
+            raw=quote(raw),
         )
     return MeetingRef(int(found.group(1)), int(found.group(2)) if found.group(2) else None)

@@ -84,7 +84,9 @@ async def _approval(ctx: Context, ref: VersionRef) -> dict[str, object]:
     """approve=3.2: passing the vote makes version 2 of deliverable 3 final (those very bytes)."""
     deliverable = await deliverables.find(ctx.session, ref.deliverable)
     if deliverable.group_id != ctx.require_group_id():
-        raise Refused(f"Deliverable {deliverable.id} belongs to {deliverable.group.name}; open its vote there.")
+        raise Refused(
+            "Deliverable {id} belongs to {name}; open its vote there.", id=deliverable.id, name=deliverable.group.name
+        )
     version = await deliverables.version(ctx.session, deliverable, ref.version)
     return {
         "approve_version": {

@@ -45,7 +45,7 @@ async def index(asked: PageRequest, services: Services) -> PageAnswer:
 async def decisions(asked: PageRequest, services: Services) -> PageAnswer:
     year = asked.query.get("year", "")
     if year and not (year.isdigit() and len(year) == 4):
-        raise Refused(f"A year reads like 2026, not {year[:20]!r}.")
+        raise Refused("A year reads like 2026, not {year}.", year=repr(year[:20]))
     async with services.db.transaction() as session:
         scope = await resolve_scope(session, asked.query.get("group") or None, int(year) if year else None)
         found = await register(session, scope)

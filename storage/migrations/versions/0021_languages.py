@@ -1,5 +1,6 @@
 """The language a person reads (/lang), a working group's rooms speak (/wg language), and a
-notice is written in (so that a live message is edited in its own language)
+notice is written in (so that a live message is edited in its own language), and an applicant
+reads (to be told the Commission's decision in it)
 
 Revision ID: 0021
 Revises: 0020
@@ -24,9 +25,13 @@ def upgrade() -> None:
         batch_op.add_column(sa.Column("language", sa.String(length=8), nullable=True))
     with op.batch_alter_table("notices", schema=None) as batch_op:
         batch_op.add_column(sa.Column("language", sa.String(length=8), nullable=True))
+    with op.batch_alter_table("membership_applications", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("language", sa.String(length=8), nullable=True))
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("membership_applications", schema=None) as batch_op:
+        batch_op.drop_column("language")
     with op.batch_alter_table("notices", schema=None) as batch_op:
         batch_op.drop_column("language")
     with op.batch_alter_table("working_groups", schema=None) as batch_op:
