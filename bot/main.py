@@ -422,12 +422,12 @@ def _admin(action: AdminAction):
 
 
 async def _announce(settings: Settings, args) -> int:
-    zone = settings.alliance.timezone
-    return await _admin(lambda session, actor, args: _announcing(session, actor, args, zone))(settings, args)
+    zone, language = settings.alliance.timezone, settings.alliance.language
+    return await _admin(lambda session, actor, args: _announcing(session, actor, args, zone, language))(settings, args)
 
 
-async def _announcing(session: AsyncSession, actor: str, args, zone: str) -> None:
-    from handlers.announcements import groups_named
+async def _announcing(session: AsyncSession, actor: str, args, zone: str, language: str) -> None:
+    from handlers.announcements import groups_named, header_in
 
     now = utcnow()
     if args.status:
@@ -454,6 +454,7 @@ async def _announcing(session: AsyncSession, actor: str, args, zone: str) -> Non
         pin=args.pin,
         report_to=None,
         now=now,
+        header=header_in(language),
     )
     when = "now" if created.status != AnnouncementStatus.SCHEDULED else shown(created.due_at, zone)
     print(f"announcement #{created.id} queued for {when}; `wgbot announce --status {created.id}` shows its delivery")

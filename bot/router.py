@@ -20,7 +20,7 @@ from bot.changes import Change
 from bot.commands import PREFIXES, Command, CommandLine, Registry, read_command
 from bot.config import Settings
 from bot.context import Context, ReceivedFile
-from bot.i18n import for_answer
+from bot.i18n import Language, for_answer
 from bot.metrics import COMMAND_SECONDS, COMMANDS, outcome_kind
 from bot.transports.base import AttachmentRef, Incoming, Reply, TooLarge
 from storage import arrivals, dialogs, events, notices
@@ -29,7 +29,7 @@ from storage.errors import Refused
 from storage.models import utcnow
 from storage.rooms import Room
 from storage.rules.access import REFUSALS, Actor, may
-from storage.rules.text import Words
+from storage.rules.text import N_, Words
 
 log = logging.getLogger(__name__)
 Fetch = Callable[[AttachmentRef, int], Awaitable[bytes]]  # the bytes, or TooLarge past the limit
@@ -63,7 +63,7 @@ class Router:
         unreadable = _unreadable(incoming.text)
         if unreadable:  # nothing such a text says reaches the database, or is echoed back
             addressed = incoming.is_direct or incoming.text.lstrip().startswith(PREFIXES)
-            return self._answer(incoming, unreadable) if addressed else None
+            return self._answer(incoming, self._language(incoming, None, None)._(unreadable)) if addressed else None
         line = read_command(incoming.text)
         if line is None and not incoming.is_direct:
             return None  # ordinary conversation in a room
@@ -153,8 +153,11 @@ class Router:
             )
             return self._answer(
                 incoming,
-                f"Sorry, that failed on our side and nothing was changed (reference {reference}). "
-                "Please try again later; the log says what went wrong.",
+                self._language(incoming, binding, actor)._(
+                    "Sorry, that failed on our side and nothing was changed (reference {reference}). "
+                    "Please try again later; the log says what went wrong.",
+                    reference=reference,
+                ),
             )
 
     async def _run(
@@ -193,7 +196,9 @@ class Router:
         """Plain text in a private chat: the next answer of the sender's guided dialog."""
         dialog = await dialogs.current(session, incoming.platform, incoming.sender_id)
         if dialog is None or dialog.kind not in self.registry.conversations:
-            return self._answer(incoming, "I answer commands; send /help to see them.")
+            return self._answer(
+                incoming, self._language(incoming, binding, actor)._("I answer commands; send /help to see them.")
+            )
         context = self._context(session, incoming, actor, binding, changed)
         reply = await self.registry.conversations[dialog.kind](context, incoming.text.strip())
         return self._answer(incoming, reply)
@@ -236,24 +241,29 @@ class Router:
         command = refusal.command if isinstance(refusal, _Usage) else None
         if binding is None and not incoming.is_direct and not (command and command.anywhere):
             return None  # no chatter in rooms the bot does not serve, even about mistakes
-        lang = for_answer(
+        lang = self._language(incoming, binding, actor)
+        text = lang.say(refusal.words)
+        if command is not None:
+            text += "\n" + lang._("Usage: {usage}", usage=command.usage)
+        return self._answer(incoming, text)
+
+    def _language(self, incoming: Incoming, binding: Room | None, actor: Actor | None) -> Language:
+        """What an answer is in, here (see bot/i18n.for_answer)."""
+        return for_answer(
             direct=incoming.is_direct,
             chosen=actor.language if actor else None,
             platform_says=incoming.language,
             room_speaks=binding.language if binding else None,
             default=self.settings.alliance.language,
         )
-        text = lang.say(refusal.words)
-        if command is not None:
-            text += "\n" + lang._("Usage: {usage}", usage=command.usage)
-        return self._answer(incoming, text)
 
     def _seen_before(self, incoming: Incoming) -> Reply | None:
         """A redelivered event acts once. A press answered privately (a toast only its presser
         sees) still gets an answer, in case the first one was lost with a crash; a message in a
         room gets none, so nothing is said twice where others read it."""
         if incoming.answered_privately:
-            return self._answer(incoming, Reply("Already done: this press was handled before.", private=True))
+            said = self._language(incoming, None, None)._("Already done: this press was handled before.")
+            return self._answer(incoming, Reply(said, private=True))
         return None
 
     @staticmethod
@@ -283,11 +293,11 @@ def _unreadable(text: str) -> str | None:
     """Why a text cannot be taken at all: a NUL (PostgreSQL stores none) or a lone surrogate
     (not Unicode text, not storable anywhere)."""
     if "\x00" in text:
-        return "That message contains a NUL character, which I cannot take; please send it without."
+        return N_("That message contains a NUL character, which I cannot take; please send it without.")
     try:
         text.encode("utf-8")
     except UnicodeEncodeError:
-        return "That message contains characters that are not valid Unicode text; please send it again."
+        return N_("That message contains characters that are not valid Unicode text; please send it again.")
     return None
 
 

@@ -9,7 +9,7 @@ from bot.areas import Area, Services
 from bot.changes import Changes
 from bot.commands import Call, Command, Option, Param, at_most
 from bot.context import Context
-from bot.i18n import Language
+from bot.i18n import Language, language
 from bot.markdown import to_html
 from bot.scheduler import Job
 from bot.transports.base import Reply
@@ -77,6 +77,7 @@ async def announce(ctx: Context, call: Call) -> Reply:
             incoming.sender_id if incoming.is_direct else incoming.room_id,
         ),
         now=ctx.now,
+        header=header_in(ctx.settings.alliance.language),
     )
     lang = ctx.lang
     about = {"id": announcement.id, "to": _to(announcement, lang)}
@@ -176,8 +177,9 @@ class AnnouncementReleases:
 
     changes = RELEASES
 
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, default_language: str = "en") -> None:
         self.db = db
+        self.header = header_in(default_language)
 
     async def plan(self, keys: Collection[int] | None = None) -> list[Job]:
         async with self.db.transaction() as session:
@@ -189,11 +191,16 @@ class AnnouncementReleases:
 
     async def release(self, announcement_id: int) -> bool:
         async with self.db.transaction() as session:
-            return await announcements.release(session, announcement_id, utcnow()) is not None
+            return await announcements.release(session, announcement_id, utcnow(), self.header) is not None
+
+
+def header_in(default_language: str) -> announcements.Header:
+    """The Secretariat's header in each room's language (its group's, else the alliance's)."""
+    return lambda code: language(code, default_language)._(announcements.HEADER)
 
 
 def announcement_releases(services: Services) -> AnnouncementReleases:
-    return AnnouncementReleases(services.db)
+    return AnnouncementReleases(services.db, services.settings.alliance.language)
 
 
 AREA = Area("announcements", COMMANDS, planners=[announcement_releases], title=N_("Announcements"))

@@ -104,7 +104,11 @@ async def wg_propose(ctx: Context, call: Call) -> Reply:
         ),
     )
     return Reply(
-        f"Your proposal is vote #{vote.id}; if it passes, {name} is created and the secretariat binds its rooms."
+        ctx.lang._(
+            "Your proposal is vote #{id}; if it passes, {name} is created and the secretariat binds its rooms.",
+            id=vote.id,
+            name=name,
+        )
     )
 
 

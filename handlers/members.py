@@ -35,7 +35,7 @@ async def member_list(ctx: Context, call: Call) -> Reply:
     if wanted is not None:
         listed = [o for o in listed if o.id == wanted.id]
     if not listed:
-        return Reply("No organisations yet.")
+        return Reply(ctx.lang._("No organisations yet."))
     everyone = await people.list_people(ctx.session)
     lines = []
     for org in listed:
@@ -51,15 +51,20 @@ async def member_add(ctx: Context, call: Call) -> Reply:
     organisation = call[ORGANISATION]
     person = await people.add_person(ctx.session, actor=ctx.actor.label, name=call[NAME], organisation=organisation)
     code = await identity.issue_code(ctx.session, person, ctx.now, identity.WELCOME_CODE_LIFETIME)
-    standing = (
-        ""
-        if organisation.status == OrganisationStatus.MEMBER
-        else (f" {organisation.name} is {organisation.status.value}, so {person.name} has no voting rights.")
-    )
-    added = f"Added {person.name} (#{person.id}) for {organisation.name}.{standing}"
+    lang, who = ctx.reader, {"name": person.name, "id": person.id, "organisation": organisation.name}
+    added = lang._("Added {name} (#{id}) for {organisation}.", **who)
+    if organisation.status != OrganisationStatus.MEMBER:
+        added += " " + lang._(
+            "{organisation} is {status}, so {name} has no voting rights.", status=organisation.status.value, **who
+        )
     return await ctx.privately(
-        f"{added} Give them this code, and to no one else: they send /link {code.code} to me from "
-        "their chat account within 7 days.",
+        added
+        + " "
+        + lang._(
+            "Give them this code, and to no one else: they send /link {code} to me from their chat account "
+            "within 7 days.",
+            code=code.code,
+        ),
         Words(
             "I have sent {name}'s link code to you in a private chat. If it does not arrive, open a private chat "
             "with me and ask there.",

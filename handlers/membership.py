@@ -274,15 +274,24 @@ async def applications(ctx: Context, call: Call) -> Reply:
         decider = await people.name_of(ctx.session, application.decided_by) if application.decided_by else ""
         return Reply(_in_full(ctx, application, standing, decider))
     pending = await membership.pending_applications(ctx.session)
+    lang = ctx.lang
     if not pending:
-        return Reply("No application is pending.")
-    lines = [f"{len(pending)} pending application{'s' if len(pending) != 1 else ''}:"]
+        return Reply(lang._("No application is pending."))
+    lines = [lang.n_("{count} pending application:", "{count} pending applications:", len(pending))]
     for a in pending:
         lines.append(
-            f"#{a.id} {a.organisation_name} ({a.country}, {a.kind.value}) → {', '.join(a.groups)}; "
-            f"contact {a.contact_name}; applied {shown(a.created_at, ctx.zone)}"
+            lang._(
+                "#{id} {organisation} ({country}, {kind}) → {groups}; contact {contact}; applied {when}",
+                id=a.id,
+                organisation=a.organisation_name,
+                country=a.country,
+                kind=a.kind.value,
+                groups=", ".join(a.groups),
+                contact=a.contact_name,
+                when=lang.moment(a.created_at, ctx.zone),
+            )
         )
-    lines.append("/applications <id> shows one in full; /approve <id> or /reject <id> <reason> decides.")
+    lines.append(lang._("/applications <id> shows one in full; /approve <id> or /reject <id> <reason> decides."))
     return Reply("\n".join(lines))
 
 
@@ -312,8 +321,12 @@ async def approve(ctx: Context, call: Call) -> Reply:
     """Approve an application: the organisation becomes a member."""
     application = await membership.approve(ctx.session, call[APPLICATION], ctx.actor, ctx.now, say=saying(ctx))
     return Reply(
-        f"Approved #{application.id}: {application.organisation_name} is a member, in "
-        f"{', '.join(application.groups)}. The applicant and the groups' rooms are told."
+        ctx.lang._(
+            "Approved #{id}: {organisation} is a member, in {groups}. The applicant and the groups' rooms are told.",
+            id=application.id,
+            organisation=application.organisation_name,
+            groups=", ".join(application.groups),
+        )
     )
 
 
@@ -322,7 +335,13 @@ async def reject(ctx: Context, call: Call) -> Reply:
     application = await membership.reject(
         ctx.session, call[APPLICATION], ctx.actor, call[REASON], ctx.now, say=saying(ctx)
     )
-    return Reply(f"Rejected #{application.id} ({application.organisation_name}); the applicant is told why.")
+    return Reply(
+        ctx.lang._(
+            "Rejected #{id} ({organisation}); the applicant is told why.",
+            id=application.id,
+            organisation=application.organisation_name,
+        )
+    )
 
 
 COMMANDS = [

@@ -8,9 +8,10 @@ the last copy is settled, also once.
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from html import escape
 
 from sqlalchemy import Select, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -29,6 +30,7 @@ from storage.models import (
     WorkingGroup,
     utcnow,
 )
+from storage.rules.text import N_
 
 MAX_LENGTH = 4000  # Telegram shows at most 4096 characters in one message
 REPORT_ROOMS = 25  # a report names at most this many rooms, to fit one chat message
@@ -36,7 +38,13 @@ _GRACE = timedelta(minutes=1)  # "at=14:00" typed at 14:00:30 still means now
 
 
 # Every copy says first whose word it is: a pinned message in a group room is read without context.
-HEADER = "From the Secretariat:"
+HEADER = N_("From the Secretariat:")
+# The header in a room's language: given its group's choice (None: the alliance's).
+Header = Callable[[str | None], str]
+
+
+def english_header(language: str | None) -> str:
+    return HEADER
 
 
 @dataclass(frozen=True)
@@ -60,8 +68,10 @@ async def create(
     pin: bool,
     report_to: ReportTo | None,
     now: datetime,
+    header: Header = english_header,
 ) -> Announcement:
-    """Record an announcement; one that is due now is released at once.
+    """Record an announcement; one that is due now is released at once (each copy headed in its
+    room's language by `header`).
 
     `author` is the audit label (a person in chat, or the operator at the shell); the report
     goes to `report_to`, the chat it came from (none from the shell)."""
@@ -101,7 +111,7 @@ async def create(
         at=now,
     )
     if announcement.due_at <= now:
-        await release(session, announcement.id, now)
+        await release(session, announcement.id, now, header)
     return announcement
 
 
@@ -114,8 +124,11 @@ def audience(announcement: Announcement) -> Select[tuple[RoomBinding]]:
     return query.where(RoomBinding.group_id.in_(group_ids))
 
 
-async def release(session: AsyncSession, announcement_id: int, now: datetime) -> int | None:
-    """Queue a due announcement to every room it is for; None if it was already released."""
+async def release(
+    session: AsyncSession, announcement_id: int, now: datetime, header: Header = english_header
+) -> int | None:
+    """Queue a due announcement to every room it is for, headed in each room's language; None if
+    it was already released."""
     claimed = await session.execute(
         update(Announcement)
         .where(Announcement.id == announcement_id, Announcement.status == AnnouncementStatus.SCHEDULED)
@@ -124,15 +137,17 @@ async def release(session: AsyncSession, announcement_id: int, now: datetime) ->
     if rowcount(claimed) != 1:
         return None
     announcement = await session.get_one(Announcement, announcement_id, populate_existing=True)
-    bindings = list(await session.scalars(audience(announcement)))
+    bindings = list(await session.scalars(audience(announcement).options(selectinload(RoomBinding.group))))
     notices.queue(
         session,
         (
             notices.notice(
                 b.platform,
                 b.room_id,
-                f"{HEADER}\n{announcement.text}",
-                f"<p><b>{HEADER}</b></p>\n{announcement.html}" if announcement.html else None,
+                f"{header(b.group.language if b.group else None)}\n{announcement.text}",
+                f"<p><b>{escape(header(b.group.language if b.group else None))}</b></p>\n{announcement.html}"
+                if announcement.html
+                else None,
                 announcement_id=announcement.id,
                 pin=announcement.pin,
             )

@@ -177,6 +177,22 @@ async def test_a_refusal_is_in_the_language_of_whoever_reads_it(db, router, say)
     )
 
 
+async def test_an_announcement_is_headed_in_each_room_s_language_and_its_text_is_left_as_written(db, router, say):
+    await electorate(db, 1)
+    await person(db, "Sam", accounts=("console:sam",), roles=("secretariat",))
+    await say("/wg language de")
+    await say("/announce pfas,skills Drafts are due on Friday.", sender="sam", room="secretariat")
+    copies = dict(await room_copies(db, "%Drafts are due on Friday."))
+    assert copies["pfas"] == "Vom Sekretariat:\nDrafts are due on Friday."
+    assert copies["skills"] == "From the Secretariat:\nDrafts are due on Friday."  # Skills chose no language
+
+
+async def room_copies(db, like: str) -> list[tuple[str, str]]:
+    async with db.transaction() as session:
+        rows = await session.execute(select(Notice.target, Notice.text).where(Notice.text.like(like)))
+        return [tuple(row) for row in rows]
+
+
 async def test_german_times_are_read_as_germans_write_them(db, router, say):
     await electorate(db, 1)
     await say("/lang de", room="jana", direct=True)

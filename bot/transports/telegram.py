@@ -53,6 +53,7 @@ from telegram.ext import (
 from telegram.request import HTTPXRequest
 
 from bot.config import TelegramSettings
+from bot.i18n import language
 from bot.metrics import CONNECTED, SYNC_ERRORS
 from bot.transports.base import (
     AttachmentRef,
@@ -326,7 +327,8 @@ class TelegramTransport:
         message = query.message
         command = await self._command_for(query.data or "")
         if command is None or message is None:
-            await self._call(query.answer, "This button no longer works; please send the command.")
+            stale = language(query.from_user.language_code)._("This button no longer works; please send the command.")
+            await self._call(query.answer, stale)
             return
         chat_id = _room_of(message)
         incoming = Incoming(

@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 from bot import arguments
 from bot.commands import Call, Command, Option, Param, at_most
 from bot.context import Context
-from bot.i18n import Language
+from bot.i18n import Language, language
 from bot.timeparse import parse_when
 from bot.transports.base import OutgoingFile, Reply
 from handlers import arguments as records
@@ -305,16 +305,31 @@ async def guest_invite(ctx: Context, call: Call) -> Reply:
     meeting = await meetings.find(ctx.session, call[INVITED_TO].meeting)
     _may_manage(ctx, meeting)
     person = call[GUEST]
+    lang = ctx.lang
     if not await meetings.invite(ctx.session, meeting, person, ctx.actor, ctx.now):
-        return Reply(f"{person.name} is already invited to meeting {meeting.id}.")
+        return Reply(lang._("{name} is already invited to meeting {id}.", name=person.name, id=meeting.id))
+    guest = language(person.language, ctx.settings.alliance.language)
     reached = await notices.to_person(
         ctx.session,
         person.id,
-        f"You are invited to {meeting.title} of {meeting.group.name} (meeting {meeting.id}). "
-        f"You will get its reminders; /rsvp {meeting.id} yes|no|maybe tells the chair whether you come.",
+        guest._(
+            "You are invited to {title} of {group} (meeting {id}). "
+            "You will get its reminders; /rsvp {id} yes|no|maybe tells the chair whether you come.",
+            title=meeting.title,
+            group=meeting.group.name,
+            id=meeting.id,
+        ),
     )
-    told = "" if reached else f" {person.name} has no chat account linked, so they cannot be told or reminded yet."
-    return Reply(f"{person.name} is invited to meeting {meeting.id} ({meeting.title}) and gets its reminders.{told}")
+    invited = {"name": person.name, "id": meeting.id, "title": meeting.title}
+    if reached:
+        return Reply(lang._("{name} is invited to meeting {id} ({title}) and gets its reminders.", **invited))
+    return Reply(
+        lang._(
+            "{name} is invited to meeting {id} ({title}) and gets its reminders. "
+            "{name} has no chat account linked, so they cannot be told or reminded yet.",
+            **invited,
+        )
+    )
 
 
 COMMANDS = [
