@@ -45,14 +45,6 @@ AT = Option("at", '"<time>"', arguments.moment)
 ANNOUNCEMENT = Param("id", arguments.number)
 
 
-STATES = {
-    AnnouncementStatus.SCHEDULED: N_("scheduled"),
-    AnnouncementStatus.DELIVERING: N_("delivering"),
-    AnnouncementStatus.DELIVERED: N_("delivered"),
-    AnnouncementStatus.CANCELLED: N_("cancelled"),
-}
-
-
 def _to(announcement: Announcement, lang: Language) -> str:
     return lang._("all groups and the plenary") if announcement.groups is None else ", ".join(announcement.groups)
 
@@ -105,7 +97,7 @@ async def announce_list(ctx: Context, call: Call) -> Reply:
         if item.status == AnnouncementStatus.SCHEDULED:
             state = lang._("scheduled for {when}", when=when)
         else:
-            state = lang._("{state} ({when})", state=lang._(STATES[item.status]), when=when)
+            state = lang._("{state} ({when})", state=lang._(item.status.value), when=when)
         first_line = item.text.splitlines()[0]
         shown_text = first_line[:60] + ("…" if len(first_line) > 60 else "")
         lines.append(

@@ -55,7 +55,9 @@ async def member_add(ctx: Context, call: Call) -> Reply:
     added = lang._("Added {name} (#{id}) for {organisation}.", **who)
     if organisation.status != OrganisationStatus.MEMBER:
         added += " " + lang._(
-            "{organisation} is {status}, so {name} has no voting rights.", status=organisation.status.value, **who
+            "{organisation} is {status}, so {name} has no voting rights.",
+            status=lang._(organisation.status.value),
+            **who,
         )
     return await ctx.privately(
         added
@@ -122,7 +124,7 @@ async def member_suspend(ctx: Context, call: Call) -> Reply:
         raise Refused(
             "Only a member can be suspended; {organisation} is {status}.",
             organisation=organisation.name,
-            status=organisation.status.value,
+            status=ctx.lang._(organisation.status.value),
         )
     await organisations.set_status(
         ctx.session,

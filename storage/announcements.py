@@ -30,7 +30,7 @@ from storage.models import (
     WorkingGroup,
     utcnow,
 )
-from storage.rules.text import N_
+from storage.rules.text import N_, state
 
 MAX_LENGTH = 4000  # Telegram shows at most 4096 characters in one message
 REPORT_ROOMS = 25  # a report names at most this many rooms, to fit one chat message
@@ -267,7 +267,7 @@ async def cancel(session: AsyncSession, announcement_id: int, *, actor: str, now
         raise Refused(
             "Announcement #{id} is {value}; only a scheduled one can be cancelled.",
             id=announcement.id,
-            value=announcement.status.value,
+            value=state(announcement.status.value),
         )
     announcement.status = AnnouncementStatus.CANCELLED
     await audit.record(

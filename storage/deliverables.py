@@ -34,7 +34,7 @@ from storage.models import (
 )
 from storage.rules.access import Actor
 from storage.rules.documents import NotADraft, classify, safe_name
-from storage.rules.text import quote
+from storage.rules.text import quote, state
 
 # Where the chair may move a deliverable from each status.
 MOVES = {
@@ -147,7 +147,9 @@ async def submit(
     deliverable = await find(session, deliverable.id, lock=True)  # versions are numbered one at a time
     if deliverable.status in (DeliverableStatus.FINAL, DeliverableStatus.SUBMITTED):
         raise Refused(
-            "Deliverable {id} is {value}; it takes no more drafts.", id=deliverable.id, value=deliverable.status.value
+            "Deliverable {id} is {value}; it takes no more drafts.",
+            id=deliverable.id,
+            value=state(deliverable.status.value),
         )
     if not (actor.is_secretariat or await _takes_part(session, actor, deliverable.group_id)):
         raise Refused("Only organisations taking part in {name} send its drafts.", name=deliverable.group.name)
@@ -260,7 +262,7 @@ async def move(
         raise Refused(
             "Deliverable {id} is {value}; it can move to {allowed}.",
             id=deliverable.id,
-            value=deliverable.status.value,
+            value=state(deliverable.status.value),
             allowed=allowed,
         )
     final = None

@@ -28,7 +28,7 @@ from storage.models import (
 )
 from storage.naming import fold
 from storage.rules.access import Actor
-from storage.rules.text import Words
+from storage.rules.text import Words, state
 
 
 @dataclass(frozen=True)
@@ -178,7 +178,9 @@ async def find_application(
 async def _decidable(session: AsyncSession, application_id: int, actor: Actor) -> MembershipApplication:
     application = await find_application(session, application_id, for_decision=True)
     if application.status != ApplicationStatus.PENDING:
-        raise Refused("Application #{id} was already {value}.", id=application.id, value=application.status.value)
+        raise Refused(
+            "Application #{id} was already {value}.", id=application.id, value=state(application.status.value)
+        )
     if await _is_applicant(session, application, actor):
         raise Refused("You cannot decide on an application you made yourself.")
     return application

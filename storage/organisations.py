@@ -11,7 +11,7 @@ from storage import audit
 from storage.errors import Refused
 from storage.models import Organisation, OrganisationKind, OrganisationStatus, Participation
 from storage.naming import fold, look_alike
-from storage.rules.text import quote
+from storage.rules.text import quote, state
 
 
 def country_code(text: str) -> str:
@@ -127,7 +127,7 @@ async def set_status(
 ) -> None:
     """Suspend or reinstate an organisation (its representatives keep their accounts)."""
     if organisation.status == status:
-        raise Refused("{name} is already {value}.", name=organisation.name, value=status.value)
+        raise Refused("{name} is already {value}.", name=organisation.name, value=state(status.value))
     before = organisation.status
     organisation.status = status
     await audit.record(

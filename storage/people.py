@@ -16,7 +16,7 @@ from storage.errors import Refused
 from storage.models import ChatAccount, Organisation, Person, RoleAssignment, RoleName, WorkingGroup
 from storage.platforms import split_ref
 from storage.rules.access import Actor
-from storage.rules.text import quote
+from storage.rules.text import quote, state
 
 
 def parse_account(text: str) -> tuple[str, str]:
@@ -313,8 +313,11 @@ async def unassign_role(
 ) -> None:
     assignment = await _assignment(session, person, role, group)
     if assignment is None:
-        where = f" of {group.name}" if group else ""
-        raise Refused("{name} is not {value}{where}.", name=person.name, value=role.value, where=where)
+        if group is not None:
+            raise Refused(
+                "{name} is not {role} of {group}.", name=person.name, role=state(role.value), group=group.name
+            )
+        raise Refused("{name} is not {role}.", name=person.name, role=state(role.value))
     await session.delete(assignment)
     await audit.record(
         session,

@@ -38,7 +38,7 @@ from storage.models import (
     table_of,
 )
 from storage.rules.access import Actor, voting_right
-from storage.rules.text import N_, quote
+from storage.rules.text import N_, quote, state
 from storage.rules.voting import Majority, Outcome, decide, look_alikes, option_key
 
 MAX_OPTIONS = 10  # Matrix shows choices as the reactions 1️⃣…🔟
@@ -588,7 +588,7 @@ async def nudge(
 async def cancel_vote(session: AsyncSession, vote_id: int, *, actor: Actor, now: datetime) -> Vote:
     vote = await find_vote(session, vote_id, lock=True)
     if vote.status != VoteStatus.OPEN:
-        raise Refused("Vote #{id} is already {value}.", id=vote.id, value=vote.status.value)
+        raise Refused("Vote #{id} is already {value}.", id=vote.id, value=state(vote.status.value))
     vote.status, vote.closed_at = VoteStatus.CANCELLED, now
     await audit.record(session, actor=actor.label, action="vote.cancelled", subject=f"vote:{vote.id}")
     return vote

@@ -60,14 +60,6 @@ def _size(size: int) -> str:
     return f"{size / 1024 / 1024:.1f} MB" if size >= 1024 * 1024 else f"{round(size / 1024)} kB"
 
 
-STATUSES = {
-    DeliverableStatus.DRAFTING: N_("drafting"),
-    DeliverableStatus.IN_REVIEW: N_("in review"),
-    DeliverableStatus.FINAL: N_("final"),
-    DeliverableStatus.SUBMITTED: N_("submitted"),
-}
-
-
 def describe_version(kept: DraftVersion, zone: str, lang: Language = ENGLISH) -> str:
     by = f"{kept.author} ({kept.organisation})" if kept.organisation else kept.author
     line = (
@@ -127,7 +119,7 @@ async def deliverable_list(ctx: Context, call: Call) -> Reply:
     lines = []
     for item in found:
         where = "" if group else f" ({item.group.name})"
-        line = f"{item.id}. {item.title}{where} — {lang._(STATUSES[item.status])}"
+        line = f"{item.id}. {item.title}{where} — {lang._(item.status.value)}"
         if item.due_at:
             line = lang._("{deliverable}, due {due}", deliverable=line, due=lang.moment(item.due_at, ctx.zone))
         lines.append(line)
@@ -138,7 +130,7 @@ async def deliverable_info(ctx: Context, call: Call) -> Reply:
     """Versions, authors, comments and status of one deliverable."""
     item = await deliverables.find(ctx.session, call[DELIVERABLE])
     lang = ctx.lang
-    status = lang._(STATUSES[item.status])
+    status = lang._(item.status.value)
     if item.final_version:
         status = lang._("{status} (version {version})", status=status, version=item.final_version)
     heading = lang._(
@@ -232,8 +224,8 @@ async def deliverable_status(ctx: Context, call: Call) -> Reply:
 
 
 def status_text(item: Deliverable, before: str | None, version: int | None, lang: Language = ENGLISH) -> str:
-    facts = {"id": item.id, "title": item.title, "status": lang._(STATUSES[item.status])}
-    was = lang._(STATUSES[DeliverableStatus(before)]) if before else lang._("none")
+    facts = {"id": item.id, "title": item.title, "status": lang._(item.status.value)}
+    was = lang._(before) if before else lang._("none")
     if version:
         return lang._(
             "Deliverable {id} ({title}) is now {status} (version {version}); it was {before}.",

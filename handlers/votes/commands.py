@@ -23,13 +23,6 @@ from storage.rules.text import N_, Words
 from storage.rules.voting import Majority
 
 DEFAULT_OPTIONS = ("yes", "no", "abstain")
-STATES = {
-    VoteStatus.OPEN: N_("open"),
-    VoteStatus.CLOSED: N_("closed"),
-    VoteStatus.CANCELLED: N_("cancelled"),
-    VoteStatus.HELD: N_("held"),
-}
-
 QUESTION = Param("question", at_most(300))
 VOTE = Param("id", arguments.number)
 OPTION = Param("option", at_most(200), rest=True)
@@ -158,7 +151,7 @@ async def vote_list(ctx: Context, call: Call) -> Reply:
         return Reply(lang._("No votes yet."))
     lines = []
     for vote in listed:
-        when = lang.moment(vote.closes_at, ctx.zone) if vote.status == VoteStatus.OPEN else lang._(STATES[vote.status])
+        when = lang.moment(vote.closes_at, ctx.zone) if vote.status == VoteStatus.OPEN else lang._(vote.status.value)
         lines.append(f"#{vote.id} {vote.question} — {when}")
     return Reply("\n".join(lines))
 

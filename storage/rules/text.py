@@ -40,6 +40,38 @@ class Words:
         return self.template.format(**{key: str(value) for key, value in self.values.items()})
 
 
+# Every state a record can be in and every role, as a sentence names them: marked here once, so
+# that the catalogues hold them and `state` can say any of them in the reader's language.
+STATES = (
+    N_("open"),
+    N_("closed"),
+    N_("cancelled"),
+    N_("held"),
+    N_("scheduled"),
+    N_("delivering"),
+    N_("delivered"),
+    N_("drafting"),
+    N_("in review"),
+    N_("final"),
+    N_("submitted"),
+    N_("applicant"),
+    N_("member"),
+    N_("suspended"),
+    N_("rejected"),
+    N_("non-member"),
+    N_("pending"),
+    N_("approved"),
+    N_("chair"),
+    N_("secretariat"),
+    N_("commission"),
+)
+
+
+def state(value: str) -> Words:
+    """A record's state or a role (`Vote.status.value`, "chair"), to be said in the reader's language."""
+    return Words(value)
+
+
 def counted(n: int, thing: str) -> str:
     """ "1 organisation", "3 organisations": a count in words an answer can use."""
     return f"{n} {thing}{'' if n == 1 else 's'}"
