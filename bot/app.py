@@ -260,7 +260,11 @@ def chat_transports(settings: Settings, db: Database, registry: Registry) -> lis
         # The menu in the alliance's language, and in each shipped one for apps set to it.
         menus: dict[str | None, list[tuple[str, str]]] = {None: registry.menu(language(settings.alliance.language))}
         menus |= {code: registry.menu(Language(code)) for code in LANGUAGES}
-        transports.append(TelegramTransport(settings.telegram, TransportMemory(db, "telegram"), menus))
+        transports.append(
+            TelegramTransport(
+                settings.telegram, TransportMemory(db, "telegram"), menus, language(settings.alliance.language)
+            )
+        )
     if settings.matrix is not None:
         transports.append(matrix_transport(settings, db))
     return transports
@@ -275,6 +279,7 @@ def matrix_transport(settings: Settings, db: Database) -> MatrixTransport:
         settings.matrix,
         TransportMemory(db, "matrix"),
         may_invite=lambda user_id: _may_invite(db, settings, "matrix", user_id),
+        language=language(settings.alliance.language),
     )
 
 

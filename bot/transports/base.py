@@ -11,6 +11,8 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from typing import Protocol
 
+from bot.i18n import ENGLISH, Language
+
 
 @dataclass(frozen=True)
 class RoomRef:
@@ -111,13 +113,15 @@ class Reply:
 IncomingHandler = Callable[[Incoming], Awaitable["Reply | None"]]
 
 
-def greeting(room: RoomRef) -> str:
-    """What the bot says in a room it has just been brought into, on every platform."""
-    return (
+def greeting(room: RoomRef, lang: Language = ENGLISH) -> str:
+    """What the bot says in a room it has just been brought into, on every platform (in the
+    alliance's language: the room has no group yet)."""
+    return lang._(
         "Hello! I am the alliance's working-group bot. Until the secretariat binds this room, I answer "
         "only /help, /whoami, /wg and /room. To bind it, someone from the secretariat sends here:\n"
         "/room bind <group>   (or /room bind plenary, /room bind secretariat)\n"
-        f"From a shell: wgbot room bind {room.platform}:{room.room_id} --group <group>"
+        "From a shell: wgbot room bind {room} --group <group>",
+        room=f"{room.platform}:{room.room_id}",
     )
 
 

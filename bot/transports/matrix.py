@@ -58,6 +58,7 @@ from nio import (
 from nio.crypto import decrypt_attachment
 
 from bot.config import MatrixSettings
+from bot.i18n import ENGLISH, Language
 from bot.metrics import CONNECTED, SYNC_ERRORS
 from bot.tasks import end
 from bot.transports.base import (
@@ -79,6 +80,7 @@ from bot.transports.base import (
 )
 from bot.transports.matrix_identity import CrossSigning, IdentityError
 from bot.transports.matrix_keys import WrongRecoveryKey
+from storage.rules.text import N_
 
 log = logging.getLogger(__name__)
 TEXT_LIMIT = 16_000  # characters a message: well inside Matrix's 64 KiB event, however it encodes
@@ -91,11 +93,11 @@ NAMED_EMOJI = {"yes": "👍", "no": "👎", "abstain": "🤷", "maybe": "🤔"}
 NUMBERED_EMOJI = ["1️⃣", "2️⃣", "3️⃣", "4️⃣", "5️⃣", "6️⃣", "7️⃣", "8️⃣", "9️⃣", "🔟"]
 MAX_GAP_PAGES = 100  # pages of missed events fetched to close one gap (100 events a page)
 MAX_NETWORK_RETRIES = 8  # with nio's doubling backoff, about two minutes of trying
-ENCRYPTED_NOTICE = (
+ENCRYPTED_NOTICE = N_(
     "This room is end-to-end encrypted, and this wgbot runs with encryption turned off by its operator. "
     "Please invite it to an unencrypted room, or ask the operator to turn encryption on."
 )
-UNDECRYPTABLE_ANSWER = (
+UNDECRYPTABLE_ANSWER = N_(
     "I could not decrypt that message: its keys have not reached my device (I have asked for them). "
     "Please send it again."
 )
@@ -124,8 +126,10 @@ class MatrixTransport:
         settings: MatrixSettings,
         memory: Memory,
         may_invite: Callable[[str], Awaitable[bool]],
+        language: Language = ENGLISH,
     ) -> None:
         self.settings = settings
+        self.language = language  # the alliance's: Matrix says nothing of its users' languages
         self.memory = memory
         self.may_invite = may_invite
         self.store_path = Path(settings.store_path)
@@ -353,7 +357,7 @@ class MatrixTransport:
         await self.client.join(room_id)
         encryption = await self.client.room_get_state_event(room_id, "m.room.encryption")
         if isinstance(encryption, RoomGetStateEventResponse) and not self.settings.encryption:
-            await self._send_content(room_id, _notice(ENCRYPTED_NOTICE))
+            await self._send_content(room_id, _notice(self.language._(ENCRYPTED_NOTICE)))
             await self.client.room_leave(room_id)
             log.info("matrix: left encrypted room %s after saying why", room_id)
             return
@@ -426,7 +430,7 @@ class MatrixTransport:
             await self._wait_for_key(room_id, event)
         elif isinstance(event, MegolmEvent) and room_id not in self._warned_encrypted:
             self._warned_encrypted.add(room_id)
-            await self._send_content(room_id, _notice(ENCRYPTED_NOTICE))
+            await self._send_content(room_id, _notice(self.language._(ENCRYPTED_NOTICE)))
 
     async def _wait_for_key(self, room_id: str, event: MegolmEvent) -> None:
         """A message whose room key has not come yet: the key is asked for, and the message is
@@ -480,7 +484,9 @@ class MatrixTransport:
             self.undecryptable,
         )
         self._senders[event.event_id] = event.sender
-        await self.send(RoomRef(PLATFORM, room_id), Reply(UNDECRYPTABLE_ANSWER, reply_to=event.event_id))
+        await self.send(
+            RoomRef(PLATFORM, room_id), Reply(self.language._(UNDECRYPTABLE_ANSWER), reply_to=event.event_id)
+        )
 
     async def _deliver(self, room_id: str, event: Any, text: str, attachments: tuple[AttachmentRef, ...] = ()) -> None:
         self._senders[event.event_id] = event.sender
@@ -588,8 +594,12 @@ class MatrixTransport:
         await self.send(
             RoomRef(PLATFORM, room_id),
             Reply(
-                f"Taking back a reaction changes nothing: {emoji} ({command}) still stands. "
-                "To change it, react with another option or send the command.",
+                self.language._(
+                    "Taking back a reaction changes nothing: {emoji} ({command}) still stands. "
+                    "To change it, react with another option or send the command.",
+                    emoji=emoji,
+                    command=command,
+                ),
                 reply_to=event.event_id,
             ),
         )
@@ -747,7 +757,7 @@ class MatrixTransport:
         """Say what the bot is and how to bind the room, once the sync has brought the join
         (which happens after the batch that brought the invite, hence not in that batch)."""
         try:
-            await self._send_content(room_id, _notice(greeting(RoomRef(PLATFORM, room_id))))
+            await self._send_content(room_id, _notice(greeting(RoomRef(PLATFORM, room_id), self.language)))
         except Exception as error:
             log.warning("matrix: could not greet %s: %r", room_id, error)
 

@@ -53,7 +53,7 @@ from telegram.ext import (
 from telegram.request import HTTPXRequest
 
 from bot.config import TelegramSettings
-from bot.i18n import language
+from bot.i18n import ENGLISH, Language, language
 from bot.metrics import CONNECTED, SYNC_ERRORS
 from bot.transports.base import (
     AttachmentRef,
@@ -160,11 +160,16 @@ class TelegramTransport:
     platform = PLATFORM
 
     def __init__(
-        self, settings: TelegramSettings, memory: Memory, menus: Mapping[str | None, list[tuple[str, str]]]
+        self,
+        settings: TelegramSettings,
+        memory: Memory,
+        menus: Mapping[str | None, list[tuple[str, str]]],
+        language: Language = ENGLISH,
     ) -> None:
         self.settings = settings
         self.memory = memory
         self.menus = menus  # by the language of the person's app (None: anyone else)
+        self.language = language  # the alliance's: for a room the bot has just joined
         self.finished = asyncio.Event()
         self.username = ""
         self._on_incoming: IncomingHandler = not_started
@@ -359,7 +364,7 @@ class TelegramTransport:
         if joined and not was_in:
             log.info("telegram: added to %s (%s) by %s", change.chat.title, change.chat.id, change.from_user.id)
             room = RoomRef(PLATFORM, str(change.chat.id))
-            await self.send(room, Reply(greeting(room)))
+            await self.send(room, Reply(greeting(room, self.language)))
         elif was_in and not joined:
             log.info("telegram: removed from %s (%s)", change.chat.title, change.chat.id)
 
