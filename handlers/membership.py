@@ -18,7 +18,6 @@ from bot.areas import Area
 from bot.commands import Call, Command, Option, Param, at_most, text
 from bot.context import Context
 from bot.i18n import language
-from bot.timeparse import shown
 from bot.transports.base import Reply
 from storage import dialogs, groups, membership, notices, organisations, people
 from storage.errors import Refused
@@ -296,19 +295,39 @@ async def applications(ctx: Context, call: Call) -> Reply:
 
 
 def _in_full(ctx: Context, a: MembershipApplication, known: membership.Standing, decider: str) -> str:
+    lang = ctx.lang
     lines = [
-        f"Application #{a.id} — {a.status.value}",
-        f"Organisation: {a.organisation_name} ({a.country}, {a.kind.value})",
+        lang._("Application #{id} — {status}", id=a.id, status=lang._(a.status.value)),
+        lang._(
+            "Organisation: {organisation} ({country}, {kind})",
+            organisation=a.organisation_name,
+            country=a.country,
+            kind=a.kind.value,
+        ),
         known.describe(),
-        f"Working groups: {', '.join(a.groups)}",
-        f"Contact: {a.contact_name} ({a.applicant_platform} {a.applicant_user_id})",
-        f"Declaration accepted {shown(a.declaration_accepted_at, ctx.zone)}, version {a.declaration_sha256[:12]}",
-        "Eligibility:",
+        lang._("Working groups: {groups}", groups=", ".join(a.groups)),
+        lang._(
+            "Contact: {contact} ({platform} {user})",
+            contact=a.contact_name,
+            platform=a.applicant_platform,
+            user=a.applicant_user_id,
+        ),
+        lang._(
+            "Declaration accepted {when}, version {version}",
+            when=lang.moment(a.declaration_accepted_at, ctx.zone),
+            version=a.declaration_sha256[:12],
+        ),
+        lang._("Eligibility:"),
         *(f"  {e['answer'].upper():3} {e['question']}" for e in a.eligibility),
-        f"Applied {shown(a.created_at, ctx.zone)}",
+        lang._("Applied {when}", when=lang.moment(a.created_at, ctx.zone)),
     ]
     if a.decided_at:
-        lines.append(f"Decided {shown(a.decided_at, ctx.zone)} by {decider}" + (f": {a.reason}" if a.reason else ""))
+        decided = {"when": lang.moment(a.decided_at, ctx.zone), "who": decider}
+        lines.append(
+            lang._("Decided {when} by {who}: {reason}", reason=a.reason, **decided)
+            if a.reason
+            else lang._("Decided {when} by {who}", **decided)
+        )
     return "\n".join(lines)
 
 
