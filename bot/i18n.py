@@ -23,7 +23,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
-from storage.rules.text import Words
+from bot.timeparse import shown
+from storage.rules.text import Say, Words
 
 if TYPE_CHECKING:
     from babel.messages.catalog import Catalog
@@ -87,9 +88,9 @@ class Language:
     def moment(self, moment: datetime, zone: str) -> str:
         """A moment as a reader of this language in `zone` reads it: "Tue 19 Oct 2027 10:00 CEST",
         "Di., 19. Okt. 2027, 10:00 MESZ"."""
-        local = moment.astimezone(ZoneInfo(zone))
         if self.code == SOURCE:
-            return local.strftime("%a %d %b %Y %H:%M %Z")
+            return shown(moment, zone)
+        local = moment.astimezone(ZoneInfo(zone))
         from babel import Locale
         from babel.dates import format_datetime, format_skeleton, format_time
 
@@ -123,6 +124,11 @@ def for_answer(
     if direct:
         return language(chosen or platform_says, default)
     return language(room_speaks, default)
+
+
+def saying(default: str) -> Say:
+    """How storage says its Words to a reader or a room: in their language, else `default`."""
+    return lambda words, code: language(code, default).say(words)
 
 
 def worded_in(text: Callable[[Language], str], default: str) -> Callable[[str | None], tuple[str, str]]:

@@ -427,7 +427,8 @@ async def _announce(settings: Settings, args) -> int:
 
 
 async def _announcing(session: AsyncSession, actor: str, args, zone: str, language: str) -> None:
-    from handlers.announcements import groups_named, header_in
+    from bot.i18n import saying
+    from handlers.announcements import groups_named
 
     now = utcnow()
     if args.status:
@@ -454,7 +455,7 @@ async def _announcing(session: AsyncSession, actor: str, args, zone: str, langua
         pin=args.pin,
         report_to=None,
         now=now,
-        header=header_in(language),
+        say=saying(language),
     )
     when = "now" if created.status != AnnouncementStatus.SCHEDULED else shown(created.due_at, zone)
     print(f"announcement #{created.id} queued for {when}; `wgbot announce --status {created.id}` shows its delivery")

@@ -9,7 +9,7 @@ from bot.areas import Area, Services
 from bot.changes import Changes
 from bot.commands import Call, Command, Option, Param, at_most
 from bot.context import Context
-from bot.i18n import Language, language
+from bot.i18n import Language, saying
 from bot.markdown import to_html
 from bot.scheduler import Job
 from bot.transports.base import Reply
@@ -69,7 +69,7 @@ async def announce(ctx: Context, call: Call) -> Reply:
             incoming.sender_id if incoming.is_direct else incoming.room_id,
         ),
         now=ctx.now,
-        header=header_in(ctx.settings.alliance.language),
+        say=saying(ctx.settings.alliance.language),
     )
     lang = ctx.lang
     about = {"id": announcement.id, "to": _to(announcement, lang)}
@@ -171,7 +171,7 @@ class AnnouncementReleases:
 
     def __init__(self, db: Database, default_language: str = "en") -> None:
         self.db = db
-        self.header = header_in(default_language)
+        self.say = saying(default_language)
 
     async def plan(self, keys: Collection[int] | None = None) -> list[Job]:
         async with self.db.transaction() as session:
@@ -183,12 +183,7 @@ class AnnouncementReleases:
 
     async def release(self, announcement_id: int) -> bool:
         async with self.db.transaction() as session:
-            return await announcements.release(session, announcement_id, utcnow(), self.header) is not None
-
-
-def header_in(default_language: str) -> announcements.Header:
-    """The Secretariat's header in each room's language (its group's, else the alliance's)."""
-    return lambda code: language(code, default_language)._(announcements.HEADER)
+            return await announcements.release(session, announcement_id, utcnow(), self.say) is not None
 
 
 def announcement_releases(services: Services) -> AnnouncementReleases:

@@ -8,10 +8,9 @@ from bot import arguments
 from bot.areas import Area
 from bot.commands import Call, Command, Handler, Param, at_most
 from bot.context import Context
-from bot.i18n import language
+from bot.i18n import language, saying
 from bot.transports.base import Reply
 from handlers import arguments as records
-from handlers.membership import saying
 from storage import identity, membership, notices, organisations, people
 from storage.errors import Refused
 from storage.models import OrganisationStatus, RoleName
@@ -78,7 +77,7 @@ async def member_add(ctx: Context, call: Call) -> Reply:
 async def member_confirm(ctx: Context, call: Call) -> Reply:
     """Add an applicant as representative of the existing organisation their application names."""
     application, organisation = await membership.confirm_representative(
-        ctx.session, call[APPLICATION], ctx.actor, ctx.now, say=saying(ctx)
+        ctx.session, call[APPLICATION], ctx.actor, ctx.now, say=saying(ctx.settings.alliance.language)
     )
     return Reply(
         f"{application.contact_name} now represents {organisation.name}, whose standing stays "

@@ -17,7 +17,7 @@ from bot import arguments
 from bot.areas import Area
 from bot.commands import Call, Command, Option, Param, at_most, text
 from bot.context import Context
-from bot.i18n import language
+from bot.i18n import saying
 from bot.transports.base import Reply
 from storage import dialogs, groups, membership, notices, organisations, people
 from storage.errors import Refused
@@ -331,14 +331,11 @@ def _in_full(ctx: Context, a: MembershipApplication, known: membership.Standing,
     return "\n".join(lines)
 
 
-def saying(ctx: Context) -> membership.Say:
-    """How storage says something to an applicant or a room: in their language, else the alliance's."""
-    return lambda words, code: language(code, ctx.settings.alliance.language).say(words)
-
-
 async def approve(ctx: Context, call: Call) -> Reply:
     """Approve an application: the organisation becomes a member."""
-    application = await membership.approve(ctx.session, call[APPLICATION], ctx.actor, ctx.now, say=saying(ctx))
+    application = await membership.approve(
+        ctx.session, call[APPLICATION], ctx.actor, ctx.now, say=saying(ctx.settings.alliance.language)
+    )
     return Reply(
         ctx.lang._(
             "Approved #{id}: {organisation} is a member, in {groups}. The applicant and the groups' rooms are told.",
@@ -352,7 +349,7 @@ async def approve(ctx: Context, call: Call) -> Reply:
 async def reject(ctx: Context, call: Call) -> Reply:
     """Reject an application, with the reason the applicant is told."""
     application = await membership.reject(
-        ctx.session, call[APPLICATION], ctx.actor, call[REASON], ctx.now, say=saying(ctx)
+        ctx.session, call[APPLICATION], ctx.actor, call[REASON], ctx.now, say=saying(ctx.settings.alliance.language)
     )
     return Reply(
         ctx.lang._(

@@ -8,7 +8,7 @@ the last copy is settled, also once.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from html import escape
@@ -30,7 +30,7 @@ from storage.models import (
     WorkingGroup,
     utcnow,
 )
-from storage.rules.text import N_, state
+from storage.rules.text import N_, Say, Words, in_english, state
 
 MAX_LENGTH = 4000  # Telegram shows at most 4096 characters in one message
 REPORT_ROOMS = 25  # a report names at most this many rooms, to fit one chat message
@@ -38,13 +38,7 @@ _GRACE = timedelta(minutes=1)  # "at=14:00" typed at 14:00:30 still means now
 
 
 # Every copy says first whose word it is: a pinned message in a group room is read without context.
-HEADER = N_("From the Secretariat:")
-# The header in a room's language: given its group's choice (None: the alliance's).
-Header = Callable[[str | None], str]
-
-
-def english_header(language: str | None) -> str:
-    return HEADER
+HEADER = Words(N_("From the Secretariat:"))
 
 
 @dataclass(frozen=True)
@@ -68,10 +62,10 @@ async def create(
     pin: bool,
     report_to: ReportTo | None,
     now: datetime,
-    header: Header = english_header,
+    say: Say = in_english,
 ) -> Announcement:
     """Record an announcement; one that is due now is released at once (each copy headed in its
-    room's language by `header`).
+    room's language, as `say` says it).
 
     `author` is the audit label (a person in chat, or the operator at the shell); the report
     goes to `report_to`, the chat it came from (none from the shell)."""
@@ -111,7 +105,7 @@ async def create(
         at=now,
     )
     if announcement.due_at <= now:
-        await release(session, announcement.id, now, header)
+        await release(session, announcement.id, now, say)
     return announcement
 
 
@@ -124,9 +118,7 @@ def audience(announcement: Announcement) -> Select[tuple[RoomBinding]]:
     return query.where(RoomBinding.group_id.in_(group_ids))
 
 
-async def release(
-    session: AsyncSession, announcement_id: int, now: datetime, header: Header = english_header
-) -> int | None:
+async def release(session: AsyncSession, announcement_id: int, now: datetime, say: Say = in_english) -> int | None:
     """Queue a due announcement to every room it is for, headed in each room's language; None if
     it was already released."""
     claimed = await session.execute(
@@ -144,8 +136,8 @@ async def release(
             notices.notice(
                 b.platform,
                 b.room_id,
-                f"{header(b.group.language if b.group else None)}\n{announcement.text}",
-                f"<p><b>{escape(header(b.group.language if b.group else None))}</b></p>\n{announcement.html}"
+                f"{say(HEADER, b.group.language if b.group else None)}\n{announcement.text}",
+                f"<p><b>{escape(say(HEADER, b.group.language if b.group else None))}</b></p>\n{announcement.html}"
                 if announcement.html
                 else None,
                 announcement_id=announcement.id,

@@ -7,7 +7,6 @@ rooms are told of the new member, all in the one transaction of the decision.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -28,7 +27,7 @@ from storage.models import (
 )
 from storage.naming import fold
 from storage.rules.access import Actor
-from storage.rules.text import Words, state
+from storage.rules.text import Say, Words, in_english, state
 
 
 @dataclass(frozen=True)
@@ -204,14 +203,6 @@ async def _applicant_person(session: AsyncSession, application: MembershipApplic
     )
 
 
-# Words said in a language: the applicant's or a room's group's (None: the alliance's).
-Say = Callable[[Words, str | None], str]
-
-
-def _in_english(words: Words, language: str | None) -> str:
-    return str(words)
-
-
 def _worded(words: Words, say: Say) -> notices.Worded:
     """`words` as each room's group language says them."""
 
@@ -222,7 +213,7 @@ def _worded(words: Words, say: Say) -> notices.Worded:
 
 
 async def approve(
-    session: AsyncSession, application_id: int, actor: Actor, now: datetime, say: Say = _in_english
+    session: AsyncSession, application_id: int, actor: Actor, now: datetime, say: Say = in_english
 ) -> MembershipApplication:
     application = await _decidable(session, application_id, actor)
     known = await standing(session, application)
@@ -337,7 +328,7 @@ async def _representative(
 
 
 async def confirm_representative(
-    session: AsyncSession, application_id: int, actor: Actor, now: datetime, say: Say = _in_english
+    session: AsyncSession, application_id: int, actor: Actor, now: datetime, say: Say = in_english
 ) -> tuple[MembershipApplication, Organisation]:
     """The secretariat's word that the applicant represents the existing organisation their
     application names: they become its representative; its standing stays as it is."""
@@ -376,7 +367,7 @@ async def confirm_representative(
 
 
 async def reject(
-    session: AsyncSession, application_id: int, actor: Actor, reason: str, now: datetime, say: Say = _in_english
+    session: AsyncSession, application_id: int, actor: Actor, reason: str, now: datetime, say: Say = in_english
 ) -> MembershipApplication:
     reason = " ".join(reason.split())
     if not reason:

@@ -4,7 +4,7 @@ pure functions and values."""
 from __future__ import annotations
 
 import unicodedata
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 QUOTE_LIMIT = 80
@@ -65,6 +65,15 @@ STATES = (
     N_("secretariat"),
     N_("commission"),
 )
+
+
+# Words said in a language: a reader's or a room's group's code (None: the alliance's). Storage
+# speaks through one of these, since only bot/ knows the catalogues; by default, in English.
+Say = Callable[[Words, str | None], str]
+
+
+def in_english(words: Words, language: str | None) -> str:
+    return str(words)
 
 
 def state(value: str) -> Words:
