@@ -11,12 +11,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.changes import Change
 from bot.commands import Registry
 from bot.config import Settings
-from bot.i18n import Language, for_answer, worded_in
+from bot.i18n import Language, T, for_answer, worded_in
 from bot.transports.base import Incoming, Reply
 from storage import notices
 from storage.errors import Refused
 from storage.models import WorkingGroup
-from storage.notices import Worded
 from storage.rooms import Room
 from storage.rules.access import Actor
 from storage.rules.text import Words
@@ -69,8 +68,8 @@ class Context:
         """What the answer is written in: the reader's in a private chat, the room's in a room."""
         return self._language(direct=self.incoming.is_direct)
 
-    def worded(self, text: Callable[[Language], str]) -> Worded:
-        """`text` for notices to rooms, each in its group's language (the alliance's by default)."""
+    def worded(self, text: Callable[[Language], T]) -> Callable[[str | None], tuple[str | None, T]]:
+        """`text` (or buttons) for notices to rooms, each in its group's language (the alliance's by default)."""
         return worded_in(text, self.settings.alliance.language)
 
     async def group(self) -> WorkingGroup | None:

@@ -20,15 +20,17 @@ from dataclasses import dataclass
 from datetime import datetime
 from io import BytesIO
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 from zoneinfo import ZoneInfo
 
 from bot.timeparse import shown
-from storage.rules.text import Say, Words
+from storage.rules.text import CHOICES, OneOf, Say, Words, choice
+from storage.rules.voting import option_key
 
 if TYPE_CHECKING:
     from babel.messages.catalog import Catalog
 
+T = TypeVar("T")
 SOURCE = "en"
 # The shipped languages, each named in itself (as /lang lists them).
 LANGUAGES = {
@@ -79,8 +81,27 @@ class Language:
 
     def say(self, words: Words) -> str:
         """Words made before the reader was known, in this language (their values too)."""
-        values = {key: self.say(value) if isinstance(value, Words) else value for key, value in words.values.items()}
+        values = {key: self._value(value) for key, value in words.values.items()}
+        if words.plural is not None:
+            count = values.pop("count")
+            assert isinstance(count, int), words
+            return self.n_(words.template, words.plural, count, **values)
         return self._(words.template, **values)
+
+    def _value(self, value: object) -> object:
+        if isinstance(value, Words):
+            return self.say(value)
+        if isinstance(value, OneOf):
+            if self.code == SOURCE:
+                return str(OneOf(tuple(str(self._value(choice)) for choice in value.choices)))  # "a, b or c"
+            from babel.lists import format_list
+
+            return format_list([str(self._value(choice)) for choice in value.choices], style="or", locale=self.code)
+        return value
+
+    def choice(self, word: str) -> str:
+        """A vote's option or a meeting answer as this reader reads it (the bot's own in their language)."""
+        return str(self._value(choice(word)))
 
     def n_(self, singular: str, plural: str, count: int, **values: object) -> str:
         return _catalogue(self.code).ngettext(singular, plural, count).format(count=count, **values)
@@ -126,16 +147,28 @@ def for_answer(
     return language(room_speaks, default)
 
 
+@functools.cache
+def choice_aliases() -> dict[str, str]:
+    """The bot's own choices in every shipped language, as a ballot or an answer may be typed
+    ("ja", "Enthaltung", "wstrzymuję się"), by `option_key`, each to the choice it means."""
+    return {option_key(Language(code)._(word)): word for code in LANGUAGES for word in CHOICES}
+
+
+def understood(typed: str) -> str:
+    """One of the bot's choices typed in any shipped language, as the choice ("Ja" → "yes"); else as typed."""
+    return choice_aliases().get(option_key(typed), typed)
+
+
 def saying(default: str) -> Say:
     """How storage says its Words to a reader or a room: in their language, else `default`."""
     return lambda words, code: language(code, default).say(words)
 
 
-def worded_in(text: Callable[[Language], str], default: str) -> Callable[[str | None], tuple[str, str]]:
-    """`text` as storage/notices.py words a room's message: given the room's group's choice of
-    language (None: the `default`), the language written and the text."""
+def worded_in(text: Callable[[Language], T], default: str) -> Callable[[str | None], tuple[str, T]]:
+    """`text` (or buttons) as storage/notices.py words a room's message: given the room's group's
+    choice of language (None: the `default`), the language written and the text."""
 
-    def word(code: str | None) -> tuple[str, str]:
+    def word(code: str | None) -> tuple[str, T]:
         chosen = language(code, default)
         return chosen.code, text(chosen)
 
@@ -147,6 +180,7 @@ OPERATOR_ONLY = [(name, "ignore") for name in ("cli.py", "main.py", "backup.py",
 KEYWORDS = {
     "_": None,
     "n_": (1, 2),
+    "n_words": (1, 2),
     "N_": None,
     "Words": None,
     "Refused": None,

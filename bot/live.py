@@ -110,6 +110,7 @@ class LiveMessages:
                         message.text + standing.addition(language(message.language, self.language)),
                         buttons=buttons,
                         private_buttons=message.private_buttons,
+                        language=message.language,
                     ),
                 )
             except Exception as failure:

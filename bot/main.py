@@ -436,7 +436,7 @@ async def _announcing(session: AsyncSession, actor: str, args, zone: str, langua
         if found.status in (AnnouncementStatus.SCHEDULED, AnnouncementStatus.CANCELLED):
             print(f"announcement #{found.id} is {found.status.value} (due {shown(found.due_at, zone)})")
         else:
-            print(await announcements.delivery_report(session, found))
+            print("\n".join(str(line) for line in await announcements.delivery_report(session, found)))
         return
     if args.cancel:
         cancelled = await announcements.cancel(session, args.cancel, actor=actor, now=now)

@@ -30,15 +30,17 @@ from bot.transports.base import (
 from storage import announcements, notices, people
 from storage.db import Database
 from storage.models import Notice, NoticeStatus, utcnow
+from storage.rules.text import Say, in_english
 
 log = logging.getLogger(__name__)
 RETRY_EVERY = 30.0  # the longest nap: also picks up what another process queued
 
 
 class Postman:
-    def __init__(self, db: Database, transports: Mapping[str, Transport]) -> None:
+    def __init__(self, db: Database, transports: Mapping[str, Transport], say: Say = in_english) -> None:
         self.db = db
         self.transports = transports
+        self.say = say  # an announcement's delivery report is in its reader's language
         self._wake = asyncio.Event()
         self._task: asyncio.Task | None = None
         self._round = asyncio.Lock()  # one delivery round at a time, so nothing goes out twice
@@ -97,6 +99,7 @@ class Postman:
             html=notice.html,
             buttons=buttons,
             private_buttons=notice.private_buttons,
+            language=notice.language,
             # Unique for ever: SQLite may give a deleted notice's id to a new one.
             key=f"wgbot-notice-{notice.id}-{notice.created_at.timestamp():.6f}",
         )
@@ -122,7 +125,7 @@ class Postman:
             else:
                 settled = await notices.mark_failed(session, notice.id, error, final=final)
             if notice.announcement_id is not None and settled.status != NoticeStatus.PENDING:
-                await announcements.report_if_settled(session, notice.announcement_id)
+                await announcements.report_if_settled(session, notice.announcement_id, self.say)
 
     async def _wait_for_private_chat(self, notice: Notice, invitation: Callable[[str], Reply]) -> bool:
         """Hold the notice until its reader opens a private chat, asking them once in a room they
@@ -138,7 +141,7 @@ class Postman:
                 buttons = [[b.label, b.command] for b in ask.buttons]
                 await notices.to_room(session, notice.platform, room, ask.text, ask.html, buttons=buttons)
             if notice.announcement_id is not None and held.status != NoticeStatus.PENDING:
-                await announcements.report_if_settled(session, notice.announcement_id)
+                await announcements.report_if_settled(session, notice.announcement_id, self.say)
         self.wake()  # the question itself goes out now
         return True
 

@@ -119,7 +119,9 @@ async def announce_status(ctx: Context, call: Call) -> Reply:
         )
     if announcement.status == AnnouncementStatus.CANCELLED:
         return Reply(ctx.lang._("Announcement #{id} was cancelled before it went out.", id=announcement.id))
-    return Reply(await announcements.delivery_report(ctx.session, announcement))
+    return Reply(
+        "\n".join(ctx.lang.say(line) for line in await announcements.delivery_report(ctx.session, announcement))
+    )
 
 
 async def announce_cancel(ctx: Context, call: Call) -> Reply:

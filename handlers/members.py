@@ -39,9 +39,20 @@ async def member_list(ctx: Context, call: Call) -> Reply:
     lines = []
     for org in listed:
         reps = [p for p in everyone if p.organisation_id == org.id]
-        joined = ", ".join(p.group.slug for p in org.participations) or "no group"
-        names = ", ".join(f"{p.name} (#{p.id})" for p in reps) or "no representative"
-        lines.append(f"#{org.id} {org.name} ({org.country}, {org.kind.value}) — {org.status.value}; {joined}; {names}")
+        joined = ", ".join(p.group.slug for p in org.participations) or ctx.lang._("no group")
+        names = ", ".join(f"{p.name} (#{p.id})" for p in reps) or ctx.lang._("no representative")
+        lines.append(
+            ctx.lang._(
+                "#{id} {name} ({country}, {kind}) — {status}; {groups}; {representatives}",
+                id=org.id,
+                name=org.name,
+                country=org.country,
+                kind=org.kind.value,
+                status=ctx.lang._(org.status.value),
+                groups=joined,
+                representatives=names,
+            )
+        )
     return Reply("\n".join(lines))
 
 

@@ -17,7 +17,7 @@ from bot import arguments
 from bot.areas import Area
 from bot.commands import Call, Command, Option, Param, at_most, text
 from bot.context import Context
-from bot.i18n import saying
+from bot.i18n import language, saying
 from bot.transports.base import Reply
 from storage import dialogs, groups, membership, notices, organisations, people
 from storage.errors import Refused
@@ -232,11 +232,23 @@ async def _next(ctx: Context, answers: dict[str, Any], resumed: bool = False) ->
     )
     await dialogs.end(ctx.session, platform, user_id)
     known = await membership.standing(ctx.session, application)
+    secretariat = language(None, ctx.settings.alliance.language)
+    news = secretariat._(
+        "New membership application #{id}: {organisation} ({country}, {kind}).",
+        id=application.id,
+        organisation=application.organisation_name,
+        country=application.country,
+        kind=application.kind.value,
+    )
     await notices.to_secretariat(
         ctx.session,
-        f"New membership application #{application.id}: {application.organisation_name} "
-        f"({application.country}, {application.kind.value}). {known.describe()}\n"
-        "The Commission decides with /approve or /reject.",
+        "\n".join(
+            [
+                news,
+                *(secretariat.say(line) for line in known.describe()),
+                secretariat._("The Commission decides with /approve or /reject."),
+            ]
+        ),
     )
     return Reply(
         ctx.reader._(
@@ -304,7 +316,7 @@ def _in_full(ctx: Context, a: MembershipApplication, known: membership.Standing,
             country=a.country,
             kind=a.kind.value,
         ),
-        known.describe(),
+        *(lang.say(line) for line in known.describe()),
         lang._("Working groups: {groups}", groups=", ".join(a.groups)),
         lang._(
             "Contact: {contact} ({platform} {user})",

@@ -25,12 +25,13 @@ from storage.models import (
     AnnouncementStatus,
     Notice,
     NoticeStatus,
+    Person,
     RoomBinding,
     RoomPurpose,
     WorkingGroup,
     utcnow,
 )
-from storage.rules.text import N_, Say, Words, in_english, state
+from storage.rules.text import N_, Say, Words, in_english, n_words, state
 
 MAX_LENGTH = 4000  # Telegram shows at most 4096 characters in one message
 REPORT_ROOMS = 25  # a report names at most this many rooms, to fit one chat message
@@ -148,11 +149,11 @@ async def release(session: AsyncSession, announcement_id: int, now: datetime, sa
     )
     await session.flush()
     if not bindings:
-        await report_if_settled(session, announcement_id)
+        await report_if_settled(session, announcement_id, say)
     return len(bindings)
 
 
-async def report_if_settled(session: AsyncSession, announcement_id: int) -> bool:
+async def report_if_settled(session: AsyncSession, announcement_id: int, say: Say = in_english) -> bool:
     """Write the author's delivery report once every room's copy is sent or given up."""
     left = await session.scalar(
         select(func.count()).where(Notice.announcement_id == announcement_id, Notice.status == NoticeStatus.PENDING)
@@ -173,7 +174,8 @@ async def report_if_settled(session: AsyncSession, announcement_id: int) -> bool
     announcement = await session.get_one(Announcement, announcement_id, populate_existing=True)
     if announcement.report_platform is None or announcement.report_target is None:
         return True  # made at the shell: `wgbot announce --status` shows the report there
-    text = await delivery_report(session, announcement)
+    language = await _report_language(session, announcement)
+    text = "\n".join(say(line, language) for line in await delivery_report(session, announcement))
     notices.queue(
         session,
         [
@@ -185,9 +187,10 @@ async def report_if_settled(session: AsyncSession, announcement_id: int) -> bool
     return True
 
 
-async def delivery_report(session: AsyncSession, announcement: Announcement) -> str:
+async def delivery_report(session: AsyncSession, announcement: Announcement) -> list[Words]:
     """How many rooms have it, then each room that needs a look: failed (with the reason), still
-    trying, retried, or delivered with a remark. Kept short enough for one chat message."""
+    trying, retried, or delivered with a remark; a line each, said in whoever reads it's
+    language. Kept short enough for one chat message."""
     copies = (
         (
             await session.execute(
@@ -204,43 +207,103 @@ async def delivery_report(session: AsyncSession, announcement: Announcement) -> 
         .all()
     )
     if not copies:
-        return f"Announcement #{announcement.id} reached no room: none is bound to its groups."
+        return [Words("Announcement #{id} reached no room: none is bound to its groups.", {"id": announcement.id})]
     sent = sum(notice.status == NoticeStatus.SENT for notice, _ in copies)
-    lines = [f"Announcement #{announcement.id}: delivered to {sent} of {len(copies)} rooms."]
+    lines = [
+        n_words(
+            "Announcement #{id}: delivered to {sent} of {count} room.",
+            "Announcement #{id}: delivered to {sent} of {count} rooms.",
+            len(copies),
+            id=announcement.id,
+            sent=sent,
+        )
+    ]
     smooth = 0
     for notice, binding in copies:
-        where = f"{_room_name(binding)} ({notice.platform} {notice.target})"
+        where = Words("{room} ({platform} {target})", {"room": _room_name(binding), **_place(notice)})
+        reason = _short(notice.last_error)
         if notice.status == NoticeStatus.FAILED:
-            lines.append(f"✗ {where}: {_short(notice.last_error)}")
+            lines.append(Words("✗ {where}: {reason}", {"where": where, "reason": reason}))
         elif notice.status == NoticeStatus.PENDING and notice.attempts == 0:
-            lines.append(f"… {where}: not sent yet")
+            lines.append(Words("… {where}: not sent yet", {"where": where}))
         elif notice.status == NoticeStatus.PENDING:
-            lines.append(f"… {where}: still trying ({_short(notice.last_error)})")
-        elif notice.attempts > 1 or notice.last_error:
-            retried = f" after {notice.attempts} attempts" if notice.attempts > 1 else ""
-            lines.append(f"✓ {where}{retried}{f'; {_short(notice.last_error)}' if notice.last_error else ''}")
+            lines.append(Words("… {where}: still trying ({reason})", {"where": where, "reason": reason}))
+        elif notice.attempts > 1:
+            lines.append(
+                n_words(
+                    "✓ {where} after {count} attempt; {reason}",
+                    "✓ {where} after {count} attempts; {reason}",
+                    notice.attempts,
+                    where=where,
+                    reason=reason,
+                )
+                if notice.last_error
+                else n_words(
+                    "✓ {where} after {count} attempt", "✓ {where} after {count} attempts", notice.attempts, where=where
+                )
+            )
+        elif notice.last_error:
+            lines.append(Words("✓ {where}; {reason}", {"where": where, "reason": reason}))
         else:
             smooth += 1
             if len(copies) <= REPORT_ROOMS:
-                lines.append(f"✓ {where}")
+                lines.append(Words("✓ {where}", {"where": where}))
     if len(copies) > REPORT_ROOMS and smooth:
-        lines.append(f"✓ the other {smooth} rooms at the first attempt")
+        lines.append(
+            n_words(
+                "✓ the other {count} room at the first attempt",
+                "✓ the other {count} rooms at the first attempt",
+                smooth,
+            )
+        )
     if len(lines) > REPORT_ROOMS + 1:
-        lines = [*lines[:REPORT_ROOMS], f"… and {len(lines) - REPORT_ROOMS} more rooms to check"]
-    return "\n".join(lines)
+        more = len(lines) - REPORT_ROOMS
+        lines = [
+            *lines[:REPORT_ROOMS],
+            n_words("… and {count} more room to check", "… and {count} more rooms to check", more),
+        ]
+    return lines
 
 
-def _short(reason: str | None, limit: int = 200) -> str:
-    reason = reason or "no reason given"
+def _place(notice: Notice) -> dict[str, object]:
+    return {"platform": notice.platform, "target": notice.target}
+
+
+def _short(reason: str | None, limit: int = 200) -> str | Words:
+    """The platform's own words for what went wrong (not translated: they are its), cut short."""
+    if not reason:
+        return Words("no reason given")
     return reason if len(reason) <= limit else reason[: limit - 1] + "…"
 
 
-def _room_name(binding: RoomBinding | None) -> str:
+def _room_name(binding: RoomBinding | None) -> str | Words:
     if binding is None:
-        return "a room no longer bound"
+        return Words("a room no longer bound")
     if binding.group is not None:
         return binding.group.name
-    return binding.purpose.value.capitalize()
+    return Words(_ROOM_NAMES[binding.purpose])
+
+
+# The rooms that serve no group, named as a report lists them.
+_ROOM_NAMES = {
+    RoomPurpose.PLENARY: N_("Plenary"),
+    RoomPurpose.SECRETARIAT: N_("Secretariat"),
+    RoomPurpose.GROUP: N_("Group"),
+}
+
+
+async def _report_language(session: AsyncSession, announcement: Announcement) -> str | None:
+    """The language of whoever reads the report: the author's own in a private chat, the room's
+    group's in a room (None: the alliance's)."""
+    if announcement.report_direct:
+        if announcement.author_person_id is None:
+            return None
+        return await session.scalar(select(Person.language).where(Person.id == announcement.author_person_id))
+    return await session.scalar(
+        select(WorkingGroup.language)
+        .join(RoomBinding, RoomBinding.group_id == WorkingGroup.id)
+        .where(RoomBinding.platform == announcement.report_platform, RoomBinding.room_id == announcement.report_target)
+    )
 
 
 async def find(session: AsyncSession, announcement_id: int, *, lock: bool = False) -> Announcement:

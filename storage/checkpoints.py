@@ -20,7 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from storage import notices
 from storage.errors import Refused
 from storage.models import AuditEntry, Notice
-from storage.rules.text import quote
+from storage.rules.text import Say, Words, in_english, quote
 
 TOPIC = "audit:checkpoint"
 _FORM = re.compile(r"(\d+):([0-9a-f]{64})")
@@ -54,16 +54,17 @@ async def began(session: AsyncSession) -> datetime | None:
     return await session.scalar(select(AuditEntry.at).order_by(AuditEntry.id).limit(1))
 
 
-async def publish(session: AsyncSession, why: str) -> Checkpoint | None:
-    """Post the log's checkpoint to the secretariat's rooms, in the caller's transaction."""
+async def publish(session: AsyncSession, why: Words, say: Say = in_english) -> Checkpoint | None:
+    """Post the log's checkpoint to the secretariat's rooms, in the caller's transaction, in the
+    alliance's language as `say` says it (`last_published` finds the checkpoint in any wording)."""
     now = await current(session)
     if now is not None:
-        await notices.to_secretariat(
-            session,
-            f"Audit checkpoint ({why}): {now}\nKeep it: `wgbot audit verify --checkpoint {now}` proves the "
-            "log still holds every entry up to it, unchanged.",
-            topic=TOPIC,
+        posted = Words(
+            "Audit checkpoint ({why}): {checkpoint}\nKeep it: `wgbot audit verify --checkpoint {checkpoint}` proves "
+            "the log still holds every entry up to it, unchanged.",
+            {"why": why, "checkpoint": str(now)},
         )
+        await notices.to_secretariat(session, say(posted, None), topic=TOPIC)
     return now
 
 

@@ -34,7 +34,7 @@ from storage.models import (
 )
 from storage.rules.access import Actor
 from storage.rules.documents import NotADraft, classify, safe_name
-from storage.rules.text import quote, state
+from storage.rules.text import OneOf, quote, state
 
 # Where the chair may move a deliverable from each status.
 MOVES = {
@@ -258,12 +258,17 @@ async def move(
     """Change the status; "final" names a version (the latest unless one is given)."""
     deliverable = await find(session, deliverable.id, lock=True)
     if to not in MOVES[deliverable.status]:
-        allowed = ", ".join(s.value for s in MOVES[deliverable.status]) or "nothing: it is done"
+        if not MOVES[deliverable.status]:
+            raise Refused(
+                "Deliverable {id} is {value}; it is done and moves no further.",
+                id=deliverable.id,
+                value=state(deliverable.status.value),
+            )
         raise Refused(
             "Deliverable {id} is {value}; it can move to {allowed}.",
             id=deliverable.id,
             value=state(deliverable.status.value),
-            allowed=allowed,
+            allowed=OneOf(tuple(state(s.value) for s in MOVES[deliverable.status])),
         )
     final = None
     if to == DeliverableStatus.FINAL:

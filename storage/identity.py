@@ -20,7 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from storage import audit, people
 from storage.errors import RecordedRefusal, Refused
 from storage.models import ChatAccount, LinkCode, LinkFailure, Person
-from storage.rules.text import quote
+from storage.rules.text import n_words, quote
 
 CODE_LIFETIME = timedelta(minutes=10)  # between one's own two accounts
 WELCOME_CODE_LIFETIME = timedelta(days=7)  # from the secretariat to a new representative
@@ -103,15 +103,21 @@ async def _within_limits(session: AsyncSession, platform: str, user_id: str, now
     if mine_count >= ACCOUNT_LIMIT:
         await _refused(session, platform, user_id, now, "too many wrong codes from this account")
         raise RecordedRefusal(
-            "Too many wrong link codes from this account; try again in {value}.", value=_wait(mine_first + WINDOW - now)
+            n_words(
+                "Too many wrong link codes from this account; try again in {count} minute.",
+                "Too many wrong link codes from this account; try again in {count} minutes.",
+                _minutes(mine_first + WINDOW - now),
+            )
         )
     all_count, all_first = (await session.execute(recent)).one()
     if all_count >= ALLIANCE_LIMIT:
         await _refused(session, platform, user_id, now, "too many wrong codes alliance-wide")
-        wait = _wait(all_first + WINDOW - now)
         raise RecordedRefusal(
-            "Too many wrong link codes were sent lately; linking is paused for everyone. Try again in {wait}.",
-            wait=wait,
+            n_words(
+                "Too many wrong link codes were sent lately; linking is paused for everyone. Try again in {count} minute.",
+                "Too many wrong link codes were sent lately; linking is paused for everyone. Try again in {count} minutes.",
+                _minutes(all_first + WINDOW - now),
+            )
         )
 
 
@@ -131,6 +137,6 @@ async def _refused(session: AsyncSession, platform: str, user_id: str, now: date
     )
 
 
-def _wait(left: timedelta) -> str:
-    minutes = max(1, -(-int(left.total_seconds()) // 60))
-    return f"{minutes} minute{'s' if minutes != 1 else ''}"
+def _minutes(left: timedelta) -> int:
+    """The wait in whole minutes, rounded up: "try again in 0 minutes" would be a lie."""
+    return max(1, -(-int(left.total_seconds()) // 60))

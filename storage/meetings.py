@@ -35,7 +35,7 @@ from storage.models import (
 )
 from storage.rules.access import Actor
 from storage.rules.recurrence import Occurrence, RuleError, Series, make_rule, occurrence, occurrences, upcoming
-from storage.rules.text import counted, quote
+from storage.rules.text import N_, OneOf, Words, choice, n_words, quote
 
 ANSWERS = ("yes", "no", "maybe")
 LATE_AFTER = timedelta(seconds=15)  # a reminder sent later than this after its time says it is late
@@ -301,7 +301,9 @@ async def answer(
 ) -> str | None:
     """Record a person's RSVP; returns their previous answer."""
     if reply not in ANSWERS:
-        raise Refused("Answer yes, no or maybe, not {reply}.", reply=quote(reply))
+        raise Refused(
+            "Answer {answers}, not {reply}.", answers=OneOf(tuple(choice(a) for a in ANSWERS)), reply=quote(reply)
+        )
     if target.start + timedelta(minutes=meeting.duration_minutes) <= now:
         raise Refused("Meeting {value} is over.", value=label(meeting, target))
     existing = await session.get(Rsvp, (meeting.id, target.number, person_id))
@@ -359,10 +361,13 @@ async def remove_agenda_item(
     items = await agenda(session, meeting.id, target.number)
     if not 1 <= position <= len(items):
         raise Refused(
-            "The agenda of meeting {value} has {value2}; there is no item {position}.",
-            value=label(meeting, target),
-            value2=counted(len(items), "item"),
-            position=position,
+            n_words(
+                "The agenda of meeting {value} has {count} item; there is no item {position}.",
+                "The agenda of meeting {value} has {count} items; there is no item {position}.",
+                len(items),
+                value=label(meeting, target),
+                position=position,
+            )
         )
     removed = items[position - 1]
     await session.delete(removed)
@@ -388,7 +393,7 @@ class Corrections:
 
 async def correct(
     session: AsyncSession, meeting: Meeting, fix: Corrections, *, actor: Actor, now: datetime
-) -> list[str]:
+) -> list[Words]:
     """Change a meeting's title, link or duration; returns what changed, in words ("title: A → B")."""
     if meeting.status == MeetingStatus.CANCELLED:
         raise Refused("Meeting {id} is cancelled.", id=meeting.id)
@@ -423,8 +428,18 @@ async def correct(
         details={what: {"from": before, "to": after} for what, (before, after) in changed.items()},
         at=now,
     )
-    words = {"title": "title", "link": "link", "duration": "duration (minutes)"}
-    return [f"{words[what]}: {before or 'none'} → {after or 'none'}" for what, (before, after) in changed.items()]
+    return [
+        Words(_CORRECTED[what], {"before": before or Words("none"), "after": after or Words("none")})
+        for what, (before, after) in changed.items()
+    ]
+
+
+# What a correction changed, a message each (its values are the old and the new).
+_CORRECTED = {
+    "title": N_("title: {before} → {after}"),
+    "link": N_("link: {before} → {after}"),
+    "duration": N_("duration (minutes): {before} → {after}"),
+}
 
 
 async def agenda(session: AsyncSession, meeting_id: int, number: int) -> list[AgendaItem]:

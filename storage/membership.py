@@ -130,19 +130,28 @@ class Standing:
     existing: Organisation | None  # the organisation of that very name
     look_alikes: list[Organisation]  # organisations whose names only read like it
 
-    def describe(self) -> str:
+    def describe(self) -> list[Words]:
+        """What the Commission should know of the name before deciding, a line each."""
         lines = []
         if self.existing is None:
-            lines.append("A new organisation.")
+            lines.append(Words("A new organisation."))
         else:
             o = self.existing
             lines.append(
-                f"Existing organisation: {o.name} (#{o.id}), {o.status.value}. Approving never changes its "
-                "standing; the secretariat may add the applicant as its representative with /member confirm."
+                Words(
+                    "Existing organisation: {name} (#{id}), {status}. Approving never changes its standing; "
+                    "the secretariat may add the applicant as its representative with /member confirm.",
+                    {"name": o.name, "id": o.id, "status": state(o.status.value)},
+                )
             )
         for o in self.look_alikes:
-            lines.append(f"⚠ Its name reads like {o.name} (#{o.id}, {o.status.value}): check it is not posing as it.")
-        return "\n".join(lines)
+            lines.append(
+                Words(
+                    "⚠ Its name reads like {name} (#{id}, {status}): check it is not posing as it.",
+                    {"name": o.name, "id": o.id, "status": state(o.status.value)},
+                )
+            )
+        return lines
 
 
 async def standing(session: AsyncSession, application: MembershipApplication) -> Standing:

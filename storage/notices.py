@@ -92,6 +92,8 @@ async def to_room(
 # made none (the caller knows the alliance's); it says which language it wrote (None: it does
 # not know, the alliance's) and the text.
 Worded = Callable[[str | None], tuple[str | None, str]]
+# Buttons labelled in a room's language, the same way.
+WordedButtons = Callable[[str | None], tuple[str | None, list]]
 
 
 async def to_group(
@@ -99,7 +101,7 @@ async def to_group(
     group_id: int,
     text: str | Worded,
     html: str | None = None,
-    buttons: list | None = None,
+    buttons: list | WordedButtons | None = None,
     topic: str | None = None,
     private_buttons: bool = False,
 ) -> int:
@@ -121,7 +123,7 @@ async def to_every_room(
     session: AsyncSession,
     text: str | Worded,
     html: str | None = None,
-    buttons: list | None = None,
+    buttons: list | WordedButtons | None = None,
     topic: str | None = None,
     private_buttons: bool = False,
 ) -> int:
@@ -139,11 +141,13 @@ def _to_rooms(
     rooms: Sequence[tuple[str, str, str | None]],
     text: str | Worded,
     html: str | None,
-    buttons: list | None,
+    buttons: list | WordedButtons | None,
     topic: str | None,
     private_buttons: bool,
 ) -> int:
-    worded = {language: text(language) for language in {language for *_, language in rooms}} if callable(text) else {}
+    languages = {language for *_, language in rooms}
+    worded = {language: text(language) for language in languages} if callable(text) else {}
+    labelled = {language: buttons(language)[1] for language in languages} if callable(buttons) else {}
     queue(
         session,
         [
@@ -152,7 +156,7 @@ def _to_rooms(
                 room_id,
                 worded[language][1] if callable(text) else text,
                 html,
-                buttons=buttons,
+                buttons=labelled[language] if callable(buttons) else buttons,
                 private_buttons=private_buttons,
                 topic=topic,
                 language=worded[language][0] if callable(text) else None,

@@ -8,7 +8,7 @@ against the clock, so a ballot a second after it is refused even before the vote
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -38,7 +38,7 @@ from storage.models import (
     table_of,
 )
 from storage.rules.access import Actor, voting_right
-from storage.rules.text import N_, quote, state
+from storage.rules.text import N_, OneOf, Say, Words, choice, in_english, quote, state
 from storage.rules.voting import Majority, Outcome, decide, look_alikes, option_key
 
 MAX_OPTIONS = 10  # Matrix shows choices as the reactions 1️⃣…🔟
@@ -216,14 +216,24 @@ _UPSERT_AND_RECORD_PG = text(
 ).bindparams(bindparam("cast_at", type_=UTCDateTime()))
 
 
-async def cast_ballot(session: AsyncSession, vote_id: int, option: str, actor: Actor, now: datetime) -> Cast:
+async def cast_ballot(
+    session: AsyncSession,
+    vote_id: int,
+    option: str,
+    actor: Actor,
+    now: datetime,
+    aliases: Mapping[str, str] | None = None,
+) -> Cast:
     """Cast or change the organisation's ballot: its upsert, the cast kept in the history and
     the audit line, in the caller's transaction. Plain statements run as one synchronous unit:
-    every press of a vote button comes through here."""
-    return await session.run_sync(lambda sync: _cast_on(sync.connection(), vote_id, option, actor, now))
+    every press of a vote button comes through here. `aliases` are other words for the bot's
+    own choices (by `option_key`: "ja" → "yes"), taken where the vote has no option of that name."""
+    return await session.run_sync(lambda sync: _cast_on(sync.connection(), vote_id, option, actor, now, aliases or {}))
 
 
-def _cast_on(connection: Connection, vote_id: int, option: str, actor: Actor, now: datetime) -> Cast:
+def _cast_on(
+    connection: Connection, vote_id: int, option: str, actor: Actor, now: datetime, aliases: Mapping[str, str]
+) -> Cast:
     query = _BALLOT_CONTEXT_SHARED if connection.dialect.name == "postgresql" else _BALLOT_CONTEXT
     found = connection.execute(query, {"vote": vote_id, "org": actor.organisation_id}).first()
     if found is None:
@@ -240,13 +250,16 @@ def _cast_on(connection: Connection, vote_id: int, option: str, actor: Actor, no
         raise Refused(
             "{organisation} is not in the electorate of vote #{id}.", organisation=actor.organisation_name, id=vote_id
         )
-    chosen = next((o for o in options if option_key(o) == option_key(option)), None)
+    key = option_key(option)
+    chosen = next((o for o in options if option_key(o) == key), None)
+    if chosen is None and aliases.get(key) in options:
+        chosen = aliases[key]
     if chosen is None:
         raise Refused(
             "{option} is not an option of vote #{id}: {options}.",
             option=quote(option),
             id=vote_id,
-            options=", ".join(options),
+            options=OneOf(tuple(choice(o) for o in options)),
         )
     assert actor.organisation_id is not None  # voting_right said so
     values = dict(
@@ -321,16 +334,18 @@ def _recorded(vote: Vote, result: dict[str, Any]) -> Outcome:
     )
 
 
-async def close_vote(session: AsyncSession, vote_id: int, *, by: str, now: datetime) -> tuple[Vote, Outcome] | None:
+async def close_vote(
+    session: AsyncSession, vote_id: int, *, by: str, now: datetime, say: Say = in_english
+) -> tuple[Vote, Outcome] | None:
     """Close a vote and record its result, once; None if it was no longer open. Its ballots
     are checked against its audited casts first: if they differ, the vote is held instead and
-    the secretariat is told (BallotsDisagree)."""
+    the secretariat is told (BallotsDisagree), in the alliance's language as `say` says it."""
     vote = await find_vote(session, vote_id, lock=True)
     if vote.status != VoteStatus.OPEN:
         return None
     problems = await ballot_record.disagreements(session, vote)
     if problems:
-        await _hold(session, vote, problems, by, now)
+        await _hold(session, vote, problems, by, now, say)
     result = await outcome(session, vote)
     vote.status, vote.closed_at = VoteStatus.CLOSED, now
     vote.result = {
@@ -348,28 +363,30 @@ async def close_vote(session: AsyncSession, vote_id: int, *, by: str, now: datet
         await notices.erase(session, receipt_topic(vote.id), "a secret ballot's receipt, erased when its vote closed")
         vote.seal_key = None
     if result.passed and vote.action:
-        await _carry_out(session, vote, vote.action, now)
-    await checkpoints.publish(session, f"vote #{vote.id} closed")
+        await _carry_out(session, vote, vote.action, now, say)
+    await checkpoints.publish(session, Words("vote #{id} closed", {"id": vote.id}), say)
     return vote, result
 
 
-async def _hold(session: AsyncSession, vote: Vote, problems: list[str], by: str, now: datetime) -> None:
+async def _hold(session: AsyncSession, vote: Vote, problems: list[str], by: str, now: datetime, say: Say) -> None:
     vote.status = VoteStatus.HELD
     await audit.record(
         session, actor=by, action="vote.held", subject=f"vote:{vote.id}", details={"problems": problems}, at=now
     )
-    await notices.to_secretariat(
-        session,
-        f"Vote #{vote.id} ({vote.question}) was NOT closed: its ballots disagree with the audit log — "
-        f"{'; '.join(problems)}. It is held and nothing was announced; `wgbot audit verify` shows the record.",
+    # TRANSLATORS: {problems} are the audit check's own findings, in English, for the record.
+    held = Words(
+        "Vote #{id} ({question}) was NOT closed: its ballots disagree with the audit log — {problems}. It is "
+        "held and nothing was announced; `wgbot audit verify` shows the record.",
+        {"id": vote.id, "question": vote.question, "problems": "; ".join(problems)},
     )
+    await notices.to_secretariat(session, say(held, None))
     raise BallotsDisagree(
         f"Vote #{vote.id} was not closed: its ballots disagree with the audit log. It is held, and the "
         "secretariat is told."
     )
 
 
-async def _carry_out(session: AsyncSession, vote: Vote, action: dict[str, Any], now: datetime) -> None:
+async def _carry_out(session: AsyncSession, vote: Vote, action: dict[str, Any], now: datetime, say: Say) -> None:
     """Do what the passed vote decided, in the transaction that closes it."""
     approval = action.get("approve_version")
     if approval is not None:
@@ -393,14 +410,18 @@ async def _carry_out(session: AsyncSession, vote: Vote, action: dict[str, Any], 
             )
     except Refused as refusal:  # e.g. a group of that name was created meanwhile
         vote.result = {**(vote.result or {}), "action": f"not carried out: {refusal}"}
-        await notices.to_secretariat(session, f"Vote #{vote.id} passed, but its group was not created: {refusal}")
+        failed = Words(
+            "Vote #{id} passed, but its group was not created: {refusal}", {"id": vote.id, "refusal": refusal.words}
+        )
+        await notices.to_secretariat(session, say(failed, None))
         return
     vote.result = {**(vote.result or {}), "action": f"created working group {group.slug}"}
-    await notices.to_secretariat(
-        session,
-        f"Vote #{vote.id} created the working group {group.name} ({group.slug}). Please bind its rooms: "
-        f"send /room bind {group.slug} in each (the alliance's Matrix Space, once set up, gets its room by itself)",
+    created = Words(
+        "Vote #{id} created the working group {name} ({slug}). Please bind its rooms: send /room bind {slug} in "
+        "each (the alliance's Matrix Space, once set up, gets its room by itself).",
+        {"id": vote.id, "name": group.name, "slug": group.slug},
     )
+    await notices.to_secretariat(session, say(created, None))
 
 
 async def non_voters(session: AsyncSession, vote: Vote) -> list[tuple[int, str]]:
@@ -537,6 +558,7 @@ async def settle_at_deadline(
     extend_on_failed_quorum: bool,
     extend_by: timedelta,
     extension_notice: Wording,
+    say: Say = in_english,
 ) -> tuple[str, Vote, Outcome] | None:
     """At the deadline: close the vote, or extend it once when its quorum was not met (if the
     alliance's rule says so), telling the organisations that have not voted. None when the vote
@@ -546,7 +568,7 @@ async def settle_at_deadline(
         return None
     result = await outcome(session, vote)
     if result.quorum_met or not extend_on_failed_quorum or vote.extended:
-        closed = await close_vote(session, vote_id, by="deadline", now=now)
+        closed = await close_vote(session, vote_id, by="deadline", now=now, say=say)
         return None if closed is None else ("closed", *closed)
     vote.closes_at, vote.extended = vote.closes_at + extend_by, True
     await audit.record(
@@ -624,7 +646,11 @@ async def list_votes(session: AsyncSession, group: WorkingGroup | None, limit: i
 
 
 async def announce_to_group(
-    session: AsyncSession, vote: Vote, text: str | notices.Worded, buttons: list | None = None, topic: str | None = None
+    session: AsyncSession,
+    vote: Vote,
+    text: str | notices.Worded,
+    buttons: list | notices.WordedButtons | None = None,
+    topic: str | None = None,
 ) -> None:
     """To every room of the vote's group (or, alliance-wide, to every bound room). A secret or
     hidden vote's buttons are offered only where pressing one stays private."""

@@ -15,13 +15,15 @@ from sqlalchemy import select
 from bot.app import App, chat_transports
 from bot.areas import registry_of
 from bot.config import Settings
-from bot.i18n import CATALOGUES, DOMAIN, LANGUAGES, SOURCE, Language, extract
+from bot.i18n import CATALOGUES, DOMAIN, LANGUAGES, SOURCE, Language, extract, understood
 from bot.router import Router
 from handlers import AREAS, build_registry
 from handlers.meetings.reminders import post_reminder
 from storage import meetings
 from storage.models import Notice
+from storage.rules.text import CHOICES
 from tests.alliance import member_organisation, message, person
+from tests.conftest import Say
 from tests.telegram_emulator import BotApiEmulator
 
 SHIPPED = [code for code in LANGUAGES if code != SOURCE]
@@ -73,6 +75,12 @@ async def electorate(db, size: int) -> None:
     await person(db, "Jana Novak", organisation=organisations[0], accounts=("console:jana",), roles=("chair:pfas",))
 
 
+async def room_posts(db, like: str) -> list[tuple[str, list]]:
+    async with db.transaction() as session:
+        rows = await session.execute(select(Notice.text, Notice.buttons).where(Notice.text.like(like)))
+        return [tuple(row) for row in rows]
+
+
 async def room_texts(db, like: str) -> list[str]:
     async with db.transaction() as session:
         return list(await session.scalars(select(Notice.text).where(Notice.text.like(like)).order_by(Notice.id)))
@@ -82,8 +90,10 @@ GERMAN = {
     "language": "Die Räume von PFAS erhalten meine Nachrichten jetzt auf Deutsch",
     "opened": "Abstimmung #1 ist offen bis Mi., 3. Feb. 2027, 10:00 MEZ; {count}",
     "posted": "Abstimmung #1 (PFAS): Budget 2027?",
-    "receipt": "Erfasst: yes für Org 1",
-    "not an option": "'maybe' ist keine Option von Abstimmung #1: yes, no, abstain.\nVerwendung: /vote <id> <option…>",
+    "ballot": "Ja",
+    "buttons": [["ja", "/vote 1 yes"], ["nein", "/vote 1 no"], ["Enthaltung", "/vote 1 abstain"]],
+    "receipt": "Erfasst: ja für Org 1",
+    "not an option": "'maybe' ist keine Option von Abstimmung #1: ja, nein oder Enthaltung.\nVerwendung: /vote <id> <option…>",
     "closed": "Abstimmung #1 ist geschlossen: Budget 2027?",
     "turnout": "Beteiligung: 1 von {count} (Quorum",
     "adopted": "Entscheidung: ANGENOMMEN.",
@@ -97,8 +107,10 @@ POLISH = {
     "language": "Pokoje grupy PFAS otrzymują teraz moje wiadomości w języku: Polski",
     "opened": "Głosowanie #1 jest otwarte do śr., 3 lut 2027, 10:00 CET; {count}",
     "posted": "Głosowanie #1 (PFAS): Budget 2027?",
-    "receipt": "Zapisano: yes w imieniu Org 1",
-    "not an option": "'maybe' nie jest opcją głosowania #1: yes, no, abstain.\nUżycie: /vote <id> <option…>",
+    "ballot": "tak",
+    "buttons": [["tak", "/vote 1 yes"], ["nie", "/vote 1 no"], ["wstrzymuję się", "/vote 1 abstain"]],
+    "receipt": "Zapisano: tak w imieniu Org 1",
+    "not an option": "'maybe' nie jest opcją głosowania #1: tak, nie lub wstrzymuję się.\nUżycie: /vote <id> <option…>",
     "closed": "Głosowanie #1 zamknięte: Budget 2027?",
     "turnout": "Frekwencja: 1 z {count} (kworum",
     "adopted": "Rozstrzygnięcie: PRZYJĘTO.",
@@ -121,10 +133,11 @@ async def test_a_whole_vote_and_a_meeting_reminder_in_the_group_s_language(db, r
 
     opened = await say(f'/vote open "Budget 2027?" {CLOSES}')
     assert opened.startswith(words["opened"].format(count=counts[size])), opened
-    [posted] = await room_texts(db, "%#1 (PFAS)%")
+    [(posted, buttons)] = await room_posts(db, "%#1 (PFAS)%")
     assert posted.startswith(words["posted"])
+    assert buttons == words["buttons"]  # labelled in the room's language; each still sends the option itself
     assert await say("/vote 1 maybe") == words["not an option"]  # a refusal is in the room's language too
-    assert await say("/vote 1 yes") == words["receipt"]
+    assert await say(f"/vote 1 {words['ballot']}") == words["receipt"]  # a default option typed in the language
     await say("/vote close 1")
     [closed] = await room_texts(db, words["closed"] + "%")
     turnout = re.search(r"\d+ \w+\b", counts[size]).group() if code == "de" else f"{size} organizacji"
@@ -227,10 +240,75 @@ async def test_a_french_telegram_user_is_answered_in_french_until_they_choose_en
         )
         assert {"command": "help", "description": "list the commands, or explain one"} in emulator.commands
         assert (await ask("/lang")).startswith("Je vous écris dans cette langue : Français (fr).")
-        assert await ask("/vote 1 yes") == "Enregistré : yes pour ACME GmbH"
+        assert await ask("/vote 1 yes") == "Enregistré : oui pour ACME GmbH"
         assert await ask("/lang en") == "From now on I write to you in English."
         assert await ask("/vote 1 no") == "Recorded: no for ACME GmbH (replaces yes by Jeanne Dupont)"
     finally:
         app.request_stop()
         await asyncio.wait_for(running, 15)
         await emulator.stop()
+
+
+@pytest.mark.parametrize(
+    ("code", "series", "agenda", "answer", "noted"),
+    [
+        (
+            "de",
+            "Wiederholt sich jeden Monat am ersten Mittwoch, bis ",
+            "Die Tagesordnung von Sitzung 1.1 hat 2 Punkte; es gibt keinen Punkt 3.",
+            "Vielleicht",
+            "Notiert: vielleicht für Jana Novak (Org 1)",
+        ),
+        (
+            "pl",
+            "Powtarza się co miesiąc w pierwszą środę, do ",
+            "Porządek obrad spotkania 1.1 ma 2 punkty; nie ma punktu 3.",
+            "może",
+            "Zapisano: może dla Jana Novak (Org 1)",
+        ),
+    ],
+    ids=["German", "Polish"],
+)
+async def test_a_series_an_answer_and_a_counted_refusal_are_each_worded_whole(
+    db, router, say, code, series, agenda, answer, noted
+):
+    """No sentence is glued from English pieces: how often a series repeats, the weekday with its
+    ordinal, a count's plural and the answers the bot offers are each the language's own words."""
+    await electorate(db, 1)
+    await say(f"/wg language {code}")
+    await say('/meeting schedule "2027-02-03 10:00" Budget every=month until=2027-06-30')
+    [(posted, buttons)] = await room_posts(db, "%/rsvp 1.1%")
+    assert series in posted, posted  # 3 February 2027 is the first Wednesday of its month
+    labels = {"de": ["ja", "nein", "vielleicht"], "pl": ["tak", "nie", "może"]}[code]
+    assert f"/rsvp 1.1 {'|'.join(labels)}" in posted
+    assert buttons == [[label, f"/rsvp 1.1 {sent}"] for label, sent in zip(labels, ("yes", "no", "maybe"), strict=True)]
+    assert (await say(f"/rsvp 1.1 {answer}")).startswith(noted)  # typed in the language, kept as "maybe"
+    async with db.transaction() as session:
+        [reply] = await meetings.attendance(session, 1, 1)
+        assert reply.answer == "maybe"
+    for item in ("Budget", "AOB"):
+        await say(f'/meeting agenda 1.1 add "{item}"')
+    assert (await say("/meeting agenda 1.1 remove 3")).startswith(agenda)
+
+
+async def test_the_secretariat_s_notices_are_in_the_alliance_s_language(db, tmp_path):
+    french = Settings.model_validate({"alliance": {"language": "fr"}, "console": {"downloads": str(tmp_path)}})
+    say = Say(Router(db, build_registry(), french, clock=lambda: NOW))
+    await electorate(db, 1)
+    await say(f'/vote open "Budget 2027?" {CLOSES}')
+    assert await say("/vote 1 oui") == "Enregistré : oui pour Org 1"
+    await say("/vote close 1")
+    [checkpoint] = await room_texts(db, "Point de contrôle du journal (vote #1 clos) : %")
+    assert "Conservez-le : `wgbot audit verify --checkpoint " in checkpoint
+    async with db.transaction() as session:
+        target = await session.scalar(select(Notice.target).where(Notice.text == checkpoint))
+    assert target == "secretariat"
+
+
+def test_the_bot_s_own_choices_are_understood_in_every_language_and_none_for_another():
+    """ "Ja", "NIE", "Enthaltung" typed as a ballot or an answer are the choice they name; a
+    translation that read like another choice would be caught here."""
+    for code in LANGUAGES:
+        for word in CHOICES:
+            assert understood(Language(code).choice(word).upper()) == word, (code, word)
+    assert understood("Budget") == "Budget"  # anything else stays as typed

@@ -136,10 +136,10 @@ def test_every_occurrence_keeps_the_first_ones_wall_clock_time(start, zone, ever
         ("FREQ=WEEKLY;UNTIL=20270630T215959Z", "every week"),
         ("FREQ=WEEKLY;INTERVAL=2;UNTIL=20270630T215959Z", "every 2 weeks"),
         ("FREQ=MONTHLY;BYDAY=+1TU;UNTIL=20270630T215959Z", "every month on the first Tuesday"),
-        ("FREQ=MONTHLY;BYDAY=-1TH;COUNT=6", "every month on the last Thursday, 6 times"),
-        ("FREQ=WEEKLY;BYDAY=WE;COUNT=4", "every week on Wednesday, 4 times"),
+        ("FREQ=MONTHLY;BYDAY=-1TH;COUNT=6", "every month on the last Thursday, 6 occurrences"),
+        ("FREQ=WEEKLY;BYDAY=WE;COUNT=4", "every week on Wednesday, 4 occurrences"),
         ("FREQ=WEEKLY;BYDAY=MO,WE;COUNT=4", "FREQ=WEEKLY;BYDAY=MO,WE;COUNT=4"),
     ],
 )
 def test_a_rule_is_described_in_words_where_it_can_be(rule, words):
-    assert describe(rule) == words
+    assert str(describe(rule)) == words

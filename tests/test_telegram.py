@@ -207,7 +207,7 @@ async def test_a_telegram_only_bot_delivers_an_announcement_to_all_of_its_rooms_
     queued = await room.ask(sam, "/announce all Drafts are due on Friday.", chat_id=None)
     assert queued.text.startswith("Announcement #1 to all groups and the plenary is on its way")
     report = (await room.emulator.wait_for_bot(1003, count=3))[-1]
-    assert report.text.startswith("Announcement #1: delivered to 1 of 1 rooms."), report.text
+    assert report.text.startswith("Announcement #1: delivered to 1 of 1 room."), report.text
 
 
 async def test_a_file_larger_than_it_claims_is_refused_as_it_streams_in(room):

@@ -184,7 +184,7 @@ async def test_the_electorate_is_frozen_and_only_members_vote(say, db, pfas):
     assert (await say("/vote 1 yes", sender="gus")).startswith("Only representatives of member organisations")
     assert (await say("/vote 1 yes", sender="stranger")).startswith("Only representatives of member organisations")
     assert (await say("/vote 1 maybe", sender="ola")).startswith(
-        "'maybe' is not an option of vote #1: yes, no, abstain."
+        "'maybe' is not an option of vote #1: yes, no or abstain."
     )
     assert await ballots(db) == []
 

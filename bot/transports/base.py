@@ -106,6 +106,8 @@ class Reply:
     # The same key sent again (after a crash between sending and recording it) is the same
     # message: a platform that deduplicates (Matrix, by transaction id) keeps one copy.
     key: str | None = None
+    # The language the text is in (None: the alliance's), for what a transport adds to it.
+    language: str | None = None
 
 
 # The router: the answer to one incoming message, or None to stay silent. The transport renders
@@ -116,12 +118,13 @@ IncomingHandler = Callable[[Incoming], Awaitable["Reply | None"]]
 def greeting(room: RoomRef, lang: Language = ENGLISH) -> str:
     """What the bot says in a room it has just been brought into, on every platform (in the
     alliance's language: the room has no group yet)."""
+    where = f"{room.platform}:{room.room_id}"
     return lang._(
         "Hello! I am the alliance's working-group bot. Until the secretariat binds this room, I answer "
         "only /help, /whoami, /wg and /room. To bind it, someone from the secretariat sends here:\n"
         "/room bind <group>   (or /room bind plenary, /room bind secretariat)\n"
         "From a shell: wgbot room bind {room} --group <group>",
-        room=f"{room.platform}:{room.room_id}",
+        room=where,
     )
 
 

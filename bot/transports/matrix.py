@@ -58,7 +58,7 @@ from nio import (
 from nio.crypto import decrypt_attachment
 
 from bot.config import MatrixSettings
-from bot.i18n import ENGLISH, Language
+from bot.i18n import ENGLISH, Language, language
 from bot.metrics import CONNECTED, SYNC_ERRORS
 from bot.tasks import end
 from bot.transports.base import (
@@ -612,7 +612,7 @@ class MatrixTransport:
         gives back the same events (the homeserver deduplicates) and places what was missing."""
         if reply.withdraw and reply.reply_to:
             reply = await self._withdraw(room, reply)
-        reply = _private_choice(reply)
+        reply = _private_choice(reply, self.language)
         key = reply.key or uuid.uuid4().hex
         if len(reply.text) > TEXT_LIMIT:  # an event is at most 64 KiB: plain text, in pieces
             *first, last = split_text(reply.text, TEXT_LIMIT)
@@ -655,7 +655,7 @@ class MatrixTransport:
         return replace(reply, reply_to=None)  # nothing left to quote
 
     async def edit(self, ref: MessageRef, reply: Reply) -> None:
-        new = self._message_content(_private_choice(reply))
+        new = self._message_content(_private_choice(reply, self.language))
         new.pop("m.relates_to", None)
         new.pop("m.mentions", None)
         content = {
@@ -847,18 +847,21 @@ class _Recent(OrderedDict[K, V]):
             self.popitem(last=False)
 
 
-def _private_choice(reply: Reply) -> Reply:
+def _private_choice(reply: Reply, alliance: Language) -> Reply:
     """Reactions are public events: a choice that must stay private is made by command, in a
-    private chat, and offered as text."""
+    private chat, and offered as text (in the language of the text it follows)."""
     if not (reply.private_buttons and reply.buttons):
         return reply
-    commands = " · ".join(b.command for b in reply.buttons)
-    return replace(reply, text=f"{reply.text}\n\nIn a private chat with me, send one of: {commands}", buttons=())
+    said = language(reply.language, alliance.code)._(
+        "In a private chat with me, send one of: {commands}", commands=" · ".join(b.command for b in reply.buttons)
+    )
+    return replace(reply, text=f"{reply.text}\n\n{said}", buttons=())
 
 
 def _choices(buttons: tuple[Button, ...]) -> dict[str, str]:
-    """Emoji for each button: 👍 👎 🤷 for yes/no/abstain, numbers otherwise."""
-    named = [NAMED_EMOJI.get(b.label.lower(), "") for b in buttons]
+    """Emoji for each button: 👍 👎 🤷 for yes/no/abstain (whatever the label's language: the
+    command names the option), numbers otherwise."""
+    named = [NAMED_EMOJI.get(b.command.split(" ", 2)[-1].lower(), "") for b in buttons]
     if all(named) and len(set(named)) == len(named):
         return {emoji: b.command for emoji, b in zip(named, buttons, strict=True)}
     return {emoji: b.command for emoji, b in zip(NUMBERED_EMOJI, buttons, strict=False)}  # votes have ≤ 10

@@ -6,6 +6,7 @@ from typing import Any
 
 from bot.commands import Call, Command, Param, at_most
 from bot.context import Context
+from bot.i18n import understood
 from bot.transports.base import OutgoingFile, Reply
 from handlers.meetings.refs import meeting_ref
 from handlers.meetings.wording import where
@@ -35,16 +36,20 @@ async def rsvp(ctx: Context, call: Call) -> Reply:
     target = await meetings.pick(ctx.session, meeting, number, ctx.now)
     if target.cancelled:
         raise Refused("Meeting {label} is cancelled.", label=meetings.label(meeting, target))
-    answer = call[ANSWER].strip().lower()
+    answer = understood(call[ANSWER].strip().lower())  # "ja", "oui" are yes
     previous = await meetings.answer(ctx.session, meeting, target, person_id, answer, ctx.now)
     who = (
         f"{ctx.actor.display_name} ({ctx.actor.organisation_name})"
         if ctx.actor.organisation_name
         else ctx.actor.display_name
     )
-    noted = {"answer": answer, "who": who, "meeting": where(meeting, target, ctx.zone, ctx.lang)}
+    noted = {"answer": ctx.lang.choice(answer), "who": who, "meeting": where(meeting, target, ctx.zone, ctx.lang)}
     if previous and previous != answer:
-        return Reply(ctx.lang._("Noted: {answer} for {who} — {meeting} (was {previous}).", previous=previous, **noted))
+        return Reply(
+            ctx.lang._(
+                "Noted: {answer} for {who} — {meeting} (was {previous}).", previous=ctx.lang.choice(previous), **noted
+            )
+        )
     return Reply(ctx.lang._("Noted: {answer} for {who} — {meeting}.", **noted))
 
 

@@ -58,10 +58,10 @@ def _may_manage(ctx: Context, meeting: Meeting) -> None:
 def _recurrence(meeting: Meeting, lang: Language) -> str:
     if meeting.rule is None:
         return ""
-    # TRANSLATORS: {rule} is the RFC 5545 rule in English words, e.g. "weekly on Tuesday".
+    # TRANSLATORS: {rule} is how often, already in your words: "every week on Tuesday".
     return "\n" + lang._(
         "Repeats {rule}, until {until}.",
-        rule=describe(meeting.rule),
+        rule=lang.say(describe(meeting.rule)),
         until=lang.moment(meeting.last_start, meeting.zone),
     )
 
@@ -97,7 +97,10 @@ async def meeting_schedule(ctx: Context, call: Call) -> Reply:
         lines[0] += _recurrence(meeting, lang)
         if meeting.link:
             lines.append(lang._("Link: {link}", link=meeting.link))
-        lines.append(lang._("Will you attend? /rsvp {label} yes|no|maybe", label=meetings.label(meeting, first)))
+        answers = "|".join(lang.choice(answer) for answer in meetings.ANSWERS)
+        lines.append(
+            lang._("Will you attend? /rsvp {label} {answers}", label=meetings.label(meeting, first), answers=answers)
+        )
         return "\n".join(lines)
 
     await tell_everyone(
@@ -151,7 +154,7 @@ async def meeting_info(ctx: Context, call: Call) -> Reply:
     if meeting.rule is not None:
         changes = (await meetings.changes_of(ctx.session, [meeting.id])).get(meeting.id)
         ahead = upcoming(meetings.series_of(meeting), changes, target.start, limit=4)
-        rule = describe(meeting.rule)
+        rule = lang.say(describe(meeting.rule))
         then = "; ".join(f"{meetings.label(meeting, o)} {lang.moment(o.start, ctx.zone)}" for o in ahead)
         lines.append(
             lang._("Repeats {rule}. Then: {then}", rule=rule, then=then)
@@ -224,15 +227,18 @@ async def meeting_edit(ctx: Context, call: Call) -> Reply:
     )
     changes = await meetings.correct(ctx.session, meeting, fix, actor=ctx.actor, now=ctx.now)
     ctx.changed.add(REMINDERS.of(meeting.id))  # reminders name the title and the link
-    done = "; ".join(changes)
     await tell_everyone(
         ctx.session,
         meeting,
         lambda lang: lang._(
-            "Corrected: meeting {id} ({title}): {changes}.", id=meeting.id, title=meeting.title, changes=done
+            "Corrected: meeting {id} ({title}): {changes}.",
+            id=meeting.id,
+            title=meeting.title,
+            changes="; ".join(lang.say(change) for change in changes),
         ),
         ctx.settings.alliance.language,
     )
+    done = "; ".join(ctx.lang.say(change) for change in changes)
     return Reply(ctx.lang._("Meeting {id} corrected ({changes}); everyone is told.", id=meeting.id, changes=done))
 
 

@@ -87,7 +87,10 @@ async def post_reminder(
 
     in_group = language(await groups.language_of(session, meeting.group_id), default_language)
     await notices.to_group(
-        session, meeting.group_id, await text(meeting.zone, in_group), buttons=rsvp_buttons(meeting, occurrence)
+        session,
+        meeting.group_id,
+        await text(meeting.zone, in_group),
+        buttons=rsvp_buttons(meeting, occurrence)(in_group),
     )
     for guest in await meetings.guests(session, meeting.id):
         reader = language(guest.language, default_language)

@@ -34,9 +34,10 @@ def where(meeting: Meeting, occurrence: Occurrence, zone: str, lang: Language = 
     return lang._("{title} (meeting {label}), {when}, {minutes} min", **about)
 
 
-def rsvp_buttons(meeting: Meeting, occurrence: Occurrence) -> list[list[str]]:
+def rsvp_buttons(meeting: Meeting, occurrence: Occurrence) -> Callable[[Language], list[list[str]]]:
+    """A button per answer, labelled in the reader's language; what it sends is the answer itself."""
     ref = meetings.label(meeting, occurrence)
-    return [[answer, f"/rsvp {ref} {answer}"] for answer in meetings.ANSWERS]
+    return lambda lang: [[lang.choice(answer), f"/rsvp {ref} {answer}"] for answer in meetings.ANSWERS]
 
 
 async def tell_everyone(
@@ -44,10 +45,11 @@ async def tell_everyone(
     meeting: Meeting,
     text: Callable[[Language], str],
     default_language: str,
-    buttons: list[list[str]] | None = None,
+    buttons: Callable[[Language], list[list[str]]] | None = None,
 ) -> None:
     """The group's rooms (in the group's language) and the meeting's guests (privately, in theirs)."""
-    await notices.to_group(session, meeting.group_id, worded_in(text, default_language), buttons=buttons)
+    labelled = worded_in(buttons, default_language) if buttons else None
+    await notices.to_group(session, meeting.group_id, worded_in(text, default_language), buttons=labelled)
     for guest in await meetings.guests(session, meeting.id):
         await notices.to_person(session, guest.id, text(language(guest.language, default_language)))
 

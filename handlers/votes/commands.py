@@ -8,7 +8,7 @@ from datetime import timedelta
 from bot import arguments
 from bot.commands import Call, Command, Option, Param, at_most
 from bot.context import Context
-from bot.i18n import language
+from bot.i18n import choice_aliases, language, saying
 from bot.transports.base import Reply
 from handlers.deliverables.versions import VersionRef, version_ref
 from handlers.limits import count_broadcast
@@ -20,9 +20,8 @@ from storage.errors import Refused
 from storage.models import RoomPurpose, Vote, VoteStatus
 from storage.rules.access import Access, may
 from storage.rules.text import N_, Words
-from storage.rules.voting import Majority
+from storage.rules.voting import DEFAULT_OPTIONS, Majority
 
-DEFAULT_OPTIONS = ("yes", "no", "abstain")
 QUESTION = Param("question", at_most(300))
 VOTE = Param("id", arguments.number)
 OPTION = Param("option", at_most(200), rest=True)
@@ -94,16 +93,19 @@ async def _approval(ctx: Context, ref: VersionRef) -> dict[str, object]:
 
 async def vote_cast(ctx: Context, call: Call) -> Reply:
     """Cast or change your organisation's ballot."""
-    cast = await votes.cast_ballot(ctx.session, call[VOTE], call[OPTION], ctx.actor, ctx.now)
+    cast = await votes.cast_ballot(ctx.session, call[VOTE], call[OPTION], ctx.actor, ctx.now, choice_aliases())
     ctx.changed.add(STANDING.of(cast.vote_id))
     incoming = ctx.incoming
     # Said to the voter alone when discreet (their language), else where it was typed.
     lang = ctx.reader if cast.discreet else ctx.lang
-    what = {"option": cast.option, "organisation": cast.organisation_name}
+    what = {"option": lang.choice(cast.option), "organisation": cast.organisation_name}
     if cast.replaced:
         previous, by = cast.replaced
         receipt = lang._(
-            "Recorded: {option} for {organisation} (replaces {previous} by {by})", previous=previous, by=by, **what
+            "Recorded: {option} for {organisation} (replaces {previous} by {by})",
+            previous=lang.choice(previous),
+            by=by,
+            **what,
         )
     elif cast.replaced_secretly:
         receipt = lang._("Recorded: {option} for {organisation} (replaces your organisation's earlier ballot)", **what)
@@ -278,7 +280,9 @@ def _may_end(ctx: Context, vote: Vote) -> None:
 async def vote_close(ctx: Context, call: Call) -> Reply:
     """Close a vote now and announce its result."""
     _may_end(ctx, await votes.find_vote(ctx.session, call[VOTE]))
-    closed = await votes.close_vote(ctx.session, call[VOTE], by=ctx.actor.label, now=ctx.now)
+    closed = await votes.close_vote(
+        ctx.session, call[VOTE], by=ctx.actor.label, now=ctx.now, say=saying(ctx.settings.alliance.language)
+    )
     if closed is None:
         raise Refused("Vote #{id} is not open.", id=call[VOTE])
     vote, outcome = closed

@@ -15,7 +15,7 @@ from datetime import timedelta
 from bot.areas import Services
 from bot.changes import Changes
 from bot.config import VoteSettings
-from bot.i18n import language, worded_in
+from bot.i18n import language, saying, worded_in
 from bot.scheduler import Job
 from handlers.votes.live import STANDING
 from handlers.votes.wording import announce_result, extended_reminder, extension, reminder
@@ -69,6 +69,7 @@ class VoteDeadlines:
                     extend_on_failed_quorum=self.settings.quorum_failure == "extend",
                     extend_by=timedelta(days=self.settings.extend_days),
                     extension_notice=self._extended,
+                    say=saying(self.language),
                 )
             except votes.BallotsDisagree as held:
                 log.error("vote %s: %s", vote_id, held)

@@ -79,7 +79,7 @@ def _entry(item: votes.Decided, outcome: Outcome, lang: Language) -> Decision:
         outcome=verdict(vote, outcome, lang),
         turnout=outcome.turnout,
         electorate=outcome.electorate,
-        tally=tally_line({option: outcome.tally.get(option, 0) for option in vote.options}),
+        tally=tally_line({option: outcome.tally.get(option, 0) for option in vote.options}, lang),
         secret=vote.secret,
         consequence=(vote.result or {}).get("action", ""),
         audit_hash=item.audit_hash or "",

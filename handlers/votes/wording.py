@@ -46,7 +46,7 @@ def reminder(vote: Vote, zone: str, lang: Language = ENGLISH) -> str:
         id=vote.id,
         question=vote.question,
         closes=lang.moment(vote.closes_at, zone),
-        options=", ".join(vote.options),
+        options=_options(vote, lang),
     )
 
 
@@ -76,8 +76,13 @@ def extension(vote: Vote, outcome: Outcome, zone: str, lang: Language = ENGLISH)
     )
 
 
-def _buttons(vote: Vote) -> list[list[str]]:
-    return [[option, f"/vote {vote.id} {option}"] for option in vote.options]
+def _options(vote: Vote, lang: Language) -> str:
+    return ", ".join(lang.choice(option) for option in vote.options)
+
+
+def _buttons(vote: Vote, lang: Language) -> list[list[str]]:
+    """A button per option, labelled in the room's language; what it sends is the option itself."""
+    return [[lang.choice(option), f"/vote {vote.id} {option}"] for option in vote.options]
 
 
 async def announce_opening(ctx: Context, vote: Vote, proposed_by: Callable[[Language], str] | None = None) -> int:
@@ -105,7 +110,7 @@ async def announce_opening(ctx: Context, vote: Vote, proposed_by: Callable[[Lang
                 )
             )
         rules = {
-            "options": ", ".join(vote.options),
+            "options": _options(vote, lang),
             "quorum": lang.percent(vote.quorum),
             "majority": lang._(MAJORITIES[vote.majority]),
         }
@@ -136,7 +141,7 @@ async def announce_opening(ctx: Context, vote: Vote, proposed_by: Callable[[Lang
         ctx.session,
         vote,
         ctx.worded(text),
-        buttons=_buttons(vote),
+        buttons=ctx.worded(lambda lang: _buttons(vote, lang)),
         topic=f"{TOPIC}:{vote.id}",  # edited as ballots come in
     )
     return electorate
@@ -160,7 +165,7 @@ def describe_outcome(vote: Vote, outcome: Outcome, *, final: bool, lang: Languag
         )
     ]
     if final or not vote.hidden:
-        lines.append(lang._("Tally: {tally}", tally=tally_line(outcome.tally)))
+        lines.append(lang._("Tally: {tally}", tally=tally_line(outcome.tally, lang)))
     if final:
         lines.append(lang._("Outcome: {verdict}.", verdict=verdict(vote, outcome, lang)))
         if vote.result and vote.result.get("action"):
@@ -175,21 +180,21 @@ def verdict(vote: Vote, outcome: Outcome, lang: Language = ENGLISH) -> str:
     if not outcome.quorum_met:
         return lang._("NOT ADOPTED — quorum not met") if motion else lang._("NO CHOICE — quorum not met")
     if outcome.winner is None:
-        why = {"majority": lang._(MAJORITIES[vote.majority]), "tally": tally_line(outcome.tally)}
+        why = {"majority": lang._(MAJORITIES[vote.majority]), "tally": tally_line(outcome.tally, lang)}
         if motion:
             return lang._("NOT ADOPTED — no {majority} ({tally})", **why)
         return lang._("NO CHOICE — no {majority} ({tally})", **why)
     if not motion:
-        return lang._("CHOSEN: {option}", option=outcome.winner)
+        return lang._("CHOSEN: {option}", option=lang.choice(outcome.winner))
     if outcome.passed:
         return lang._("ADOPTED")
     leading_first = {outcome.winner: outcome.tally[outcome.winner], **outcome.tally}
-    return lang._("REJECTED — {tally}", tally=tally_line(leading_first))
+    return lang._("REJECTED — {tally}", tally=tally_line(leading_first, lang))
 
 
-def tally_line(tally: dict[str, int]) -> str:
-    """ "yes 3 · no 1 · abstain 0", in the order given (the options are the vote's own words)."""
-    return " · ".join(f"{option} {count}" for option, count in tally.items())
+def tally_line(tally: dict[str, int], lang: Language = ENGLISH) -> str:
+    """ "yes 3 · no 1 · abstain 0", in the order given."""
+    return " · ".join(f"{lang.choice(option)} {count}" for option, count in tally.items())
 
 
 async def announce_result(session: AsyncSession, vote: Vote, outcome: Outcome, default_language: str) -> None:

@@ -8,7 +8,7 @@ rule's order; cancelling or moving one never renumbers the others. Pure function
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from itertools import islice
@@ -17,7 +17,7 @@ from zoneinfo import ZoneInfo
 
 from dateutil.rrule import rrulestr
 
-from storage.rules.text import quote
+from storage.rules.text import N_, Words, n_words, quote
 
 MAX_OCCURRENCES = 520  # ten years of weekly meetings
 SHORTHANDS = {"week": "FREQ=WEEKLY", "weekly": "FREQ=WEEKLY", "2weeks": "FREQ=WEEKLY;INTERVAL=2", "day": "FREQ=DAILY"}
@@ -109,37 +109,87 @@ def make_rule(every: str, local_start: datetime, zone: str, until: date | None) 
     return rule
 
 
-_UNITS = {"DAILY": "day", "WEEKLY": "week", "MONTHLY": "month", "YEARLY": "year"}
-_DAY_NAMES = dict(
-    zip(_WEEKDAYS, ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"), strict=True)
-)
-_ORDINALS = {"1": "first", "2": "second", "3": "third", "4": "fourth", "-1": "last"}
+# How often a series repeats, by its interval: "every week", "every 2 weeks".
+_EVERY: dict[str, Callable[[int], Words]] = {
+    "DAILY": lambda n: Words("every day") if n == 1 else n_words("every {count} day", "every {count} days", n),
+    "WEEKLY": lambda n: Words("every week") if n == 1 else n_words("every {count} week", "every {count} weeks", n),
+    "MONTHLY": lambda n: Words("every month") if n == 1 else n_words("every {count} month", "every {count} months", n),
+    "YEARLY": lambda n: Words("every year") if n == 1 else n_words("every {count} year", "every {count} years", n),
+}
+_ON_DAY = {
+    "MO": N_("on Monday"),
+    "TU": N_("on Tuesday"),
+    "WE": N_("on Wednesday"),
+    "TH": N_("on Thursday"),
+    "FR": N_("on Friday"),
+    "SA": N_("on Saturday"),
+    "SU": N_("on Sunday"),
+}
+# Each weekday with each position is one message: the ordinal agrees with the day in many
+# languages ("am ersten Montag", "w pierwszą środę", "la prima domenica").
+_ON_NTH_DAY = {
+    ("1", "MO"): N_("on the first Monday"),
+    ("1", "TU"): N_("on the first Tuesday"),
+    ("1", "WE"): N_("on the first Wednesday"),
+    ("1", "TH"): N_("on the first Thursday"),
+    ("1", "FR"): N_("on the first Friday"),
+    ("1", "SA"): N_("on the first Saturday"),
+    ("1", "SU"): N_("on the first Sunday"),
+    ("2", "MO"): N_("on the second Monday"),
+    ("2", "TU"): N_("on the second Tuesday"),
+    ("2", "WE"): N_("on the second Wednesday"),
+    ("2", "TH"): N_("on the second Thursday"),
+    ("2", "FR"): N_("on the second Friday"),
+    ("2", "SA"): N_("on the second Saturday"),
+    ("2", "SU"): N_("on the second Sunday"),
+    ("3", "MO"): N_("on the third Monday"),
+    ("3", "TU"): N_("on the third Tuesday"),
+    ("3", "WE"): N_("on the third Wednesday"),
+    ("3", "TH"): N_("on the third Thursday"),
+    ("3", "FR"): N_("on the third Friday"),
+    ("3", "SA"): N_("on the third Saturday"),
+    ("3", "SU"): N_("on the third Sunday"),
+    ("4", "MO"): N_("on the fourth Monday"),
+    ("4", "TU"): N_("on the fourth Tuesday"),
+    ("4", "WE"): N_("on the fourth Wednesday"),
+    ("4", "TH"): N_("on the fourth Thursday"),
+    ("4", "FR"): N_("on the fourth Friday"),
+    ("4", "SA"): N_("on the fourth Saturday"),
+    ("4", "SU"): N_("on the fourth Sunday"),
+    ("-1", "MO"): N_("on the last Monday"),
+    ("-1", "TU"): N_("on the last Tuesday"),
+    ("-1", "WE"): N_("on the last Wednesday"),
+    ("-1", "TH"): N_("on the last Thursday"),
+    ("-1", "FR"): N_("on the last Friday"),
+    ("-1", "SA"): N_("on the last Saturday"),
+    ("-1", "SU"): N_("on the last Sunday"),
+}
 
 
-def describe(rule: str) -> str:
+def describe(rule: str) -> Words:
     """The rule in words for the common cases ("every 2 weeks", "every month on the first
-    Tuesday"); anything else as the rule itself."""
+    Tuesday"), each case one message a translator can word whole; anything else as the rule
+    itself, which no language words differently."""
     parts = _parts(rule)
-    unit = _UNITS.get(parts.get("FREQ", ""))
+    frequency = parts.get("FREQ", "")
     known = {"FREQ", "INTERVAL", "UNTIL", "COUNT", "BYDAY"}
-    if unit is None or set(parts) - known:
-        return rule
-    interval = int(parts.get("INTERVAL", "1"))
-    words = f"every {unit}" if interval == 1 else f"every {interval} {unit}s"
+    if frequency not in _EVERY or set(parts) - known:
+        return Words(rule)
+    every = _EVERY[frequency](int(parts.get("INTERVAL", "1")))
     day = parts.get("BYDAY")
     if day:
-        position, name = day[:-2].lstrip("+"), _DAY_NAMES.get(day[-2:])
-        if name is None or "," in day:
-            return rule
+        position, weekday = day[:-2].lstrip("+"), day[-2:]
+        if "," in day or weekday not in _WEEKDAYS:
+            return Words(rule)
         if not position:
-            words += f" on {name}"
-        elif unit == "month" and position in _ORDINALS:
-            words += f" on the {_ORDINALS[position]} {name}"
+            every = Words("{every} {on_day}", {"every": every, "on_day": Words(_ON_DAY[weekday])})
+        elif frequency == "MONTHLY" and (position, weekday) in _ON_NTH_DAY:
+            every = Words("{every} {on_day}", {"every": every, "on_day": Words(_ON_NTH_DAY[position, weekday])})
         else:
-            return rule
+            return Words(rule)
     if "COUNT" in parts:
-        words += f", {parts['COUNT']} times"
-    return words
+        return n_words("{rule}, {count} occurrence", "{rule}, {count} occurrences", int(parts["COUNT"]), rule=every)
+    return every
 
 
 def _parts(body: str) -> dict[str, str]:

@@ -29,15 +29,36 @@ def N_(message: str) -> str:
 class Words:
     """A message said before its reader is known (a refusal deep in storage): its English
     template, marked for translation, and the values of its placeholders. `str()` gives the
-    English; bot/i18n.py's `Language.say` the reader's language."""
+    English; bot/i18n.py's `Language.say` the reader's language. A message whose words depend
+    on a number has a `plural` template too, and the number as its `count` (see `n_words`)."""
 
     template: str
     values: Mapping[str, object] = field(default_factory=dict, hash=False)
+    plural: str | None = None
 
     def __str__(self) -> str:
+        template = self.plural if self.plural is not None and self.values.get("count") != 1 else self.template
         if not self.values:
-            return self.template
-        return self.template.format(**{key: str(value) for key, value in self.values.items()})
+            return template
+        return template.format(**{key: str(value) for key, value in self.values.items()})
+
+
+def n_words(singular: str, plural: str, count: int, **values: object) -> Words:
+    """Words whose form follows `count` ("{count} item", "{count} items"): each language picks
+    its own form for the number (Polish has three)."""
+    return Words(singular, {"count": count, **values}, plural)
+
+
+@dataclass(frozen=True)
+class OneOf:
+    """A choice of things ("draft, review or final") as a value of Words: listed the way the
+    reader's language lists alternatives."""
+
+    choices: tuple[object, ...]
+
+    def __str__(self) -> str:
+        shown = [str(choice) for choice in self.choices]
+        return shown[0] if len(shown) == 1 else f"{', '.join(shown[:-1])} or {shown[-1]}"
 
 
 # Every state a record can be in and every role, as a sentence names them: marked here once, so
@@ -67,6 +88,18 @@ STATES = (
 )
 
 
+# The choices the bot itself offers (a vote's default options, the answers to a meeting): its
+# words, so each reader reads them in their language ("ja", "nein", "Enthaltung", "vielleicht")
+# and may type them so; a vote opener's own options are theirs, shown as written.
+CHOICES = (N_("yes"), N_("no"), N_("abstain"), N_("maybe"))
+
+
+def choice(word: str) -> str | Words:
+    """An option or an answer as a message shows it: one of the bot's CHOICES in the reader's
+    language, anything else as written."""
+    return Words(word) if word in CHOICES else word
+
+
 # Words said in a language: a reader's or a room's group's code (None: the alliance's). Storage
 # speaks through one of these, since only bot/ knows the catalogues; by default, in English.
 Say = Callable[[Words, str | None], str]
@@ -79,8 +112,3 @@ def in_english(words: Words, language: str | None) -> str:
 def state(value: str) -> Words:
     """A record's state or a role (`Vote.status.value`, "chair"), to be said in the reader's language."""
     return Words(value)
-
-
-def counted(n: int, thing: str) -> str:
-    """ "1 organisation", "3 organisations": a count in words an answer can use."""
-    return f"{n} {thing}{'' if n == 1 else 's'}"

@@ -21,6 +21,9 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 ABSTAIN = "abstain"
+# The options of a vote whose opener names none: the bot's words (storage/rules/text.CHOICES),
+# so each reader reads them in their language; an opener's own options are shown as written.
+DEFAULT_OPTIONS = ("yes", "no", ABSTAIN)
 
 
 class Majority(enum.StrEnum):
