@@ -6,9 +6,9 @@ A message is written in English in the code, with named placeholders a translato
 `lang.n_("{count} organisation", "{count} organisations", count)` where the number decides the
 form (Polish has three). `_` and `n_` are what `pybabel extract` looks for (see the README).
 
-The catalogues are the `.po` files under bot/locale/, compiled in memory the first time a
-language is needed: nothing binary is kept in the repository, and a process that never speaks
-German never reads the German catalogue.
+The catalogues are the `.po` files under bot/locale/. Building the package compiles them
+(setup.py), so an installed wgbot reads `.mo` files; a checkout compiles a `.po` in memory the
+first time its language is needed. Nothing binary is kept in the repository.
 """
 
 from __future__ import annotations
@@ -56,12 +56,18 @@ def supported(code: str | None) -> str | None:
 
 @functools.cache
 def _catalogue(code: str) -> gettext.NullTranslations:
+    """The language's compiled catalogue, built with the package (setup.py); in a checkout, where
+    none is built, its .po compiled in memory."""
     if code == SOURCE:
         return gettext.NullTranslations()
+    folder = CATALOGUES / code / "LC_MESSAGES"
+    if (folder / f"{DOMAIN}.mo").exists():
+        with (folder / f"{DOMAIN}.mo").open("rb") as built:
+            return gettext.GNUTranslations(built)
     from babel.messages.mofile import write_mo
     from babel.messages.pofile import read_po
 
-    with (CATALOGUES / code / "LC_MESSAGES" / f"{DOMAIN}.po").open("rb") as po:
+    with (folder / f"{DOMAIN}.po").open("rb") as po:
         catalog = read_po(po, locale=code)
     compiled = BytesIO()
     write_mo(compiled, catalog)

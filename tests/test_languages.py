@@ -5,8 +5,16 @@ French Telegram user answered in French without asking."""
 from __future__ import annotations
 
 import asyncio
+import gettext
+import io
+import os
 import re
+import shutil
+import subprocess
+import sys
+import zipfile
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 from babel.messages.pofile import read_po
@@ -312,3 +320,44 @@ def test_the_bot_s_own_choices_are_understood_in_every_language_and_none_for_ano
         for word in CHOICES:
             assert understood(Language(code).choice(word).upper()) == word, (code, word)
     assert understood("Budget") == "Budget"  # anything else stays as typed
+
+
+def test_the_built_package_carries_the_compiled_catalogues(tmp_path):
+    """What pip installs reads .mo files compiled at build time, none of them committed."""
+    root = Path(__file__).parent.parent
+    source = tmp_path / "source"
+    for package in ("bot", "handlers", "storage"):
+        shutil.copytree(root / package, source / package, ignore=shutil.ignore_patterns("__pycache__", "*.mo"))
+    for file in ("pyproject.toml", "setup.py", "README.md"):
+        shutil.copy(root / file, source / file)
+    assert not list((root / "bot" / "locale").rglob("*.mo"))
+    built = subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(tmp_path / "dist"), str(source)],
+        capture_output=True,
+        text=True,
+    )
+    assert built.returncode == 0, built.stderr
+    [wheel] = (tmp_path / "dist").glob("wgbot-*.whl")
+    with zipfile.ZipFile(wheel) as package:
+        names = set(package.namelist())
+        assert {f"bot/locale/{code}/LC_MESSAGES/{DOMAIN}.mo" for code in SHIPPED} <= names
+        german = gettext.GNUTranslations(io.BytesIO(package.read(f"bot/locale/de/LC_MESSAGES/{DOMAIN}.mo")))
+    assert german.gettext("every week") == Language("de")._("every week") == "jede Woche"
+    installed = tmp_path / "installed"
+    subprocess.run(
+        [sys.executable, "-m", "pip", "install", "--no-deps", "-q", "-t", str(installed), str(wheel)], check=True
+    )
+    said = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "import sys; from bot.i18n import Language; print(Language('pl')._('every week'), "
+            "'babel.messages.pofile' in sys.modules, sys.modules['bot'].__path__[0])",
+        ],
+        env={**os.environ, "PYTHONPATH": str(installed)},
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert said.stdout.split() == ["co", "tydzień", "False", str(installed / "bot")]  # read compiled, not parsed
