@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from bot.changes import Change
 from bot.commands import Command, Conversation, Registry, Section
 from bot.config import Settings
+from bot.i18n import ENGLISH, Language
 from bot.live import LiveTopic
 from bot.scheduler import Planner
 from storage.db import Database
@@ -30,12 +31,14 @@ class Services:
 
 @dataclass(frozen=True)
 class PageRequest:
-    """What a web page is asked: the parts of its path, the query, and how to link to another
-    page of the site (keeping the site's token, when the pages need one)."""
+    """What a web page is asked: the parts of its path, the query, how to link to another page
+    of the site (keeping the site's token, when the pages need one, and a chosen language), and
+    the language the page is written in."""
 
     params: Mapping[str, str]
     query: Mapping[str, str]
     link: Callable[..., str]  # link("/decisions", group="pfas")
+    lang: Language = ENGLISH
 
 
 @dataclass(frozen=True)

@@ -25,6 +25,7 @@ from sqlalchemy import text
 
 from bot.areas import Page, PageAnswer, PageRequest, Services
 from bot.config import HttpSettings
+from bot.i18n import Language, for_page
 from bot.metrics import CONNECTED, OUTBOX, REGISTRY
 from storage import notices
 from storage.db import Database
@@ -80,23 +81,27 @@ class HttpServer:
     def _serving(self, page: Page) -> Callable[[web.Request], Awaitable[web.Response]]:
         async def serve(request: web.Request) -> web.Response:
             assert self.services is not None
-            token = request.query.get("token", "")
+            token, chosen = request.query.get("token", ""), request.query.get("lang")
+            lang = for_page(chosen, request.headers.get("Accept-Language"), self.services.settings.alliance.language)
             if page.site and self.settings.pages == "token" and not _same(token, self.settings.pages_token):
-                return _page(PageAnswer(_problem("This page needs the link with its token."), status=403))
+                return _page(PageAnswer(_problem(lang._("This page needs the link with its token."), lang), status=403))
 
             def link(path: str, **query: str) -> str:
                 if self.settings.pages == "token":
                     query = {**query, "token": token}
+                if chosen == lang.code:  # a language the reader picked stays picked
+                    query = {**query, "lang": lang.code}
                 return f"{path}?{urlencode(query)}" if query else path
 
-            asked = PageRequest(dict(request.match_info), dict(request.query), link)
+            asked = PageRequest(dict(request.match_info), dict(request.query), link, lang)
             try:
                 return _page(await page.answer(asked, self.services))
             except Refused as refusal:
-                return _page(PageAnswer(_problem(str(refusal)), status=404))
+                return _page(PageAnswer(_problem(lang.say(refusal.words), lang), status=404))
             except Exception:
                 log.exception("http: the page %s failed", request.path)
-                return _page(PageAnswer(_problem("Something went wrong; the operator can see what."), status=500))
+                went_wrong = lang._("Something went wrong; the operator can see what.")
+                return _page(PageAnswer(_problem(went_wrong, lang), status=500))
 
         return serve
 
@@ -145,9 +150,9 @@ def _page(answer: PageAnswer) -> web.Response:
     return web.Response(body=body, status=answer.status, headers={"Content-Type": answer.content_type, **PAGE_HEADERS})
 
 
-def _problem(text: str) -> str:
+def _problem(text: str, lang: Language) -> str:
     return (
-        '<!doctype html><html lang="en"><meta charset="utf-8">'
+        f'<!doctype html><html lang="{lang.code}"><meta charset="utf-8">'
         '<meta name="viewport" content="width=device-width, initial-scale=1">'
         f"<title>wgbot</title><p>{escape(text)}</p></html>"
     )

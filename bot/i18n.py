@@ -165,6 +165,33 @@ def understood(typed: str) -> str:
     return choice_aliases().get(option_key(typed), typed)
 
 
+def for_page(chosen: str | None, accept_language: str | None, default: str) -> Language:
+    """What a web page is written in: the language its link chose (?lang=de), else the first the
+    browser accepts that ships (its Accept-Language, by preference), else the alliance's."""
+    if supported(chosen):
+        return language(chosen)
+    for wanted in _by_preference(accept_language or ""):
+        if supported(wanted):
+            return language(wanted)
+    return language(default)
+
+
+def _by_preference(header: str) -> list[str]:
+    """ "fr-CH, fr;q=0.9, de;q=0.7, *;q=0.5" → ["fr-CH", "fr", "de", "*"] (RFC 9110, 12.5.4)."""
+    weighed = []
+    for position, item in enumerate(header.split(",")):
+        code, _, parameters = item.strip().partition(";")
+        weight = 1.0
+        if parameters.strip().startswith("q="):
+            try:
+                weight = float(parameters.strip()[2:])
+            except ValueError:
+                continue
+        if code and weight > 0:
+            weighed.append((-weight, position, code.strip()))
+    return [code for *_, code in sorted(weighed)]
+
+
 def saying(default: str) -> Say:
     """How storage says its Words to a reader or a room: in their language, else `default`."""
     return lambda words, code: language(code, default).say(words)
@@ -209,7 +236,7 @@ def extract() -> Catalog:
     for package in ("bot", "handlers", "storage"):
         for file, line, message, comments, context in extract_from_dir(
             root / package,
-            method_map=OPERATOR_ONLY + [("**.py", "python")],
+            method_map=OPERATOR_ONLY + [("**.py", "python"), ("**/templates/*.html", "jinja2.ext:babel_extract")],
             keywords=KEYWORDS,
             comment_tags=("TRANSLATORS:",),
         ):

@@ -81,8 +81,10 @@ async def site(db, alliance) -> AsyncIterator[Site]:
         yield running
 
 
-async def get(url: str) -> tuple[int, str, aiohttp.typedefs.LooseHeaders]:
-    async with aiohttp.ClientSession() as http, http.get(url) as answer:
+async def get(url: str, languages: str | None = None) -> tuple[int, str, aiohttp.typedefs.LooseHeaders]:
+    """The page as a browser asks for it (saying which languages its reader accepts, if given)."""
+    asked = {"Accept-Language": languages} if languages else {}
+    async with aiohttp.ClientSession() as http, http.get(url, headers=asked) as answer:
         return answer.status, await answer.text(), answer.headers
 
 
@@ -125,9 +127,31 @@ async def test_a_group_page_lists_the_next_meetings_and_the_audit_page_the_log_s
     assert "meet.example.org" not in page  # the video link is for the group, not for whoever reaches the page
     assert (await get(f"{site.base}/groups/nothing"))[0] == 404
     status, page, _ = await get(f"{site.base}/audit")
-    assert status == 200 and "audit log intact" in page and "Checkpoint now:" in page
+    assert status == 200 and "Intact: " in page and "Checkpoint now:" in page
     index = (await get(f"{site.base}/"))[1]
     assert 'href="/groups/pfas"' in index
+
+
+async def test_a_page_speaks_the_browser_s_language_and_a_language_picked_in_the_link_stays(site):
+    await site.say('/vote open "Budget 2027?"')
+    await site.say("/vote 1 yes")
+    await site.say("/vote close 1")
+    await site.say(SERIES)
+    status, page, _ = await get(f"{site.base}/decisions", "pl-PL, pl;q=0.9, en;q=0.5")
+    assert status == 200 and '<html lang="pl">' in page and "<h1>Rejestr decyzji</h1>" in page
+    assert "Wszystkie grupy: 1 decyzja, od najnowszej." in page and "<strong>PRZYJĘTO</strong>" in page
+    assert "tak 1 · nie 0 · wstrzymuję się 0" in page
+    status, page, _ = await get(f"{site.base}/groups/pfas?lang=de", "fr, en;q=0.8")  # the link's choice wins
+    assert (
+        '<html lang="de">' in page
+        and "Nächste Sitzungen" in page
+        and "Di., 5. März 2030, 10:00 MEZ · 60 Minuten" in page
+    )
+    assert 'href="/decisions?lang=de"' in page and 'href="/decisions?group=pfas&amp;lang=de"' in page
+    assert '<html lang="fr">' in (await get(f"{site.base}/audit", "fr-CA, de;q=0.5"))[1]
+    assert '<html lang="en">' in (await get(f"{site.base}/audit", "ja, zh;q=0.9"))[1]  # none ships: the alliance's
+    refused = await get(f"{site.base}/decisions?year=twenty", "de")
+    assert refused[0] == 404 and "Ein Jahr schreibt sich wie 2026, nicht &#x27;twenty&#x27;." in refused[1]
 
 
 async def test_the_calendar_feed_parses_follows_a_move_and_a_renewal_shuts_the_old_link(site, db):

@@ -17,7 +17,7 @@ from datetime import datetime, timedelta
 from jinja2 import Environment, PackageLoader, select_autoescape
 
 from bot.areas import Area, Page, PageAnswer, PageRequest, Services
-from bot.timeparse import shown
+from bot.i18n import Language
 from handlers.meetings import calendar
 from handlers.votes.register import register, resolve_scope
 from storage import audit, calendar_feeds, checkpoints, groups, meetings
@@ -32,8 +32,15 @@ AUDIT_RECHECK = timedelta(minutes=1)  # a busy public page does not hash the who
 
 
 async def _html(template: str, asked: PageRequest, services: Services, **values: object) -> PageAnswer:
+    """The page in the language it was asked in: its templates say `_("…")` and `n_(…)`, which
+    `python -m bot.i18n` finds for the catalogues like any other message."""
     page = TEMPLATES.get_template(template)
-    return PageAnswer(await page.render_async(alliance=services.settings.alliance.name, link=asked.link, **values))
+    lang = asked.lang
+    return PageAnswer(
+        await page.render_async(
+            alliance=services.settings.alliance.name, link=asked.link, lang=lang, _=lang._, n_=lang.n_, **values
+        )
+    )
 
 
 async def index(asked: PageRequest, services: Services) -> PageAnswer:
@@ -48,8 +55,11 @@ async def decisions(asked: PageRequest, services: Services) -> PageAnswer:
         raise Refused("A year reads like 2026, not {year}.", year=repr(year[:20]))
     async with services.db.transaction() as session:
         scope = await resolve_scope(session, asked.query.get("group") or None, int(year) if year else None)
-        found = await register(session, scope)
-    return await _html("decisions.html", asked, services, decisions=found, scope=scope.describe().capitalize())
+        found = await register(session, scope, asked.lang)
+    scope_words = scope.describe(asked.lang)
+    return await _html(
+        "decisions.html", asked, services, decisions=found, scope=scope_words[:1].upper() + scope_words[1:]
+    )
 
 
 @dataclass(frozen=True)
@@ -72,7 +82,7 @@ async def group_page(asked: PageRequest, services: Services) -> PageAnswer:
         _Shown(
             meetings.label(meeting, occurrence),
             meeting.title,
-            shown(occurrence.start, zone),
+            asked.lang.moment(occurrence.start, zone),
             meeting.duration_minutes,
             occurrence.moved,
         )
@@ -101,11 +111,20 @@ class AuditState:
             "audit.html",
             asked,
             services,
-            report=last[1].describe(),
-            checked=shown(last[2], zone),
+            report=_chain(last[1], asked.lang),
+            checked=asked.lang.moment(last[2], zone),
             now=now,
             posted=posted[0] if posted else None,
         )
+
+
+def _chain(report: audit.ChainReport, lang: Language) -> str:
+    if report.intact:
+        return lang.n_(
+            "Intact: {count} entry, every link verified.", "Intact: {count} entries, every link verified.", report.rows
+        )
+    # TRANSLATORS: {problem} is the check's own finding, in English, as `wgbot audit verify` prints it.
+    return lang._("Broken at entry {entry}: {problem}", entry=report.broken_at, problem=report.problem)
 
 
 async def calendar_feed(asked: PageRequest, services: Services) -> PageAnswer:
