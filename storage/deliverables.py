@@ -34,7 +34,7 @@ from storage.models import (
 )
 from storage.rules.access import Actor
 from storage.rules.documents import NotADraft, classify, safe_name
-from storage.rules.text import OneOf, quote, state
+from storage.rules.text import OneOf, Words, quote, state
 
 # Where the chair may move a deliverable from each status.
 MOVES = {
@@ -330,18 +330,20 @@ async def _record_move(
 
 async def approve(
     session: AsyncSession, deliverable_id: int, number: int, sha256: str, *, by: str, now: datetime
-) -> str:
-    """What a passed approval vote does: exactly that version (same bytes) becomes final."""
+) -> Words:
+    """What a passed approval vote does: exactly that version (same bytes) becomes final. Says
+    what was done, or why nothing was."""
     deliverable = await find(session, deliverable_id, lock=True)
     approved = await version(session, deliverable, number)
+    facts = {"version": number, "deliverable": deliverable_id}
     if approved.sha256 != sha256:
-        return f"not carried out: version {number} is not the file the vote was about"
+        return Words("not carried out: version {version} is not the file the vote was about", facts)
     if approved.withdrawn_at is not None:
-        return f"not carried out: version {number} was withdrawn meanwhile"
+        return Words("not carried out: version {version} was withdrawn meanwhile", facts)
     if deliverable.status == DeliverableStatus.SUBMITTED:
-        return f"not carried out: deliverable {deliverable_id} was submitted meanwhile"
+        return Words("not carried out: deliverable {deliverable} was submitted meanwhile", facts)
     await _record_move(session, deliverable, DeliverableStatus.FINAL, approved, by, now)
-    return f"version {number} of deliverable {deliverable_id} is final"
+    return Words("version {version} of deliverable {deliverable} is final", facts)
 
 
 async def withdraw(

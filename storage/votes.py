@@ -38,7 +38,7 @@ from storage.models import (
     table_of,
 )
 from storage.rules.access import Actor, voting_right
-from storage.rules.text import N_, OneOf, Say, Words, choice, in_english, quote, state
+from storage.rules.text import N_, OneOf, Say, Words, as_record, choice, in_english, quote, state
 from storage.rules.voting import Majority, Outcome, decide, look_alikes, option_key
 
 MAX_OPTIONS = 10  # Matrix shows choices as the reactions 1️⃣…🔟
@@ -398,7 +398,7 @@ async def _carry_out(session: AsyncSession, vote: Vote, action: dict[str, Any], 
             by=f"vote:{vote.id}",
             now=now,
         )
-        vote.result = {**(vote.result or {}), "action": done}
+        _did(vote, done)
         return
     proposal = action.get("create_group")
     if proposal is None:
@@ -409,19 +409,25 @@ async def _carry_out(session: AsyncSession, vote: Vote, action: dict[str, Any], 
                 session, actor=f"vote:{vote.id}", name=proposal["name"], mandate=proposal.get("mandate", "")
             )
     except Refused as refusal:  # e.g. a group of that name was created meanwhile
-        vote.result = {**(vote.result or {}), "action": f"not carried out: {refusal}"}
+        _did(vote, Words("not carried out: {refusal}", {"refusal": refusal.words}))
         failed = Words(
             "Vote #{id} passed, but its group was not created: {refusal}", {"id": vote.id, "refusal": refusal.words}
         )
         await notices.to_secretariat(session, say(failed, None))
         return
-    vote.result = {**(vote.result or {}), "action": f"created working group {group.slug}"}
+    _did(vote, Words("created working group {slug}", {"slug": group.slug}))
     created = Words(
         "Vote #{id} created the working group {name} ({slug}). Please bind its rooms: send /room bind {slug} in "
         "each (the alliance's Matrix Space, once set up, gets its room by itself).",
         {"id": vote.id, "name": group.name, "slug": group.slug},
     )
     await notices.to_secretariat(session, say(created, None))
+
+
+def _did(vote: Vote, done: Words) -> None:
+    """What the vote's action did, kept with its result: in English for the record, and as words
+    each room and reader is told in their language (handlers/votes/wording.consequence)."""
+    vote.result = {**(vote.result or {}), "action": str(done), "action_words": as_record(done)}
 
 
 async def non_voters(session: AsyncSession, vote: Vote) -> list[tuple[int, str]]:

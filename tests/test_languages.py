@@ -300,17 +300,23 @@ async def test_a_series_an_answer_and_a_counted_refusal_are_each_worded_whole(
 
 
 async def test_the_secretariat_s_notices_are_in_the_alliance_s_language(db, tmp_path):
+    """An alliance that speaks French: what the secretariat is told, and what a passed vote did."""
     french = Settings.model_validate({"alliance": {"language": "fr"}, "console": {"downloads": str(tmp_path)}})
     say = Say(Router(db, build_registry(), french, clock=lambda: NOW))
     await electorate(db, 1)
-    await say(f'/vote open "Budget 2027?" {CLOSES}')
-    assert await say("/vote 1 oui") == "Enregistré : oui pour Org 1"
-    await say("/vote close 1")
+    await person(db, "Sam", accounts=("console:sam",), roles=("secretariat",))
+    proposed = await say('/wg propose "Chips Act" Follow the Chips Act', room="jana", direct=True)
+    assert proposed.startswith("Votre proposition est le vote #1"), proposed
+    assert await say("/vote 1 oui", room="jana", direct=True) == "Enregistré : oui pour Org 1"
+    await say("/vote close 1", sender="sam", room="secretariat")
+    [created] = await room_texts(db, "Le vote #1 a créé le groupe de travail Chips Act (chips-act).%")
     [checkpoint] = await room_texts(db, "Point de contrôle du journal (vote #1 clos) : %")
     assert "Conservez-le : `wgbot audit verify --checkpoint " in checkpoint
     async with db.transaction() as session:
-        target = await session.scalar(select(Notice.target).where(Notice.text == checkpoint))
-    assert target == "secretariat"
+        told = await session.scalars(select(Notice.target).where(Notice.text.in_([created, checkpoint])))
+        assert set(told) == {"secretariat"}
+    results = dict(await room_copies(db, "Le vote #1 est clos%"))
+    assert "Comme décidé : groupe de travail chips-act créé." in results["pfas"]
 
 
 def test_the_bot_s_own_choices_are_understood_in_every_language_and_none_for_another():

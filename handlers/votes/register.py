@@ -18,7 +18,7 @@ from bot.context import Context
 from bot.i18n import ENGLISH, Language
 from bot.transports.base import OutgoingFile, Reply
 from handlers import exports
-from handlers.votes.wording import tally_line, verdict
+from handlers.votes.wording import consequence, tally_line, verdict
 from storage import groups, votes
 from storage.errors import Refused
 from storage.rules.access import Access
@@ -81,7 +81,7 @@ def _entry(item: votes.Decided, outcome: Outcome, lang: Language) -> Decision:
         electorate=outcome.electorate,
         tally=tally_line({option: outcome.tally.get(option, 0) for option in vote.options}, lang),
         secret=vote.secret,
-        consequence=(vote.result or {}).get("action", ""),
+        consequence=consequence(vote, lang),
         audit_hash=item.audit_hash or "",
     )
 

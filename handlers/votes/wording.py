@@ -11,7 +11,7 @@ from bot.context import Context
 from bot.i18n import Language, worded_in
 from storage import votes
 from storage.models import Vote
-from storage.rules.text import N_
+from storage.rules.text import N_, from_record
 from storage.rules.voting import Outcome
 
 TOPIC = "vote"  # a vote's posted messages are kept up to date under "vote:<id>" (handlers/votes/live.py)
@@ -168,9 +168,19 @@ def describe_outcome(vote: Vote, outcome: Outcome, *, final: bool, lang: Languag
         lines.append(lang._("Tally: {tally}", tally=tally_line(outcome.tally, lang)))
     if final:
         lines.append(lang._("Outcome: {verdict}.", verdict=verdict(vote, outcome, lang)))
-        if vote.result and vote.result.get("action"):
-            lines.append(lang._("As decided: {action}.", action=vote.result["action"]))
+        done = consequence(vote, lang)
+        if done:
+            lines.append(lang._("As decided: {action}.", action=done))
     return "\n".join(lines)
+
+
+def consequence(vote: Vote, lang: Language = ENGLISH) -> str:
+    """What the vote's action did ("created working group chips-act"), in the reader's language;
+    "" when it had none. A result kept before its words were kept is shown as recorded."""
+    result = vote.result or {}
+    if "action_words" in result:
+        return lang.say(from_record(result["action_words"]))
+    return str(result.get("action", ""))
 
 
 def verdict(vote: Vote, outcome: Outcome, lang: Language = ENGLISH) -> str:

@@ -43,6 +43,21 @@ class Words:
         return template.format(**{key: str(value) for key, value in self.values.items()})
 
 
+def as_record(words: Words) -> dict[str, object]:
+    """Words as JSON keeps them (a vote's result), to be said later in whoever reads it's language."""
+    values = {key: as_record(value) if isinstance(value, Words) else value for key, value in words.values.items()}
+    return {"template": words.template, "plural": words.plural, "values": values}
+
+
+def from_record(record: Mapping[str, object]) -> Words:
+    """The Words `as_record` kept."""
+    values = record.get("values")
+    assert isinstance(values, dict) and isinstance(record["template"], str)
+    kept = {key: from_record(value) if isinstance(value, dict) else value for key, value in values.items()}
+    plural = record.get("plural")
+    return Words(record["template"], kept, plural if isinstance(plural, str) else None)
+
+
 def n_words(singular: str, plural: str, count: int, **values: object) -> Words:
     """Words whose form follows `count` ("{count} item", "{count} items"): each language picks
     its own form for the number (Polish has three)."""
