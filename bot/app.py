@@ -15,7 +15,7 @@ from bot.changes import Change
 from bot.commands import Registry
 from bot.config import Settings
 from bot.http import HttpServer, connected_gauge_reset
-from bot.i18n import LANGUAGES, Language, language, saying
+from bot.i18n import LANGUAGES, Language, language
 from bot.leadership import Leadership
 from bot.live import LiveMessages
 from bot.postman import Postman
@@ -47,7 +47,7 @@ class App:
         self.settings = settings
         self.db = db
         self.transports = {t.platform: t for t in transports}
-        self.postman = Postman(db, self.transports, saying(settings.alliance.language))
+        self.postman = Postman(db, self.transports, settings.alliance.language)
         self.live = LiveMessages(
             db, self.transports, [topic for area in areas for topic in area.live], language=settings.alliance.language
         )

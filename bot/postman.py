@@ -17,6 +17,7 @@ import logging
 from collections.abc import Callable, Mapping
 from datetime import datetime
 
+from bot.i18n import SOURCE, Language, language, saying
 from bot.tasks import end
 from bot.transports.base import (
     Button,
@@ -30,17 +31,17 @@ from bot.transports.base import (
 from storage import announcements, notices, people
 from storage.db import Database
 from storage.models import Notice, NoticeStatus, utcnow
-from storage.rules.text import Say, in_english
 
 log = logging.getLogger(__name__)
 RETRY_EVERY = 30.0  # the longest nap: also picks up what another process queued
 
 
 class Postman:
-    def __init__(self, db: Database, transports: Mapping[str, Transport], say: Say = in_english) -> None:
+    def __init__(self, db: Database, transports: Mapping[str, Transport], language: str = SOURCE) -> None:
         self.db = db
         self.transports = transports
-        self.say = say  # an announcement's delivery report is in its reader's language
+        self.language = language  # the alliance's: for whoever chose none
+        self.say = saying(language)  # an announcement's delivery report is in its reader's language
         self._wake = asyncio.Event()
         self._task: asyncio.Task | None = None
         self._round = asyncio.Lock()  # one delivery round at a time, so nothing goes out twice
@@ -127,7 +128,7 @@ class Postman:
             if notice.announcement_id is not None and settled.status != NoticeStatus.PENDING:
                 await announcements.report_if_settled(session, notice.announcement_id, self.say)
 
-    async def _wait_for_private_chat(self, notice: Notice, invitation: Callable[[str], Reply]) -> bool:
+    async def _wait_for_private_chat(self, notice: Notice, invitation: Callable[[str, Language], Reply]) -> bool:
         """Hold the notice until its reader opens a private chat, asking them once in a room they
         share with the bot; False when there is no such room (the notice then fails as before)."""
         async with self.db.transaction() as session:
@@ -137,7 +138,7 @@ class Postman:
             held, first = await notices.wait_for_private_chat(session, notice.id)
             if first and held.status == NoticeStatus.PENDING:
                 person = await people.identify(session, notice.platform, notice.target, notice.target)
-                ask = invitation(person.display_name)
+                ask = invitation(person.display_name, language(person.language, self.language))
                 buttons = [[b.label, b.command] for b in ask.buttons]
                 await notices.to_room(session, notice.platform, room, ask.text, ask.html, buttons=buttons)
             if notice.announcement_id is not None and held.status != NoticeStatus.PENDING:

@@ -185,6 +185,8 @@ class Router:
             context = self._context(session, incoming, actor, binding, changed, files)
             call = await command.read(command.parse(line, words), context)
             reply = await command.handler(context, call)
+            if reply is not None and reply.language is None:  # what a transport adds follows the answer's language
+                reply = dataclasses.replace(reply, language=context.lang.code)
             await _said_once(session, incoming, reply)
         except Refused as refusal:
             raise _Usage(command, refusal.words, keep=refusal.keep) from None
@@ -227,7 +229,10 @@ class Router:
         limit = int(self.settings.files.max_mb * 1024 * 1024)
         files = []
         for attachment in incoming.attachments:
-            too_big = f"{attachment.name} is larger than the {self.settings.files.max_mb:g} MB limit."
+            megabytes = f"{self.settings.files.max_mb:g}"
+            too_big = Words(
+                "{file} is larger than the {limit} MB limit.", {"file": attachment.name, "limit": megabytes}
+            )
             if attachment.size is not None and attachment.size > limit:
                 raise _Usage(command, too_big)
             try:  # read as it streams in: refused the moment it passes the limit, whatever it advertised

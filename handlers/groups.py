@@ -8,7 +8,7 @@ from bot import arguments
 from bot.areas import Area
 from bot.commands import Call, Command, Param, at_most
 from bot.context import Context
-from bot.i18n import LANGUAGES, Language
+from bot.i18n import LANGUAGES, Language, language
 from bot.transports.base import Reply
 from handlers import arguments as records
 from handlers.limits import count_broadcast
@@ -84,7 +84,10 @@ async def wg_propose(ctx: Context, call: Call) -> Reply:
         actor=ctx.actor,
         group=None,
         rules=votes.VoteRules(
-            question=f"Create the working group {name!r}? Mandate: {mandate}",
+            # Said once, in the alliance's language: a vote's question is its record.
+            question=language(None, ctx.settings.alliance.language)._(
+                "Create the working group '{name}'? Mandate: {mandate}", name=name, mandate=mandate
+            ),
             options=("yes", "no", "abstain"),
             closes_at=ctx.now + timedelta(days=settings.duration_days),
             quorum=settings.quorum,

@@ -91,8 +91,14 @@ async def member_confirm(ctx: Context, call: Call) -> Reply:
         ctx.session, call[APPLICATION], ctx.actor, ctx.now, say=saying(ctx.settings.alliance.language)
     )
     return Reply(
-        f"{application.contact_name} now represents {organisation.name}, whose standing stays "
-        f"{organisation.status.value}; application #{application.id} is settled and the applicant is told."
+        ctx.lang._(
+            "{name} now represents {organisation}, whose standing stays {status}; application #{id} is settled "
+            "and the applicant is told.",
+            name=application.contact_name,
+            organisation=organisation.name,
+            status=ctx.lang._(organisation.status.value),
+            id=application.id,
+        )
     )
 
 

@@ -130,6 +130,16 @@ async def test_buttons_become_reactions_and_a_reaction_is_the_command(scene):
     assert "👎 (/pick no) still stands" in taken_back["content"]["body"]
 
 
+async def test_the_reaction_legend_is_in_the_room_s_language(scene):
+    async with scene.db.transaction() as session:
+        (await _group(session, "pfas")).language = "de"
+    offer = await scene.ask("/choose")
+    assert (
+        "Reagieren Sie mit 👍 yes · 👎 no · 🤷 abstain — oder senden Sie den Befehl, z. B. /pick yes"
+        in (offer["content"]["body"])
+    )
+
+
 async def test_an_ordinary_reaction_is_just_a_reaction(scene):
     answer = await scene.ask("/whoami")
     await scene.jana.react(scene.room_id, answer["event_id"], "👍")

@@ -177,7 +177,7 @@ class DirectChatUnavailable(Undeliverable):
     Where the person can open one themselves, `invitation` words the message that asks them to,
     given their name, for a room they share with the bot; the notice then waits for them."""
 
-    def __init__(self, message: str, invitation: Callable[[str], Reply] | None = None) -> None:
+    def __init__(self, message: str, invitation: Callable[[str, Language], Reply] | None = None) -> None:
         super().__init__(message)
         self.invitation = invitation
 

@@ -626,7 +626,12 @@ class MatrixTransport:
         if choices:
             content[BUTTONS_KEY] = choices
             legend = " · ".join(f"{emoji} {b.label}" for emoji, b in zip(choices, reply.buttons, strict=True))
-            content["body"] += f"\n\nReact with {legend} — or send the command, e.g. {reply.buttons[0].command}"
+            said = language(reply.language, self.language.code)._(
+                "React with {legend} — or send the command, e.g. {command}",
+                legend=legend,
+                command=reply.buttons[0].command,
+            )
+            content["body"] += f"\n\n{said}"
         message_id = await self._send_content(room.room_id, content, tx_id=key)
         if choices:
             self._buttons[message_id] = choices

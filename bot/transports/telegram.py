@@ -493,29 +493,29 @@ class TelegramTransport:
         if chat_id is None:
             raise DirectChatUnavailable(
                 f"Telegram user {user.user_id} has not started a private chat with the bot yet",
-                invitation=lambda name: self._invitation(user, name),
+                invitation=lambda name, lang: self._invitation(user, name, lang),
             )
         try:
             return await self._send(RoomRef(PLATFORM, chat_id), reply)
         except Forbidden as error:
             raise DirectChatUnavailable(
                 f"Telegram user {user.user_id} blocked the bot ({error.message})",
-                invitation=lambda name: self._invitation(user, name),
+                invitation=lambda name, lang: self._invitation(user, name, lang),
             ) from None
         except BadRequest as error:
             raise Undeliverable(f"Telegram refused it: {error.message}") from None
 
-    def _invitation(self, user: UserRef, name: str) -> Reply:
+    def _invitation(self, user: UserRef, name: str, lang: Language) -> Reply:
         """A mention (which notifies them) with a button that opens the private chat: Telegram
         lets a bot write only to people who started it, and pressing Start is all it takes."""
-        wording = (
+        wording = lang._(
             "I have a private message for you. Telegram lets me write to you only once you have "
             "opened a chat with me: press the button (then Start), and it arrives at once."
         )
         return Reply(
             f"{name}: {wording}",
-            html=f'<a href="tg://user?id={int(user.user_id)}">{html.escape(name)}</a>: {wording}',
-            buttons=(Button("Open a private chat", f"https://t.me/{self.username}?start=help"),),
+            html=f'<a href="tg://user?id={int(user.user_id)}">{html.escape(name)}</a>: {html.escape(wording)}',
+            buttons=(Button(lang._("Open a private chat"), f"https://t.me/{self.username}?start=help"),),
         )
 
     async def fetch(self, attachment: AttachmentRef, limit: int) -> bytes:

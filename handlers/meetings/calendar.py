@@ -13,15 +13,22 @@ from zoneinfo import ZoneInfo
 
 from icalendar import Calendar, Event, vRecur
 
-from storage.meetings import series_of
+from bot.i18n import ENGLISH, Language
+from storage.meetings import ANSWERS, series_of
 from storage.models import Meeting, MeetingStatus, OccurrenceChange
 from storage.rules.recurrence import occurrences
 
 PRODUCT = "-//wgbot//meetings//EN"
 
 
-def ics(meetings: list[Meeting], changes: dict[int, dict[int, OccurrenceChange]], name: str = "") -> bytes:
-    """The meetings as one calendar; `name` titles a subscribed feed in people's calendars."""
+def ics(
+    meetings: list[Meeting],
+    changes: dict[int, dict[int, OccurrenceChange]],
+    name: str = "",
+    lang: Language = ENGLISH,
+) -> bytes:
+    """The meetings as one calendar, their descriptions in `lang`; `name` titles a subscribed
+    feed in people's calendars."""
     calendar = Calendar()
     calendar.add("prodid", PRODUCT)
     calendar.add("version", "2.0")
@@ -31,16 +38,16 @@ def ics(meetings: list[Meeting], changes: dict[int, dict[int, OccurrenceChange]]
         calendar.add("refresh-interval", timedelta(hours=1), parameters={"VALUE": "DURATION"})
         calendar.add("x-published-ttl", timedelta(hours=1))
     for meeting in meetings:
-        for event in _events(meeting, changes.get(meeting.id, {})):
+        for event in _events(meeting, changes.get(meeting.id, {}), lang):
             calendar.add_component(event)
     calendar.add_missing_timezones()
     return bytes(calendar.to_ical())
 
 
-def _events(meeting: Meeting, changes: dict[int, OccurrenceChange]) -> list[Event]:
+def _events(meeting: Meeting, changes: dict[int, OccurrenceChange], lang: Language) -> list[Event]:
     zone = ZoneInfo(meeting.zone)
     start = meeting.local_start.replace(tzinfo=zone)
-    main = _event(meeting, start)
+    main = _event(meeting, start, lang)
     if meeting.rule is None:
         return [main]
     main.add("rrule", vRecur.from_ical(meeting.rule))
@@ -49,13 +56,13 @@ def _events(meeting: Meeting, changes: dict[int, OccurrenceChange]) -> list[Even
         if found.cancelled:
             main.add("exdate", found.planned.astimezone(zone))
         elif found.moved:
-            moved = _event(meeting, found.start.astimezone(zone))
+            moved = _event(meeting, found.start.astimezone(zone), lang)
             moved.add("recurrence-id", found.planned.astimezone(zone))
             events.append(moved)
     return events
 
 
-def _event(meeting: Meeting, start: datetime) -> Event:
+def _event(meeting: Meeting, start: datetime, lang: Language) -> Event:
     event = Event()
     event.add("uid", f"meeting-{meeting.id}@wgbot")
     event.add("summary", f"{meeting.title} ({meeting.group.name})")
@@ -67,9 +74,14 @@ def _event(meeting: Meeting, start: datetime) -> Event:
     if meeting.link:
         event.add("url", meeting.link)
         event.add("location", meeting.link)
+    answers = "|".join(lang.choice(answer) for answer in ANSWERS)
     event.add(
         "description",
-        f"{meeting.group.name} working group. Meeting {meeting.id} in wgbot: "
-        f"/meeting info {meeting.id}, /rsvp {meeting.id} yes|no|maybe.",
+        lang._(
+            "{group} working group. Meeting {id} in wgbot: /meeting info {id}, /rsvp {id} {answers}.",
+            group=meeting.group.name,
+            id=meeting.id,
+            answers=answers,
+        ),
     )
     return event

@@ -254,7 +254,7 @@ async def meeting_ics(ctx: Context, call: Call) -> Reply:
         if not chosen:
             raise Refused("{group} has no meetings yet.", group=group.name)
     changes = await meetings.changes_of(ctx.session, [m.id for m in chosen])
-    content = calendar.ics(chosen, changes)
+    content = calendar.ics(chosen, changes, lang=ctx.lang)
     return Reply(
         ctx.lang.n_("{count} meeting as a calendar file:", "{count} meetings as a calendar file:", len(chosen)),
         file=OutgoingFile(name, "text/calendar", content),

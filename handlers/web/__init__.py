@@ -17,7 +17,7 @@ from datetime import datetime, timedelta
 from jinja2 import Environment, PackageLoader, select_autoescape
 
 from bot.areas import Area, Page, PageAnswer, PageRequest, Services
-from bot.i18n import Language
+from bot.i18n import Language, language
 from handlers.meetings import calendar
 from handlers.votes.register import register, resolve_scope
 from storage import audit, calendar_feeds, checkpoints, groups, meetings
@@ -138,7 +138,9 @@ async def calendar_feed(asked: PageRequest, services: Services) -> PageAnswer:
             raise Refused("No such calendar. Ask for its link with /meeting feed in the group's room.")
         found = await meetings.of_group(session, group, cancelled=True)
         changes = await meetings.changes_of(session, [m.id for m in found])
-    content = calendar.ics(found, changes, name=f"{group.name} ({services.settings.alliance.name})")
+    # In the group's language: the feed is the group's, whoever subscribes to it.
+    spoken = language(group.language, services.settings.alliance.language)
+    content = calendar.ics(found, changes, name=f"{group.name} ({services.settings.alliance.name})", lang=spoken)
     return PageAnswer(content, "text/calendar; charset=utf-8")
 
 
