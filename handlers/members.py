@@ -190,34 +190,34 @@ def _secretariat(path: str, summary: str, handler: Handler, *params: Param[Any])
 COMMANDS = [
     _secretariat(
         "member list",
-        "organisations, their standing and representatives",
+        N_("organisations, their standing and representatives"),
         member_list,
         SOME_ORGANISATION,
     ),
     _secretariat(
         "member add",
-        "add a representative (they get a link code)",
+        N_("add a representative (they get a link code)"),
         member_add,
         ORGANISATION,
         NAME,
     ),
     _secretariat(
         "member confirm",
-        "make an applicant the representative of the existing organisation they applied for",
+        N_("make an applicant the representative of the existing organisation they applied for"),
         member_confirm,
         APPLICATION,
     ),
-    _secretariat("member remove", "a person stops representing their organisation", member_remove, PERSON),
-    _secretariat("member chair", "name a chair of a working group", member_chair, GROUP, PERSON),
-    _secretariat("member unchair", "end a chair's role", member_unchair, GROUP, PERSON),
+    _secretariat("member remove", N_("a person stops representing their organisation"), member_remove, PERSON),
+    _secretariat("member chair", N_("name a chair of a working group"), member_chair, GROUP, PERSON),
+    _secretariat("member unchair", N_("end a chair's role"), member_unchair, GROUP, PERSON),
     _secretariat(
         "member suspend",
-        "suspend an organisation, with the reason",
+        N_("suspend an organisation, with the reason"),
         member_suspend,
         ORGANISATION,
         REASON,
     ),
-    _secretariat("member reinstate", "reinstate a suspended organisation", member_reinstate, WHOLE_ORGANISATION),
+    _secretariat("member reinstate", N_("reinstate a suspended organisation"), member_reinstate, WHOLE_ORGANISATION),
 ]
 
 AREA = Area(

@@ -23,7 +23,7 @@ from storage.models import (
     WorkingGroup,
 )
 from storage.naming import closest, fold
-from storage.rules.text import quote
+from storage.rules.text import Words, quote
 
 FOUNDING_GROUPS = (
     (
@@ -133,10 +133,16 @@ async def find_group(session: AsyncSession, ref: str) -> WorkingGroup:
     for group in groups:
         if key in (group.slug, fold(group.name), str(group.id)):
             return group
-    known = ", ".join(g.slug for g in groups) or "none yet"
+    known = ", ".join(g.slug for g in groups) or Words("none yet")
     guess = closest(key, [g.slug for g in groups] + [fold(g.name) for g in groups])
-    hint = f" Did you mean {guess}?" if guess else ""
-    raise Refused("No working group {ref}.{hint} Known groups: {known}.", ref=quote(ref), hint=hint, known=known)
+    if guess:
+        raise Refused(
+            "No working group {ref}. Did you mean {guess}? Known groups: {known}.",
+            ref=quote(ref),
+            guess=guess,
+            known=known,
+        )
+    raise Refused("No working group {ref}. Known groups: {known}.", ref=quote(ref), known=known)
 
 
 @dataclass(frozen=True)

@@ -367,3 +367,14 @@ def test_the_built_package_carries_the_compiled_catalogues(tmp_path):
         check=True,
     )
     assert said.stdout.split() == ["co", "tydzień", "False", str(installed / "bot")]  # read compiled, not parsed
+
+
+def test_every_command_s_words_reach_the_catalogues():
+    """A summary, a topic or a section title that the extractor cannot see (built by a helper,
+    say) would be shown in English to everyone: each must be a message of the catalogues."""
+    messages = {message.id for message in extract() if isinstance(message.id, str)}
+    registry = build_registry()
+    words = [command.summary for command in registry] + [c.details for c in registry if c.details]
+    words += [section.title for section in registry.sections]
+    words += [text for section in registry.sections for text in section.topics.values()]
+    assert [said for said in words if said not in messages] == []
