@@ -92,6 +92,9 @@ class Language:
             count = values.pop("count")
             assert isinstance(count, int), words
             return self.n_(words.template, words.plural, count, **values)
+        if words.context is not None:
+            said = _catalogue(self.code).pgettext(words.context, words.template)
+            return said.format(**values) if values else said
         return self._(words.template, **values)
 
     def _value(self, value: object) -> object:
@@ -215,6 +218,7 @@ KEYWORDS = {
     "n_": (1, 2),
     "n_words": (1, 2),
     "N_": None,
+    "C_": ((1, "c"), 2),
     "Words": None,
     "Refused": None,
     "RecordedRefusal": None,

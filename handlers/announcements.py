@@ -19,7 +19,7 @@ from storage.db import Database
 from storage.errors import Refused
 from storage.models import Announcement, AnnouncementStatus, utcnow
 from storage.rules.access import Access
-from storage.rules.text import N_
+from storage.rules.text import N_, state
 
 EVERYONE = "all"
 RELEASES = Changes("announcement releases")  # one was scheduled or cancelled
@@ -95,13 +95,15 @@ async def announce_list(ctx: Context, call: Call) -> Reply:
     for item in listed:
         when = lang.moment(item.due_at, ctx.zone)
         if item.status == AnnouncementStatus.SCHEDULED:
-            state = lang._("scheduled for {when}", when=when)
+            standing = lang._("scheduled for {when}", when=when)
         else:
-            state = lang._("{state} ({when})", state=lang._(item.status.value), when=when)
+            standing = lang._(
+                "{state} ({when})", state=lang.say(state(item.status.value, of="announcement")), when=when
+            )
         first_line = item.text.splitlines()[0]
         shown_text = first_line[:60] + ("…" if len(first_line) > 60 else "")
         lines.append(
-            lang._("#{id} to {to} — {state}: {text}", id=item.id, to=_to(item, lang), state=state, text=shown_text)
+            lang._("#{id} to {to} — {state}: {text}", id=item.id, to=_to(item, lang), state=standing, text=shown_text)
         )
     return Reply("\n".join(lines))
 

@@ -15,7 +15,7 @@ from storage import identity, membership, notices, organisations, people
 from storage.errors import Refused
 from storage.models import OrganisationStatus, RoleName
 from storage.rules.access import Access
-from storage.rules.text import N_, Words
+from storage.rules.text import N_, Words, state
 
 SOME_ORGANISATION = Param("organisation", records.organisation, required=False, rest=True)
 ORGANISATION = Param("organisation", records.organisation)
@@ -48,7 +48,7 @@ async def member_list(ctx: Context, call: Call) -> Reply:
                 name=org.name,
                 country=org.country,
                 kind=org.kind.value,
-                status=ctx.lang._(org.status.value),
+                status=ctx.lang.say(state(org.status.value, of="organisation")),
                 groups=joined,
                 representatives=names,
             )
@@ -66,7 +66,7 @@ async def member_add(ctx: Context, call: Call) -> Reply:
     if organisation.status != OrganisationStatus.MEMBER:
         added += " " + lang._(
             "{organisation} is {status}, so {name} has no voting rights.",
-            status=lang._(organisation.status.value),
+            status=lang.say(state(organisation.status.value, of="organisation")),
             **who,
         )
     return await ctx.privately(
@@ -96,7 +96,7 @@ async def member_confirm(ctx: Context, call: Call) -> Reply:
             "and the applicant is told.",
             name=application.contact_name,
             organisation=organisation.name,
-            status=ctx.lang._(organisation.status.value),
+            status=ctx.lang.say(state(organisation.status.value, of="organisation")),
             id=application.id,
         )
     )
@@ -140,7 +140,7 @@ async def member_suspend(ctx: Context, call: Call) -> Reply:
         raise Refused(
             "Only a member can be suspended; {organisation} is {status}.",
             organisation=organisation.name,
-            status=ctx.lang._(organisation.status.value),
+            status=ctx.lang.say(state(organisation.status.value, of="organisation")),
         )
     await organisations.set_status(
         ctx.session,

@@ -23,7 +23,7 @@ from storage import dialogs, groups, membership, notices, organisations, people
 from storage.errors import Refused
 from storage.models import MembershipApplication, OrganisationKind
 from storage.rules.access import Access
-from storage.rules.text import N_
+from storage.rules.text import N_, state
 
 DIALOG = "apply"
 YES, NO = {"yes", "y", "oui", "ja", "si", "sí"}, {"no", "n", "non", "nein"}
@@ -309,7 +309,7 @@ async def applications(ctx: Context, call: Call) -> Reply:
 def _in_full(ctx: Context, a: MembershipApplication, known: membership.Standing, decider: str) -> str:
     lang = ctx.lang
     lines = [
-        lang._("Application #{id} — {status}", id=a.id, status=lang._(a.status.value)),
+        lang._("Application #{id} — {status}", id=a.id, status=lang.say(state(a.status.value, of="application"))),
         lang._(
             "Organisation: {organisation} ({country}, {kind})",
             organisation=a.organisation_name,

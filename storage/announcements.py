@@ -322,7 +322,7 @@ async def cancel(session: AsyncSession, announcement_id: int, *, actor: str, now
         raise Refused(
             "Announcement #{id} is {value}; only a scheduled one can be cancelled.",
             id=announcement.id,
-            value=state(announcement.status.value),
+            value=state(announcement.status.value, of="announcement"),
         )
     announcement.status = AnnouncementStatus.CANCELLED
     await audit.record(

@@ -149,7 +149,7 @@ async def submit(
         raise Refused(
             "Deliverable {id} is {value}; it takes no more drafts.",
             id=deliverable.id,
-            value=state(deliverable.status.value),
+            value=state(deliverable.status.value, of="deliverable"),
         )
     if not (actor.is_secretariat or await _takes_part(session, actor, deliverable.group_id)):
         raise Refused("Only organisations taking part in {name} send its drafts.", name=deliverable.group.name)
@@ -262,13 +262,13 @@ async def move(
             raise Refused(
                 "Deliverable {id} is {value}; it is done and moves no further.",
                 id=deliverable.id,
-                value=state(deliverable.status.value),
+                value=state(deliverable.status.value, of="deliverable"),
             )
         raise Refused(
             "Deliverable {id} is {value}; it can move to {allowed}.",
             id=deliverable.id,
-            value=state(deliverable.status.value),
-            allowed=OneOf(tuple(state(s.value) for s in MOVES[deliverable.status])),
+            value=state(deliverable.status.value, of="deliverable"),
+            allowed=OneOf(tuple(state(s.value, of="deliverable") for s in MOVES[deliverable.status])),
         )
     final = None
     if to == DeliverableStatus.FINAL:

@@ -141,14 +141,14 @@ class Standing:
                 Words(
                     "Existing organisation: {name} (#{id}), {status}. Approving never changes its standing; "
                     "the secretariat may add the applicant as its representative with /member confirm.",
-                    {"name": o.name, "id": o.id, "status": state(o.status.value)},
+                    {"name": o.name, "id": o.id, "status": state(o.status.value, of="organisation")},
                 )
             )
         for o in self.look_alikes:
             lines.append(
                 Words(
                     "⚠ Its name reads like {name} (#{id}, {status}): check it is not posing as it.",
-                    {"name": o.name, "id": o.id, "status": state(o.status.value)},
+                    {"name": o.name, "id": o.id, "status": state(o.status.value, of="organisation")},
                 )
             )
         return lines
@@ -187,7 +187,9 @@ async def _decidable(session: AsyncSession, application_id: int, actor: Actor) -
     application = await find_application(session, application_id, for_decision=True)
     if application.status != ApplicationStatus.PENDING:
         raise Refused(
-            "Application #{id} was already {value}.", id=application.id, value=state(application.status.value)
+            "Application #{id} was already {value}.",
+            id=application.id,
+            value=state(application.status.value, of="application"),
         )
     if await _is_applicant(session, application, actor):
         raise Refused("You cannot decide on an application you made yourself.")

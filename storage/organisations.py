@@ -127,7 +127,9 @@ async def set_status(
 ) -> None:
     """Suspend or reinstate an organisation (its representatives keep their accounts)."""
     if organisation.status == status:
-        raise Refused("{name} is already {value}.", name=organisation.name, value=state(status.value))
+        raise Refused(
+            "{name} is already {value}.", name=organisation.name, value=state(status.value, of="organisation")
+        )
     before = organisation.status
     organisation.status = status
     await audit.record(

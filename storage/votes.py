@@ -616,7 +616,7 @@ async def nudge(
 async def cancel_vote(session: AsyncSession, vote_id: int, *, actor: Actor, now: datetime) -> Vote:
     vote = await find_vote(session, vote_id, lock=True)
     if vote.status != VoteStatus.OPEN:
-        raise Refused("Vote #{id} is already {value}.", id=vote.id, value=state(vote.status.value))
+        raise Refused("Vote #{id} is already {value}.", id=vote.id, value=state(vote.status.value, of="vote"))
     vote.status, vote.closed_at = VoteStatus.CANCELLED, now
     await audit.record(session, actor=actor.label, action="vote.cancelled", subject=f"vote:{vote.id}")
     return vote

@@ -53,7 +53,7 @@ def test_every_message_is_translated_with_the_same_placeholders(code):
     for source in extract():
         if not source.id:
             continue
-        found = catalog.get(source.id)
+        found = catalog.get(source.id, context=source.context)
         forms = ([found.string] if isinstance(found.string, str) else list(found.string)) if found else []
         expected = placeholders(" ".join(source.id) if isinstance(source.id, tuple) else source.id)
         if isinstance(source.id, tuple):
@@ -317,6 +317,12 @@ async def test_the_secretariat_s_notices_are_in_the_alliance_s_language(db, tmp_
         assert set(told) == {"secretariat"}
     results = dict(await room_copies(db, "Le vote #1 est clos%"))
     assert "Comme décidé : groupe de travail chips-act créé." in results["pfas"]
+    # A state agrees with what it is said of: a vote is "clos", an announcement "annulée".
+    assert (await say("/vote cancel 1", sender="sam", room="secretariat")).startswith("Le vote #1 est déjà clos.")
+    await say('/announce pfas at="2027-01-10 10:00" Drafts are due.', sender="sam", room="secretariat")
+    await say("/announce cancel 1", sender="sam", room="secretariat")
+    again = await say("/announce cancel 1", sender="sam", room="secretariat")
+    assert again.startswith("L'annonce #1 est annulée ; seule une annonce prévue peut être annulée."), again
 
 
 def test_the_bot_s_own_choices_are_understood_in_every_language_and_none_for_another():

@@ -18,7 +18,7 @@ from storage.errors import Refused
 from storage.files import FileStore
 from storage.models import Deliverable, DeliverableStatus, DraftVersion
 from storage.rules.access import Access
-from storage.rules.text import N_
+from storage.rules.text import N_, state
 
 
 async def due_date(raw: str, ctx: Context) -> datetime:
@@ -119,7 +119,7 @@ async def deliverable_list(ctx: Context, call: Call) -> Reply:
     lines = []
     for item in found:
         where = "" if group else f" ({item.group.name})"
-        line = f"{item.id}. {item.title}{where} — {lang._(item.status.value)}"
+        line = f"{item.id}. {item.title}{where} — {lang.say(state(item.status.value, of='deliverable'))}"
         if item.due_at:
             line = lang._("{deliverable}, due {due}", deliverable=line, due=lang.moment(item.due_at, ctx.zone))
         lines.append(line)
@@ -130,7 +130,7 @@ async def deliverable_info(ctx: Context, call: Call) -> Reply:
     """Versions, authors, comments and status of one deliverable."""
     item = await deliverables.find(ctx.session, call[DELIVERABLE])
     lang = ctx.lang
-    status = lang._(item.status.value)
+    status = lang.say(state(item.status.value, of="deliverable"))
     if item.final_version:
         status = lang._("{status} (version {version})", status=status, version=item.final_version)
     heading = lang._(
@@ -224,7 +224,7 @@ async def deliverable_status(ctx: Context, call: Call) -> Reply:
 
 
 def status_text(item: Deliverable, before: str | None, version: int | None, lang: Language = ENGLISH) -> str:
-    facts = {"id": item.id, "title": item.title, "status": lang._(item.status.value)}
+    facts = {"id": item.id, "title": item.title, "status": lang.say(state(item.status.value, of="deliverable"))}
     was = lang._(before) if before else lang._("none")
     if version:
         return lang._(

@@ -19,7 +19,7 @@ from storage import deliverables, notices, votes
 from storage.errors import Refused
 from storage.models import RoomPurpose, Vote, VoteStatus
 from storage.rules.access import Access, may
-from storage.rules.text import N_, Words
+from storage.rules.text import N_, Words, state
 from storage.rules.voting import DEFAULT_OPTIONS, Majority
 
 QUESTION = Param("question", at_most(300))
@@ -153,7 +153,11 @@ async def vote_list(ctx: Context, call: Call) -> Reply:
         return Reply(lang._("No votes yet."))
     lines = []
     for vote in listed:
-        when = lang.moment(vote.closes_at, ctx.zone) if vote.status == VoteStatus.OPEN else lang._(vote.status.value)
+        when = (
+            lang.moment(vote.closes_at, ctx.zone)
+            if vote.status == VoteStatus.OPEN
+            else lang.say(state(vote.status.value, of="vote"))
+        )
         lines.append(f"#{vote.id} {vote.question} — {when}")
     return Reply("\n".join(lines))
 

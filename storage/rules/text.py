@@ -35,6 +35,7 @@ class Words:
     template: str
     values: Mapping[str, object] = field(default_factory=dict, hash=False)
     plural: str | None = None
+    context: str | None = None  # what it is said of, where that changes its words (see C_)
 
     def __str__(self) -> str:
         template = self.plural if self.plural is not None and self.values.get("count") != 1 else self.template
@@ -46,7 +47,7 @@ class Words:
 def as_record(words: Words) -> dict[str, object]:
     """Words as JSON keeps them (a vote's result), to be said later in whoever reads it's language."""
     values = {key: as_record(value) if isinstance(value, Words) else value for key, value in words.values.items()}
-    return {"template": words.template, "plural": words.plural, "values": values}
+    return {"template": words.template, "plural": words.plural, "context": words.context, "values": values}
 
 
 def from_record(record: Mapping[str, object]) -> Words:
@@ -54,8 +55,13 @@ def from_record(record: Mapping[str, object]) -> Words:
     values = record.get("values")
     assert isinstance(values, dict) and isinstance(record["template"], str)
     kept = {key: from_record(value) if isinstance(value, dict) else value for key, value in values.items()}
-    plural = record.get("plural")
-    return Words(record["template"], kept, plural if isinstance(plural, str) else None)
+    plural, context = record.get("plural"), record.get("context")
+    return Words(
+        record["template"],
+        kept,
+        plural if isinstance(plural, str) else None,
+        context if isinstance(context, str) else None,
+    )
 
 
 def n_words(singular: str, plural: str, count: int, **values: object) -> Words:
@@ -76,27 +82,36 @@ class OneOf:
         return shown[0] if len(shown) == 1 else f"{', '.join(shown[:-1])} or {shown[-1]}"
 
 
-# Every state a record can be in and every role, as a sentence names them: marked here once, so
-# that the catalogues hold them and `state` can say any of them in the reader's language.
+def C_(context: str, message: str) -> str:
+    """Marks a message whose translation depends on what it is said of (`context`): French
+    writes a cancelled vote "annulé" and a cancelled announcement "annulée"."""
+    return message
+
+
+# Every state a record can be in, by the kind of record (its words agree with the record's noun
+# in many languages), and every role: marked here once, so that the catalogues hold them and
+# `state` can say any of them in the reader's language.
 STATES = (
-    N_("open"),
-    N_("closed"),
-    N_("cancelled"),
-    N_("held"),
-    N_("scheduled"),
-    N_("delivering"),
-    N_("delivered"),
-    N_("drafting"),
-    N_("in review"),
-    N_("final"),
-    N_("submitted"),
-    N_("applicant"),
-    N_("member"),
-    N_("suspended"),
-    N_("rejected"),
-    N_("non-member"),
-    N_("pending"),
-    N_("approved"),
+    C_("vote", "open"),
+    C_("vote", "closed"),
+    C_("vote", "cancelled"),
+    C_("vote", "held"),
+    C_("announcement", "scheduled"),
+    C_("announcement", "delivering"),
+    C_("announcement", "delivered"),
+    C_("announcement", "cancelled"),
+    C_("deliverable", "drafting"),
+    C_("deliverable", "in review"),
+    C_("deliverable", "final"),
+    C_("deliverable", "submitted"),
+    C_("application", "pending"),
+    C_("application", "approved"),
+    C_("application", "rejected"),
+    C_("organisation", "applicant"),
+    C_("organisation", "member"),
+    C_("organisation", "suspended"),
+    C_("organisation", "rejected"),
+    C_("organisation", "non-member"),
     N_("chair"),
     N_("secretariat"),
     N_("commission"),
@@ -124,6 +139,7 @@ def in_english(words: Words, language: str | None) -> str:
     return str(words)
 
 
-def state(value: str) -> Words:
-    """A record's state or a role (`Vote.status.value`, "chair"), to be said in the reader's language."""
-    return Words(value)
+def state(value: str, of: str | None = None) -> Words:
+    """A record's state (`Vote.status.value` of a "vote") or a role ("chair"), to be said in
+    the reader's language."""
+    return Words(value, context=of)
