@@ -157,10 +157,16 @@ def for_answer(
 
 
 @functools.cache
+def aliases(words: tuple[str, ...]) -> dict[str, str]:
+    """Each of `words` (marked messages) in every shipped language, as a person may type it, by
+    `option_key`, to the word it means: "Forschung" → "research"."""
+    return {option_key(Language(code)._(word)): word for code in LANGUAGES for word in words}
+
+
 def choice_aliases() -> dict[str, str]:
-    """The bot's own choices in every shipped language, as a ballot or an answer may be typed
-    ("ja", "Enthaltung", "wstrzymuję się"), by `option_key`, each to the choice it means."""
-    return {option_key(Language(code)._(word)): word for code in LANGUAGES for word in CHOICES}
+    """The bot's own choices as a ballot or an answer may be typed ("ja", "Enthaltung",
+    "wstrzymuję się")."""
+    return aliases(CHOICES)
 
 
 def understood(typed: str) -> str:

@@ -47,7 +47,7 @@ async def member_list(ctx: Context, call: Call) -> Reply:
                 id=org.id,
                 name=org.name,
                 country=org.country,
-                kind=org.kind.value,
+                kind=ctx.lang.say(organisations.kind_words(org.kind)),
                 status=ctx.lang.say(state(org.status.value, of="organisation")),
                 groups=joined,
                 representatives=names,

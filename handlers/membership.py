@@ -17,17 +17,19 @@ from bot import arguments
 from bot.areas import Area
 from bot.commands import Call, Command, Option, Param, at_most, text
 from bot.context import Context
-from bot.i18n import language, saying
+from bot.i18n import aliases, language, saying, understood
 from bot.transports.base import Reply
 from storage import dialogs, groups, membership, notices, organisations, people
 from storage.errors import Refused
 from storage.models import MembershipApplication, OrganisationKind
 from storage.rules.access import Access
-from storage.rules.text import N_, state
+from storage.rules.text import N_, Words, state
+from storage.rules.voting import option_key
 
 DIALOG = "apply"
-YES, NO = {"yes", "y", "oui", "ja", "si", "sí"}, {"no", "n", "non", "nein"}
-ACCEPT = {"i accept", "accept", "accepted", "yes"}
+# Answers to the yes/no questions, once `understood` has read them in any shipped language.
+YES, NO = {"yes", "y", "si"}, {"no", "n"}
+ACCEPTED = N_("I accept")  # the Declaration's answer, in the applicant's language (or any shipped one)
 
 
 # The one-line form of /apply: each answer is read by its dialog step, like a typed answer.
@@ -64,7 +66,7 @@ async def _read_country(ctx: Context, text: str) -> str:
 
 
 async def _read_kind(ctx: Context, text: str) -> str:
-    return organisations.organisation_kind(text).value
+    return organisations.organisation_kind(text, aliases(organisations.KINDS)).value
 
 
 async def _read_groups(ctx: Context, text: str) -> list[str]:
@@ -82,23 +84,29 @@ async def _read_contact(ctx: Context, text: str) -> str:
 
 
 async def _read_declaration(ctx: Context, text: str) -> dict[str, str]:
-    if text.strip().lower().rstrip(".!") not in ACCEPT:
-        raise Refused("Membership needs the Declaration accepted: answer 'I accept', or /apply cancel.")
+    said = text.strip().rstrip(".!")
+    if understood(said) != "yes" and option_key(said) not in {"accept", "accepted", *aliases((ACCEPTED,))}:
+        raise Refused(
+            "Membership needs the Declaration accepted: answer '{accept}', or /apply cancel.", accept=Words(ACCEPTED)
+        )
     return {"sha256": _declaration_sha256(ctx), "accepted_at": ctx.now.isoformat()}
 
 
 def _read_yes_no(question: str) -> Callable[[Context, str], Awaitable[dict[str, str]]]:
     async def read(ctx: Context, text: str) -> dict[str, str]:
-        answer = text.strip().lower().rstrip(".!")
+        answer = understood(text.strip().lower().rstrip(".!"))  # "tak", "nee"…
         if answer not in YES | NO:
-            raise Refused("Please answer yes or no.")
+            raise Refused("Please answer {yes} or {no}.", yes=Words("yes"), no=Words("no"))
         return {"question": question, "answer": "yes" if answer in YES else "no"}
 
     return read
 
 
+def _kinds(ctx: Context) -> str:
+    return ", ".join(ctx.reader.say(organisations.kind_words(kind)) for kind in OrganisationKind)
+
+
 def _steps(ctx: Context) -> list[Step]:
-    kinds = ", ".join(k.value for k in OrganisationKind)
     questions = ctx.settings.membership.eligibility
     return [
         Step("organisation", lambda c: c.reader._("What is your organisation's name?"), _read_organisation),
@@ -107,7 +115,7 @@ def _steps(ctx: Context) -> list[Step]:
             lambda c: c.reader._("In which country is it established? (ISO code such as DE, or the name)"),
             _read_country,
         ),
-        Step("kind", lambda c: c.reader._("What kind of organisation is it? ({kinds})", kinds=kinds), _read_kind),
+        Step("kind", lambda c: c.reader._("What kind of organisation is it? ({kinds})", kinds=_kinds(c)), _read_kind),
         Step("groups", _groups_question, _read_groups),
         Step(
             "contact", lambda c: c.reader._("Who is its contact person and representative? (full name)"), _read_contact
@@ -138,8 +146,9 @@ def _groups_question(ctx: Context) -> str:
 
 def _declaration_question(ctx: Context) -> str:
     asked = ctx.reader._(
-        "(version {version}) Do you accept this Declaration on behalf of your organisation? Answer 'I accept'.",
+        "(version {version}) Do you accept this Declaration on behalf of your organisation? Answer '{accept}'.",
         version=_declaration_sha256(ctx)[:12],
+        accept=ctx.reader._(ACCEPTED),
     )
     return f"{ctx.settings.membership.declaration_text().strip()}\n\n{asked}"
 
@@ -238,7 +247,7 @@ async def _next(ctx: Context, answers: dict[str, Any], resumed: bool = False) ->
         id=application.id,
         organisation=application.organisation_name,
         country=application.country,
-        kind=application.kind.value,
+        kind=secretariat.say(organisations.kind_words(application.kind)),
     )
     await notices.to_secretariat(
         ctx.session,
@@ -257,7 +266,7 @@ async def _next(ctx: Context, answers: dict[str, Any], resumed: bool = False) ->
             id=application.id,
             organisation=application.organisation_name,
             country=application.country,
-            kind=application.kind.value,
+            kind=ctx.reader.say(organisations.kind_words(application.kind)),
             groups=", ".join(application.groups),
         )
     )
@@ -296,7 +305,7 @@ async def applications(ctx: Context, call: Call) -> Reply:
                 id=a.id,
                 organisation=a.organisation_name,
                 country=a.country,
-                kind=a.kind.value,
+                kind=lang.say(organisations.kind_words(a.kind)),
                 groups=", ".join(a.groups),
                 contact=a.contact_name,
                 when=lang.moment(a.created_at, ctx.zone),
@@ -314,7 +323,7 @@ def _in_full(ctx: Context, a: MembershipApplication, known: membership.Standing,
             "Organisation: {organisation} ({country}, {kind})",
             organisation=a.organisation_name,
             country=a.country,
-            kind=a.kind.value,
+            kind=lang.say(organisations.kind_words(a.kind)),
         ),
         *(lang.say(line) for line in known.describe()),
         lang._("Working groups: {groups}", groups=", ".join(a.groups)),

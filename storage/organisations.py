@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 import pycountry
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -11,7 +13,8 @@ from storage import audit
 from storage.errors import Refused
 from storage.models import Organisation, OrganisationKind, OrganisationStatus, Participation
 from storage.naming import fold, look_alike
-from storage.rules.text import quote, state
+from storage.rules.text import N_, OneOf, Words, quote, state
+from storage.rules.voting import option_key
 
 
 def country_code(text: str) -> str:
@@ -25,11 +28,22 @@ def country_code(text: str) -> str:
     return found.alpha_2
 
 
-def organisation_kind(text: str) -> OrganisationKind:
+# The kinds of organisation, as a sentence names them in the reader's language.
+KINDS = (N_("industry"), N_("research"), N_("university"), N_("association"), N_("cluster"))
+
+
+def kind_words(kind: OrganisationKind) -> Words:
+    return Words(kind.value)
+
+
+def organisation_kind(text: str, aliases: Mapping[str, str] | None = None) -> OrganisationKind:
+    """The kind `text` names: its English word, or (by `option_key`) any of `aliases`, the
+    kinds' words in other languages ("Forschung" → research)."""
+    typed = text.strip().lower()
     try:
-        return OrganisationKind(text.strip().lower())
+        return OrganisationKind((aliases or {}).get(option_key(typed), typed))
     except ValueError:
-        kinds = ", ".join(k.value for k in OrganisationKind)
+        kinds = OneOf(tuple(kind_words(k) for k in OrganisationKind))
         raise Refused("Unknown kind {text}: one of {kinds}.", text=quote(text), kinds=kinds) from None
 
 

@@ -5,6 +5,7 @@ French Telegram user answered in French without asking."""
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import gettext
 import io
 import os
@@ -28,7 +29,7 @@ from bot.router import Router
 from handlers import AREAS, build_registry
 from handlers.meetings.reminders import post_reminder
 from storage import meetings
-from storage.models import Notice
+from storage.models import MembershipApplication, Notice
 from storage.rules.text import CHOICES
 from tests.alliance import member_organisation, message, person
 from tests.conftest import Say
@@ -384,3 +385,28 @@ def test_every_command_s_words_reach_the_catalogues():
     words += [section.title for section in registry.sections]
     words += [text for section in registry.sections for text in section.topics.values()]
     assert [said for said in words if said not in messages] == []
+
+
+async def test_an_applicant_answers_the_apply_dialog_in_their_own_language(db, router, say):
+    """Kinds, yes/no answers and the Declaration's acceptance are read in the applicant's
+    language (here Polish, as their Telegram app says), and kept as the records' own words."""
+
+    def polish(text: str):
+        return dataclasses.replace(message(text, sender="555", room="555", direct=True), language="pl")
+
+    refused = await say(polish('/apply name="Krzem SA" country=PL kind=hutnictwo groups=pfas contact=Ola'))
+    assert refused.startswith(
+        "Nieznany rodzaj 'hutnictwo': jeden z przemysł, badania, uczelnia, stowarzyszenie lub klaster."
+    )
+    submitted = await say(
+        polish(
+            '/apply name="Krzem SA" country=PL kind=Badania groups=pfas contact=Ola declaration=Przyjmuję '
+            "eligibility=tak,tak,tak"
+        )
+    )
+    assert submitted.startswith("Dziękujemy. Wniosek #1 dla Krzem SA"), submitted
+    assert "(PL, badania;" in submitted
+    async with db.transaction() as session:
+        application = await session.scalar(select(MembershipApplication))
+    assert application.kind.value == "research"
+    assert [answer["answer"] for answer in application.eligibility] == ["yes", "yes", "yes"]
