@@ -129,6 +129,16 @@ class Language:
         both = locale.datetime_formats["medium"].format(format_time(local, "short", locale=locale), day)
         return f"{both} {format_datetime(local, 'z', locale=locale)}"
 
+    def size(self, size: int) -> str:
+        """A file's size as this language writes it: "512 bytes", "1,5 MB", "1,5 Mo"."""
+        from babel.units import format_unit
+
+        if size < 1024:
+            return format_unit(size, "digital-byte", length="long", locale=self.code)
+        if size < 1024 * 1024:
+            return format_unit(round(size / 1024), "digital-kilobyte", length="short", locale=self.code)
+        return format_unit(size / 1024 / 1024, "digital-megabyte", length="short", locale=self.code, format="#,##0.0")
+
     def percent(self, share: float) -> str:
         if self.code == SOURCE:
             return f"{share:.0%}"

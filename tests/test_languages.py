@@ -179,6 +179,11 @@ async def test_a_reader_s_own_language_for_what_is_said_to_them_and_times_read_i
     german = Language("de")
     assert german.moment(datetime(2027, 2, 2, 9, tzinfo=UTC), "Europe/Berlin") == "Di., 2. Feb. 2027, 10:00 MEZ"
     assert german.percent(0.5) == "50\u00a0%"  # a no-break space, as German writes it
+    assert (german.size(1_572_864), Language("pl").size(300), Language().size(1_572_864)) == (
+        "1,5 MB",
+        "300 bajtów",
+        "1.5 MB",
+    )
 
 
 async def test_a_refusal_is_in_the_language_of_whoever_reads_it(db, router, say):

@@ -54,16 +54,10 @@ def _store(ctx: Context) -> FileStore:
     return FileStore(ctx.settings.files.path)
 
 
-def _size(size: int) -> str:
-    if size < 1024:
-        return f"{size} bytes"
-    return f"{size / 1024 / 1024:.1f} MB" if size >= 1024 * 1024 else f"{round(size / 1024)} kB"
-
-
 def describe_version(kept: DraftVersion, zone: str, lang: Language = ENGLISH) -> str:
     by = f"{kept.author} ({kept.organisation})" if kept.organisation else kept.author
     line = (
-        f"v{kept.number} {kept.file_name} — {by}, {lang.moment(kept.submitted_at, zone)}, {_size(kept.size)}, "
+        f"v{kept.number} {kept.file_name} — {by}, {lang.moment(kept.submitted_at, zone)}, {lang.size(kept.size)}, "
         f"sha256 {kept.sha256[:12]}…"
     )
     if kept.withdrawn_at:
@@ -188,7 +182,7 @@ async def draft(ctx: Context, call: Call) -> Reply:
             version=kept.number,
             id=item.id,
             file=kept.file_name,
-            size=_size(kept.size),
+            size=ctx.lang.size(kept.size),
             sha256=kept.sha256,
         )
     )
