@@ -5,6 +5,7 @@ from __future__ import annotations
 from bot.context import Context
 from storage import limits
 from storage.errors import Refused
+from storage.rules.text import n_words
 
 
 async def count_broadcast(ctx: Context, what: str) -> None:
@@ -15,8 +16,12 @@ async def count_broadcast(ctx: Context, what: str) -> None:
     again = await limits.take_broadcast(ctx.session, ctx.actor.person_id, what, per_day, ctx.now)
     if again is not None:
         raise Refused(
-            "You have posted to the whole alliance {count} times in the last 24 hours, the most one person "
-            "may; the next is possible {when}.",
-            count=per_day,
-            when=ctx.lang.moment(again, ctx.zone),
+            n_words(
+                "You have posted to the whole alliance {count} time in the last 24 hours, the most one person "
+                "may; the next is possible {when}.",
+                "You have posted to the whole alliance {count} times in the last 24 hours, the most one person "
+                "may; the next is possible {when}.",
+                per_day,
+                when=ctx.lang.moment(again, ctx.zone),
+            )
         )

@@ -23,7 +23,7 @@ from storage import dialogs, groups, membership, notices, organisations, people
 from storage.errors import Refused
 from storage.models import MembershipApplication, OrganisationKind
 from storage.rules.access import Access
-from storage.rules.text import N_, Words, state
+from storage.rules.text import N_, Words, n_words, state
 from storage.rules.voting import option_key
 
 DIALOG = "apply"
@@ -186,9 +186,13 @@ def _from_form(key: str, options: dict[str, str], ctx: Context) -> str | None:
             return None
         if len(answers) != len(ctx.settings.membership.eligibility):
             raise Refused(
-                "eligibility= needs {count} answers (yes or no), one per criterion in order; "
-                "/apply without it asks them one by one.",
-                count=len(ctx.settings.membership.eligibility),
+                n_words(
+                    "eligibility= needs {count} answer (yes or no), one per criterion in order; "
+                    "/apply without it asks them one by one.",
+                    "eligibility= needs {count} answers (yes or no), one per criterion in order; "
+                    "/apply without it asks them one by one.",
+                    len(ctx.settings.membership.eligibility),
+                )
             )
         return answers[int(key.split("_")[1])]
     return options.get(key)
