@@ -332,7 +332,9 @@ class TelegramTransport:
         message = query.message
         command = await self._command_for(query.data or "")
         if command is None or message is None:
-            stale = language(query.from_user.language_code)._("This button no longer works; please send the command.")
+            stale = language(query.from_user.language_code, self.language.code)._(
+                "This button no longer works; please send the command."
+            )
             await self._call(query.answer, stale)
             return
         chat_id = _room_of(message)
