@@ -17,7 +17,7 @@ from handlers.votes.wording import announce_opening
 from storage import groups, votes
 from storage.rules.access import Access
 from storage.rules.text import N_
-from storage.rules.voting import Majority
+from storage.rules.voting import DEFAULT_OPTIONS, Majority
 
 GROUP = Param("group", records.group, rest=True)
 NAME = Param("name", at_most(100))
@@ -88,7 +88,7 @@ async def wg_propose(ctx: Context, call: Call) -> Reply:
             question=language(None, ctx.settings.alliance.language)._(
                 "Create the working group '{name}'? Mandate: {mandate}", name=name, mandate=mandate
             ),
-            options=("yes", "no", "abstain"),
+            options=DEFAULT_OPTIONS,
             closes_at=ctx.now + timedelta(days=settings.duration_days),
             quorum=settings.quorum,
             majority=Majority(settings.majority),
