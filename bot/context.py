@@ -11,14 +11,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.changes import Change
 from bot.commands import Registry
 from bot.config import Settings
-from bot.i18n import Language, T, for_answer, worded_in
+from bot.i18n import Language, T, for_answer, language, saying, worded_in
 from bot.transports.base import Incoming, Reply
 from storage import notices
 from storage.errors import Refused
 from storage.models import WorkingGroup
 from storage.rooms import Room
 from storage.rules.access import Actor
-from storage.rules.text import Words
+from storage.rules.text import Say, Words
 
 
 @dataclass(frozen=True)
@@ -67,6 +67,16 @@ class Context:
     def lang(self) -> Language:
         """What the answer is written in: the reader's in a private chat, the room's in a room."""
         return self._language(direct=self.incoming.is_direct)
+
+    @property
+    def alliance_language(self) -> Language:
+        """The alliance's language: the secretariat's rooms and a vote's record speak it."""
+        return language(None, self.settings.alliance.language)
+
+    @property
+    def say(self) -> Say:
+        """How storage's Words reach readers and rooms: in their language, else the alliance's."""
+        return saying(self.settings.alliance.language)
 
     def worded(self, text: Callable[[Language], T]) -> Callable[[str | None], tuple[str | None, T]]:
         """`text` (or buttons) for notices to rooms, each in its group's language (the alliance's by default)."""

@@ -69,7 +69,7 @@ async def announce(ctx: Context, call: Call) -> Reply:
             incoming.sender_id if incoming.is_direct else incoming.room_id,
         ),
         now=ctx.now,
-        say=saying(ctx.settings.alliance.language),
+        say=ctx.say,
     )
     lang = ctx.lang
     about = {"id": announcement.id, "to": _to(announcement, lang)}

@@ -8,7 +8,7 @@ from bot import arguments
 from bot.areas import Area
 from bot.commands import Call, Command, Param, at_most
 from bot.context import Context
-from bot.i18n import LANGUAGES, Language, language
+from bot.i18n import LANGUAGES, Language
 from bot.transports.base import Reply
 from handlers import arguments as records
 from handlers.limits import count_broadcast
@@ -85,7 +85,7 @@ async def wg_propose(ctx: Context, call: Call) -> Reply:
         group=None,
         rules=votes.VoteRules(
             # Said once, in the alliance's language: a vote's question is its record.
-            question=language(None, ctx.settings.alliance.language)._(
+            question=ctx.alliance_language._(
                 "Create the working group '{name}'? Mandate: {mandate}", name=name, mandate=mandate
             ),
             options=DEFAULT_OPTIONS,

@@ -8,7 +8,7 @@ from bot import arguments
 from bot.areas import Area
 from bot.commands import Call, Command, Handler, Param, at_most
 from bot.context import Context
-from bot.i18n import language, saying
+from bot.i18n import language
 from bot.transports.base import Reply
 from handlers import arguments as records
 from storage import identity, membership, notices, organisations, people
@@ -88,7 +88,7 @@ async def member_add(ctx: Context, call: Call) -> Reply:
 async def member_confirm(ctx: Context, call: Call) -> Reply:
     """Add an applicant as representative of the existing organisation their application names."""
     application, organisation = await membership.confirm_representative(
-        ctx.session, call[APPLICATION], ctx.actor, ctx.now, say=saying(ctx.settings.alliance.language)
+        ctx.session, call[APPLICATION], ctx.actor, ctx.now, say=ctx.say
     )
     return Reply(
         ctx.lang._(

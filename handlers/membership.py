@@ -17,7 +17,7 @@ from bot import arguments
 from bot.areas import Area
 from bot.commands import Call, Command, Option, Param, at_most, text
 from bot.context import Context
-from bot.i18n import aliases, language, saying, understood
+from bot.i18n import aliases, understood
 from bot.transports.base import Reply
 from storage import dialogs, groups, membership, notices, organisations, people
 from storage.errors import Refused
@@ -245,7 +245,7 @@ async def _next(ctx: Context, answers: dict[str, Any], resumed: bool = False) ->
     )
     await dialogs.end(ctx.session, platform, user_id)
     known = await membership.standing(ctx.session, application)
-    secretariat = language(None, ctx.settings.alliance.language)
+    secretariat = ctx.alliance_language
     news = secretariat._(
         "New membership application #{id}: {organisation} ({country}, {kind}).",
         id=application.id,
@@ -358,9 +358,7 @@ def _in_full(ctx: Context, a: MembershipApplication, known: membership.Standing,
 
 async def approve(ctx: Context, call: Call) -> Reply:
     """Approve an application: the organisation becomes a member."""
-    application = await membership.approve(
-        ctx.session, call[APPLICATION], ctx.actor, ctx.now, say=saying(ctx.settings.alliance.language)
-    )
+    application = await membership.approve(ctx.session, call[APPLICATION], ctx.actor, ctx.now, say=ctx.say)
     return Reply(
         ctx.lang._(
             "Approved #{id}: {organisation} is a member, in {groups}. The applicant and the groups' rooms are told.",
@@ -373,9 +371,7 @@ async def approve(ctx: Context, call: Call) -> Reply:
 
 async def reject(ctx: Context, call: Call) -> Reply:
     """Reject an application, with the reason the applicant is told."""
-    application = await membership.reject(
-        ctx.session, call[APPLICATION], ctx.actor, call[REASON], ctx.now, say=saying(ctx.settings.alliance.language)
-    )
+    application = await membership.reject(ctx.session, call[APPLICATION], ctx.actor, call[REASON], ctx.now, say=ctx.say)
     return Reply(
         ctx.lang._(
             "Rejected #{id} ({organisation}); the applicant is told why.",

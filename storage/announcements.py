@@ -220,7 +220,10 @@ async def delivery_report(session: AsyncSession, announcement: Announcement) -> 
     ]
     smooth = 0
     for notice, binding in copies:
-        where = Words("{room} ({platform} {target})", {"room": _room_name(binding), **_place(notice)})
+        where = Words(
+            "{room} ({platform} {target})",
+            {"room": _room_name(binding), "platform": notice.platform, "target": notice.target},
+        )
         reason = _short(notice.last_error)
         if notice.status == NoticeStatus.FAILED:
             lines.append(Words("✗ {where}: {reason}", {"where": where, "reason": reason}))
@@ -263,10 +266,6 @@ async def delivery_report(session: AsyncSession, announcement: Announcement) -> 
             n_words("… and {count} more room to check", "… and {count} more rooms to check", more),
         ]
     return lines
-
-
-def _place(notice: Notice) -> dict[str, object]:
-    return {"platform": notice.platform, "target": notice.target}
 
 
 def _short(reason: str | None, limit: int = 200) -> str | Words:

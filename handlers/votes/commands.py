@@ -8,7 +8,7 @@ from datetime import timedelta
 from bot import arguments
 from bot.commands import Call, Command, Option, Param, at_most
 from bot.context import Context
-from bot.i18n import choice_aliases, language, saying
+from bot.i18n import choice_aliases, language
 from bot.transports.base import Reply
 from handlers.deliverables.versions import VersionRef, version_ref
 from handlers.limits import count_broadcast
@@ -284,9 +284,7 @@ def _may_end(ctx: Context, vote: Vote) -> None:
 async def vote_close(ctx: Context, call: Call) -> Reply:
     """Close a vote now and announce its result."""
     _may_end(ctx, await votes.find_vote(ctx.session, call[VOTE]))
-    closed = await votes.close_vote(
-        ctx.session, call[VOTE], by=ctx.actor.label, now=ctx.now, say=saying(ctx.settings.alliance.language)
-    )
+    closed = await votes.close_vote(ctx.session, call[VOTE], by=ctx.actor.label, now=ctx.now, say=ctx.say)
     if closed is None:
         raise Refused("Vote #{id} is not open.", id=call[VOTE])
     vote, outcome = closed
