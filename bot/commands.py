@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Generic, TypeVar, cast
 
 from bot.i18n import ENGLISH, Language
-from storage.errors import Refused
+from storage.errors import Misread
 from storage.naming import closest
 from storage.rules import text as wording
 from storage.rules.access import Access
@@ -33,8 +33,9 @@ _OPTION = re.compile(r"^(?P<key>[A-Za-z][\w-]*)=(?P<value>.*)$", re.DOTALL)
 _WORD = re.compile(r"\S+")
 
 
-class CommandError(Refused):
-    """The command was not written the way its usage line says."""
+class CommandError(Misread):
+    """The command was not written the way its usage line says: a word missing, one too many,
+    an unknown option, an argument its converter cannot read."""
 
 
 @dataclass(frozen=True)
@@ -103,6 +104,16 @@ def read_command(text: str) -> CommandLine | None:
         return None
     words = tokenize(stripped[head.end() :], offset=head.end())
     return CommandLine(head.group("name").lower(), words, stripped, head.group("bot"))
+
+
+class Misspelt(CommandError):
+    """A subcommand's name written wrong, close enough to one to say which was meant (answered
+    with that one's usage line)."""
+
+    def __init__(self, written: Token, meant: Command) -> None:
+        typo = N_("Unknown subcommand {word}. Did you mean /{meant}?")
+        super().__init__(typo, word=quote(written.text), meant=meant.path)
+        self.meant = meant
 
 
 class Unreadable(Exception):
@@ -236,21 +247,27 @@ class Command:
     def parse(self, line: CommandLine, words: list[Token]) -> Words:
         """Match words to this command's parameters, options and flags.
 
-        Options and flags may stand anywhere before a rest argument begins; once it begins, the
-        rest of the message is taken as written (quotes and all), so free text is never mangled.
+        A `key=value` option may stand anywhere after the command's words: between arguments,
+        or after a rest argument (`/decisions pfas 2026 as=md`). Flags stand before a rest
+        argument. A rest argument is the rest of the message as written (quotes and all), but
+        for the known options that end it, so free text is never mangled.
         """
         args: dict[str, str] = {}
         options: dict[str, str] = {}
         flags: set[str] = set()
-        known_options = {o.key: o for o in self.options}
+        known_options = {o.key for o in self.options}
         positional = list(self.params)
+
+        def take_option(word: Token) -> None:
+            if word.key in options:
+                raise CommandError("{key}= is given twice.", key=word.key)
+            options[str(word.key)] = word.value
+
         for index, word in enumerate(words):
             if word.unclosed and not (positional and positional[0].rest):
                 raise CommandError("The quote in {word} is never closed.", word=quote(word.text))
             if word.key in known_options:
-                if word.key in options:
-                    raise CommandError("{key}= is given twice.", key=word.key)
-                options[word.key] = word.value
+                take_option(word)
                 continue
             if not word.quoted and word.text.lower() in self.flags:
                 flags.add(word.text.lower())
@@ -258,18 +275,38 @@ class Command:
             if not positional:
                 if word.key and self.options:
                     raise CommandError(_unknown_option(word.key, self.options))
-                raise CommandError("Too many arguments: {word} was not expected.", word=quote(word.text))
+                raise CommandError(self._too_many(words, index))
             param = positional.pop(0)
             if param.rest:
-                rest = line.text[word.start :].strip()
-                whole_phrase_quoted = index == len(words) - 1 and word.quoted and word.key is None
-                args[param.name] = word.text if whole_phrase_quoted else rest
+                free = words[index:]
+                while len(free) > 1 and free[-1].key in known_options and not free[-1].unclosed:
+                    take_option(free.pop())
+                end = words[index + len(free)].start if index + len(free) < len(words) else len(line.text)
+                whole_phrase_quoted = len(free) == 1 and word.quoted and word.key is None
+                args[param.name] = word.text if whole_phrase_quoted else line.text[word.start : end].strip()
                 break
             args[param.name] = word.text
         for param in positional:
             if param.required:
                 raise CommandError("Missing <{name}>.", name=param.name)
         return Words(args, options, frozenset(flags))
+
+    def _too_many(self, words: list[Token], extra: int) -> wording.Words:
+        """An unexpected word: most often the second word of a text that needed quotes. With one
+        text argument, the hint is the command as it was probably meant."""
+        unexpected = {"word": quote(words[extra].text)}
+        positional = [w for w in words if w.key not in {o.key for o in self.options}]
+        positional = [w for w in positional if w.quoted or w.text.lower() not in self.flags]
+        if len(self.params) == 1 and len(positional) > 1 and not any(w.quoted for w in positional):
+            others = [w.text for w in words if w not in positional]
+            meant = " ".join([f"/{self.path}", f'"{" ".join(w.text for w in positional)}"', *others])
+            return wording.Words(
+                "Too many arguments: {word} was not expected. Text with spaces goes in quotes: {meant}",
+                {**unexpected, "meant": meant},
+            )
+        return wording.Words(
+            "Too many arguments: {word} was not expected. Text with spaces goes in quotes.", unexpected
+        )
 
     async def read(self, written: Words, ctx: Context) -> Call:
         """Each argument through its converter, in the order of the usage line. This is the one
@@ -365,6 +402,15 @@ class Registry:
     def find(self, path: str) -> Command | None:
         return self._by_path.get(" ".join(path.lower().lstrip("/!").split()))
 
+    def misspelt_subcommand(self, line: CommandLine) -> Misspelt | None:
+        """The subcommand a message probably meant by its first word: `/vote opne` is `/vote
+        open` (asked when the family's bare command could not read it, or there is none)."""
+        if not line.words or line.words[0].quoted:
+            return None
+        subs = {c.path.split(" ", 1)[1]: c for c in self.family(line.name) if " " in c.path}
+        guess = closest(line.words[0].text, list(subs))
+        return Misspelt(line.words[0], subs[guess]) if guess else None
+
     def resolve(self, line: CommandLine) -> tuple[Command, list[Token]]:
         """Which command a message calls, and the words left for its arguments."""
         family = self.family(line.name)
@@ -393,10 +439,12 @@ class Registry:
                 subcommands=", ".join(subs),
                 usage=usage,
             )
-        guess = closest(line.words[0].text, subs)
-        asked = {"name": line.name, "word": quote(line.words[0].text), "usage": usage}
-        if guess:
-            raise CommandError(
-                "Unknown /{name} subcommand {word}. Did you mean /{name} {guess}? Usage: {usage}", guess=guess, **asked
-            )
-        raise CommandError("Unknown /{name} subcommand {word}. Usage: {usage}", **asked)
+        misspelt = self.misspelt_subcommand(line)
+        if misspelt is not None:
+            raise misspelt
+        raise CommandError(
+            "Unknown /{name} subcommand {word}. Usage: {usage}",
+            name=line.name,
+            word=quote(line.words[0].text),
+            usage=usage,
+        )

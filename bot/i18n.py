@@ -239,6 +239,7 @@ KEYWORDS = {
     "Refused": None,
     "RecordedRefusal": None,
     "CommandError": None,
+    "Misread": None,
     "Command": (2,),  # a command's summary; its details are marked N_
     "Unreadable": None,
 }

@@ -17,7 +17,7 @@ from datetime import datetime
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.changes import Change
-from bot.commands import PREFIXES, Command, CommandLine, Registry, read_command
+from bot.commands import PREFIXES, Command, CommandError, CommandLine, Misspelt, Registry, read_command
 from bot.config import Settings
 from bot.context import Context, ReceivedFile
 from bot.i18n import Language, for_answer
@@ -25,10 +25,10 @@ from bot.metrics import COMMAND_SECONDS, COMMANDS, outcome_kind
 from bot.transports.base import AttachmentRef, Incoming, Reply, TooLarge
 from storage import arrivals, dialogs, events, notices
 from storage.db import Database
-from storage.errors import Refused
+from storage.errors import Misread, Refused
 from storage.models import utcnow
 from storage.rooms import Room
-from storage.rules.access import REFUSALS, Actor, may
+from storage.rules.access import Actor, may, refusal_of_access
 from storage.rules.text import N_, Words
 
 log = logging.getLogger(__name__)
@@ -171,25 +171,38 @@ class Router:
         files: tuple[ReceivedFile, ...],
         trace: _Trace,
     ) -> Reply | None:
-        command, words = self.registry.resolve(line)
+        try:
+            command, words = self.registry.resolve(line)
+        except Misspelt as typo:
+            raise _Of(typo.meant, typo.words, usage=True) from None
         trace.command = command.path
         if binding is None and not command.anywhere:
             if not incoming.is_direct:
                 trace.outcome = "ignored (room not bound)"
                 return None  # a room the bot does not serve: stay out of the conversation
-            raise _Usage(command, Words("/{command} works only in a working group's room.", {"command": command.path}))
+            raise _Of(command, Words("/{command} works only in a working group's room.", {"command": command.path}))
         group_id = binding.group_id if binding else None
         if not may(command.access, actor, group_id):
-            raise _Usage(command, REFUSALS[command.access])
+            raise _Of(command, refusal_of_access(command.access, actor))
         try:
             context = self._context(session, incoming, actor, binding, changed, files)
-            call = await command.read(command.parse(line, words), context)
+            try:
+                call = await command.read(command.parse(line, words), context)
+            except CommandError:
+                meant = self.registry.misspelt_subcommand(line) if command.path == line.name else None
+                if meant is None:
+                    raise
+                raise _Of(meant.meant, meant.words, usage=True) from None
             reply = await command.handler(context, call)
             if reply is not None and reply.language is None:  # what a transport adds follows the answer's language
                 reply = dataclasses.replace(reply, language=context.lang.code)
             await _said_once(session, incoming, reply)
+        except _Of:
+            raise
+        except Misread as wrong:
+            raise _Of(command, wrong.words, usage=True) from None
         except Refused as refusal:
-            raise _Usage(command, refusal.words, keep=refusal.keep) from None
+            raise _Of(command, refusal.words, keep=refusal.keep) from None
         return self._answer(incoming, reply)
 
     async def _converse(
@@ -234,22 +247,22 @@ class Router:
                 "{file} is larger than the {limit} MB limit.", {"file": attachment.name, "limit": megabytes}
             )
             if attachment.size is not None and attachment.size > limit:
-                raise _Usage(command, too_big)
+                raise _Of(command, too_big)
             try:  # read as it streams in: refused the moment it passes the limit, whatever it advertised
                 data = await self.fetch(attachment, limit)
             except TooLarge:
-                raise _Usage(command, too_big) from None
+                raise _Of(command, too_big) from None
             files.append(ReceivedFile(attachment.name, attachment.media_type, data))
         return tuple(files)
 
     def _refusal(self, incoming: Incoming, binding: Room | None, actor: Actor | None, refusal: Refused) -> Reply | None:
-        command = refusal.command if isinstance(refusal, _Usage) else None
+        command = refusal.command if isinstance(refusal, _Of) else None
         if binding is None and not incoming.is_direct and not (command and command.anywhere):
             return None  # no chatter in rooms the bot does not serve, even about mistakes
         lang = self._language(incoming, binding, actor)
         text = lang.say(refusal.words)
-        if command is not None:
-            text += "\n" + lang._("Usage: {usage}", usage=command.usage)
+        if isinstance(refusal, _Of) and refusal.usage:
+            text += "\n" + lang._("Usage: {usage}", usage=refusal.command.usage)
         return self._answer(incoming, text)
 
     def _language(self, incoming: Incoming, binding: Room | None, actor: Actor | None) -> Language:
@@ -314,10 +327,12 @@ class _Trace:
     outcome: str = "failed"
 
 
-class _Usage(Refused):
-    """A refusal of a known command: answered with that command's usage line."""
+class _Of(Refused):
+    """A refusal of a known command; when the command was not written as its usage line says
+    (and only then), the answer ends with that line."""
 
-    def __init__(self, command: Command, message: str | Words, keep: bool = False) -> None:
+    def __init__(self, command: Command, message: str | Words, keep: bool = False, usage: bool = False) -> None:
         super().__init__(message)
         self.command = command
         self.keep = keep
+        self.usage = usage

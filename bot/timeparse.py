@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import difflib
 import re
 from datetime import datetime, timedelta
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
-from storage.errors import Refused
+from storage.errors import Misread, Refused
 from storage.rules.text import quote
 
 _DURATION = re.compile(r"^(\d+)\s*(m|min|mins|minutes?|h|hours?|d|days?|w|weeks?)$")
@@ -42,21 +43,43 @@ def parse_when(text: str, zone: str, now: datetime, language: str = "en") -> dat
         },
     )
     if moment is None:
-        raise Refused("I cannot read {text} as a time; try {EXAMPLES}.", text=quote(text), EXAMPLES=EXAMPLES)
+        raise Misread("I cannot read {text} as a time; try {EXAMPLES}.", text=quote(text), EXAMPLES=EXAMPLES)
     if moment <= now:
         raise Refused("{text} is in the past.", text=quote(text))
     return moment
 
 
 def zone_named(text: str) -> str:
-    """An IANA time zone name, checked."""
+    """An IANA time zone name, checked; a near miss ("Lisbon", "europe/lisbon") is answered with
+    the name it probably means."""
     try:
         ZoneInfo(text)
     except (ZoneInfoNotFoundError, ValueError):
-        raise Refused(
+        guess = _zone_meant(text)
+        if guess:
+            raise Misread("Unknown time zone {text}. Did you mean {guess}?", text=quote(text), guess=guess) from None
+        raise Misread(
             "Unknown time zone {text}; use a name like Europe/Rome or Europe/Lisbon.", text=quote(text)
         ) from None
     return text
+
+
+def _zone_meant(text: str) -> str | None:
+    """The IANA zone a place or a misspelt name most likely means: its city ("Lisbon",
+    "new york"), the name in another case, or the closest name."""
+    wanted = "_".join(text.strip().split()).casefold()
+    if not wanted:
+        return None
+    zones = sorted(available_timezones())
+    by_name = {zone.casefold(): zone for zone in zones}
+    by_city: dict[str, str] = {}
+    for zone in zones:  # the first, in order, of the zones a city names (Europe/ before posix/)
+        by_city.setdefault(zone.rsplit("/", 1)[-1].casefold(), zone)
+    found = by_name.get(wanted) or by_city.get(wanted)
+    if found:
+        return found
+    close = difflib.get_close_matches(wanted, list(by_city) + list(by_name), n=1, cutoff=0.8)
+    return (by_city.get(close[0]) or by_name[close[0]]) if close else None
 
 
 def shown(moment: datetime, zone: str) -> str:

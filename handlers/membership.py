@@ -20,7 +20,7 @@ from bot.context import Context
 from bot.i18n import aliases, understood
 from bot.transports.base import Reply
 from storage import dialogs, groups, membership, notices, organisations, people
-from storage.errors import Refused
+from storage.errors import Misread, Refused
 from storage.models import MembershipApplication, OrganisationKind
 from storage.rules.access import Access
 from storage.rules.text import N_, Words, n_words, state
@@ -185,7 +185,7 @@ def _from_form(key: str, options: dict[str, str], ctx: Context) -> str | None:
         if not answers:
             return None
         if len(answers) != len(ctx.settings.membership.eligibility):
-            raise Refused(
+            raise Misread(
                 n_words(
                     "eligibility= needs {count} answer (yes or no), one per criterion in order; "
                     "/apply without it asks them one by one.",

@@ -24,3 +24,9 @@ class RecordedRefusal(Refused):
     counts against a limit, the audit line of the refusal) is committed, nothing else was."""
 
     keep = True
+
+
+class Misread(Refused):
+    """Words that cannot be read as what the command wants there: a time, a time zone, a number,
+    one word of a fixed list. The command was not written as its usage line says, so the answer
+    ends with that line (a refusal of what a well-written command asks does not)."""

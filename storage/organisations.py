@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
 from storage import audit
-from storage.errors import Refused
+from storage.errors import Misread, Refused
 from storage.models import Organisation, OrganisationKind, OrganisationStatus, Participation
 from storage.naming import fold, look_alike
 from storage.rules.text import N_, OneOf, Words, quote, state
@@ -24,7 +24,7 @@ def country_code(text: str) -> str:
         try:
             found = pycountry.countries.lookup(text)
         except LookupError:
-            raise Refused("Unknown country {text}: give an ISO code such as DE or FR.", text=quote(text)) from None
+            raise Misread("Unknown country {text}: give an ISO code such as DE or FR.", text=quote(text)) from None
     return found.alpha_2
 
 
@@ -44,7 +44,7 @@ def organisation_kind(text: str, aliases: Mapping[str, str] | None = None) -> Or
         return OrganisationKind((aliases or {}).get(option_key(typed), typed))
     except ValueError:
         kinds = OneOf(tuple(kind_words(k) for k in OrganisationKind))
-        raise Refused("Unknown kind {text}: one of {kinds}.", text=quote(text), kinds=kinds) from None
+        raise Misread("Unknown kind {text}: one of {kinds}.", text=quote(text), kinds=kinds) from None
 
 
 async def add_organisation(

@@ -141,18 +141,18 @@ async def test_an_abandoned_dialog_is_resumed_or_cancelled(say, db):
 
 
 @pytest.mark.parametrize(
-    "form, reason",
+    "form, reason, misread",
     [
-        (ONE_LINE.replace("country=DE", "country=Atlantis"), "Unknown country 'Atlantis'"),
-        (ONE_LINE.replace("kind=industry", "kind=startup"), "Unknown kind 'startup'"),
-        (ONE_LINE.replace("groups=pfas,skills", "groups=chips"), "No working group 'chips'"),
-        (ONE_LINE.replace("declaration=accept", "declaration=no"), "Membership needs the Declaration accepted"),
-        (ONE_LINE.replace("eligibility=yes,yes,yes", "eligibility=yes"), "eligibility= needs 3 answers"),
+        (ONE_LINE.replace("country=DE", "country=Atlantis"), "Unknown country 'Atlantis'", True),
+        (ONE_LINE.replace("kind=industry", "kind=startup"), "Unknown kind 'startup'", True),
+        (ONE_LINE.replace("groups=pfas,skills", "groups=chips"), "No working group 'chips'", False),
+        (ONE_LINE.replace("declaration=accept", "declaration=no"), "Membership needs the Declaration accepted", False),
+        (ONE_LINE.replace("eligibility=yes,yes,yes", "eligibility=yes"), "eligibility= needs 3 answers", True),
     ],
 )
-async def test_a_bad_application_is_refused_in_one_line_and_writes_nothing(say, db, form, reason):
+async def test_a_bad_application_is_refused_in_one_line_and_writes_nothing(say, db, form, reason, misread):
     reply = await say(dm(form, "801"))
-    assert reply.startswith(reason) and reply.count("\n") == 1 and "Usage: /apply" in reply
+    assert reply.startswith(reason) and reply.count("\n") == int(misread) and ("Usage: /apply" in reply) == misread
     assert await count(db, MembershipApplication) == 0
     assert await count(db, Dialog) == 0
 
@@ -238,7 +238,7 @@ async def test_the_secretariat_manages_representatives_chairs_and_standing(db, r
 
     suspended = await say(dm('/member suspend "ACME GmbH" unpaid contribution', "sam", platform="console"))
     assert suspended.startswith("ACME GmbH is suspended")
-    assert "Voting rights: none — ACME GmbH is not a member organisation (suspended)." in await say(
+    assert "Voting rights: none — ACME GmbH is suspended." in await say(
         dm("/whoami", "1002")
     )
     assert (await notices_to(db, "1002"))[-1].startswith("ACME GmbH's membership is suspended: unpaid contribution.")

@@ -99,7 +99,8 @@ def test_badly_written_calls_say_what_is_wrong(text, reason):
     "text, reason",
     [
         ("/hepl", "Unknown command /hepl. Did you mean /help?"),
-        ("/wg lst", "Unknown /wg subcommand 'lst'. Did you mean /wg list?"),
+        ("/wg lst", "Unknown subcommand 'lst'. Did you mean /wg list?"),
+        ("/wg frobnicate", "Unknown /wg subcommand 'frobnicate'. Usage: /wg list"),
         ("/wg", "/wg needs one of: list, info"),
         ("/xyzzy", "Unknown command /xyzzy. Send /help"),
     ],
@@ -108,6 +109,70 @@ def test_unknown_commands_get_a_suggestion(text, reason):
     with pytest.raises(CommandError) as refused:
         call(text)
     assert str(refused.value).startswith(reason)
+
+
+def test_a_misspelt_subcommand_of_a_family_with_a_bare_command_is_suggested():
+    """`/vote opne` could be a ballot on vote "opne": the bare command is tried first, and the
+    subcommand is suggested only when it cannot read the words."""
+    line = read_command("/vote opne")
+    command, _ = REGISTRY.resolve(line)
+    assert command.path == "vote"
+    assert REGISTRY.misspelt_subcommand(line).meant.path == "vote open"
+    assert REGISTRY.misspelt_subcommand(read_command("/vote 12 yes")) is None
+
+
+@pytest.mark.parametrize(
+    "text, hint",
+    [
+        ("/vote open Unquoted question", 'Text with spaces goes in quotes: /vote open "Unquoted question"'),
+        (
+            "/vote open Adopt the roadmap closes=3d secret",
+            'Text with spaces goes in quotes: /vote open "Adopt the roadmap" closes=3d secret',
+        ),
+        ("/meeting schedule next tuesday Budget", "Text with spaces goes in quotes."),
+    ],
+)
+def test_too_many_arguments_say_that_text_with_spaces_goes_in_quotes(text, hint):
+    with pytest.raises(CommandError) as refused:
+        call(text)
+    assert str(refused.value).startswith("Too many arguments: ") and str(refused.value).endswith(hint)
+
+
+def test_options_after_a_rest_argument_are_options_not_text():
+    command, parsed = call("/decisions pfas 2026 as=md")
+    assert command.path == "decisions"
+    assert parsed.args == {"group and/or year": "pfas 2026"} and parsed.options == {"as": "md"}
+    _, described = call('/deliverable new "Roadmap" The plan for 2027. due="2027-06-30 17:00"')
+    assert described.args["description"] == "The plan for 2027."
+    assert described.options == {"due": "2027-06-30 17:00"}
+    _, unknown_key = call("/deliverable new Roadmap see page=3")  # not an option of the command: it is text
+    assert unknown_key.args["description"] == "see page=3" and unknown_key.options == {}
+
+
+def _calls_with_options() -> list[Command]:
+    return [c for c in build_registry() if c.options and c.params]
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.data())
+def test_every_option_of_every_command_may_stand_anywhere_after_the_command_words(data):
+    """A parser-level property over the whole registry: whatever slots a command's options are
+    written in (between its arguments, or after the last one, a rest argument included), the
+    call reads as with the options written first."""
+    command = data.draw(st.sampled_from(_calls_with_options()), label="command")
+    arguments = ["free text of several words" if p.rest else f"arg{i}" for i, p in enumerate(command.params)]
+    options = [f'{o.key}="value {i}"' if i % 2 else f"{o.key}=value{i}" for i, o in enumerate(command.options)]
+    slots = [data.draw(st.integers(0, len(arguments)), label=o) for o in options]
+    words: list[str] = []
+    for position, argument in enumerate([*arguments, None]):
+        words += [option for option, slot in zip(options, slots, strict=True) if slot == position]
+        if argument is not None:
+            words.append(argument)
+    anywhere = call(" ".join([f"/{command.path}", *words]))
+    first = call(" ".join([f"/{command.path}", *options, *arguments]))
+    assert anywhere[0] is first[0] is REGISTRY.find(command.path)
+    assert anywhere[1] == first[1]
+    assert anywhere[1].options == {o.key: f"value {i}" if i % 2 else f"value{i}" for i, o in enumerate(command.options)}
 
 
 def test_usage_lines_come_from_the_declaration():

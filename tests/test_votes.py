@@ -193,7 +193,9 @@ async def test_a_suspended_organisation_cannot_vote(say, db, pfas):
     await person(db, "Sam", accounts=("console:sam",), roles=("secretariat",))
     await open_roadmap_vote(say)
     await say('/member suspend "Fab Nord AS" unpaid', sender="sam")
-    assert (await say("/vote 1 yes", sender="ola")).startswith("Only representatives of member organisations")
+    assert await say("/vote 1 yes", sender="ola") == (
+        "Fab Nord AS is suspended: its representatives cannot do this until the secretariat reinstates it."
+    )
 
 
 async def test_a_secret_vote_shows_no_tally_until_it_closes_and_never_who(say, db, pfas):
@@ -510,7 +512,7 @@ async def test_the_chair_sees_who_has_not_voted_and_a_representative_may_not(db,
     assert await say("/vote pending 1", sender="sam", room="secretariat") == pending
     refused = await say("/vote pending 1", sender="ola")
     assert refused.startswith("Who has not voted on #1 is for the chairs of its group and the secretariat to see.")
-    assert "Usage: /vote pending <id>" in refused
+    assert "Usage" not in refused
 
 
 async def test_a_reminder_by_hand_reaches_each_organisation_once_per_12_hours(db, chase_scene, settings, say):

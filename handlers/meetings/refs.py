@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from bot.arguments import LARGEST_ID
 from bot.context import Context
-from storage.errors import Refused
+from storage.errors import Misread
 from storage.rules.text import quote
 
 _REF = re.compile(r"^#?(\d{1,18})(?:\.(\d{1,9}))?$")
@@ -22,7 +22,7 @@ class MeetingRef:
 async def meeting_ref(raw: str, ctx: Context) -> MeetingRef:
     found = _REF.match(raw.strip())
     if found is None or any(int(part) > LARGEST_ID for part in found.groups() if part):
-        raise Refused(
+        raise Misread(
             "{raw} is not a meeting: give its number (12) or one occurrence (12.3); /meeting list shows them.",
             raw=quote(raw),
         )

@@ -5,7 +5,7 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass, field
 
-from storage.rules.text import N_, Words
+from storage.rules.text import N_, Words, state
 
 
 class OrganisationStatus(enum.StrEnum):
@@ -102,6 +102,17 @@ REFUSALS = {
 }
 
 
+def refusal_of_access(access: Access, actor: Actor) -> Words:
+    """Why `actor` may not run a command needing `access`: a representative whose organisation
+    is suspended is told so, not that they represent no member."""
+    if access in (Access.MEMBER, Access.CHAIR) and actor.organisation_status == OrganisationStatus.SUSPENDED:
+        return Words(
+            N_("{organisation} is suspended: its representatives cannot do this until the secretariat reinstates it."),
+            {"organisation": actor.organisation_name},
+        )
+    return Words(REFUSALS[access])
+
+
 def voting_right(actor: Actor) -> Words | None:
     """None when the actor may vote for an organisation; otherwise why not.
 
@@ -111,10 +122,12 @@ def voting_right(actor: Actor) -> Words | None:
         return Words(N_("you are not known to the alliance"))
     if actor.organisation_id is None:
         return Words(N_("you do not represent an organisation"))
+    if actor.organisation_status == OrganisationStatus.SUSPENDED:
+        return Words(N_("{organisation} is suspended"), {"organisation": actor.organisation_name})
     if actor.organisation_status != OrganisationStatus.MEMBER:
-        status = actor.organisation_status.value if actor.organisation_status else "unknown"
+        status = actor.organisation_status.value if actor.organisation_status else "applicant"
         return Words(
             N_("{organisation} is not a member organisation ({status})"),
-            {"organisation": actor.organisation_name, "status": status},
+            {"organisation": actor.organisation_name, "status": state(status, of="organisation")},
         )
     return None
