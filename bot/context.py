@@ -18,7 +18,12 @@ from storage.errors import Refused
 from storage.models import WorkingGroup
 from storage.rooms import Room
 from storage.rules.access import Actor
-from storage.rules.text import Say, Words
+from storage.rules.text import N_, Say, Words
+
+# Whose zone a time was read in, as replies name it (Language.read_in).
+YOUR_ZONE = N_("your zone")
+ALLIANCE_ZONE = N_("the alliance's zone; /tz sets yours")
+MEETING_ZONE = N_("the meeting's zone")
 
 
 @dataclass(frozen=True)
@@ -48,6 +53,11 @@ class Context:
     def zone(self) -> str:
         """The reader's time zone: their own when known, else the alliance's."""
         return self.actor.timezone or self.settings.alliance.timezone
+
+    @property
+    def whose_zone(self) -> str:
+        """Whose zone `zone` is, as a reply names it (a marked message)."""
+        return YOUR_ZONE if self.actor.timezone else ALLIANCE_ZONE
 
     def _language(self, *, direct: bool) -> Language:
         return for_answer(

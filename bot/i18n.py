@@ -129,6 +129,16 @@ class Language:
         both = locale.datetime_formats["medium"].format(format_time(local, "short", locale=locale), day)
         return f"{both} {format_datetime(local, 'z', locale=locale)}"
 
+    def read_in(self, moment: datetime, zone: str, whose: str, reader_zone: str) -> str:
+        """A time a command gave, as it was read: in the zone it was read in, named, with whose
+        zone that is (`whose`, a marked message: "the meeting's zone"), and the reader's own
+        wall-clock time when theirs differs: "Wed 13 Jan 2027 14:30 CET (Europe/Brussels, the
+        meeting's zone; Wed 13 Jan 2027 13:30 WET for you)"."""
+        read = {"moment": self.moment(moment, zone), "zone": zone, "whose": self._(whose)}
+        if moment.astimezone(ZoneInfo(zone)).utcoffset() == moment.astimezone(ZoneInfo(reader_zone)).utcoffset():
+            return self._("{moment} ({zone}, {whose})", **read)
+        return self._("{moment} ({zone}, {whose}; {local} for you)", local=self.moment(moment, reader_zone), **read)
+
     def size(self, size: int) -> str:
         """A file's size as this language writes it: "512 bytes", "1,5 MB", "1,5 Mo"."""
         from babel.units import format_unit

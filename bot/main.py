@@ -457,7 +457,7 @@ async def _announcing(session: AsyncSession, actor: str, args, zone: str, langua
         now=now,
         say=saying(language),
     )
-    when = "now" if created.status != AnnouncementStatus.SCHEDULED else shown(created.due_at, zone)
+    when = "now" if created.status != AnnouncementStatus.SCHEDULED else f"{shown(created.due_at, zone)} ({zone})"
     print(f"announcement #{created.id} queued for {when}; `wgbot announce --status {created.id}` shows its delivery")
 
 

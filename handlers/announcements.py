@@ -78,7 +78,7 @@ async def announce(ctx: Context, call: Call) -> Reply:
         return Reply(
             lang._(
                 "Announcement #{id} to {to} is scheduled for {when}. /announce cancel {id} withdraws it.",
-                when=lang.moment(announcement.due_at, ctx.zone),
+                when=lang.read_in(announcement.due_at, ctx.zone, ctx.whose_zone, ctx.zone),
                 **about,
             )
         )

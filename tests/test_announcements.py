@@ -197,7 +197,9 @@ async def test_a_restart_mid_delivery_resumes_the_remaining_rooms_without_repeat
 
 async def test_a_scheduled_announcement_waits_for_its_time_then_goes_out_once(router, db, alliance):
     answer = await sam_says(router, '/announce skills at="2099-01-05 09:00 Europe/Brussels" New year, new drafts.')
-    assert answer.startswith("Announcement #1 to skills is scheduled for Mon 05 Jan 2099 09:00 CET.")
+    assert answer.startswith(
+        "Announcement #1 to skills is scheduled for Mon 05 Jan 2099 09:00 CET (Europe/Brussels, the alliance's zone"
+    )
     assert await copies(db) == []
     assert "#1 to skills — scheduled for Mon 05 Jan 2099 09:00 CET" in await sam_says(router, "/announce list")
     async with db.transaction() as session:

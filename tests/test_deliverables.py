@@ -91,7 +91,10 @@ def stored_files(settings) -> list[str]:
 
 async def test_drafts_become_numbered_versions_with_author_organisation_and_hash(say, db, pfas, uploads, settings):
     created = await say('/deliverable new "PFAS roadmap" due=2027-03-31 The alliance\'s view on PFAS')
-    assert created == "Deliverable 1 (PFAS roadmap) is open for drafts: /draft 1 with a file or text."
+    assert created == (
+        "Deliverable 1 (PFAS roadmap) is open for drafts, due Wed 31 Mar 2027 23:59 CEST (Europe/Brussels, the "
+        "alliance's zone; /tz sets yours): /draft 1 with a file or text."
+    )
     first = await say("/draft 1", sender="ola", attachments=(uploads.attach("roadmap.pdf", PDF),))
     assert (
         first

@@ -97,7 +97,8 @@ async def room_texts(db, like: str) -> list[str]:
 
 GERMAN = {
     "language": "Die Räume von PFAS erhalten meine Nachrichten jetzt auf Deutsch",
-    "opened": "Abstimmung #1 ist offen bis Mi., 3. Feb. 2027, 10:00 MEZ; {count}",
+    "opened": "Abstimmung #1 ist offen bis Mi., 3. Feb. 2027, 10:00 MEZ "
+    "(Europe/Brussels, die Zeitzone der Allianz; /tz legt Ihre fest); {count}",
     "posted": "Abstimmung #1 (PFAS): Budget 2027?",
     "ballot": "Ja",
     "buttons": [["ja", "/vote 1 yes"], ["nein", "/vote 1 no"], ["Enthaltung", "/vote 1 abstain"]],
@@ -108,13 +109,15 @@ GERMAN = {
     "adopted": "Entscheidung: ANGENOMMEN.",
     "no quorum": "Entscheidung: NICHT ANGENOMMEN — Quorum nicht erreicht.",
     "reminder": "Erinnerung: Budget (Sitzung 1), Mi., 3. Feb. 2027, 10:00 MEZ, 60 Minuten — beginnt in 15 Minuten.",
-    "scheduled": "Geplant: Budget (Sitzung 1), Mi., 3. Feb. 2027, 10:00 MEZ, 60 Minuten. /meeting info 1 zeigt sie.",
+    "scheduled": "Geplant: Budget (Sitzung 1), Mi., 3. Feb. 2027, 10:00 MEZ (Europe/Brussels, die Zeitzone der Allianz; "
+    "/tz legt Ihre fest), 60 Minuten. /meeting info 1 zeigt sie.",
 }
 GERMAN_COUNTS = {1: "1 Organisation ist stimmberechtigt", 2: "2 Organisationen sind stimmberechtigt"}
 GERMAN_COUNTS[5] = "5 Organisationen sind stimmberechtigt"
 POLISH = {
     "language": "Pokoje grupy PFAS otrzymują teraz moje wiadomości w języku: Polski",
-    "opened": "Głosowanie #1 jest otwarte do śr., 3 lut 2027, 10:00 CET; {count}",
+    "opened": "Głosowanie #1 jest otwarte do śr., 3 lut 2027, 10:00 CET (Europe/Brussels, strefa sojuszu; /tz ustawia Twoją); "
+    "{count}",
     "posted": "Głosowanie #1 (PFAS): Budget 2027?",
     "ballot": "tak",
     "buttons": [["tak", "/vote 1 yes"], ["nie", "/vote 1 no"], ["wstrzymuję się", "/vote 1 abstain"]],
@@ -125,7 +128,8 @@ POLISH = {
     "adopted": "Rozstrzygnięcie: PRZYJĘTO.",
     "no quorum": "Rozstrzygnięcie: NIE PRZYJĘTO — brak kworum.",
     "reminder": "Przypomnienie: Budget (spotkanie 1), śr., 3 lut 2027, 10:00 CET, 60 min — początek za 15 minut.",
-    "scheduled": "Zaplanowano: Budget (spotkanie 1), śr., 3 lut 2027, 10:00 CET, 60 min. /meeting info 1 je pokazuje.",
+    "scheduled": "Zaplanowano: Budget (spotkanie 1), śr., 3 lut 2027, 10:00 CET (Europe/Brussels, strefa sojuszu; "
+    "/tz ustawia Twoją), 60 min. /meeting info 1 je pokazuje.",
 }
 POLISH_COUNTS = {1: "głosuje 1 organizacja", 2: "głosują 2 organizacje", 5: "głosuje 5 organizacji"}
 

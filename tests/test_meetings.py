@@ -83,8 +83,9 @@ async def posted(db, like: str) -> list[tuple[str, str]]:
 
 async def test_a_weekly_meeting_keeps_its_local_time_across_the_october_change(say, db, pfas):
     answer = await say(WEEKLY)
-    assert (
-        answer == "Scheduled: PFAS weekly (meeting 1.1), Tue 19 Oct 2027 10:00 CEST, 90 min. /meeting info 1 shows it."
+    assert answer == (
+        "Scheduled: PFAS weekly (meeting 1.1), Tue 19 Oct 2027 10:00 CEST (Europe/Brussels, the alliance's zone; "
+        "/tz sets yours), 90 min. /meeting info 1 shows it."
     )
     info = await say("/meeting info 1")
     assert "Then: 1.2 Tue 26 Oct 2027 10:00 CEST; 1.3 Tue 02 Nov 2027 10:00 CET; 1.4 Tue 09 Nov 2027 10:00 CET" in info

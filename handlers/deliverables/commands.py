@@ -94,6 +94,15 @@ async def deliverable_new(ctx: Context, call: Call) -> Reply:
         )
 
     await notices.to_group(ctx.session, group.id, ctx.worded(news))
+    if due:
+        return Reply(
+            ctx.lang._(
+                "Deliverable {id} ({title}) is open for drafts, due {due}: /draft {id} with a file or text.",
+                due=ctx.lang.read_in(due, ctx.zone, ctx.whose_zone, ctx.zone),
+                id=made.id,
+                title=made.title,
+            )
+        )
     return Reply(
         ctx.lang._(
             "Deliverable {id} ({title}) is open for drafts: /draft {id} with a file or text.",

@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 
 from bot import arguments
 from bot.commands import Call, Command, Option, Param, at_most
-from bot.context import Context
+from bot.context import MEETING_ZONE, Context
 from bot.i18n import Language, language
 from bot.timeparse import parse_when
 from bot.transports.base import OutgoingFile, Reply
@@ -36,7 +36,7 @@ TZ = Option("tz", "Europe/Rome", arguments.zone)
 NEW_TITLE = Option("title", '"<new title>"', at_most(200))
 MEETING = Param("id", meeting_ref)
 SOME_MEETING = Param("id", meeting_ref, required=False)
-NEW_TIME = Param("when", arguments.moment, rest=True)
+NEW_TIME = Param("when", at_most(100), rest=True)  # read in the meeting's zone, once it is known
 GUEST = Param("person", records.person)
 INVITED_TO = Param("meeting", meeting_ref)
 
@@ -67,9 +67,11 @@ def _recurrence(meeting: Meeting, lang: Language) -> str:
 
 
 async def meeting_schedule(ctx: Context, call: Call) -> Reply:
-    """Schedule a one-off or recurring meeting of this group."""
+    """Schedule a one-off or recurring meeting of this group, its times read in its zone (tz=,
+    else the reader's)."""
     group = await ctx.require_group()
     zone = call.get(TZ) or ctx.zone
+    whose = MEETING_ZONE if call.given(TZ) else ctx.whose_zone
     start = parse_when(call[WHEN], zone, ctx.now, ctx.reader.code)
     until = call.get(UNTIL)
     duration = call.get(DURATION)
@@ -106,10 +108,11 @@ async def meeting_schedule(ctx: Context, call: Call) -> Reply:
     await tell_everyone(
         ctx.session, meeting, news, ctx.settings.alliance.language, buttons=rsvp_buttons(meeting, first)
     )
+    read = ctx.lang.read_in(first.start, meeting.zone, whose, ctx.zone)
     return Reply(
         ctx.lang._(
             "Scheduled: {meeting}. /meeting info {id} shows it.",
-            meeting=where(meeting, first, ctx.zone, ctx.lang),
+            meeting=where(meeting, first, meeting.zone, ctx.lang, when=read),
             id=meeting.id,
         )
     )
@@ -191,13 +194,12 @@ async def meeting_cancel(ctx: Context, call: Call) -> Reply:
 
 
 async def meeting_move(ctx: Context, call: Call) -> Reply:
-    """Move one occurrence (the next one by default) to another time."""
+    """Move one occurrence (the next one by default) to another time, read in the meeting's zone."""
     ref = call[MEETING]
     meeting = await meetings.find(ctx.session, ref.meeting)
     _may_manage(ctx, meeting)
-    before, after = await meetings.move(
-        ctx.session, meeting, ref.occurrence, call[NEW_TIME], actor=ctx.actor, now=ctx.now
-    )
+    to = parse_when(call[NEW_TIME], meeting.zone, ctx.now, ctx.reader.code)
+    before, after = await meetings.move(ctx.session, meeting, ref.occurrence, to, actor=ctx.actor, now=ctx.now)
     ctx.changed.add(REMINDERS.of(meeting.id))
 
     def text(lang: Language) -> str:
@@ -212,7 +214,8 @@ async def meeting_move(ctx: Context, call: Call) -> Reply:
     await tell_everyone(
         ctx.session, meeting, text, ctx.settings.alliance.language, buttons=rsvp_buttons(meeting, after)
     )
-    return Reply(ctx.lang._("Moved to {when}; everyone is told.", when=ctx.lang.moment(after.start, ctx.zone)))
+    when = ctx.lang.read_in(after.start, meeting.zone, MEETING_ZONE, ctx.zone)
+    return Reply(ctx.lang._("Moved to {when}; everyone is told.", when=when))
 
 
 async def meeting_edit(ctx: Context, call: Call) -> Reply:

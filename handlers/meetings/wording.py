@@ -21,12 +21,15 @@ ATTENDANCE = {
 }
 
 
-def where(meeting: Meeting, occurrence: Occurrence, zone: str, lang: Language = ENGLISH) -> str:
-    """ "PFAS monthly (meeting 12.3), Tue 01 Dec 2026 10:00 CET, 90 min" in the reader's zone."""
+def where(
+    meeting: Meeting, occurrence: Occurrence, zone: str, lang: Language = ENGLISH, when: str | None = None
+) -> str:
+    """ "PFAS monthly (meeting 12.3), Tue 01 Dec 2026 10:00 CET, 90 min" in the reader's zone
+    (or with `when` as the caller says it, e.g. naming the zone it was read in)."""
     about = {
         "title": meeting.title,
         "label": meetings.label(meeting, occurrence),
-        "when": lang.moment(occurrence.start, zone),
+        "when": when or lang.moment(occurrence.start, zone),
         "minutes": meeting.duration_minutes,
     }
     if occurrence.moved:

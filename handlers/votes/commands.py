@@ -56,13 +56,18 @@ async def vote_open(ctx: Context, call: Call) -> Reply:
         await count_broadcast(ctx, "alliance-wide vote")
     ctx.changed.add(DEADLINES.of(vote.id))
     electorate = await announce_opening(ctx, vote)
+    closes = (
+        ctx.lang.read_in(vote.closes_at, ctx.zone, ctx.whose_zone, ctx.zone)
+        if call.given(CLOSES)
+        else ctx.lang.moment(vote.closes_at, ctx.zone)
+    )
     return Reply(
         ctx.lang.n_(
             "Vote #{id} is open until {closes}, with {count} organisation to vote.",
             "Vote #{id} is open until {closes}, with {count} organisations to vote.",
             electorate,
             id=vote.id,
-            closes=ctx.lang.moment(vote.closes_at, ctx.zone),
+            closes=closes,
         )
     )
 
