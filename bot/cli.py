@@ -101,7 +101,33 @@ def _parser() -> argparse.ArgumentParser:
     person_add.add_argument(
         "--account", action="append", default=[], help="platform:user, e.g. telegram:12345 (repeatable)"
     )
+    person_add.add_argument(
+        "--same-name-ok",
+        action="store_true",
+        help="add them although a person of that name is in that organisation (another person, same name)",
+    )
     person_add.set_defaults(action="person_add", admin=True)
+    person_link = person.add_parser("link", help="give a person another chat account")
+    person_link.add_argument("person", help="#id, platform:user or exact name")
+    person_link.add_argument("account", help="platform:user, e.g. telegram:12345 or matrix:@sofia:example.org")
+    person_link.set_defaults(action="person_link", admin=True)
+    person_unlink = person.add_parser("unlink", help="take a chat account from a person")
+    person_unlink.add_argument("person", help="#id, platform:user or exact name")
+    person_unlink.add_argument("account", help="platform:user")
+    person_unlink.set_defaults(action="person_unlink", admin=True)
+    person_merge = person.add_parser(
+        "merge",
+        help="make two records of one person one",
+        description="Everything the other record holds (accounts, roles, casts, drafts, comments, RSVPs, agenda "
+        "items, invitations) moves to the kept one; where both hold the same, the kept one's stays. Audited. "
+        "Refused when they represent different organisations, unless --force (the kept one's stays).",
+    )
+    person_merge.add_argument("keep", help="the record that stays: #id, platform:user or exact name")
+    person_merge.add_argument("other", help="the record merged into it, then removed")
+    person_merge.add_argument(
+        "--force", action="store_true", help="merge although they represent different organisations"
+    )
+    person_merge.set_defaults(action="person_merge", admin=True)
     person.add_parser("list", help="list people").set_defaults(action="person_list", admin=True)
     person_export = person.add_parser("export", help="everything wgbot holds about a person, as JSON")
     person_export.add_argument("person", help="#id, platform:user or exact name")

@@ -33,6 +33,7 @@ from storage import (
     deliverables,
     groups,
     imports,
+    merging,
     migrate,
     notices,
     organisations,
@@ -487,7 +488,19 @@ async def _org_list(session: AsyncSession, actor: str, args) -> None:
 
 async def _person_add(session: AsyncSession, actor: str, args) -> None:
     organisation = await organisations.find_organisation(session, args.org) if args.org else None
-    person = await people.add_person(session, actor=actor, name=args.name, organisation=organisation)
+    try:
+        person = await people.add_person(
+            session, actor=actor, name=args.name, organisation=organisation, same_name_ok=args.same_name_ok
+        )
+    except people.SameName as same:
+        known = same.existing
+        where = f"for {organisation.name}" if organisation else "with no organisation"
+        account = args.account[0] if args.account else "<platform:user>"
+        raise Refused(
+            f"{known.name} (#{known.id}) is already known {where}: nothing was added. To give them another "
+            f"account: wgbot person link '#{known.id}' {account}. If this is another person of the same name, "
+            "add --same-name-ok."
+        ) from None
     for text in args.role:
         role, group_ref = people.parse_role(text)
         group = await groups.find_group(session, group_ref) if group_ref else None
@@ -496,6 +509,52 @@ async def _person_add(session: AsyncSession, actor: str, args) -> None:
         platform, user_id = people.parse_account(text)
         await people.add_account(session, actor=actor, person=person, platform=platform, user_id=user_id)
     print(f"added person #{person.id} {person.name}")
+
+
+async def _person_link(session: AsyncSession, actor: str, args) -> None:
+    person = await people.find_person(session, args.person)
+    platform, user_id = people.parse_account(args.account)
+    owner = await people.owner_of(session, platform, user_id)
+    if owner is not None and owner.id == person.id:
+        print(f"{platform}:{user_id} is already {person.name}'s (#{person.id}); nothing to do")
+        return
+    if owner is not None:
+        raise Refused(
+            f"{platform}:{user_id} belongs to {owner.name} (#{owner.id}). If that is the same person: "
+            f"wgbot person merge '#{person.id}' '#{owner.id}'"
+        )
+    await people.add_account(session, actor=actor, person=person, platform=platform, user_id=user_id)
+    print(f"linked {platform}:{user_id} to {person.name} (#{person.id})")
+
+
+async def _person_unlink(session: AsyncSession, actor: str, args) -> None:
+    person = await people.find_person(session, args.person)
+    platform, user_id = people.parse_account(args.account)
+    owner = await people.owner_of(session, platform, user_id)
+    if owner is None or owner.id != person.id:
+        whose = f"{owner.name}'s (#{owner.id})" if owner else "nobody's"
+        raise Refused(f"{platform}:{user_id} is not {person.name}'s (#{person.id}) but {whose}; nothing was changed")
+    await people.unlink_account(session, actor=actor, person=person, platform=platform, user_id=user_id)
+    print(f"unlinked {platform}:{user_id} from {person.name} (#{person.id})")
+
+
+async def _person_merge(session: AsyncSession, actor: str, args) -> None:
+    keep = await people.find_person(session, args.keep)
+    other = await people.find_person(session, args.other)
+    try:
+        merged = await merging.merge(session, actor=actor, keep=keep, other=other, force=args.force)
+    except merging.Conflict:
+        raise Refused(
+            f"#{keep.id} and #{other.id} represent different organisations; nothing was merged. If #{keep.id}'s "
+            f"organisation is the right one, run again with --force (#{other.id}'s chairs end)."
+        ) from None
+    print(f"merged #{merged.other_id} into {keep.name} (#{keep.id})")
+    for table, count in sorted(merged.moved.items()):
+        print(f"  moved\t{table}\t{count}")
+    for table, count in sorted(merged.dropped.items()):
+        print(f"  held by both, #{keep.id}'s kept\t{table}\t{count}")
+    for note in merged.notes:
+        print(f"  {note}")
 
 
 async def _person_list(session: AsyncSession, actor: str, args) -> None:

@@ -13,7 +13,7 @@ from bot.transports.base import Reply
 from handlers import arguments as records
 from storage import identity, membership, notices, organisations, people
 from storage.errors import Refused
-from storage.models import OrganisationStatus, RoleName
+from storage.models import Organisation, OrganisationStatus, Person, RoleName
 from storage.rules.access import Access
 from storage.rules.text import N_, Words, state
 
@@ -25,6 +25,7 @@ PERSON = Param("person", records.person, rest=True)
 GROUP = Param("group", records.group)
 REASON = Param("reason", at_most(500), rest=True)
 APPLICATION = Param("application", arguments.number)
+SAME_NAME_OK = "same-name-ok"
 
 
 async def member_list(ctx: Context, call: Call) -> Reply:
@@ -57,11 +58,22 @@ async def member_list(ctx: Context, call: Call) -> Reply:
 
 
 async def member_add(ctx: Context, call: Call) -> Reply:
-    """Add a representative; they link their chat account with the code given."""
+    """Add a representative; they link their chat account with the code given. Asked again for
+    the same person, it adds no one and says so (with a new code if they have not linked yet)."""
     organisation = call[ORGANISATION]
-    person = await people.add_person(ctx.session, actor=ctx.actor.label, name=call[NAME], organisation=organisation)
+    lang = ctx.reader
+    try:
+        person = await people.add_person(
+            ctx.session,
+            actor=ctx.actor.label,
+            name=call[NAME],
+            organisation=organisation,
+            same_name_ok=SAME_NAME_OK in call.flags,
+        )
+    except people.SameName as same:
+        return await _already_added(ctx, same.existing, organisation)
     code = await identity.issue_code(ctx.session, person, ctx.now, identity.WELCOME_CODE_LIFETIME)
-    lang, who = ctx.reader, {"name": person.name, "id": person.id, "organisation": organisation.name}
+    who = {"name": person.name, "id": person.id, "organisation": organisation.name}
     added = lang._("Added {name} (#{id}) for {organisation}.", **who)
     if organisation.status != OrganisationStatus.MEMBER:
         added += " " + lang._(
@@ -75,6 +87,33 @@ async def member_add(ctx: Context, call: Call) -> Reply:
         + lang._(
             "Give them this code, and to no one else: they send /link {code} to me from their chat account "
             "within 7 days.",
+            code=code.code,
+        ),
+        Words(
+            "I have sent {name}'s link code to you in a private chat. If it does not arrive, open a private chat "
+            "with me and ask there.",
+            {"name": person.name},
+        ),
+    )
+
+
+async def _already_added(ctx: Context, person: Person, organisation: Organisation) -> Reply:
+    """/member add for someone who is already there: nothing is added. Until they have linked a
+    chat account, a new code is what the secretariat came for."""
+    lang, who = ctx.reader, {"name": person.name, "id": person.id, "organisation": organisation.name}
+    already = lang._(
+        "{name} (#{id}) already represents {organisation}: no one was added. If this is another person of the "
+        "same name: /member add … same-name-ok.",
+        **who,
+    )
+    if await people.has_accounts(ctx.session, person.id):
+        return Reply(already + " " + lang._("They have linked a chat account already (/member list shows it)."))
+    code = await identity.issue_code(ctx.session, person, ctx.now, identity.WELCOME_CODE_LIFETIME)
+    return await ctx.privately(
+        already
+        + " "
+        + lang._(
+            "They have not linked a chat account yet; here is a new code for them: /link {code}, within 7 days.",
             code=code.code,
         ),
         Words(
@@ -194,12 +233,19 @@ COMMANDS = [
         member_list,
         SOME_ORGANISATION,
     ),
-    _secretariat(
+    Command(
         "member add",
         N_("add a representative (they get a link code)"),
         member_add,
-        ORGANISATION,
-        NAME,
+        Access.SECRETARIAT,
+        params=(ORGANISATION, NAME),
+        flags=(SAME_NAME_OK,),
+        anywhere=True,
+        details=N_(
+            'e.g. /member add "Fab Nord AS" Ingrid Holm. Asked again for the same person, it adds no one and sends '
+            "a new link code if they have not linked yet; same-name-ok (before the name) adds another person of "
+            "the same name."
+        ),
     ),
     _secretariat(
         "member confirm",

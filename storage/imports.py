@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from storage import groups, organisations, people
 from storage.db import Database
 from storage.errors import Refused
-from storage.models import ChatAccount, Organisation, OrganisationStatus, Person
+from storage.models import ChatAccount, Organisation, OrganisationStatus
 from storage.naming import fold
 from storage.rules.imports import COLUMNS
 
@@ -85,11 +85,7 @@ async def _import_row(session: AsyncSession, row: dict[str, str], actor: str, re
         (report.created if joined else report.skipped).append(f"{organisation.name} in {group.slug}")
     if not row.get("representative"):
         return
-    person = await session.scalar(
-        select(Person).where(
-            Person.name == " ".join(row["representative"].split()), Person.organisation_id == organisation.id
-        )
-    )
+    person = await people.same_named(session, row["representative"], organisation.id)
     if person is None:
         person = await people.add_person(session, actor=actor, name=row["representative"], organisation=organisation)
         report.created.append(f"representative {person.name}")

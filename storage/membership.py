@@ -321,8 +321,8 @@ async def _representative(
     """The applicant, as the organisation's representative (a new person if they are unknown)."""
     representative = await _applicant_person(session, application)
     if representative is None:
-        representative = await people.add_person(
-            session, actor=actor.label, name=application.contact_name, organisation=organisation
+        representative = await people.add_person(  # a name alone never says who someone is: the secretariat merges
+            session, actor=actor.label, name=application.contact_name, organisation=organisation, same_name_ok=True
         )
         await people.add_account(
             session,

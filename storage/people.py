@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session, joinedload, selectinload
 from storage import audit
 from storage.errors import Refused
 from storage.models import ChatAccount, Organisation, Person, RoleAssignment, RoleName, WorkingGroup
+from storage.naming import fold
 from storage.platforms import split_ref
 from storage.rules.access import Actor
 from storage.rules.text import quote, state
@@ -23,12 +24,44 @@ def parse_account(text: str) -> tuple[str, str]:
     return split_ref(text, "an account", "telegram:12345 or matrix:@jana:example.org")
 
 
+class SameName(Refused):
+    """A person of that name already exists in that organisation: most likely the same person,
+    who wants an account linked (or was added once already), not a second record."""
+
+    def __init__(self, existing: Person) -> None:
+        super().__init__(f"{existing.name} (#{existing.id}) is already known")  # each caller says what to do
+        self.existing = existing
+
+
+async def same_named(session: AsyncSession, name: str, organisation_id: int | None) -> Person | None:
+    """The person of that name (any case, accents or spacing) in that organisation (or in none)."""
+    in_organisation = (
+        Person.organisation_id == organisation_id if organisation_id is not None else Person.organisation_id.is_(None)
+    )
+    wanted = fold(name)
+    for person in await session.scalars(select(Person).where(in_organisation).order_by(Person.id)):
+        if fold(person.name) == wanted:
+            return person
+    return None
+
+
 async def add_person(
-    session: AsyncSession, *, actor: str, name: str, organisation: Organisation | None = None
+    session: AsyncSession,
+    *,
+    actor: str,
+    name: str,
+    organisation: Organisation | None = None,
+    same_name_ok: bool = False,
 ) -> Person:
+    """A new person; refused (SameName) when one of that name is already in the organisation,
+    unless `same_name_ok` says this is another person of the same name."""
     name = " ".join(name.split())
     if not name:
         raise Refused("A person needs a name.")
+    if not same_name_ok:
+        existing = await same_named(session, name, organisation.id if organisation else None)
+        if existing is not None:
+            raise SameName(existing)
     person = Person(name=name, organisation_id=organisation.id if organisation else None)
     session.add(person)
     await session.flush()
@@ -46,11 +79,7 @@ async def add_person(
 
 
 async def add_account(session: AsyncSession, *, actor: str, person: Person, platform: str, user_id: str) -> ChatAccount:
-    owner = await session.scalar(
-        select(Person)
-        .join(ChatAccount)
-        .where(ChatAccount.platform == platform, ChatAccount.platform_user_id == user_id)
-    )
+    owner = await owner_of(session, platform, user_id)
     if owner is not None:
         raise Refused(
             "The {platform} account {user_id} already belongs to {name}.",
@@ -78,6 +107,44 @@ async def add_account(session: AsyncSession, *, actor: str, person: Person, plat
         },
     )
     return account
+
+
+async def owner_of(session: AsyncSession, platform: str, user_id: str) -> Person | None:
+    """Whose the account is, if anyone's."""
+    return await session.scalar(
+        select(Person)
+        .join(ChatAccount)
+        .where(ChatAccount.platform == platform, ChatAccount.platform_user_id == user_id)
+    )
+
+
+async def has_accounts(session: AsyncSession, person_id: int) -> bool:
+    return await session.scalar(select(ChatAccount.id).where(ChatAccount.person_id == person_id).limit(1)) is not None
+
+
+async def unlink_account(session: AsyncSession, *, actor: str, person: Person, platform: str, user_id: str) -> None:
+    """The account no longer belongs to the person (audited); it becomes a stranger's again."""
+    account = await session.scalar(
+        select(ChatAccount).where(
+            ChatAccount.person_id == person.id,
+            ChatAccount.platform == platform,
+            ChatAccount.platform_user_id == user_id,
+        )
+    )
+    if account is None:
+        not_theirs = f"{platform}:{user_id} is not {person.name}'s (#{person.id})"  # the operator's shell: English
+        raise Refused(not_theirs)
+    await session.delete(account)
+    await audit.record(
+        session,
+        actor=actor,
+        action="account.unlinked",
+        subject=f"person:{person.id}",
+        details={
+            "platform": platform,
+            "user_id": audit.Personal(user_id, person_id=person.id, account=f"{platform}:{user_id}"),
+        },
+    )
 
 
 async def assign_role(

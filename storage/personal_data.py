@@ -58,6 +58,7 @@ async def export(session: AsyncSession, person: Person) -> dict[str, Any]:
     """The person's data as JSON-ready lists, one per kind of record (`person` loaded with its
     organisation, as `people.find_person` gives it)."""
     pid = person.id
+    merged = await merged_into(session, pid)  # records of this person merged into this one: their acts too
     accounts = list(await session.scalars(select(ChatAccount).where(ChatAccount.person_id == pid)))
     pairs = [(a.platform, a.platform_user_id) for a in accounts]
     by_account = or_(
@@ -148,15 +149,40 @@ async def export(session: AsyncSession, person: Person) -> dict[str, Any]:
         "open_dialogs": [
             {"platform": d.platform, "kind": d.kind} for d in await session.scalars(select(Dialog).where(dialogs))
         ],
+        "merged_records": merged,
         "audit_entries": [
             {"entry": e.id, "at": _at(e.at), "actor": e.actor, "action": e.action, "subject": e.subject}
             for e in await session.scalars(
                 select(AuditEntry)
-                .where(or_(AuditEntry.subject == f"person:{pid}", AuditEntry.actor.startswith(f"person:{pid} ")))
+                .where(
+                    or_(
+                        false(),
+                        *(
+                            or_(AuditEntry.subject == f"person:{i}", AuditEntry.actor.startswith(f"person:{i} "))
+                            for i in (pid, *merged)
+                        ),
+                    )
+                )
                 .order_by(AuditEntry.id)
             )
         ],
     }
+
+
+async def merged_into(session: AsyncSession, person_id: int) -> list[int]:
+    """The ids of the records merged into this person, earlier merges' too (for their export)."""
+    found: list[int] = []
+    wanted = [person_id]
+    while wanted:
+        subject = f"person:{wanted.pop()}"
+        for details in await session.scalars(
+            select(AuditEntry.details).where(AuditEntry.action == "person.merged", AuditEntry.subject == subject)
+        ):
+            merged = (details or {}).get("merged")
+            if isinstance(merged, int) and merged not in found:
+                found.append(merged)
+                wanted.append(merged)
+    return found
 
 
 @dataclass(frozen=True)
@@ -181,7 +207,7 @@ class Erasure:
 
 # Records that name an actor by their label ("person:12 via telegram"); before labels were
 # references, they held the name and the account too.
-_LABELS = (
+LABELS = (
     table_of(Vote).c.opened_by,
     table_of(Meeting).c.created_by,
     table_of(OccurrenceChange).c.changed_by,
@@ -248,7 +274,7 @@ async def erase(session: AsyncSession, person: Person) -> Erasure:
     await count("chat accounts", delete(ChatAccount).where(ChatAccount.person_id == pid))
     for model in (DraftVersion, DraftComment):
         await count("authorships", update(model).where(model.person_id == pid).values(author=pseudonym))
-    for column in _LABELS:
+    for column in LABELS:
         await count(
             "records of their acts",
             update(column.table).where(column.like(f"person:{pid} %")).values({column.name: f"person:{pid}"}),

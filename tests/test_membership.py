@@ -238,9 +238,7 @@ async def test_the_secretariat_manages_representatives_chairs_and_standing(db, r
 
     suspended = await say(dm('/member suspend "ACME GmbH" unpaid contribution', "sam", platform="console"))
     assert suspended.startswith("ACME GmbH is suspended")
-    assert "Voting rights: none — ACME GmbH is suspended." in await say(
-        dm("/whoami", "1002")
-    )
+    assert "Voting rights: none — ACME GmbH is suspended." in await say(dm("/whoami", "1002"))
     assert (await notices_to(db, "1002"))[-1].startswith("ACME GmbH's membership is suspended: unpaid contribution.")
     assert (await say(dm("/member reinstate ACME GmbH", "sam", platform="console"))).startswith(
         "ACME GmbH is a member again."
