@@ -134,6 +134,20 @@ async def record(
     )
 
 
+async def take_turn(session: AsyncSession) -> None:
+    """Wait for this transaction's turn to append (see `take_turn_on`)."""
+    await session.run_sync(lambda sync: take_turn_on(sync.connection()))
+
+
+def take_turn_on(connection: Connection) -> None:
+    """On PostgreSQL, wait until no other transaction may append to the log before this one
+    commits. Appending takes the turn anyway; a transaction takes it earlier when what it reads
+    must not change before it appends (a ballot's previous ballot), and whoever takes it takes
+    it before any row lock, so two never wait for each other. SQLite's write lock is the turn."""
+    if connection.dialect.name == "postgresql":
+        connection.execute(_APPEND_LOCK)
+
+
 def append_on(
     connection: Connection,
     *,
@@ -142,11 +156,12 @@ def append_on(
     subject: str | Personal,
     details: dict[str, Any] | None = None,
     at: datetime | None = None,
+    turn_taken: bool = False,
 ) -> AuditEntry:
-    """`record` on a synchronous connection, for a hot path that runs its statements as one unit."""
-    if connection.dialect.name == "postgresql":
-        # Concurrent appenders wait here rather than fail on the unique prev_hash.
-        connection.execute(_APPEND_LOCK)
+    """`record` on a synchronous connection, for a hot path that runs its statements as one unit
+    (`turn_taken`: it took its turn already, which saves PostgreSQL a round trip)."""
+    if not turn_taken:  # concurrent appenders wait here rather than fail on the unique prev_hash
+        take_turn_on(connection)
     prev_hash = connection.scalar(_LAST_HASH) or GENESIS_HASH
     at = at or utcnow()
     apart = _KeptApart()

@@ -180,15 +180,26 @@ async def to_account(
     queue(session, [notice(platform, user_id, text, html, direct=True, topic=topic)])
 
 
-async def to_person(session: AsyncSession, person_id: int, text: str, html: str | None = None) -> int:
-    """To a person's private chat on each platform they use the bot on."""
-    accounts = list(await session.scalars(select(ChatAccount).where(ChatAccount.person_id == person_id)))
-    queue(session, [notice(a.platform, a.platform_user_id, text, html, direct=True) for a in accounts])
-    return len(accounts)
-
-
 # A text worded for one reader: given their zone and their language (each None where they set none).
 ForReader = Callable[[str | None, str | None], str]
+
+
+async def to_person(session: AsyncSession, person_id: int, text: str | ForReader, html: str | None = None) -> int:
+    """To a person's private chat on each platform they use the bot on; a `text` that is a
+    function is worded for them (their zone, their language)."""
+    accounts = await session.execute(
+        select(ChatAccount, Person.timezone, Person.language)
+        .join(Person, Person.id == ChatAccount.person_id)
+        .where(ChatAccount.person_id == person_id)
+    )
+    added = [
+        notice(
+            a.platform, a.platform_user_id, text if isinstance(text, str) else text(zone, language), html, direct=True
+        )
+        for a, zone, language in accounts.tuples()
+    ]
+    queue(session, added)
+    return len(added)
 
 
 async def to_representatives(

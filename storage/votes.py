@@ -156,6 +156,8 @@ async def find_vote(session: AsyncSession, vote_id: int, *, lock: bool = False, 
     casts proceed together, but a close waits for casts in flight and casts wait for a close,
     so no ballot can land after the tally was taken."""
     row_lock = {"read": True} if share else lock
+    if lock:  # whoever locks a vote appends to the log: its turn first, as a cast takes it (no deadlock)
+        await audit.take_turn(session)
     vote = await session.get(Vote, vote_id, with_for_update=row_lock, populate_existing=bool(row_lock))
     if vote is None:
         raise Refused(_NO_VOTE, id=vote_id)
@@ -170,6 +172,7 @@ class Cast:
     replaced: tuple[str, str] | None  # (option, person name) of the ballot this one replaces
     replaced_secretly: bool = False  # it replaces a ballot of a secret vote, which names neither
     discreet: bool = False  # a secret or hidden vote: its receipt is for the voter only
+    replaced_person_id: int | None = None  # who cast the ballot this one replaces (None: unknown or secret)
 
 
 # The ballot's hot path reads everything it checks in one statement: the vote, whether the
@@ -187,6 +190,7 @@ _BALLOT_CONTEXT = (
         ElectorateMember.organisation_name,
         Ballot.option,
         _PREVIOUS.name,
+        Ballot.person_id,
     )
     .outerjoin(
         ElectorateMember, (ElectorateMember.vote_id == Vote.id) & (ElectorateMember.organisation_id == bindparam("org"))
@@ -234,11 +238,30 @@ async def cast_ballot(
 def _cast_on(
     connection: Connection, vote_id: int, option: str, actor: Actor, now: datetime, aliases: Mapping[str, str]
 ) -> Cast:
-    query = _BALLOT_CONTEXT_SHARED if connection.dialect.name == "postgresql" else _BALLOT_CONTEXT
+    postgres = connection.dialect.name == "postgresql"
+    # On PostgreSQL, two representatives of one organisation casting at the same instant from two
+    # processes would each read "no ballot yet" (READ COMMITTED) and each be told they replaced
+    # nothing. A cast appends to the audit log, whose appenders take turns until they commit: the
+    # cast takes its turn before it reads, so the second reads what the first committed and each
+    # receipt says what the database holds. (SQLite's BEGIN IMMEDIATE orders them already.)
+    audit.take_turn_on(connection)
+    query = _BALLOT_CONTEXT_SHARED if postgres else _BALLOT_CONTEXT
     found = connection.execute(query, {"vote": vote_id, "org": actor.organisation_id}).first()
     if found is None:
         raise Refused(_NO_VOTE, id=vote_id)
-    status, closes_at, options, secret, hidden, seal_key, opened_at, organisation_name, previous, previous_by = found
+    (
+        status,
+        closes_at,
+        options,
+        secret,
+        hidden,
+        seal_key,
+        opened_at,
+        organisation_name,
+        previous,
+        previous_by,
+        previous_person,
+    ) = found
     if status != VoteStatus.OPEN:
         raise Refused(_NO_LONGER[status], id=vote_id)
     if now >= closes_at:
@@ -273,13 +296,14 @@ def _cast_on(
     )
     if secret:  # the history of casts, by whom: never for a secret vote
         connection.execute(_UPSERT, values)
-    elif connection.dialect.name == "postgresql":
+    elif postgres:
         connection.execute(_UPSERT_AND_RECORD_PG, values)
     else:
         connection.execute(_UPSERT, values)
         connection.execute(_RECORD_CAST, values)
     audit.append_on(
         connection,
+        turn_taken=True,
         actor=actor.label,
         action="ballot.cast",
         subject=f"vote:{vote_id}",
@@ -288,7 +312,7 @@ def _cast_on(
     if secret:
         return Cast(vote_id, organisation_name, chosen, None, replaced_secretly=previous is not None, discreet=True)
     replaced = (previous, previous_by) if previous is not None else None
-    return Cast(vote_id, organisation_name, chosen, replaced, discreet=hidden)
+    return Cast(vote_id, organisation_name, chosen, replaced, discreet=hidden, replaced_person_id=previous_person)
 
 
 async def electorate_size(session: AsyncSession, vote: Vote) -> int:

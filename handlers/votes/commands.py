@@ -116,6 +116,8 @@ async def vote_cast(ctx: Context, call: Call) -> Reply:
         receipt = lang._("Recorded: {option} for {organisation} (replaces your organisation's earlier ballot)", **what)
     else:
         receipt = lang._("Recorded: {option} for {organisation}", **what)
+    if cast.replaced and cast.replaced_person_id not in (None, ctx.actor.person_id):
+        await _tell_replaced(ctx, cast)
     if not cast.discreet or incoming.is_direct or incoming.answered_privately:
         return Reply(receipt, private=cast.discreet)
     # Typed in a room: the receipt goes to the voter alone, the command is taken down, and the
@@ -129,6 +131,27 @@ async def vote_cast(ctx: Context, call: Call) -> Reply:
         ),
         withdraw=True,
     )
+
+
+async def _tell_replaced(ctx: Context, cast: votes.Cast) -> None:
+    """Whoever cast the ballot that another representative's just replaced hears it privately,
+    in their language: their organisation's vote is not what they last said."""
+    assert cast.replaced is not None and cast.replaced_person_id is not None
+    previous, default = cast.replaced[0], ctx.settings.alliance.language
+
+    def told(zone: str | None, code: str | None) -> str:
+        lang = language(code, default)
+        return lang._(
+            "Your ballot on vote #{id} ({option} for {organisation}) was replaced by {name}'s: {new}. "
+            "The latest ballot counts; /vote {id} <option> changes it again.",
+            id=cast.vote_id,
+            option=lang.choice(previous),
+            organisation=cast.organisation_name,
+            name=ctx.actor.display_name,
+            new=lang.choice(cast.option),
+        )
+
+    await notices.to_person(ctx.session, cast.replaced_person_id, told)
 
 
 async def vote_status(ctx: Context, call: Call) -> Reply:
