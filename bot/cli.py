@@ -42,8 +42,19 @@ def _config_first(argv: list[str]) -> list[str]:
     return moved + rest
 
 
+ABOUT = """\
+wgbot is the chat bot of an industrial alliance's working groups: meetings, member-only votes
+(one vote per member organisation), deliverables and the Secretariat's announcements, on Matrix
+and Telegram at once. `wgbot run` serves the configured platforms (or the console, with none);
+`wgbot console` tries it locally; the other commands administer the alliance's records.
+"""
+EPILOG = "Settings: ./config.toml, --config FILE or $WGBOT_CONFIG; see config.example.toml and the README."
+
+
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="wgbot", description=__doc__)
+    parser = argparse.ArgumentParser(
+        prog="wgbot", description=ABOUT, epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--version", action="version", version=f"wgbot {package_version('wgbot')}")
     parser.add_argument("-c", "--config", type=Path, help="TOML settings (default: $WGBOT_CONFIG or ./config.toml)")
     commands = parser.add_subparsers(required=True, metavar="command")
@@ -188,6 +199,11 @@ def _parser() -> argparse.ArgumentParser:
     listing = commands.add_parser("export", help="a list as a file: members, attendance or deliverables")
     listing.add_argument("list", choices=("members", "attendance", "deliverables"))
     listing.add_argument("--format", choices=("csv", "xlsx"), default="csv")
+    listing.add_argument(
+        "--standing",
+        choices=("all", *(s.value for s in OrganisationStatus)),
+        help="members: which organisations (default: members, suspended ones too; all: every organisation)",
+    )
     listing.add_argument("-o", "--output", type=Path, help="file to write (default: standard output)")
     listing.set_defaults(action="export")
 

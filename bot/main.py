@@ -46,6 +46,7 @@ from storage.db import Database
 from storage.errors import Refused
 from storage.files import FileStore
 from storage.models import AnnouncementStatus, OrganisationStatus, RoomPurpose, utcnow
+from storage.rules.text import counted
 from storage.transport_state import TransportMemory
 
 if TYPE_CHECKING:
@@ -81,7 +82,10 @@ def perform(args: argparse.Namespace, *, platforms: bool) -> int:
     try:
         action = globals()[f"_{args.action}"]
         return asyncio.run((_admin(action) if getattr(args, "admin", False) else action)(settings, args))
-    except (Refused, SchemaBehind, TransportUnavailable, DatabaseUnavailable) as error:
+    except Refused as refused:
+        print(f"wgbot: {refused.shell or refused}", file=sys.stderr)
+        return 1
+    except (SchemaBehind, TransportUnavailable, DatabaseUnavailable) as error:
         print(f"wgbot: {error}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
@@ -180,14 +184,16 @@ async def _matrix_cross_sign(settings: Settings, args) -> int:
 
 async def _backup(settings: Settings, args) -> int:
     manifest = await _with_parts(settings, args, backup)
-    print(f"backed up to {args.dir}: {len(manifest['sha256'])} files, schema {', '.join(manifest['schema'])}")
+    print(
+        f"backed up to {args.dir}: {counted(len(manifest['sha256']), 'file')}, schema {', '.join(manifest['schema'])}"
+    )
     print("manifest.json lists their sha256; keep the store key and the recovery key apart from this backup")
     return 0
 
 
 async def _restore(settings: Settings, args) -> int:
     manifest = await _with_parts(settings, args, restore)
-    print(f"restored the backup of {manifest['created_at']} ({len(manifest['sha256'])} files checked)")
+    print(f"restored the backup of {manifest['created_at']} ({counted(len(manifest['sha256']), 'file')} checked)")
     print("next: wgbot db upgrade (if this wgbot is newer), then wgbot audit verify")
     return 0
 
@@ -315,10 +321,13 @@ async def _person_erase(settings: Settings, args) -> int:
 async def _export(settings: Settings, args) -> int:
     from handlers import exports
 
+    if args.standing and args.list != "members":
+        raise Refused("--standing chooses the organisations of `wgbot export members`; the other lists have none")
+
     db = await open_database(settings)
     try:
         async with db.transaction() as session:
-            table = await exports.TABLES[args.list](session)
+            table = await exports.table(session, args.list, args.standing)
     finally:
         await db.close()
     return _write(exports.as_file(table, args.format), args.output)
@@ -345,7 +354,10 @@ async def _deliverable_export(settings: Settings, args) -> int:
     finally:
         await db.close()
     args.output.write_bytes(archive)
-    print(f"wrote {args.output}: deliverable {item.id} ({item.title}), {count} versions, {len(archive)} bytes")
+    print(
+        f"wrote {args.output}: deliverable {item.id} ({item.title}), {counted(count, 'version')}, "
+        f"{counted(len(archive), 'byte')}"
+    )
     return 0
 
 
@@ -393,7 +405,7 @@ async def _audit_verify(settings: Settings, args) -> int:
     if cut:
         print(f"audit log fails {source}: {cut}")
     elif anchor:
-        print(f"{source} ({anchor.count} entries) is still held, unchanged")
+        print(f"{source} ({counted(anchor.count, 'entry', 'entries')}) is still held, unchanged")
     else:
         print("no checkpoint to check the log's end against: give one with --checkpoint")
     for problem in votes_wrong:
@@ -573,7 +585,7 @@ async def _wg_add(session: AsyncSession, actor: str, args) -> None:
 async def _wg_list(session: AsyncSession, actor: str, args) -> None:
     counts = await groups.member_counts(session)
     for group in await groups.list_groups(session):
-        print(f"{group.slug}\t{group.name}\t{counts.get(group.id, 0)} member organisations")
+        print(f"{group.slug}\t{group.name}\t{counted(counts.get(group.id, 0), 'member organisation')}")
 
 
 async def _room_bind(session: AsyncSession, actor: str, args) -> None:
@@ -603,7 +615,7 @@ async def _outbox_list(session: AsyncSession, actor: str, args) -> None:
         # A private message may carry a secret (a link code): the operator sees that there is one.
         shown = "(private message)" if notice.direct else _one_line(notice.text, 60)
         why = f"\t{notice.last_error}" if notice.last_error else ""
-        tries = f"{notice.attempts} {'try' if notice.attempts == 1 else 'tries'}"
+        tries = counted(notice.attempts, "try", "tries")
         print(f"#{notice.id}\t{notice.status.value}\t{tries}\t{where}\t{shown}{why}")
     print(f"{len(waiting)} undelivered" if waiting else "the outbox is empty: everything was delivered")
 
@@ -614,7 +626,7 @@ async def _outbox_retry(session: AsyncSession, actor: str, args) -> None:
     missing = sorted(set(wanted) - set(found))
     if missing:
         raise Refused(f"no undelivered notice {', '.join(f'#{n}' for n in missing)}; nothing was changed")
-    print(f"{len(found)} notice{'s' if len(found) != 1 else ''} due again now; the running bot sends them")
+    print(f"{counted(len(found), 'notice')} due again now; the running bot sends them")
 
 
 async def _outbox_drop(session: AsyncSession, actor: str, args) -> None:

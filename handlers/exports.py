@@ -24,12 +24,21 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
 from bot.areas import Area
-from bot.commands import Call, Command, Converter, Option, Param
+from bot.commands import Call, Command, Converter, Option, Param, Unreadable
 from bot.context import Context
 from bot.transports.base import OutgoingFile, Reply
 from storage import meetings, organisations, people
 from storage.errors import Refused
-from storage.models import Deliverable, DraftVersion, Meeting, Organisation, Person, Presence, Rsvp
+from storage.models import (
+    Deliverable,
+    DraftVersion,
+    Meeting,
+    Organisation,
+    OrganisationStatus,
+    Person,
+    Presence,
+    Rsvp,
+)
 from storage.rules.access import Access
 from storage.rules.recurrence import occurrence
 from storage.rules.text import N_
@@ -90,11 +99,28 @@ def _date(moment: datetime | None) -> str:
     return moment.date().isoformat() if moment else ""
 
 
-async def members(session: AsyncSession) -> Table:
-    """Every organisation: country, kind, standing, working groups and representatives."""
+# The organisations `members` lists by default: the alliance's members, suspended ones included
+# (they are members whose vote is suspended); applicants, rejected applicants and guests'
+# organisations are not members, and are listed only when asked for (standing=all).
+MEMBERS = frozenset({OrganisationStatus.MEMBER, OrganisationStatus.SUSPENDED})
+EVERY_STANDING = "all"
+
+
+async def members(session: AsyncSession, standing: str | None = None) -> Table:
+    """The member organisations (or those of one standing, or all): country, kind, standing,
+    working groups and representatives."""
+    wanted = (
+        frozenset(OrganisationStatus)
+        if standing == EVERY_STANDING
+        else frozenset({OrganisationStatus(standing)})
+        if standing
+        else MEMBERS
+    )
     everyone = await people.list_people(session)
     rows: list[tuple[Value, ...]] = []
     for org in await organisations.list_organisations(session):
+        if org.status not in wanted:
+            continue
         groups = "; ".join(sorted(p.group.slug for p in org.participations))
         representatives = "; ".join(p.name for p in everyone if p.organisation_id == org.id)
         rows.append((org.name, org.country, org.kind.value, org.status.value, groups, representatives))
@@ -143,10 +169,15 @@ async def attendance(session: AsyncSession) -> Table:
     ).tuples():
         answers.setdefault((meeting_id, number), {}).setdefault(organisation_id, []).append(answer)
     present: dict[tuple[int, int], set[int]] = {}
-    for meeting_id, number, organisation_id in (
-        await session.execute(select(Presence.meeting_id, Presence.occurrence, Presence.organisation_id))
+    guests: set[tuple[int, int, int]] = set()
+    for meeting_id, number, organisation_id, guest in (
+        await session.execute(
+            select(Presence.meeting_id, Presence.occurrence, Presence.organisation_id, Presence.guest)
+        )
     ).tuples():
         present.setdefault((meeting_id, number), set()).add(organisation_id)
+        if guest:
+            guests.add((meeting_id, number, organisation_id))
     held = set(answers) | set(present)
     found = await session.scalars(
         select(Meeting).options(selectinload(Meeting.group)).where(Meeting.id.in_({m for m, _ in held}))
@@ -169,10 +200,11 @@ async def attendance(session: AsyncSession) -> Table:
                     names.get(organisation_id, "(no organisation)") if organisation_id else "(no organisation)",
                     "; ".join(answers.get((meeting_id, number), {}).get(organisation_id, [])),
                     ("yes" if organisation_id in present[(meeting_id, number)] else "no") if recorded else "",
+                    "yes" if (meeting_id, number, organisation_id) in guests else "",
                 )
             )
     rows.sort(key=lambda row: (str(row[3]), str(row[4]).casefold()))
-    columns = ("meeting", "title", "group", "start", "organisation", "rsvp", "present")
+    columns = ("meeting", "title", "group", "start", "organisation", "rsvp", "present", "as_guest")
     return Table("attendance", columns, rows)
 
 
@@ -182,6 +214,23 @@ TABLES: dict[str, Callable[[AsyncSession], Awaitable[Table]]] = {
     "attendance": attendance,
     "deliverables": deliverables,
 }
+
+
+async def standing_named(raw: str, ctx: Context | None = None) -> str:
+    """ "all", or one standing an organisation can have ("member", "suspended", "applicant"…)."""
+    word = raw.strip().lower()
+    if word != EVERY_STANDING and word not in {s.value for s in OrganisationStatus}:
+        raise Unreadable(
+            "one of {choices}", choices=", ".join([EVERY_STANDING, *(s.value for s in OrganisationStatus)])
+        )
+    return word
+
+
+async def table(session: AsyncSession, name: str, standing: str | None = None) -> Table:
+    """One of the lists, as the chat's /export and the shell's `wgbot export` make it."""
+    if standing is not None and name != "members":
+        raise Refused("standing= chooses which organisations /export members lists; the other lists have none.")
+    return await members(session, standing) if name == "members" else await TABLES[name](session)
 
 
 async def which_table(raw: str, ctx: Context) -> str:
@@ -205,17 +254,18 @@ def format_among(formats: Mapping[str, str]) -> Converter[str]:
 
 WHAT = Param("list", which_table)
 AS = Option("as", "csv|xlsx", format_among(FORMATS))
+STANDING = Option("standing", "member|suspended|applicant|all", standing_named)
 
 
 async def export(ctx: Context, call: Call) -> Reply:
     """A list as a file: the member organisations, attendance at meetings, or the deliverables."""
-    table = await TABLES[call[WHAT]](ctx.session)
+    made = await table(ctx.session, call[WHAT], call.get(STANDING))
     kind = call.get(AS) or "csv"
     return Reply(
         ctx.lang.n_(
-            "{list}: {count} row.", "{list}: {count} rows.", len(table.rows), list=ctx.lang._(LIST_NAMES[table.name])
+            "{list}: {count} row.", "{list}: {count} rows.", len(made.rows), list=ctx.lang._(LIST_NAMES[made.name])
         ),
-        file=OutgoingFile(f"{table.name}-{ctx.now.date().isoformat()}.{kind}", FORMATS[kind], as_file(table, kind)),
+        file=OutgoingFile(f"{made.name}-{ctx.now.date().isoformat()}.{kind}", FORMATS[kind], as_file(made, kind)),
     )
 
 
@@ -226,9 +276,12 @@ COMMANDS = [
         export,
         Access.SECRETARIAT,
         params=(WHAT,),
-        options=(AS,),
+        options=(AS, STANDING),
         anywhere=True,
-        details=N_("e.g. /export members, /export attendance, /export deliverables as=xlsx."),
+        details=N_(
+            "e.g. /export members, /export attendance, /export deliverables as=xlsx. /export members lists the "
+            "member organisations (suspended ones too); standing=all adds applicants and guests' organisations."
+        ),
     ),
 ]
 

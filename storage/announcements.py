@@ -308,8 +308,11 @@ async def _report_language(session: AsyncSession, announcement: Announcement) ->
 async def find(session: AsyncSession, announcement_id: int, *, lock: bool = False) -> Announcement:
     found = await session.get(Announcement, announcement_id, with_for_update=lock)
     if found is None:
+        shell = f"no announcement {announcement_id}"
         raise Refused(
-            "No announcement '{announcement_id}'; /announce list shows them.", announcement_id=announcement_id
+            "No announcement '{announcement_id}'; /announce list shows them.",
+            announcement_id=announcement_id,
+            shell=shell,
         )
     return found
 

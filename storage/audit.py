@@ -34,6 +34,7 @@ from sqlalchemy import JSON, Connection, String, Text, bindparam, cast, insert, 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.models import AuditEntry, AuditPersonal, table_of, utcnow
+from storage.rules.text import counted
 
 GENESIS_HASH = "0" * 64
 _LAST_HASH = select(AuditEntry.hash).order_by(AuditEntry.id.desc()).limit(1)
@@ -190,7 +191,7 @@ class ChainReport:
 
     def describe(self) -> str:
         if self.intact:
-            return f"audit log intact: {self.rows} entries, every link verified"
+            return f"audit log intact: {counted(self.rows, 'entry', 'entries')}, every link verified"
         return f"audit log broken at entry {self.broken_at}: {self.problem}"
 
 

@@ -20,7 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from storage import notices
 from storage.errors import Refused
 from storage.models import AuditEntry, Notice
-from storage.rules.text import Say, Words, in_english, quote
+from storage.rules.text import Say, Words, counted, in_english, quote
 
 TOPIC = "audit:checkpoint"
 _FORM = re.compile(r"(\d+):([0-9a-f]{64})")
@@ -86,8 +86,8 @@ async def holds(session: AsyncSession, checkpoint: Checkpoint) -> str | None:
     if count < checkpoint.count:
         missing = checkpoint.count - count
         return (
-            f"the log has {count} entries, but checkpoint {checkpoint.count}:{checkpoint.head[:12]}… recorded "
-            f"{checkpoint.count}: {missing} entr{'y was' if missing == 1 else 'ies were'} removed"
+            f"the log has {counted(count, 'entry', 'entries')}, but checkpoint {checkpoint.count}:"
+            f"{checkpoint.head[:12]}… recorded {checkpoint.count}: {counted(missing, 'entry was', 'entries were')} removed"
         )
     head = await session.scalar(select(AuditEntry.hash).order_by(AuditEntry.id).offset(checkpoint.count - 1).limit(1))
     if head != checkpoint.head:

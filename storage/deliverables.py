@@ -101,7 +101,12 @@ async def find(session: AsyncSession, deliverable_id: int, *, lock: bool = False
         Deliverable, deliverable_id, options=[selectinload(Deliverable.group)], with_for_update=lock
     )
     if found is None:
-        raise Refused("No deliverable '{deliverable_id}'; /deliverable list shows them.", deliverable_id=deliverable_id)
+        shell = f"no deliverable {deliverable_id}; `wgbot export deliverables` lists them"
+        raise Refused(
+            "No deliverable '{deliverable_id}'; /deliverable list shows them.",
+            deliverable_id=deliverable_id,
+            shell=shell,
+        )
     return found
 
 

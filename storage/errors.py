@@ -14,8 +14,11 @@ class Refused(Exception):
 
     keep = False  # whether what was written before the refusal is kept (see RecordedRefusal)
 
-    def __init__(self, message: str | Words, **values: object) -> None:
+    def __init__(self, message: str | Words, *, shell: str | None = None, **values: object) -> None:
         self.words = message if isinstance(message, Words) else Words(message, values)
+        # How the operator's shell says it, when the chat's words point to chat commands ("/vote
+        # list shows them"): the shell names its own commands, in English.
+        self.shell = shell
         super().__init__(str(self.words))
 
 

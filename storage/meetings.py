@@ -27,6 +27,7 @@ from storage.models import (
     Minutes,
     OccurrenceChange,
     Organisation,
+    Participation,
     Person,
     Presence,
     Rsvp,
@@ -495,19 +496,39 @@ async def record_presence(
     *,
     actor: Actor,
     now: datetime,
-) -> list[str]:
+) -> list[Present]:
     """Record which organisations attended an occurrence that has begun (a new record replaces
-    the one before: the chair corrects it by recording again); returns their names."""
+    the one before: the chair corrects it by recording again). Only the group's organisations
+    attend, and those whose people were invited to the meeting, as guests."""
     if target.start > now:
         raise Refused(
             "Meeting {value} has not begun; attendance is recorded from its start.", value=label(meeting, target)
         )
     if target.cancelled:
         raise Refused("Meeting {value} was cancelled.", value=label(meeting, target))
+    members = set(
+        await session.scalars(select(Participation.organisation_id).where(Participation.group_id == meeting.group_id))
+    )
+    guests = set(
+        await session.scalars(
+            select(Person.organisation_id)
+            .join(MeetingGuest, MeetingGuest.person_id == Person.id)
+            .where(MeetingGuest.meeting_id == meeting.id)
+        )
+    )
+    present = list({o.id: o for o in organisations}.values())
+    for organisation in present:
+        if organisation.id not in members | guests:
+            raise Refused(
+                "{organisation} takes no part in {group}, and no one of it was invited to meeting {id}: "
+                "/guest invite invites a person first.",
+                organisation=organisation.name,
+                group=meeting.group.name,
+                id=meeting.id,
+            )
     await session.execute(
         delete(Presence).where(Presence.meeting_id == meeting.id, Presence.occurrence == target.number)
     )
-    present = list({o.id: o for o in organisations}.values())
     session.add_all(
         Presence(
             meeting_id=meeting.id,
@@ -515,29 +536,42 @@ async def record_presence(
             organisation_id=o.id,
             recorded_by=actor.label,
             recorded_at=now,
+            guest=o.id not in members,
         )
         for o in present
     )
-    names = sorted((o.name for o in present), key=str.casefold)
+    recorded = sorted((Present(o.name, o.id not in members) for o in present), key=lambda p: p.name.casefold())
     await audit.record(
         session,
         actor=actor.label,
         action="meeting.attendance",
         subject=f"meeting:{meeting.id}",
-        details={"occurrence": target.number, "present": names},
+        details={
+            "occurrence": target.number,
+            "present": [p.name for p in recorded],
+            "guests": [p.name for p in recorded if p.guest],
+        },
         at=now,
     )
-    return names
+    return recorded
 
 
-async def presence(session: AsyncSession, meeting_id: int, number: int) -> list[str]:
+@dataclass(frozen=True)
+class Present:
+    """An organisation recorded as present, and whether it came as a guest."""
+
+    name: str
+    guest: bool
+
+
+async def presence(session: AsyncSession, meeting_id: int, number: int) -> list[Present]:
     """The organisations recorded as present, by name."""
-    names = await session.scalars(
-        select(Organisation.name)
+    rows = await session.execute(
+        select(Organisation.name, Presence.guest)
         .join(Presence, Presence.organisation_id == Organisation.id)
         .where(Presence.meeting_id == meeting_id, Presence.occurrence == number)
     )
-    return sorted(names, key=str.casefold)
+    return sorted((Present(name, guest) for name, guest in rows.tuples()), key=lambda p: p.name.casefold())
 
 
 async def minutes_of(session: AsyncSession, meeting_id: int, number: int) -> Minutes | None:

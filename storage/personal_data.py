@@ -48,6 +48,7 @@ from storage.models import (
     WorkingGroup,
     table_of,
 )
+from storage.rules.text import counted
 
 
 def _at(moment: datetime | None) -> str | None:
@@ -306,5 +307,5 @@ async def where_named(session: AsyncSession, name: str) -> list[str]:
                 .where(func.lower(cast(column, Text)).contains(name.lower(), autoescape=True))
             )
             if held:
-                found.append(f"{table.name}.{column.name}: {held} row{'s' if held != 1 else ''}")
+                found.append(f"{table.name}.{column.name}: {counted(held, 'row')}")
     return found

@@ -160,7 +160,8 @@ async def find_vote(session: AsyncSession, vote_id: int, *, lock: bool = False, 
         await audit.take_turn(session)
     vote = await session.get(Vote, vote_id, with_for_update=row_lock, populate_existing=bool(row_lock))
     if vote is None:
-        raise Refused(_NO_VOTE, id=vote_id)
+        shell = f"no vote {vote_id}; `wgbot decisions export` lists the closed ones"
+        raise Refused(_NO_VOTE, id=vote_id, shell=shell)
     return vote
 
 

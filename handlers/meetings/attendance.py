@@ -6,7 +6,7 @@ from typing import Any
 
 from bot.commands import Call, Command, Param, at_most
 from bot.context import Context
-from bot.i18n import understood
+from bot.i18n import Language, understood
 from bot.transports.base import OutgoingFile, Reply
 from handlers.meetings.refs import meeting_ref
 from handlers.meetings.wording import where
@@ -134,7 +134,7 @@ async def meeting_minutes(ctx: Context, call: Call) -> Reply:
         present = await meetings.presence(ctx.session, meeting.id, target.number)
         lines = [ctx.lang._("Minutes of {meeting}:", meeting=where(meeting, target, ctx.zone, ctx.lang))]
         if present:
-            lines.append(ctx.lang._("Present: {organisations}.", organisations=", ".join(present)))
+            lines.append(ctx.lang._("Present: {organisations}.", organisations=_present(present, ctx.lang)))
         return Reply("\n".join([*lines, minutes.text or ""]).rstrip(), file=kept)
     _keeps_the_record(ctx, meeting, N_("Only the group's chair or the secretariat keep the minutes."))
     file: dict[str, Any] | None = None
@@ -182,9 +182,14 @@ async def meeting_attended(ctx: Context, call: Call) -> Reply:
             "Attendance of meeting {label} recorded: {organisations} ({count} organisations).",
             len(recorded),
             label=meetings.label(meeting, target),
-            organisations=", ".join(recorded),
+            organisations=_present(recorded, ctx.lang),
         )
     )
+
+
+def _present(present: list[meetings.Present], lang: Language) -> str:
+    """ "ACME GmbH, Consult Ltd (guest)": who attended, a guest organisation marked as one."""
+    return ", ".join(lang._("{organisation} (guest)", organisation=p.name) if p.guest else p.name for p in present)
 
 
 COMMANDS = [

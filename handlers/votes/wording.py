@@ -185,21 +185,21 @@ def consequence(vote: Vote, lang: Language = ENGLISH) -> str:
 
 def verdict(vote: Vote, outcome: Outcome, lang: Language = ENGLISH) -> str:
     """What the vote decided, in words that say why: a motion is ADOPTED, REJECTED (another
-    option won), or NOT ADOPTED (no quorum, or no option had the majority the vote required)."""
+    option won), or NOT ADOPTED (no quorum, or no option had the majority the vote required).
+    The tally is not repeated here: wherever a verdict is shown, the tally is shown beside it."""
     motion = "yes" in vote.options
     if not outcome.quorum_met:
         return lang._("NOT ADOPTED — quorum not met") if motion else lang._("NO CHOICE — quorum not met")
     if outcome.winner is None:
-        why = {"majority": lang._(MAJORITIES[vote.majority]), "tally": tally_line(outcome.tally, lang)}
+        majority = lang._(MAJORITIES[vote.majority])
         if motion:
-            return lang._("NOT ADOPTED — no {majority} ({tally})", **why)
-        return lang._("NO CHOICE — no {majority} ({tally})", **why)
+            return lang._("NOT ADOPTED — no {majority}", majority=majority)
+        return lang._("NO CHOICE — no {majority}", majority=majority)
     if not motion:
         return lang._("CHOSEN: {option}", option=lang.choice(outcome.winner))
     if outcome.passed:
         return lang._("ADOPTED")
-    leading_first = {outcome.winner: outcome.tally[outcome.winner], **outcome.tally}
-    return lang._("REJECTED — {tally}", tally=tally_line(leading_first, lang))
+    return lang._("REJECTED — {option} won", option=lang.choice(outcome.winner))
 
 
 def tally_line(tally: dict[str, int], lang: Language = ENGLISH) -> str:

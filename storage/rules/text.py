@@ -143,3 +143,9 @@ def state(value: str, of: str | None = None) -> Words:
     """A record's state (`Vote.status.value` of a "vote") or a role ("chair"), to be said in
     the reader's language."""
     return Words(value, context=of)
+
+
+def counted(count: int, noun: str, plural: str | None = None) -> str:
+    """A count and its noun in English, for the operator's shell (which speaks English):
+    "1 file", "3 files", "1 entry" (plural="entries"). Chat messages count with `n_words`."""
+    return f"{count} {noun if count == 1 else plural or noun + 's'}"
