@@ -81,8 +81,8 @@ class Encrypted:
                 group=await find_group(session, "pfas"),
             )
 
-    async def start_bot(self) -> None:
-        self.bot = await start_bot(self.synapse, self.bot_user, self.db, files=self.tmp_path / "files")
+    async def start_bot(self, **matrix) -> None:
+        self.bot = await start_bot(self.synapse, self.bot_user, self.db, files=self.tmp_path / "files", **matrix)
 
     @property
     def bot_id(self) -> str:
@@ -238,6 +238,24 @@ async def test_a_message_the_bot_cannot_decrypt_is_answered_and_counted_never_dr
     # Once the member's client shares its keys (as it does with its next message), all is well.
     again = await encrypted.ask("guest", "/help")
     assert again["decrypted"] and again["content"]["body"] != UNDECRYPTABLE_ANSWER
+
+
+async def test_in_a_quiet_room_an_undecryptable_message_is_answered_when_the_key_wait_ends_not_at_the_next_sync(
+    encrypted,
+):
+    """With the production sync (a quiet room's sync waits 30 s for news), the answer comes when
+    the key wait ends: a timer, not the next sync, gives up on the keys."""
+    await encrypted.bot.stop()
+    await encrypted.start_bot(sync_timeout_ms=30_000)
+    encrypted.bot.transport.key_wait = 2.0  # the production wait is 10 s; the README promises about that
+    guest = encrypted.people["guest"]
+    await encrypted.ask("jana", "/whoami")  # the restarted bot's sync is under way, waiting for news
+    started = asyncio.get_running_loop().time()
+    lost = await guest.say_without_sharing_the_key(encrypted.room, "/whoami")
+    answer = await guest.reply_from(encrypted.bot_id, lost)
+    waited = asyncio.get_running_loop().time() - started
+    assert answer["content"]["body"] == UNDECRYPTABLE_ANSWER
+    assert 2.0 <= waited < 2.0 + 2.0, f"answered after {waited:.1f} s"  # not after a 30 s sync
 
 
 async def test_a_private_chat_the_bot_opens_is_encrypted_and_read_after_the_invite_is_accepted(encrypted):

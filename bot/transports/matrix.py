@@ -172,6 +172,8 @@ class MatrixTransport:
         self._reply_slots = asyncio.Semaphore(REPLIES_AT_ONCE)
         self._synced = asyncio.Event()  # set after each sync's batch
         self._greetings: set[asyncio.Task] = set()
+        self._key_timer: asyncio.Task | None = None  # gives up waiting for keys on time, also in a quiet room
+        self._batch = asyncio.Lock()  # a sync's batch, or the key timer's retry: one at a time
         self._stopping = False
 
     # ── lifecycle ────────────────────────────────────────────────────────────────────────────
@@ -207,6 +209,8 @@ class MatrixTransport:
             await end(self._task, cancel=not self._handling)  # a batch in hand is finished; a wait for news is not
         for greet in list(self._greetings):
             await end(greet)
+        if self._key_timer is not None:
+            await end(self._key_timer)
         await self.client.close()
 
     async def _log_in(self) -> None:
@@ -321,6 +325,10 @@ class MatrixTransport:
 
     async def _handle_batch(self, answer: SyncResponse, since: str) -> str:
         """Handle one sync's news, then store its token: the next batch to ask for."""
+        async with self._batch:
+            return await self._handle_batch_in_turn(answer, since)
+
+    async def _handle_batch_in_turn(self, answer: SyncResponse, since: str) -> str:
         self._handling = True
         try:
             if self.settings.encryption:
@@ -439,6 +447,21 @@ class MatrixTransport:
             await self.client.request_room_key(event)
         self._waiting_keys[event.event_id] = (room_id, event, asyncio.get_running_loop().time())
         await self._remember_waiting_keys()
+        self._wait_no_longer_than_key_wait()
+
+    def _wait_no_longer_than_key_wait(self) -> None:
+        """A sync in a quiet room waits up to `sync_timeout_ms` (30 s) for news; a message whose
+        keys never come is answered when `key_wait` has passed, not at the next sync."""
+        if self._key_timer is None or self._key_timer.done():
+            self._key_timer = asyncio.create_task(self._retry_when_due(), name="matrix-key-wait")
+
+    async def _retry_when_due(self) -> None:
+        while self._waiting_keys and not self._stopping:
+            oldest = min(since for _, _, since in self._waiting_keys.values())
+            await asyncio.sleep(max(0.0, oldest + self.key_wait - asyncio.get_running_loop().time()) + 0.05)
+            async with self._batch:  # never beside a batch: one handling of each event, in order
+                await self._retry_waiting_keys()
+                await self._replies_sent()
 
     async def _retry_waiting_keys(self) -> None:
         now = asyncio.get_running_loop().time()
@@ -471,6 +494,8 @@ class MatrixTransport:
             if isinstance(answer, RoomGetEventResponse) and isinstance(answer.event, MegolmEvent):
                 answer.event.room_id = room_id
                 self._waiting_keys[event_id] = (room_id, answer.event, asyncio.get_running_loop().time())
+        if self._waiting_keys:
+            self._wait_no_longer_than_key_wait()
 
     async def _undecryptable(self, room_id: str, event: MegolmEvent) -> None:
         """Never dropped in silence: the keys were asked for, and the sender is asked to resend."""

@@ -45,11 +45,15 @@ def canonical_json(value: dict[str, Any]) -> bytes:
 
 
 def unpadded(data: bytes) -> str:
+    """Base64 as the spec writes it: unpadded."""
     return base64.b64encode(data).decode().rstrip("=")
 
 
 def from_unpadded(text: str) -> bytes:
-    return base64.b64decode(text + "=" * (-len(text) % 4))
+    """Base64, padded or not: the spec writes it unpadded and says clients must accept both.
+    Raises ValueError (binascii.Error) on text that is not base64."""
+    text = "".join(text.split()).rstrip("=")
+    return base64.b64decode(text + "=" * (-len(text) % 4), validate=True)
 
 
 @dataclass(frozen=True)
@@ -169,22 +173,24 @@ def _ssss_keys(key: bytes, name: str) -> tuple[bytes, bytes]:
 
 
 def encrypt_secret(key: bytes, name: str, secret: str, iv: bytes | None = None) -> dict[str, str]:
+    """A secret as account data holds it: iv, ciphertext and mac, written unpadded (as the spec
+    says; clients read both)."""
     aes_key, mac_key = _ssss_keys(key, name)
     counter = bytearray(iv or os.urandom(16))
     counter[8] &= 0x7F  # the spec clears bit 63, so the counter cannot wrap into the nonce
     ciphertext = AES.new(aes_key, AES.MODE_CTR, nonce=b"", initial_value=bytes(counter)).encrypt(secret.encode())
     mac = hmac.new(mac_key, ciphertext, hashlib.sha256).digest()
-    return {"iv": _b64(bytes(counter)), "ciphertext": _b64(ciphertext), "mac": _b64(mac)}
+    return {"iv": unpadded(bytes(counter)), "ciphertext": unpadded(ciphertext), "mac": unpadded(mac)}
 
 
-def decrypt_secret(key: bytes, name: str, encrypted: dict[str, str]) -> str:
+def decrypt_secret(key: bytes, name: str, encrypted: dict[str, Any]) -> str:
+    """The secret, once its MAC proves the key right; its base64 padded or not."""
     aes_key, mac_key = _ssss_keys(key, name)
-    ciphertext = base64.b64decode(encrypted["ciphertext"])
+    ciphertext = _field(encrypted, "ciphertext", name)
     mac = hmac.new(mac_key, ciphertext, hashlib.sha256).digest()
-    if not hmac.compare_digest(mac, base64.b64decode(encrypted["mac"])):
+    if not hmac.compare_digest(mac, _field(encrypted, "mac", name)):
         raise WrongRecoveryKey("that recovery key does not open this account's secret storage")
-    iv = base64.b64decode(encrypted["iv"])
-    return AES.new(aes_key, AES.MODE_CTR, nonce=b"", initial_value=iv).decrypt(ciphertext).decode()
+    return AES.new(aes_key, AES.MODE_CTR, nonce=b"", initial_value=_iv(encrypted, name)).decrypt(ciphertext).decode()
 
 
 def key_description(key: bytes) -> dict[str, str]:
@@ -194,10 +200,27 @@ def key_description(key: bytes) -> dict[str, str]:
 
 
 def check_recovery_key(key: bytes, description: dict[str, Any]) -> None:
-    expected = encrypt_secret(key, "", "\x00" * 32, iv=base64.b64decode(description["iv"]))
-    if not hmac.compare_digest(expected["mac"].rstrip("="), str(description.get("mac", "")).rstrip("=")):
+    """Raises WrongRecoveryKey unless the key opens the storage the description describes. Its
+    `iv` and `mac` are optional in the spec: without them the key cannot be checked here, and
+    the secrets' own MACs check it when they are decrypted."""
+    if "iv" not in description or "mac" not in description:
+        return
+    expected = encrypt_secret(key, "", "\x00" * 32, iv=_iv(description, "the key description"))
+    given = _field(description, "mac", "the key description")
+    if not hmac.compare_digest(from_unpadded(expected["mac"]), given):
         raise WrongRecoveryKey("that recovery key does not open this account's secret storage")
 
 
-def _b64(data: bytes) -> str:
-    return base64.b64encode(data).decode()
+def _field(held: dict[str, Any], field: str, what: str) -> bytes:
+    """One base64 field of secret storage, padded or not; damaged or missing: refused, not a crash."""
+    try:
+        return from_unpadded(str(held[field]))
+    except (KeyError, ValueError):
+        raise WrongRecoveryKey(f"the account's secret storage is damaged: {what} has no readable {field}") from None
+
+
+def _iv(held: dict[str, Any], what: str) -> bytes:
+    iv = _field(held, "iv", what)
+    if len(iv) != 16:
+        raise WrongRecoveryKey(f"the account's secret storage is damaged: the iv of {what} is not 16 bytes")
+    return iv
