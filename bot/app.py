@@ -277,7 +277,7 @@ def matrix_transport(settings: Settings, db: Database) -> MatrixTransport:
     assert settings.matrix is not None
     return MatrixTransport(
         settings.matrix,
-        TransportMemory(db, "matrix"),
+        TransportMemory(db, "matrix", settings.matrix.store_key),
         may_invite=lambda user_id: _may_invite(db, settings, "matrix", user_id),
         language=language(settings.alliance.language),
     )

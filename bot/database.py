@@ -52,7 +52,7 @@ async def open_database(settings: Settings) -> Database:
     await reachable(db)
     try:
         if settings.database.upgrade_on_start:
-            await migrate.upgrade(db)
+            await migrate.upgrade(db, store_key=settings.matrix.store_key if settings.matrix else "")
         elif await migrate.pending(db):
             raise SchemaBehind("the database schema is behind: run `wgbot db upgrade` first")
         async with db.transaction() as session:

@@ -216,7 +216,8 @@ async def _matrix_setup(settings: Settings, args) -> int:
 
     db = await open_database(settings)
     try:
-        token = settings.matrix.access_token or await TransportMemory(db, "matrix").get("access_token")
+        memory = TransportMemory(db, "matrix", settings.matrix.store_key)
+        token = settings.matrix.access_token or await memory.get_secret("access_token")
         if not token:
             raise Refused("the bot has no Matrix device yet: start it once (wgbot run), then run this again")
         try:

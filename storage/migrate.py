@@ -15,29 +15,31 @@ from storage.db import Database
 MIGRATIONS = Path(__file__).with_name("migrations")
 
 
-def _config(connection: Connection) -> Config:
+def _config(connection: Connection, store_key: str = "") -> Config:
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS))
     config.attributes["connection"] = connection
+    config.attributes["store_key"] = store_key  # for a migration that seals credentials (0023)
     return config
 
 
 MIGRATION_LOCK = 0x77676D69  # any fixed number: the PostgreSQL advisory lock that serialises upgrades
 
 
-async def upgrade(db: Database, revision: str = "head") -> None:
+async def upgrade(db: Database, revision: str = "head", store_key: str = "") -> None:
     """Bring the schema to `revision`. Processes starting at once take turns (on PostgreSQL an
     advisory lock held until the migration commits; SQLite's write lock does the same), so the
-    second finds the work done instead of creating the same types and tables again."""
+    second finds the work done instead of creating the same types and tables again. The bot
+    passes its `store_key`, with which credentials are sealed."""
     async with db.engine.begin() as connection:
         if connection.dialect.name == "postgresql":
             await connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK})
-        await connection.run_sync(lambda sync: command.upgrade(_config(sync), revision))
+        await connection.run_sync(lambda sync: command.upgrade(_config(sync, store_key), revision))
 
 
-async def downgrade(db: Database, revision: str) -> None:
+async def downgrade(db: Database, revision: str, store_key: str = "") -> None:
     async with db.engine.begin() as connection:
-        await connection.run_sync(lambda sync: command.downgrade(_config(sync), revision))
+        await connection.run_sync(lambda sync: command.downgrade(_config(sync, store_key), revision))
 
 
 async def new_revision(db: Database, message: str) -> None:

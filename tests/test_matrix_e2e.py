@@ -18,6 +18,7 @@ from pathlib import Path
 import pytest
 from Crypto.Signature import eddsa
 from nio import AsyncClient, AsyncClientConfig, LoginResponse, MessageDirection
+from sqlalchemy import select
 
 from bot.app import TransportMemory
 from bot.transports.base import Reply, UserRef
@@ -26,7 +27,8 @@ from bot.transports.matrix_keys import canonical_json, from_unpadded, recovery_k
 from handlers.meetings.reminders import post_reminder
 from storage import meetings, rooms
 from storage.groups import find_group
-from storage.models import RoomPurpose, utcnow
+from storage.models import RoomPurpose, TransportState, utcnow
+from storage.sealing import SEALED
 from tests.alliance import member_organisation, person
 from tests.matrix_peers import STORE_KEY, Member, bot_settings, start_bot
 
@@ -218,7 +220,10 @@ async def test_announcements_and_private_chats_are_encrypted_and_a_restart_keeps
     ballot = await encrypted.ask("jana", "/vote 1 yes", room=private)
     assert ballot["decrypted"] and ballot["content"]["body"] == "Recorded: yes for ACME GmbH"
 
-    device = encrypted.bot.transport.client.device_id
+    device, token = encrypted.bot.transport.client.device_id, encrypted.bot.transport.client.access_token
+    async with encrypted.db.transaction() as session:
+        kept = await session.scalar(select(TransportState.value).where(TransportState.key == "access_token"))
+    assert kept.startswith(SEALED) and token not in kept, "the device's access token is in the database in clear"
     await encrypted.bot.stop()
     await encrypted.start_bot()
     assert encrypted.bot.transport.client.device_id == device, "a restart made a new device"

@@ -183,11 +183,16 @@ class DirectChatUnavailable(Undeliverable):
 
 
 class Memory(Protocol):
-    """What a transport may persist across restarts (sync tokens, private chats), by key."""
+    """What a transport may persist across restarts (sync tokens, private chats), by key; a
+    credential with the `_secret` pair, which keeps it sealed."""
 
     async def get(self, key: str) -> str | None: ...
 
     async def put(self, key: str, value: str) -> None: ...
+
+    async def get_secret(self, key: str) -> str | None: ...
+
+    async def put_secret(self, key: str, value: str) -> None: ...
 
 
 class Transport(Protocol):

@@ -214,7 +214,7 @@ class MatrixTransport:
         await self.client.close()
 
     async def _log_in(self) -> None:
-        token = self.settings.access_token or await self.memory.get("access_token")
+        token = self.settings.access_token or await self.memory.get_secret("access_token")
         if token:
             self.client.access_token = token
             self.client.user_id = self.settings.user_id
@@ -238,7 +238,7 @@ class MatrixTransport:
             raise MatrixUnavailable(f"matrix: cannot reach {self.settings.homeserver} ({error})") from None
         if not isinstance(answer, LoginResponse):
             raise MatrixUnavailable(f"matrix: could not log in as {self.settings.user_id} ({answer.message})")
-        await self.memory.put("access_token", answer.access_token)
+        await self.memory.put_secret("access_token", answer.access_token)
         log.info("matrix: logged in as %s, new device %s", answer.user_id, answer.device_id)
 
     async def set_up_identity(self, recovery_key: str = "", reset: bool = False) -> str | None:

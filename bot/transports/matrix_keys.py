@@ -25,6 +25,8 @@ from Crypto.Protocol.KDF import HKDF
 from Crypto.PublicKey import ECC
 from Crypto.Signature import eddsa
 
+from storage.sealing import seal, unseal
+
 SSSS_ALGORITHM = "m.secret_storage.v1.aes-hmac-sha2"
 RECOVERY_KEY_PREFIX = b"\x8b\x01"
 SECRET_NAMES = {
@@ -117,23 +119,12 @@ class CrossSigningKeys:
     # ── sealed at rest with the store key ────────────────────────────────────────────────────
 
     def sealed(self, store_key: str) -> bytes:
-        nonce = os.urandom(12)
-        cipher = AES.new(_seal_key(store_key), AES.MODE_GCM, nonce=nonce)
-        ciphertext, tag = cipher.encrypt_and_digest(canonical_json(self.seeds()))
-        return nonce + tag + ciphertext
+        return seal(canonical_json(self.seeds()), store_key, SEAL_CONTEXT)
 
     @classmethod
     def unsealed(cls, blob: bytes, store_key: str) -> CrossSigningKeys:
-        """Raises ValueError when the store key is not the one that sealed them."""
-        nonce, tag, ciphertext = blob[:12], blob[12:28], blob[28:]
-        cipher = AES.new(_seal_key(store_key), AES.MODE_GCM, nonce=nonce)
-        return cls.from_seeds(json.loads(cipher.decrypt_and_verify(ciphertext, tag)))
-
-
-def _seal_key(store_key: str) -> bytes:
-    derived = HKDF(store_key.encode(), 32, SEAL_CONTEXT, SHA256)
-    assert isinstance(derived, bytes)
-    return derived
+        """Raises ValueError (WrongStoreKey) when the store key is not the one that sealed them."""
+        return cls.from_seeds(json.loads(unseal(blob, store_key, SEAL_CONTEXT)))
 
 
 # ── secret storage (SSSS) under a recovery key ───────────────────────────────────────────────
