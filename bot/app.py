@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from datetime import timedelta
 from typing import TYPE_CHECKING
 
+from bot import shutdown
 from bot.areas import Area, Services, registry_of
 from bot.changes import Change
 from bot.commands import Registry
@@ -81,11 +82,14 @@ class App:
         self._stopping.set()
 
     async def run(self) -> None:
-        """Serve until a signal arrives or a transport ends (the console at end of input)."""
+        """Serve until a signal arrives or a transport ends (the console at end of input). A
+        signal stops it between commands (see bot/shutdown.py), also one that came before."""
         loop = asyncio.get_running_loop()
-        for signum in (signal.SIGINT, signal.SIGTERM):
+        before = {signum: signal.getsignal(signum) for signum in shutdown.SIGNALS}
+        for signum in shutdown.SIGNALS:
             with contextlib.suppress(NotImplementedError, RuntimeError):
-                loop.add_signal_handler(signum, self.request_stop)
+                loop.add_signal_handler(signum, shutdown.note, signum)
+        stop_listening = shutdown.listen(self.request_stop)
         started: list[Transport] = []
         health = None
         if self.settings.http.listen:
@@ -130,9 +134,11 @@ class App:
                     await transport.stop()
                 except Exception:
                     log.exception("%s transport did not stop cleanly", transport.platform)
-            for signum in (signal.SIGINT, signal.SIGTERM):
+            stop_listening()
+            for signum, handler in before.items():
                 with contextlib.suppress(NotImplementedError, RuntimeError):
                     loop.remove_signal_handler(signum)
+                    signal.signal(signum, handler)  # what the process had before (bot/shutdown's, in `wgbot`)
             if health is not None:
                 await health.stop()
 

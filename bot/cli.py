@@ -8,10 +8,13 @@ answer without loading the database layer or any chat library. What a command do
 from __future__ import annotations
 
 import argparse
+import os
+import signal
 import sys
 from importlib.metadata import version as package_version
 from pathlib import Path
 
+from bot import shutdown
 from storage.rules.access import OrganisationStatus
 from storage.rules.imports import COLUMNS as IMPORT_COLUMNS
 
@@ -20,10 +23,18 @@ ON_PLATFORMS = {"run", "matrix_cross_sign", "matrix_setup"}
 
 
 def main(argv: list[str] | None = None) -> int:
+    shutdown.install()  # from the first moment: a signal stops wgbot cleanly, never with a traceback
     args = _parser().parse_args(_config_first(sys.argv[1:] if argv is None else argv))
-    from bot.main import perform  # the database layer and chat libraries load only now
+    try:
+        from bot.main import perform  # the database layer and chat libraries load only now
 
-    return perform(args, platforms=args.action in ON_PLATFORMS)
+        status = perform(args, platforms=args.action in ON_PLATFORMS)
+        sys.stdout.flush()
+    except BrokenPipeError:
+        # The reader left (`wgbot org list | head -3`): what is left to print has no one to read it.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        status = 128 + signal.SIGPIPE
+    return shutdown.exit_status(status)
 
 
 def _config_first(argv: list[str]) -> list[str]:

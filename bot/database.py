@@ -27,19 +27,28 @@ class DatabaseUnavailable(Exception):
     """The database cannot be reached or opened; the message says where and what to check."""
 
 
+FAILURES = (OSError, SQLAlchemyError, asyncpg.PostgresError)  # how a database that is away or locked fails
+
+
 async def reachable(db: Database) -> None:
     """A first round trip, so that an unreachable or missing database is one clear line."""
     try:
         async with db.engine.connect() as connection:
             await connection.execute(text("SELECT 1"))
-    except (OSError, SQLAlchemyError, asyncpg.PostgresError) as error:
+    except FAILURES as error:
         await db.close()
-        where = make_url(db.url).render_as_string(hide_password=True)
-        cause = str(getattr(error, "orig", None) or error).strip().splitlines()[0]
         raise DatabaseUnavailable(
-            f"cannot open the database {where} ({cause}); check [database] url (or WGBOT_DATABASE__URL) "
-            "and that the server runs"
+            f"cannot open the database {_where(db)} ({_cause(error)}); check [database] url (or "
+            "WGBOT_DATABASE__URL) and that the server runs"
         ) from None
+
+
+def _where(db: Database) -> str:
+    return make_url(db.url).render_as_string(hide_password=True)
+
+
+def _cause(error: BaseException) -> str:
+    return str(getattr(error, "orig", None) or error).strip().splitlines()[0]
 
 
 class SchemaBehind(Exception):
@@ -59,6 +68,12 @@ async def open_database(settings: Settings) -> Database:
             for group in await groups.seed_founding_groups(session):
                 log.info("created the founding working group %s", group.name)
             await events.forget_before(session, utcnow() - EVENT_MEMORY)
+    except FAILURES as error:  # it answers but cannot be written: a read-only file, a full disk, no rights
+        await db.close()
+        raise DatabaseUnavailable(
+            f"cannot write to the database {_where(db)} ({_cause(error)}); check that this user may write the "
+            "database (for SQLite: the file and its folder) and that it has room"
+        ) from None
     except BaseException:
         await db.close()
         raise

@@ -88,8 +88,6 @@ def perform(args: argparse.Namespace, *, platforms: bool) -> int:
     except (SchemaBehind, TransportUnavailable, DatabaseUnavailable) as error:
         print(f"wgbot: {error}", file=sys.stderr)
         return 1
-    except KeyboardInterrupt:
-        return 130
 
 
 async def _run(settings: Settings, args) -> int:

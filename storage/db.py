@@ -80,6 +80,10 @@ class InlineConnection(aiosqlite.Connection):
             raise ValueError("Connection closed")
         return fn(*args, **kwargs)
 
+    def stopped(self, timeout: float) -> None:
+        """Wait (on another thread than the loop's) until the connection's thread has ended."""
+        self._thread.join(timeout)
+
 
 def create_engine(url: str) -> AsyncEngine:
     if is_sqlite(url):
@@ -87,7 +91,14 @@ def create_engine(url: str) -> AsyncEngine:
 
         async def connect() -> InlineConnection:
             connection = InlineConnection(partial(sqlite3.connect, path, check_same_thread=False), 64)
-            await connection  # opens it, in its thread
+            try:
+                await connection  # opens it, in its thread
+            except BaseException:
+                # A file that cannot be opened: aiosqlite stops its thread without waiting for it,
+                # and the thread then hands its answer to a loop that may be closed by then (a
+                # traceback from the thread after wgbot's one line). It is waited for here.
+                await asyncio.to_thread(connection.stopped, 5.0)
+                raise
             return connection
 
         engine = create_async_engine(url, async_creator=connect, pool_size=1, max_overflow=0, pool_timeout=60)

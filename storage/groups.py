@@ -89,7 +89,10 @@ async def seed_founding_groups(session: AsyncSession) -> list[WorkingGroup]:
     """On a brand-new database, create the alliance's three groups and their console rooms.
 
     "Brand-new" means no group and no audit entry yet, so groups removed later never come back.
+    Two processes starting together on a new database take turns (seeding appends to the audit
+    log, whose turn it takes first): the second finds the groups made.
     """
+    await audit.take_turn(session)
     if await session.scalar(select(func.count()).select_from(WorkingGroup)):
         return []
     if await session.scalar(select(func.count()).select_from(AuditEntry)):

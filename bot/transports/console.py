@@ -9,6 +9,7 @@ are comments.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
 import logging
 import mimetypes
@@ -65,6 +66,8 @@ class ConsoleTransport:
         self._attachment: Path | None = None
         self._sent = 0
         self._task: asyncio.Task | None = None
+        self._waiting_for_input: asyncio.Future[str | None] | None = None
+        self._stopping = False
         self.finished = asyncio.Event()
         # Scripts read one block per command, so the notices a command queues (announcements,
         # private messages) are printed before the next command is read.
@@ -74,8 +77,12 @@ class ConsoleTransport:
         self._task = asyncio.create_task(self._read_loop(on_incoming), name="console")
 
     async def stop(self) -> None:
+        """Stop reading; a command in hand is finished first (a transaction is never cut short)."""
+        self._stopping = True
         if self._task is not None:
-            self._task.cancel()
+            if self._waiting_for_input is not None:
+                self._waiting_for_input.cancel()
+            await asyncio.wait([self._task])
         self.finished.set()
 
     async def send(self, room: RoomRef, reply: Reply) -> MessageRef:
@@ -125,7 +132,7 @@ class ConsoleTransport:
         try:
             if self.interactive:
                 self._print("wgbot console — :help for the console's own commands, /help for the bot's.")
-            while (line := await self._read_line()) is not None:
+            while not self._stopping and (line := await self._read_line()) is not None:
                 line = line.strip()
                 if not line or line.startswith("#"):
                     continue
@@ -134,6 +141,9 @@ class ConsoleTransport:
                         break
                     continue
                 await self._deliver(line, on_incoming)
+        except asyncio.CancelledError:
+            if not self._stopping:  # cancelled while waiting for input because the console stops: done
+                raise
         finally:
             self.finished.set()
 
@@ -200,6 +210,10 @@ class ConsoleTransport:
             if not line.done():
                 line.set_result(value)
 
+        def handed_over(value: str | None) -> None:
+            with contextlib.suppress(RuntimeError):  # the console ended meanwhile: no one reads it
+                loop.call_soon_threadsafe(deliver, value)
+
         def read() -> None:
             value: str | None
             try:
@@ -207,9 +221,13 @@ class ConsoleTransport:
                     value = input(f"{self.user}@{self._current_room()}> ")
                 else:
                     value = self._stdin.readline() or None
-            except (EOFError, KeyboardInterrupt, ValueError):
+            except (EOFError, KeyboardInterrupt, ValueError, OSError):
                 value = None
-            loop.call_soon_threadsafe(deliver, value)
+            handed_over(value)
 
         threading.Thread(target=read, name="console-stdin", daemon=True).start()
-        return await line
+        self._waiting_for_input = line
+        try:
+            return await line
+        finally:
+            self._waiting_for_input = None
