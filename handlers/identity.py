@@ -117,7 +117,17 @@ async def lang(ctx: Context, call: Call) -> Reply:
             )
         )
     await people.set_language(ctx.session, ctx.actor.person_id, chosen)
-    return Reply(Language(chosen)._("From now on I write to you in {language}.", language=LANGUAGES[chosen]))
+    now = Language(chosen)
+    if ctx.incoming.is_direct or ctx.binding is None:
+        return Reply(now._("From now on I write to you in {language}.", language=LANGUAGES[chosen]))
+    return Reply(
+        now._(
+            "From now on I write to you in {language} in private messages. This room stays in {room}: a room follows "
+            "its group's language, which the chair sets with /wg language.",
+            language=LANGUAGES[chosen],
+            room=LANGUAGES[ctx.lang.code],
+        )
+    )
 
 
 def _voting_line(actor: Actor, lang: Language) -> str:

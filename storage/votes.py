@@ -9,11 +9,11 @@ against the clock, so a ballot a second after it is refused even before the vote
 from __future__ import annotations
 
 from collections.abc import Callable, Collection, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, String, bindparam, cast, delete, func, insert, select, text
+from sqlalchemy import Connection, String, bindparam, cast, delete, func, insert, literal, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
@@ -29,6 +29,7 @@ from storage.models import (
     OrganisationStatus,
     Participation,
     Person,
+    TransportState,
     UTCDateTime,
     Vote,
     VoteChase,
@@ -37,6 +38,7 @@ from storage.models import (
     WorkingGroup,
     table_of,
 )
+from storage.platforms import OPENED_BY_THE_PERSON, private_chat_key
 from storage.rules.access import Actor, voting_right
 from storage.rules.text import N_, OneOf, Say, Words, as_record, choice, in_english, quote, state
 from storage.rules.voting import Majority, Outcome, decide, look_alikes, option_key
@@ -476,42 +478,59 @@ CHASE_EVERY = timedelta(hours=12)  # an organisation is reminded by hand at most
 
 
 @dataclass(frozen=True)
+class Representative:
+    """Someone who could vote for an organisation, and whether a private message reaches them."""
+
+    name: str
+    reachable: bool  # a private message goes out now, on one of their accounts at least
+    must_open: bool  # else one waits until they open a private chat (Telegram: they press Start)
+
+
+@dataclass(frozen=True)
 class Waiting:
     """An organisation of the electorate that has not voted, and who could vote for it."""
 
     organisation_id: int
     organisation: str
-    representatives: list[str]  # names, with how many chat accounts each can be reached on
-    accounts: int
+    representatives: list[Representative]
+
+    @property
+    def reachable(self) -> bool:
+        return any(r.reachable for r in self.representatives)
+
+    @property
+    def waiting(self) -> bool:
+        """Reachable once a representative opens a private chat, not before."""
+        return not self.reachable and any(r.must_open for r in self.representatives)
 
 
 async def waiting(session: AsyncSession, vote: Vote) -> list[Waiting]:
-    """The organisations that have not voted yet, by name, with their representatives. Turnout
-    is not the ballot: this holds for secret votes too."""
+    """The organisations that have not voted yet, by name, with their representatives and how
+    each can be reached privately. Turnout is not the ballot: this holds for secret votes too."""
     missing = await non_voters(session, vote)
-    people = (
+    opened = (TransportState.platform == ChatAccount.platform) & (
+        TransportState.key == literal(private_chat_key("")) + ChatAccount.platform_user_id
+    )
+    accounts = (
         await session.execute(
-            select(Person.organisation_id, Person.name, func.count(ChatAccount.id))
+            select(Person.id, Person.organisation_id, Person.name, ChatAccount.platform, TransportState.key)
             .outerjoin(ChatAccount, ChatAccount.person_id == Person.id)
+            .outerjoin(TransportState, opened)
             .where(Person.organisation_id.in_([org_id for org_id, _ in missing]))
-            .group_by(Person.id, Person.organisation_id, Person.name)
-            .order_by(Person.name)
+            .order_by(Person.name, Person.id)
         )
     ).tuples()
-    by_organisation: dict[int, list[tuple[str, int]]] = {}
-    for org_id, name, accounts in people:
+    people: dict[int, tuple[int, str, list[tuple[str | None, bool]]]] = {}
+    for person_id, org_id, name, platform, chat in accounts:
         if org_id is not None:  # the query asked for these organisations only
-            by_organisation.setdefault(org_id, []).append((name, accounts))
+            people.setdefault(person_id, (org_id, name, []))[2].append((platform, chat is not None))
+    by_organisation: dict[int, list[Representative]] = {}
+    for org_id, name, held in people.values():
+        reachable = any(p is not None and (p not in OPENED_BY_THE_PERSON or chat) for p, chat in held)
+        must_open = any(p in OPENED_BY_THE_PERSON and not chat for p, chat in held)
+        by_organisation.setdefault(org_id, []).append(Representative(name, reachable, must_open))
     return sorted(
-        (
-            Waiting(
-                org_id,
-                org_name,
-                [name for name, _ in by_organisation.get(org_id, [])],
-                sum(n for _, n in by_organisation.get(org_id, [])),
-            )
-            for org_id, org_name in missing
-        ),
+        (Waiting(org_id, org_name, by_organisation.get(org_id, [])) for org_id, org_name in missing),
         key=lambda w: w.organisation.casefold(),
     )
 
@@ -520,10 +539,12 @@ async def waiting(session: AsyncSession, vote: Vote) -> list[Waiting]:
 class Chase:
     """What `/vote remind` did, organisation by organisation."""
 
-    reminded: list[str]  # organisations whose representatives were sent a reminder
+    reminded: list[str]  # organisations whose representatives were sent a reminder now
     messages: int  # how many private messages that took
     recently: list[tuple[str, datetime]]  # reminded within CHASE_EVERY: (organisation, when)
     unreachable: list[str]  # no representative on any chat platform
+    # Reminded, but it waits until a representative opens a private chat: (organisation, names)
+    held: list[tuple[str, list[str]]] = field(default_factory=list)
 
 
 async def chase(session: AsyncSession, vote_id: int, *, actor: Actor, now: datetime, wording: Wording) -> Chase:
@@ -543,18 +564,23 @@ async def chase(session: AsyncSession, vote_id: int, *, actor: Actor, now: datet
         .all()
     )
     reminded, recently, unreachable, messages = [], [], [], 0
+    held: list[tuple[str, list[str]]] = []
     for organisation in await waiting(session, vote):
         before = last.get(organisation.organisation_id)
         if before is not None and now - before < CHASE_EVERY:
             recently.append((organisation.organisation, before))
-        elif not organisation.accounts:
+        elif not (organisation.reachable or organisation.waiting):
             unreachable.append(organisation.organisation)
         else:
             messages += await notices.to_representatives(
                 session, organisation.organisation_id, lambda zone, language: wording(vote, zone, language)
             )
             await session.merge(VoteChase(vote_id=vote.id, organisation_id=organisation.organisation_id, sent_at=now))
-            reminded.append(organisation.organisation)
+            if organisation.reachable:
+                reminded.append(organisation.organisation)
+            else:
+                names = [r.name for r in organisation.representatives if r.must_open]
+                held.append((organisation.organisation, names))
     await audit.record(
         session,
         actor=actor.label,
@@ -562,13 +588,14 @@ async def chase(session: AsyncSession, vote_id: int, *, actor: Actor, now: datet
         subject=f"vote:{vote.id}",
         details={
             "organisations": reminded,
+            "waiting_for_a_private_chat": [name for name, _ in held],
             "messages": messages,
             "recently": len(recently),
             "unreachable": unreachable,
         },
         at=now,
     )
-    return Chase(reminded, messages, recently, unreachable)
+    return Chase(reminded, messages, recently, unreachable, held)
 
 
 async def _remind(session: AsyncSession, vote: Vote, wording: Wording) -> int:

@@ -418,3 +418,14 @@ async def test_an_applicant_answers_the_apply_dialog_in_their_own_language(db, r
         application = await session.scalar(select(MembershipApplication))
     assert application.kind.value == "research"
     assert [answer["answer"] for answer in application.eligibility] == ["yes", "yes", "yes"]
+
+
+async def test_lang_in_a_room_says_the_room_keeps_its_group_s_language_and_private_messages_change(db, say):
+    await electorate(db, 1)
+    answer = await say("/lang de")
+    assert answer == (
+        "Ab jetzt schreibe ich Ihnen in privaten Nachrichten auf Deutsch. Dieser Raum bleibt auf English: "
+        "Ein Raum folgt der Sprache seiner Gruppe, die der Vorsitz mit /wg language festlegt."
+    )
+    assert (await say("/whoami")).startswith("You are Jana Novak")  # the room: still English
+    assert (await say("/whoami", room="jana", direct=True)).startswith("Sie sind Jana Novak")

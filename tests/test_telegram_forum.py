@@ -17,6 +17,7 @@ from tests.telegram_emulator import BotApiEmulator
 pytestmark = pytest.mark.sqlite_only  # the transport is under test here; storage is tested elsewhere
 
 FORUM = -1005550001111
+OTHER_FORUM = -1005550002222
 GROUPS = {"pfas": "PFAS", "skills": "Skills", "supply-chains": "Supply Chains"}
 
 
@@ -71,6 +72,16 @@ async def test_a_forum_s_topics_each_serve_their_group_and_nothing_strays_into_a
         await asyncio.sleep(0.3)  # anything more would be a duplicate
         announced = [m.topic for m in emulator.bot_messages(FORUM) if "Drafts are due" in (m.text or "")]
         assert sorted(announced) == sorted(topics.values()), "each topic once, General never"
+
+        # Brought into another forum, the bot says how topics are bound: from inside each, or by topic id.
+        other = emulator.group(OTHER_FORUM, "Fab Nord's forum", sam, with_bot=False)
+        other.is_forum = True
+        await emulator.set_member(emulator.bot, OTHER_FORUM, "member")
+        [greeting] = await emulator.wait_for_bot(OTHER_FORUM)
+        assert greeting.topic is None  # in General
+        assert "each topic can be the room of its own working group" in greeting.text
+        assert "someone from the secretariat sends inside that topic:\n/room bind <group>" in greeting.text
+        assert f"wgbot room bind telegram:{OTHER_FORUM}/<topic id> --group <group>" in greeting.text
     finally:
         app.request_stop()
         await asyncio.wait_for(running, 15)

@@ -33,8 +33,10 @@ from storage.models import (
     VoteStatus,
     utcnow,
 )
+from storage.platforms import private_chat_key
 from storage.rules.access import Actor
 from storage.rules.voting import Majority
+from storage.transport_state import TransportMemory
 from tests.alliance import member_organisation, message, person
 
 
@@ -476,9 +478,12 @@ async def test_a_posted_vote_shows_its_turnout_and_never_a_hidden_tally(say, db,
 @pytest.fixture
 async def chase_scene(db, pfas):
     """PFAS's vote #1 has ACME's ballot; Fab Nord (Ola, on the console) has not voted, nor has
-    Quiet BV, whose representative is on no chat platform. Sam is the secretariat."""
+    Quiet BV, whose representative is on no chat platform, nor Kompetenz AG, whose representative
+    is on Telegram but never opened a private chat with the bot. Sam is the secretariat."""
     quiet = await member_organisation(db, "Quiet BV", joins=("pfas",))
     await person(db, "Quentin Quiet", organisation=quiet)
+    kompetenz = await member_organisation(db, "Kompetenz AG", joins=("pfas",))
+    await person(db, "Klaus Berg", organisation=kompetenz, accounts=("telegram:2002",))
     await person(db, "Sam", accounts=("console:sam",), roles=("secretariat",))
     return pfas
 
@@ -504,11 +509,13 @@ async def test_the_chair_sees_who_has_not_voted_and_a_representative_may_not(db,
     await say("/vote 1 yes", sender="jana")
     asked_in_the_room = await say("/vote pending 1", sender="jana")
     assert asked_in_the_room.startswith("I have sent the organisations that have not voted yet to you in a private")
-    [(target, pending)] = await private_texts(db, "2 of 3 organisations have not voted%")
+    [(target, pending)] = await private_texts(db, "3 of 4 organisations have not voted%")
     assert target == "jana" and pending == await say("/vote pending 1", sender="jana", room="jana", direct=True)
     assert pending.splitlines() == [
-        "2 of 3 organisations have not voted on #1 (Adopt the PFAS roadmap v2?):",
+        "3 of 4 organisations have not voted on #1 (Adopt the PFAS roadmap v2?):",
         "• Fab Nord AS — Ola Nordmann",
+        "• Kompetenz AG — Klaus Berg (has not opened a private chat with me on Telegram: a reminder waits until "
+        "they press Start there)",
         "• Quiet BV — Quentin Quiet (not on any chat: /vote remind cannot reach them)",
         "/vote remind 1 reminds them privately now.",
     ]
@@ -524,12 +531,20 @@ async def test_a_reminder_by_hand_reaches_each_organisation_once_per_12_hours(db
     await open_roadmap_vote(say)
     first = await say("/vote remind 1", sender="jana")
     assert first.splitlines() == [
-        "Reminded 2 organisations privately (4 messages): ACME GmbH, Fab Nord AS.",
+        "Reminded 2 organisations privately, now: ACME GmbH, Fab Nord AS.",
+        "Waiting for a private chat: Kompetenz AG (Klaus Berg). Telegram lets me write to them only once they have "
+        "opened a chat with me: I ask them in a room we share to press Start, and the reminder arrives then.",
         "Not reachable, no representative on any chat: Quiet BV.",
     ]
     reminded = await private_notices(db, "Reminder: vote #1 %")
     assert reminded == sorted(
-        [("console", "jana"), ("telegram", "1001"), ("matrix", "@piet:example.org"), ("console", "ola")]
+        [
+            ("console", "jana"),
+            ("telegram", "1001"),
+            ("matrix", "@piet:example.org"),
+            ("console", "ola"),
+            ("telegram", "2002"),
+        ]
     )
     await say("/vote 1 yes", sender="jana")
     clock[0] += timedelta(hours=11)
@@ -537,15 +552,22 @@ async def test_a_reminder_by_hand_reaches_each_organisation_once_per_12_hours(db
     assert again.startswith("Not reminded again within 12 hours: Fab Nord AS (reminded ")
     assert len(await private_notices(db, "Reminder: vote #1 %")) == len(reminded)
     clock[0] += timedelta(hours=2)
+    async with db.transaction() as session:  # Klaus has pressed Start meanwhile: the transport noted his chat
+        await TransportMemory(db, "telegram").put(private_chat_key("2002"), "2002")
     later = await say("/vote remind 1", sender="jana")
-    assert (
-        later
-        == "Reminded 1 organisation privately (1 message): Fab Nord AS.\nNot reachable, no representative on any chat: Quiet BV."
+    assert later == (
+        "Reminded 2 organisations privately, now: Fab Nord AS, Kompetenz AG.\n"
+        "Not reachable, no representative on any chat: Quiet BV."
     )
-    assert len(await private_notices(db, "Reminder: vote #1 %")) == 5
+    assert len(await private_notices(db, "Reminder: vote #1 %")) == 7
     async with db.transaction() as session:
         lines = list(await session.scalars(select(AuditEntry.details).where(AuditEntry.action == "vote.reminded")))
-    assert [line["organisations"] for line in lines] == [["ACME GmbH", "Fab Nord AS"], [], ["Fab Nord AS"]]
+    assert [line["organisations"] for line in lines] == [
+        ["ACME GmbH", "Fab Nord AS"],
+        [],
+        ["Fab Nord AS", "Kompetenz AG"],
+    ]
+    assert lines[0]["waiting_for_a_private_chat"] == ["Kompetenz AG"]
 
 
 async def test_two_chairs_reminding_at_the_same_instant_remind_each_organisation_once(db, chase_scene, say):
@@ -555,9 +577,9 @@ async def test_two_chairs_reminding_at_the_same_instant_remind_each_organisation
     )
     assert sorted(r.splitlines()[0].split(" (")[0] for r in replies) == [
         "Not reminded again within 12 hours: ACME GmbH",
-        "Reminded 2 organisations privately",
+        "Reminded 2 organisations privately, now: ACME GmbH, Fab Nord AS.",
     ]
-    assert len(await private_notices(db, "Reminder: vote #1 %")) == 4
+    assert len(await private_notices(db, "Reminder: vote #1 %")) == 5
 
 
 async def test_the_register_lists_closed_votes_newest_first_and_a_secret_one_by_its_totals(db, pfas, say):

@@ -115,10 +115,21 @@ class Reply:
 IncomingHandler = Callable[[Incoming], Awaitable["Reply | None"]]
 
 
-def greeting(room: RoomRef, lang: Language = ENGLISH) -> str:
+def greeting(room: RoomRef, lang: Language = ENGLISH, *, topics: bool = False) -> str:
     """What the bot says in a room it has just been brought into, on every platform (in the
-    alliance's language: the room has no group yet)."""
+    alliance's language: the room has no group yet). In a chat with topics (a Telegram forum),
+    each topic is bound from inside it, and the shell names a topic by its id."""
     where = f"{room.platform}:{room.room_id}"
+    if topics:
+        return lang._(
+            "Hello! I am the alliance's working-group bot. This chat has topics, and each topic can be the room of "
+            "its own working group. Until the secretariat binds a topic, I answer there only /help, /whoami, /wg "
+            "and /room. To bind one, someone from the secretariat sends inside that topic:\n"
+            "/room bind <group>\n"
+            "Here in General: /room bind plenary, if everyone meets here. From a shell: wgbot room bind "
+            "{room}/<topic id> --group <group> (/room info inside a topic shows its id).",
+            room=where,
+        )
     return lang._(
         "Hello! I am the alliance's working-group bot. Until the secretariat binds this room, I answer "
         "only /help, /whoami, /wg and /room. To bind it, someone from the secretariat sends here:\n"

@@ -74,6 +74,7 @@ from bot.transports.base import (
     split_text,
 )
 from bot.transports.telegram_pacing import TelegramPacing
+from storage.platforms import private_chat_key
 
 # Opt in to PTB's coming behaviour: RetryAfter.retry_after as a timedelta, without warnings.
 os.environ.setdefault("PTB_TIMEDELTA", "1")
@@ -366,7 +367,7 @@ class TelegramTransport:
         if joined and not was_in:
             log.info("telegram: added to %s (%s) by %s", change.chat.title, change.chat.id, change.from_user.id)
             room = RoomRef(PLATFORM, str(change.chat.id))
-            await self.send(room, Reply(greeting(room, self.language)))
+            await self.send(room, Reply(greeting(room, self.language, topics=bool(change.chat.is_forum))))
         elif was_in and not joined:
             log.info("telegram: removed from %s (%s)", change.chat.title, change.chat.id)
 
@@ -378,7 +379,7 @@ class TelegramTransport:
         if self._private_chats.get(user_id) == chat_id:
             return False
         self._private_chats[user_id] = chat_id
-        await self.memory.put(f"private:{user_id}", chat_id)
+        await self.memory.put(private_chat_key(user_id), chat_id)
         return True
 
     def _take_loose_file(self, chat_id: str, user_id: str) -> tuple[AttachmentRef, ...]:
@@ -491,7 +492,7 @@ class TelegramTransport:
         )
 
     async def send_direct(self, user: UserRef, reply: Reply) -> MessageRef:
-        chat_id = self._private_chats.get(user.user_id) or await self.memory.get(f"private:{user.user_id}")
+        chat_id = self._private_chats.get(user.user_id) or await self.memory.get(private_chat_key(user.user_id))
         if chat_id is None:
             raise DirectChatUnavailable(
                 f"Telegram user {user.user_id} has not started a private chat with the bot yet",

@@ -229,17 +229,20 @@ async def vote_pending(ctx: Context, call: Call) -> Reply:
         )
     ]
     for organisation in missing:
-        who = ", ".join(organisation.representatives) or lang._("no representative known")
-        if organisation.accounts:
+        who = ", ".join(r.name for r in organisation.representatives) or lang._("no representative known")
+        about = {"organisation": organisation.organisation, "who": who}
+        if organisation.reachable:
             lines.append(f"• {organisation.organisation} — {who}")
-        else:
+        elif organisation.waiting:
             lines.append(
                 lang._(
-                    "• {organisation} — {who} (not on any chat: /vote remind cannot reach them)",
-                    organisation=organisation.organisation,
-                    who=who,
+                    "• {organisation} — {who} (has not opened a private chat with me on Telegram: a reminder "
+                    "waits until they press Start there)",
+                    **about,
                 )
             )
+        else:
+            lines.append(lang._("• {organisation} — {who} (not on any chat: /vote remind cannot reach them)", **about))
     if vote.status == VoteStatus.OPEN:
         lines.append(lang._("/vote remind {id} reminds them privately now.", id=vote.id))
     if ctx.binding is not None and ctx.binding.purpose == RoomPurpose.GROUP:
@@ -266,18 +269,27 @@ async def vote_remind(ctx: Context, call: Call) -> Reply:
         wording=lambda v, zone, code: reminder(v, zone or ctx.zone, language(code, ctx.settings.alliance.language)),
     )
     lang = ctx.lang
-    if not (done.reminded or done.recently or done.unreachable):
+    if not (done.reminded or done.held or done.recently or done.unreachable):
         return Reply(lang._("Every organisation has voted on #{id}; no one to remind.", id=vote.id))
     lines = []
     if done.reminded:
-        messages = lang.n_("{count} message", "{count} messages", done.messages)
         lines.append(
             lang.n_(
-                "Reminded {count} organisation privately ({messages}): {organisations}.",
-                "Reminded {count} organisations privately ({messages}): {organisations}.",
+                "Reminded {count} organisation privately, now: {organisations}.",
+                "Reminded {count} organisations privately, now: {organisations}.",
                 len(done.reminded),
-                messages=messages,
                 organisations=", ".join(done.reminded),
+            )
+        )
+    if done.held:
+        waiting = ", ".join(
+            lang._("{organisation} ({names})", organisation=name, names=", ".join(names)) for name, names in done.held
+        )
+        lines.append(
+            lang._(
+                "Waiting for a private chat: {organisations}. Telegram lets me write to them only once they have "
+                "opened a chat with me: I ask them in a room we share to press Start, and the reminder arrives then.",
+                organisations=waiting,
             )
         )
     if done.recently:
