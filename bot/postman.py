@@ -116,7 +116,8 @@ class Postman:
         except Undeliverable as refused:
             final, error = True, str(refused)
         except Exception as failure:  # retried after a back-off
-            log.warning("postman: notice %s to %s:%s failed: %r", notice.id, notice.platform, notice.target, failure)
+            where = "a private chat" if notice.direct else notice.target  # a private chat's id names its person
+            log.warning("postman: notice %s to %s:%s failed: %r", notice.id, notice.platform, where, failure)
             error = _reason(failure)
         else:
             remark = await self._pin(transport, notice, sent) if notice.pin else None

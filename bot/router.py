@@ -32,6 +32,7 @@ from storage.rules.access import Actor, may, refusal_of_access
 from storage.rules.text import N_, Words
 
 log = logging.getLogger(__name__)
+PRIVATE = "private"  # how the log names a private chat
 Fetch = Callable[[AttachmentRef, int], Awaitable[bytes]]  # the bytes, or TooLarge past the limit
 
 
@@ -80,8 +81,11 @@ class Router:
             ms = (time.perf_counter() - started) * 1000
             COMMANDS.labels(trace.command, outcome_kind(trace.outcome)).inc()
             COMMAND_SECONDS.observe(ms / 1000)
-            where = f"{incoming.platform}:{incoming.room_id}"
-            fields = {"command": trace.command, "platform": incoming.platform, "room": incoming.room_id}
+            # A private chat's room names its person (on Telegram, the chat id is the user id): the
+            # log, which erasure cannot reach, says only that it was private.
+            room = PRIVATE if incoming.is_direct else incoming.room_id
+            where = f"{incoming.platform}:{room}"
+            fields = {"command": trace.command, "platform": incoming.platform, "room": room}
             log.info(
                 "%s in %s: %s, %.1f ms",
                 trace.command,
@@ -143,13 +147,13 @@ class Router:
                 return self._refusal(incoming, binding, actor, refusal)
         except Exception:
             trace.outcome = f"failed (ref {reference})"
-            log.exception(  # the command's name, never its text: it may hold a secret ballot or a code
-                "command failed (ref %s): %s from %s:%s in %s",
+            log.exception(  # the command's name, never its text (a secret ballot, a code), nor whose account
+                "command failed (ref %s): %s from %s in %s:%s",
                 reference,
                 trace.command,
+                actor.label if actor else f"an account on {incoming.platform}",
                 incoming.platform,
-                incoming.sender_id,
-                incoming.room_id,
+                PRIVATE if incoming.is_direct else incoming.room_id,
             )
             return self._answer(
                 incoming,

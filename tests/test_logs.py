@@ -3,6 +3,7 @@ carries, not a Matrix access token or password. Checked on the real programs at 
 
 from __future__ import annotations
 
+import asyncio
 import io
 import logging
 
@@ -118,11 +119,65 @@ async def test_each_command_is_one_log_line_with_its_name_outcome_and_time_but_n
         "whoami in console:pfas: ok",
         "vote open in console:pfas: ok",
         "vote in console:pfas: ok",
-        "link in console:direct:jana: refused",
+        "link in console:private: refused",
         "(unknown) in console:pfas: refused",
     ]
     assert all(isinstance(r.ms, float) and r.outcome and r.command and r.platform == "console" for r in lines)
     assert "Ben" not in caplog.text and "918273" not in caplog.text and "frobnicate" not in caplog.text
+
+
+async def test_no_log_line_names_a_person_s_account_name_or_contact(db, caplog):
+    """A day on Telegram (the real PTB against the emulator): a representative in a private chat
+    and in her group, a stranger applying with a contact name. Telegram's private chat id *is*
+    the user's id, so a log that named rooms would keep it where erasure cannot reach."""
+    from bot.app import App, chat_transports
+    from bot.areas import registry_of
+    from handlers import AREAS
+    from storage import groups, rooms
+    from storage.models import RoomPurpose
+
+    emulator = BotApiEmulator()
+    await emulator.start()
+    acme = await member_organisation(db, "ACME GmbH", joins=("pfas",))
+    await person(db, "Zofia Wrzesniewska", organisation=acme, accounts=("telegram:770011",), roles=("chair:pfas",))
+    async with db.transaction() as session:
+        pfas = await groups.find_group(session, "pfas")
+        await rooms.bind_room(
+            session, actor="t", platform="telegram", room_id="-1009911", purpose=RoomPurpose.GROUP, group=pfas
+        )
+    zofia, stranger = emulator.person(770011, "Zofia", "zofia"), emulator.person(880022, "Bartholomew", "bq")
+    emulator.group(-1009911, "PFAS", zofia, stranger)
+    settings = Settings.model_validate({"telegram": emulator.bot_settings()})
+    app = App(settings, db, chat_transports(settings, db, registry_of(AREAS)), AREAS)
+    caplog.set_level(logging.INFO)
+    running = asyncio.create_task(app.run())
+    try:
+        await asyncio.wait_for(app.started.wait(), 10)
+        for who, chat, text in [
+            (zofia, None, "/start"),
+            (zofia, None, "/whoami"),
+            (zofia, -1009911, "/whoami"),
+            (zofia, -1009911, '/vote open "Adopt the roadmap?"'),
+            (zofia, -1009911, "/vote 1 yes"),
+            (stranger, None, "/start"),
+            (stranger, None, "/apply"),
+            (stranger, None, "Quince Microsystems"),
+            (stranger, None, "BE"),
+            (stranger, None, "industry"),
+            (stranger, None, "pfas"),
+            (stranger, None, "Bartholomew Quince"),
+            (stranger, -1009911, "/frobnicate"),
+        ]:
+            await emulator.answer_to(await emulator.say(who, chat, text))
+        await asyncio.sleep(0.5)  # what the postman and the live messages log, too
+    finally:
+        app.request_stop()
+        await asyncio.wait_for(running, 15)
+        await emulator.stop()
+    logged = "\n".join(r.getMessage() + (r.exc_text or "") for r in caplog.records if r.levelno >= logging.INFO)
+    assert "whoami in telegram:private: ok" in logged and "whoami in telegram:-1009911: ok" in logged
+    for personal in ("770011", "880022", "Zofia", "Wrzesniewska", "Bartholomew", "Quince", "zofia"):
+        assert personal not in logged, [line for line in logged.splitlines() if personal in line]
 
 
 def test_logs_can_be_json_lines_for_a_collector(tmp_path):

@@ -359,7 +359,7 @@ class MatrixTransport:
         inviter = own.sender if own else ""
         is_direct = bool(own and own.content.get("is_direct"))
         if not (is_direct or await self.may_invite(inviter)):
-            log.info("matrix: ignored an invite to %s from %s", room_id, inviter)
+            log.info("matrix: declined an invite to %s from someone not allowed to bring the bot in", room_id)
             await self.client.room_leave(room_id)
             return
         await self.client.join(room_id)
@@ -375,7 +375,7 @@ class MatrixTransport:
             greet = asyncio.create_task(self._greet(room_id), name="matrix-greeting")
             self._greetings.add(greet)
             greet.add_done_callback(self._greetings.discard)
-        log.info("matrix: joined %s at the invitation of %s", room_id, inviter)
+        log.info("matrix: joined %s", "a private chat" if is_direct else room_id)
 
     @property
     def _sync_filter(self) -> dict[str, Any]:
@@ -501,9 +501,8 @@ class MatrixTransport:
         """Never dropped in silence: the keys were asked for, and the sender is asked to resend."""
         self.undecryptable += 1
         log.warning(
-            "matrix: could not decrypt %s from %s in %s (session %s; %d since start)",
+            "matrix: could not decrypt %s in %s (session %s; %d since start)",
             event.event_id,
-            event.sender,
             room_id,
             event.session_id,
             self.undecryptable,

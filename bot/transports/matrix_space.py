@@ -90,7 +90,9 @@ class SpaceBuilder:
             answer = await self.client.room_invite(room_id, user_id)
             if isinstance(answer, RoomInviteError):
                 if "already" not in answer.message:
-                    log.warning("matrix: could not invite %s to %s: %s", user_id, room_id, answer.message)
+                    log.warning(
+                        "matrix: could not invite a member of the secretariat to %s: %s", room_id, answer.message
+                    )
                 continue
             invited.append(user_id)
         return invited

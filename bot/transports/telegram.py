@@ -152,7 +152,8 @@ class TolerantBot(ExtBot):
             try:
                 updates.append(Update.de_json(item, self))
             except Exception:
-                log.error("telegram: skipped update %s, which cannot be read: %.500r", item.get("update_id"), item)
+                kinds = sorted(k for k in item if k != "update_id")  # not its content: it names people
+                log.error("telegram: skipped update %s (%s), which cannot be read", item.get("update_id"), kinds)
                 updates.append(Update(update_id=item["update_id"]))
         return updates
 
@@ -365,7 +366,7 @@ class TelegramTransport:
         joined = change.new_chat_member.status in _PRESENT
         was_in = change.old_chat_member.status in _PRESENT
         if joined and not was_in:
-            log.info("telegram: added to %s (%s) by %s", change.chat.title, change.chat.id, change.from_user.id)
+            log.info("telegram: added to %s (%s)", change.chat.title, change.chat.id)
             room = RoomRef(PLATFORM, str(change.chat.id))
             await self.send(room, Reply(greeting(room, self.language, topics=bool(change.chat.is_forum))))
         elif was_in and not joined:
