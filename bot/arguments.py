@@ -14,13 +14,13 @@ from typing import TYPE_CHECKING, TypeVar
 from bot.commands import Converter, Unreadable
 from bot.i18n import LANGUAGES, supported
 from bot.timeparse import parse_when, zone_named
+from storage.rules.ids import LARGEST_ID
 
 if TYPE_CHECKING:
     from bot.context import Context
 
 E = TypeVar("E", bound=Enum)
 _NUMBER = re.compile(r"^#?(\d{1,18})$")
-LARGEST_ID = 2**31 - 1  # the databases' integer ids; a larger number names nothing
 _DURATION = re.compile(r"^(?:(\d+)\s*h)?\s*(?:(\d+)\s*(?:m|min)?)?$")
 
 

@@ -76,9 +76,14 @@ async def restore(where: Where, source: Path) -> dict:
 
 
 def _new_directory(target: Path) -> None:
+    if target.exists() and not target.is_dir():
+        raise Refused(f"{target} is a file: back up into a new directory")
     if target.exists() and any(target.iterdir()):
         raise Refused(f"{target} is not empty: back up into a new directory")
-    target.mkdir(parents=True, exist_ok=True, mode=0o700)
+    try:
+        target.mkdir(parents=True, exist_ok=True, mode=0o700)
+    except OSError as error:
+        raise Refused(f"cannot make {target}: {error.strerror or error}") from None
 
 
 def _copy_stores_and_write_manifest(where: Where, target: Path, revision: list[str]) -> dict:

@@ -13,9 +13,11 @@ import signal
 import sys
 from importlib.metadata import version as package_version
 from pathlib import Path
+from typing import NoReturn
 
 from bot import shutdown
 from storage.rules.access import OrganisationStatus
+from storage.rules.ids import LARGEST_ID, record_number
 from storage.rules.imports import COLUMNS as IMPORT_COLUMNS
 
 # Commands that act on the chat platforms' accounts and so need their settings.
@@ -24,7 +26,14 @@ ON_PLATFORMS = {"run", "matrix_cross_sign", "matrix_setup"}
 
 def main(argv: list[str] | None = None) -> int:
     shutdown.install()  # from the first moment: a signal stops wgbot cleanly, never with a traceback
-    args = _parser().parse_args(_config_first(sys.argv[1:] if argv is None else argv))
+    given = sys.argv[1:] if argv is None else argv
+    for word in given:
+        if not _text(word):  # bytes that are not UTF-8 reach Python as lone surrogates; argv holds no NUL
+            print(
+                f"wgbot: {word.encode('utf-8', 'replace')[:60]!r} is not UTF-8 text; nothing was done", file=sys.stderr
+            )
+            return 2
+    args = _parser().parse_args(_config_first(given))
     try:
         from bot.main import perform  # the database layer and chat libraries load only now
 
@@ -35,6 +44,35 @@ def main(argv: list[str] | None = None) -> int:
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         status = 128 + signal.SIGPIPE
     return shutdown.exit_status(status)
+
+
+def _text(word: str) -> bool:
+    try:
+        word.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return "\x00" not in word
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, with a mistake said in one line (what was wrong, and where the help is)."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: {message} (see {self.prog} --help)\n")
+
+
+def record_id(text: str) -> int:
+    """A record's number, as the databases hold them (1 to 2147483647)."""
+    number = record_number(text)
+    if not number:
+        raise argparse.ArgumentTypeError(f"{text[:30]!r} is not a number from 1 to {LARGEST_ID}")
+    return number
+
+
+def year(text: str) -> int:
+    if not (text.isascii() and text.isdigit() and 1 <= int(text) <= 9999):
+        raise argparse.ArgumentTypeError(f"{text[:30]!r} is not a year from 1 to 9999")
+    return int(text)
 
 
 def _config_first(argv: list[str]) -> list[str]:
@@ -63,7 +101,7 @@ EPILOG = "Settings: ./config.toml, --config FILE or $WGBOT_CONFIG; see config.ex
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="wgbot", description=ABOUT, epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--version", action="version", version=f"wgbot {package_version('wgbot')}")
@@ -192,7 +230,7 @@ def _parser() -> argparse.ArgumentParser:
 
     votes_cmd = commands.add_parser("votes", help="votes").add_subparsers(required=True)
     export = votes_cmd.add_parser("export", help="a vote's electorate, ballots, result and audit hashes")
-    export.add_argument("id", type=int)
+    export.add_argument("id", type=record_id)
     export.add_argument("--format", choices=("json", "csv"), default="json")
     export.add_argument("-o", "--output", type=Path, help="file to write (default: standard output)")
     export.set_defaults(action="votes_export")
@@ -203,7 +241,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     register.add_argument("--format", choices=("csv", "json", "md"), default="csv")
     register.add_argument("--group", help="one working group (short id or name), or 'alliance' for alliance-wide votes")
-    register.add_argument("--year", type=int, help="the year the votes closed in (UTC)")
+    register.add_argument("--year", type=year, help="the year the votes closed in (UTC), e.g. 2026")
     register.add_argument("-o", "--output", type=Path, help="file to write (default: standard output)")
     register.set_defaults(action="decisions_export")
 
@@ -220,7 +258,7 @@ def _parser() -> argparse.ArgumentParser:
 
     deliverable = commands.add_parser("deliverable", help="deliverables").add_subparsers(required=True)
     archive = deliverable.add_parser("export", help="every version, manifest.json and README.md as a zip")
-    archive.add_argument("id", type=int)
+    archive.add_argument("id", type=record_id)
     archive.add_argument("-o", "--output", type=Path, required=True, help="the zip file to write")
     archive.set_defaults(action="deliverable_export")
 
@@ -233,8 +271,8 @@ def _parser() -> argparse.ArgumentParser:
     announce.add_argument("--to", default="all", help="all (default), or groups separated by commas: pfas,skills")
     announce.add_argument("--at", help="when to send it, e.g. '2026-12-03 09:00 Europe/Brussels' (default: now)")
     announce.add_argument("--pin", action="store_true", help="pin it where the bot may pin")
-    announce.add_argument("--status", metavar="ID", type=int, help="show an announcement's delivery report")
-    announce.add_argument("--cancel", metavar="ID", type=int, help="withdraw a scheduled announcement")
+    announce.add_argument("--status", metavar="ID", type=record_id, help="show an announcement's delivery report")
+    announce.add_argument("--cancel", metavar="ID", type=record_id, help="withdraw a scheduled announcement")
     announce.set_defaults(action="announce")
 
     audit_cmd = commands.add_parser("audit", help="the audit log").add_subparsers(required=True)
@@ -269,11 +307,11 @@ def _parser() -> argparse.ArgumentParser:
     )
     retry = outbox.add_parser("retry", help="try undelivered notices again now (the running bot sends them)")
     retry_which = retry.add_mutually_exclusive_group(required=True)
-    retry_which.add_argument("ids", type=int, nargs="*", default=[], help="notice numbers from `outbox list`")
+    retry_which.add_argument("ids", type=record_id, nargs="*", default=[], help="notice numbers from `outbox list`")
     retry_which.add_argument("--failed", action="store_true", help="every failed notice")
     retry.set_defaults(action="outbox_retry", admin=True)
     drop = outbox.add_parser("drop", help="give up an undelivered notice (kept on record as dropped)")
-    drop.add_argument("id", type=int)
+    drop.add_argument("id", type=record_id)
     drop.set_defaults(action="outbox_drop", admin=True)
 
     matrix = commands.add_parser("matrix", help="the bot's Matrix account").add_subparsers(required=True)

@@ -29,7 +29,7 @@ from bot.i18n import Language, for_page
 from bot.metrics import CONNECTED, OUTBOX, REGISTRY
 from storage import notices
 from storage.db import Database
-from storage.errors import Refused
+from storage.errors import Misread, Refused
 
 log = logging.getLogger(__name__)
 DATABASE_TIMEOUT = 2.0  # seconds a health check waits for the database
@@ -94,9 +94,16 @@ class HttpServer:
                 return f"{path}?{urlencode(query)}" if query else path
 
             asked = PageRequest(dict(request.match_info), dict(request.query), link, lang)
+            if not all(map(_text, [*asked.params.values(), *asked.query.values()])):
+                unreadable = lang._(
+                    "This address holds characters that are not text (a NUL, or bytes that are not UTF-8)."
+                )
+                return _page(PageAnswer(_problem(unreadable, lang), status=400))
             try:
                 return _page(await page.answer(asked, self.services))
-            except Refused as refusal:
+            except Misread as wrong:  # a value written wrong: the request's fault
+                return _page(PageAnswer(_problem(lang.say(wrong.words), lang), status=400))
+            except Refused as refusal:  # what it asks for is not there
                 return _page(PageAnswer(_problem(lang.say(refusal.words), lang), status=404))
             except Exception:
                 log.exception("http: the page %s failed", request.path)
@@ -139,6 +146,18 @@ class HttpServer:
         except Exception as error:  # the rest of the figures still help while the database is away
             log.warning("http: could not count the outbox for /metrics: %r", error)
         return web.Response(body=generate_latest(REGISTRY), headers={"Content-Type": CONTENT_TYPE_LATEST})
+
+
+def _text(value: str) -> bool:
+    """Whether a part of the address is text the database can hold: no NUL, no bytes that were
+    not UTF-8 (which reach Python as lone surrogates)."""
+    if "\x00" in value:
+        return False
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def _same(given: str, expected: str) -> bool:

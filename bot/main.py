@@ -60,7 +60,9 @@ def perform(args: argparse.Namespace, *, platforms: bool) -> int:
     try:
         settings = load_settings(args.config, platforms=platforms)
     except ConfigError as error:
-        print(f"wgbot: configuration problem:\n{error}", file=sys.stderr)
+        problems = str(error).splitlines()  # one line for one problem; a list for several
+        said = f" {problems[0]}" if len(problems) == 1 else "\n" + "\n".join(problems)
+        print(f"wgbot: configuration problem:{said}", file=sys.stderr)
         return 2
     level = logging.getLevelName(settings.logging.level)
     if args.action == "console":
@@ -261,7 +263,7 @@ async def _votes_export(settings: Settings, args) -> int:
         await db.close()
     text = json.dumps(record, indent=2, ensure_ascii=False) + "\n" if args.format == "json" else _vote_csv(record)
     if args.output:
-        args.output.write_text(text, encoding="utf-8")
+        _write_file(args.output, text.encode())
     else:
         sys.stdout.write(text)
     return 0
@@ -335,12 +337,20 @@ async def _export(settings: Settings, args) -> int:
 def _write(content: bytes, output: Path | None) -> int:
     """A file the command made: to `output`, or to standard output as it is (bytes)."""
     if output:
-        output.write_bytes(content)
+        _write_file(output, content)
     else:
         sys.stdout.flush()
         sys.stdout.buffer.write(content)
         sys.stdout.buffer.flush()
     return 0
+
+
+def _write_file(path: Path, content: bytes) -> None:
+    """Write a file the operator named; a folder that is not there or not writable is one line."""
+    try:
+        path.write_bytes(content)
+    except OSError as error:
+        raise Refused(f"cannot write {path}: {error.strerror or error}; nothing was written") from None
 
 
 async def _deliverable_export(settings: Settings, args) -> int:
@@ -352,7 +362,7 @@ async def _deliverable_export(settings: Settings, args) -> int:
             count = len(await deliverables.versions(session, item.id))
     finally:
         await db.close()
-    args.output.write_bytes(archive)
+    _write_file(args.output, archive)
     print(
         f"wrote {args.output}: deliverable {item.id} ({item.title}), {counted(count, 'version')}, "
         f"{counted(len(archive), 'byte')}"

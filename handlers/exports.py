@@ -139,6 +139,7 @@ async def deliverables(session: AsyncSession) -> Table:
     for item in found:
         versions = every_version.get(item.id, [])
         contributors = dict.fromkeys(f"{v.author} ({v.organisation})" if v.organisation else v.author for v in versions)
+        withdrawn = "; ".join(f"v{v.number}" for v in versions if v.withdrawn_at is not None)
         rows.append(
             (
                 item.id,
@@ -147,12 +148,24 @@ async def deliverables(session: AsyncSession) -> Table:
                 item.status.value,
                 _date(item.due_at),
                 len(versions),
+                withdrawn,
                 item.final_version,
                 "; ".join(contributors),
                 _date(versions[-1].submitted_at) if versions else "",
             )
         )
-    columns = ("deliverable", "group", "title", "status", "due", "versions", "final_version", "contributors", "last")
+    columns = (
+        "deliverable",
+        "group",
+        "title",
+        "status",
+        "due",
+        "versions",
+        "withdrawn",
+        "final_version",
+        "contributors",
+        "last",
+    )
     return Table("deliverables", columns, rows)
 
 

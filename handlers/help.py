@@ -9,7 +9,7 @@ from bot.transports.base import Reply
 from storage.errors import Refused
 from storage.naming import closest
 from storage.rules.access import Access, may
-from storage.rules.text import N_
+from storage.rules.text import CHOICES, N_
 
 WHO = {
     Access.ANYONE: N_("anyone"),
@@ -67,8 +67,8 @@ def _one(ctx: Context, topic: str) -> Reply:
             raise Refused("There is no command /{name}. Did you mean /{guess}?", name=asked, guess=guess)
         raise Refused("There is no command /{name}.", name=asked)
     lines = [lang._("Usage: {usage}", usage=command.usage), lang._(command.summary)]
-    if command.details:
-        lines.append(lang._(command.details))
+    if command.details:  # its words may name the bot's own choices, in the reader's words: "{yes}"
+        lines.append(lang._(command.details, **{word: lang.choice(word) for word in CHOICES}))
     who = lang._(WHO[command.access])
     if command.anywhere:
         lines.append(lang._("Who: {who}, anywhere.", who=who))

@@ -34,8 +34,10 @@ async def whoami(ctx: Context, call: Call) -> Reply:
     none = lang._("none")
     lines = [
         lang._("You are {name} (person #{id}).", name=person.name, id=person.person_id),
-        lang._("Organisation: {organisation}.", organisation=person.organisation or none),
-        lang._("Roles: {roles}.", roles=", ".join(person.roles) or none),
+        lang._(
+            "Organisation: {organisation}.", organisation=lang.say(person.organisation) if person.organisation else none
+        ),
+        lang._("Roles: {roles}.", roles=", ".join(lang.say(role) for role in person.roles) or none),
         lang._("Linked accounts: {accounts}.", accounts=", ".join(person.accounts)),
         lang._("Time zone: {zone}.", zone=ctx.zone),
         _voting_line(actor, lang),

@@ -134,7 +134,12 @@ def _steps(ctx: Context) -> list[Step]:
 
 def _eligibility_question(n: int, question: str, total: int) -> Callable[[Context], str]:
     return lambda ctx: ctx.reader._(
-        "Eligibility {number}/{total}: {question} (yes/no)", number=n + 1, total=total, question=question
+        "Eligibility {number}/{total}: {question} ({yes}/{no})",
+        number=n + 1,
+        total=total,
+        question=question,
+        yes=ctx.reader.choice("yes"),
+        no=ctx.reader.choice("no"),
     )
 
 
@@ -187,11 +192,13 @@ def _from_form(key: str, options: dict[str, str], ctx: Context) -> str | None:
         if len(answers) != len(ctx.settings.membership.eligibility):
             raise Misread(
                 n_words(
-                    "eligibility= needs {count} answer (yes or no), one per criterion in order; "
+                    "eligibility= needs {count} answer ({yes} or {no}), one per criterion in order; "
                     "/apply without it asks them one by one.",
-                    "eligibility= needs {count} answers (yes or no), one per criterion in order; "
+                    "eligibility= needs {count} answers ({yes} or {no}), one per criterion in order; "
                     "/apply without it asks them one by one.",
                     len(ctx.settings.membership.eligibility),
+                    yes=Words("yes"),
+                    no=Words("no"),
                 )
             )
         return answers[int(key.split("_")[1])]

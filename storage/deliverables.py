@@ -470,6 +470,7 @@ def readme(record: dict) -> str:
             f"- **v{kept['number']}** `{kept['file']}` by {kept['author']}"
             + (f" ({kept['organisation']})" if kept["organisation"] else "")
             + f", {kept['submitted_at']}, {kept['size']} bytes, sha256 `{kept['sha256']}`"
+            + (f" — **WITHDRAWN** {kept['withdrawn_at']} by {kept['withdrawn_by']}" if kept["withdrawn_at"] else "")
         )
         lines += [f"  - {c['author']}: {c['text']}" for c in kept["comments"]]
     lines += ["", "## Status history", ""]

@@ -13,6 +13,7 @@ from storage import audit
 from storage.errors import Misread, Refused
 from storage.models import Organisation, OrganisationKind, OrganisationStatus, Participation
 from storage.naming import fold, look_alike
+from storage.rules.ids import record_number
 from storage.rules.text import N_, OneOf, Words, quote, state
 from storage.rules.voting import option_key
 
@@ -100,8 +101,9 @@ async def resembling(session: AsyncSession, name: str) -> list[Organisation]:
 async def find_organisation(session: AsyncSession, ref: str) -> Organisation:
     """By id ("12" or "#12") or by name, however it is cased or accented."""
     ref = ref.strip()
-    if ref.lstrip("#").isdigit():
-        found = await session.get(Organisation, int(ref.lstrip("#")))
+    number = record_number(ref)
+    if number is not None:
+        found = await session.get(Organisation, number) if number else None
     else:
         found = await session.scalar(select(Organisation).where(Organisation.name_key == fold(ref)))
     if found is None:

@@ -17,7 +17,8 @@ from storage.models import ChatAccount, Organisation, Person, RoleAssignment, Ro
 from storage.naming import fold
 from storage.platforms import split_ref
 from storage.rules.access import Actor
-from storage.rules.text import quote, state
+from storage.rules.ids import record_number
+from storage.rules.text import Words, quote, state
 
 
 def parse_account(text: str) -> tuple[str, str]:
@@ -198,8 +199,9 @@ async def find_person(session: AsyncSession, ref: str) -> Person:
     """By id ("7" or "#7"), by account ("telegram:12345") or by exact name."""
     ref = ref.strip()
     query = select(Person).options(selectinload(Person.organisation))
-    if ref.lstrip("#").isdigit():
-        found = await session.scalar(query.where(Person.id == int(ref.lstrip("#"))))
+    number = record_number(ref)
+    if number is not None:
+        found = await session.scalar(query.where(Person.id == number)) if number else None
     elif ":" in ref:
         platform, user_id = parse_account(ref)
         found = await session.scalar(
@@ -264,8 +266,8 @@ class Profile:
 
     person_id: int
     name: str
-    organisation: str | None  # "ACME GmbH (DE, industry), member"
-    roles: list[str]  # "secretariat", "chair of PFAS"
+    organisation: Words | None  # "ACME GmbH (DE, industry), member", in the reader's words
+    roles: list[Words]  # "secretariat", "chair of PFAS"
     accounts: list[str]  # "telegram 1001"
 
 
@@ -291,11 +293,20 @@ async def profile(session: AsyncSession, person_id: int) -> Profile:
     def read(sync: Session) -> Profile:
         connection, where = sync.connection(), {"person": person_id}
         name, organisation, country, kind, status = connection.execute(_PROFILE, where).one()
+        about = {"organisation": organisation, "country": country}
         return Profile(
             person_id,
             name,
-            f"{organisation} ({country}, {kind.value}), {status.value}" if organisation else None,
-            [f"chair of {group}" if group else role.value for role, group in connection.execute(_PROFILE_ROLES, where)],
+            Words(
+                "{organisation} ({country}, {kind}), {standing}",
+                about | {"kind": Words(kind.value), "standing": state(status.value, of="organisation")},
+            )
+            if organisation
+            else None,
+            [
+                Words("chair of {group}", {"group": group}) if group else state(role.value)
+                for role, group in connection.execute(_PROFILE_ROLES, where)
+            ],
             [f"{platform} {user_id}" for platform, user_id in connection.execute(_PROFILE_ACCOUNTS, where)],
         )
 

@@ -5,6 +5,7 @@ whose hashes match what was sent. Bad input leaves nothing behind. SQLite and Po
 from __future__ import annotations
 
 import asyncio
+import csv
 import hashlib
 import io
 import json
@@ -336,6 +337,9 @@ async def test_a_withdrawn_version_stays_on_record_marked_and_is_never_made_fina
     assert (await say("/deliverable withdraw 1.1")).startswith("Version 1 of deliverable 1 was already withdrawn.")
     info = (await say("/deliverable info 1")).splitlines()
     assert "WITHDRAWN" in next(line for line in info if line.startswith("v1 ")) and "WITHDRAWN" not in info[-1]
+    assert await say('/vote open "Adopt v1?" approve=1.1') == (
+        "Version 1 of deliverable 1 was withdrawn; a vote cannot approve it. Put a version that stands to the vote."
+    )  # refused at opening, as the status path refuses it
     assert (await say("/deliverable status 1 review")).startswith("Deliverable 1 (PFAS roadmap) is now in review")
     assert (await say("/deliverable status 1 final 1")).startswith(
         "Version 1 of deliverable 1 was withdrawn; it cannot be final."
@@ -354,3 +358,9 @@ async def test_a_withdrawn_version_stays_on_record_marked_and_is_never_made_fina
         )
     assert [v["withdrawn_by"] is not None for v in record["versions"]] == [True, False]
     assert logged == [{"version": 1, "sha256": record["versions"][0]["sha256"]}]
+    versions = [line for line in deliverables.readme(record).splitlines() if line.startswith("- **v")]
+    assert "— **WITHDRAWN** " in versions[0] and "WITHDRAWN" not in versions[1]  # the zip's README marks it
+    await person(db, "Sam", accounts=("console:sam",), roles=("secretariat",))
+    listed = await say.router.handle(message("/export deliverables", sender="sam", room="secretariat"))
+    [row] = list(csv.DictReader(io.StringIO(listed.file.content.decode())))
+    assert (row["versions"], row["withdrawn"], row["final_version"]) == ("2", "v1", "2")

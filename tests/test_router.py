@@ -176,7 +176,7 @@ async def test_a_crash_is_logged_with_context_and_answered_without_a_traceback(r
     reference = reply.text.split("reference ")[1][:8]
     logged = caplog.records[-1]
     # The command by name, with who and where; never its text (it may hold a secret ballot or a code).
-    assert logged.getMessage() == f"command failed (ref {reference}): crash from console:jana in pfas"
+    assert logged.getMessage() == f"command failed (ref {reference}): crash from stranger via console in console:pfas"
     assert logged.exc_info is not None
     assert await audit_count(db, "test.half-done") == 0
 

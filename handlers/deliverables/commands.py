@@ -228,7 +228,7 @@ async def deliverable_status(ctx: Context, call: Call) -> Reply:
 
 def status_text(item: Deliverable, before: str | None, version: int | None, lang: Language = ENGLISH) -> str:
     facts = {"id": item.id, "title": item.title, "status": lang.say(state(item.status.value, of="deliverable"))}
-    was = lang._(before) if before else lang._("none")
+    was = lang.say(state(before, of="deliverable")) if before else lang._("none")
     if version:
         return lang._(
             "Deliverable {id} ({title}) is now {status} (version {version}); it was {before}.",

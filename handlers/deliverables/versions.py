@@ -6,9 +6,9 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from bot.arguments import LARGEST_ID
 from bot.commands import Unreadable
 from bot.context import Context
+from storage.rules.ids import LARGEST_ID
 
 _VERSION = re.compile(r"^[vV]?(\d{1,9})$")
 _VERSION_REF = re.compile(r"^#?(\d{1,18})\.[vV]?(\d{1,9})$")

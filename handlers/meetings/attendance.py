@@ -200,7 +200,7 @@ COMMANDS = [
         Access.ANYONE,
         params=(MEETING, ANSWER),
         anywhere=True,
-        details=N_("Answer yes, no or maybe."),
+        details=N_("Answer {yes}, {no} or {maybe}."),
     ),
     Command(
         "meeting agenda",

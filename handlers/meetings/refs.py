@@ -5,9 +5,9 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from bot.arguments import LARGEST_ID
 from bot.context import Context
 from storage.errors import Misread
+from storage.rules.ids import LARGEST_ID
 from storage.rules.text import quote
 
 _REF = re.compile(r"^#?(\d{1,18})(?:\.(\d{1,9}))?$")

@@ -85,6 +85,13 @@ async def _approval(ctx: Context, ref: VersionRef) -> dict[str, object]:
             "Deliverable {id} belongs to {name}; open its vote there.", id=deliverable.id, name=deliverable.group.name
         )
     version = await deliverables.version(ctx.session, deliverable, ref.version)
+    if version.withdrawn_at is not None:
+        raise Refused(
+            "Version {number} of deliverable {id} was withdrawn; a vote cannot approve it. Put a version that "
+            "stands to the vote.",
+            number=version.number,
+            id=deliverable.id,
+        )
     return {
         "approve_version": {
             "deliverable": deliverable.id,

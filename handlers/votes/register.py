@@ -20,9 +20,9 @@ from bot.transports.base import OutgoingFile, Reply
 from handlers import exports
 from handlers.votes.wording import consequence, tally_line, verdict
 from storage import groups, votes
-from storage.errors import Refused
+from storage.errors import Misread, Refused
 from storage.rules.access import Access
-from storage.rules.text import N_
+from storage.rules.text import N_, quote
 from storage.rules.voting import Outcome
 
 FORMATS = {"csv": "text/csv", "json": "application/json", "md": "text/markdown"}
@@ -111,11 +111,18 @@ def _cell(value: object) -> str:
 
 async def scope_of(raw: str, ctx: Context) -> Scope:
     """ "pfas", "2026", "pfas 2026", "alliance 2025": a group (or the alliance-wide votes) and a year."""
-    years = [int(word) for word in raw.split() if word.isdigit() and len(word) == 4]
-    names = [word for word in raw.split() if not (word.isdigit() and len(word) == 4)]
+    years = [word for word in raw.split() if word.isascii() and word.isdigit() and len(word) == 4]
+    names = [word for word in raw.split() if word not in years]
     if len(years) > 1 or len(names) > 1:
         raise Refused("Give one group and one year at most, e.g. /decisions pfas 2026.")
-    return await resolve_scope(ctx.session, names[0] if names else None, years[0] if years else None)
+    return await resolve_scope(ctx.session, names[0] if names else None, a_year(years[0]) if years else None)
+
+
+def a_year(text: str) -> int:
+    """A year the register can hold (1 to 9999), as the chat and the web view read it."""
+    if not (text.isascii() and text.isdigit() and len(text) == 4 and int(text) >= 1):
+        raise Misread("A year reads like 2026, not {year}.", year=quote(text))
+    return int(text)
 
 
 async def resolve_scope(session: AsyncSession, group: str | None, year: int | None) -> Scope:
