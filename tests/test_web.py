@@ -8,7 +8,7 @@ import os
 import re
 import shutil
 from collections.abc import AsyncIterator
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import aiohttp
@@ -115,7 +115,9 @@ async def test_the_register_page_shows_each_decision_escaped_with_its_audit_hash
     assert "default-src 'none'" in headers["Content-Security-Policy"] and headers["Referrer-Policy"] == "no-referrer"
     assert (await get(f"{site.base}/decisions?group=skills"))[1].count("<article>") == 0
     refused = await get(f"{site.base}/decisions?year=twenty")
-    assert refused[0] == 404 and "A year reads like 2026" in refused[1]
+    assert refused[0] == 400 and "A year reads like 2026" in refused[1]
+    shown = re.search(r"· closed ([^·]+) ·", page).group(1).strip()
+    assert re.fullmatch(r"\w{3} \d\d \w{3} \d{4} \d\d:\d\d CES?T", shown), shown  # as the chat shows it, not ISO
 
 
 async def test_a_group_page_lists_the_next_meetings_and_the_audit_page_the_log_s_state(site):
@@ -151,7 +153,7 @@ async def test_a_page_speaks_the_browser_s_language_and_a_language_picked_in_the
     assert '<html lang="fr">' in (await get(f"{site.base}/audit", "fr-CA, de;q=0.5"))[1]
     assert '<html lang="en">' in (await get(f"{site.base}/audit", "ja, zh;q=0.9"))[1]  # none ships: the alliance's
     refused = await get(f"{site.base}/decisions?year=twenty", "de")
-    assert refused[0] == 404 and "Ein Jahr schreibt sich wie 2026, nicht &#x27;twenty&#x27;." in refused[1]
+    assert refused[0] == 400 and "Ein Jahr schreibt sich wie 2026, nicht &#x27;twenty&#x27;." in refused[1]
 
 
 async def test_the_calendar_feed_parses_follows_a_move_and_a_renewal_shuts_the_old_link(site, db):
@@ -184,6 +186,29 @@ async def test_the_calendar_feed_parses_follows_a_move_and_a_renewal_shuts_the_o
     assert "renewed" in await site.say("/meeting feed renew", sender="jana")
     assert (await get(link))[0] == 404
     assert (await get(await feed_link(site, db)))[0] == 200
+
+
+@pytest.mark.parametrize("zone", ["Europe/Brussels", "Europe/Lisbon", "America/New_York", "Australia/Sydney"])
+async def test_the_feed_s_time_zone_reads_the_same_in_two_independent_calendar_libraries(site, db, zone):
+    """The VTIMEZONE is in the yearly-RRULE form calendar programs write (not a list of RDATEs,
+    which some readers misread by an hour in summer): icalendar and ical each turn it into a
+    time zone, and each agrees with the zone itself on every occurrence, summer and winter."""
+    await site.say(f'/meeting schedule "2030-01-08 10:00" "Weekly" every=week until=2030-12-31 tz={zone}')
+    body = (await get(await feed_link(site, db)))[1]
+    vtimezone = body[body.index("BEGIN:VTIMEZONE") : body.index("END:VTIMEZONE")]
+    assert "RRULE:FREQ=YEARLY" in vtimezone and "RDATE" not in vtimezone
+
+    from ical.calendar_stream import IcsCalendarStream
+    from ical.timezone import IcsTimezoneInfo
+
+    by_icalendar = icalendar.Calendar.from_ical(body).walk("VTIMEZONE")[0].to_tz()
+    [described] = IcsCalendarStream.calendar_from_ics(body).timezones
+    by_ical = IcsTimezoneInfo.from_timezone(described)
+    actual = ZoneInfo(zone)
+    weeks = [datetime(2030, 1, 8, 10) + timedelta(weeks=n) for n in range(52)]  # noqa: DTZ001 - wall-clock times
+    assert {by_icalendar.utcoffset(w) for w in weeks} == {actual.utcoffset(w) for w in weeks}  # both seasons
+    for week in weeks:
+        assert by_icalendar.utcoffset(week) == by_ical.utcoffset(week) == actual.utcoffset(week), week
 
 
 async def test_a_whole_cancelled_meeting_stays_in_the_feed_marked_cancelled(site, db):
@@ -225,7 +250,8 @@ async def test_a_real_headless_browser_renders_the_register(site):
     from selenium.webdriver.chrome.service import Service
     from selenium.webdriver.common.by import By
 
-    await site.say('/vote open "Adopt the 2027 roadmap?"')
+    long_link = "https://example.org/" + "roadmap" * 25 + "v2025"  # 200 characters, no place to break a line
+    await site.say(f'/vote open "Adopt the 2027 roadmap? {long_link}"')
     await site.say("/vote 1 yes")
     await site.say("/vote close 1")
 
@@ -245,5 +271,5 @@ async def test_a_real_headless_browser_renders_the_register(site):
 
     title, titles, overflow = await asyncio.to_thread(read_in_browser)
     assert title.startswith("Register of decisions")
-    assert titles == ["Adopt the 2027 roadmap?"]
-    assert overflow <= 0  # fits a phone's width: nothing to scroll sideways
+    assert len(long_link) == 200 and titles == [f"Adopt the 2027 roadmap? {long_link}"]
+    assert overflow <= 0  # fits a phone's width: nothing to scroll sideways, even the long link wraps

@@ -1,7 +1,7 @@
 """Meetings as iCalendar (RFC 5545), for people's own calendars.
 
 A series is one event with its RRULE on the wall-clock start in its zone (with the zone's
-VTIMEZONE, so calendars keep 10:00 across daylight saving), EXDATE for each cancelled
+VTIMEZONE in the yearly-rule form calendars write, so they keep 10:00 across daylight saving), EXDATE for each cancelled
 occurrence, and one extra event per moved occurrence (RECURRENCE-ID: the time the rule gave it).
 A cancelled meeting stays, marked cancelled, so a subscribed calendar takes it off.
 """
@@ -11,12 +11,13 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from icalendar import Calendar, Event, vRecur
+from icalendar import Calendar, Event, Timezone, TimezoneDaylight, TimezoneStandard, vRecur
 
 from bot.i18n import ENGLISH, Language
 from storage.meetings import ANSWERS, series_of
 from storage.models import Meeting, MeetingStatus, OccurrenceChange
 from storage.rules.recurrence import occurrences
+from storage.rules.zones import yearly_observances
 
 PRODUCT = "-//wgbot//meetings//EN"
 
@@ -37,11 +38,34 @@ def ics(
         calendar.add("x-wr-calname", name)
         calendar.add("refresh-interval", timedelta(hours=1), parameters={"VALUE": "DURATION"})
         calendar.add("x-published-ttl", timedelta(hours=1))
+    for zone in sorted({meeting.zone for meeting in meetings}):
+        first = min(m.first_start for m in meetings if m.zone == zone)
+        calendar.add_component(_vtimezone(zone, first.year))
     for meeting in meetings:
         for event in _events(meeting, changes.get(meeting.id, {}), lang):
             calendar.add_component(event)
-    calendar.add_missing_timezones()
+    calendar.add_missing_timezones()  # none is missing: each meeting's zone is above
     return bytes(calendar.to_ical())
+
+
+def _vtimezone(zone: str, year: int) -> Timezone:
+    """The zone as calendar programs write it: a yearly RRULE per observance (storage/rules/zones.py),
+    or, for a zone that keeps no yearly rule, every transition listed (icalendar's own form)."""
+    observances = yearly_observances(zone, year)
+    if observances is None:
+        return Timezone.from_tzid(zone)
+    timezone = Timezone()
+    timezone.add("tzid", zone)
+    for kept in observances:
+        block = TimezoneDaylight() if kept.daylight else TimezoneStandard()
+        block.add("dtstart", kept.start)
+        if kept.rule:
+            block.add("rrule", vRecur.from_ical(kept.rule))
+        block.add("tzname", kept.name)
+        block.add("tzoffsetfrom", timedelta(seconds=kept.offset_from))
+        block.add("tzoffsetto", timedelta(seconds=kept.offset_to))
+        timezone.add_component(block)
+    return timezone
 
 
 def _events(meeting: Meeting, changes: dict[int, OccurrenceChange], lang: Language) -> list[Event]:

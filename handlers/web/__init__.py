@@ -55,8 +55,15 @@ async def decisions(asked: PageRequest, services: Services) -> PageAnswer:
         scope = await resolve_scope(session, asked.query.get("group") or None, a_year(year) if year else None)
         found = await register(session, scope, asked.lang)
     scope_words = scope.describe(asked.lang)
+    zone = services.settings.alliance.timezone
+    closed = {d.vote: asked.lang.moment(datetime.fromisoformat(d.closed), zone) for d in found}  # as the chat says it
     return await _html(
-        "decisions.html", asked, services, decisions=found, scope=scope_words[:1].upper() + scope_words[1:]
+        "decisions.html",
+        asked,
+        services,
+        decisions=found,
+        closed=closed,
+        scope=scope_words[:1].upper() + scope_words[1:],
     )
 
 
