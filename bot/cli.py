@@ -25,7 +25,6 @@ ON_PLATFORMS = {"run", "matrix_cross_sign", "matrix_setup"}
 
 
 def main(argv: list[str] | None = None) -> int:
-    shutdown.install()  # from the first moment: a signal stops wgbot cleanly, never with a traceback
     given = sys.argv[1:] if argv is None else argv
     for word in given:
         if not _text(word):  # bytes that are not UTF-8 reach Python as lone surrogates; argv holds no NUL
@@ -43,7 +42,9 @@ def main(argv: list[str] | None = None) -> int:
         # The reader left (`wgbot org list | head -3`): what is left to print has no one to read it.
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         status = 128 + signal.SIGPIPE
-    return shutdown.exit_status(status)
+    # A service asked to stop (`wgbot run`, SIGTERM from systemd) stopped as asked: success. A
+    # console or an admin command that a signal cut short says so, as shells do (130, 143).
+    return status if args.action == "run" else shutdown.exit_status(status)
 
 
 def _text(word: str) -> bool:

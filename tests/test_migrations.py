@@ -78,3 +78,14 @@ async def test_two_processes_starting_at_once_on_a_new_database_both_start(empty
         assert not await migrate.pending(db)
     finally:
         await db.close()
+
+
+def test_the_newest_revision_wgbot_checks_without_alembic_is_alembic_s_own_head():
+    """storage.migrate reads the newest revision from the files' numbers (to skip loading Alembic
+    when the schema is up to date): it must be the head Alembic's own history ends at."""
+    from alembic.config import Config
+    from alembic.script import ScriptDirectory
+
+    config = Config()
+    config.set_main_option("script_location", str(migrate.MIGRATIONS))
+    assert ScriptDirectory.from_config(config).get_heads() == [migrate.HEAD]
