@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Collection, Iterable, Sequence
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, or_, select, text, update
+from sqlalchemy import ColumnElement, func, or_, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage import audit
@@ -187,19 +187,7 @@ ForReader = Callable[[str | None, str | None], str]
 async def to_person(session: AsyncSession, person_id: int, text: str | ForReader, html: str | None = None) -> int:
     """To a person's private chat on each platform they use the bot on; a `text` that is a
     function is worded for them (their zone, their language)."""
-    accounts = await session.execute(
-        select(ChatAccount, Person.timezone, Person.language)
-        .join(Person, Person.id == ChatAccount.person_id)
-        .where(ChatAccount.person_id == person_id)
-    )
-    added = [
-        notice(
-            a.platform, a.platform_user_id, text if isinstance(text, str) else text(zone, language), html, direct=True
-        )
-        for a, zone, language in accounts.tuples()
-    ]
-    queue(session, added)
-    return len(added)
+    return await _to_readers(session, ChatAccount.person_id == person_id, text, html)
 
 
 async def to_representatives(
@@ -208,10 +196,17 @@ async def to_representatives(
     """To the private chats of everyone representing the organisation; returns how many.
 
     A `text` that is a function is worded for each reader: a time in their zone, in their language."""
+    return await _to_readers(session, Person.organisation_id == organisation_id, text, html)
+
+
+async def _to_readers(
+    session: AsyncSession, whose: ColumnElement[bool], text: str | ForReader, html: str | None
+) -> int:
+    """To the private chat of every account of the people `whose` picks, each worded for its reader."""
     accounts = await session.execute(
         select(ChatAccount, Person.timezone, Person.language)
         .join(Person, Person.id == ChatAccount.person_id)
-        .where(Person.organisation_id == organisation_id)
+        .where(whose)
     )
     added = [
         notice(
