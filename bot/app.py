@@ -23,8 +23,7 @@ from bot.postman import Postman
 from bot.router import Router
 from bot.scheduler import Scheduler
 from bot.tasks import end
-from bot.transports.base import AttachmentRef, Incoming, Reply, Transport, TransportUnavailable
-from bot.transports.console import ConsoleTransport
+from bot.transports.base import AttachmentRef, Incoming, Leading, Operated, Reply, Transport, TransportUnavailable
 from storage import announcements, notices, people, rooms
 from storage.db import Database
 from storage.transport_state import TransportMemory
@@ -33,7 +32,6 @@ if TYPE_CHECKING:
     from bot.transports.matrix import MatrixTransport
 
 log = logging.getLogger(__name__)
-SPACE_EVERY = 300.0  # seconds between two looks for groups without a room in the Matrix Space
 RESYNC_EVERY = timedelta(minutes=1)
 PLAN_AHEAD = timedelta(days=7)  # what the scheduler holds; the resync brings the rest in time
 
@@ -67,11 +65,11 @@ class App:
         self.router = Router(
             db, registry_of(areas), settings, fetch=self.fetch, on_change=self._follow_up, on_queued=self.postman.wake
         )
-        self.console = next((t for t in transports if isinstance(t, ConsoleTransport)), None)
+        self.console = next((t for t in transports if isinstance(t, Operated)), None)
         if self.console is not None:
             self.console.after_each_command = self._settle_if_leading
         self._stopping = asyncio.Event()
-        self._space_keeper: asyncio.Task | None = None
+        self._leading_work: list[asyncio.Task[None]] = []  # the transports' own, while this process leads
         self._active: list[Transport] = []  # exclusive transports this process runs while it leads
         self._watchers: list[asyncio.Task] = []
         self._fatal: TransportUnavailable | None = None
@@ -205,13 +203,15 @@ class App:
             self._watchers.append(asyncio.create_task(self._stop_when_finished(transport)))
         self.postman.start()
         await self.scheduler.start()
-        if "matrix" in self.transports:
-            self._space_keeper = asyncio.create_task(self._keep_matrix_space(), name="matrix-space")
+        for transport in self.transports.values():
+            if isinstance(transport, Leading):
+                work = asyncio.create_task(transport.while_leading(), name=f"{transport.platform} while leading")
+                self._leading_work.append(work)
 
     async def _follow(self) -> None:
-        if self._space_keeper is not None:
-            await end(self._space_keeper)
-            self._space_keeper = None
+        for work in self._leading_work:
+            await end(work)
+        self._leading_work.clear()
         self.scheduler.stop()
         await self.postman.stop()
         for watcher in self._watchers:
@@ -228,19 +228,6 @@ class App:
         """A platform that ends by itself (e.g. Matrix signed the bot out) ends the process."""
         await transport.finished.wait()
         self.request_stop()
-
-    async def _keep_matrix_space(self) -> None:
-        """Once an operator has made the alliance's Space (`wgbot matrix setup`), a group made
-        since (by a /wg propose vote) gets its room there within minutes, without anyone asking."""
-        from bot.matrix_setup import furnish
-
-        token = self.transports["matrix"].client.access_token  # type: ignore[attr-defined]
-        while True:
-            await asyncio.sleep(SPACE_EVERY)
-            try:
-                await furnish(self.db, self.settings, token, create_space=False, actor="wgbot")
-            except Exception as error:  # the homeserver or the database away: the next round tries again
-                log.warning("matrix: could not bring the Space up to date: %r", error)
 
     async def _follow_up(self, changed: set[Change]) -> None:
         for change in changed:
@@ -279,6 +266,7 @@ def chat_transports(settings: Settings, db: Database, registry: Registry) -> lis
 def matrix_transport(settings: Settings, db: Database) -> MatrixTransport:
     """Imported only when Matrix is configured (nio and its crypto are heavy to load)."""
     from bot.transports.matrix import MatrixTransport
+    from bot.transports.matrix_setup import furnish
 
     assert settings.matrix is not None
     return MatrixTransport(
@@ -286,6 +274,8 @@ def matrix_transport(settings: Settings, db: Database) -> MatrixTransport:
         TransportMemory(db, "matrix", settings.matrix.store_key),
         may_invite=lambda user_id: _may_invite(db, settings, "matrix", user_id),
         language=language(settings.alliance.language),
+        # Once an operator has made the alliance's Space, a group made since gets its room there.
+        keep_space=lambda token: furnish(db, settings, token, create_space=False, actor="wgbot"),
     )
 
 

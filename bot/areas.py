@@ -2,8 +2,8 @@
 
 An area (votes, meetings, deliverables, …) lives in one slice of `handlers/`: its commands, its
 guided dialogs, its scheduled jobs, how its live messages are drawn and its read-only web pages.
-It hands them over as
-one `Area`; the composition root gives the list to the bot, which knows no area by name.
+It hands them over as one `Area`, with its shell commands (`wgbot org add`, …); the composition
+root gives the list to the bot, which knows no area by name.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from bot.config import Settings
 from bot.i18n import ENGLISH, Language
 from bot.live import LiveTopic
 from bot.scheduler import Planner
+from bot.shell import ShellAction
 from storage.db import Database
 
 
@@ -69,6 +70,8 @@ class Area:
     title: str = ""  # how /help heads its commands (default: its name, capitalised)
     topics: Mapping[str, str] = field(default_factory=dict)  # what a family of commands is for
     pages: Sequence[Page] = ()
+    # Its shell commands, by the name bot/cli.py gives each ("org_add" for `wgbot org add`).
+    shell: Mapping[str, ShellAction] = field(default_factory=dict)
 
     @property
     def section(self) -> Section:

@@ -149,8 +149,8 @@ def _parser() -> argparse.ArgumentParser:
         action="store_true",
         help="add it although its name reads like a known organisation's (after checking it is another)",
     )
-    org_add.set_defaults(action="org_add", admin=True)
-    org.add_parser("list", help="list organisations").set_defaults(action="org_list", admin=True)
+    org_add.set_defaults(action="org_add")
+    org.add_parser("list", help="list organisations").set_defaults(action="org_list")
 
     person = commands.add_parser("person", help="people and their accounts").add_subparsers(required=True)
     person_add = person.add_parser("add", help="add a person")
@@ -167,15 +167,15 @@ def _parser() -> argparse.ArgumentParser:
         action="store_true",
         help="add them although a person of that name is in that organisation (another person, same name)",
     )
-    person_add.set_defaults(action="person_add", admin=True)
+    person_add.set_defaults(action="person_add")
     person_link = person.add_parser("link", help="give a person another chat account")
     person_link.add_argument("person", help="#id, platform:user or exact name")
     person_link.add_argument("account", help="platform:user, e.g. telegram:12345 or matrix:@sofia:example.org")
-    person_link.set_defaults(action="person_link", admin=True)
+    person_link.set_defaults(action="person_link")
     person_unlink = person.add_parser("unlink", help="take a chat account from a person")
     person_unlink.add_argument("person", help="#id, platform:user or exact name")
     person_unlink.add_argument("account", help="platform:user")
-    person_unlink.set_defaults(action="person_unlink", admin=True)
+    person_unlink.set_defaults(action="person_unlink")
     person_merge = person.add_parser(
         "merge",
         help="make two records of one person one",
@@ -188,8 +188,8 @@ def _parser() -> argparse.ArgumentParser:
     person_merge.add_argument(
         "--force", action="store_true", help="merge although they represent different organisations"
     )
-    person_merge.set_defaults(action="person_merge", admin=True)
-    person.add_parser("list", help="list people").set_defaults(action="person_list", admin=True)
+    person_merge.set_defaults(action="person_merge")
+    person.add_parser("list", help="list people").set_defaults(action="person_list")
     person_export = person.add_parser("export", help="everything wgbot holds about a person, as JSON")
     person_export.add_argument("person", help="#id, platform:user or exact name")
     person_export.add_argument("-o", "--output", type=Path, help="file to write (default: standard output)")
@@ -208,8 +208,8 @@ def _parser() -> argparse.ArgumentParser:
     wg_add.add_argument("name")
     wg_add.add_argument("--slug", help="short id (default: from the name)")
     wg_add.add_argument("--mandate", default="")
-    wg_add.set_defaults(action="wg_add", admin=True)
-    wg.add_parser("list", help="list working groups").set_defaults(action="wg_list", admin=True)
+    wg_add.set_defaults(action="wg_add")
+    wg.add_parser("list", help="list working groups").set_defaults(action="wg_list")
 
     room = commands.add_parser("room", help="bind chat rooms to groups").add_subparsers(required=True)
     bind = room.add_parser("bind", help="bind a room")
@@ -218,11 +218,11 @@ def _parser() -> argparse.ArgumentParser:
     target.add_argument("--group", help="the working group the room belongs to")
     target.add_argument("--secretariat", action="store_true")
     target.add_argument("--plenary", action="store_true")
-    bind.set_defaults(action="room_bind", admin=True)
+    bind.set_defaults(action="room_bind")
     unbind = room.add_parser("unbind", help="unbind a room")
     unbind.add_argument("room")
-    unbind.set_defaults(action="room_unbind", admin=True)
-    room.add_parser("list", help="list bound rooms").set_defaults(action="room_list", admin=True)
+    unbind.set_defaults(action="room_unbind")
+    room.add_parser("list", help="list bound rooms").set_defaults(action="room_list")
 
     importing = commands.add_parser("import", help="bulk imports").add_subparsers(required=True)
     members = importing.add_parser("members", help="organisations and representatives from a CSV file")
@@ -303,17 +303,15 @@ def _parser() -> argparse.ArgumentParser:
     restoring.set_defaults(action="restore")
 
     outbox = commands.add_parser("outbox", help="notices not delivered yet").add_subparsers(required=True)
-    outbox.add_parser("list", help="pending and failed notices, oldest first").set_defaults(
-        action="outbox_list", admin=True
-    )
+    outbox.add_parser("list", help="pending and failed notices, oldest first").set_defaults(action="outbox_list")
     retry = outbox.add_parser("retry", help="try undelivered notices again now (the running bot sends them)")
     retry_which = retry.add_mutually_exclusive_group(required=True)
     retry_which.add_argument("ids", type=record_id, nargs="*", default=[], help="notice numbers from `outbox list`")
     retry_which.add_argument("--failed", action="store_true", help="every failed notice")
-    retry.set_defaults(action="outbox_retry", admin=True)
+    retry.set_defaults(action="outbox_retry")
     drop = outbox.add_parser("drop", help="give up an undelivered notice (kept on record as dropped)")
     drop.add_argument("id", type=record_id)
-    drop.set_defaults(action="outbox_drop", admin=True)
+    drop.set_defaults(action="outbox_drop")
 
     matrix = commands.add_parser("matrix", help="the bot's Matrix account").add_subparsers(required=True)
     cross_sign = matrix.add_parser(

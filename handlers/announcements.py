@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+from argparse import Namespace
 from collections.abc import Collection
 
 from bot import arguments
 from bot.areas import Area, Services
 from bot.changes import Changes
 from bot.commands import Call, Command, Option, Param, at_most
+from bot.config import Settings
 from bot.context import Context
 from bot.i18n import Language, saying
 from bot.markdown import to_html
 from bot.scheduler import Job
+from bot.shell import database, operator
+from bot.timeparse import parse_when, shown
 from bot.transports.base import Reply
 from handlers.limits import count_broadcast
 from storage import announcements
@@ -194,4 +198,46 @@ def announcement_releases(services: Services) -> AnnouncementReleases:
     return AnnouncementReleases(services.db, services.settings.alliance.language)
 
 
-AREA = Area("announcements", COMMANDS, planners=[announcement_releases], title=N_("Announcements"))
+async def announce_at_the_shell(settings: Settings, args: Namespace) -> int:
+    """`wgbot announce`: queue one (the running bot delivers it), or show or cancel one."""
+    zone, language = settings.alliance.timezone, settings.alliance.language
+    now = utcnow()
+    async with database(settings) as db, db.transaction() as session:
+        if args.status:
+            found = await announcements.find(session, args.status)
+            if found.status in (AnnouncementStatus.SCHEDULED, AnnouncementStatus.CANCELLED):
+                print(f"announcement #{found.id} is {found.status.value} (due {shown(found.due_at, zone)})")
+            else:
+                print("\n".join(str(line) for line in await announcements.delivery_report(session, found)))
+            return 0
+        if args.cancel:
+            cancelled = await announcements.cancel(session, args.cancel, actor=operator(), now=now)
+            print(f"announcement #{cancelled.id} is cancelled")
+            return 0
+        if not args.text:
+            raise Refused("give the announcement's text, or --status ID, or --cancel ID")
+        created = await announcements.create(
+            session,
+            author=operator(),
+            author_person_id=None,
+            text=args.text,
+            html=to_html(args.text),
+            group_refs=groups_named(args.to),
+            due_at=parse_when(args.at, zone, now) if args.at else now,
+            pin=args.pin,
+            report_to=None,
+            now=now,
+            say=saying(language),
+        )
+    when = "now" if created.status != AnnouncementStatus.SCHEDULED else f"{shown(created.due_at, zone)} ({zone})"
+    print(f"announcement #{created.id} queued for {when}; `wgbot announce --status {created.id}` shows its delivery")
+    return 0
+
+
+AREA = Area(
+    "announcements",
+    COMMANDS,
+    planners=[announcement_releases],
+    title=N_("Announcements"),
+    shell={"announce": announce_at_the_shell},
+)

@@ -4,17 +4,20 @@ close, in storage/votes.py): what `wgbot audit verify --checkpoint` proves the l
 from __future__ import annotations
 
 import logging
+from argparse import Namespace
 from collections.abc import Collection
 from datetime import datetime, timedelta
 
 from bot.areas import Area, Services
 from bot.changes import Changes
+from bot.config import Settings
 from bot.i18n import saying
 from bot.scheduler import Job
-from storage import checkpoints
+from bot.shell import database
+from storage import audit, ballot_record, checkpoints
 from storage.db import Database
 from storage.models import utcnow
-from storage.rules.text import Say, Words, in_english
+from storage.rules.text import Say, Words, counted, in_english
 
 log = logging.getLogger(__name__)
 CHECKPOINTS = Changes("audit checkpoints")
@@ -56,4 +59,33 @@ def daily_checkpoints(services: Services) -> DailyCheckpoints:
     return DailyCheckpoints(services.db, saying(services.settings.alliance.language))
 
 
-AREA = Area("audit", planners=[daily_checkpoints])
+async def audit_verify(settings: Settings, args: Namespace) -> int:
+    """`wgbot audit verify`: the chain, the checkpoint it must still hold, and every vote's
+    ballots against its audited casts; exit 1 names what is wrong."""
+    async with database(settings) as db, db.transaction() as session:
+        report = await audit.verify(session)
+        anchor: checkpoints.Checkpoint | None = None
+        source = "the checkpoint given"
+        if args.checkpoint:
+            anchor = checkpoints.Checkpoint.read(args.checkpoint)
+        elif posted := await checkpoints.last_published(session):
+            anchor, source = posted[0], "the last checkpoint posted"
+        cut = await checkpoints.holds(session, anchor) if anchor else None
+        votes_wrong = await ballot_record.problems_of_every_vote(session)
+        now = await checkpoints.current(session)
+    print(report.describe())
+    if cut:
+        print(f"audit log fails {source}: {cut}")
+    elif anchor:
+        print(f"{source} ({counted(anchor.count, 'entry', 'entries')}) is still held, unchanged")
+    else:
+        print("no checkpoint to check the log's end against: give one with --checkpoint")
+    for problem in votes_wrong:
+        print(f"ballots disagree with the audit log: {problem}")
+    if not votes_wrong:
+        print("every vote's ballots agree with its audited casts")
+    print(f"checkpoint now: {now}" if now else "checkpoint now: none (the log is empty)")
+    return 0 if report.intact and not cut and not votes_wrong else 1
+
+
+AREA = Area("audit", planners=[daily_checkpoints], shell={"audit_verify": audit_verify})

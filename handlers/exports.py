@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import csv
 import io
+from argparse import Namespace
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -25,7 +26,9 @@ from sqlalchemy.orm import selectinload
 
 from bot.areas import Area
 from bot.commands import Call, Command, Converter, Option, Param, Unreadable
+from bot.config import Settings
 from bot.context import Context
+from bot.shell import database, write
 from bot.transports.base import OutgoingFile, Reply
 from storage import meetings, organisations, people
 from storage.errors import Refused
@@ -298,4 +301,14 @@ COMMANDS = [
     ),
 ]
 
-AREA = Area("exports", COMMANDS, title=N_("Lists"))
+
+async def export_at_the_shell(settings: Settings, args: Namespace) -> int:
+    """`wgbot export members|attendance|deliverables`: the same lists as /export, as a file."""
+    if args.standing and args.list != "members":
+        raise Refused("--standing chooses the organisations of `wgbot export members`; the other lists have none")
+    async with database(settings) as db, db.transaction() as session:
+        made = await table(session, args.list, args.standing)
+    return write(as_file(made, args.format), args.output)
+
+
+AREA = Area("exports", COMMANDS, title=N_("Lists"), shell={"export": export_at_the_shell})

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+from argparse import Namespace
 from datetime import timedelta
+
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import arguments
 from bot.areas import Area
 from bot.commands import Call, Command, Param, at_most
 from bot.context import Context
 from bot.i18n import LANGUAGES, Language
+from bot.shell import admin
 from bot.transports.base import Reply
 from handlers import arguments as records
 from handlers.limits import count_broadcast
@@ -16,7 +20,7 @@ from handlers.votes.deadlines import DEADLINES
 from handlers.votes.wording import announce_opening
 from storage import groups, votes
 from storage.rules.access import Access
-from storage.rules.text import N_
+from storage.rules.text import N_, counted
 from storage.rules.voting import DEFAULT_OPTIONS, Majority
 
 GROUP = Param("group", records.group, rest=True)
@@ -156,4 +160,22 @@ COMMANDS = [
     ),
 ]
 
-AREA = Area("groups", COMMANDS, title=N_("Working groups"), topics={"wg": N_("the working groups")})
+
+async def wg_add_at_the_shell(session: AsyncSession, actor: str, args: Namespace) -> None:
+    group = await groups.add_group(session, actor=actor, name=args.name, slug=args.slug, mandate=args.mandate)
+    print(f"added working group {group.name} ({group.slug})")
+
+
+async def wg_list_at_the_shell(session: AsyncSession, actor: str, args: Namespace) -> None:
+    counts = await groups.member_counts(session)
+    for group in await groups.list_groups(session):
+        print(f"{group.slug}\t{group.name}\t{counted(counts.get(group.id, 0), 'member organisation')}")
+
+
+AREA = Area(
+    "groups",
+    COMMANDS,
+    title=N_("Working groups"),
+    topics={"wg": N_("the working groups")},
+    shell={"wg_add": admin(wg_add_at_the_shell), "wg_list": admin(wg_list_at_the_shell)},
+)

@@ -1,17 +1,23 @@
-"""/member: the secretariat manages representatives, chairs and organisations' standing."""
+"""/member: the secretariat manages representatives, chairs and organisations' standing; at the
+shell, `wgbot org add|list` and `wgbot import members`."""
 
 from __future__ import annotations
 
+from argparse import Namespace
 from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import arguments
 from bot.areas import Area
 from bot.commands import Call, Command, Handler, Param, at_most
+from bot.config import Settings
 from bot.context import Context
 from bot.i18n import language
+from bot.shell import admin, database, operator
 from bot.transports.base import Reply
 from handlers import arguments as records
-from storage import identity, membership, notices, organisations, people
+from storage import groups, identity, imports, membership, notices, organisations, people
 from storage.errors import Refused
 from storage.models import Organisation, OrganisationStatus, Person, RoleName
 from storage.rules.access import Access
@@ -222,6 +228,43 @@ async def member_reinstate(ctx: Context, call: Call) -> Reply:
     return Reply(ctx.lang._("{organisation} is a member again.", organisation=organisation.name))
 
 
+async def org_add(session: AsyncSession, actor: str, args: Namespace) -> None:
+    organisation = await organisations.add_organisation(
+        session,
+        actor=actor,
+        name=args.name,
+        country=args.country,
+        kind=organisations.organisation_kind(args.kind),
+        status=OrganisationStatus(args.status),
+        look_alike_ok=args.look_alike_ok,
+    )
+    for ref in args.group:
+        group = await groups.find_group(session, ref)
+        await organisations.join_group(
+            session, actor=actor, organisation=organisation, group_id=group.id, group_slug=group.slug
+        )
+    print(f"added organisation #{organisation.id} {organisation.name}")
+
+
+async def org_list(session: AsyncSession, actor: str, args: Namespace) -> None:
+    for org in await organisations.list_organisations(session):
+        joined = ", ".join(p.group.slug for p in org.participations) or "-"
+        print(f"#{org.id}\t{org.name}\t{org.country}\t{org.kind.value}\t{org.status.value}\t{joined}")
+
+
+async def import_members(settings: Settings, args: Namespace) -> int:
+    """Organisations and representatives from a CSV file, each row in its own transaction."""
+    if not args.file.is_file():
+        raise Refused(f"no file at {args.file}")
+    async with database(settings) as db:
+        report = await imports.import_members(db, args.file, f"{operator()} import")
+    for heading, lines in (("created", report.created), ("skipped", report.skipped), ("rejected", report.rejected)):
+        for line in lines:
+            print(f"{heading}\t{line}")
+    print(report.summary())
+    return 1 if report.rejected else 0
+
+
 def _secretariat(path: str, summary: str, handler: Handler, *params: Param[Any]) -> Command:
     return Command(path, summary, handler, Access.SECRETARIAT, params=params, anywhere=True)
 
@@ -271,4 +314,5 @@ AREA = Area(
     COMMANDS,
     title=N_("Members"),
     topics={"member": N_("the member organisations and their representatives")},
+    shell={"org_add": admin(org_add), "org_list": admin(org_list), "import_members": import_members},
 )

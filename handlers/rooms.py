@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+from argparse import Namespace
 from dataclasses import dataclass
+
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.areas import Area
 from bot.commands import Call, Command, Param
 from bot.context import Context
+from bot.shell import admin
 from bot.transports.base import Reply
 from storage import groups, rooms
 from storage.errors import Refused
@@ -99,4 +103,40 @@ COMMANDS = [
     Command("room info", "which group this room serves, and its id", room_info, anywhere=True),
 ]
 
-AREA = Area("rooms", COMMANDS, title=N_("Rooms"), topics={"room": N_("which working group this chat room serves")})
+
+async def room_bind_at_the_shell(session: AsyncSession, actor: str, args: Namespace) -> None:
+    platform, room_id = rooms.parse_room(args.room)
+    if args.group:
+        group = await groups.find_group(session, args.group)
+        purpose = RoomPurpose.GROUP
+    else:
+        group = None
+        purpose = RoomPurpose.SECRETARIAT if args.secretariat else RoomPurpose.PLENARY
+    binding = await rooms.bind_room(
+        session, actor=actor, platform=platform, room_id=room_id, purpose=purpose, group=group
+    )
+    print(f"bound {platform}:{room_id} to {rooms.describe(binding)}")
+
+
+async def room_unbind_at_the_shell(session: AsyncSession, actor: str, args: Namespace) -> None:
+    platform, room_id = rooms.parse_room(args.room)
+    await rooms.unbind_room(session, actor=actor, platform=platform, room_id=room_id)
+    print(f"unbound {platform}:{room_id}")
+
+
+async def room_list(session: AsyncSession, actor: str, args: Namespace) -> None:
+    for binding in await rooms.list_bindings(session):
+        print(f"{binding.platform}:{binding.room_id}\t{rooms.describe(binding)}")
+
+
+AREA = Area(
+    "rooms",
+    COMMANDS,
+    title=N_("Rooms"),
+    topics={"room": N_("which working group this chat room serves")},
+    shell={
+        "room_bind": admin(room_bind_at_the_shell),
+        "room_unbind": admin(room_unbind_at_the_shell),
+        "room_list": admin(room_list),
+    },
+)

@@ -12,7 +12,7 @@ import pytest
 
 from tests.conftest import REPO
 
-COMPOSITION_ROOT = {"bot/main.py"}  # the one bot/ module that hands the areas to the bot
+COMPOSITION_ROOT = {"bot/main.py"}  # the one bot/ module that hands the areas to the bot (their list)
 # Pure computation the rules may lean on: RFC 5545 recurrence is dateutil's, not ours to write.
 PURE_LIBRARIES = {"dateutil"}
 
@@ -55,6 +55,44 @@ def offenders(
 
 def test_the_bot_machinery_imports_no_area_but_in_its_composition_root():
     assert offenders("bot", lambda m: top(m) == "handlers", COMPOSITION_ROOT) == {}
+
+
+def test_the_composition_root_takes_the_area_list_and_nothing_else_of_the_areas():
+    """bot/main.py hands the areas to the bot: it imports their list, never one area's records."""
+    [root] = COMPOSITION_ROOT
+    areas = {m for m in imported((REPO / root).read_text(), "bot") if top(m) == "handlers"}
+    assert areas == {"handlers"}
+
+
+def test_only_the_transports_import_a_chat_library():
+    chat = lambda m: top(m) in {"telegram", "nio"}  # noqa: E731
+    assert (
+        offenders("bot", chat, [p.relative_to(REPO).as_posix() for p in (REPO / "bot/transports").rglob("*.py")]) == {}
+    )
+    assert offenders("storage", chat) == {}  # and handlers/: test_the_areas_never_import_a_chat_library
+
+
+def test_every_shell_command_has_exactly_one_owner():
+    """Each command the command line can produce is carried out by the program (bot/main.py) or by
+    exactly one area's `shell`; none is owned twice, none is owned without a way to call it."""
+    import argparse
+
+    from bot import cli, main
+    from handlers import AREAS
+
+    parsed: list[str] = []
+
+    def walk(parser: argparse.ArgumentParser) -> None:
+        subparsers = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
+        if not subparsers:
+            parsed.append(parser.get_default("action"))
+        for child in subparsers[0].choices.values() if subparsers else ():
+            walk(child)
+
+    walk(cli._parser())
+    owners = [*main.PROGRAM, *(name for area in AREAS for name in area.shell)]
+    assert sorted(owners) == sorted(parsed) and len(set(owners)) == len(owners)
+    assert set(main.commands()) == set(parsed)
 
 
 def test_the_areas_never_import_a_chat_library():

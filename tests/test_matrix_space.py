@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-import bot.app
-from bot.matrix_setup import SPACE_KEY, furnish
+import bot.transports.matrix
+from bot.transports.matrix_setup import SPACE_KEY, furnish
 from storage import groups, rooms
 from storage.models import RoomPurpose
 from storage.transport_state import TransportMemory
@@ -25,7 +25,7 @@ pytestmark = pytest.mark.sqlite_only  # the transport is under test here; storag
 async def test_the_alliance_space_is_set_up_once_and_members_join_its_rooms_through_it(
     synapse, db, tmp_path, monkeypatch
 ):
-    monkeypatch.setattr(bot.app, "SPACE_EVERY", 0.5)  # the running bot looks for new groups often
+    monkeypatch.setattr(bot.transports.matrix, "SPACE_EVERY", 0.5)  # the running bot looks for new groups often
     bot_user, sam_user, jana_user = await synapse.register(), await synapse.register(), await synapse.register()
     acme = await member_organisation(db, "ACME GmbH", joins=("pfas",))
     await person(db, "Jana Novak", organisation=acme, accounts=(f"matrix:{jana_user.user_id}",), roles=("chair:pfas",))

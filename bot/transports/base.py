@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 from bot.i18n import ENGLISH, Language
 
@@ -204,6 +204,24 @@ class Memory(Protocol):
     async def get_secret(self, key: str) -> str | None: ...
 
     async def put_secret(self, key: str, value: str) -> None: ...
+
+
+@runtime_checkable
+class Leading(Protocol):
+    """A transport with work of its own while its process leads (Matrix keeps the alliance's
+    Space furnished): the bot runs it as a task, and cancels it when the process steps down."""
+
+    async def while_leading(self) -> None: ...
+
+
+@runtime_checkable
+class Operated(Protocol):
+    """A transport an operator types into (the console): told the operator's own news, and
+    asked to settle a command's notices before the next command is read."""
+
+    after_each_command: Callable[[], Awaitable[None]] | None
+
+    def tell_operator(self, text: str) -> None: ...
 
 
 class Transport(Protocol):

@@ -103,6 +103,7 @@ UNDECRYPTABLE_ANSWER = N_(
 )
 UNATTACHED_FILE_MINUTES = 10
 PINNED = "m.room.pinned_events"
+SPACE_EVERY = 300.0  # seconds between two looks for groups without a room in the Matrix Space
 KEY_WAIT = 10.0  # seconds a message waits for its room key, which often comes a sync after it
 REPLIES_AT_ONCE = 8  # replies of one sync batch in flight together, within the homeserver's rate limit
 ROOM_KNOWN_WAIT = 10.0  # seconds a send waits for the sync to bring a room the bot just joined
@@ -127,11 +128,13 @@ class MatrixTransport:
         memory: Memory,
         may_invite: Callable[[str], Awaitable[bool]],
         language: Language = ENGLISH,
+        keep_space: Callable[[str], Awaitable[object]] | None = None,
     ) -> None:
         self.settings = settings
         self.language = language  # the alliance's: Matrix says nothing of its users' languages
         self.memory = memory
         self.may_invite = may_invite
+        self.keep_space = keep_space  # given the bot's token, gives new groups their rooms in the Space
         self.store_path = Path(settings.store_path)
         if settings.encryption:
             self.store_path.mkdir(mode=0o700, parents=True, exist_ok=True)
@@ -274,6 +277,18 @@ class MatrixTransport:
             log.warning(
                 "matrix: new cross-signing keys; their recovery key is in %s: keep it safe, then delete the file", path
             )
+
+    async def while_leading(self) -> None:
+        """Every few minutes, the alliance's Space gets a room for each group made since (by a
+        /wg propose vote), once an operator has made the Space (`wgbot matrix setup`)."""
+        if self.keep_space is None:
+            return
+        while True:
+            await asyncio.sleep(SPACE_EVERY)
+            try:
+                await self.keep_space(self.client.access_token)
+            except Exception as error:  # the homeserver or the database away: the next round tries again
+                log.warning("matrix: could not bring the Space up to date: %r", error)
 
     async def _keep_keys(self) -> None:
         """What an encrypting client owes the homeserver after each sync: queued to-device

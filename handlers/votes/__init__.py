@@ -1,9 +1,9 @@
 """Votes: one ballot per member organisation. Commands in `commands`, the deadlines and
 reminders to non-voters in `deadlines`, how a vote is told in `wording`, its live message in
-`live`, the register of decisions in `register`; the transactions in storage/votes.py, the counting rules in storage/rules/voting.py."""
+`live`, the register of decisions in `register`, the shell's `wgbot votes|decisions export` in `shell`; the transactions in storage/votes.py, the counting rules in storage/rules/voting.py."""
 
 from bot.areas import Area
-from handlers.votes import commands, deadlines, live, register
+from handlers.votes import commands, deadlines, live, register, shell
 from storage.rules.text import N_
 
 AREA = Area(
@@ -12,4 +12,5 @@ AREA = Area(
     planners=[deadlines.vote_deadlines],
     live=[live.LIVE],
     title=N_("Votes"),
+    shell=shell.SHELL,
 )

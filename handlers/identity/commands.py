@@ -1,9 +1,8 @@
-"""/whoami: who the alliance thinks you are."""
+"""/whoami, /link, /tz, /lang: who the alliance thinks you are, and how you read it."""
 
 from __future__ import annotations
 
 from bot import arguments
-from bot.areas import Area
 from bot.commands import Call, Command, Param, at_most
 from bot.context import Context
 from bot.i18n import LANGUAGES, Language
@@ -161,5 +160,3 @@ COMMANDS = [
         details=N_("e.g. /lang de. Rooms speak their group's language (/wg language)."),
     ),
 ]
-
-AREA = Area("identity", COMMANDS, title=N_("You"))
