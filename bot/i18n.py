@@ -237,7 +237,7 @@ def worded_in(text: Callable[[Language], T], default: str) -> Callable[[str | No
     return word
 
 
-OPERATOR_ONLY = [(name, "ignore") for name in ("cli.py", "main.py", "backup.py", "matrix_setup.py")]
+OPERATOR_ONLY = [(name, "ignore") for name in ("cli.py", "main.py", "backup.py")]
 # What `extract` looks for, and where the words are.
 KEYWORDS = {
     "_": None,

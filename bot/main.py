@@ -24,7 +24,7 @@ from bot.backup import Where, backup, restore
 from bot.config import ConfigError, Settings, load_settings, matrix_store_path, stray_variables
 from bot.database import DatabaseUnavailable, SchemaBehind, reachable
 from bot.logs import keep_secrets_out
-from bot.shell import ShellAction, admin, database, operator
+from bot.shell import Declined, ShellAction, admin, database, operator
 from bot.transports.base import TransportUnavailable
 from storage import migrate, notices
 from storage.db import Database
@@ -195,9 +195,9 @@ async def _matrix_setup(settings: Settings, args: argparse.Namespace) -> int:
 
 async def _matrix_cross_sign(settings: Settings, args: argparse.Namespace) -> int:
     if settings.matrix is None:
-        raise Refused("no [matrix] section is configured")
+        raise Declined("no [matrix] section is configured")
     if not settings.matrix.encryption:
-        raise Refused("Matrix encryption is off (encryption = false): there is nothing to cross-sign")
+        raise Declined("Matrix encryption is off (encryption = false): there is nothing to cross-sign")
     recovery_key = ""
     if args.recover:
         prompt = "recovery key: "
@@ -235,7 +235,7 @@ async def _outbox_retry(session: AsyncSession, actor: str, args: argparse.Namesp
     found = await notices.retry(session, wanted, actor=actor)
     missing = sorted(set(wanted) - set(found))
     if missing:
-        raise Refused(f"no undelivered notice {', '.join(f'#{n}' for n in missing)}; nothing was changed")
+        raise Declined(f"no undelivered notice {', '.join(f'#{n}' for n in missing)}; nothing was changed")
     print(f"{counted(len(found), 'notice')} due again now; the running bot sends them")
 
 

@@ -25,6 +25,12 @@ from bot.database import open_database
 from storage.db import Database
 from storage.errors import Refused
 
+
+class Declined(Refused):
+    """A shell command's refusal. The shell speaks to the operator in English, so these are not
+    offered for translation (bot/i18n.py extracts `Refused`, not `Declined`)."""
+
+
 # A shell command: the settings and the parsed command line in, the exit status out.
 ShellAction = Callable[[Settings, argparse.Namespace], Coroutine[Any, Any, int]]
 # An administrative change in one transaction, as `operator()`; what it prints is its report.
@@ -74,4 +80,4 @@ def write_file(path: Path, content: bytes) -> None:
     try:
         path.write_bytes(content)
     except OSError as error:
-        raise Refused(f"cannot write {path}: {error.strerror or error}; nothing was written") from None
+        raise Declined(f"cannot write {path}: {error.strerror or error}; nothing was written") from None

@@ -14,7 +14,7 @@ from bot.context import Context
 from bot.i18n import Language, saying
 from bot.markdown import to_html
 from bot.scheduler import Job
-from bot.shell import database, operator
+from bot.shell import Declined, database, operator
 from bot.timeparse import parse_when, shown
 from bot.transports.base import Reply
 from handlers.limits import count_broadcast
@@ -215,7 +215,7 @@ async def announce_at_the_shell(settings: Settings, args: Namespace) -> int:
             print(f"announcement #{cancelled.id} is cancelled")
             return 0
         if not args.text:
-            raise Refused("give the announcement's text, or --status ID, or --cancel ID")
+            raise Declined("give the announcement's text, or --status ID, or --cancel ID")
         created = await announcements.create(
             session,
             author=operator(),

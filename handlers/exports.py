@@ -28,7 +28,7 @@ from bot.areas import Area
 from bot.commands import Call, Command, Converter, Option, Param, Unreadable
 from bot.config import Settings
 from bot.context import Context
-from bot.shell import database, write
+from bot.shell import Declined, database, write
 from bot.transports.base import OutgoingFile, Reply
 from storage import meetings, organisations, people
 from storage.errors import Refused
@@ -305,7 +305,7 @@ COMMANDS = [
 async def export_at_the_shell(settings: Settings, args: Namespace) -> int:
     """`wgbot export members|attendance|deliverables`: the same lists as /export, as a file."""
     if args.standing and args.list != "members":
-        raise Refused("--standing chooses the organisations of `wgbot export members`; the other lists have none")
+        raise Declined("--standing chooses the organisations of `wgbot export members`; the other lists have none")
     async with database(settings) as db, db.transaction() as session:
         made = await table(session, args.list, args.standing)
     return write(as_file(made, args.format), args.output)

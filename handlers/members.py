@@ -14,7 +14,7 @@ from bot.commands import Call, Command, Handler, Param, at_most
 from bot.config import Settings
 from bot.context import Context
 from bot.i18n import language
-from bot.shell import admin, database, operator
+from bot.shell import Declined, admin, database, operator
 from bot.transports.base import Reply
 from handlers import arguments as records
 from storage import groups, identity, imports, membership, notices, organisations, people
@@ -255,7 +255,7 @@ async def org_list(session: AsyncSession, actor: str, args: Namespace) -> None:
 async def import_members(settings: Settings, args: Namespace) -> int:
     """Organisations and representatives from a CSV file, each row in its own transaction."""
     if not args.file.is_file():
-        raise Refused(f"no file at {args.file}")
+        raise Declined(f"no file at {args.file}")
     async with database(settings) as db:
         report = await imports.import_members(db, args.file, f"{operator()} import")
     for heading, lines in (("created", report.created), ("skipped", report.skipped), ("rejected", report.rejected)):

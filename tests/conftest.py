@@ -10,9 +10,11 @@ from __future__ import annotations
 import asyncio
 import os
 import shutil
+import socket
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from datetime import datetime
 from pathlib import Path
 
 import asyncpg
@@ -24,6 +26,7 @@ from bot.transports.base import Incoming
 from handlers import build_registry
 from storage import groups, migrate
 from storage.db import Database
+from storage.models import utcnow
 from tests.alliance import message
 from tests.synapse import Synapse, synapse_python
 
@@ -156,11 +159,25 @@ def settings(tmp_path) -> Settings:
     return Settings.model_validate({"console": {"downloads": str(tmp_path / "downloads")}})
 
 
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on now (for a server a test starts)."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
 @pytest.fixture
-def router(db, settings) -> Router:
+def clock() -> Callable[[], datetime]:
+    """What time it is for the router: now. A module that tells a story on its own calendar
+    overrides this fixture (`return lambda: NOW`)."""
+    return utcnow
+
+
+@pytest.fixture
+def router(db, settings, clock) -> Router:
     """wgbot's router over every area, on the test's database: what the console transport
-    feeds. A module that needs another clock or file source overrides this fixture."""
-    return Router(db, build_registry(), settings)
+    feeds. A module that needs another file source overrides this fixture."""
+    return Router(db, build_registry(), settings, clock=clock)
 
 
 class Say:

@@ -10,9 +10,7 @@ import pytest
 from sqlalchemy import select, update
 
 from bot.postman import Postman
-from bot.router import Router
 from bot.transports.base import MessageRef, Reply, RoomRef, Undeliverable, UserRef
-from handlers import build_registry
 from handlers.announcements import AnnouncementReleases
 from storage import rooms
 from storage.groups import find_group
@@ -41,11 +39,6 @@ class Rooms:
 
     async def pin(self, ref: MessageRef) -> None:
         self.pinned.append(ref.room.room_id)
-
-
-@pytest.fixture
-def router(db, settings) -> Router:
-    return Router(db, build_registry(), settings)
 
 
 @pytest.fixture

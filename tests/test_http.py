@@ -4,7 +4,6 @@ of wgbot serving Telegram (the real PTB Application against the Bot API emulator
 from __future__ import annotations
 
 import asyncio
-import socket
 
 import aiohttp
 import pytest
@@ -15,15 +14,10 @@ from bot.config import Settings
 from handlers import AREAS
 from storage import notices
 from tests.alliance import member_organisation, person
+from tests.conftest import free_port
 from tests.telegram_emulator import BotApiEmulator
 
 pytestmark = pytest.mark.sqlite_only  # the HTTP side is under test here; storage is tested elsewhere
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def sample(metrics: str, name: str) -> float | None:

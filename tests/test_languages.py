@@ -74,8 +74,8 @@ def test_a_catalogue_with_a_wrong_placeholder_would_fail():
 
 
 @pytest.fixture
-def router(db, settings) -> Router:
-    return Router(db, build_registry(), settings, clock=lambda: NOW)
+def clock():
+    return lambda: NOW
 
 
 async def electorate(db, size: int) -> None:

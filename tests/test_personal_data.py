@@ -9,8 +9,6 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy import func, select
 
-from bot.router import Router
-from handlers import build_registry
 from storage import audit, checkpoints, migrate, people, personal_data
 from storage.db import Database
 from storage.models import AuditEntry, AuditPersonal, Ballot, Base
@@ -26,11 +24,6 @@ async def everything(db: Database) -> str:
         for table in Base.metadata.sorted_tables:
             rows += [repr(tuple(row)) for row in await connection.execute(select(table))]
     return "\n".join(rows).lower()
-
-
-@pytest.fixture
-def router(db, settings) -> Router:
-    return Router(db, build_registry(), settings)
 
 
 async def test_an_erased_person_is_found_nowhere_and_the_chain_still_proves_their_organisation_s_vote(db, router, say):

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import socket
 import sys
 from pathlib import Path
 
@@ -19,18 +18,13 @@ from storage import groups, rooms
 from storage.db import Database
 from storage.models import RoomPurpose
 from tests.alliance import member_organisation, person
+from tests.conftest import free_port
 from tests.matrix_peers import STORE_KEY, Member
 from tests.telegram_emulator import BotApiEmulator
 
 WGBOT = str(Path(sys.executable).with_name("wgbot"))
 GROUP = -1001234567890
 WAIT = 45.0  # a takeover: the lock's release, a follower's next try (5 s), a Matrix start
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 class LoadBalancer:

@@ -13,8 +13,6 @@ from datetime import UTC, datetime
 import pytest
 from sqlalchemy import select
 
-from bot.router import Router
-from handlers import build_registry
 from storage.models import Announcement, Deliverable, Meeting, Notice, OccurrenceChange, Vote
 from tests.alliance import member_organisation, person
 
@@ -54,8 +52,8 @@ COMMANDS = [
 
 
 @pytest.fixture
-def router(db, settings) -> Router:
-    return Router(db, build_registry(), settings, clock=lambda: NOW)
+def clock():
+    return lambda: NOW
 
 
 @pytest.fixture

@@ -24,7 +24,7 @@ from bot.router import Router
 from handlers import build_registry, web
 from storage.models import AuditEntry, Notice
 from tests.alliance import member_organisation, message, person
-from tests.test_http import free_port
+from tests.conftest import free_port
 
 BRUSSELS = ZoneInfo("Europe/Brussels")
 HOSTILE = '<script>alert("x")</script> & <b>bold</b>'

@@ -13,11 +13,11 @@ from dataclasses import dataclass, field
 
 from bot.config import Settings
 from bot.locks import held
+from bot.shell import Declined
 from bot.transports.matrix import MatrixError
 from bot.transports.matrix_space import SpaceBuilder
 from storage import rooms
 from storage.db import Database
-from storage.errors import Refused
 from storage.models import RoomPurpose
 from storage.transport_state import TransportMemory
 
@@ -48,15 +48,15 @@ async def set_up(db: Database, settings: Settings, *, actor: str) -> Furnished:
     """`wgbot matrix setup`: the Space and whatever it lacks, with the device the bot signed in
     as (its token sealed in the database, or the configured one)."""
     if settings.matrix is None:
-        raise Refused("no [matrix] section is configured")
+        raise Declined("no [matrix] section is configured")
     memory = TransportMemory(db, PLATFORM, settings.matrix.store_key)
     token = settings.matrix.access_token or await memory.get_secret("access_token")
     if not token:
-        raise Refused("the bot has no Matrix device yet: start it once (wgbot run), then run this again")
+        raise Declined("the bot has no Matrix device yet: start it once (wgbot run), then run this again")
     try:
         return await furnish(db, settings, token, create_space=True, actor=actor)
     except MatrixError as error:
-        raise Refused(f"matrix: {error}") from None
+        raise Declined(f"matrix: {error}") from None
 
 
 async def furnish(db: Database, settings: Settings, access_token: str, *, create_space: bool, actor: str) -> Furnished:

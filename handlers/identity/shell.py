@@ -9,9 +9,8 @@ from argparse import Namespace
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.config import Settings
-from bot.shell import ShellAction, admin, database, operator, write
+from bot.shell import Declined, ShellAction, admin, database, operator, write
 from storage import audit, groups, merging, organisations, people, personal_data
-from storage.errors import Refused
 
 
 async def person_add(session: AsyncSession, actor: str, args: Namespace) -> None:
@@ -24,7 +23,7 @@ async def person_add(session: AsyncSession, actor: str, args: Namespace) -> None
         known = same.existing
         where = f"for {organisation.name}" if organisation else "with no organisation"
         account = args.account[0] if args.account else "<platform:user>"
-        raise Refused(
+        raise Declined(
             f"{known.name} (#{known.id}) is already known {where}: nothing was added. To give them another "
             f"account: wgbot person link '#{known.id}' {account}. If this is another person of the same name, "
             "add --same-name-ok."
@@ -55,7 +54,7 @@ async def person_link(session: AsyncSession, actor: str, args: Namespace) -> Non
         print(f"{platform}:{user_id} is already {person.name}'s (#{person.id}); nothing to do")
         return
     if owner is not None:
-        raise Refused(
+        raise Declined(
             f"{platform}:{user_id} belongs to {owner.name} (#{owner.id}). If that is the same person: "
             f"wgbot person merge '#{person.id}' '#{owner.id}'"
         )
@@ -69,7 +68,7 @@ async def person_unlink(session: AsyncSession, actor: str, args: Namespace) -> N
     owner = await people.owner_of(session, platform, user_id)
     if owner is None or owner.id != person.id:
         whose = f"{owner.name}'s (#{owner.id})" if owner else "nobody's"
-        raise Refused(f"{platform}:{user_id} is not {person.name}'s (#{person.id}) but {whose}; nothing was changed")
+        raise Declined(f"{platform}:{user_id} is not {person.name}'s (#{person.id}) but {whose}; nothing was changed")
     await people.unlink_account(session, actor=actor, person=person, platform=platform, user_id=user_id)
     print(f"unlinked {platform}:{user_id} from {person.name} (#{person.id})")
 
@@ -80,7 +79,7 @@ async def person_merge(session: AsyncSession, actor: str, args: Namespace) -> No
     try:
         merged = await merging.merge(session, actor=actor, keep=keep, other=other, force=args.force)
     except merging.Conflict:
-        raise Refused(
+        raise Declined(
             f"#{keep.id} and #{other.id} represent different organisations; nothing was merged. If #{keep.id}'s "
             f"organisation is the right one, run again with --force (#{other.id}'s chairs end)."
         ) from None
