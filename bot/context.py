@@ -60,13 +60,7 @@ class Context:
         return YOUR_ZONE if self.actor.timezone else ALLIANCE_ZONE
 
     def _language(self, *, direct: bool) -> Language:
-        return for_answer(
-            direct=direct,
-            chosen=self.actor.language,
-            platform_says=self.incoming.language,
-            room_speaks=self.binding.language if self.binding else None,
-            default=self.settings.alliance.language,
-        )
+        return answer_language(self.incoming, self.actor, self.binding, self.settings, direct=direct)
 
     @property
     def reader(self) -> Language:
@@ -117,3 +111,19 @@ class Context:
         if group is None:
             raise Refused("This works only in a working group's room.")
         return group
+
+
+def answer_language(
+    incoming: Incoming, actor: Actor | None, binding: Room | None, settings: Settings, *, direct: bool | None = None
+) -> Language:
+    """What an answer to `incoming` is in (bot/i18n.for_answer decides): what the sender chose,
+    what their platform says, what the room speaks. A refusal the router words before there is
+    a Context (the sender or room not yet known) asks here as the Context does. `direct`
+    overrides where the answer goes: True for what is said to the sender alone."""
+    return for_answer(
+        direct=incoming.is_direct if direct is None else direct,
+        chosen=actor.language if actor else None,
+        platform_says=incoming.language,
+        room_speaks=binding.language if binding else None,
+        default=settings.alliance.language,
+    )

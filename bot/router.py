@@ -13,14 +13,15 @@ import secrets
 import time
 from collections.abc import Awaitable, Callable
 from datetime import datetime
+from typing import NamedTuple
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.changes import Change
-from bot.commands import PREFIXES, Command, CommandError, CommandLine, Misspelt, Registry, read_command
+from bot.commands import PREFIXES, Command, CommandError, CommandLine, Misspelt, Registry, Token, read_command
 from bot.config import Settings
-from bot.context import Context, ReceivedFile
-from bot.i18n import Language, for_answer
+from bot.context import Context, ReceivedFile, answer_language
+from bot.i18n import Language
 from bot.metrics import COMMAND_SECONDS, COMMANDS, outcome_kind
 from bot.transports.base import AttachmentRef, Incoming, Reply, TooLarge
 from storage import arrivals, dialogs, events, notices
@@ -103,7 +104,8 @@ class Router:
                 changed: set[Change] = set()
                 # Files are read before the transaction opens, so a slow download never holds
                 # the database (on SQLite, every other command would wait for it).
-                files = await self._received_files(incoming, line)
+                resolved = self._resolve(line)
+                files = await self._received_files(incoming, resolved)
                 recorded: Refused | None = None
                 async with self.db.command() as session:
                     arrival = await arrivals.arrive(
@@ -120,10 +122,10 @@ class Router:
                         return self._seen_before(incoming)
                     binding, actor = arrival.room, arrival.sender
                     try:
-                        if line is None:
+                        if resolved is None:
                             reply = await self._converse(session, incoming, actor, binding, changed)
                         else:
-                            reply = await self._run(session, incoming, line, actor, binding, changed, files, trace)
+                            reply = await self._run(session, incoming, resolved, actor, binding, changed, files, trace)
                     except Refused as refusal:
                         if not refusal.keep:
                             raise
@@ -168,17 +170,16 @@ class Router:
         self,
         session: AsyncSession,
         incoming: Incoming,
-        line: CommandLine,
+        resolved: _Resolved | Refused,
         actor: Actor,
         binding: Room | None,
         changed: set[Change],
         files: tuple[ReceivedFile, ...],
         trace: _Trace,
     ) -> Reply | None:
-        try:
-            command, words = self.registry.resolve(line)
-        except Misspelt as typo:
-            raise _Of(typo.meant, typo.words, usage=True) from None
+        if isinstance(resolved, Refused):
+            raise resolved
+        line, command, words = resolved
         trace.command = command.path
         if binding is None and not command.anywhere:
             if not incoming.is_direct:
@@ -233,14 +234,27 @@ class Router:
     ) -> Context:
         return Context(incoming, actor, session, binding, self.settings, self.registry, self.clock(), files, changed)
 
-    async def _received_files(self, incoming: Incoming, line: CommandLine | None) -> tuple[ReceivedFile, ...]:
-        """The attachments of a command that takes files, read within the size limit."""
-        if line is None or not incoming.attachments:
-            return ()
+    def _resolve(self, line: CommandLine | None) -> _Resolved | Refused | None:
+        """Which command a line calls (None for plain text), decided once: before the
+        transaction, to know whether its files are to be read, and for its run. A line that
+        calls none is the refusal to give in the transaction, where the room's and the
+        sender's language are known."""
+        if line is None:
+            return None
         try:
-            command, _ = self.registry.resolve(line)
-        except Refused:
-            return ()  # answered in the transaction, like any unknown command
+            return _Resolved(line, *self.registry.resolve(line))
+        except Misspelt as typo:
+            return _Of(typo.meant, typo.words, usage=True)
+        except Refused as refusal:
+            return refusal
+
+    async def _received_files(
+        self, incoming: Incoming, resolved: _Resolved | Refused | None
+    ) -> tuple[ReceivedFile, ...]:
+        """The attachments of a command that takes files, read within the size limit."""
+        if not incoming.attachments or not isinstance(resolved, _Resolved):
+            return ()  # a line that calls no command is answered in the transaction
+        command = resolved.command
         if not command.takes_files:
             return ()
         limit = int(self.settings.files.max_mb * 1024 * 1024)
@@ -270,14 +284,7 @@ class Router:
         return self._answer(incoming, text)
 
     def _language(self, incoming: Incoming, binding: Room | None, actor: Actor | None) -> Language:
-        """What an answer is in, here (see bot/i18n.for_answer)."""
-        return for_answer(
-            direct=incoming.is_direct,
-            chosen=actor.language if actor else None,
-            platform_says=incoming.language,
-            room_speaks=binding.language if binding else None,
-            default=self.settings.alliance.language,
-        )
+        return answer_language(incoming, actor, binding, self.settings)
 
     def _seen_before(self, incoming: Incoming) -> Reply | None:
         """A redelivered event acts once. A press answered privately (a toast only its presser
@@ -329,6 +336,14 @@ class _Trace:
 
     command: str
     outcome: str = "failed"
+
+
+class _Resolved(NamedTuple):
+    """A command line, the command it calls, and the words left for its arguments."""
+
+    line: CommandLine
+    command: Command
+    words: list[Token]
 
 
 class _Of(Refused):
