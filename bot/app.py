@@ -71,7 +71,7 @@ class App:
         self._stopping = asyncio.Event()
         self._leading_work: list[asyncio.Task[None]] = []  # the transports' own, while this process leads
         self._active: list[Transport] = []  # exclusive transports this process runs while it leads
-        self._watchers: list[asyncio.Task] = []
+        self._watchers: list[asyncio.Task[None]] = []
         self._fatal: TransportUnavailable | None = None
         # Every transport is listening (a standby: all but those it stands by for; see _lead).
         self.started = asyncio.Event()

@@ -21,6 +21,7 @@ import sqlite3
 from dataclasses import dataclass
 from importlib.metadata import version as package_version
 from pathlib import Path
+from typing import TypedDict
 
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
@@ -47,7 +48,17 @@ class Where:
     matrix_store: Path | None
 
 
-async def backup(where: Where, target: Path) -> dict:
+class Manifest(TypedDict):
+    """What a backup holds (manifest.json), written at backup and checked before a restore."""
+
+    wgbot: str  # the version that wrote it
+    created_at: str
+    database: str  # "postgresql" or "sqlite"
+    schema: list[str]  # the Alembic revisions it is at
+    sha256: dict[str, str]  # each file's, by its path in the backup
+
+
+async def backup(where: Where, target: Path) -> Manifest:
     """Write the backup into `target` (new or empty); the manifest."""
     await asyncio.to_thread(_new_directory, target)
     revision = sorted(await migrate.current(where.db))
@@ -58,7 +69,7 @@ async def backup(where: Where, target: Path) -> dict:
     return await asyncio.to_thread(_copy_stores_and_write_manifest, where, target, revision)
 
 
-async def restore(where: Where, source: Path) -> dict:
+async def restore(where: Where, source: Path) -> Manifest:
     """Bring a backup back into an empty database (and empty stores); the manifest."""
     manifest = await asyncio.to_thread(_checked, source)
     if manifest["database"] != ("postgresql" if where.db.is_postgres else "sqlite"):
@@ -86,12 +97,12 @@ def _new_directory(target: Path) -> None:
         raise Refused(f"cannot make {target}: {error.strerror or error}") from None
 
 
-def _copy_stores_and_write_manifest(where: Where, target: Path, revision: list[str]) -> dict:
+def _copy_stores_and_write_manifest(where: Where, target: Path, revision: list[str]) -> Manifest:
     if where.files.is_dir():
         _copy_tree(where.files, target / FILES)
     if where.matrix_store is not None and where.matrix_store.is_dir():
         _copy_tree(where.matrix_store, target / MATRIX_STORE)
-    manifest = {
+    manifest: Manifest = {
         "wgbot": package_version("wgbot"),
         "created_at": utcnow().isoformat(),
         "database": "postgresql" if where.db.is_postgres else "sqlite",
@@ -111,12 +122,14 @@ def _restore_stores(where: Where, source: Path) -> None:
         shutil.copytree(source / MATRIX_STORE, where.matrix_store, dirs_exist_ok=True)
 
 
-def _checked(source: Path) -> dict:
+def _checked(source: Path) -> Manifest:
     """The backup's manifest, every file checked against it."""
     try:
-        manifest = json.loads((source / MANIFEST).read_text())
+        manifest: Manifest = json.loads((source / MANIFEST).read_text())
     except (OSError, ValueError):
         raise Refused(f"{source} holds no wgbot backup (no readable {MANIFEST})") from None
+    if not isinstance(manifest, dict) or not isinstance(manifest.get("sha256"), dict) or "database" not in manifest:
+        raise Refused(f"{source} holds no wgbot backup ({MANIFEST} is not one wgbot wrote)")
     for name, expected in manifest["sha256"].items():
         path = source / name
         if not path.is_file() or _sha256(path) != expected:

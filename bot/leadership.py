@@ -43,7 +43,7 @@ class Leadership:
         self.on_elected, self.on_deposed = on_elected, on_deposed
         self.check_every = check_every
         self.leading = asyncio.Event()
-        self._task: asyncio.Task | None = None
+        self._task: asyncio.Task[None] | None = None
         self._connection: AsyncConnection | None = None
         self._lock_file: IO[bytes] | None = None
 

@@ -16,11 +16,11 @@ import os
 import sys
 from collections.abc import Awaitable, Callable, Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.backup import Where, backup, restore
+from bot.backup import Manifest, Where, backup, restore
 from bot.config import ConfigError, Settings, load_settings, matrix_store_path, stray_variables
 from bot.database import DatabaseUnavailable, SchemaBehind, reachable
 from bot.logs import keep_secrets_out
@@ -173,8 +173,8 @@ async def _restore(settings: Settings, args: argparse.Namespace) -> int:
 
 
 async def _with_parts(
-    settings: Settings, args: argparse.Namespace, act: Callable[[Where, Path], Awaitable[dict[str, Any]]]
-) -> dict[str, Any]:
+    settings: Settings, args: argparse.Namespace, act: Callable[[Where, Path], Awaitable[Manifest]]
+) -> Manifest:
     """Backup and restore work on the database as it is: no schema check, no migration."""
     db = Database.connect(settings.database.url)
     try:

@@ -12,4 +12,5 @@ _renderer = MarkdownIt("commonmark", {"html": False, "breaks": True, "linkify": 
 
 
 def to_html(text: str) -> str:
-    return _renderer.render(text).strip()
+    html: str = _renderer.render(text)  # markdown-it types what it renders as Any
+    return html.strip()

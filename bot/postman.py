@@ -22,6 +22,7 @@ from bot.tasks import end
 from bot.transports.base import (
     Button,
     DirectChatUnavailable,
+    MessageRef,
     Reply,
     RoomRef,
     Transport,
@@ -43,7 +44,7 @@ class Postman:
         self.language = language  # the alliance's: for whoever chose none
         self.say = saying(language)  # an announcement's delivery report is in its reader's language
         self._wake = asyncio.Event()
-        self._task: asyncio.Task | None = None
+        self._task: asyncio.Task[None] | None = None
         self._round = asyncio.Lock()  # one delivery round at a time, so nothing goes out twice
 
     def start(self) -> None:
@@ -147,7 +148,7 @@ class Postman:
         self.wake()  # the question itself goes out now
         return True
 
-    async def _pin(self, transport: Transport, notice: Notice, sent) -> str | None:
+    async def _pin(self, transport: Transport, notice: Notice, sent: MessageRef) -> str | None:
         """Pin a delivered message; a room that forbids it still has the message."""
         try:
             await transport.pin(sent)

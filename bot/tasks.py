@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 
 
-async def end(task: asyncio.Task, *, cancel: bool = True) -> None:
+async def end(task: asyncio.Task[object], *, cancel: bool = True) -> None:
     """Cancel `task` (unless it is to finish what it does) and wait until it has ended.
 
     Not `with suppress(CancelledError): await task`: that also swallows a cancellation aimed at

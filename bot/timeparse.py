@@ -32,7 +32,7 @@ def parse_when(text: str, zone: str, now: datetime, language: str = "en") -> dat
     import dateparser  # slow to import, so only when a time is read
 
     local_now = now.astimezone(ZoneInfo(zone)).replace(tzinfo=None)
-    moment = dateparser.parse(
+    moment: datetime | None = dateparser.parse(  # dateparser ships no types
         phrase,
         languages=list(dict.fromkeys((language, "en"))),
         settings={

@@ -267,7 +267,7 @@ class _Seals:
         self.first = self.first or entry_id
 
     def match(self, details: str) -> bool:
-        recorded = json.loads(details)
+        recorded: dict[str, object] = json.loads(details)
         self.closed = True
         return recorded.get("sealed") == self.digest.hexdigest() and recorded.get("entries") == self.count
 

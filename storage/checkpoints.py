@@ -51,7 +51,8 @@ async def current(session: AsyncSession) -> Checkpoint | None:
 
 async def began(session: AsyncSession) -> datetime | None:
     """When the log's first entry was written (None while it is empty)."""
-    return await session.scalar(select(AuditEntry.at).order_by(AuditEntry.id).limit(1))
+    first = await session.scalar(select(AuditEntry.at).order_by(AuditEntry.id).limit(1))
+    return first
 
 
 async def publish(session: AsyncSession, why: Words, say: Say = in_english) -> Checkpoint | None:

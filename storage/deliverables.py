@@ -14,6 +14,7 @@ import zipfile
 from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -401,7 +402,7 @@ def _stamp(moment: datetime | None) -> str | None:
     return moment.isoformat() if moment else None
 
 
-async def manifest(session: AsyncSession, deliverable: Deliverable) -> dict:
+async def manifest(session: AsyncSession, deliverable: Deliverable) -> dict[str, Any]:
     kept = await versions(session, deliverable.id)
     notes = await comments(session, deliverable.id)
     return {
@@ -449,7 +450,7 @@ def archive_name(kept: DraftVersion) -> str:
     return f"versions/v{kept.number}-{safe_name(kept.file_name)}"
 
 
-def readme(record: dict) -> str:
+def readme(record: dict[str, Any]) -> str:
     """The manifest for a human reader."""
     about = record["deliverable"]
     lines = [

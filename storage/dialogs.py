@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.models import Dialog, utcnow
@@ -11,7 +13,7 @@ async def current(session: AsyncSession, platform: str, user_id: str) -> Dialog 
     return await session.get(Dialog, (platform, user_id))
 
 
-async def save(session: AsyncSession, platform: str, user_id: str, kind: str, answers: dict) -> Dialog:
+async def save(session: AsyncSession, platform: str, user_id: str, kind: str, answers: dict[str, Any]) -> Dialog:
     dialog = await session.get(Dialog, (platform, user_id))
     if dialog is None:
         dialog = Dialog(platform=platform, user_id=user_id, kind=kind, answers=answers)

@@ -7,7 +7,7 @@ Every change is audited; reminders are marked done in the transaction that queue
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -283,13 +283,25 @@ async def move(
     return before, Occurrence(before.number, to, before.planned)
 
 
-async def _change(session: AsyncSession, meeting: Meeting, number: int, actor: Actor, now: datetime, **values) -> None:
+async def _change(
+    session: AsyncSession,
+    meeting: Meeting,
+    number: int,
+    actor: Actor,
+    now: datetime,
+    *,
+    cancelled: bool = False,
+    moved_to: datetime | None = None,
+) -> None:
+    """Cancel or move one occurrence (what it does not say stays as it was)."""
     change = await session.get(OccurrenceChange, (meeting.id, number))
     if change is None:
         change = OccurrenceChange(meeting_id=meeting.id, occurrence=number, cancelled=False)
         session.add(change)
-    for key, value in values.items():
-        setattr(change, key, value)
+    if cancelled:
+        change.cancelled = True
+    if moved_to is not None:
+        change.moved_to = moved_to
     change.changed_by, change.changed_at = actor.label, now
 
 
@@ -618,7 +630,11 @@ class Reminder:
 
 
 def _reminders(
-    meeting: Meeting, changes: dict, done: set[tuple[int, int]], offsets: Collection[int], now: datetime
+    meeting: Meeting,
+    changes: Mapping[int, OccurrenceChange],
+    done: set[tuple[int, int]],
+    offsets: Collection[int],
+    now: datetime,
 ) -> list[Reminder]:
     """The reminders of the next two occurrences not done yet, soonest first.
 

@@ -18,7 +18,6 @@ from storage import audit, groups, notices, organisations, people
 from storage.errors import Refused
 from storage.models import (
     ApplicationStatus,
-    ChatAccount,
     MembershipApplication,
     Organisation,
     OrganisationKind,
@@ -204,14 +203,7 @@ async def _is_applicant(session: AsyncSession, application: MembershipApplicatio
 
 
 async def _applicant_person(session: AsyncSession, application: MembershipApplication) -> Person | None:
-    return await session.scalar(
-        select(Person)
-        .join(ChatAccount)
-        .where(
-            ChatAccount.platform == application.applicant_platform,
-            ChatAccount.platform_user_id == application.applicant_user_id,
-        )
-    )
+    return await people.owner_of(session, application.applicant_platform, application.applicant_user_id)
 
 
 def _worded(words: Words, say: Say) -> notices.Worded:

@@ -246,7 +246,7 @@ class AuditEntry(Base):
     actor: Mapped[str] = mapped_column(String(255))
     action: Mapped[str] = mapped_column(String(64), index=True)
     subject: Mapped[str] = mapped_column(String(255))
-    details: Mapped[dict] = mapped_column(JSON)
+    details: Mapped[dict[str, Any]] = mapped_column(JSON)
     prev_hash: Mapped[str] = mapped_column(String(64), unique=True)
     hash: Mapped[str] = mapped_column(String(64), unique=True)
     # Only for an entry written before personal data was kept apart (migration 0019): the hash
@@ -312,6 +312,10 @@ class NoticeStatus(enum.StrEnum):
     FAILED = "failed"
 
 
+# A notice's buttons as it keeps them (JSON): [label, command] pairs.
+ButtonPairs = list[list[str]]
+
+
 class Notice(Base):
     """A message to deliver after its transaction commits (the outbox).
 
@@ -329,7 +333,7 @@ class Notice(Base):
     target: Mapped[str] = mapped_column(String(255))
     text: Mapped[str] = mapped_column(Text)
     html: Mapped[str | None] = mapped_column(Text)
-    buttons: Mapped[list | None] = mapped_column(JSON)  # [[label, command], …]
+    buttons: Mapped[ButtonPairs | None] = mapped_column(JSON)
     status: Mapped[NoticeStatus] = mapped_column(_enum(NoticeStatus), index=True)
     attempts: Mapped[int] = mapped_column(default=0)
     last_error: Mapped[str | None] = mapped_column(Text)
@@ -365,7 +369,7 @@ class Announcement(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     text: Mapped[str] = mapped_column(Text)  # as written (Markdown), also the plain-text form
     html: Mapped[str] = mapped_column(Text)
-    groups: Mapped[list | None] = mapped_column(JSON)  # group slugs; None: every group and the plenary
+    groups: Mapped[list[str] | None] = mapped_column(JSON)  # group slugs; None: every group and the plenary
     pin: Mapped[bool] = mapped_column(default=False)
     status: Mapped[AnnouncementStatus] = mapped_column(_enum(AnnouncementStatus), index=True)
     author: Mapped[str] = mapped_column(String(255))  # the actor's audit label
@@ -406,13 +410,13 @@ class MembershipApplication(Base):
     name_key: Mapped[str] = mapped_column(String(200), index=True)
     country: Mapped[str] = mapped_column(String(2))
     kind: Mapped[OrganisationKind] = mapped_column(_enum(OrganisationKind))
-    groups: Mapped[list] = mapped_column(JSON)  # slugs of the working groups it wants to join
+    groups: Mapped[list[str]] = mapped_column(JSON)  # slugs of the working groups it wants to join
     contact_name: Mapped[str] = mapped_column(String(200))
     applicant_platform: Mapped[str] = mapped_column(String(16))
     applicant_user_id: Mapped[str] = mapped_column(String(255))
     declaration_sha256: Mapped[str] = mapped_column(String(64))
     declaration_accepted_at: Mapped[datetime] = mapped_column(UTCDateTime)
-    eligibility: Mapped[list] = mapped_column(JSON)  # [{"question": …, "answer": …}]
+    eligibility: Mapped[list[dict[str, str]]] = mapped_column(JSON)  # [{"question": …, "answer": …}]
     status: Mapped[ApplicationStatus] = mapped_column(_enum(ApplicationStatus))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
@@ -430,7 +434,7 @@ class Dialog(Base):
     platform: Mapped[str] = mapped_column(String(16), primary_key=True)
     user_id: Mapped[str] = mapped_column(String(255), primary_key=True)
     kind: Mapped[str] = mapped_column(String(32))
-    answers: Mapped[dict] = mapped_column(JSON)
+    answers: Mapped[dict[str, Any]] = mapped_column(JSON)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 
 
@@ -488,7 +492,7 @@ class Vote(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     group_id: Mapped[int | None] = mapped_column(ForeignKey("working_groups.id"), index=True)
     question: Mapped[str] = mapped_column(Text)
-    options: Mapped[list] = mapped_column(JSON)
+    options: Mapped[list[str]] = mapped_column(JSON)
     quorum: Mapped[float]
     majority: Mapped[str] = mapped_column(String(16))
     abstentions_count: Mapped[bool] = mapped_column(default=False)

@@ -12,6 +12,7 @@ from storage import audit
 from storage.db import rowcount
 from storage.errors import Refused
 from storage.models import (
+    ButtonPairs,
     ChatAccount,
     Notice,
     NoticeStatus,
@@ -43,7 +44,7 @@ def notice(
     html: str | None = None,
     *,
     direct: bool = False,
-    buttons: list | None = None,
+    buttons: ButtonPairs | None = None,
     private_buttons: bool = False,
     pin: bool = False,
     announcement_id: int | None = None,
@@ -83,7 +84,12 @@ def queued_here(session: AsyncSession) -> list[Notice]:
 
 
 async def to_room(
-    session: AsyncSession, platform: str, room_id: str, text: str, html: str | None = None, buttons: list | None = None
+    session: AsyncSession,
+    platform: str,
+    room_id: str,
+    text: str,
+    html: str | None = None,
+    buttons: ButtonPairs | None = None,
 ) -> None:
     queue(session, [notice(platform, room_id, text, html, buttons=buttons)])
 
@@ -93,7 +99,7 @@ async def to_room(
 # not know, the alliance's) and the text.
 Worded = Callable[[str | None], tuple[str | None, str]]
 # Buttons labelled in a room's language, the same way.
-WordedButtons = Callable[[str | None], tuple[str | None, list]]
+WordedButtons = Callable[[str | None], tuple[str | None, ButtonPairs]]
 
 
 async def to_group(
@@ -101,7 +107,7 @@ async def to_group(
     group_id: int,
     text: str | Worded,
     html: str | None = None,
-    buttons: list | WordedButtons | None = None,
+    buttons: ButtonPairs | WordedButtons | None = None,
     topic: str | None = None,
     private_buttons: bool = False,
 ) -> int:
@@ -123,7 +129,7 @@ async def to_every_room(
     session: AsyncSession,
     text: str | Worded,
     html: str | None = None,
-    buttons: list | WordedButtons | None = None,
+    buttons: ButtonPairs | WordedButtons | None = None,
     topic: str | None = None,
     private_buttons: bool = False,
 ) -> int:
@@ -141,7 +147,7 @@ def _to_rooms(
     rooms: Sequence[tuple[str, str, str | None]],
     text: str | Worded,
     html: str | None,
-    buttons: list | WordedButtons | None,
+    buttons: ButtonPairs | WordedButtons | None,
     topic: str | None,
     private_buttons: bool,
 ) -> int:
@@ -300,7 +306,7 @@ async def release_waiting(session: AsyncSession, platform: str, user_id: str) ->
     return rowcount(released)
 
 
-def _waiting_for(platform: str, user_id: str) -> tuple:
+def _waiting_for(platform: str, user_id: str) -> tuple[ColumnElement[bool], ...]:
     return (
         Notice.platform == platform,
         Notice.target == user_id,
@@ -328,7 +334,10 @@ async def room_to_reach(session: AsyncSession, platform: str, user_id: str) -> s
         room = await session.scalar(candidates.where(RoomBinding.group_id.in_(groups)).order_by(RoomBinding.id))
         if room is not None:
             return room
-    return await session.scalar(candidates.where(RoomBinding.purpose == RoomPurpose.PLENARY).order_by(RoomBinding.id))
+    plenary = await session.scalar(
+        candidates.where(RoomBinding.purpose == RoomPurpose.PLENARY).order_by(RoomBinding.id)
+    )
+    return plenary
 
 
 async def mark_failed(session: AsyncSession, notice_id: int, error: str, *, final: bool) -> Notice:

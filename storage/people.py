@@ -112,11 +112,12 @@ async def add_account(session: AsyncSession, *, actor: str, person: Person, plat
 
 async def owner_of(session: AsyncSession, platform: str, user_id: str) -> Person | None:
     """Whose the account is, if anyone's."""
-    return await session.scalar(
+    owner = await session.scalar(
         select(Person)
         .join(ChatAccount)
         .where(ChatAccount.platform == platform, ChatAccount.platform_user_id == user_id)
     )
+    return owner
 
 
 async def has_accounts(session: AsyncSession, person_id: int) -> bool:
@@ -178,9 +179,10 @@ async def _assignment(
     session: AsyncSession, person: Person, role: RoleName, group: WorkingGroup | None
 ) -> RoleAssignment | None:
     in_scope = RoleAssignment.group_id == group.id if group else RoleAssignment.group_id.is_(None)
-    return await session.scalar(
+    held = await session.scalar(
         select(RoleAssignment).where(RoleAssignment.person_id == person.id, RoleAssignment.role == role, in_scope)
     )
+    return held
 
 
 def parse_role(text: str) -> tuple[RoleName, str | None]:
@@ -201,7 +203,7 @@ async def find_person(session: AsyncSession, ref: str) -> Person:
     query = select(Person).options(selectinload(Person.organisation))
     number = record_number(ref)
     if number is not None:
-        found = await session.scalar(query.where(Person.id == number)) if number else None
+        found = await session.scalar(query.where(Person.id == number))
     elif ":" in ref:
         platform, user_id = parse_account(ref)
         found = await session.scalar(

@@ -62,11 +62,12 @@ async def unbind_room(session: AsyncSession, *, actor: str, platform: str, room_
 
 
 async def binding_for(session: AsyncSession, platform: str, room_id: str) -> RoomBinding | None:
-    return await session.scalar(
+    binding = await session.scalar(
         select(RoomBinding)
         .where(RoomBinding.platform == platform, RoomBinding.room_id == room_id)
         .options(joinedload(RoomBinding.group))
     )
+    return binding
 
 
 async def list_bindings(session: AsyncSession) -> list[RoomBinding]:

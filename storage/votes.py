@@ -23,6 +23,7 @@ from storage.models import (
     AuditEntry,
     Ballot,
     BallotCast,
+    ButtonPairs,
     ChatAccount,
     ElectorateMember,
     Organisation,
@@ -57,7 +58,7 @@ class VoteRules:
     secret: bool = False
     hidden: bool = False
     abstentions_count: bool = False
-    action: dict | None = None  # what passing it does, e.g. {"create_group": {...}}
+    action: dict[str, Any] | None = None  # what passing it does, e.g. {"create_group": {...}}
 
 
 async def open_vote(
@@ -707,7 +708,7 @@ async def announce_to_group(
     session: AsyncSession,
     vote: Vote,
     text: str | notices.Worded,
-    buttons: list | notices.WordedButtons | None = None,
+    buttons: ButtonPairs | notices.WordedButtons | None = None,
     topic: str | None = None,
 ) -> None:
     """To every room of the vote's group (or, alliance-wide, to every bound room). A secret or
@@ -719,7 +720,7 @@ async def announce_to_group(
         await notices.to_every_room(session, text, buttons=buttons, topic=topic, private_buttons=private)
 
 
-async def export_record(session: AsyncSession, vote_id: int) -> dict:
+async def export_record(session: AsyncSession, vote_id: int) -> dict[str, Any]:
     """Everything a reviewer needs to check a vote: its rules, electorate, ballots (never for a
     secret vote), result, and the hashes of its audit entries to verify against the chain."""
     vote = await find_vote(session, vote_id)
@@ -734,7 +735,7 @@ async def export_record(session: AsyncSession, vote_id: int) -> dict:
         .tuples()
         .all()
     )
-    record: dict = {
+    record: dict[str, Any] = {
         "vote": {
             "id": vote.id,
             "question": vote.question,
@@ -788,7 +789,7 @@ async def export_record(session: AsyncSession, vote_id: int) -> dict:
         record["audited_casts"] = [{"organisation_id": o, "option": v} for o, v in sorted(audited.items())]
     record["disagreements"] = await ballot_record.disagreements(session, vote) if not vote.secret else []
     entries = await session.scalars(
-        select(audit.AuditEntry).where(audit.AuditEntry.subject == f"vote:{vote.id}").order_by(audit.AuditEntry.id)
+        select(AuditEntry).where(AuditEntry.subject == f"vote:{vote.id}").order_by(AuditEntry.id)
     )
     record["audit"] = [{"entry": e.id, "action": e.action, "at": e.at.isoformat(), "hash": e.hash} for e in entries]
     return record

@@ -102,3 +102,17 @@ async def test_a_backup_restores_into_an_empty_database_whole_and_verified(datab
             "wgbot: backup-1 is damaged: files/ab/draft.pdf is missing or not what was backed up; nothing was restored"
         )
         assert not (tmp_path / "files-3").exists()
+
+
+def test_a_folder_that_holds_no_backup_is_refused_in_one_line(tmp_path):
+    """No manifest, one that is not JSON, or JSON that wgbot did not write: one line, nothing restored."""
+    url = f"sqlite+aiosqlite:///{tmp_path / 'target.sqlite3'}"
+    for name, manifest in [("none", None), ("garbled", "{not json"), ("foreign", "[1, 2]"), ("other", '{"a": 1}')]:
+        folder = tmp_path / name
+        folder.mkdir()
+        if manifest is not None:
+            (folder / "manifest.json").write_text(manifest)
+        refused = wgbot("restore", name, cwd=tmp_path, WGBOT_DATABASE__URL=url)
+        assert refused.returncode == 1, refused.stderr
+        assert refused.stderr.strip().startswith(f"wgbot: {name} holds no wgbot backup ("), refused.stderr
+        assert "Traceback" not in refused.stderr

@@ -65,7 +65,7 @@ class ConsoleTransport:
         self._message_ids = itertools.count(1)
         self._attachment: Path | None = None
         self._sent = 0
-        self._task: asyncio.Task | None = None
+        self._task: asyncio.Task[None] | None = None
         self._waiting_for_input: asyncio.Future[str | None] | None = None
         self._stopping = False
         self.finished = asyncio.Event()

@@ -19,7 +19,7 @@ import json
 import logging
 import uuid
 from collections import OrderedDict
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import replace
 from pathlib import Path
 from typing import Any, TypeVar
@@ -33,6 +33,8 @@ from nio import (
     DirectRoomsResponse,
     EncryptionError,
     ErrorResponse,
+    Event,
+    InviteMemberEvent,
     LocalProtocolError,
     LoginResponse,
     MegolmEvent,
@@ -154,7 +156,7 @@ class MatrixTransport:
         )
         self.finished = asyncio.Event()
         self._on_incoming: IncomingHandler = not_started
-        self._task: asyncio.Task | None = None
+        self._task: asyncio.Task[None] | None = None
         self._direct_rooms: dict[str, str] = {}  # user id → DM room id
         self._direct_lock = asyncio.Lock()
         self._senders: _Recent[str, str] = _Recent(2000)  # event id → sender, for mentions
@@ -174,8 +176,8 @@ class MatrixTransport:
         self._replies: dict[tuple[str, str], asyncio.Task[None]] = {}
         self._reply_slots = asyncio.Semaphore(REPLIES_AT_ONCE)
         self._synced = asyncio.Event()  # set after each sync's batch
-        self._greetings: set[asyncio.Task] = set()
-        self._key_timer: asyncio.Task | None = None  # gives up waiting for keys on time, also in a quiet room
+        self._greetings: set[asyncio.Task[None]] = set()
+        self._key_timer: asyncio.Task[None] | None = None  # gives up waiting for keys on time, also in a quiet room
         self._batch = asyncio.Lock()  # a sync's batch, or the key timer's retry: one at a time
         self._stopping = False
 
@@ -221,28 +223,31 @@ class MatrixTransport:
         if token:
             self.client.access_token = token
             self.client.user_id = self.settings.user_id
-            answer = await self.client.whoami()
-            if isinstance(answer, WhoamiResponse):
-                if self._has_store(answer.device_id) or not self.settings.password:
-                    self.client.restore_login(answer.user_id, answer.device_id, token)
-                    log.info("matrix: signed in as %s (device %s)", answer.user_id, answer.device_id)
+            whoami = await self.client.whoami()
+            if isinstance(whoami, WhoamiResponse):
+                device = whoami.device_id  # None: a token that is no device's (an appservice's)
+                if device is not None and (self._has_store(device) or not self.settings.password):
+                    self.client.restore_login(whoami.user_id, device, token)
+                    log.info("matrix: signed in as %s (device %s)", whoami.user_id, device)
                     return
+                if device is None and not self.settings.password:
+                    raise MatrixUnavailable(
+                        "matrix: the access token is no device's; give a device's token or a password"
+                    )
                 # The device's keys are gone with its store: a new device, not a device whose
                 # keys change under the members' feet.
-                log.warning(
-                    "matrix: no crypto store for device %s in %s; logging in anew", answer.device_id, self.store_path
-                )
+                log.warning("matrix: no crypto store for device %s in %s; logging in anew", device, self.store_path)
                 self.client.device_id = None  # or nio would log in to that very device again
             elif self.settings.access_token or not self.settings.password:
-                raise MatrixUnavailable(f"matrix: the homeserver rejected the access token ({answer.message})")
+                raise MatrixUnavailable(f"matrix: the homeserver rejected the access token ({whoami.message})")
         try:
-            answer = await self.client.login(self.settings.password, device_name=self.settings.device_name)
+            login = await self.client.login(self.settings.password, device_name=self.settings.device_name)
         except (aiohttp.ClientError, OSError) as error:
             raise MatrixUnavailable(f"matrix: cannot reach {self.settings.homeserver} ({error})") from None
-        if not isinstance(answer, LoginResponse):
-            raise MatrixUnavailable(f"matrix: could not log in as {self.settings.user_id} ({answer.message})")
-        await self.memory.put_secret("access_token", answer.access_token)
-        log.info("matrix: logged in as %s, new device %s", answer.user_id, answer.device_id)
+        if not isinstance(login, LoginResponse):
+            raise MatrixUnavailable(f"matrix: could not log in as {self.settings.user_id} ({login.message})")
+        await self.memory.put_secret("access_token", login.access_token)
+        log.info("matrix: logged in as %s, new device %s", login.user_id, login.device_id)
 
     async def set_up_identity(self, recovery_key: str = "", reset: bool = False) -> str | None:
         """`wgbot matrix cross-sign`: sign in, then make sure the device is cross-signed, taking
@@ -299,7 +304,9 @@ class MatrixTransport:
         if self.client.should_query_keys:
             await self.client.keys_query()
         if self.client.should_claim_keys:
-            await self.client.keys_claim(self.client.get_users_for_key_claiming())
+            # nio hands them out as dict[str, list[str]] and takes them as dict[str, Iterable[str]].
+            wanted: dict[str, Iterable[str]] = dict(self.client.get_users_for_key_claiming())
+            await self.client.keys_claim(wanted)
 
     async def _sync(self, since: str | None, wait_ms: int, full_state: bool = False) -> SyncResponse:
         answer = await self.client.sync(
@@ -369,8 +376,9 @@ class MatrixTransport:
             except Exception:
                 log.exception("matrix: could not handle the invite to %s", room_id)
 
-    async def _on_invite(self, room_id: str, state: list) -> None:
-        own = next((e for e in state if getattr(e, "state_key", None) == self.client.user_id), None)
+    async def _on_invite(self, room_id: str, state: Sequence[object]) -> None:
+        """`state` is what nio read of the invite's state (InviteEvent, or BadEvent where it could not)."""
+        own = next((e for e in state if isinstance(e, InviteMemberEvent) and e.state_key == self.client.user_id), None)
         inviter = own.sender if own else ""
         is_direct = bool(own and own.content.get("is_direct"))
         if not (is_direct or await self.may_invite(inviter)):
@@ -612,7 +620,7 @@ class MatrixTransport:
         answer = await self.client.room_get_event(room_id, message_id)
         if not isinstance(answer, RoomGetEventResponse):
             return None
-        event = answer.event
+        event: Event | BadEvent | UnknownBadEvent = answer.event
         if isinstance(event, MegolmEvent) and self.client.olm is not None:
             event.room_id = room_id
             with contextlib.suppress(EncryptionError):  # the bot's own message: it holds that room key
@@ -843,20 +851,22 @@ class MatrixTransport:
                 raise MatrixError(f"could not open a private chat with {user_id}: {created.message}")
             self._direct_rooms[user_id] = created.room_id
             await self._save_direct_rooms()
-            if self.client.olm is not None:
-                await self._ready_to_encrypt_for(created.room_id, user_id)
+            await self._ready_to_encrypt_for(created.room_id, user_id)
             return created.room_id
 
     async def _ready_to_encrypt_for(self, room_id: str, user_id: str) -> None:
         """Before the first message in a private chat just opened: the invitation is known to
         this client and so are the invitee's devices, so the room key goes to them too and they
         can read it once they accept (not only what the bot says after that)."""
+        olm = self.client.olm
+        if olm is None:
+            return  # nothing is encrypted
         async with asyncio.timeout(ROOM_KNOWN_WAIT):
             while user_id not in getattr(self.client.rooms.get(room_id), "users", {}):
                 self._synced.clear()
                 await self._synced.wait()
         if not list(self.client.device_store.active_user_devices(user_id)):
-            self.client.olm.users_for_key_query.add(user_id)
+            olm.users_for_key_query.add(user_id)
             await self.client.keys_query()
 
     async def _save_direct_rooms(self) -> None:

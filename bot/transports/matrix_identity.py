@@ -189,7 +189,7 @@ class CrossSigning:
         master["signatures"] = {self.user_id: {f"ed25519:{device_id}": master_signature}}
         body = {self.user_id: {device_id: keys.self_signing.sign(self.user_id, device), keys.master.public: master}}
         status, answer = await self._call("POST", ["keys", "signatures", "upload"], body)
-        failures = answer.get("failures") if status == 200 else answer
+        failures: dict[str, Any] = (answer.get("failures") or {}) if status == 200 else answer
         if status != 200 or failures:
             raise IdentityError(f"matrix: the homeserver refused the device's signature ({_why(failures)})")
 
@@ -222,15 +222,18 @@ class CrossSigning:
         if status != 200:
             raise IdentityError(f"matrix: could not write {kind} to the account (HTTP {status}: {_why(body)})")
 
-    async def _call(self, method: str, path: list[str], body: dict[str, Any] | None = None) -> tuple[int, Any]:
+    async def _call(
+        self, method: str, path: list[str], body: dict[str, Any] | None = None
+    ) -> tuple[int, dict[str, Any]]:
+        """The status and the JSON object the homeserver answered (empty when it sent none)."""
         url = Api._build_path(path, {"access_token": self.client.access_token})
         data = canonical_json(body).decode() if body is not None else None
         response = await self.client.send(method, url, data, headers={"Content-Type": "application/json"})
         try:
-            answer = await response.json()
+            answer: object = await response.json()
         except (json.JSONDecodeError, ValueError):
             answer = {}
-        return response.status, answer
+        return response.status, answer if isinstance(answer, dict) else {}
 
 
 def _only_key(described: dict[str, Any] | None) -> str | None:
@@ -238,7 +241,7 @@ def _only_key(described: dict[str, Any] | None) -> str | None:
     return keys[0] if keys else None
 
 
-def _why(answer: Any) -> str:
-    if isinstance(answer, dict) and answer.get("error"):
+def _why(answer: dict[str, Any]) -> str:
+    if answer.get("error"):
         return str(answer["error"])
     return json.dumps(answer)[:200]

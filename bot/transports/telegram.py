@@ -13,7 +13,7 @@ import html
 import logging
 import os
 import re
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import replace
 from datetime import timedelta
 from typing import Any
@@ -47,6 +47,7 @@ from telegram.ext import (
     ChatMemberHandler,
     ContextTypes,
     ExtBot,
+    JobQueue,
     MessageHandler,
     filters,
 )
@@ -109,7 +110,7 @@ TELEGRAM_TAGS = {
 _TAG = re.compile(r"</?([a-zA-Z][\w-]*)")
 
 
-class TolerantBot(ExtBot):
+class TolerantBot(ExtBot[None]):
     """A Bot whose getUpdates confirms only what was handled, and survives an update PTB cannot
     parse.
 
@@ -129,7 +130,14 @@ class TolerantBot(ExtBot):
         with self._unfrozen():  # PTB freezes its objects once built
             self.handled = handled
 
-    async def get_updates(self, offset=None, limit=None, timeout=None, allowed_updates=None, **kwargs):  # noqa: ASYNC109 - PTB's signature
+    async def get_updates(
+        self,
+        offset: int | None = None,
+        limit: int | None = None,
+        timeout: int | timedelta | None = None,  # noqa: ASYNC109 - PTB's signature
+        allowed_updates: Sequence[str] | None = None,
+        **kwargs: Any,
+    ) -> tuple[Update, ...]:
         if self.handled is not None:
             await self.handled()
         try:
@@ -155,7 +163,18 @@ class TolerantBot(ExtBot):
                 kinds = sorted(k for k in item if k != "update_id")  # not its content: it names people
                 log.error("telegram: skipped update %s (%s), which cannot be read", item.get("update_id"), kinds)
                 updates.append(Update(update_id=item["update_id"]))
-        return updates
+        return tuple(updates)
+
+
+# The Application as the transport builds it: PTB's default context and data, with its job queue.
+_App = Application[
+    TolerantBot,
+    ContextTypes.DEFAULT_TYPE,
+    dict[Any, Any],
+    dict[Any, Any],
+    dict[Any, Any],
+    JobQueue[ContextTypes.DEFAULT_TYPE],
+]
 
 
 class TelegramTransport:
@@ -175,7 +194,7 @@ class TelegramTransport:
         self.finished = asyncio.Event()
         self.username = ""
         self._on_incoming: IncomingHandler = not_started
-        self._app: Application | None = None
+        self._app: _App | None = None
         self._private_chats: dict[str, str] = {}  # user id → private chat id
         self._loose_files: dict[tuple[str, str], tuple[float, AttachmentRef]] = {}
 
@@ -228,7 +247,7 @@ class TelegramTransport:
         log.info("telegram: @%s is listening (%s)", self.username, self.settings.mode)
         CONNECTED.labels(PLATFORM).set(1)
 
-    async def _listen(self, app: Application[Any, Any, Any, Any, Any, Any]) -> None:
+    async def _listen(self, app: _App) -> None:
         updates = [Update.MESSAGE, Update.CALLBACK_QUERY, Update.MY_CHAT_MEMBER]
         updater = app.updater
         if updater is None:

@@ -11,6 +11,7 @@ so the first 20 answers in a group are still immediate and a fan-out runs at the
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable, Coroutine
 from typing import Any
 
 from telegram.ext import BaseRateLimiter
@@ -18,6 +19,10 @@ from telegram.ext import BaseRateLimiter
 PER_SECOND = 30
 PER_GROUP_MINUTE = 20
 MARGIN = 0.05  # a share of each period kept free, so jitter on the wire cannot tip a window over
+
+
+# What the Bot API answered to a request, as PTB hands it to a rate limiter.
+Answer = bool | dict[str, Any] | list[dict[str, Any]]
 
 
 class SlidingWindow:
@@ -52,7 +57,15 @@ class TelegramPacing(BaseRateLimiter[None]):
 
     async def shutdown(self) -> None: ...
 
-    async def process_request(self, callback, args, kwargs, endpoint: str, data: dict[str, Any], rate_limit_args: None):
+    async def process_request(
+        self,
+        callback: Callable[..., Coroutine[Any, Any, Answer]],
+        args: Any,
+        kwargs: dict[str, Any],
+        endpoint: str,
+        data: dict[str, Any],
+        rate_limit_args: None,
+    ) -> Answer:
         if not (endpoint.startswith(("send", "edit", "copy", "forward")) and "chat_id" in data):
             return await callback(*args, **kwargs)
         chat = str(data["chat_id"])

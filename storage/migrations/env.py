@@ -1,11 +1,14 @@
 """Alembic environment: always run on a connection handed over by storage.migrate."""
 
+from typing import Literal
+
 from alembic import context
+from alembic.autogenerate.api import AutogenContext
 
 from storage.models import Base, UTCDateTime
 
 
-def render_item(type_, obj, autogen_context):
+def render_item(type_: str, obj: object, autogen_context: AutogenContext) -> str | Literal[False]:
     """Write the zone-keeping datetime as the plain column type it is in the database."""
     if type_ == "type" and isinstance(obj, UTCDateTime):
         return "sa.DateTime(timezone=True)"

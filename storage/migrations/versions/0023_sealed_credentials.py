@@ -10,7 +10,7 @@ Revises: 0022
 Create Date: 2026-12-07 23:00:00
 """
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import sqlalchemy as sa
 from alembic import context, op
@@ -34,7 +34,7 @@ def downgrade() -> None:
     _rewrite(lambda value, key: unseal_text(value, key) if is_sealed(value) else value)
 
 
-def _rewrite(change) -> None:
+def _rewrite(change: Callable[[str, str], str]) -> None:
     store_key = context.config.attributes.get("store_key") or ""
     if not store_key:
         return
