@@ -1,10 +1,10 @@
 """Two records of one person become one: what was added twice (a second "Sofia Marchetti" made
 for her Telegram account) is merged into the record that stays.
 
-Every row that names the other record by its id moves to the kept one: accounts, roles, casts,
-ballots, drafts, comments, RSVPs, agenda items, minutes, invitations, link codes, the votes and
-announcements they started, and the personal data the audit log keeps apart (so erasing the
-kept person later erases it too). Where both records hold the same thing (an RSVP to one
+Every row that names the other record by its id (storage/inventory.py lists them) moves to the
+kept one: accounts, roles, casts, ballots, drafts, comments, RSVPs, agenda items, minutes,
+invitations, link codes, the votes and announcements they started, and the personal data the
+audit log keeps apart (so erasing the kept person later erases it too). Where both records hold the same thing (an RSVP to one
 meeting, one role), the kept record's stays. Labels of their acts ("person:11 via telegram")
 name the kept record. The audit log's entries stay as they were hashed; the merge itself is an
 entry that says which record became which, and `wgbot person export` follows it.
@@ -13,6 +13,7 @@ entry that says which record became which, and `wgbot person export` follows it.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 from sqlalchemy import Column, PrimaryKeyConstraint, Table, UniqueConstraint, and_, delete, exists, func, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -20,8 +21,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from storage import audit
 from storage.db import rowcount
 from storage.errors import Refused
-from storage.models import AuditPersonal, Base, Person, RoleAssignment, RoleName, table_of
-from storage.personal_data import LABELS
+from storage.inventory import act_labels, person_id_columns
+from storage.models import Person, RoleAssignment, RoleName
 
 
 @dataclass
@@ -40,17 +41,6 @@ class Conflict(Refused):
     represent); merging needs the operator to say that the kept record is right."""
 
 
-def person_columns() -> list[Column[int]]:
-    """Every column that holds a person's id: the foreign keys to people, and the audit log's
-    kept personal data (no foreign key: it outlives nothing)."""
-    found: list[Column[int]] = [table_of(AuditPersonal).c.person_id]
-    for table in Base.metadata.sorted_tables:
-        for column in table.columns:
-            if any(key.target_fullname == "people.id" for key in column.foreign_keys):
-                found.append(column)
-    return found
-
-
 async def merge(session: AsyncSession, *, actor: str, keep: Person, other: Person, force: bool = False) -> Merged:
     """Merge `other` into `keep`, in the caller's transaction (audited). Refused (Conflict) when
     they represent different organisations, unless `force`: then `keep`'s organisation stays."""
@@ -67,9 +57,9 @@ async def merge(session: AsyncSession, *, actor: str, keep: Person, other: Perso
     keep.organisation_id = keep.organisation_id or other.organisation_id
     keep.timezone = keep.timezone or other.timezone
     keep.language = keep.language or other.language
-    for column in person_columns():
+    for column in person_id_columns():
         await _move(session, column, keep.id, other.id, done)
-    for label in LABELS:
+    for label in act_labels():
         changed = await session.execute(
             update(label.table)
             .where(label.like(f"person:{other.id} %") | (label == f"person:{other.id}"))
@@ -96,7 +86,7 @@ async def _drop_chairs(session: AsyncSession, other: Person, done: Merged) -> No
     _count(done.dropped, "role_assignments (chairs of the other organisation)", rowcount(chairs))
 
 
-async def _move(session: AsyncSession, column: Column[int], keep: int, other: int, done: Merged) -> None:
+async def _move(session: AsyncSession, column: Column[Any], keep: int, other: int, done: Merged) -> None:
     """The other record's rows of one table move to the kept one; a row the kept record holds
     too (by a unique key of that table) stays the kept record's, and the other's is dropped."""
     table = column.table
@@ -113,7 +103,7 @@ async def _move(session: AsyncSession, column: Column[int], keep: int, other: in
     _count(done.moved, table.name, rowcount(moved))
 
 
-def _unique_keys(table: Table, column: Column[int]) -> list[list[Column[object]]]:
+def _unique_keys(table: Table, column: Column[Any]) -> list[list[Column[object]]]:
     """The unique keys of `table` (primary key, constraints, unique indexes) that include
     `column`. A partial index's key takes the columns its condition names too, so two rows
     count as the same only where the index holds for both ("group_id IS NULL")."""

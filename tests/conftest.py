@@ -156,7 +156,9 @@ def synapse(tmp_path_factory):
 
 @pytest.fixture
 def settings(tmp_path) -> Settings:
-    return Settings.model_validate({"console": {"downloads": str(tmp_path / "downloads")}})
+    return Settings.model_validate(
+        {"console": {"downloads": str(tmp_path / "downloads")}, "files": {"path": str(tmp_path / "files")}}
+    )
 
 
 def free_port() -> int:

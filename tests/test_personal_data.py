@@ -3,15 +3,19 @@ proves what their organisation did; and the migration that took names out of the
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta
 
 import pytest
 import sqlalchemy as sa
 from sqlalchemy import func, select
 
-from storage import audit, checkpoints, migrate, people, personal_data
+from storage import audit, checkpoints, identity, migrate, notices, people, personal_data
 from storage.db import Database
+from storage.inventory import INVENTORY, Fate, unaccounted
 from storage.models import AuditEntry, AuditPersonal, Ballot, Base
+from storage.platforms import private_chat_key
+from storage.transport_state import TransportMemory
 from tests.alliance import member_organisation, message, person
 
 NAME, TELEGRAM_ID = "Jana Novak", "987654321"
@@ -87,6 +91,99 @@ async def test_an_audited_text_that_names_the_person_is_reported_not_hidden(db, 
     assert "thank erased person #1 for chairing" in await everything(db)
     assert erased.still_named == ["audit_log.details: 1 row"]
     assert "still written in" in erased.describe()
+
+
+# --- One inventory for export and erasure (storage/inventory.py) -----------------------------
+
+
+async def _jana_everywhere(db: Database, router, say) -> None:
+    """Jana Novak, chair of PFAS, with a record of every kind the inventory lists."""
+    acme = await member_organisation(db, "ACME GmbH", joins=("pfas",))
+    jana = await person(
+        db, NAME, organisation=acme, accounts=("console:jana", f"telegram:{TELEGRAM_ID}"), roles=("chair:pfas",)
+    )
+    await person(db, "Sam Secretary", accounts=("console:sam",), roles=("secretariat",))
+    assert (await say('/vote open "Adopt the roadmap?"')).startswith("Vote #1")
+    assert await say("/vote 1 yes") == "Recorded: yes for ACME GmbH"
+    await say('/meeting schedule "2099-01-12 10:00" Budget')
+    await say("/rsvp 1 yes")
+    await say('/meeting agenda 1 add "Budget 2027"')
+    await say('/deliverable new "Roadmap"')
+    assert (await say("/draft 1 the plan")).startswith("Recorded as version 1")
+    assert (await say('/comment 1 1 "Section 2 needs figures"')).startswith("Comment added")
+    assert "vote #2" in await say('/wg propose "Quantum" "Quantum chips"')
+    await router.handle(message("/link 123456", sender=TELEGRAM_ID, platform="telegram", room=TELEGRAM_ID, direct=True))
+    async with db.transaction() as session:
+        await identity.issue_code(session, jana, datetime.now(UTC))
+        notices.queue(session, [notices.notice("telegram", TELEGRAM_ID, "Your vote is open.", direct=True)])
+        await notices.to_room(session, "console", "pfas", f"{NAME} chairs PFAS now.")
+    await TransportMemory(db, "telegram").put(private_chat_key(TELEGRAM_ID), TELEGRAM_ID)
+
+
+async def test_the_export_lists_every_kind_of_record_and_erasure_does_to_each_what_the_inventory_says(db, router, say):
+    await _jana_everywhere(db, router, say)
+    async with db.transaction() as session:
+        before = await personal_data.export(session, await people.find_person(session, "console:jana"))
+    for key in (
+        "accounts", "roles", "link_codes", "failed_link_attempts", "private_notices", "private_chats",
+        "broadcasts", "casts", "standing_ballots", "rsvps", "agenda_items", "drafts", "comments",
+        "votes_opened", "records_of_their_acts", "texts_naming_them", "audit_entries", "audit_log_personal_data",
+    ):  # fmt: skip
+        assert before[key], f"the export lists no {key}"
+    assert before["person"]["name"] == NAME and before["person"]["organisation"] == "ACME GmbH"
+    assert len(before["accounts"]) == 2 and before["roles"] == [{"role": "chair", "group": "pfas"}]
+    assert [n["text"] for n in before["private_notices"]] == ["Your vote is open."]
+    assert before["private_chats"] == [{"platform": "telegram", "chat": TELEGRAM_ID}]
+    assert [b["what"] for b in before["broadcasts"]] == ["working group proposal"]
+    assert [c["text"] for c in before["comments"]] == ["Section 2 needs figures"]
+    assert {"record": "notices", "id": before["private_notices"][0]["id"] + 1} in before["texts_naming_them"]
+    assert "Sam Secretary" not in json.dumps(before)  # another person's data is not hers
+
+    async with db.transaction() as session:
+        erased = await personal_data.erase(session, await people.find_person(session, "console:jana"))
+        after = await personal_data.export(session, await people.find_person(session, "#1"))
+    assert erased.still_named == [], erased.describe()
+    # Erasure did to each kind exactly what the inventory says, to the rows the export listed.
+    for entry in INVENTORY:
+        listed = before[entry.key]
+        count = 1 if entry.one else sum(1 for row in listed if row.get("record", entry.table.name) == entry.table.name)
+        if entry.fate == Fate.KEEP:
+            assert erased.kept[entry.kind] == count, entry.kind
+            assert after[entry.key][: len(listed)] == listed, f"{entry.key} is kept as it was"
+        else:
+            assert erased.done[entry.kind] >= count, entry.kind
+    assert [e["action"] for e in after["audit_entries"][len(before["audit_entries"]) :]] == ["person.erased"]
+    assert sum(erased.done[e.kind] for e in INVENTORY if e.key == "accounts") == 2
+    for key in ("accounts", "roles", "link_codes", "failed_link_attempts", "private_notices", "private_chats",
+                "broadcasts", "audit_log_personal_data"):  # fmt: skip
+        assert after[key] == [], f"{key} is gone"
+    assert after["person"]["name"] == "erased person #1" and after["person"]["organisation"] is None
+    assert {d["author"] for d in after["drafts"]} == {c["author"] for c in after["comments"]} == {"erased person #1"}
+    assert " via console" in json.dumps(before["records_of_their_acts"])
+    assert all("person:1" in act.values() for act in after["records_of_their_acts"])  # the platform is gone
+    assert after["texts_naming_them"] == before["texts_naming_them"]  # now naming the pseudonym
+    held = await everything(db)
+    assert NAME.lower() not in held and "jana" not in held and TELEGRAM_ID not in held
+
+
+def test_every_column_that_can_name_a_person_is_in_the_inventory():
+    missing = unaccounted(Base.metadata)
+    assert missing == [], f"say in storage/inventory.py what export and erasure do with {', '.join(missing)}"
+
+
+def test_a_new_column_that_can_name_a_person_is_caught_until_the_inventory_says_what_becomes_of_it():
+    schema = sa.MetaData()
+    sa.Table("people", schema, sa.Column("id", sa.Integer, primary_key=True))
+    sa.Table(
+        "reviews",
+        schema,
+        sa.Column("id", sa.Integer, primary_key=True),
+        sa.Column("reviewer_id", sa.ForeignKey("people.id")),
+        sa.Column("reviewer_name", sa.String(200)),
+        sa.Column("notes", sa.Text),
+        sa.Column("score", sa.Integer),
+    )
+    assert unaccounted(schema) == ["reviews.reviewer_id", "reviews.reviewer_name", "reviews.notes"]
 
 
 # --- The migration (0019) of a log written before personal data was kept apart ---------------
