@@ -60,17 +60,22 @@ async def pfas(db):
         )
 
 
+NOW = datetime(2026, 11, 25, 9, 0, tzinfo=UTC)
+
+
 @pytest.fixture
-def router(db, settings, tmp_path) -> Router:
-    settings = settings.model_copy(update={"files": settings.files.model_copy(update={"path": tmp_path / "files"})})
+def clock():
+    return lambda: NOW
+
+
+@pytest.fixture
+def router(db, settings, clock) -> Router:
+    """The shared router, reading the tests' "files", which carry their content in their id."""
 
     async def fetch(attachment: AttachmentRef, limit: int) -> bytes:
-        return attachment.file_id.encode()  # the tests' "files" carry their content in the id
+        return attachment.file_id.encode()
 
-    return Router(db, build_registry(), settings, fetch=fetch, clock=lambda: NOW)
-
-
-NOW = datetime(2026, 11, 25, 9, 0, tzinfo=UTC)
+    return Router(db, build_registry(), settings, fetch=fetch, clock=clock)
 
 
 async def posted(db, like: str) -> list[tuple[str, str]]:
