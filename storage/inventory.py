@@ -9,7 +9,7 @@ list, and storage/merging.py moves what names a person by id or by label from it
 
 `unaccounted()` walks the schema: a column that can hold a person's id, name, account or
 contact must be in an entry here, or in `IMPERSONAL` with the reason it names no one
-(tests/test_inventory.py keeps it so).
+(tests/test_personal_data.py keeps it so).
 """
 
 from __future__ import annotations
