@@ -5,9 +5,10 @@ Every row that names the other record by its id (storage/inventory.py lists them
 kept one: accounts, roles, casts, ballots, drafts, comments, RSVPs, agenda items, minutes,
 invitations, link codes, the votes and announcements they started, and the personal data the
 audit log keeps apart (so erasing the kept person later erases it too). Where both records hold
-the same thing (an RSVP to one meeting, one role), the kept record's stays. Labels of their acts ("person:11 via telegram")
-name the kept record. The audit log's entries stay as they were hashed; the merge itself is an
-entry that says which record became which, and `wgbot person export` follows it.
+the same thing (an RSVP to one meeting, one role), the kept record's stays. Labels of their
+acts ("person:11 via telegram") name the kept record. The audit log's entries stay as they were
+hashed; the merge itself is an entry that says which record became which, and `wgbot person
+export` follows it.
 """
 
 from __future__ import annotations
