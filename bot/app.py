@@ -34,6 +34,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 RESYNC_EVERY = timedelta(minutes=1)
 PLAN_AHEAD = timedelta(days=7)  # what the scheduler holds; the resync brings the rest in time
+PORT_RETRY = 2.0  # seconds between a new leader's tries at the HTTP port its predecessor held
 
 
 class App:
@@ -73,6 +74,8 @@ class App:
         self._active: list[Transport] = []  # exclusive transports this process runs while it leads
         self._watchers: list[asyncio.Task[None]] = []
         self._fatal: TransportUnavailable | None = None
+        self._http: HttpServer | None = None
+        self._taking_port: asyncio.Task[None] | None = None
         # Every transport is listening (a standby: all but those it stands by for; see _lead).
         self.started = asyncio.Event()
 
@@ -89,10 +92,9 @@ class App:
                 loop.add_signal_handler(signum, shutdown.note, signum)
         stop_listening = shutdown.listen(self.request_stop)
         started: list[Transport] = []
-        health = None
-        if self.settings.http.listen:
+        if self.settings.http.listen and self.console is None:  # an operator's console serves no HTTP
             connected_gauge_reset(self.transports)
-            health = HttpServer(
+            self._http = HttpServer(
                 self.settings.http,
                 self.db,
                 expected=self._connected_here,
@@ -100,7 +102,7 @@ class App:
                 pages=self.pages,
                 services=self.services,
             )
-            await health.start()  # answering (not ready) while the platforms connect
+            await self._bind_http(say=True)  # answering (not ready) while the platforms connect
         try:
             # A stop is honoured while starting too (a homeserver being retried can take minutes).
             starting = asyncio.create_task(self._start(started), name="start")
@@ -137,8 +139,11 @@ class App:
                 with contextlib.suppress(NotImplementedError, RuntimeError):
                     loop.remove_signal_handler(signum)
                     signal.signal(signum, handler)  # what the process had before (bot/shutdown's, in `wgbot`)
-            if health is not None:
-                await health.stop()
+            if self._taking_port is not None:
+                await end(self._taking_port)
+                self._taking_port = None
+            if self._http is not None:
+                await self._http.stop()
 
     async def _start(self, started: list[Transport]) -> None:
         await self._rooms_for_this_process()
@@ -203,12 +208,38 @@ class App:
             self._watchers.append(asyncio.create_task(self._stop_when_finished(transport)))
         self.postman.start()
         await self.scheduler.start()
+        if self._http is not None and not self._http.serving and self._taking_port is None:
+            self._taking_port = asyncio.create_task(self._take_port(), name="http port")
         for transport in self.transports.values():
             if isinstance(transport, Leading):
                 work = asyncio.create_task(transport.while_leading(), name=f"{transport.platform} while leading")
                 self._leading_work.append(work)
 
+    async def _bind_http(self, *, say: bool) -> bool:
+        """Serve HTTP if the port is free. Taken (a leading wgbot on this machine serves it, or
+        something else does), it is one line: this process takes the port over when it leads."""
+        assert self._http is not None
+        try:
+            await self._http.start()
+        except OSError as error:
+            if say:
+                log.warning(
+                    "http: cannot listen on %s (%s); this process serves there once it leads and the port is free",
+                    self.settings.http.listen,
+                    error.strerror or error,
+                )
+            return False
+        return True
+
+    async def _take_port(self) -> None:
+        """While leading: the port a previous leader held comes free when its process ends."""
+        while not await self._bind_http(say=False):  # noqa: ASYNC110 - nothing signals a port coming free
+            await asyncio.sleep(PORT_RETRY)
+
     async def _follow(self) -> None:
+        if self._taking_port is not None:  # the port is the new leader's to take
+            await end(self._taking_port)
+            self._taking_port = None
         for work in self._leading_work:
             await end(work)
         self._leading_work.clear()

@@ -65,16 +65,27 @@ class HttpServer:
         self.services = services
         self._runner: web.AppRunner | None = None
 
+    @property
+    def serving(self) -> bool:
+        return self._runner is not None
+
     async def start(self) -> None:
+        """Serve on the configured port; an OSError (the port in use, an address not this
+        machine's) leaves nothing half-open."""
         app = web.Application()
         app.router.add_get("/healthz", self._health)
         app.router.add_get("/readyz", self._readiness)
         app.router.add_get("/metrics", self._metrics)
         for page in self.pages:
             app.router.add_get(page.path, self._serving(page))
-        self._runner = web.AppRunner(app, access_log=None)
-        await self._runner.setup()
-        await web.TCPSite(self._runner, self.host, self.port).start()
+        runner = web.AppRunner(app, access_log=None)
+        await runner.setup()
+        try:
+            await web.TCPSite(runner, self.host, self.port).start()
+        except OSError:
+            await runner.cleanup()
+            raise
+        self._runner = runner
         served = f" and {len(self.pages)} pages ({self.settings.pages})" if self.pages else ""
         log.info("http: /healthz, /readyz, /metrics%s on %s:%s", served, self.host, self.port)
 
