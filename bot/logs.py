@@ -5,7 +5,8 @@ python-telegram-bot's HTTP client logs every request URL, and a Bot API URL carr
 Every handler of the root logger gets a `Redactor`, which blanks the secrets the settings name
 and anything shaped like a Bot API token, a Matrix access token or a password field, in the
 message, its arguments and its traceback. The chattiest library loggers are also kept at
-WARNING, so a request per poll does not fill the log.
+WARNING, so a request per poll does not fill the log, and a library's warning per retry is
+said once a minute at most.
 """
 
 from __future__ import annotations
@@ -18,6 +19,8 @@ from bot.config import Settings
 
 REDACTED = "<redacted>"
 QUIET = ("httpx", "httpcore", "aiohttp.access")  # one line per request, even when all is well
+# A warning per retry of one request ("Timed out, sleeping for 4s"): said once a minute at most.
+THROTTLED = ("nio.client.async_client",)
 _SHAPES = [
     re.compile(r"(?<=/bot)[^/\s]+(?=/)"),  # https://api.telegram.org/bot<token>/getMe, /file/bot<token>/…
     re.compile(r"\b\d{5,}:[A-Za-z0-9_-]{30,}\b"),  # a Bot API token anywhere
@@ -70,3 +73,24 @@ def keep_secrets_out(handlers: Iterable[logging.Handler], settings: Settings) ->
         handler.addFilter(redactor)
     for name in QUIET:
         logging.getLogger(name).setLevel(max(logging.WARNING, logging.getLogger().level))
+    for name in THROTTLED:
+        logging.getLogger(name).addFilter(OncePerMinute())
+
+
+class OncePerMinute(logging.Filter):
+    """Lets each warning (by its template) through once a minute at most: a library that
+    retries says that it does, not every try of it."""
+
+    def __init__(self, every: float = 60.0) -> None:
+        super().__init__()
+        self.every = every
+        self._said: dict[object, float] = {}
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.levelno < logging.WARNING:
+            return True
+        last = self._said.get(record.msg)
+        if last is not None and record.created - last < self.every:
+            return False
+        self._said[record.msg] = record.created
+        return True

@@ -13,6 +13,7 @@ from storage.db import Database
 from storage.models import Ballot, RoomPurpose
 from tests.alliance import member_organisation, person
 from tests.matrix_peers import STORE_KEY
+from tests.relay import Outage
 from tests.telegram_emulator import BotApiEmulator
 from tests.wgbot_process import Bot, database_for
 
@@ -206,44 +207,6 @@ async def test_a_console_beside_the_running_bot_neither_schedules_nor_delivers(t
         await bot.stop()
         await emulator.stop()
         await db.close()
-
-
-class Outage:
-    """A TCP relay in front of PostgreSQL that the test can take down and bring back."""
-
-    def __init__(self, port: int = 5432) -> None:
-        self.target = port
-        self.port = 0
-        self.server: asyncio.Server | None = None
-        self.links: set[asyncio.StreamWriter] = set()
-
-    async def up(self) -> None:
-        self.server = await asyncio.start_server(self._relay, "127.0.0.1", self.port)
-        self.port = self.server.sockets[0].getsockname()[1]
-
-    async def down(self) -> None:
-        assert self.server is not None
-        self.server.close()
-        for writer in list(self.links):
-            writer.transport.abort()  # as a network that went away
-        await self.server.wait_closed()
-
-    async def _relay(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        upstream_reader, upstream_writer = await asyncio.open_connection("127.0.0.1", self.target)
-        self.links |= {writer, upstream_writer}
-
-        async def pipe(source: asyncio.StreamReader, sink: asyncio.StreamWriter) -> None:
-            try:
-                while data := await source.read(65536):
-                    sink.write(data)
-                    await sink.drain()
-            except (ConnectionError, OSError):
-                pass
-            finally:
-                sink.transport.abort()
-                self.links.discard(sink)
-
-        await asyncio.gather(pipe(reader, upstream_writer), pipe(upstream_reader, writer))
 
 
 @pytest.mark.parametrize("database_url", [pytest.param("postgres", marks=pytest.mark.postgres)], indirect=True)

@@ -109,6 +109,11 @@ SPACE_EVERY = 300.0  # seconds between two looks for groups without a room in th
 KEY_WAIT = 10.0  # seconds a message waits for its room key, which often comes a sync after it
 REPLIES_AT_ONCE = 8  # replies of one sync batch in flight together, within the homeserver's rate limit
 ROOM_KNOWN_WAIT = 10.0  # seconds a send waits for the sync to bring a room the bot just joined
+REACH_WAIT = 10.0  # seconds the first request at start may take: an address that does not answer is said at once
+WARN_EVERY = 60.0  # seconds between two warnings of a sync that keeps failing (the health check says it meanwhile)
+# Seconds past its long poll after which a sync counts as a lost connection, whatever nio's own
+# retries of it are doing (they would take minutes to give up).
+SYNC_GRACE = 15.0
 ENCRYPTION_STATE = {"type": "m.room.encryption", "state_key": "", "content": {"algorithm": "m.megolm.v1.aes-sha2"}}
 
 
@@ -185,6 +190,7 @@ class MatrixTransport:
 
     async def start(self, on_incoming: IncomingHandler) -> None:
         self._on_incoming = on_incoming
+        await self._reachable()
         await self._log_in()
         if self.settings.encryption:
             await self._keep_keys()
@@ -217,6 +223,29 @@ class MatrixTransport:
         if self._key_timer is not None:
             await end(self._key_timer)
         await self.client.close()
+
+    async def _reachable(self) -> None:
+        """One plain request before nio's, which retry a connection error for minutes: a wrong
+        or unreachable homeserver is one line within seconds (a homeserver lost later is
+        retried, see _sync_forever)."""
+        url = f"{self.settings.homeserver}/_matrix/client/versions"
+        try:
+            async with (
+                aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=REACH_WAIT)) as http,
+                http.get(url) as answer,
+            ):
+                body: object = await answer.json(content_type=None) if answer.status == 200 else None
+        except TimeoutError:
+            raise MatrixUnavailable(
+                f"matrix: {self.settings.homeserver} did not answer within {REACH_WAIT:.0f} s"
+            ) from None
+        except (aiohttp.ClientError, OSError, ValueError) as error:
+            raise MatrixUnavailable(f"matrix: cannot reach {self.settings.homeserver} ({error})") from None
+        if not (isinstance(body, dict) and "versions" in body):
+            raise MatrixUnavailable(
+                f"matrix: {self.settings.homeserver} is no Matrix homeserver "
+                f"(HTTP {answer.status} at /_matrix/client/versions); check [matrix] homeserver"
+            )
 
     async def _log_in(self) -> None:
         token = self.settings.access_token or await self.memory.get_secret("access_token")
@@ -318,27 +347,28 @@ class MatrixTransport:
 
     async def _sync_forever(self, since: str) -> None:
         backoff = 1.0
+        warned = -WARN_EVERY  # when the last warning was said (the loop's clock)
+        loop = asyncio.get_running_loop()
         while True:
             try:
-                answer = await self._sync(since, self.settings.sync_timeout_ms)
-            except _SyncFailed as failed:
+                async with asyncio.timeout(self.settings.sync_timeout_ms / 1000 + SYNC_GRACE):
+                    answer = await self._sync(since, self.settings.sync_timeout_ms)
+            except (_SyncFailed, TimeoutError, aiohttp.ClientError, OSError) as error:
                 SYNC_ERRORS.labels(PLATFORM).inc()
                 CONNECTED.labels(PLATFORM).set(0)
-                if failed.answer.status_code in ("M_UNKNOWN_TOKEN", "M_FORBIDDEN"):
-                    log.error("matrix: the homeserver signed the bot out (%s)", failed.answer.message)
+                if isinstance(error, _SyncFailed) and error.answer.status_code in ("M_UNKNOWN_TOKEN", "M_FORBIDDEN"):
+                    log.error("matrix: the homeserver signed the bot out (%s)", error.answer.message)
                     self.finished.set()
                     return
-                log.warning("matrix: sync failed (%s); retrying in %.0fs", failed.answer.message, backoff)
+                why = error.answer.message if isinstance(error, _SyncFailed) else repr(error)
+                quiet = loop.time() - warned < WARN_EVERY  # /healthz says it meanwhile
+                log.log(logging.DEBUG if quiet else logging.WARNING, "matrix: sync failed (%s); retrying", why)
+                warned = warned if quiet else loop.time()
                 await asyncio.sleep(backoff)
                 backoff = min(backoff * 2, 60)
                 continue
-            except (TimeoutError, aiohttp.ClientError, OSError) as error:
-                SYNC_ERRORS.labels(PLATFORM).inc()
-                CONNECTED.labels(PLATFORM).set(0)
-                log.warning("matrix: connection lost (%r); retrying in %.0fs", error, backoff)
-                await asyncio.sleep(backoff)
-                backoff = min(backoff * 2, 60)
-                continue
+            if backoff > 1.0:
+                log.info("matrix: connected again")
             backoff = 1.0
             CONNECTED.labels(PLATFORM).set(1)
             since = await self._handle_batch(answer, since)

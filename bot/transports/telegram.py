@@ -13,6 +13,7 @@ import html
 import logging
 import os
 import re
+import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import replace
 from datetime import timedelta
@@ -88,6 +89,7 @@ TEXT_LIMIT = 4000  # Telegram takes 4,096 characters a message; a margin for how
 _PRESENT: frozenset[str] = frozenset({ChatMemberStatus.MEMBER, ChatMemberStatus.ADMINISTRATOR})
 MAX_ATTEMPTS = 5
 UNATTACHED_FILE_SECONDS = 600
+WARN_EVERY = 60.0  # seconds between two warnings of polls that keep failing
 # The HTML Telegram can show; anything richer is sent as plain text.
 TELEGRAM_TAGS = {
     "b",
@@ -110,6 +112,32 @@ TELEGRAM_TAGS = {
 _TAG = re.compile(r"</?([a-zA-Z][\w-]*)")
 
 
+class Reachability:
+    """Whether the Bot API answers the polls. PTB's Updater retries a failed poll by itself;
+    that is said once a minute at most, without a traceback (/healthz and the metrics say it
+    meanwhile), and the first poll answered after it is said too."""
+
+    def __init__(self) -> None:
+        self.warned: float | None = None
+        self.lost = False
+
+    def failed(self, error: TelegramError) -> None:
+        """PTB's `error_callback` for a poll that failed."""
+        SYNC_ERRORS.labels(PLATFORM).inc()
+        CONNECTED.labels(PLATFORM).set(0)
+        self.lost = True
+        now = time.monotonic()
+        if self.warned is None or now - self.warned >= WARN_EVERY:
+            log.warning("telegram: polling failed (%s); retrying", error)
+            self.warned = now
+
+    def answered(self) -> None:
+        CONNECTED.labels(PLATFORM).set(1)
+        if self.lost:
+            log.info("telegram: connected again")
+            self.lost = False
+
+
 class TolerantBot(ExtBot[None]):
     """A Bot whose getUpdates confirms only what was handled, and survives an update PTB cannot
     parse.
@@ -125,10 +153,12 @@ class TolerantBot(ExtBot[None]):
     """
 
     handled: Callable[[], Awaitable[None]] | None = None  # returns once the queued updates are handled
+    reachability: Reachability | None = None
 
-    def confirm_only_after(self, handled: Callable[[], Awaitable[None]]) -> None:
+    def confirm_only_after(self, handled: Callable[[], Awaitable[None]], reachability: Reachability) -> None:
         with self._unfrozen():  # PTB freezes its objects once built
             self.handled = handled
+            self.reachability = reachability
 
     async def get_updates(
         self,
@@ -144,12 +174,11 @@ class TolerantBot(ExtBot[None]):
             batch = await super().get_updates(
                 offset=offset, limit=limit, timeout=timeout, allowed_updates=allowed_updates, **kwargs
             )
-            CONNECTED.labels(PLATFORM).set(1)
+            if self.reachability is not None:
+                self.reachability.answered()
             return batch
         except TelegramError:
-            SYNC_ERRORS.labels(PLATFORM).inc()
-            CONNECTED.labels(PLATFORM).set(0)
-            raise
+            raise  # the Updater retries it, and tells Reachability.failed
         except Exception:
             log.exception("telegram: a batch of updates could not be read; reading them one by one")
         raw = await self._post(
@@ -195,6 +224,7 @@ class TelegramTransport:
         self.username = ""
         self._on_incoming: IncomingHandler = not_started
         self._app: _App | None = None
+        self._reachability = Reachability()
         self._private_chats: dict[str, str] = {}  # user id → private chat id
         self._loose_files: dict[tuple[str, str], tuple[float, AttachmentRef]] = {}
 
@@ -222,7 +252,7 @@ class TelegramTransport:
             get_updates_request=HTTPXRequest(connection_pool_size=2),
         )
         app = ApplicationBuilder().bot(bot).build()
-        bot.confirm_only_after(app.update_queue.join)
+        bot.confirm_only_after(app.update_queue.join, self._reachability)
         app.add_handler(ChatMemberHandler(self._on_membership, ChatMemberHandler.MY_CHAT_MEMBER))
         app.add_handler(CallbackQueryHandler(self._on_button))
         app.add_handler(MessageHandler(filters.TEXT | filters.Document.ALL | filters.CAPTION, self._on_message))
@@ -263,7 +293,10 @@ class TelegramTransport:
             )
         else:
             await updater.start_polling(
-                timeout=self.settings.poll_timeout, allowed_updates=updates, bootstrap_retries=-1
+                timeout=self.settings.poll_timeout,
+                allowed_updates=updates,
+                bootstrap_retries=-1,
+                error_callback=self._reachability.failed,
             )
 
     @property
