@@ -5,7 +5,10 @@ it, and the merge itself on SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
+import asyncio
+import dataclasses
 import json
+import shlex
 import subprocess
 import sys
 from pathlib import Path
@@ -26,7 +29,7 @@ from storage.models import (
     RoleName,
     Rsvp,
 )
-from tests.alliance import member_organisation, person
+from tests.alliance import member_organisation, message, person
 
 WGBOT = str(Path(sys.executable).with_name("wgbot"))
 
@@ -189,3 +192,28 @@ async def test_records_of_two_organisations_merge_only_when_told_and_the_kept_or
         assert kept.organisation_id == acme.id
         assert list(await session.scalars(select(RoleAssignment).where(RoleAssignment.person_id == 3))) == []
         assert await session.scalar(select(func.count()).select_from(Notice)) is not None
+
+
+async def test_a_stranger_s_whoami_gives_the_secretariat_the_command_that_adds_them(database_url, say, tmp_path):
+    """The first secretariat member cannot know their Telegram id: /whoami in a private chat
+    says it, with the command to paste; pasted at the shell, it adds them; in a room, no command."""
+    stranger = message("/whoami", sender="123456789", platform="telegram", room="123456789", direct=True)
+    stranger = dataclasses.replace(stranger, sender_name="Sam O'Neill")
+    answer = await say(stranger)
+    assert "not yet known to the alliance" in answer
+    lines = answer.splitlines()
+    add = next(line for line in lines if line.startswith("wgbot person add"))
+    assert add == "wgbot person add 'Sam O'\"'\"'Neill' --account telegram:123456789"
+    assert "wgbot person link '#<number>' telegram:123456789" in lines
+    in_room = await say(dataclasses.replace(stranger, is_direct=False, room_id="-100", event_id="in-room"))
+    assert "wgbot person" not in in_room
+
+    pasted = await asyncio.create_subprocess_exec(
+        WGBOT, *shlex.split(add)[1:], "--role", "secretariat",
+        cwd=tmp_path, stderr=asyncio.subprocess.PIPE,
+        env={"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), "WGBOT_DATABASE__URL": database_url},
+    )  # fmt: skip
+    _, refused = await asyncio.wait_for(pasted.communicate(), 60)
+    assert pasted.returncode == 0, refused
+    known = await say(dataclasses.replace(stranger, event_id="again"))
+    assert known.startswith("You are Sam O'Neill (person #") and "Roles: secretariat." in known

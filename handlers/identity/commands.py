@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import shlex
+
 from bot import arguments
 from bot.commands import Call, Command, Param, at_most
 from bot.context import Context
@@ -28,7 +30,16 @@ async def whoami(ctx: Context, call: Call) -> Reply:
             platform=actor.platform,
             user=actor.platform_user_id,
         )
-        return Reply(stranger + "\n" + _voting_line(actor, lang))
+        lines = [stranger]
+        if ctx.incoming.is_direct:  # what the secretariat needs from them, ready to paste at the shell
+            account = f"{actor.platform}:{actor.platform_user_id}"
+            lines += [
+                lang._("To add you, the secretariat runs:"),
+                f"wgbot person add {shlex.quote(actor.display_name)} --account {shlex.quote(account)}",
+                lang._("If you are known to the alliance under another account already, it runs:"),
+                f"wgbot person link '#<number>' {shlex.quote(account)}",
+            ]
+        return Reply("\n".join([*lines, _voting_line(actor, lang)]))
     person = await people.profile(ctx.session, actor.person_id)
     none = lang._("none")
     lines = [
