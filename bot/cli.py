@@ -225,8 +225,10 @@ def _parser() -> argparse.ArgumentParser:
     room.add_parser("list", help="list bound rooms").set_defaults(action="room_list")
 
     importing = commands.add_parser("import", help="bulk imports").add_subparsers(required=True)
-    members = importing.add_parser("members", help="organisations and representatives from a CSV file")
-    members.add_argument("file", type=Path, help="columns: " + ", ".join(IMPORT_COLUMNS))
+    members = importing.add_parser("members", help="organisations and representatives from a spreadsheet")
+    members.add_argument(
+        "file", type=Path, help=".csv (comma, semicolon or tab) or .xlsx; columns: " + ", ".join(IMPORT_COLUMNS)
+    )
     members.set_defaults(action="import_members")
 
     votes_cmd = commands.add_parser("votes", help="votes").add_subparsers(required=True)

@@ -62,11 +62,13 @@ class Table:
 
 
 def as_csv(columns: Sequence[str], rows: Sequence[Sequence[Value]]) -> bytes:
+    """UTF-8 with a byte-order mark: without it, Excel on Windows reads the file as its local
+    code page ("MicroeletrÃ³nica"). A cell that would start a formula is kept as text."""
     text = io.StringIO()
     writer = csv.writer(text, lineterminator="\n")
     writer.writerow(columns)
     writer.writerows([[_inert(cell) for cell in row] for row in rows])
-    return text.getvalue().encode()
+    return text.getvalue().encode("utf-8-sig")
 
 
 def as_xlsx(table: Table) -> bytes:

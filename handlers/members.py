@@ -253,12 +253,17 @@ async def org_list(session: AsyncSession, actor: str, args: Namespace) -> None:
 
 
 async def import_members(settings: Settings, args: Namespace) -> int:
-    """Organisations and representatives from a CSV file, each row in its own transaction."""
+    """Organisations and representatives from a spreadsheet (CSV or .xlsx), each row in its own transaction."""
     if not args.file.is_file():
         raise Declined(f"no file at {args.file}")
     async with database(settings) as db:
         report = await imports.import_members(db, args.file, f"{operator()} import")
-    for heading, lines in (("created", report.created), ("skipped", report.skipped), ("rejected", report.rejected)):
+    for heading, lines in (
+        ("note", report.notes),
+        ("created", report.created),
+        ("skipped", report.skipped),
+        ("rejected", report.rejected),
+    ):
         for line in lines:
             print(f"{heading}\t{line}")
     print(report.summary())

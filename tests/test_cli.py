@@ -207,7 +207,7 @@ def test_a_vote_is_exported_with_its_ballots_and_audit_hashes(home):
     assert record["disagreements"] == []
     assert [a["action"] for a in record["audit"]] == ["vote.opened", "ballot.cast", "ballot.cast", "vote.closed"]
     table = wgbot("votes", "export", "1", "--format", "csv").stdout.splitlines()
-    assert table[0] == "vote,organisation_id,organisation,ballot,cast_by,platform,cast_at"
+    assert table[0] == "\ufeffvote,organisation_id,organisation,ballot,cast_by,platform,cast_at"
     assert table[1].startswith("1,1,ACME GmbH,yes,Jana Novak,console,")
     assert table[2] == "1,2,Fab Nord AS,,,,"
 
@@ -226,11 +226,11 @@ def test_the_register_and_the_lists_are_exported_from_the_shell(home):
     closed = json.loads(wgbot("votes", "export", "1").stdout)["audit"][-1]
     assert closed["action"] == "vote.closed" and entries[0]["audit_hash"] == closed["hash"]
     table = wgbot("decisions", "export", "--year", "1999").stdout
-    assert table == "vote,closed,group,question,outcome,turnout,electorate,tally,secret,consequence,audit_hash\n"
+    assert table == "\ufeffvote,closed,group,question,outcome,turnout,electorate,tally,secret,consequence,audit_hash\n"
     markdown = wgbot("decisions", "export", "--format", "md").stdout.splitlines()
     assert markdown[0].startswith("| vote | closed | group |") and markdown[2].startswith("| 1 | ")
     members = wgbot("export", "members").stdout.splitlines()
-    assert members[0] == "organisation,country,kind,standing,groups,representatives"
+    assert members[0] == "\ufefforganisation,country,kind,standing,groups,representatives"
     assert members[1] == "ACME GmbH,DE,industry,member,pfas,Jana Novak"
     assert wgbot("export", "deliverables", "--format", "xlsx", "-o", "d.xlsx").returncode == 0
     assert (home / "d.xlsx").read_bytes()[:2] == b"PK"  # a workbook is a zip
@@ -441,3 +441,52 @@ def test_an_erased_person_s_name_is_gone_from_the_database_file_and_the_log_stil
             gone
         )  # nor in deleted space or the write-ahead log
     assert "erased person #1" in wgbot("person", "list").stdout
+
+
+def test_members_are_imported_from_the_files_european_spreadsheets_write(home):
+    """Excel in Germany saves its CSV with semicolons in Windows-1252; a workbook types ids as numbers."""
+    (home / "excel-de.csv").write_bytes(
+        "Organisation;Country;Kind;Groups;Representative;Accounts;Roles\r\n"
+        'Microelectrónica Ibérica SL;ES;industry;"pfas;skills";José Müller;telegram:1001;\r\n'
+        ";;;;;;\r\n".encode("cp1252")
+    )
+    read = wgbot("import", "members", "excel-de.csv")
+    assert read.returncode == 0, read.stdout + read.stderr
+    assert "note\texcel-de.csv is not UTF-8: read as Windows-1252 (Excel's CSV); check accented names" in read.stdout
+    assert "created\tline 2: Microelectrónica Ibérica SL in skills" in read.stdout.splitlines()  # "pfas;skills" quoted
+    assert read.stdout.splitlines()[-1] == "5 created, 0 skipped, 0 rejected"  # the empty row is no row
+    assert "José Müller\tMicroelectrónica Ibérica SL\t-\ttelegram:1001" in wgbot("person", "list").stdout
+
+    from openpyxl import Workbook
+
+    book = Workbook()
+    sheet = book.active
+    sheet.append(["organisation", "country", "kind", "groups", "representative", "accounts"])
+    sheet.append(["Fab Nord AS", "NO", "industry", "supply-chains", "Ola Nordmann", None])
+    sheet.append(["Fab Nord AS", "NO", "industry", "supply-chains", "Kari Nordmann", "telegram:1002"])
+    book.save(home / "members.xlsx")
+    read = wgbot("import", "members", "members.xlsx")
+    assert read.returncode == 0, read.stdout + read.stderr
+    assert "created\tline 3: representative Kari Nordmann" in read.stdout.splitlines()
+    assert "Kari Nordmann\tFab Nord AS\t-\ttelegram:1002" in wgbot("person", "list").stdout
+
+    (home / "old.xls").write_bytes(b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + bytes(504))
+    old = wgbot("import", "members", "old.xls")
+    assert old.returncode == 1 and "Traceback" not in old.stderr
+    assert (
+        old.stderr.strip()
+        == "wgbot: old.xls is an Excel 97–2003 workbook (.xls): save it as .xlsx or CSV and import that."
+    )
+    (home / "broken.xlsx").write_bytes(b"PK\x03\x04 not really a workbook")
+    broken = wgbot("import", "members", "broken.xlsx")
+    assert broken.returncode == 1 and broken.stderr.startswith("wgbot: broken.xlsx is not a workbook this can read")
+
+
+def test_csv_exports_carry_a_byte_order_mark_so_excel_reads_accents(home):
+    wgbot("org", "add", "Microelectrónica Ibérica SL", "--country", "ES", "--kind", "industry", "--group", "pfas")
+    assert wgbot("export", "members", "-o", "members.csv").returncode == 0
+    written = (home / "members.csv").read_bytes()
+    assert written.startswith(b"\xef\xbb\xbforganisation,")
+    assert "Microelectrónica Ibérica SL,ES" in written.decode("utf-8-sig")
+    again = wgbot("import", "members", "members.csv")  # the register, exported, reads back in
+    assert again.stdout.splitlines()[-1] == "0 created, 2 skipped, 0 rejected", again.stdout

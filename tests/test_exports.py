@@ -39,7 +39,7 @@ async def export(router: Router, text: str):
 async def test_the_members_list_reads_back_as_csv_and_as_a_workbook_with_no_formula(router, alliance):
     reply = await export(router, "/export members")
     assert reply.file.name.startswith("members-") and reply.file.media_type == "text/csv"
-    rows = {r["organisation"]: r for r in csv.DictReader(io.StringIO(reply.file.content.decode()))}
+    rows = {r["organisation"]: r for r in csv.DictReader(io.StringIO(reply.file.content.decode("utf-8-sig")))}
     assert rows["ACME GmbH"] == {
         "organisation": "ACME GmbH",
         "country": "DE",
@@ -70,7 +70,9 @@ async def test_the_deliverables_list_names_versions_and_contributors(router, all
     await chair('/deliverable new "PFAS roadmap" due=2027-03-31')
     await chair("/draft 1 First words.")
     await chair("/draft 1 Better words.")
-    rows = list(csv.DictReader(io.StringIO((await export(router, "/export deliverables")).file.content.decode())))
+    rows = list(
+        csv.DictReader(io.StringIO((await export(router, "/export deliverables")).file.content.decode("utf-8-sig")))
+    )
     assert [(r["deliverable"], r["group"], r["title"], r["status"], r["due"], r["versions"]) for r in rows] == [
         ("1", "pfas", "PFAS roadmap", "drafting", "2027-03-31", "2")
     ]
@@ -83,7 +85,10 @@ async def test_the_members_list_holds_member_organisations_unless_every_standing
     await member_organisation(db, "Consult Ltd", status=OrganisationStatus.NON_MEMBER)
 
     def standings(reply) -> dict[str, str]:
-        return {r["organisation"]: r["standing"] for r in csv.DictReader(io.StringIO(reply.file.content.decode()))}
+        return {
+            r["organisation"]: r["standing"]
+            for r in csv.DictReader(io.StringIO(reply.file.content.decode("utf-8-sig")))
+        }
 
     listed = standings(await export(router, "/export members"))
     assert listed == {"ACME GmbH": "member", "'" + HOSTILE: "member", "Paused AG": "suspended"}  # a formula made inert

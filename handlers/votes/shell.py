@@ -3,14 +3,13 @@
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 from argparse import Namespace
 from typing import Any
 
 from bot.config import Settings
 from bot.shell import ShellAction, database, write
+from handlers import exports
 from handlers.votes import register
 from storage import votes
 
@@ -18,21 +17,21 @@ from storage import votes
 async def votes_export(settings: Settings, args: Namespace) -> int:
     async with database(settings) as db, db.transaction() as session:
         record = await votes.export_record(session, args.id)
-    text = json.dumps(record, indent=2, ensure_ascii=False) + "\n" if args.format == "json" else _as_csv(record)
-    return write(text.encode(), args.output)
+    if args.format == "json":
+        return write((json.dumps(record, indent=2, ensure_ascii=False) + "\n").encode(), args.output)
+    return write(_as_csv(record), args.output)
 
 
-def _as_csv(record: dict[str, Any]) -> str:
+def _as_csv(record: dict[str, Any]) -> bytes:
     """One row per electorate organisation: its counted ballot (blank for a secret vote)."""
     counted = {b["organisation_id"]: b["option"] for b in record.get("ballots", [])}
     last = {c["organisation_id"]: c for c in record.get("casts", [])}
-    out = io.StringIO()
-    writer = csv.writer(out)
-    writer.writerow(["vote", "organisation_id", "organisation", "ballot", "cast_by", "platform", "cast_at"])
+    columns = ("vote", "organisation_id", "organisation", "ballot", "cast_by", "platform", "cast_at")
+    rows = []
     for member in record["electorate"]:
         cast = last.get(member["organisation_id"], {})
-        writer.writerow(
-            [
+        rows.append(
+            (
                 record["vote"]["id"],
                 member["organisation_id"],
                 member["organisation"],
@@ -40,9 +39,9 @@ def _as_csv(record: dict[str, Any]) -> str:
                 cast.get("cast_by", ""),
                 cast.get("platform", ""),
                 cast.get("cast_at", ""),
-            ]
+            )
         )
-    return out.getvalue()
+    return exports.as_csv(columns, rows)
 
 
 async def decisions_export(settings: Settings, args: Namespace) -> int:
