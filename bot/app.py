@@ -73,6 +73,7 @@ class App:
         self._leading_work: list[asyncio.Task[None]] = []  # the transports' own, while this process leads
         self._active: list[Transport] = []  # exclusive transports this process runs while it leads
         self._watchers: list[asyncio.Task[None]] = []
+        self.ended_by: str | None = None  # the platform whose connection ended by itself, if one did
         self._fatal: TransportUnavailable | None = None
         self._http: HttpServer | None = None
         self._taking_port: asyncio.Task[None] | None = None
@@ -125,6 +126,9 @@ class App:
             await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
             for wait in waits:
                 wait.cancel()
+            for transport in started:  # a console ends when its input does; a platform should not
+                if transport.finished.is_set() and transport is not self.console:
+                    self.ended_by = transport.platform
         finally:
             self.started.clear()
             await self.leadership.stop()
@@ -256,8 +260,10 @@ class App:
         self._active.clear()
 
     async def _stop_when_finished(self, transport: Transport) -> None:
-        """A platform that ends by itself (e.g. Matrix signed the bot out) ends the process."""
+        """A platform that ends by itself (e.g. Matrix signed the bot out) ends the process, as
+        a failure: its supervisor starts it again."""
         await transport.finished.wait()
+        self.ended_by = transport.platform
         self.request_stop()
 
     async def _follow_up(self, changed: set[Change]) -> None:

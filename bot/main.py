@@ -109,7 +109,11 @@ async def _run(settings: Settings, args: argparse.Namespace) -> int:
         if not transports:
             log.info("no chat platform is configured: serving the console")
             transports = [_console_transport(settings, args)]
-        await App(settings, db, transports, AREAS).run()
+        app = App(settings, db, transports, AREAS)
+        await app.run()
+    if app.ended_by is not None:  # the log says why; exit 1 has the supervisor start it again
+        print(f"wgbot: the {app.ended_by} connection ended; stopped", file=sys.stderr)
+        return 1
     return 0
 
 

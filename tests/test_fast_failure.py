@@ -238,3 +238,37 @@ async def until_healthz(port: int, status: int, timeout: float = 40.0) -> None:
     async with asyncio.timeout(timeout):
         while await healthz(port) != status:
             await asyncio.sleep(0.3)
+
+
+@pytest.mark.sqlite_only
+async def test_a_bot_its_homeserver_signs_out_stops_as_a_failure_so_its_supervisor_restarts_it(synapse, tmp_path):
+    bot_user = await synapse.register()
+    health = free_port()
+    (tmp_path / "config.toml").write_text(
+        f'[database]\nurl = "sqlite+aiosqlite:///{tmp_path / "wgbot.sqlite3"}"\n[http]\nlisten = "127.0.0.1:{health}"\n'
+        f'[matrix]\nhomeserver = "{synapse.url}"\nuser_id = "{bot_user.user_id}"\npassword = "{bot_user.password}"\n'
+        f'sync_timeout_ms = 2000\nstore_key = "{STORE_KEY}"\nstore_path = "{tmp_path / "store"}"\n'
+    )
+    environment = {k: v for k, v in os.environ.items() if not k.startswith("WGBOT_")}
+    bot = await asyncio.create_subprocess_exec(
+        WGBOT, "run", cwd=tmp_path, env=environment, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT
+    )
+    try:
+        await until_healthz(health, 200)
+        async with aiohttp.ClientSession() as http:  # the operator, elsewhere, signs out every session of the bot
+            login = {"type": "m.login.password", "user": bot_user.user_id, "password": bot_user.password}
+            async with http.post(f"{synapse.url}/_matrix/client/v3/login", json=login) as answer:
+                token = (await answer.json())["access_token"]
+            headers = {"Authorization": f"Bearer {token}"}
+            async with http.post(f"{synapse.url}/_matrix/client/v3/logout/all", headers=headers, json={}) as answer:
+                assert answer.status == 200
+        output, _ = await asyncio.wait_for(bot.communicate(), 30)
+    finally:
+        if bot.returncode is None:
+            bot.kill()
+            await bot.wait()
+    said = output.decode()
+    assert bot.returncode == 1, said  # systemd's Restart=on-failure and compose start it again
+    assert "matrix: the homeserver signed the bot out" in said
+    assert said.strip().splitlines()[-1] == "wgbot: the matrix connection ended; stopped"
+    assert "Traceback" not in said

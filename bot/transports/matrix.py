@@ -114,6 +114,7 @@ WARN_EVERY = 60.0  # seconds between two warnings of a sync that keeps failing (
 # Seconds past its long poll after which a sync counts as a lost connection, whatever nio's own
 # retries of it are doing (they would take minutes to give up).
 SYNC_GRACE = 15.0
+STOP_WAIT = 5.0  # seconds a stop waits for the batch in hand (within docker stop's 10 s); a cut one comes again
 ENCRYPTION_STATE = {"type": "m.room.encryption", "state_key": "", "content": {"algorithm": "m.megolm.v1.aes-sha2"}}
 
 
@@ -145,7 +146,8 @@ class MatrixTransport:
         self.store_path = Path(settings.store_path)
         if settings.encryption:
             self.store_path.mkdir(mode=0o700, parents=True, exist_ok=True)
-        self.client = AsyncClient(
+        self.client = _Client(
+            self._unreachable,
             settings.homeserver,
             settings.user_id,
             store_path=str(self.store_path),
@@ -176,6 +178,7 @@ class MatrixTransport:
         self.key_wait = KEY_WAIT
         self._waiting_keys: dict[str, tuple[str, MegolmEvent, float]] = {}  # event → (room, event, since)
         self._handling = False  # between receiving a batch and storing its sync token
+        self._lost = False  # a request could not reach the homeserver since the last sync that did
         # Replies of the batch in hand, sent while the next commands are handled; the last one
         # to each sender in each room, so their replies keep the order of their commands.
         self._replies: dict[tuple[str, str], asyncio.Task[None]] = {}
@@ -211,13 +214,32 @@ class MatrixTransport:
             since = await self._handle_batch(answer, since)
         CONNECTED.labels(PLATFORM).set(1)
         self._task = asyncio.create_task(self._sync_forever(since), name="matrix-sync")
+        self._task.add_done_callback(self._sync_ended)
+
+    def _sync_ended(self, task: asyncio.Task[None]) -> None:
+        """A sync loop that died of something unforeseen stops the bot (its supervisor starts it
+        again) rather than leaving it up and deaf."""
+        if not task.cancelled() and (error := task.exception()) is not None:
+            log.error("matrix: the sync stopped: %r", error, exc_info=error)
+            CONNECTED.labels(PLATFORM).set(0)
+            self.finished.set()
+
+    def _unreachable(self) -> None:
+        """nio could not reach the homeserver and retries on its own, for minutes: the health
+        check says so at once, whichever request it was."""
+        CONNECTED.labels(PLATFORM).set(0)
+        self._lost = True
 
     async def stop(self) -> None:
-        """Finish the batch in hand (never half-handle a command), then hang up."""
+        """Finish the batch in hand (never half-handle a command) while the homeserver answers,
+        then hang up. A batch cut short is not marked done, so it is handled again at the next
+        start, where what it already did is skipped."""
         self._stopping = True
         CONNECTED.labels(PLATFORM).set(0)
-        if self._task is not None:
-            await end(self._task, cancel=not self._handling)  # a batch in hand is finished; a wait for news is not
+        if self._task is not None and not self._task.done():
+            if self._handling:
+                await asyncio.wait([self._task], timeout=STOP_WAIT)
+            await end(self._task)
         for greet in list(self._greetings):
             await end(greet)
         if self._key_timer is not None:
@@ -353,9 +375,13 @@ class MatrixTransport:
             try:
                 async with asyncio.timeout(self.settings.sync_timeout_ms / 1000 + SYNC_GRACE):
                     answer = await self._sync(since, self.settings.sync_timeout_ms)
+                self._reached()
+                # A request of the batch that cannot reach the homeserver either: its sync token
+                # is not stored, so the same batch comes again (what was done is skipped).
+                since = await self._handle_batch(answer, since)
             except (_SyncFailed, TimeoutError, aiohttp.ClientError, OSError) as error:
                 SYNC_ERRORS.labels(PLATFORM).inc()
-                CONNECTED.labels(PLATFORM).set(0)
+                self._unreachable()
                 if isinstance(error, _SyncFailed) and error.answer.status_code in ("M_UNKNOWN_TOKEN", "M_FORBIDDEN"):
                     log.error("matrix: the homeserver signed the bot out (%s)", error.answer.message)
                     self.finished.set()
@@ -367,13 +393,15 @@ class MatrixTransport:
                 await asyncio.sleep(backoff)
                 backoff = min(backoff * 2, 60)
                 continue
-            if backoff > 1.0:
-                log.info("matrix: connected again")
             backoff = 1.0
-            CONNECTED.labels(PLATFORM).set(1)
-            since = await self._handle_batch(answer, since)
             if self._stopping:
                 return
+
+    def _reached(self) -> None:
+        if self._lost:
+            log.info("matrix: connected again")
+            self._lost = False
+        CONNECTED.labels(PLATFORM).set(1)
 
     async def _handle_batch(self, answer: SyncResponse, since: str) -> str:
         """Handle one sync's news, then store its token: the next batch to ask for."""
@@ -909,6 +937,19 @@ class MatrixTransport:
         response = await self.client.send("PUT", path, body, headers={"Content-Type": "application/json"})
         if response.status != 200:
             log.warning("matrix: could not record private chats (HTTP %s)", response.status)
+
+
+class _Client(AsyncClient):
+    """nio's client, which also tells the transport each time a request could not reach the
+    homeserver: nio then waits and tries again on its own, quietly, for minutes."""
+
+    def __init__(self, on_unreachable: Callable[[], None], *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._on_unreachable = on_unreachable
+
+    async def get_timeout_retry_wait_time(self, got_timeouts: int) -> float:
+        self._on_unreachable()
+        return await super().get_timeout_retry_wait_time(got_timeouts)
 
 
 class _SyncFailed(Exception):
