@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 from datetime import timedelta
+from pathlib import Path
 
 import asyncpg
 from sqlalchemy import text
@@ -55,10 +56,34 @@ class SchemaBehind(Exception):
     """The database needs `wgbot db upgrade` and the config forbids doing it on start."""
 
 
-async def open_database(settings: Settings) -> Database:
-    """Connect, bring the schema up to date (or refuse to run on an old one), seed a new alliance."""
-    db = Database.connect(settings.database.url)
+def _no_database(where: str) -> DatabaseUnavailable:
+    return DatabaseUnavailable(
+        f"no database at {where}: run `wgbot db upgrade` first or set [database] url (or WGBOT_DATABASE__URL)"
+    )
+
+
+def refuse_a_new_file(url: str) -> None:
+    """Refuse an SQLite URL whose file is not there yet: connecting would make a new, empty one."""
+    parsed = make_url(url)
+    name = parsed.database or ""
+    if parsed.get_backend_name() == "sqlite" and name not in ("", ":memory:") and not Path(name).exists():
+        raise _no_database(parsed.render_as_string(hide_password=True))
+
+
+async def open_database(settings: Settings, *, may_create: bool = False) -> Database:
+    """Connect, bring the schema up to date (or refuse to run on an old one), seed a new alliance.
+
+    Only the bot itself (`run`, `console`) may begin a new alliance here (`may_create`): an admin
+    command run in the wrong directory, or against the wrong database, would otherwise make an
+    empty one there and report its changes as done."""
+    url = settings.database.url
+    if not may_create:
+        refuse_a_new_file(url)
+    db = Database.connect(url)
     await reachable(db)
+    if not may_create and not await migrate.current(db):
+        await db.close()
+        raise _no_database(_where(db))
     try:
         if settings.database.upgrade_on_start:
             await migrate.upgrade(db, store_key=settings.matrix.store_key if settings.matrix else "")

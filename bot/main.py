@@ -22,7 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.backup import Manifest, Where, backup, restore
 from bot.config import ConfigError, Settings, load_settings, matrix_store_path, stray_variables
-from bot.database import DatabaseUnavailable, SchemaBehind, reachable
+from bot.database import DatabaseUnavailable, SchemaBehind, reachable, refuse_a_new_file
 from bot.logs import keep_secrets_out
 from bot.shell import Declined, ShellAction, admin, database, operator
 from bot.transports.base import TransportUnavailable
@@ -46,7 +46,8 @@ def perform(args: argparse.Namespace, *, platforms: bool) -> int:
         said = f" {problems[0]}" if len(problems) == 1 else "\n" + "\n".join(problems)
         print(f"wgbot: configuration problem:{said}", file=sys.stderr)
         return 2
-    _log_as_configured(settings, quiet=args.action == "console")
+    serves_console = args.action == "console" or (args.action == "run" and not settings.matrix and not settings.telegram)
+    _log_as_configured(settings, quiet=serves_console)
     try:
         return asyncio.run(commands()[args.action](settings, args))
     except Refused as refused:
@@ -73,8 +74,8 @@ def commands() -> Mapping[str, ShellAction]:
 
 def _log_as_configured(settings: Settings, *, quiet: bool) -> None:
     level = logging.getLevelName(settings.logging.level)
-    if quiet:
-        level = max(level, logging.WARNING)  # the conversation, not the log, is the point here
+    if quiet:  # a console: the conversation, not the log, is the point (warnings still say what went wrong)
+        level = max(level, logging.WARNING)
     logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr)
     if settings.logging.format == "json":
         from pythonjsonlogger.json import JsonFormatter
@@ -104,7 +105,7 @@ async def _run(settings: Settings, args: argparse.Namespace) -> int:
     from bot.areas import registry_of
     from handlers import AREAS
 
-    async with database(settings) as db:
+    async with database(settings, may_create=True) as db:
         transports = chat_transports(settings, db, registry_of(AREAS))
         if not transports:
             log.info("no chat platform is configured: serving the console")
@@ -122,7 +123,7 @@ async def _console(settings: Settings, args: argparse.Namespace) -> int:
     from handlers import AREAS
 
     transport = _console_transport(settings, args)
-    async with database(settings) as db:
+    async with database(settings, may_create=True) as db:
         await App(settings, db, [transport], AREAS).run()
     return 0
 
@@ -161,6 +162,7 @@ async def _db_revision(settings: Settings, args: argparse.Namespace) -> int:
 
 
 async def _backup(settings: Settings, args: argparse.Namespace) -> int:
+    refuse_a_new_file(settings.database.url)
     manifest = await _with_parts(settings, args, backup)
     print(
         f"backed up to {args.dir}: {counted(len(manifest['sha256']), 'file')}, schema {', '.join(manifest['schema'])}"

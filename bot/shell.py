@@ -43,9 +43,9 @@ def operator() -> str:
 
 
 @asynccontextmanager
-async def database(settings: Settings) -> AsyncIterator[Database]:
+async def database(settings: Settings, *, may_create: bool = False) -> AsyncIterator[Database]:
     """The database, up to date (see bot/database.py), closed when the command is done."""
-    db = await open_database(settings)
+    db = await open_database(settings, may_create=may_create)
     try:
         yield db
     finally:

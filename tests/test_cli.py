@@ -5,9 +5,12 @@ from __future__ import annotations
 
 import asyncio
 import os
+import shutil
+import signal
 import sqlite3
 import subprocess
 import sys
+import time
 import zipfile
 from pathlib import Path
 
@@ -20,17 +23,35 @@ WGBOT = str(Path(sys.executable).with_name("wgbot"))
 
 
 @pytest.fixture
-def home(tmp_path, monkeypatch) -> Path:
+def fresh(tmp_path, monkeypatch) -> Path:
     """A fresh working directory with no config: wgbot falls back to the embedded SQLite."""
     monkeypatch.chdir(tmp_path)
-    for name in list(__import__("os").environ):
+    for name in list(os.environ):
         if name.startswith("WGBOT_"):
             monkeypatch.delenv(name)
     return tmp_path
 
 
-def wgbot(*args: str, stdin: str = "") -> subprocess.CompletedProcess:
-    return subprocess.run([WGBOT, *args], input=stdin, capture_output=True, text=True, timeout=60)
+@pytest.fixture(scope="session")
+def upgraded(tmp_path_factory) -> Path:
+    """The embedded database as `wgbot db upgrade` leaves it, made once."""
+    where = tmp_path_factory.mktemp("upgraded")
+    environment = {k: v for k, v in os.environ.items() if not k.startswith("WGBOT_")}
+    subprocess.run([WGBOT, "db", "upgrade"], cwd=where, env=environment, check=True, capture_output=True)
+    return where / "wgbot.sqlite3"
+
+
+@pytest.fixture
+def home(fresh, upgraded) -> Path:
+    """A fresh working directory whose operator has run `wgbot db upgrade`, as the README says."""
+    shutil.copyfile(upgraded, fresh / "wgbot.sqlite3")
+    return fresh
+
+
+def wgbot(*args: str, stdin: str = "", env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [WGBOT, *args], input=stdin, capture_output=True, text=True, timeout=60, env={**os.environ, **(env or {})}
+    )
 
 
 def blocks(stdout: str) -> list[str]:
@@ -38,7 +59,7 @@ def blocks(stdout: str) -> list[str]:
     return [b for b in stdout.split("\n\n") if b.strip()]
 
 
-def test_a_fresh_console_answers_help_whoami_and_lists_the_three_groups(home):
+def test_a_fresh_console_answers_help_whoami_and_lists_the_three_groups(fresh):
     done = wgbot("console", stdin="/help\n/whoami\nhello, is this on?\n/wg list\n")
     assert done.returncode == 0, done.stderr
     help_, whoami, wg_list = blocks(done.stdout)
@@ -48,11 +69,66 @@ def test_a_fresh_console_answers_help_whoami_and_lists_the_three_groups(home):
     assert {"• PFAS (pfas)", "• Skills (skills)", "• Supply Chains (supply-chains)"} == {
         line.split(" —")[0] for line in wg_list.splitlines()[1:4]
     }
-    assert (home / "wgbot.sqlite3").exists()
+    assert (fresh / "wgbot.sqlite3").exists()
     assert "Traceback" not in done.stderr
 
 
-def test_run_without_chat_credentials_and_without_a_terminal_refuses_in_one_line(home):
+def test_an_admin_command_in_the_wrong_directory_makes_no_database_there(fresh):
+    done = wgbot("org", "add", "ACME GmbH", "--country", "DE", "--kind", "industry")
+    assert done.returncode == 1 and done.stdout == ""
+    assert done.stderr == (
+        "wgbot: no database at sqlite+aiosqlite:///wgbot.sqlite3: run `wgbot db upgrade` first or set "
+        "[database] url (or WGBOT_DATABASE__URL)\n"
+    )
+    assert wgbot("backup", "kept").returncode == 1
+    assert list(fresh.iterdir()) == []  # no wgbot.sqlite3 left behind, no backup of nothing
+    empty = fresh / "empty.sqlite3"
+    sqlite3.connect(empty).close()  # a file that holds no alliance: another program's, or a typo's
+    other = wgbot("person", "list", env={"WGBOT_DATABASE__URL": f"sqlite+aiosqlite:///{empty}"})
+    assert other.returncode == 1 and other.stderr.startswith(f"wgbot: no database at sqlite+aiosqlite:///{empty}")
+    assert sqlite3.connect(empty).execute("SELECT count(*) FROM sqlite_master").fetchone() == (0,)
+    assert wgbot("db", "upgrade").stdout.endswith("database schema is up to date\n")
+    assert wgbot("org", "add", "ACME GmbH", "--country", "DE", "--kind", "industry").returncode == 0
+
+
+def test_run_on_a_terminal_without_chat_credentials_keeps_the_log_out_of_the_conversation(home):
+    """On a terminal `wgbot run` serves the console: INFO lines (the scheduler starting, each
+    command routed) would land in the prompt; warnings still may."""
+    import pty
+    import select
+
+    pid, terminal = pty.fork()
+    if pid == 0:
+        os.execv(WGBOT, [WGBOT, "run"])
+    seen = b""
+
+    def read_until(wanted: bytes) -> None:
+        nonlocal seen
+        deadline = time.monotonic() + 30
+        while wanted not in seen and time.monotonic() < deadline:
+            if select.select([terminal], [], [], 0.5)[0]:
+                try:
+                    seen += os.read(terminal, 4096)
+                except OSError:  # the other end closed
+                    return
+
+    try:
+        read_until(b"> ")
+        os.write(terminal, b"/wg list\n")
+        read_until(b"3 working groups")
+        os.write(terminal, b":quit\n")
+        read_until(b"\0")  # to the end
+    finally:
+        if os.waitpid(pid, os.WNOHANG) == (0, 0):
+            os.kill(pid, signal.SIGKILL)
+            os.waitpid(pid, 0)
+        os.close(terminal)
+    said = seen.decode()
+    assert "3 working groups" in said and "you@plenary> " in said, said
+    assert " INFO " not in said, said
+
+
+def test_run_without_chat_credentials_and_without_a_terminal_refuses_in_one_line(fresh):
     done = wgbot("run", stdin="/wg list\n")  # as under systemd: the secrets did not arrive
     assert done.returncode == 2
     [line] = done.stderr.strip().splitlines()
@@ -80,8 +156,17 @@ def test_console_steering_switches_person_and_room(home):
     wgbot("person", "add", "Sam", "--role", "secretariat", "--account", "console:sam")
     done = wgbot("console", stdin=":as sam\n:room skills\n/whoami\n:direct\n/whoami\n")
     first, second = blocks(done.stdout)
-    assert "You are Sam" in first and "Roles: secretariat." in first
-    assert "You are Sam" in second
+    assert first.startswith("── in skills ──\nYou are Sam") and "Roles: secretariat." in first
+    assert second.startswith("── in direct:sam ──\nYou are Sam")
+
+
+def test_every_console_message_after_one_in_another_room_says_its_room(home):
+    wgbot("announce", "--to", "pfas", "Drafts are due on Friday.")
+    done = wgbot("console", stdin="/wg list\n/wg list\n")
+    first, again = blocks(done.stdout)  # the announcement goes out as the console starts
+    announced, listed = first.split("── in plenary ──\n")  # the answer is not read as pfas's
+    assert announced == "── in pfas ──\nFrom the Secretariat:\nDrafts are due on Friday.\n"
+    assert listed.startswith("3 working groups") and again.startswith("3 working groups")
 
 
 def test_bad_admin_input_is_one_line_and_writes_nothing(home):
@@ -142,16 +227,16 @@ def test_audit_verify_passes_then_names_a_tampered_entry(home):
     )
 
 
-def test_a_malformed_config_is_named_and_nothing_starts(home):
-    (home / "config.toml").write_text("[database\nurl = 1\n")
+def test_a_malformed_config_is_named_and_nothing_starts(fresh):
+    (fresh / "config.toml").write_text("[database\nurl = 1\n")
     done = wgbot("console", stdin="/help\n")
     assert done.returncode == 2
     assert "config.toml: not valid TOML" in done.stderr and "line 1" in done.stderr
-    assert done.stdout == "" and not (home / "wgbot.sqlite3").exists()
+    assert done.stdout == "" and not (fresh / "wgbot.sqlite3").exists()
 
 
-def test_an_old_schema_is_refused_when_upgrades_are_manual(home):
-    (home / "config.toml").write_text("[database]\nupgrade_on_start = false\n")
+def test_an_old_schema_is_refused_when_upgrades_are_manual(fresh):
+    (fresh / "config.toml").write_text("[database]\nupgrade_on_start = false\n")
     refused = wgbot("console", stdin="/help\n")
     assert refused.returncode == 1
     assert "schema is behind: run `wgbot db upgrade` first" in refused.stderr
@@ -333,7 +418,7 @@ def test_a_database_that_cannot_be_opened_is_one_line_and_a_failure(home, monkey
     assert line.endswith("check [database] url (or WGBOT_DATABASE__URL) and that the server runs")
 
 
-def test_version_and_what_an_upgrade_applied(home):
+def test_version_and_what_an_upgrade_applied(fresh):
     assert wgbot("--version").stdout.startswith("wgbot ")
     first = wgbot("db", "upgrade")
     assert first.stdout.startswith("applied 0001, 0002") and "alembic" not in first.stderr
@@ -385,12 +470,12 @@ def test_the_outbox_shows_what_waits_and_the_operator_retries_or_drops_it(home):
     assert wgbot("audit", "verify").returncode == 0  # the operator's acts are in the audit log, intact
 
 
-def test_the_config_may_follow_the_subcommand(home):
-    (home / "elsewhere.toml").write_text(f'[database]\nurl = "sqlite+aiosqlite:///{home / "other.sqlite3"}"\n')
+def test_the_config_may_follow_the_subcommand(fresh):
+    (fresh / "elsewhere.toml").write_text(f'[database]\nurl = "sqlite+aiosqlite:///{fresh / "other.sqlite3"}"\n')
     for command in (["db", "upgrade", "--config", "elsewhere.toml"], ["-c", "elsewhere.toml", "wg", "list"]):
         done = wgbot(*command)
         assert done.returncode == 0, done.stderr
-    assert (home / "other.sqlite3").exists() and not (home / "wgbot.sqlite3").exists()
+    assert (fresh / "other.sqlite3").exists() and not (fresh / "wgbot.sqlite3").exists()
     assert wgbot("wg", "list", "--config=elsewhere.toml").stdout.startswith("pfas\tPFAS\t")
 
 

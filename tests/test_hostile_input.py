@@ -106,6 +106,7 @@ class Shell:
 def shell(tmp_path, capsys, monkeypatch) -> Shell:
     shell = Shell(tmp_path, capsys, monkeypatch)
     for argv in (
+        ["db", "upgrade"],
         ["org", "add", "ACME GmbH", "--country", "DE", "--kind", "industry", "--group", "pfas"],
         ["person", "add", "Jana Novak", "--org", "#1", "--account", "console:jana"],
         ["person", "add", "Piet Jansen", "--org", "#1"],

@@ -404,7 +404,7 @@ async def test_the_chair_records_who_attended_and_the_minutes_and_the_export_sho
     ]
     await router.handle(message("/whoami", sender="sam", room="secretariat"))
     exported = await router.handle(message("/export attendance", sender="sam", room="secretariat"))
-    rows = list(csv.DictReader(io.StringIO(exported.file.content.decode())))
+    rows = list(csv.DictReader(io.StringIO(exported.file.content.decode("utf-8-sig"))))
     assert [(r["meeting"], r["start"], r["organisation"], r["rsvp"], r["present"], r["as_guest"]) for r in rows] == [
         ("1", "2026-12-01T09:00+00:00", "ACME GmbH", "maybe", "yes", ""),
         ("1", "2026-12-01T09:00+00:00", "Consult Ltd", "", "yes", "yes"),

@@ -174,15 +174,19 @@ async def test_a_database_that_cannot_be_written_or_found_is_one_line_every_time
     for (path, command), (status, _, errors) in zip(starts, ended, strict=True):
         lines = errors.strip().splitlines()
         assert status == 1 and len(lines) == 1, f"{' '.join(command)} on {path.name}: {errors[-1500:]}"
-        wanted = "cannot write to the database" if path == frozen else "cannot open the database"
+        if path == frozen:
+            wanted = "cannot write to the database"
+        else:  # an admin command does not begin a new database; the bot would, but cannot
+            wanted = "no database at" if command == ("org", "list") else "cannot open the database"
         assert lines[0].startswith(f"wgbot: {wanted}"), lines[0]
     assert not missing.parent.exists()  # and nothing was made where nothing was asked for
 
 
 @pytest.mark.postgres
 async def test_two_processes_starting_together_on_a_new_postgresql_database_both_start(tmp_path):
-    """Twenty new databases, each with two `wgbot org list` started at the same instant: both
-    migrate in turn, one seeds the founding groups, neither fails."""
+    """Twenty new databases, each with two `wgbot console` started at the same instant: both
+    migrate in turn, one seeds the founding groups, neither fails. (An admin command refuses a
+    database wgbot has not set up; `db upgrade`, `run` and `console` may begin one.)"""
     await _require_postgres()
     names = [f"wgbot_pair_{uuid.uuid4().hex[:10]}" for _ in range(20)]
     slots = asyncio.Semaphore(4)
@@ -190,7 +194,11 @@ async def test_two_processes_starting_together_on_a_new_postgresql_database_both
     async def pair(name: str) -> list[tuple[int, str, str]]:
         async with slots:
             await _pg_admin(f'CREATE DATABASE "{name}"')
-            return list(await asyncio.gather(*(wgbot("org", "list", url=pg_url(name), cwd=tmp_path) for _ in range(2))))
+            return list(
+                await asyncio.gather(
+                    *(wgbot("console", url=pg_url(name), cwd=tmp_path, stdin=b"/wg list\n") for _ in range(2))
+                )
+            )
 
     try:
         started = await asyncio.gather(*(pair(name) for name in names))

@@ -42,6 +42,7 @@ def wgbot(home: Path, *args: str, stdin: str = "") -> subprocess.CompletedProces
 
 
 def test_an_operator_links_a_second_account_instead_of_making_a_second_person(tmp_path):
+    assert wgbot(tmp_path, "db", "upgrade").returncode == 0
     assert wgbot(tmp_path, "org", "add", "ACME GmbH", "--country", "DE", "--kind", "industry").returncode == 0
     first = wgbot(tmp_path, "person", "add", "Sofia Marchetti", "--org", "ACME GmbH", "--account", "console:sofia")
     assert first.stdout.strip() == "added person #1 Sofia Marchetti", first.stderr

@@ -604,7 +604,7 @@ async def test_the_register_lists_closed_votes_newest_first_and_a_secret_one_by_
 
     reply = await say.router.handle(message("/decisions as=csv", sender="ola"))
     assert reply.file.name == "decisions-all-groups.csv" and reply.file.media_type == "text/csv"
-    rows = list(csv.DictReader(io.StringIO(reply.file.content.decode())))
+    rows = list(csv.DictReader(io.StringIO(reply.file.content.decode("utf-8-sig"))))
     assert [(r["vote"], r["secret"], r["tally"], r["turnout"], r["electorate"]) for r in rows] == [
         ("2", "True", "yes 1 · no 0 · abstain 0", "1", "2"),
         ("1", "False", "yes 1 · no 1 · abstain 0", "2", "2"),

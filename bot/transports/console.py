@@ -56,6 +56,7 @@ class ConsoleTransport:
         self.user = settings.user
         self.room = settings.room
         self.direct = False
+        self._shown_room = self._current_room()  # where the last message printed was; headers say when it changes
         self.downloads = settings.downloads
         self._stdin = stdin or sys.stdin
         self._out = stdout or sys.stdout
@@ -86,19 +87,19 @@ class ConsoleTransport:
         self.finished.set()
 
     async def send(self, room: RoomRef, reply: Reply) -> MessageRef:
-        here = RoomRef(PLATFORM, self._current_room())
-        header = "" if room == here else f"── in {room.room_id} ──\n"
-        self._print(header + self._render(reply))
+        header = "" if room.room_id == self._shown_room else f"── in {room.room_id} ──\n"
+        self._print(header + self._render(reply), room.room_id)
         return MessageRef(room, str(next(self._message_ids)))
 
     async def edit(self, ref: MessageRef, reply: Reply) -> None:
-        self._print(f"── message {ref.message_id} in {ref.room.room_id} now reads ──\n" + self._render(reply))
+        said = f"── message {ref.message_id} in {ref.room.room_id} now reads ──\n" + self._render(reply)
+        self._print(said, ref.room.room_id)
 
     async def pin(self, ref: MessageRef) -> None:
-        self._print(f"── message {ref.message_id} in {ref.room.room_id} is pinned ──")
+        self._print(f"── message {ref.message_id} in {ref.room.room_id} is pinned ──", ref.room.room_id)
 
     async def send_direct(self, user: UserRef, reply: Reply) -> MessageRef:
-        self._print(f"── private message to {user.user_id} ──\n" + self._render(reply))
+        self._print(f"── private message to {user.user_id} ──\n" + self._render(reply), f"direct:{user.user_id}")
         return MessageRef(RoomRef(PLATFORM, f"direct:{user.user_id}"), str(next(self._message_ids)))
 
     async def fetch(self, attachment: AttachmentRef, limit: int) -> bytes:
@@ -125,7 +126,11 @@ class ConsoleTransport:
             lines.append(f"  📎 {reply.file.name} saved to {path}")
         return "\n".join(lines)
 
-    def _print(self, text: str) -> None:
+    def _print(self, text: str, room_id: str | None = None) -> None:
+        """`text`, in `room_id` if it is a message: the next message in another room, the one
+        being typed in included, says which room it is in."""
+        if room_id is not None:
+            self._shown_room = room_id
         print(text, file=self._out, flush=True)
 
     async def _read_loop(self, on_incoming: IncomingHandler) -> None:
