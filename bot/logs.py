@@ -75,6 +75,20 @@ def keep_secrets_out(handlers: Iterable[logging.Handler], settings: Settings) ->
         logging.getLogger(name).setLevel(max(logging.WARNING, logging.getLogger().level))
     for name in THROTTLED:
         logging.getLogger(name).addFilter(OncePerMinute())
+    logging.getLogger("telegram.ext.Updater").addFilter(OneLine())
+
+
+class OneLine(logging.Filter):
+    """A library's error that it handles itself, as one line: PTB logs a traceback when the Bot
+    API is slow to take its last poll at a stop, then carries on stopping as it should."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.exc_info and record.exc_info[1] is not None:
+            record.msg = f"{record.getMessage()} ({record.exc_info[1]!r})"
+            record.args = None
+            record.exc_info = None
+            record.exc_text = None
+        return True
 
 
 class OncePerMinute(logging.Filter):

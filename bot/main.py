@@ -46,7 +46,9 @@ def perform(args: argparse.Namespace, *, platforms: bool) -> int:
         said = f" {problems[0]}" if len(problems) == 1 else "\n" + "\n".join(problems)
         print(f"wgbot: configuration problem:{said}", file=sys.stderr)
         return 2
-    serves_console = args.action == "console" or (args.action == "run" and not settings.matrix and not settings.telegram)
+    serves_console = args.action == "console" or (
+        args.action == "run" and not settings.matrix and not settings.telegram
+    )
     _log_as_configured(settings, quiet=serves_console)
     try:
         return asyncio.run(commands()[args.action](settings, args))

@@ -174,10 +174,8 @@ class BotApiEmulator:
         self.flood_control: FloodControl | None = None  # Telegram's own limits, when turned on
         self.pinned: dict[int, list[int]] = {}  # chat id → pinned message ids
         self.pin_forbidden: set[int] = set()  # chats where the bot may not pin
-        self.send_latency = 0.0
-        self.served = (
-            0  # file bytes sent to the bot  # seconds every send and callback answer takes, as over a slow link
-        )
+        self.send_latency = 0.0  # seconds every send and callback answer takes, as over a slow link
+        self.served = 0  # file bytes sent to the bot
         self.bot_admin_in: set[int] = set()  # groups where the bot is an admin who may delete messages
         self.deleted: dict[int, list[SentMessage]] = {}  # chat id → messages deleted, as they were
         self.failing: dict[int, list[ApiError]] = {}  # chat id → errors its next sends meet

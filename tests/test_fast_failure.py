@@ -234,6 +234,48 @@ async def test_a_running_bot_that_loses_the_bot_api_retries_quietly_and_comes_ba
         await emulator.stop()
 
 
+async def test_a_bot_stopped_while_the_bot_api_is_away_says_so_in_one_line(tmp_path):
+    """At a stop PTB polls once more to confirm what it fetched; with the API away that fails,
+    which it handles, and says so: one line, not a traceback."""
+    emulator = BotApiEmulator()
+    await emulator.start()
+    jana = emulator.person(1001, "Jana")
+    emulator.group(GROUP, "PFAS", jana)
+    db = await database_for(tmp_path, GROUP)
+    acme = await member_organisation(db, "ACME GmbH", joins=("pfas",))
+    await person(db, "Jana Novak", organisation=acme, accounts=("telegram:1001",))
+    await db.close()
+    relay = Outage(int(emulator.url.rsplit(":", 1)[1]))
+    await relay.up()
+    through = f"http://127.0.0.1:{relay.port}"
+    (tmp_path / "config.toml").write_text(
+        f'[database]\nurl = "sqlite+aiosqlite:///{tmp_path / "wgbot.sqlite3"}"\n'
+        f'[telegram]\ntoken = "{emulator.token}"\napi_url = "{through}/bot"\nfile_url = "{through}/file/bot"\n'
+        "poll_timeout = 1\nrate_limiter = false\n"
+    )
+    environment = {k: v for k, v in os.environ.items() if not k.startswith("WGBOT_")}
+    log = tmp_path / "run.log"
+    with log.open("wb") as written:
+        bot = await asyncio.create_subprocess_exec(
+            WGBOT, "run", cwd=tmp_path, env=environment, stdout=written, stderr=written
+        )
+    try:
+        await emulator.answer_to(await emulator.say(jana, GROUP, "/whoami"), timeout=30)
+        await asyncio.sleep(1)  # the answer's HTTP response back to the bot, too
+        await relay.down()
+        bot.terminate()
+        assert await asyncio.wait_for(bot.wait(), 30) == 0
+    finally:
+        if bot.returncode is None:
+            bot.kill()
+            await bot.wait()
+        await emulator.stop()
+    said = log.read_text()
+    assert "Traceback" not in said, said
+    [line] = [line for line in said.splitlines() if "one more time to mark all fetched updates" in line]
+    assert " ERROR telegram.ext.Updater: " in line and line.endswith(")")  # the cause, in brackets
+
+
 async def until_healthz(port: int, status: int, timeout: float = 40.0) -> None:
     async with asyncio.timeout(timeout):
         while await healthz(port) != status:

@@ -425,6 +425,9 @@ class TelegramTransport:
             log.info("telegram: removed from %s (%s)", change.chat.title, change.chat.id)
 
     async def _on_error(self, update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
+        if isinstance(context.error, NetworkError) and not isinstance(context.error, BadRequest):  # away: no bug
+            log.error("telegram: an answer could not be sent, the Bot API is out of reach (%s)", context.error)
+            return
         log.error("telegram: handling an update failed: %r", context.error, exc_info=context.error)
 
     async def _remember_private_chat(self, user_id: str, chat_id: str) -> bool:
