@@ -11,6 +11,7 @@ import socket
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 import aiohttp
@@ -23,7 +24,7 @@ from tests.alliance import member_organisation, person
 from tests.conftest import free_port
 from tests.matrix_peers import STORE_KEY, Member
 from tests.relay import Outage
-from tests.telegram_emulator import BotApiEmulator
+from tests.telegram_emulator import BotApiEmulator, User
 from tests.wgbot_process import WGBOT, database_for
 
 GROUP = -1001234567890
@@ -187,12 +188,25 @@ def closed_port_is(port: int) -> bool:
         return probe.connect_ex(("127.0.0.1", port)) != 0
 
 
-async def test_a_running_bot_that_loses_the_bot_api_retries_quietly_and_comes_back(tmp_path):
+@dataclass
+class BehindRelay:
+    """`wgbot run` on Telegram, reaching the Bot API emulator through a relay the test takes down."""
+
+    emulator: BotApiEmulator
+    jana: User
+    relay: Outage
+    bot: asyncio.subprocess.Process
+    log: Path
+    health: int
+
+
+@asynccontextmanager
+async def telegram_behind_a_relay(home: Path) -> AsyncIterator[BehindRelay]:
     emulator = BotApiEmulator()
     await emulator.start()
     jana = emulator.person(1001, "Jana")
     emulator.group(GROUP, "PFAS", jana)
-    db = await database_for(tmp_path, GROUP)
+    db = await database_for(home, GROUP)
     acme = await member_organisation(db, "ACME GmbH", joins=("pfas",))
     await person(db, "Jana Novak", organisation=acme, accounts=("telegram:1001",))
     await db.close()
@@ -200,77 +214,56 @@ async def test_a_running_bot_that_loses_the_bot_api_retries_quietly_and_comes_ba
     await relay.up()
     health = free_port()
     through = f"http://127.0.0.1:{relay.port}"
-    (tmp_path / "config.toml").write_text(
-        f'[database]\nurl = "sqlite+aiosqlite:///{tmp_path / "wgbot.sqlite3"}"\n[http]\nlisten = "127.0.0.1:{health}"\n'
+    (home / "config.toml").write_text(
+        f'[database]\nurl = "sqlite+aiosqlite:///{home / "wgbot.sqlite3"}"\n[http]\nlisten = "127.0.0.1:{health}"\n'
         f'[telegram]\ntoken = "{emulator.token}"\napi_url = "{through}/bot"\nfile_url = "{through}/file/bot"\n'
         "poll_timeout = 1\nrate_limiter = false\n"
     )
     environment = {k: v for k, v in os.environ.items() if not k.startswith("WGBOT_")}
-    log = tmp_path / "run.log"
+    log = home / "run.log"
     with log.open("wb") as written:
         bot = await asyncio.create_subprocess_exec(
-            WGBOT, "run", cwd=tmp_path, env=environment, stdout=written, stderr=written
+            WGBOT, "run", cwd=home, env=environment, stdout=written, stderr=written
         )
     try:
         await emulator.answer_to(await emulator.say(jana, GROUP, "/whoami"), timeout=30)
-        await until_healthz(health, 200)
-        await relay.down()
-        began = len(log.read_text())
-        await until_healthz(health, 503)
-        await asyncio.sleep(10)  # PTB's Updater keeps polling meanwhile
-        during = log.read_text()[began:]
-        assert bot.returncode is None, during
-        assert sum("polling failed" in line for line in during.splitlines()) == 1, during
-        assert "Traceback" not in during and " ERROR " not in during, during
-        await relay.up()
-        reply = await emulator.answer_to(await emulator.say(jana, GROUP, "/whoami"), timeout=60)
-        assert reply.text.startswith("You are Jana Novak")
-        await until_healthz(health, 200)
-        assert "telegram: connected again" in log.read_text()
+        yield BehindRelay(emulator, jana, relay, bot, log, health)
     finally:
-        bot.terminate()
-        await bot.wait()
+        if bot.returncode is None:
+            bot.terminate()
+            await bot.wait()
         await relay.down()
         await emulator.stop()
+
+
+async def test_a_running_bot_that_loses_the_bot_api_retries_quietly_and_comes_back(tmp_path):
+    async with telegram_behind_a_relay(tmp_path) as running:
+        await until_healthz(running.health, 200)
+        await running.relay.down()
+        began = len(running.log.read_text())
+        await until_healthz(running.health, 503)
+        await asyncio.sleep(10)  # PTB's Updater keeps polling meanwhile
+        during = running.log.read_text()[began:]
+        assert running.bot.returncode is None, during
+        assert sum("polling failed" in line for line in during.splitlines()) == 1, during
+        assert "Traceback" not in during and " ERROR " not in during, during
+        await running.relay.up()
+        asked = await running.emulator.say(running.jana, GROUP, "/whoami")
+        reply = await running.emulator.answer_to(asked, timeout=60)
+        assert reply.text.startswith("You are Jana Novak")
+        await until_healthz(running.health, 200)
+        assert "telegram: connected again" in running.log.read_text()
 
 
 async def test_a_bot_stopped_while_the_bot_api_is_away_says_so_in_one_line(tmp_path):
     """At a stop PTB polls once more to confirm what it fetched; with the API away that fails,
     which it handles, and says so: one line, not a traceback."""
-    emulator = BotApiEmulator()
-    await emulator.start()
-    jana = emulator.person(1001, "Jana")
-    emulator.group(GROUP, "PFAS", jana)
-    db = await database_for(tmp_path, GROUP)
-    acme = await member_organisation(db, "ACME GmbH", joins=("pfas",))
-    await person(db, "Jana Novak", organisation=acme, accounts=("telegram:1001",))
-    await db.close()
-    relay = Outage(int(emulator.url.rsplit(":", 1)[1]))
-    await relay.up()
-    through = f"http://127.0.0.1:{relay.port}"
-    (tmp_path / "config.toml").write_text(
-        f'[database]\nurl = "sqlite+aiosqlite:///{tmp_path / "wgbot.sqlite3"}"\n'
-        f'[telegram]\ntoken = "{emulator.token}"\napi_url = "{through}/bot"\nfile_url = "{through}/file/bot"\n'
-        "poll_timeout = 1\nrate_limiter = false\n"
-    )
-    environment = {k: v for k, v in os.environ.items() if not k.startswith("WGBOT_")}
-    log = tmp_path / "run.log"
-    with log.open("wb") as written:
-        bot = await asyncio.create_subprocess_exec(
-            WGBOT, "run", cwd=tmp_path, env=environment, stdout=written, stderr=written
-        )
-    try:
-        await emulator.answer_to(await emulator.say(jana, GROUP, "/whoami"), timeout=30)
+    async with telegram_behind_a_relay(tmp_path) as running:
         await asyncio.sleep(1)  # the answer's HTTP response back to the bot, too
-        await relay.down()
-        bot.terminate()
-        assert await asyncio.wait_for(bot.wait(), 30) == 0
-    finally:
-        if bot.returncode is None:
-            bot.kill()
-            await bot.wait()
-        await emulator.stop()
-    said = log.read_text()
+        await running.relay.down()
+        running.bot.terminate()
+        assert await asyncio.wait_for(running.bot.wait(), 30) == 0
+    said = running.log.read_text()
     assert "Traceback" not in said, said
     [line] = [line for line in said.splitlines() if "one more time to mark all fetched updates" in line]
     assert " ERROR telegram.ext.Updater: " in line and line.endswith(")")  # the cause, in brackets

@@ -20,7 +20,7 @@ def section(title: str) -> list[Token]:
     start = next(
         i for i, t in enumerate(tokens) if t.type == "heading_open" and t.tag == "h2" and tokens[i + 1].content == title
     )
-    end = next((i for i in range(start + 1, len(tokens)) if tokens[i].type == "heading_open" and tokens[i].tag == "h2"))
+    end = next(i for i in range(start + 1, len(tokens)) if tokens[i].type == "heading_open" and tokens[i].tag == "h2")
     return tokens[start:end]
 
 
