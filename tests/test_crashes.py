@@ -15,7 +15,7 @@ from tests.alliance import member_organisation, person
 from tests.matrix_peers import STORE_KEY
 from tests.relay import Outage
 from tests.telegram_emulator import BotApiEmulator
-from tests.wgbot_process import Bot, database_for
+from tests.wgbot_process import Bot, database_for, pfas_on_telegram
 
 pytestmark = pytest.mark.sqlite_only
 GROUP = -1007778889990
@@ -166,19 +166,8 @@ async def test_a_console_beside_the_running_bot_neither_schedules_nor_delivers(t
     import sys
     from pathlib import Path
 
-    emulator = BotApiEmulator()
-    await emulator.start()
-    jana = emulator.person(1001, "Jana")
-    emulator.group(GROUP, "PFAS", jana)
     db = Database.connect(database_url)
-    async with db.transaction() as session:
-        pfas = await groups.find_group(session, "pfas")
-        await rooms.bind_room(
-            session, actor="t", platform="telegram", room_id=str(GROUP), purpose=RoomPurpose.GROUP, group=pfas
-        )
-    acme = await member_organisation(db, "ACME GmbH", joins=("pfas",))
-    await person(db, "Jana Novak", organisation=acme, accounts=("telegram:1001",))
-    await person(db, "Sam Secretariat", accounts=("console:sam",), roles=("secretariat",))
+    emulator, jana = await pfas_on_telegram(db, GROUP)
     bot = Bot(tmp_path, emulator, GROUP, url=database_url)
     try:
         await bot.start(jana)

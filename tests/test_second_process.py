@@ -10,13 +10,9 @@ import os
 
 import aiohttp
 
-from storage import groups, rooms
 from storage.db import Database
-from storage.models import RoomPurpose
-from tests.alliance import member_organisation, person
 from tests.conftest import free_port
-from tests.telegram_emulator import BotApiEmulator
-from tests.wgbot_process import WGBOT, Bot
+from tests.wgbot_process import WGBOT, Bot, pfas_on_telegram
 
 GROUP = -1001234567890
 WAIT = 45.0  # a takeover: the lock's release, a follower's next try (5 s), Telegram's start
@@ -38,19 +34,8 @@ async def until(check, timeout: float = WAIT) -> None:
 
 
 async def test_one_process_serves_the_port_the_console_none_and_a_standby_takes_it_over(tmp_path, database_url):
-    emulator = BotApiEmulator()
-    await emulator.start()
-    jana = emulator.person(1001, "Jana")
-    emulator.group(GROUP, "PFAS", jana)
     db = Database.connect(database_url)
-    async with db.transaction() as session:
-        pfas = await groups.find_group(session, "pfas")
-        await rooms.bind_room(
-            session, actor="t", platform="telegram", room_id=str(GROUP), purpose=RoomPurpose.GROUP, group=pfas
-        )
-    acme = await member_organisation(db, "ACME GmbH", joins=("pfas",))
-    await person(db, "Jana Novak", organisation=acme, accounts=("telegram:1001",))
-    await person(db, "Sam Secretariat", accounts=("console:sam",), roles=("secretariat",))
+    emulator, jana = await pfas_on_telegram(db, GROUP)
     port = free_port()
     web = f'[http]\nlisten = "127.0.0.1:{port}"\npages = "public"\n'
     (tmp_path / "first").mkdir()

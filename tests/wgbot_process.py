@@ -10,7 +10,8 @@ from pathlib import Path
 from storage import groups, migrate, rooms
 from storage.db import Database
 from storage.models import RoomPurpose
-from tests.telegram_emulator import BotApiEmulator
+from tests.alliance import member_organisation, person
+from tests.telegram_emulator import BotApiEmulator, User
 
 WGBOT = str(Path(sys.executable).with_name("wgbot"))
 
@@ -27,6 +28,24 @@ async def database_for(home: Path, telegram_group: int) -> Database:
             session, actor="t", platform="telegram", room_id=str(telegram_group), purpose=RoomPurpose.GROUP, group=pfas
         )
     return db
+
+
+async def pfas_on_telegram(db: Database, group: int) -> tuple[BotApiEmulator, User]:
+    """The Bot API emulator with Jana in a Telegram group bound to PFAS, her organisation a
+    member of it, and Sam of the secretariat at the console: an alliance a second process meets."""
+    emulator = BotApiEmulator()
+    await emulator.start()
+    jana = emulator.person(1001, "Jana")
+    emulator.group(group, "PFAS", jana)
+    async with db.transaction() as session:
+        pfas = await groups.find_group(session, "pfas")
+        await rooms.bind_room(
+            session, actor="t", platform="telegram", room_id=str(group), purpose=RoomPurpose.GROUP, group=pfas
+        )
+    acme = await member_organisation(db, "ACME GmbH", joins=("pfas",))
+    await person(db, "Jana Novak", organisation=acme, accounts=("telegram:1001",))
+    await person(db, "Sam Secretariat", accounts=("console:sam",), roles=("secretariat",))
+    return emulator, jana
 
 
 class Bot:
