@@ -35,12 +35,16 @@ def seal(key: str, organisation_id: int, option: str) -> str:
     return hmac.new(bytes.fromhex(key), message, hashlib.sha256).hexdigest()
 
 
-def cast_details(seal_key: str | None, organisation_id: int, option: str) -> dict[str, Any]:
+def cast_details(
+    seal_key: str | None, organisation_id: int, option: str, mandate_id: int | None = None
+) -> dict[str, Any]:
     """What the audit line of a cast says: the option, or for a secret vote (which has a seal
-    key while it is open) only its seal."""
+    key while it is open) only its seal; and the mandate it was cast by, if another organisation
+    cast it (the ballot is still the giver's: `organisation_id`)."""
+    by = {"mandate_id": mandate_id} if mandate_id is not None else {}
     if seal_key:
-        return {"organisation_id": organisation_id, "seal": seal(seal_key, organisation_id, option)}
-    return {"organisation_id": organisation_id, "option": option}
+        return {"organisation_id": organisation_id, "seal": seal(seal_key, organisation_id, option), **by}
+    return {"organisation_id": organisation_id, "option": option, **by}
 
 
 async def audited(session: AsyncSession, vote_id: int) -> dict[int, str]:

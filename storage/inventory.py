@@ -41,6 +41,7 @@ from storage.models import (
     ElectorateMember,
     LinkCode,
     LinkFailure,
+    Mandate,
     Meeting,
     MeetingGuest,
     MembershipApplication,
@@ -378,6 +379,22 @@ INVENTORY: tuple[Held, ...] = (
         (ById(_c(Ballot).person_id),),
         Fate.KEEP,
         (_c(Ballot).vote_id.label("vote"), _c(Ballot).option, _c(Ballot).platform, _c(Ballot).cast_at.label("at")),
+    ),
+    Held(
+        "mandates",
+        "mandates given or ended",
+        (ById(_c(Mandate).given_by), ById(_c(Mandate).ended_by)),
+        Fate.KEEP,  # what their organisation agreed stands, naming the pseudonymised record
+        (
+            _c(Mandate).id.label("mandate"),
+            _c(Mandate).giver_id.label("giver"),
+            _c(Mandate).holder_id.label("holder"),
+            _c(Mandate).vote_id.label("vote"),
+            _c(Mandate).until,
+            _c(Mandate).given_at,
+            _c(Mandate).ended_at,
+            _c(Mandate).ended_how,
+        ),
     ),
     Held(
         "rsvps",

@@ -524,8 +524,35 @@ class ElectorateMember(Base):
     organisation_name: Mapped[str] = mapped_column(String(200))
 
 
+class MandateEnd(enum.StrEnum):
+    REVOKED = "revoked"
+    EXPIRED = "expired"  # its date came
+    CLOSED = "closed"  # its one vote closed or was cancelled
+    SUSPENDED = "suspended"  # one of the two organisations was suspended
+    LEFT = "left"  # one of the two is no longer a member
+
+
+class Mandate(Base):
+    """A member organisation's leave for another to cast its ballot: in one vote, or in every
+    vote the two share until a date (the rules: storage/rules/mandates.py)."""
+
+    __tablename__ = "mandates"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    giver_id: Mapped[int] = mapped_column(ForeignKey("organisations.id"), index=True)
+    holder_id: Mapped[int] = mapped_column(ForeignKey("organisations.id"), index=True)
+    vote_id: Mapped[int | None] = mapped_column(ForeignKey("votes.id", ondelete="CASCADE"), index=True)
+    until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    given_by: Mapped[int | None] = mapped_column(ForeignKey("people.id"))
+    given_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    ended_how: Mapped[MandateEnd | None] = mapped_column(_enum(MandateEnd))
+    ended_by: Mapped[int | None] = mapped_column(ForeignKey("people.id"))
+
+
 class _CastFields:
-    """What one cast says: which option, for which organisation, by whom, from where, when."""
+    """What one cast says: which option, for which organisation, by whom, from where, when, and
+    by which mandate if another organisation cast it."""
 
     id: Mapped[int] = mapped_column(primary_key=True)
     vote_id: Mapped[int] = mapped_column(ForeignKey("votes.id", ondelete="CASCADE"), index=True)
@@ -534,6 +561,7 @@ class _CastFields:
     person_id: Mapped[int | None] = mapped_column(ForeignKey("people.id"))  # None in a secret vote
     platform: Mapped[str | None] = mapped_column(String(16))  # None in a secret vote
     cast_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    mandate_id: Mapped[int | None] = mapped_column(ForeignKey("mandates.id"))
 
 
 class Ballot(_CastFields, Base):

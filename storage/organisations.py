@@ -9,9 +9,9 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
-from storage import audit
+from storage import audit, mandates
 from storage.errors import Misread, Refused
-from storage.models import Organisation, OrganisationKind, OrganisationStatus, Participation
+from storage.models import Organisation, OrganisationKind, OrganisationStatus, Participation, utcnow
 from storage.naming import fold, look_alike
 from storage.rules.ids import record_number
 from storage.rules.text import N_, OneOf, Words, quote, state
@@ -155,3 +155,5 @@ async def set_status(
         subject=f"organisation:{organisation.id}",
         details={"from": before.value, "to": status.value, "reason": reason},
     )
+    if before == OrganisationStatus.MEMBER:
+        await mandates.end_for_organisation(session, organisation.id, status, utcnow(), actor)

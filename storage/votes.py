@@ -17,7 +17,7 @@ from sqlalchemy import Connection, String, bindparam, cast, delete, func, insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
-from storage import audit, ballot_record, checkpoints, deliverables, groups, notices
+from storage import audit, ballot_record, checkpoints, deliverables, groups, mandates, notices
 from storage.errors import RecordedRefusal, Refused
 from storage.models import (
     AuditEntry,
@@ -40,6 +40,7 @@ from storage.models import (
     table_of,
 )
 from storage.platforms import OPENED_BY_THE_PERSON, private_chat_key
+from storage.rules import mandates as mandate_rules
 from storage.rules.access import Actor, voting_right
 from storage.rules.text import N_, OneOf, Say, Words, as_record, choice, in_english, quote, state
 from storage.rules.voting import Majority, Outcome, decide, look_alikes, option_key
@@ -177,6 +178,8 @@ class Cast:
     replaced_secretly: bool = False  # it replaces a ballot of a secret vote, which names neither
     discreet: bool = False  # a secret or hidden vote: its receipt is for the voter only
     replaced_person_id: int | None = None  # who cast the ballot this one replaces (None: unknown or secret)
+    mandate_id: int | None = None  # this ballot was cast by mandate, for `organisation_name`
+    overrode_mandate: int | None = None  # the giver's own ballot replaced one cast by this mandate
 
 
 # The ballot's hot path reads everything it checks in one statement: the vote, whether the
@@ -195,6 +198,7 @@ _BALLOT_CONTEXT = (
         Ballot.option,
         _PREVIOUS.name,
         Ballot.person_id,
+        Ballot.mandate_id,
     )
     .outerjoin(
         ElectorateMember, (ElectorateMember.vote_id == Vote.id) & (ElectorateMember.organisation_id == bindparam("org"))
@@ -206,21 +210,21 @@ _BALLOT_CONTEXT = (
 # Casts proceed together, but a close waits for casts in flight and casts wait for a close,
 # so no ballot can land after the tally was taken (SQLite's write lock already orders them).
 _BALLOT_CONTEXT_SHARED = _BALLOT_CONTEXT.with_for_update(read=True, of=Vote)
-_CAST_FIELDS = ("option", "person_id", "platform", "cast_at")
+_CAST_FIELDS = ("option", "person_id", "platform", "cast_at", "mandate_id")
 _RECORD_CAST = insert(table_of(BallotCast))
 # The upsert is SQL that SQLite and PostgreSQL both speak, so it is compiled once (a dialect's
 # on_conflict insert has no cache key and would be compiled anew for every ballot).
 _UPSERT = text(
-    "INSERT INTO ballots (vote_id, organisation_id, option, person_id, platform, cast_at) "
-    "VALUES (:vote_id, :organisation_id, :option, :person_id, :platform, :cast_at) "
+    "INSERT INTO ballots (vote_id, organisation_id, option, person_id, platform, cast_at, mandate_id) "
+    "VALUES (:vote_id, :organisation_id, :option, :person_id, :platform, :cast_at, :mandate_id) "
     "ON CONFLICT (vote_id, organisation_id) DO UPDATE SET "
     + ", ".join(f"{field} = excluded.{field}" for field in _CAST_FIELDS)
 ).bindparams(bindparam("cast_at", type_=UTCDateTime()))
 # On PostgreSQL, where each statement is a round trip, the upsert and the cast's record are one.
 _UPSERT_AND_RECORD_PG = text(
     f"WITH upserted AS ({_UPSERT.text} RETURNING 1) "
-    "INSERT INTO ballot_casts (vote_id, organisation_id, option, person_id, platform, cast_at) "
-    "VALUES (:vote_id, :organisation_id, :option, :person_id, :platform, :cast_at)"
+    "INSERT INTO ballot_casts (vote_id, organisation_id, option, person_id, platform, cast_at, mandate_id) "
+    "VALUES (:vote_id, :organisation_id, :option, :person_id, :platform, :cast_at, :mandate_id)"
 ).bindparams(bindparam("cast_at", type_=UTCDateTime()))
 
 
@@ -231,16 +235,26 @@ async def cast_ballot(
     actor: Actor,
     now: datetime,
     aliases: Mapping[str, str] | None = None,
+    by_mandate: mandates.ByMandate | None = None,
 ) -> Cast:
     """Cast or change the organisation's ballot: its upsert, the cast kept in the history and
     the audit line, in the caller's transaction. Plain statements run as one synchronous unit:
     every press of a vote button comes through here. `aliases` are other words for the bot's
-    own choices (by `option_key`: "ja" → "yes"), taken where the vote has no option of that name."""
-    return await session.run_sync(lambda sync: _cast_on(sync.connection(), vote_id, option, actor, now, aliases or {}))
+    own choices (by `option_key`: "ja" → "yes"), taken where the vote has no option of that name.
+    `by_mandate`: the ballot is the giver's, cast by the actor's organisation."""
+    return await session.run_sync(
+        lambda sync: _cast_on(sync.connection(), vote_id, option, actor, now, aliases or {}, by_mandate)
+    )
 
 
 def _cast_on(
-    connection: Connection, vote_id: int, option: str, actor: Actor, now: datetime, aliases: Mapping[str, str]
+    connection: Connection,
+    vote_id: int,
+    option: str,
+    actor: Actor,
+    now: datetime,
+    aliases: Mapping[str, str],
+    by_mandate: mandates.ByMandate | None = None,
 ) -> Cast:
     postgres = connection.dialect.name == "postgresql"
     # On PostgreSQL, two representatives of one organisation casting at the same instant from two
@@ -250,7 +264,8 @@ def _cast_on(
     # receipt says what the database holds. (SQLite's BEGIN IMMEDIATE orders them already.)
     audit.take_turn_on(connection)
     query = _BALLOT_CONTEXT_SHARED if postgres else _BALLOT_CONTEXT
-    found = connection.execute(query, {"vote": vote_id, "org": actor.organisation_id}).first()
+    ballot_of = by_mandate.giver_id if by_mandate else actor.organisation_id
+    found = connection.execute(query, {"vote": vote_id, "org": ballot_of}).first()
     if found is None:
         raise Refused(_NO_VOTE, id=vote_id)
     (
@@ -265,6 +280,7 @@ def _cast_on(
         previous,
         previous_by,
         previous_person,
+        previous_mandate,
     ) = found
     if status != VoteStatus.OPEN:
         raise Refused(_NO_LONGER[status], id=vote_id)
@@ -275,8 +291,12 @@ def _cast_on(
         raise Refused("You cannot vote: {reason}.", reason=refusal)
     if organisation_name is None:
         raise Refused(
-            "{organisation} is not in the electorate of vote #{id}.", organisation=actor.organisation_name, id=vote_id
+            "{organisation} is not in the electorate of vote #{id}.",
+            organisation=by_mandate.giver_name if by_mandate else actor.organisation_name,
+            id=vote_id,
         )
+    if by_mandate and previous is not None and previous_mandate is None:  # read under the turn: no race
+        raise Refused(mandate_rules.refusal_to_cast_words(by_mandate.giver_name))
     key = option_key(option)
     chosen = next((o for o in options if option_key(o) == key), None)
     if chosen is None and aliases.get(key) in options:
@@ -288,15 +308,16 @@ def _cast_on(
             id=vote_id,
             options=OneOf(tuple(choice(o) for o in options)),
         )
-    assert actor.organisation_id is not None  # voting_right said so
+    assert ballot_of is not None  # voting_right said so
     values = dict(
         vote_id=vote_id,
-        organisation_id=actor.organisation_id,
+        organisation_id=ballot_of,
         option=chosen,
         # A secret ballot keeps no trace of who cast it, from where, or when.
         person_id=None if secret else actor.person_id,
         platform=None if secret else actor.platform,
         cast_at=opened_at if secret else now,
+        mandate_id=by_mandate.mandate_id if by_mandate else None,
     )
     if secret:  # the history of casts, by whom: never for a secret vote
         connection.execute(_UPSERT, values)
@@ -311,12 +332,32 @@ def _cast_on(
         actor=actor.label,
         action="ballot.cast",
         subject=f"vote:{vote_id}",
-        details=ballot_record.cast_details(seal_key, actor.organisation_id, chosen),
+        details=ballot_record.cast_details(seal_key, ballot_of, chosen, by_mandate.mandate_id if by_mandate else None),
     )
+    mandate_id = by_mandate.mandate_id if by_mandate else None
+    overrode = None if by_mandate else previous_mandate  # the giver's own ballot wins: its holder is told
     if secret:
-        return Cast(vote_id, organisation_name, chosen, None, replaced_secretly=previous is not None, discreet=True)
+        return Cast(
+            vote_id,
+            organisation_name,
+            chosen,
+            None,
+            replaced_secretly=previous is not None,
+            discreet=True,
+            mandate_id=mandate_id,
+            overrode_mandate=overrode,
+        )
     replaced = (previous, previous_by) if previous is not None else None
-    return Cast(vote_id, organisation_name, chosen, replaced, discreet=hidden, replaced_person_id=previous_person)
+    return Cast(
+        vote_id,
+        organisation_name,
+        chosen,
+        replaced,
+        discreet=hidden,
+        replaced_person_id=previous_person,
+        mandate_id=mandate_id,
+        overrode_mandate=overrode,
+    )
 
 
 async def electorate_size(session: AsyncSession, vote: Vote) -> int:
@@ -386,6 +427,7 @@ async def close_vote(
         "passed": result.passed,
     }
     await audit.record(session, actor=by, action="vote.closed", subject=f"vote:{vote.id}", details=vote.result)
+    await mandates.end_for_vote(session, vote.id, now, actor=by)
     if vote.secret:  # only the totals outlive a secret vote: no ballot, no key, no receipt
         await session.execute(delete(Ballot).where(Ballot.vote_id == vote.id))
         await notices.erase(session, receipt_topic(vote.id), "a secret ballot's receipt, erased when its vote closed")
@@ -672,6 +714,7 @@ async def cancel_vote(session: AsyncSession, vote_id: int, *, actor: Actor, now:
         raise Refused("Vote #{id} is already {value}.", id=vote.id, value=state(vote.status.value, of="vote"))
     vote.status, vote.closed_at = VoteStatus.CANCELLED, now
     await audit.record(session, actor=actor.label, action="vote.cancelled", subject=f"vote:{vote.id}")
+    await mandates.end_for_vote(session, vote.id, now, actor=actor.label)
     return vote
 
 

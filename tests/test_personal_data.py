@@ -10,7 +10,7 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy import func, select
 
-from storage import audit, checkpoints, identity, migrate, notices, people, personal_data
+from storage import audit, checkpoints, identity, mandates, migrate, notices, people, personal_data
 from storage.db import Database
 from storage.inventory import INVENTORY, Fate, unaccounted
 from storage.models import AuditEntry, AuditPersonal, Ballot, Base
@@ -118,6 +118,11 @@ async def _jana_everywhere(db: Database, router, say) -> None:
         notices.queue(session, [notices.notice("telegram", TELEGRAM_ID, "Your vote is open.", direct=True)])
         await notices.to_room(session, "console", "pfas", f"{NAME} chairs PFAS now.")
     await TransportMemory(db, "telegram").put(private_chat_key(TELEGRAM_ID), TELEGRAM_ID)
+    fab = await member_organisation(db, "Fab Nord AS", joins=("pfas",))
+    async with db.transaction() as session:
+        until = datetime.now(UTC) + timedelta(days=7)
+        as_jana = await people.identify(session, "console", "jana", NAME)
+        await mandates.give(session, actor=as_jana, holder=fab, now=datetime.now(UTC), limit=1, until=until)
 
 
 async def test_the_export_lists_every_kind_of_record_and_erasure_does_to_each_what_the_inventory_says(db, router, say):
@@ -126,7 +131,7 @@ async def test_the_export_lists_every_kind_of_record_and_erasure_does_to_each_wh
         before = await personal_data.export(session, await people.find_person(session, "console:jana"))
     for key in (
         "accounts", "roles", "link_codes", "failed_link_attempts", "private_notices", "private_chats",
-        "broadcasts", "casts", "standing_ballots", "rsvps", "agenda_items", "drafts", "comments",
+        "broadcasts", "casts", "standing_ballots", "mandates", "rsvps", "agenda_items", "drafts", "comments",
         "votes_opened", "records_of_their_acts", "texts_naming_them", "audit_entries", "audit_log_personal_data",
     ):  # fmt: skip
         assert before[key], f"the export lists no {key}"

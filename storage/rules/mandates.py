@@ -143,8 +143,13 @@ def refusal_to_cast(
     if mandate is None:
         return Words(N_("You hold no mandate from {giver} for this vote."), {"giver": names[giver]})
     if ballot is not None and ballot.holder is None:
-        return Words(N_("{giver} has voted itself; its own ballot counts."), {"giver": names[giver]})
+        return refusal_to_cast_words(names[giver])
     return None
+
+
+def refusal_to_cast_words(giver: str) -> Words:
+    """The giver cast its own ballot: it counts, and no ballot by mandate replaces it."""
+    return Words(N_("{giver} has voted itself; its own ballot counts."), {"giver": giver})
 
 
 def overridden(ballot: GiverBallot | None) -> int | None:

@@ -1,0 +1,192 @@
+"""Mandates kept: given, revoked, ended when their vote closes or an organisation leaves good
+standing or their date comes, and found when a ballot is cast by one. Every act is audited.
+The rules are storage/rules/mandates.py's; casting is storage/votes.py's (`ByMandate`)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import or_, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from storage import audit
+from storage.errors import Refused
+from storage.models import ElectorateMember, Mandate, MandateEnd, Organisation, OrganisationStatus, Vote, VoteStatus
+from storage.rules import mandates as rules
+from storage.rules.access import Actor, voting_right
+
+
+@dataclass(frozen=True)
+class ByMandate:
+    """A ballot cast for `giver` by the mandate `mandate_id`, found in force (storage/votes.py
+    casts it, and reads there whether the giver voted itself)."""
+
+    giver_id: int
+    giver_name: str
+    mandate_id: int
+
+
+def as_rule(mandate: Mandate) -> rules.Mandate:
+    return rules.Mandate(
+        mandate.id, mandate.giver_id, mandate.holder_id, mandate.vote_id, mandate.until, mandate.ended_at is not None
+    )
+
+
+async def _members(session: AsyncSession) -> set[int]:
+    found = await session.scalars(select(Organisation.id).where(Organisation.status == OrganisationStatus.MEMBER))
+    return set(found)
+
+
+async def _names(session: AsyncSession, *ids: int) -> dict[int, str]:
+    rows = await session.execute(select(Organisation.id, Organisation.name).where(Organisation.id.in_(ids)))
+    return dict(rows.tuples().all())
+
+
+async def _poll(session: AsyncSession, vote_id: int) -> rules.Poll:
+    vote = await session.get(Vote, vote_id)
+    if vote is None:
+        raise Refused("No vote '{id}'; /vote list shows them.", id=vote_id)
+    electorate = await session.scalars(
+        select(ElectorateMember.organisation_id).where(ElectorateMember.vote_id == vote_id)
+    )
+    return rules.Poll(vote_id, vote.status == VoteStatus.OPEN, frozenset(electorate))
+
+
+async def standing(session: AsyncSession, now: datetime) -> list[Mandate]:
+    """The mandates that have not ended, once those whose date has come are ended (audited)."""
+    await end_expired(session, now)
+    found = await session.scalars(select(Mandate).where(Mandate.ended_at.is_(None)).order_by(Mandate.id))
+    return list(found)
+
+
+async def give(
+    session: AsyncSession,
+    *,
+    actor: Actor,
+    holder: Organisation,
+    now: datetime,
+    limit: int,
+    vote_id: int | None = None,
+    until: datetime | None = None,
+) -> Mandate:
+    """The actor's organisation lets `holder` cast its ballot: in `vote_id`, or until `until`."""
+    refusal = voting_right(actor)
+    if refusal:
+        raise Refused("You cannot give a mandate: {reason}.", reason=refusal)
+    assert actor.organisation_id is not None  # voting_right said so
+    await audit.take_turn(session)  # two mandates given at once are checked one after the other
+    given = [as_rule(m) for m in await standing(session, now)]
+    new = rules.Mandate(0, actor.organisation_id, holder.id, vote_id, until)
+    poll = await _poll(session, vote_id) if vote_id is not None else None
+    names = await _names(session, actor.organisation_id, holder.id)
+    refused = rules.refusal_to_give(new, now, await _members(session), given, names, limit, poll)
+    if refused:
+        raise Refused(refused)
+    mandate = Mandate(
+        giver_id=actor.organisation_id,
+        holder_id=holder.id,
+        vote_id=vote_id,
+        until=until,
+        given_by=actor.person_id,
+        given_at=now,
+    )
+    session.add(mandate)
+    await session.flush()
+    await audit.record(
+        session,
+        actor=actor.label,
+        action="mandate.given",
+        subject=f"mandate:{mandate.id}",
+        details={"giver": mandate.giver_id, "holder": mandate.holder_id, "vote": vote_id, "until": _iso(until)},
+        at=now,
+    )
+    return mandate
+
+
+async def revoke(session: AsyncSession, *, actor: Actor, mandate_id: int, now: datetime) -> Mandate:
+    """The giver takes its mandate back, or the holder gives it back; the secretariat may end any."""
+    mandate = await session.get(Mandate, mandate_id, with_for_update=True)
+    if mandate is None or mandate.ended_at is not None:
+        raise Refused("There is no mandate #{id} in force.", id=mandate_id)
+    if not actor.is_secretariat and actor.organisation_id not in (mandate.giver_id, mandate.holder_id):
+        raise Refused("Only the two organisations of mandate #{id} or the secretariat may revoke it.", id=mandate_id)
+    await _end(session, mandate, MandateEnd.REVOKED, now, actor=actor.label, by=actor.person_id)
+    return mandate
+
+
+async def end_for_organisation(
+    session: AsyncSession, organisation_id: int, status: OrganisationStatus, now: datetime, actor: str
+) -> list[Mandate]:
+    """An organisation left good standing: every mandate it gave or held ends, for good."""
+    how = MandateEnd.SUSPENDED if status == OrganisationStatus.SUSPENDED else MandateEnd.LEFT
+    found = await session.scalars(
+        select(Mandate).where(
+            Mandate.ended_at.is_(None), or_(Mandate.giver_id == organisation_id, Mandate.holder_id == organisation_id)
+        )
+    )
+    ended = list(found)
+    for mandate in ended:
+        await _end(session, mandate, how, now, actor=actor)
+    return ended
+
+
+async def end_for_vote(session: AsyncSession, vote_id: int, now: datetime, actor: str) -> list[Mandate]:
+    """A vote closed or was cancelled: the mandates given for it alone end."""
+    found = await session.scalars(select(Mandate).where(Mandate.ended_at.is_(None), Mandate.vote_id == vote_id))
+    ended = list(found)
+    for mandate in ended:
+        await _end(session, mandate, MandateEnd.CLOSED, now, actor=actor)
+    return ended
+
+
+async def end_expired(session: AsyncSession, now: datetime) -> list[Mandate]:
+    """Mandates whose date has come end, as of that date (their end is audited when seen)."""
+    found = await session.scalars(
+        select(Mandate).where(Mandate.ended_at.is_(None), Mandate.until.is_not(None), Mandate.until <= now)
+    )
+    ended = list(found)
+    for mandate in ended:
+        assert mandate.until is not None
+        await _end(session, mandate, MandateEnd.EXPIRED, mandate.until, actor="wgbot")
+    return ended
+
+
+async def in_force_for(
+    session: AsyncSession, *, holder: Actor, giver: Organisation, vote_id: int, now: datetime
+) -> ByMandate:
+    """The mandate by which the holder's organisation casts `giver`'s ballot in `vote_id`."""
+    assert holder.organisation_id is not None
+    given = [as_rule(m) for m in await standing(session, now)]
+    poll = await _poll(session, vote_id)
+    found = rules.mandate_for(giver.id, holder.organisation_id, poll, now, await _members(session), given)
+    if found is None:  # whether the giver voted itself is read as the ballot is cast (storage/votes.py)
+        raise Refused(rules.refusal_to_cast(None, None, {giver.id: giver.name}, giver.id) or "")
+    return ByMandate(giver.id, giver.name, found.id)
+
+
+async def of_organisation(session: AsyncSession, organisation_id: int | None, now: datetime) -> Sequence[Mandate]:
+    """The mandates in force an organisation gave or holds; every one with None (the secretariat)."""
+    found = await standing(session, now)
+    if organisation_id is None:
+        return found
+    return [m for m in found if organisation_id in (m.giver_id, m.holder_id)]
+
+
+async def _end(
+    session: AsyncSession, mandate: Mandate, how: MandateEnd, at: datetime, *, actor: str, by: int | None = None
+) -> None:
+    mandate.ended_at, mandate.ended_how, mandate.ended_by = at, how, by
+    await audit.record(
+        session,
+        actor=actor,
+        action=f"mandate.{how.value}",
+        subject=f"mandate:{mandate.id}",
+        details={"giver": mandate.giver_id, "holder": mandate.holder_id, "vote": mandate.vote_id},
+        at=at,
+    )
+
+
+def _iso(moment: datetime | None) -> str | None:
+    return moment.isoformat() if moment is not None else None

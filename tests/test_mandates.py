@@ -1,0 +1,169 @@
+"""Mandates as the database keeps them, on SQLite and PostgreSQL: Fab Nord mandates ACME for a
+vote; ACME casts Fab Nord's ballot as well as its own; Fab Nord then votes itself and its own
+ballot replaces the mandated one; the audit log holds every act and `audit verify` agrees."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import select
+
+from storage import audit, ballot_record, mandates, organisations, votes
+from storage.errors import Refused
+from storage.groups import find_group
+from storage.models import AuditEntry, Ballot, Mandate, MandateEnd, Organisation, OrganisationStatus, utcnow
+from storage.people import identify
+from storage.rules.voting import Majority
+from tests.alliance import member_organisation, person
+
+LIMIT = 1
+
+
+@pytest.fixture
+async def alliance(db):
+    acme = await member_organisation(db, "ACME GmbH", joins=("pfas",))
+    fab = await member_organisation(db, "Fab Nord AS", joins=("pfas",))
+    micro = await member_organisation(db, "Microelectrónica Ibérica SL", joins=("pfas",))
+    await person(db, "Jana Novak", organisation=acme, accounts=("console:jana",), roles=("chair:pfas",))
+    await person(db, "Ola Nordmann", organisation=fab, accounts=("console:ola",))
+    await person(db, "Lucía Pérez", organisation=micro, accounts=("console:lucia",))
+    async with db.transaction() as session:
+        jana = await identify(session, "console", "jana", "Jana")
+        rules = votes.VoteRules(
+            "Adopt the roadmap?", ("yes", "no", "abstain"), utcnow() + timedelta(days=3), 0.5, Majority.SIMPLE
+        )
+        vote = await votes.open_vote(
+            session, actor=jana, group=await find_group(session, "pfas"), rules=rules, now=utcnow()
+        )
+    return acme, fab, micro, vote.id
+
+
+async def actor(session, user: str):
+    return await identify(session, "console", user, user)
+
+
+async def ballot_of(db, vote_id: int, organisation: Organisation) -> tuple[str, int | None] | None:
+    async with db.transaction() as session:
+        row = await session.execute(
+            select(Ballot.option, Ballot.mandate_id).where(
+                Ballot.vote_id == vote_id, Ballot.organisation_id == organisation.id
+            )
+        )
+        found = row.first()
+        return (found[0], found[1]) if found else None
+
+
+async def test_a_mandated_ballot_counts_for_the_giver_until_the_giver_votes_itself(db, alliance):
+    acme, fab, _, vote_id = alliance
+    now = utcnow()
+    async with db.transaction() as session:
+        mandate = await mandates.give(
+            session, actor=await actor(session, "ola"), holder=acme, now=now, limit=LIMIT, vote_id=vote_id
+        )
+    async with db.transaction() as session:
+        jana = await actor(session, "jana")
+        own = await votes.cast_ballot(session, vote_id, "yes", jana, now)
+        by = await mandates.in_force_for(session, holder=jana, giver=fab, vote_id=vote_id, now=now)
+        cast = await votes.cast_ballot(session, vote_id, "no", jana, now, by_mandate=by)
+    assert own.organisation_name == "ACME GmbH" and own.mandate_id is None
+    assert (cast.organisation_name, cast.option, cast.mandate_id) == ("Fab Nord AS", "no", mandate.id)
+    assert await ballot_of(db, vote_id, fab) == ("no", mandate.id)
+
+    async with db.transaction() as session:
+        itself = await votes.cast_ballot(session, vote_id, "abstain", await actor(session, "ola"), now)
+    assert itself.overrode_mandate == mandate.id  # ACME is told its ballot for Fab Nord no longer counts
+    assert await ballot_of(db, vote_id, fab) == ("abstain", None)
+    with pytest.raises(Refused, match="Fab Nord AS has voted itself; its own ballot counts."):
+        async with db.transaction() as session:
+            jana = await actor(session, "jana")
+            by = await mandates.in_force_for(session, holder=jana, giver=fab, vote_id=vote_id, now=now)
+            await votes.cast_ballot(session, vote_id, "yes", jana, now, by_mandate=by)
+    assert await ballot_of(db, vote_id, fab) == ("abstain", None)
+
+    async with db.transaction() as session:
+        closed = await votes.close_vote(session, vote_id, by="t", now=now + timedelta(minutes=1))
+        assert closed is not None and closed[1].tally == {"yes": 1, "no": 0, "abstain": 1}
+        assert await ballot_record.problems_of_every_vote(session) == []
+        assert (await audit.verify(session)).intact
+        ended = await session.get(Mandate, mandate.id)
+        assert ended is not None and ended.ended_how == MandateEnd.CLOSED
+        acts = await session.scalars(
+            select(AuditEntry.action).where(AuditEntry.subject == f"mandate:{mandate.id}").order_by(AuditEntry.id)
+        )
+        assert list(acts) == ["mandate.given", "mandate.closed"]
+        mandated = await session.scalars(
+            select(AuditEntry.details).where(AuditEntry.action == "ballot.cast").order_by(AuditEntry.id)
+        )
+        assert [d.get("mandate_id") for d in mandated] == [None, mandate.id, None]
+
+
+async def test_no_mandate_no_chain_no_second_holder_and_a_suspension_ends_it(db, alliance):
+    acme, fab, micro, vote_id = alliance
+    now = utcnow()
+    async with db.transaction() as session:
+        jana = await actor(session, "jana")
+        with pytest.raises(Refused, match="You hold no mandate from Fab Nord AS for this vote."):
+            await mandates.in_force_for(session, holder=jana, giver=fab, vote_id=vote_id, now=now)
+    async with db.transaction() as session:
+        mandate = await mandates.give(
+            session, actor=await actor(session, "ola"), holder=acme, now=now, limit=LIMIT, until=now + timedelta(days=7)
+        )
+    for user, holder, refusal in (
+        ("jana", micro, "ACME GmbH holds a mandate for these votes, so it cannot give its own."),
+        ("lucia", fab, "Fab Nord AS has given its own mandate for these votes, so it cannot hold one."),
+        ("lucia", acme, "ACME GmbH already holds 1 mandate for these votes, the most one organisation may hold."),
+    ):
+        with pytest.raises(Refused, match=refusal):
+            async with db.transaction() as session:
+                await mandates.give(
+                    session, actor=await actor(session, user), holder=holder, now=now, limit=LIMIT, vote_id=vote_id
+                )
+
+    async with db.transaction() as session:
+        organisation = await session.get(Organisation, fab.id)
+        assert organisation is not None
+        await organisations.set_status(
+            session, actor="t", organisation=organisation, status=OrganisationStatus.SUSPENDED
+        )
+    async with db.transaction() as session:
+        ended = await session.get(Mandate, mandate.id)
+        assert ended is not None and ended.ended_how == MandateEnd.SUSPENDED
+        organisation = await session.get(Organisation, fab.id)
+        assert organisation is not None
+        await organisations.set_status(session, actor="t", organisation=organisation, status=OrganisationStatus.MEMBER)
+    with pytest.raises(Refused, match="You hold no mandate from Fab Nord AS"):  # reinstated, it must give again
+        async with db.transaction() as session:
+            await mandates.in_force_for(
+                session, holder=await actor(session, "jana"), giver=fab, vote_id=vote_id, now=now
+            )
+
+
+async def test_a_mandate_until_a_date_ends_at_that_date_and_says_so_in_the_log(db, alliance):
+    acme, fab, _, vote_id = alliance
+    now = utcnow()
+    async with db.transaction() as session:
+        mandate = await mandates.give(
+            session,
+            actor=await actor(session, "ola"),
+            holder=acme,
+            now=now,
+            limit=LIMIT,
+            until=now + timedelta(hours=1),
+        )
+    async with db.transaction() as session:
+        jana = await actor(session, "jana")
+        assert (
+            await mandates.in_force_for(session, holder=jana, giver=fab, vote_id=vote_id, now=now)
+        ).mandate_id == mandate.id
+    later = now + timedelta(hours=2)
+    with pytest.raises(Refused, match="You hold no mandate from Fab Nord AS"):
+        async with db.transaction() as session:
+            await mandates.in_force_for(
+                session, holder=await actor(session, "jana"), giver=fab, vote_id=vote_id, now=later
+            )
+    async with db.transaction() as session:
+        assert await mandates.of_organisation(session, acme.id, later) == []
+        ended = await session.get(Mandate, mandate.id)
+        assert ended is not None and ended.ended_how == MandateEnd.EXPIRED and ended.ended_at == mandate.until
+        assert (await audit.verify(session)).intact
