@@ -201,6 +201,8 @@ class VoteSettings(Section):
     extend_days: float = Field(default=7, gt=0)
     # Hours before the deadline at which organisations that have not voted are reminded.
     nudge_hours: list[float] = Field(default_factory=lambda: [24.0])
+    # Mandates one member organisation may hold in one vote (/mandate give).
+    max_mandates_per_organisation: int = Field(default=1, ge=1)
 
 
 class MeetingSettings(Section):

@@ -39,6 +39,11 @@ async def _members(session: AsyncSession) -> set[int]:
     return set(found)
 
 
+async def names_of(session: AsyncSession, found: Sequence[Mandate]) -> dict[int, str]:
+    """Organisation id → name, for every organisation the mandates name."""
+    return await _names(session, *{m.giver_id for m in found}, *{m.holder_id for m in found})
+
+
 async def _names(session: AsyncSession, *ids: int) -> dict[int, str]:
     rows = await session.execute(select(Organisation.id, Organisation.name).where(Organisation.id.in_(ids)))
     return dict(rows.tuples().all())
@@ -164,6 +169,13 @@ async def in_force_for(
     if found is None:  # whether the giver voted itself is read as the ballot is cast (storage/votes.py)
         raise Refused(rules.refusal_to_cast(None, None, {giver.id: giver.name}, giver.id) or "")
     return ByMandate(giver.id, giver.name, found.id)
+
+
+async def holder_of(session: AsyncSession, mandate_id: int) -> int:
+    """The organisation that holds (or held) a mandate."""
+    holder = await session.scalar(select(Mandate.holder_id).where(Mandate.id == mandate_id))
+    assert holder is not None  # a ballot names only a mandate that exists
+    return holder
 
 
 async def of_organisation(session: AsyncSession, organisation_id: int | None, now: datetime) -> Sequence[Mandate]:

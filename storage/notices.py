@@ -197,12 +197,18 @@ async def to_person(session: AsyncSession, person_id: int, text: str | ForReader
 
 
 async def to_representatives(
-    session: AsyncSession, organisation_id: int, text: str | ForReader, html: str | None = None
+    session: AsyncSession,
+    organisation_id: int,
+    text: str | ForReader,
+    html: str | None = None,
+    but: int | None = None,
 ) -> int:
-    """To the private chats of everyone representing the organisation; returns how many.
+    """To the private chats of everyone representing the organisation (`but` that person, who
+    knows already); returns how many.
 
     A `text` that is a function is worded for each reader: a time in their zone, in their language."""
-    return await _to_readers(session, Person.organisation_id == organisation_id, text, html)
+    whose = Person.organisation_id == organisation_id
+    return await _to_readers(session, whose if but is None else whose & (Person.id != but), text, html)
 
 
 async def _to_readers(

@@ -34,7 +34,7 @@ async def test_help_lists_the_commands_usable_here(jana: Peer):
     assert "\nVotes\n  /vote — cast or change your organisation's vote · also open, status, list," in answer
     assert len(answer.splitlines()) < 40  # one line a family: it fits a phone's screen or two
     every_vote_command = await jana.ask("/help vote")
-    assert "/vote <id> <option…> — cast or change your organisation's vote" in every_vote_command
+    assert "/vote <id> [for=<organisation>] <option…> — cast or change your organisation's vote" in every_vote_command
     assert "/vote remind <id> — remind those who have not voted, privately" in every_vote_command
 
 
@@ -56,7 +56,9 @@ async def test_a_wrong_command_gets_one_line_and_the_usage(jana: Peer):
         "Usage: /vote open <question> [options=yes|no|abstain] [approve=<deliverable>.<version>] "
         "[closes=<time>] [quorum=50%] [majority=simple|absolute|two-thirds|unanimous] [secret] [hidden]"
     )
-    assert await jana.ask("/vote abc yes") == ("<id> is a number such as 12, not 'abc'.\nUsage: /vote <id> <option…>")
+    assert await jana.ask("/vote abc yes") == (
+        "<id> is a number such as 12, not 'abc'.\nUsage: /vote <id> [for=<organisation>] <option…>"
+    )
 
 
 async def test_a_file_reaches_the_command_as_its_caption_or_sent_just_before(jana: Peer):

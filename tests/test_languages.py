@@ -201,7 +201,9 @@ async def test_a_refusal_is_in_the_language_of_whoever_reads_it(db, router, say)
         await say("/vote 7 yes", room="jana", direct=True) == "Nie ma głosowania '7'; /vote list pokazuje głosowania."
     )
     misread = await say("/vote siedem tak", room="jana", direct=True)  # written wrong: the usage line follows
-    assert misread.startswith("<id> musi być ") and misread.endswith("'siedem'.\nUżycie: /vote <id> <option…>")
+    assert misread.startswith("<id> musi być ") and misread.endswith(
+        "'siedem'.\nUżycie: /vote <id> [for=<organisation>] <option…>"
+    )
     assert await say("/vote 7 yes", sender="ola", room="ola", direct=True) == (  # Ola chose none: the alliance's
         "Only representatives of member organisations may do this."
     )

@@ -12,7 +12,7 @@ from sqlalchemy import select
 from storage import audit, ballot_record, mandates, organisations, votes
 from storage.errors import Refused
 from storage.groups import find_group
-from storage.models import AuditEntry, Ballot, Mandate, MandateEnd, Organisation, OrganisationStatus, utcnow
+from storage.models import AuditEntry, Ballot, Mandate, MandateEnd, Notice, Organisation, OrganisationStatus, utcnow
 from storage.people import identify
 from storage.rules.voting import Majority
 from tests.alliance import member_organisation, person
@@ -167,3 +167,44 @@ async def test_a_mandate_until_a_date_ends_at_that_date_and_says_so_in_the_log(d
         ended = await session.get(Mandate, mandate.id)
         assert ended is not None and ended.ended_how == MandateEnd.EXPIRED and ended.ended_at == mandate.until
         assert (await audit.verify(session)).intact
+
+
+async def told(db, user: str) -> list[str]:
+    """The private notices queued for a console user, oldest first."""
+    async with db.transaction() as session:
+        found = await session.scalars(
+            select(Notice.text).where(Notice.target == user, Notice.direct.is_(True)).order_by(Notice.id)
+        )
+        return list(found)
+
+
+async def test_the_chat_way_fab_nord_mandates_acme_which_casts_both_ballots_until_fab_nord_votes_itself(db, say):
+    acme = await member_organisation(db, "ACME GmbH", joins=("pfas",))
+    fab = await member_organisation(db, "Fab Nord AS", joins=("pfas",))
+    await person(db, "Jana Novak", organisation=acme, accounts=("console:jana",), roles=("chair:pfas",))
+    await person(db, "Piet Jansen", organisation=acme, accounts=("console:piet",))
+    await person(db, "Ola Nordmann", organisation=fab, accounts=("console:ola",))
+    await person(db, "Kari Nordmann", organisation=fab, accounts=("console:kari",))
+    assert (await say('/vote open "Adopt the roadmap?"')).startswith("Vote #1 is open")
+    assert await say("/mandate give ACME GmbH vote=1", sender="ola") == "Give a mandate in a private chat with me."
+    given = await say("/mandate give ACME GmbH vote=1", sender="ola", room="ola", direct=True)
+    assert given == "Mandate #1: ACME GmbH may cast Fab Nord AS's ballot in vote #1. /mandate revoke 1 ends it."
+    assert (await told(db, "piet"))[-1].startswith("Fab Nord AS gave ACME GmbH a mandate (#1) to cast its ballot")
+    assert (await told(db, "kari"))[-1].startswith("Ola Nordmann gave ACME GmbH a mandate (#1)")
+    assert await told(db, "ola") == []  # the one who gave it knows
+    assert await say("/mandate list", sender="piet", room="piet", direct=True) == (
+        "#1 ACME GmbH casts Fab Nord AS's ballot in vote #1"
+    )
+
+    assert await say("/vote 1 yes") == "Recorded: yes for ACME GmbH"
+    assert (
+        await say('/vote 1 no for="Fab Nord AS"') == "Recorded: no for Fab Nord AS, cast by ACME GmbH under mandate #1"
+    )
+    assert await say("/vote 1 abstain", sender="ola") == "Recorded: abstain for Fab Nord AS (replaces no by Jana Novak)"
+    assert (await told(db, "jana"))[-1] == (
+        "Fab Nord AS voted itself in vote #1: its own ballot counts, not the one you cast under mandate #1."
+    )
+    assert await say('/vote 1 yes for="Fab Nord AS"') == "Fab Nord AS has voted itself; its own ballot counts."
+    assert (await say("/vote 1 yes for=#2", sender="piet")).startswith("Fab Nord AS has voted itself")
+    assert await say("/mandate revoke 1", sender="piet") == "Mandate #1 is revoked."
+    assert await say('/vote 1 yes for="Fab Nord AS"') == "You hold no mandate from Fab Nord AS for this vote."

@@ -10,12 +10,13 @@ from bot.commands import Call, Command, Option, Param, at_most
 from bot.context import Context
 from bot.i18n import choice_aliases, language
 from bot.transports.base import Reply
+from handlers import arguments as records
 from handlers.deliverables.versions import VersionRef, version_ref
 from handlers.limits import count_broadcast
 from handlers.votes.deadlines import DEADLINES
 from handlers.votes.live import STANDING
 from handlers.votes.wording import announce_opening, announce_result, describe_outcome, reminder
-from storage import deliverables, notices, votes
+from storage import deliverables, mandates, notices, votes
 from storage.errors import Refused
 from storage.models import RoomPurpose, Vote, VoteStatus
 from storage.rules.access import Access, may
@@ -30,6 +31,7 @@ APPROVE = Option("approve", "<deliverable>.<version>", version_ref)
 CLOSES = Option("closes", "<time>", arguments.moment)
 QUORUM = Option("quorum", "50%", arguments.share)
 MAJORITY = Option("majority", "simple|absolute|two-thirds|unanimous", arguments.one_of(Majority))
+FOR = Option("for", "<organisation>", records.organisation)
 
 
 async def vote_open(ctx: Context, call: Call) -> Reply:
@@ -104,14 +106,31 @@ async def _approval(ctx: Context, ref: VersionRef) -> dict[str, object]:
 
 
 async def vote_cast(ctx: Context, call: Call) -> Reply:
-    """Cast or change your organisation's ballot."""
-    cast = await votes.cast_ballot(ctx.session, call[VOTE], call[OPTION], ctx.actor, ctx.now, choice_aliases())
+    """Cast or change your organisation's ballot (`for=`: another's, by its mandate)."""
+    giver = call.get(FOR)
+    by_mandate = None
+    if giver is not None and giver.id != ctx.actor.organisation_id:
+        by_mandate = await mandates.in_force_for(
+            ctx.session, holder=ctx.actor, giver=giver, vote_id=call[VOTE], now=ctx.now
+        )
+    cast = await votes.cast_ballot(
+        ctx.session, call[VOTE], call[OPTION], ctx.actor, ctx.now, choice_aliases(), by_mandate=by_mandate
+    )
     ctx.changed.add(STANDING.of(cast.vote_id))
+    if cast.overrode_mandate is not None:
+        await _tell_overridden(ctx, cast)
     incoming = ctx.incoming
     # Said to the voter alone when discreet (their language), else where it was typed.
     lang = ctx.reader if cast.discreet else ctx.lang
     what = {"option": lang.choice(cast.option), "organisation": cast.organisation_name}
-    if cast.replaced:
+    if cast.mandate_id is not None:
+        receipt = lang._(
+            "Recorded: {option} for {organisation}, cast by {holder} under mandate #{mandate}",
+            holder=ctx.actor.organisation_name,
+            mandate=cast.mandate_id,
+            **what,
+        )
+    elif cast.replaced:
         previous, by = cast.replaced
         receipt = lang._(
             "Recorded: {option} for {organisation} (replaces {previous} by {by})",
@@ -123,8 +142,8 @@ async def vote_cast(ctx: Context, call: Call) -> Reply:
         receipt = lang._("Recorded: {option} for {organisation} (replaces your organisation's earlier ballot)", **what)
     else:
         receipt = lang._("Recorded: {option} for {organisation}", **what)
-    if cast.replaced and cast.replaced_person_id not in (None, ctx.actor.person_id):
-        await _tell_replaced(ctx, cast)
+    if cast.replaced and cast.replaced_person_id not in (None, ctx.actor.person_id) and cast.overrode_mandate is None:
+        await _tell_replaced(ctx, cast)  # (a holder whose mandated ballot was overridden heard that above)
     if not cast.discreet or incoming.is_direct or incoming.answered_privately:
         return Reply(receipt, private=cast.discreet)
     # Typed in a room: the receipt goes to the voter alone, the command is taken down, and the
@@ -159,6 +178,25 @@ async def _tell_replaced(ctx: Context, cast: votes.Cast) -> None:
         )
 
     await notices.to_person(ctx.session, cast.replaced_person_id, told)
+
+
+async def _tell_overridden(ctx: Context, cast: votes.Cast) -> None:
+    """The giver voted itself: the holder of its mandate hears that its ballot for the giver no
+    longer counts (never what the giver chose, in a secret vote or not)."""
+    assert cast.overrode_mandate is not None
+    holder = await mandates.holder_of(ctx.session, cast.overrode_mandate)
+
+    def told(zone: str | None, code: str | None) -> str:
+        lang = language(code, ctx.settings.alliance.language)
+        return lang._(
+            "{organisation} voted itself in vote #{id}: its own ballot counts, not the one you cast under "
+            "mandate #{mandate}.",
+            organisation=cast.organisation_name,
+            id=cast.vote_id,
+            mandate=cast.overrode_mandate,
+        )
+
+    await notices.to_representatives(ctx.session, holder, told)
 
 
 async def vote_status(ctx: Context, call: Call) -> Reply:
@@ -393,6 +431,8 @@ COMMANDS = [
         vote_cast,
         Access.MEMBER,
         params=(VOTE, OPTION),
+        options=(FOR,),
         anywhere=True,
+        details=N_("for=<organisation> casts the ballot of an organisation whose mandate yours holds (/mandate)."),
     ),
 ]
