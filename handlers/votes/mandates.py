@@ -42,11 +42,14 @@ async def mandate_give(ctx: Context, call: Call) -> Reply:
     )
     giver = ctx.actor.organisation_name or ""
 
-    def scope(lang: Language) -> str:
+    def scope(lang: Language, zone: str | None) -> str:
         if mandate.vote_id is not None:
             return lang._("vote #{id}", id=mandate.vote_id)
         assert mandate.until is not None
-        return lang._("every vote you share until {until}", until=lang.moment(mandate.until, ctx.zone))
+        return lang._(
+            "every vote you share until {until}",
+            until=lang.moment(mandate.until, zone or ctx.settings.alliance.timezone),
+        )
 
     def to_holder(zone: str | None, code: str | None) -> str:
         lang = language(code, ctx.settings.alliance.language)
@@ -56,7 +59,7 @@ async def mandate_give(ctx: Context, call: Call) -> Reply:
             giver=giver,
             holder=holder.name,
             id=mandate.id,
-            scope=scope(lang),
+            scope=scope(lang, zone),
             giver_id=f"#{mandate.giver_id}",
         )
 
@@ -69,7 +72,7 @@ async def mandate_give(ctx: Context, call: Call) -> Reply:
             holder=holder.name,
             giver=giver,
             id=mandate.id,
-            scope=scope(lang),
+            scope=scope(lang, zone),
         )
 
     await notices.to_representatives(ctx.session, holder.id, to_holder)
@@ -80,7 +83,7 @@ async def mandate_give(ctx: Context, call: Call) -> Reply:
             id=mandate.id,
             holder=holder.name,
             giver=giver,
-            scope=scope(ctx.lang),
+            scope=scope(ctx.lang, ctx.zone),
         )
     )
 
