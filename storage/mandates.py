@@ -7,13 +7,24 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage import audit
 from storage.errors import Refused
-from storage.models import ElectorateMember, Mandate, MandateEnd, Organisation, OrganisationStatus, Vote, VoteStatus
+from storage.models import (
+    Ballot,
+    BallotCast,
+    ElectorateMember,
+    Mandate,
+    MandateEnd,
+    Organisation,
+    OrganisationStatus,
+    Vote,
+    VoteStatus,
+)
 from storage.rules import mandates as rules
 from storage.rules.access import Actor, voting_right
 
@@ -184,6 +195,30 @@ async def of_organisation(session: AsyncSession, organisation_id: int | None, no
     if organisation_id is None:
         return found
     return [m for m in found if organisation_id in (m.giver_id, m.holder_id)]
+
+
+async def of_vote(session: AsyncSession, vote_id: int) -> list[dict[str, Any]]:
+    """For a vote's record: the mandates given for it alone, and those its casts were cast by."""
+    used = select(BallotCast.mandate_id).where(BallotCast.vote_id == vote_id, BallotCast.mandate_id.is_not(None))
+    standing_ballots = select(Ballot.mandate_id).where(Ballot.vote_id == vote_id, Ballot.mandate_id.is_not(None))
+    found = await session.scalars(
+        select(Mandate)
+        .where(or_(Mandate.vote_id == vote_id, Mandate.id.in_(used), Mandate.id.in_(standing_ballots)))
+        .order_by(Mandate.id)
+    )
+    return [
+        {
+            "id": m.id,
+            "giver_id": m.giver_id,
+            "holder_id": m.holder_id,
+            "vote": m.vote_id,
+            "until": _iso(m.until),
+            "given_at": m.given_at.isoformat(),
+            "ended_at": _iso(m.ended_at),
+            "ended_how": m.ended_how.value if m.ended_how else None,
+        }
+        for m in found
+    ]
 
 
 async def _end(

@@ -8,6 +8,7 @@ against the clock, so a ballot a second after it is refused even before the vote
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -382,11 +383,17 @@ async def outcome(session: AsyncSession, vote: Vote) -> Outcome:
     if vote.status == VoteStatus.CLOSED and vote.result:
         return _recorded(vote, vote.result)
     counted = await session.execute(
-        select(Ballot.option, func.count()).where(Ballot.vote_id == vote.id).group_by(Ballot.option)
+        select(Ballot.option, func.count(), func.count(Ballot.mandate_id))
+        .where(Ballot.vote_id == vote.id)
+        .group_by(Ballot.option)
     )
-    ballots = {option: int(n) for option, n in counted.tuples()}
+    rows = counted.tuples().all()
+    ballots = {option: int(n) for option, n, _ in rows}
     electorate = await electorate_size(session, vote)
-    return decide(vote.options, ballots, electorate, vote.quorum, Majority(vote.majority), vote.abstentions_count)
+    decided_now = decide(
+        vote.options, ballots, electorate, vote.quorum, Majority(vote.majority), vote.abstentions_count
+    )
+    return dataclasses.replace(decided_now, by_mandate=sum(int(m) for _, _, m in rows))
 
 
 def _recorded(vote: Vote, result: dict[str, Any]) -> Outcome:
@@ -400,6 +407,7 @@ def _recorded(vote: Vote, result: dict[str, Any]) -> Outcome:
         counted,
         result["winner"],
         result["passed"],
+        result.get("by_mandate", 0),
     )
 
 
@@ -425,6 +433,7 @@ async def close_vote(
         "tally": result.tally,
         "winner": result.winner,
         "passed": result.passed,
+        "by_mandate": result.by_mandate,
     }
     await audit.record(session, actor=by, action="vote.closed", subject=f"vote:{vote.id}", details=vote.result)
     await mandates.end_for_vote(session, vote.id, now, actor=by)
@@ -824,6 +833,7 @@ async def export_record(session: AsyncSession, vote_id: int) -> dict[str, Any]:
                 "cast_by": name,
                 "platform": cast.platform,
                 "cast_at": cast.cast_at.isoformat(),
+                "mandate_id": cast.mandate_id,
             }
             for cast, name in casts
         ]
@@ -831,6 +841,7 @@ async def export_record(session: AsyncSession, vote_id: int) -> dict[str, Any]:
         audited = await ballot_record.audited(session, vote.id)
         record["audited_casts"] = [{"organisation_id": o, "option": v} for o, v in sorted(audited.items())]
     record["disagreements"] = await ballot_record.disagreements(session, vote) if not vote.secret else []
+    record["mandates"] = await mandates.of_vote(session, vote.id)
     entries = await session.scalars(
         select(AuditEntry).where(AuditEntry.subject == f"vote:{vote.id}").order_by(AuditEntry.id)
     )

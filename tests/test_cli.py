@@ -311,7 +311,10 @@ def test_the_register_and_the_lists_are_exported_from_the_shell(home):
     closed = json.loads(wgbot("votes", "export", "1").stdout)["audit"][-1]
     assert closed["action"] == "vote.closed" and entries[0]["audit_hash"] == closed["hash"]
     table = wgbot("decisions", "export", "--year", "1999").stdout
-    assert table == "\ufeffvote,closed,group,question,outcome,turnout,electorate,tally,secret,consequence,audit_hash\n"
+    assert (
+        table
+        == "\ufeffvote,closed,group,question,outcome,turnout,electorate,by_mandate,tally,secret,consequence,audit_hash\n"
+    )
     markdown = wgbot("decisions", "export", "--format", "md").stdout.splitlines()
     assert markdown[0].startswith("| vote | closed | group |") and markdown[2].startswith("| 1 | ")
     members = wgbot("export", "members").stdout.splitlines()

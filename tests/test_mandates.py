@@ -96,6 +96,11 @@ async def test_a_mandated_ballot_counts_for_the_giver_until_the_giver_votes_itse
             select(AuditEntry.details).where(AuditEntry.action == "ballot.cast").order_by(AuditEntry.id)
         )
         assert [d.get("mandate_id") for d in mandated] == [None, mandate.id, None]
+        record = await votes.export_record(session, vote_id)
+        assert [c["mandate_id"] for c in record["casts"]] == [None, mandate.id, None]
+        assert [(m["id"], m["giver_id"], m["holder_id"], m["ended_how"]) for m in record["mandates"]] == [
+            (mandate.id, fab.id, acme.id, "closed")
+        ]
 
 
 async def test_no_mandate_no_chain_no_second_holder_and_a_suspension_ends_it(db, alliance):
@@ -200,11 +205,22 @@ async def test_the_chat_way_fab_nord_mandates_acme_which_casts_both_ballots_unti
     assert (
         await say('/vote 1 no for="Fab Nord AS"') == "Recorded: no for Fab Nord AS, cast by ACME GmbH under mandate #1"
     )
+    assert "\n1 of the 2 ballots was cast by mandate.\n" in await say("/vote status 1")
     assert await say("/vote 1 abstain", sender="ola") == "Recorded: abstain for Fab Nord AS (replaces no by Jana Novak)"
     assert (await told(db, "jana"))[-1] == (
         "Fab Nord AS voted itself in vote #1: its own ballot counts, not the one you cast under mandate #1."
     )
     assert await say('/vote 1 yes for="Fab Nord AS"') == "Fab Nord AS has voted itself; its own ballot counts."
     assert (await say("/vote 1 yes for=#2", sender="piet")).startswith("Fab Nord AS has voted itself")
+    assert "by mandate" not in await say("/vote status 1")  # Fab Nord's own ballot counts now
     assert await say("/mandate revoke 1", sender="piet") == "Mandate #1 is revoked."
     assert await say('/vote 1 yes for="Fab Nord AS"') == "You hold no mandate from Fab Nord AS for this vote."
+
+    assert (await say('/vote open "Meet in Lisbon?"')).startswith("Vote #2 is open")
+    await say("/mandate give ACME GmbH vote=2", sender="kari", room="kari", direct=True)
+    assert (await say("/vote 2 yes for=#2", sender="piet")).startswith("Recorded: yes for Fab Nord AS, cast by ACME")
+    await say("/vote 2 yes")
+    await say("/vote close 2")
+    assert "\n1 of the 2 ballots was cast by mandate.\n" in await say("/vote status 2")  # as recorded at the close
+    assert "1 of the 2 ballots was cast by mandate." in await say("/decisions")
+    assert await say("/mandate list", sender="kari", room="kari", direct=True) == "No mandate is in force."

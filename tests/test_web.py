@@ -273,3 +273,17 @@ async def test_a_real_headless_browser_renders_the_register(site):
     assert title.startswith("Register of decisions")
     assert len(long_link) == 200 and titles == [f"Adopt the 2027 roadmap? {long_link}"]
     assert overflow <= 0  # fits a phone's width: nothing to scroll sideways, even the long link wraps
+
+
+async def test_the_register_page_says_how_many_ballots_were_cast_by_mandate(site, db):
+    fab = await member_organisation(db, "Fab Nord AS", joins=("pfas",))
+    await person(db, "Kari Nordmann", organisation=fab, accounts=("console:kari",))
+    assert (await site.say('/vote open "Meet in Lisbon?"')).startswith("Vote #1")
+    await site.say("/mandate give ACME GmbH vote=1", sender="kari", room="kari", direct=True)
+    assert (await site.say('/vote 1 yes for="Fab Nord AS"')).startswith("Recorded: yes for Fab Nord AS, cast by")
+    await site.say("/vote 1 no")
+    await site.say("/vote close 1")
+    page = (await get(f"{site.base}/decisions"))[1]
+    assert "turnout 2 of 2" in page and "1 of the 2 ballots was cast by mandate." in page
+    polish = (await get(f"{site.base}/decisions", "pl"))[1]
+    assert "1 z 2 głosów oddano na mocy pełnomocnictwa." in polish

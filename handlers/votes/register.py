@@ -18,7 +18,7 @@ from bot.context import Context
 from bot.i18n import ENGLISH, Language
 from bot.transports.base import OutgoingFile, Reply
 from handlers import exports
-from handlers.votes.wording import consequence, tally_line, verdict
+from handlers.votes.wording import by_mandate_line, consequence, tally_line, verdict
 from storage import groups, votes
 from storage.errors import Misread, Refused
 from storage.rules.access import Access
@@ -41,6 +41,7 @@ class Decision:
     outcome: str
     turnout: int
     electorate: int
+    by_mandate: int  # of the turnout, ballots cast by mandate
     tally: str  # "yes 3 · no 1 · abstain 0": totals only, also for secret votes
     secret: bool
     consequence: str  # what was carried out (a group created, a version made final), or ""
@@ -79,6 +80,7 @@ def _entry(item: votes.Decided, outcome: Outcome, lang: Language) -> Decision:
         outcome=verdict(vote, outcome, lang),
         turnout=outcome.turnout,
         electorate=outcome.electorate,
+        by_mandate=outcome.by_mandate,
         tally=tally_line({option: outcome.tally.get(option, 0) for option in vote.options}, lang),
         secret=vote.secret,
         consequence=consequence(vote, lang),
@@ -163,6 +165,8 @@ async def decisions(ctx: Context, call: Call) -> Reply:
     for entry in found[:SHOWN_IN_CHAT]:
         facts = {"outcome": entry.outcome, "turnout": entry.turnout, "count": entry.electorate, "tally": entry.tally}
         said = lang._("{outcome}; turnout {turnout} of {count}; {tally}", **facts)
+        if entry.by_mandate:
+            said += "; " + by_mandate_line(entry.by_mandate, entry.turnout, lang)
         lines.append(
             f"#{entry.vote} {entry.closed[:10]} — {entry.group}: {entry.question}\n   {said}"
             + (f"; {entry.consequence}" if entry.consequence else "")

@@ -164,6 +164,8 @@ def describe_outcome(vote: Vote, outcome: Outcome, *, final: bool, lang: Languag
             **counts,
         )
     ]
+    if outcome.by_mandate:
+        lines.append(by_mandate_line(outcome.by_mandate, outcome.turnout, lang))
     if final or not vote.hidden:
         lines.append(lang._("Tally: {tally}", tally=tally_line(outcome.tally, lang)))
     if final:
@@ -172,6 +174,16 @@ def describe_outcome(vote: Vote, outcome: Outcome, *, final: bool, lang: Languag
         if done:
             lines.append(lang._("As decided: {action}.", action=done))
     return "\n".join(lines)
+
+
+def by_mandate_line(by_mandate: int, turnout: int, lang: Language = ENGLISH) -> str:
+    """How many of the ballots another organisation cast by mandate (never which, in a secret vote)."""
+    return lang.n_(
+        "{count} of the {turnout} ballots was cast by mandate.",
+        "{count} of the {turnout} ballots were cast by mandate.",
+        by_mandate,
+        turnout=turnout,
+    )
 
 
 def consequence(vote: Vote, lang: Language = ENGLISH) -> str:

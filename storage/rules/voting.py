@@ -42,6 +42,7 @@ class Outcome:
     cast: int
     winner: str | None  # the option that carried it under the majority rule
     passed: bool
+    by_mandate: int = 0  # of the turnout, ballots another organisation cast by mandate (storage/rules/mandates.py)
 
     @property
     def quorum_met(self) -> bool:
