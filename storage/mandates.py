@@ -182,6 +182,14 @@ async def in_force_for(
     return ByMandate(giver.id, giver.name, found.id)
 
 
+async def in_force_in(session: AsyncSession, vote_id: int, now: datetime) -> dict[int, tuple[int, str]]:
+    """Giver → (mandate id, holder's name), for every mandate in force in the vote."""
+    poll, members = await _poll(session, vote_id), await _members(session)
+    counting = [m for m in await standing(session, now) if rules.in_force(as_rule(m), poll, now, members)]
+    names = await names_of(session, counting)
+    return {m.giver_id: (m.id, names[m.holder_id]) for m in counting}
+
+
 async def holder_of(session: AsyncSession, mandate_id: int) -> int:
     """The organisation that holds (or held) a mandate."""
     holder = await session.scalar(select(Mandate.holder_id).where(Mandate.id == mandate_id))

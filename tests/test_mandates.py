@@ -201,6 +201,8 @@ async def test_the_chat_way_fab_nord_mandates_acme_which_casts_both_ballots_unti
         "#1 ACME GmbH casts Fab Nord AS's ballot in vote #1"
     )
 
+    pending = await say("/vote pending 1", room="jana", direct=True)
+    assert "• Fab Nord AS — Kari Nordmann, Ola Nordmann; or ACME GmbH by mandate #1" in pending.splitlines()
     assert await say("/vote 1 yes") == "Recorded: yes for ACME GmbH"
     assert (
         await say('/vote 1 no for="Fab Nord AS"') == "Recorded: no for Fab Nord AS, cast by ACME GmbH under mandate #1"

@@ -273,8 +273,12 @@ async def vote_pending(ctx: Context, call: Call) -> Reply:
             question=vote.question,
         )
     ]
+    mandated = await mandates.in_force_in(ctx.session, vote.id, ctx.now)
     for organisation in missing:
         who = ", ".join(r.name for r in organisation.representatives) or lang._("no representative known")
+        held = mandated.get(organisation.organisation_id)
+        if held is not None:  # its ballot may also come from the holder of its mandate
+            who = lang._("{who}; or {holder} by mandate #{id}", who=who, holder=held[1], id=held[0])
         about = {"organisation": organisation.organisation, "who": who}
         if organisation.reachable:
             lines.append(f"• {organisation.organisation} — {who}")
