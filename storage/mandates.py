@@ -182,12 +182,42 @@ async def in_force_for(
     return ByMandate(giver.id, giver.name, found.id)
 
 
-async def in_force_in(session: AsyncSession, vote_id: int, now: datetime) -> dict[int, tuple[int, str]]:
-    """Giver → (mandate id, holder's name), for every mandate in force in the vote."""
+@dataclass(frozen=True)
+class InForce:
+    """A mandate in force in one vote, with the names of its two organisations."""
+
+    id: int
+    vote_id: int
+    giver_id: int
+    giver: str
+    holder_id: int
+    holder: str
+
+
+async def in_force_in(session: AsyncSession, vote_id: int, now: datetime) -> dict[int, InForce]:
+    """Giver → its mandate in force in the vote, if it has one."""
     poll, members = await _poll(session, vote_id), await _members(session)
     counting = [m for m in await standing(session, now) if rules.in_force(as_rule(m), poll, now, members)]
     names = await names_of(session, counting)
-    return {m.giver_id: (m.id, names[m.holder_id]) for m in counting}
+    return {
+        m.giver_id: InForce(m.id, vote_id, m.giver_id, names[m.giver_id], m.holder_id, names[m.holder_id])
+        for m in counting
+    }
+
+
+async def open_votes_of(session: AsyncSession, mandate: Mandate, now: datetime) -> list[InForce]:
+    """The open votes in which a mandate is in force now (for its holder's prompt)."""
+    if mandate.vote_id is not None:
+        candidates = [mandate.vote_id]
+    else:
+        found = await session.scalars(select(Vote.id).where(Vote.status == VoteStatus.OPEN).order_by(Vote.id))
+        candidates = list(found)
+    shown = []
+    for vote_id in candidates:
+        held = (await in_force_in(session, vote_id, now)).get(mandate.giver_id)
+        if held is not None and held.id == mandate.id:
+            shown.append(held)
+    return shown
 
 
 async def holder_of(session: AsyncSession, mandate_id: int) -> int:

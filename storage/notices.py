@@ -202,17 +202,23 @@ async def to_representatives(
     text: str | ForReader,
     html: str | None = None,
     but: int | None = None,
+    buttons: Callable[[str | None], ButtonPairs] | None = None,
 ) -> int:
     """To the private chats of everyone representing the organisation (`but` that person, who
     knows already); returns how many.
 
-    A `text` that is a function is worded for each reader: a time in their zone, in their language."""
+    A `text` that is a function is worded for each reader: a time in their zone, in their
+    language; `buttons` are labelled for the reader's language too."""
     whose = Person.organisation_id == organisation_id
-    return await _to_readers(session, whose if but is None else whose & (Person.id != but), text, html)
+    return await _to_readers(session, whose if but is None else whose & (Person.id != but), text, html, buttons)
 
 
 async def _to_readers(
-    session: AsyncSession, whose: ColumnElement[bool], text: str | ForReader, html: str | None
+    session: AsyncSession,
+    whose: ColumnElement[bool],
+    text: str | ForReader,
+    html: str | None,
+    buttons: Callable[[str | None], ButtonPairs] | None = None,
 ) -> int:
     """To the private chat of every account of the people `whose` picks, each worded for its reader."""
     accounts = await session.execute(
@@ -222,7 +228,12 @@ async def _to_readers(
     )
     added = [
         notice(
-            a.platform, a.platform_user_id, text if isinstance(text, str) else text(zone, language), html, direct=True
+            a.platform,
+            a.platform_user_id,
+            text if isinstance(text, str) else text(zone, language),
+            html,
+            direct=True,
+            buttons=buttons(language) if buttons else None,
         )
         for a, zone, language in accounts.tuples()
     ]

@@ -183,6 +183,17 @@ async def told(db, user: str) -> list[str]:
         return list(found)
 
 
+async def prompted(db, user: str) -> list[tuple[str, list[list[str]]]]:
+    """The private notices with buttons queued for a console user: (text, buttons)."""
+    async with db.transaction() as session:
+        found = await session.execute(
+            select(Notice.text, Notice.buttons)
+            .where(Notice.target == user, Notice.direct.is_(True), Notice.buttons.is_not(None))
+            .order_by(Notice.id)
+        )
+        return [(text, buttons) for text, buttons in found.tuples()]
+
+
 async def test_the_chat_way_fab_nord_mandates_acme_which_casts_both_ballots_until_fab_nord_votes_itself(db, say):
     acme = await member_organisation(db, "ACME GmbH", joins=("pfas",))
     fab = await member_organisation(db, "Fab Nord AS", joins=("pfas",))
@@ -194,7 +205,16 @@ async def test_the_chat_way_fab_nord_mandates_acme_which_casts_both_ballots_unti
     assert await say("/mandate give ACME GmbH vote=1", sender="ola") == "Give a mandate in a private chat with me."
     given = await say("/mandate give ACME GmbH vote=1", sender="ola", room="ola", direct=True)
     assert given == "Mandate #1: ACME GmbH may cast Fab Nord AS's ballot in vote #1. /mandate revoke 1 ends it."
-    assert (await told(db, "piet"))[-1].startswith("Fab Nord AS gave ACME GmbH a mandate (#1) to cast its ballot")
+    assert (await told(db, "piet"))[-2].startswith("Fab Nord AS gave ACME GmbH a mandate (#1) to cast its ballot")
+    text, buttons = (await prompted(db, "piet"))[-1]
+    assert (
+        text.startswith("Vote #1 (Adopt the roadmap?) is open until ") and "You hold Fab Nord AS's mandate #1" in text
+    )
+    assert buttons == [
+        ["yes", "/vote 1 yes for=#2"],
+        ["no", "/vote 1 no for=#2"],
+        ["abstain", "/vote 1 abstain for=#2"],
+    ]
     assert (await told(db, "kari"))[-1].startswith("Ola Nordmann gave ACME GmbH a mandate (#1)")
     assert await told(db, "ola") == []  # the one who gave it knows
     assert await say("/mandate list", sender="piet", room="piet", direct=True) == (
@@ -226,3 +246,12 @@ async def test_the_chat_way_fab_nord_mandates_acme_which_casts_both_ballots_unti
     assert "\n1 of the 2 ballots was cast by mandate.\n" in await say("/vote status 2")  # as recorded at the close
     assert "1 of the 2 ballots was cast by mandate." in await say("/decisions")
     assert await say("/mandate list", sender="kari", room="kari", direct=True) == "No mandate is in force."
+
+    await say("/mandate give ACME GmbH until=7d", sender="kari", room="kari", direct=True)
+    before = len(await prompted(db, "jana"))
+    assert (await say('/vote open "Budget 2027?"')).startswith("Vote #3 is open")  # a vote the mandate covers
+    text, buttons = (await prompted(db, "jana"))[-1]
+    assert len(await prompted(db, "jana")) == before + 1 and text.startswith("Vote #3 (Budget 2027?) is open until")
+    assert "You hold Fab Nord AS's mandate #3" in text and buttons[0] == ["yes", "/vote 3 yes for=#2"]
+    pressed = await say(buttons[1][1], pressed=True)
+    assert pressed == "Recorded: no for Fab Nord AS, cast by ACME GmbH under mandate #3"

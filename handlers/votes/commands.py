@@ -15,6 +15,7 @@ from handlers.deliverables.versions import VersionRef, version_ref
 from handlers.limits import count_broadcast
 from handlers.votes.deadlines import DEADLINES
 from handlers.votes.live import STANDING
+from handlers.votes.mandates import prompt_every_holder
 from handlers.votes.wording import announce_opening, announce_result, describe_outcome, reminder
 from storage import deliverables, mandates, notices, votes
 from storage.errors import Refused
@@ -58,6 +59,7 @@ async def vote_open(ctx: Context, call: Call) -> Reply:
         await count_broadcast(ctx, "alliance-wide vote")
     ctx.changed.add(DEADLINES.of(vote.id))
     electorate = await announce_opening(ctx, vote)
+    await prompt_every_holder(ctx, vote.id)
     closes = (
         ctx.lang.read_in(vote.closes_at, ctx.zone, ctx.whose_zone, ctx.zone)
         if call.given(CLOSES)
@@ -278,7 +280,7 @@ async def vote_pending(ctx: Context, call: Call) -> Reply:
         who = ", ".join(r.name for r in organisation.representatives) or lang._("no representative known")
         held = mandated.get(organisation.organisation_id)
         if held is not None:  # its ballot may also come from the holder of its mandate
-            who = lang._("{who}; or {holder} by mandate #{id}", who=who, holder=held[1], id=held[0])
+            who = lang._("{who}; or {holder} by mandate #{id}", who=who, holder=held.holder, id=held.id)
         about = {"organisation": organisation.organisation, "who": who}
         if organisation.reachable:
             lines.append(f"• {organisation.organisation} — {who}")

@@ -11,9 +11,9 @@ from bot.context import Context
 from bot.i18n import Language, language
 from bot.transports.base import Reply
 from handlers import arguments as records
-from storage import mandates, notices
+from storage import mandates, notices, votes
 from storage.errors import Refused
-from storage.models import Mandate, Organisation
+from storage.models import ButtonPairs, Mandate, Organisation
 from storage.rules.access import Access
 from storage.rules.text import N_
 
@@ -77,6 +77,8 @@ async def mandate_give(ctx: Context, call: Call) -> Reply:
 
     await notices.to_representatives(ctx.session, holder.id, to_holder)
     await _to_colleagues(ctx, mandate.giver_id, to_colleagues)
+    for held in await mandates.open_votes_of(ctx.session, mandate, ctx.now):
+        await prompt_holder(ctx, held)
     return Reply(
         ctx.lang._(
             "Mandate #{id}: {holder} may cast {giver}'s ballot in {scope}. /mandate revoke {id} ends it.",
@@ -86,6 +88,39 @@ async def mandate_give(ctx: Context, call: Call) -> Reply:
             scope=scope(ctx.lang, ctx.zone),
         )
     )
+
+
+async def prompt_holder(ctx: Context, held: mandates.InForce) -> None:
+    """The holder's representatives get, privately, the giver's ballot to cast in an open vote:
+    its options as buttons (on Telegram a keyboard, on Matrix reactions), each pressing
+    `/vote <id> <option> for=#<giver>`."""
+    vote = await votes.find_vote(ctx.session, held.vote_id)
+    default = ctx.settings.alliance.language
+
+    def text(zone: str | None, code: str | None) -> str:
+        lang = language(code, default)
+        return lang._(
+            "Vote #{id} ({question}) is open until {closes}. You hold {giver}'s mandate #{mandate}: its ballot, "
+            "cast by your organisation, is one of these (or /vote {id} <option> for=#{giver_id}).",
+            id=vote.id,
+            question=vote.question,
+            closes=lang.moment(vote.closes_at, zone or ctx.settings.alliance.timezone),
+            giver=held.giver,
+            mandate=held.id,
+            giver_id=held.giver_id,
+        )
+
+    def buttons(code: str | None) -> ButtonPairs:
+        lang = language(code, default)
+        return [[lang.choice(option), f"/vote {vote.id} {option} for=#{held.giver_id}"] for option in vote.options]
+
+    await notices.to_representatives(ctx.session, held.holder_id, text, buttons=buttons)
+
+
+async def prompt_every_holder(ctx: Context, vote_id: int) -> None:
+    """A vote just opened: the holders of the mandates in force in it are prompted."""
+    for held in (await mandates.in_force_in(ctx.session, vote_id, ctx.now)).values():
+        await prompt_holder(ctx, held)
 
 
 async def _to_colleagues(ctx: Context, organisation_id: int, text: notices.ForReader) -> None:
