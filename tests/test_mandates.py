@@ -220,6 +220,11 @@ async def test_the_chat_way_fab_nord_mandates_acme_which_casts_both_ballots_unti
     assert await say("/mandate list", sender="piet", room="piet", direct=True) == (
         "#1 ACME GmbH casts Fab Nord AS's ballot in vote #1"
     )
+    await person(db, "Sam Secretary", accounts=("console:sam",), roles=("secretariat",))
+    assert await say("/mandate list all", sender="sam", room="sam", direct=True) == (
+        "#1 ACME GmbH casts Fab Nord AS's ballot in vote #1"
+    )
+    assert await say("/mandate list all", sender="piet") == "Only the secretariat sees every mandate."
 
     pending = await say("/vote pending 1", room="jana", direct=True)
     assert "• Fab Nord AS — Kari Nordmann, Ola Nordmann; or ACME GmbH by mandate #1" in pending.splitlines()
