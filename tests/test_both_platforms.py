@@ -407,3 +407,89 @@ async def test_a_secret_vote_on_both_platforms_leaves_no_choice_in_any_room_or_t
         await sam.stop()
         await ola.stop()
         await emulator.stop()
+
+
+async def test_fab_nord_mandates_acme_across_matrix_and_telegram_and_its_own_ballot_wins(synapse, db):
+    """Ola of Fab Nord, on Matrix, mandates ACME for vote 1 in a private chat; Jana of ACME, on
+    Telegram, casts both ballots (Fab Nord's with the button of her private prompt); Ola then
+    votes from Matrix and Fab Nord's own ballot replaces the mandated one; Jana hears it on
+    Telegram; the close, /decisions and the export say it, and the audit log verifies."""
+    from storage import audit, ballot_record, votes
+
+    emulator = BotApiEmulator()
+    await emulator.start()
+    bot_user, ola_user = await synapse.register(), await synapse.register()
+    acme = await member_organisation(db, "ACME GmbH", joins=("pfas",))
+    fab = await member_organisation(db, "Fab Nord AS", joins=("pfas",))
+    await person(db, "Jana Novak", organisation=acme, accounts=("telegram:1001",), roles=("chair:pfas",))
+    await person(db, "Ola Nordmann", organisation=fab, accounts=(f"matrix:{ola_user.user_id}",))
+    settings = both(synapse, emulator, bot_user, inviters=(ola_user.user_id,))
+    app = App(settings, db, chat_transports(settings, db, build_registry()), AREAS)
+    running = asyncio.create_task(app.run())
+    ola = Member(synapse, ola_user)
+    try:
+        await asyncio.wait_for(app.started.wait(), WAIT)
+        await ola.start()
+        matrix_room = await ola.create_room(invite=[bot_user.user_id])
+        await ola.wait_until_joined(matrix_room, bot_user.user_id)
+        jana = emulator.person(1001, "Jana")
+        emulator.group(TELEGRAM_GROUP, "PFAS", jana)
+        async with db.transaction() as session:
+            pfas = await groups.find_group(session, "pfas")
+            for platform, room_id in (("matrix", matrix_room), ("telegram", str(TELEGRAM_GROUP))):
+                await rooms.bind_room(
+                    session, actor="test", platform=platform, room_id=room_id, purpose=RoomPurpose.GROUP, group=pfas
+                )
+        await emulator.answer_to(await emulator.say(jana, None, "/start"))  # her private chat with the bot
+        opened = await emulator.answer_to(await emulator.say(jana, TELEGRAM_GROUP, '/vote open "Adopt the roadmap?"'))
+        assert opened.text.startswith("Vote #1 is open")
+
+        private = await ola.create_room(invite=[bot_user.user_id], direct=True)
+        await ola.wait_until_joined(private, bot_user.user_id)
+        given = await ola.reply_from(bot_user.user_id, await ola.say(private, '/mandate give "ACME GmbH" vote=1'))
+        assert given["content"]["body"].startswith("Mandate #1: ACME GmbH may cast Fab Nord AS's ballot in vote #1.")
+
+        prompt = next(
+            m
+            for m in await emulator.wait_for_bot(jana.id, count=3, timeout=WAIT)
+            if m.text.startswith("Vote #1 (Adopt the roadmap?) is open until")
+        )
+        own = await emulator.answer_to(await emulator.say(jana, TELEGRAM_GROUP, "/vote 1 yes"))
+        assert own.text == "Recorded: yes for ACME GmbH"
+        pressed = await emulator.press(jana, prompt, "no")
+        receipt = await emulator.wait_for_toast(pressed, timeout=WAIT)
+        assert receipt["text"] == "Recorded: no for Fab Nord AS, cast by ACME GmbH under mandate #1"
+
+        itself = await ola.reply_from(bot_user.user_id, await ola.say(matrix_room, "/vote 1 abstain"))
+        assert itself["content"]["body"] == "Recorded: abstain for Fab Nord AS (replaces no by Jana Novak)"
+        told = next(
+            m
+            for m in await emulator.wait_for_bot(jana.id, count=4, timeout=WAIT)
+            if m.text.startswith("Fab Nord AS voted itself")
+        )
+        assert (
+            told.text
+            == "Fab Nord AS voted itself in vote #1: its own ballot counts, not the one you cast under mandate #1."
+        )
+
+        closed = await emulator.answer_to(await emulator.say(jana, TELEGRAM_GROUP, "/vote close 1"))
+        assert closed.text.startswith("Vote #1 is closed")
+        register = await ola.reply_from(bot_user.user_id, await ola.say(matrix_room, "/decisions"))
+        assert "turnout 2 of 2; yes 1 · no 0 · abstain 1" in register["content"]["body"]
+        async with db.transaction() as session:
+            record = await votes.export_record(session, 1)
+            assert [(c["organisation_id"], c["option"], c["mandate_id"]) for c in record["casts"]] == [
+                (acme.id, "yes", None),
+                (fab.id, "no", 1),
+                (fab.id, "abstain", None),
+            ]
+            assert [(m["giver_id"], m["holder_id"], m["ended_how"]) for m in record["mandates"]] == [
+                (fab.id, acme.id, "closed")
+            ]
+            assert await ballot_record.problems_of_every_vote(session) == []
+            assert (await audit.verify(session)).intact
+    finally:
+        app.request_stop()
+        await asyncio.wait_for(running, WAIT)
+        await ola.stop()
+        await emulator.stop()
