@@ -11,6 +11,7 @@ from typing import Any
 
 from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
 
 from storage import audit
 from storage.errors import Refused
@@ -218,6 +219,21 @@ async def open_votes_of(session: AsyncSession, mandate: Mandate, now: datetime) 
         if held is not None and held.id == mandate.id:
             shown.append(held)
     return shown
+
+
+async def cast_by_mandate(session: AsyncSession, vote_id: int) -> list[tuple[str, str]]:
+    """(giver, holder) names of the ballots of a vote that stand cast by mandate now."""
+    giver, holder = aliased(Organisation), aliased(Organisation)
+    rows = await session.execute(
+        select(giver.name, holder.name)
+        .select_from(Ballot)
+        .join(Mandate, Mandate.id == Ballot.mandate_id)
+        .join(giver, giver.id == Mandate.giver_id)
+        .join(holder, holder.id == Mandate.holder_id)
+        .where(Ballot.vote_id == vote_id)
+        .order_by(giver.name_key)
+    )
+    return list(rows.tuples().all())
 
 
 async def holder_of(session: AsyncSession, mandate_id: int) -> int:

@@ -232,7 +232,9 @@ async def test_the_chat_way_fab_nord_mandates_acme_which_casts_both_ballots_unti
     assert (
         await say('/vote 1 no for="Fab Nord AS"') == "Recorded: no for Fab Nord AS, cast by ACME GmbH under mandate #1"
     )
-    assert "\n1 of the 2 ballots was cast by mandate.\n" in await say("/vote status 1")
+    status = await say("/vote status 1")
+    assert "\n1 of the 2 ballots was cast by mandate.\n" in status
+    assert status.endswith("\nBy mandate: Fab Nord AS by ACME GmbH")  # which ones, while the vote is open
     assert await say("/vote 1 abstain", sender="ola") == "Recorded: abstain for Fab Nord AS (replaces no by Jana Novak)"
     assert (await told(db, "jana"))[-1] == (
         "Fab Nord AS voted itself in vote #1: its own ballot counts, not the one you cast under mandate #1."
@@ -260,3 +262,11 @@ async def test_the_chat_way_fab_nord_mandates_acme_which_casts_both_ballots_unti
     assert "You hold Fab Nord AS's mandate #3" in text and buttons[0] == ["yes", "/vote 3 yes for=#2"]
     pressed = await say(buttons[1][1], pressed=True)
     assert pressed == "Recorded: no for Fab Nord AS, cast by ACME GmbH under mandate #3"
+
+    assert (await say('/vote open "Elect the vice-chair?" secret')).startswith("Vote #4 is open")
+    heard_by_fab = len(await told(db, "kari")) + len(await told(db, "ola"))
+    secret = await say("/vote 4 yes for=#2", room="jana", direct=True)
+    assert secret == "Recorded: yes for Fab Nord AS, cast by ACME GmbH under mandate #3"
+    status = await say("/vote status 4")
+    assert "1 of the 1 ballots was cast by mandate." in status and "By mandate:" not in status and "yes 1" not in status
+    assert len(await told(db, "kari")) + len(await told(db, "ola")) == heard_by_fab  # the giver learns no choice

@@ -217,7 +217,14 @@ async def vote_status(ctx: Context, call: Call) -> Reply:
             )
         case _:
             state = lang._("Vote #{id}: {question} — cancelled", **about)
-    return Reply(state + "\n" + describe_outcome(vote, outcome, final=vote.status == VoteStatus.CLOSED, lang=lang))
+    said = state + "\n" + describe_outcome(vote, outcome, final=vote.status == VoteStatus.CLOSED, lang=lang)
+    if vote.status == VoteStatus.OPEN and not (vote.secret or vote.hidden) and outcome.by_mandate:
+        which = await mandates.cast_by_mandate(ctx.session, vote.id)
+        said += "\n" + lang._(
+            "By mandate: {ballots}",
+            ballots=", ".join(lang._("{giver} by {holder}", giver=g, holder=h) for g, h in which),
+        )
+    return Reply(said)
 
 
 async def vote_list(ctx: Context, call: Call) -> Reply:
