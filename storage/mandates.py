@@ -4,7 +4,7 @@ The rules are storage/rules/mandates.py's; casting is storage/votes.py's (`ByMan
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -76,6 +76,14 @@ async def standing(session: AsyncSession, now: datetime) -> list[Mandate]:
     await end_expired(session, now)
     found = await session.scalars(select(Mandate).where(Mandate.ended_at.is_(None)).order_by(Mandate.id))
     return list(found)
+
+
+async def dated(session: AsyncSession, ids: Collection[int] | None = None) -> list[Mandate]:
+    """The mandates in force until a date (of `ids`, or all): the scheduler ends each at it."""
+    query = select(Mandate).where(Mandate.ended_at.is_(None), Mandate.until.is_not(None))
+    if ids is not None:
+        query = query.where(Mandate.id.in_(ids))
+    return list(await session.scalars(query.order_by(Mandate.id)))
 
 
 async def give(

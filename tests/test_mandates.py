@@ -270,3 +270,34 @@ async def test_the_chat_way_fab_nord_mandates_acme_which_casts_both_ballots_unti
     status = await say("/vote status 4")
     assert "1 of the 1 ballots was cast by mandate." in status and "By mandate:" not in status and "yes 1" not in status
     assert len(await told(db, "kari")) + len(await told(db, "ola")) == heard_by_fab  # the giver learns no choice
+
+
+async def test_a_mandate_s_date_is_planned_and_at_it_both_organisations_hear_it_ended(db, alliance):
+    from sqlalchemy import update
+
+    from handlers.votes.mandates import MandateDates
+
+    acme, fab, _, _ = alliance
+    now = utcnow()
+    async with db.transaction() as session:
+        mandate = await mandates.give(
+            session,
+            actor=await actor(session, "ola"),
+            holder=acme,
+            now=now,
+            limit=LIMIT,
+            until=now + timedelta(hours=1),
+        )
+    planner = MandateDates(db, "en")
+    [job] = await planner.plan()
+    assert (job.id, job.at, job.key) == (f"mandate:end:{mandate.id}", mandate.until, mandate.id)
+    assert await planner.end() is False  # not yet
+    async with db.transaction() as session:  # an hour later
+        await session.execute(update(Mandate).where(Mandate.id == mandate.id).values(until=now - timedelta(seconds=1)))
+    assert await planner.end() is True
+    ended = "Mandate #1 (ACME GmbH casting Fab Nord AS's ballot) ended at its date."
+    assert (await told(db, "jana"))[-1] == ended and (await told(db, "ola"))[-1] == ended
+    assert await planner.plan() == [] and await planner.end() is False  # once
+    async with db.transaction() as session:
+        acts = await session.scalars(select(AuditEntry.action).where(AuditEntry.subject == f"mandate:{mandate.id}"))
+        assert list(acts) == ["mandate.given", "mandate.expired"]

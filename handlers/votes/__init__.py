@@ -9,7 +9,7 @@ from storage.rules.text import N_
 AREA = Area(
     "votes",
     commands.COMMANDS + mandates.COMMANDS + register.COMMANDS,
-    planners=[deadlines.vote_deadlines],
+    planners=[deadlines.vote_deadlines, mandates.mandate_dates],
     live=[live.LIVE],
     title=N_("Votes"),
     shell=shell.SHELL,

@@ -5,18 +5,27 @@ language; the holder casts with `/vote <id> <option> for=<organisation>`."""
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Collection
+
 from bot import arguments
+from bot.areas import Services
+from bot.changes import Changes
 from bot.commands import Call, Command, Option, Param
 from bot.context import Context
 from bot.i18n import Language, language
+from bot.scheduler import Job
 from bot.transports.base import Reply
 from handlers import arguments as records
 from storage import mandates, notices, votes
+from storage.db import Database
 from storage.errors import Refused
-from storage.models import ButtonPairs, Mandate, Organisation
+from storage.models import ButtonPairs, Mandate, Organisation, utcnow
 from storage.rules.access import Access
 from storage.rules.text import N_
 
+log = logging.getLogger(__name__)
+MANDATES = Changes("mandates")  # a mandate given or revoked: its date is (re)planned
 HOLDER = Param("organisation", records.organisation, rest=True)
 FOR_VOTE = Option("vote", "<id>", arguments.number)
 UNTIL = Option("until", "<date>", arguments.moment)
@@ -75,6 +84,7 @@ async def mandate_give(ctx: Context, call: Call) -> Reply:
             scope=scope(lang, zone),
         )
 
+    ctx.changed.add(MANDATES.of(mandate.id))
     await notices.to_representatives(ctx.session, holder.id, to_holder)
     await _to_colleagues(ctx, mandate.giver_id, to_colleagues)
     for held in await mandates.open_votes_of(ctx.session, mandate, ctx.now):
@@ -168,9 +178,51 @@ async def mandate_revoke(ctx: Context, call: Call) -> Reply:
             name=ctx.actor.display_name,
         )
 
+    ctx.changed.add(MANDATES.of(mandate.id))
     for organisation_id in (mandate.giver_id, mandate.holder_id):
         await _to_colleagues(ctx, organisation_id, told)
     return Reply(ctx.lang._("Mandate #{id} is revoked.", id=mandate.id))
+
+
+class MandateDates:
+    """A mandate given until a date ends at that date: audited then, and both organisations'
+    representatives told (a mandate is also found ended when next looked at, should the bot
+    have been down at its date)."""
+
+    changes = MANDATES
+
+    def __init__(self, db: Database, language: str) -> None:
+        self.db = db
+        self.language = language  # the alliance's, for readers who chose none
+
+    async def plan(self, keys: Collection[int] | None = None) -> list[Job]:
+        async with self.db.transaction() as session:
+            dated = await mandates.dated(session, keys)
+        return [Job(f"mandate:end:{m.id}", m.until, self.end, (), m.id) for m in dated if m.until is not None]
+
+    async def end(self) -> bool:
+        async with self.db.transaction() as session:
+            ended = await mandates.end_expired(session, utcnow())
+            names = await mandates.names_of(session, ended)
+            for mandate in ended:
+
+                def told(zone: str | None, code: str | None, mandate: Mandate = mandate) -> str:
+                    return language(code, self.language)._(
+                        "Mandate #{id} ({holder} casting {giver}'s ballot) ended at its date.",
+                        id=mandate.id,
+                        holder=names[mandate.holder_id],
+                        giver=names[mandate.giver_id],
+                    )
+
+                for organisation_id in (mandate.giver_id, mandate.holder_id):
+                    await notices.to_representatives(session, organisation_id, told)
+        if ended:
+            log.info("mandates %s ended at their dates", ", ".join(f"#{m.id}" for m in ended))
+        return bool(ended)
+
+
+def mandate_dates(services: Services) -> MandateDates:
+    return MandateDates(services.db, services.settings.alliance.language)
 
 
 COMMANDS = [
