@@ -33,6 +33,16 @@ def both(synapse, emulator: BotApiEmulator, bot_user, inviters: tuple[str, ...] 
     )
 
 
+async def bind_pfas(db, matrix_room: str) -> None:
+    """PFAS's rooms: the Matrix room and the Telegram group."""
+    async with db.transaction() as session:
+        pfas = await groups.find_group(session, "pfas")
+        for platform, room_id in (("matrix", matrix_room), ("telegram", str(TELEGRAM_GROUP))):
+            await rooms.bind_room(
+                session, actor="test", platform=platform, room_id=room_id, purpose=RoomPurpose.GROUP, group=pfas
+            )
+
+
 async def test_one_process_answers_in_matrix_and_telegram_rooms_of_one_group(synapse, db):
     emulator = BotApiEmulator()
     await emulator.start()
@@ -66,12 +76,7 @@ async def test_one_process_answers_in_matrix_and_telegram_rooms_of_one_group(syn
         await sam.wait_until_joined(matrix_room, bot_user.user_id)
         jana_tg = emulator.person(1001, "Jana")
         emulator.group(TELEGRAM_GROUP, "PFAS", jana_tg)
-        async with db.transaction() as session:
-            pfas = await groups.find_group(session, "pfas")
-            for platform, room_id in (("matrix", matrix_room), ("telegram", str(TELEGRAM_GROUP))):
-                await rooms.bind_room(
-                    session, actor="test", platform=platform, room_id=room_id, purpose=RoomPurpose.GROUP, group=pfas
-                )
+        await bind_pfas(db, matrix_room)
 
         on_matrix = await jana_mx.reply_from(bot_user.user_id, await jana_mx.say(matrix_room, "/whoami"))
         on_telegram = await emulator.answer_to(await emulator.say(jana_tg, TELEGRAM_GROUP, "/whoami"))
@@ -353,12 +358,7 @@ async def test_a_secret_vote_on_both_platforms_leaves_no_choice_in_any_room_or_t
         await sam.wait_until_joined(matrix_room, bot_user.user_id)
         jana = emulator.person(1001, "Jana")
         emulator.group(TELEGRAM_GROUP, "PFAS", jana)
-        async with db.transaction() as session:
-            pfas = await groups.find_group(session, "pfas")
-            for platform, room_id in (("matrix", matrix_room), ("telegram", str(TELEGRAM_GROUP))):
-                await rooms.bind_room(
-                    session, actor="test", platform=platform, room_id=room_id, purpose=RoomPurpose.GROUP, group=pfas
-                )
+        await bind_pfas(db, matrix_room)
 
         await emulator.say(jana, TELEGRAM_GROUP, '/vote open "Elect the vice-chair?" secret')
         posted = next(
@@ -434,12 +434,7 @@ async def test_fab_nord_mandates_acme_across_matrix_and_telegram_and_its_own_bal
         await ola.wait_until_joined(matrix_room, bot_user.user_id)
         jana = emulator.person(1001, "Jana")
         emulator.group(TELEGRAM_GROUP, "PFAS", jana)
-        async with db.transaction() as session:
-            pfas = await groups.find_group(session, "pfas")
-            for platform, room_id in (("matrix", matrix_room), ("telegram", str(TELEGRAM_GROUP))):
-                await rooms.bind_room(
-                    session, actor="test", platform=platform, room_id=room_id, purpose=RoomPurpose.GROUP, group=pfas
-                )
+        await bind_pfas(db, matrix_room)
         await emulator.answer_to(await emulator.say(jana, None, "/start"))  # her private chat with the bot
         opened = await emulator.answer_to(await emulator.say(jana, TELEGRAM_GROUP, '/vote open "Adopt the roadmap?"'))
         assert opened.text.startswith("Vote #1 is open")

@@ -43,6 +43,15 @@ async def actor(session, user: str):
     return await identify(session, "console", user, user)
 
 
+async def for_an_hour(db, holder: Organisation, now) -> Mandate:
+    """Ola's Fab Nord mandates `holder` for the next hour."""
+    async with db.transaction() as session:
+        ola = await actor(session, "ola")
+        return await mandates.give(
+            session, actor=ola, holder=holder, now=now, limit=LIMIT, until=now + timedelta(hours=1)
+        )
+
+
 async def ballot_of(db, vote_id: int, organisation: Organisation) -> tuple[str, int | None] | None:
     async with db.transaction() as session:
         row = await session.execute(
@@ -147,15 +156,7 @@ async def test_no_mandate_no_chain_no_second_holder_and_a_suspension_ends_it(db,
 async def test_a_mandate_until_a_date_ends_at_that_date_and_says_so_in_the_log(db, alliance):
     acme, fab, _, vote_id = alliance
     now = utcnow()
-    async with db.transaction() as session:
-        mandate = await mandates.give(
-            session,
-            actor=await actor(session, "ola"),
-            holder=acme,
-            now=now,
-            limit=LIMIT,
-            until=now + timedelta(hours=1),
-        )
+    mandate = await for_an_hour(db, acme, now)
     async with db.transaction() as session:
         jana = await actor(session, "jana")
         assert (
@@ -279,15 +280,7 @@ async def test_a_mandate_s_date_is_planned_and_at_it_both_organisations_hear_it_
 
     acme, fab, _, _ = alliance
     now = utcnow()
-    async with db.transaction() as session:
-        mandate = await mandates.give(
-            session,
-            actor=await actor(session, "ola"),
-            holder=acme,
-            now=now,
-            limit=LIMIT,
-            until=now + timedelta(hours=1),
-        )
+    mandate = await for_an_hour(db, acme, now)
     planner = MandateDates(db, "en")
     [job] = await planner.plan()
     assert (job.id, job.at, job.key) == (f"mandate:end:{mandate.id}", mandate.until, mandate.id)
