@@ -27,6 +27,7 @@ from storage.models import (
     ButtonPairs,
     ChatAccount,
     ElectorateMember,
+    Mandate,
     Organisation,
     OrganisationStatus,
     Participation,
@@ -212,6 +213,7 @@ _BALLOT_CONTEXT = (
 # so no ballot can land after the tally was taken (SQLite's write lock already orders them).
 _BALLOT_CONTEXT_SHARED = _BALLOT_CONTEXT.with_for_update(read=True, of=Vote)
 _CAST_FIELDS = ("option", "person_id", "platform", "cast_at", "mandate_id")
+_MANDATE_ENDED = select(Mandate.ended_at).where(Mandate.id == bindparam("id"))
 _RECORD_CAST = insert(table_of(BallotCast))
 # The upsert is SQL that SQLite and PostgreSQL both speak, so it is compiled once (a dialect's
 # on_conflict insert has no cache key and would be compiled anew for every ballot).
@@ -296,8 +298,11 @@ def _cast_on(
             organisation=by_mandate.giver_name if by_mandate else actor.organisation_name,
             id=vote_id,
         )
-    if by_mandate and previous is not None and previous_mandate is None:  # read under the turn: no race
-        raise Refused(mandate_rules.refusal_to_cast_words(by_mandate.giver_name))
+    if by_mandate:  # read under the turn: a revocation or the giver's own ballot that just came counts
+        if previous is not None and previous_mandate is None:
+            raise Refused(mandate_rules.refusal_to_cast_words(by_mandate.giver_name))
+        if connection.execute(_MANDATE_ENDED, {"id": by_mandate.mandate_id}).scalar() is not None:
+            raise Refused("You hold no mandate from {giver} for this vote.", giver=by_mandate.giver_name)
     key = option_key(option)
     chosen = next((o for o in options if option_key(o) == key), None)
     if chosen is None and aliases.get(key) in options:

@@ -294,3 +294,20 @@ async def test_a_mandate_s_date_is_planned_and_at_it_both_organisations_hear_it_
     async with db.transaction() as session:
         acts = await session.scalars(select(AuditEntry.action).where(AuditEntry.subject == f"mandate:{mandate.id}"))
         assert list(acts) == ["mandate.given", "mandate.expired"]
+
+
+async def test_a_mandate_revoked_while_its_ballot_is_on_its_way_casts_nothing(db, alliance):
+    """The holder found the mandate in force; the giver revoked it before the cast took its turn
+    on the log: the cast reads the revocation there and is refused."""
+    acme, fab, _, vote_id = alliance
+    now = utcnow()
+    mandate = await for_an_hour(db, acme, now)
+    async with db.transaction() as session:
+        jana = await actor(session, "jana")
+        by = await mandates.in_force_for(session, holder=jana, giver=fab, vote_id=vote_id, now=now)
+    async with db.transaction() as session:
+        await mandates.revoke(session, actor=await actor(session, "ola"), mandate_id=mandate.id, now=now)
+    with pytest.raises(Refused, match="You hold no mandate from Fab Nord AS for this vote."):
+        async with db.transaction() as session:
+            await votes.cast_ballot(session, vote_id, "yes", await actor(session, "jana"), now, by_mandate=by)
+    assert await ballot_of(db, vote_id, fab) is None
