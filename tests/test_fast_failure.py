@@ -66,6 +66,17 @@ def closed_port() -> int:
         return probe.getsockname()[1]  # closed again when the probe is
 
 
+async def wgbot_run(home: Path) -> tuple[asyncio.subprocess.Process, Path]:
+    """`wgbot run` in `home` with its config.toml and no WGBOT_ variables, writing to run.log."""
+    environment = {k: v for k, v in os.environ.items() if not k.startswith("WGBOT_")}
+    log = home / "run.log"
+    with log.open("wb") as written:
+        bot = await asyncio.create_subprocess_exec(
+            WGBOT, "run", cwd=home, env=environment, stdout=written, stderr=written
+        )
+    return bot, log
+
+
 def matrix_config(homeserver: str) -> str:
     return (
         f'[matrix]\nhomeserver = "{homeserver}"\nuser_id = "@wgbot:example.org"\npassword = "secret"\n'
@@ -144,12 +155,7 @@ async def test_a_running_bot_that_loses_its_homeserver_retries_quietly_and_comes
         f'password = "{bot_user.password}"\nsync_timeout_ms = 2000\nstore_key = "{STORE_KEY}"\n'
         f'store_path = "{tmp_path / "store"}"\nallowed_inviters = ["{jana_user.user_id}"]\n'
     )
-    environment = {k: v for k, v in os.environ.items() if not k.startswith("WGBOT_")}
-    log = tmp_path / "run.log"
-    with log.open("wb") as written:
-        bot = await asyncio.create_subprocess_exec(
-            WGBOT, "run", cwd=tmp_path, env=environment, stdout=written, stderr=written
-        )
+    bot, log = await wgbot_run(tmp_path)
     try:
         await jana.wait_until_joined(room, bot_user.user_id, timeout=60)
         await until_healthz(health, 200)
@@ -219,12 +225,7 @@ async def telegram_behind_a_relay(home: Path) -> AsyncIterator[BehindRelay]:
         f'[telegram]\ntoken = "{emulator.token}"\napi_url = "{through}/bot"\nfile_url = "{through}/file/bot"\n'
         "poll_timeout = 1\nrate_limiter = false\n"
     )
-    environment = {k: v for k, v in os.environ.items() if not k.startswith("WGBOT_")}
-    log = home / "run.log"
-    with log.open("wb") as written:
-        bot = await asyncio.create_subprocess_exec(
-            WGBOT, "run", cwd=home, env=environment, stdout=written, stderr=written
-        )
+    bot, log = await wgbot_run(home)
     try:
         await emulator.answer_to(await emulator.say(jana, GROUP, "/whoami"), timeout=30)
         yield BehindRelay(emulator, jana, relay, bot, log, health)
